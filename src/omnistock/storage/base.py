@@ -1,0 +1,153 @@
+"""The storage port: an append-only journal with optimistic concurrency.
+
+A store keeps journal rows, the idempotency keys of the commands that made
+them, and snapshots of the materialised ledger. It knows nothing of stock:
+the ledger decides what to append, the store makes the append atomic.
+
+Rows travel as plain tuples because the hot path appends one per command:
+
+    NewRow = (ts_us, kind, sku, location, qty, ref, channel, key, data)
+    Row    = (seq, ts_us, kind, sku, location, qty, ref, channel, key, data)
+
+``ts_us`` is UTC microseconds since the epoch; ``data`` is JSON text or None.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import attrs
+
+NewRow = tuple[int, str, str | None, str | None, int, str | None, str | None, str | None,
+               str | None]
+Row = tuple[int, int, str, str | None, str | None, int, str | None, str | None, str | None,
+            str | None]
+
+
+@attrs.frozen
+class Commit:
+    """One command's rows, appended all-or-nothing.
+
+    ``key``/``fingerprint``/``result`` record an idempotency key: the
+    fingerprint identifies the command, the result (JSON text) is what a repeat
+    of the key returns. ``rows`` may be empty for a keyed command that moved
+    nothing (the key is still recorded).
+    """
+
+    rows: tuple[NewRow, ...]
+    key: str | None = None
+    fingerprint: str | None = None
+    result: str | None = None
+
+
+@attrs.frozen
+class KeyRecord:
+    key: str
+    fingerprint: str
+    result: str | None
+    seq: int
+    """Journal head right after the command that used the key."""
+
+
+class Store(ABC):
+    """Port every journal store implements (memory, SQLite, PostgreSQL, ...).
+
+    Guarantees every implementation gives, checked by
+    ``omnistock.testing.StoreContract``:
+
+    - ``append`` is atomic: all commits of one call land, or none.
+    - ``append`` succeeds only if no conflicting row was appended since
+      ``expected_head`` (optimistic concurrency); otherwise it raises
+      ``ConcurrencyConflict`` and writes nothing. Stores without partitions
+      treat every row as conflicting. A partitioned store (PostgreSQL) treats
+      rows as conflicting when they share a partition (SKU hash); a row with
+      no SKU (network changes) conflicts with every row. A key already
+      recorded also raises ``ConcurrencyConflict`` (another writer used it).
+    - Sequence numbers start at 1 and are gap-free and increasing, in commit
+      order, so a reader that has seen ``seq <= h`` never misses a row later.
+    - Reads return rows in sequence order.
+    - Driver errors surface as ``omnistock.errors.StorageError``.
+    """
+
+    url: str = ""
+
+    @abstractmethod
+    def head(self) -> int:
+        """Sequence number of the last row, 0 when empty."""
+
+    @abstractmethod
+    def append(self, commits: Sequence[Commit], expected_head: int) -> int:
+        """Append every commit's rows in one atomic step and return the new
+        head. The rows get the consecutive numbers ending at that head, in the
+        order given. In an unpartitioned store they start at
+        ``expected_head + 1``; in a partitioned one other writers' rows on other
+        partitions may come between, and the caller catches up by reading."""
+
+    @abstractmethod
+    def read(self, since: int = 0, until: int | None = None) -> Iterator[Row]:
+        """Rows with ``since < seq <= until`` (``until=None``: to the head)."""
+
+    @abstractmethod
+    def lookup_key(self, key: str) -> KeyRecord | None:
+        """The record of an idempotency key, or None if it was never used."""
+
+    @abstractmethod
+    def save_snapshot(self, seq: int, blob: bytes) -> None:
+        """Keep ``blob``, the ledger materialised at ``seq``."""
+
+    @abstractmethod
+    def load_snapshot(self, max_seq: int | None = None) -> tuple[int, bytes] | None:
+        """The newest snapshot with ``seq <= max_seq`` (any if None)."""
+
+    def filtered(
+        self,
+        since: int = 0,
+        until: int | None = None,
+        sku: str | None = None,
+        location: str | None = None,
+        ref: str | None = None,
+    ) -> Iterator[Row]:
+        """Rows matching every given filter. Stores with indexes override it."""
+        for row in self.read(since, until):
+            if sku is not None and row[3] != sku:
+                continue
+            if location is not None and row[4] != location:
+                continue
+            if ref is not None and row[6] != ref:
+                continue
+            yield row
+
+    def seq_at(self, ts_us: int) -> int:
+        """The last sequence number whose time is at or before ``ts_us``.
+        Times are non-decreasing within a store, so this is a boundary."""
+        last = 0
+        for row in self.read(0):
+            if row[1] > ts_us:
+                break
+            last = row[0]
+        return last
+
+    def wait(self, head: int, timeout: float) -> bool:
+        """Block until the store's head passes ``head`` or ``timeout`` seconds
+        pass; True if it moved. The default polls; stores with notifications
+        (PostgreSQL LISTEN/NOTIFY) override it."""
+        import time
+
+        end = time.monotonic() + timeout
+        while True:
+            if self.head() > head:
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(min(0.01, max(0.0, end - time.monotonic())))
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. Idempotent."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,82 @@
+"""``memory://``: the default store, a journal in process memory.
+
+Fast and volatile: nothing survives the process. Several ``Inventory``
+objects in one process may share one store object (``Inventory(store=...)``),
+and the optimistic-concurrency rules hold between them as for any store.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterator, Sequence
+
+from ..errors import ConcurrencyConflict
+from .base import Commit, KeyRecord, Row, Store
+
+
+class MemoryStore(Store):
+    """A list of rows, a dict of keys and a list of snapshots, under a lock."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._rows: list[Row] = []
+        self._keys: dict[str, KeyRecord] = {}
+        self._snaps: list[tuple[int, bytes]] = []
+        self._lock = threading.Lock()
+
+    def head(self) -> int:
+        return len(self._rows)
+
+    def append(self, commits: Sequence[Commit], expected_head: int) -> int:
+        with self._lock:
+            if len(self._rows) != expected_head:
+                raise ConcurrencyConflict(
+                    f"head moved: expected {expected_head}, store is at {len(self._rows)}"
+                )
+            seen: set[str] = set()
+            for c in commits:
+                if c.key is not None and (c.key in self._keys or c.key in seen):
+                    raise ConcurrencyConflict(f"key={c.key!r} was recorded by another writer")
+                if c.key is not None:
+                    seen.add(c.key)
+            seq = expected_head
+            rows = self._rows
+            for c in commits:
+                for r in c.rows:
+                    seq += 1
+                    rows.append((seq, *r))
+                if c.key is not None:
+                    assert c.fingerprint is not None
+                    self._keys[c.key] = KeyRecord(c.key, c.fingerprint, c.result, seq)
+            return seq
+
+    def read(self, since: int = 0, until: int | None = None) -> Iterator[Row]:
+        end = len(self._rows) if until is None else min(until, len(self._rows))
+        # Slice under no lock: rows are only appended, never changed.
+        yield from self._rows[max(0, since):end]
+
+    def lookup_key(self, key: str) -> KeyRecord | None:
+        return self._keys.get(key)
+
+    def save_snapshot(self, seq: int, blob: bytes) -> None:
+        with self._lock:
+            i = bisect.bisect_left([s for s, _ in self._snaps], seq)
+            self._snaps.insert(i, (seq, blob))
+
+    def load_snapshot(self, max_seq: int | None = None) -> tuple[int, bytes] | None:
+        for seq, blob in reversed(self._snaps):
+            if max_seq is None or seq <= max_seq:
+                return seq, blob
+        return None
+
+    def seq_at(self, ts_us: int) -> int:
+        rows = self._rows
+        lo, hi = 0, len(rows)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if rows[mid][1] <= ts_us:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo

@@ -1,0 +1,303 @@
+"""Immutable values of the public face.
+
+All are frozen attrs classes whose converters validate every field, so an
+invalid value cannot be built: the constructor raises a typed
+``omnistock.errors`` exception naming the field. Entities with an id
+(``Location``, ``Channel``, ``Order``, ``Reservation``) compare by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Literal
+
+import attrs
+
+from ._validate import (
+    check_bool,
+    check_float,
+    check_id,
+    check_int,
+    check_opt_id,
+    check_qty,
+    check_when,
+)
+from .errors import InvalidInput
+
+__all__ = [
+    "KINDS",
+    "METHODS",
+    "UNSELLABLE_STATES",
+    "Applied",
+    "Channel",
+    "Entry",
+    "Line",
+    "Location",
+    "Order",
+    "Point",
+    "Reservation",
+    "ReservationLine",
+    "Shortage",
+]
+
+KINDS = ("store", "warehouse", "dc", "dark_store")
+METHODS = ("ship", "pickup")
+UNSELLABLE_STATES = ("damaged", "inspection", "quarantine", "display")
+"""States of units that are on hand but may not be sold. Index order is the
+column order in the ledger."""
+
+RES_STATES = ("held", "committed", "fulfilled", "expired", "released")
+
+
+def _conv(check: Callable[..., Any], field: str, *args: Any) -> Callable[[Any], Any]:
+    return lambda v: check(field, v, *args)
+
+
+def _by_id(cls: type) -> type:
+    """Entities compare and hash by id only."""
+
+    def __eq__(self: Any, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return bool(self.id == other.id)  # type: ignore[attr-defined]
+
+    def __hash__(self: Any) -> int:
+        return hash((cls.__name__, self.id))
+
+    cls.__eq__ = __eq__  # type: ignore[method-assign,assignment]
+    cls.__hash__ = __hash__  # type: ignore[method-assign,assignment]
+    return cls
+
+
+@attrs.frozen
+class Point:
+    """A geographic point in decimal degrees (WGS84)."""
+
+    lat: float = attrs.field(converter=_conv(check_float, "lat", -90.0, 90.0))
+    lon: float = attrs.field(converter=_conv(check_float, "lon", -180.0, 180.0))
+
+
+def _point(v: Any) -> Point | None:
+    if v is None or isinstance(v, Point):
+        return v
+    if isinstance(v, tuple | list) and len(v) == 2:
+        return Point(v[0], v[1])
+    raise InvalidInput("point", v, "must be a Point(lat, lon) or a (lat, lon) pair")
+
+
+@attrs.frozen
+class Line:
+    """``qty`` units of ``sku``, optionally pinned to ``location``."""
+
+    sku: str = attrs.field(converter=_conv(check_id, "sku"))
+    qty: int = attrs.field(converter=_conv(check_qty, "qty"))
+    location: str | None = attrs.field(default=None, converter=_conv(check_opt_id, "location"))
+
+    @classmethod
+    def of(cls, value: Any) -> Line:
+        """Accept a ``Line``, a ``(sku, qty)`` or a ``(sku, qty, location)``."""
+        if isinstance(value, Line):
+            return value
+        if isinstance(value, tuple | list) and len(value) in (2, 3):
+            return cls(*value)
+        raise InvalidInput("lines", value, "each line must be a Line or a (sku, qty) pair")
+
+
+def lines_of(value: Any, field: str = "lines") -> tuple[Line, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidInput(field, value, "must be a list of Line or (sku, qty) pairs")
+    lines = tuple(Line.of(v) for v in value)
+    if not lines:
+        raise InvalidInput(field, value, "must hold at least one line")
+    if len(lines) > 10_000:
+        raise InvalidInput(field, f"<{len(lines)} lines>", "more than 10000 lines")
+    return lines
+
+
+def _kind(v: Any) -> str:
+    if v not in KINDS:
+        raise InvalidInput("kind", v, f"must be one of {', '.join(KINDS)}")
+    return str(v)
+
+
+def _cap_default(kinds: tuple[str, ...]) -> Any:
+    return attrs.Factory(lambda self: self.kind in kinds, takes_self=True)
+
+
+@_by_id
+@attrs.frozen(eq=False)
+class Location:
+    """A place that holds stock.
+
+    Capabilities default by ``kind``: a store sells, ships, offers pickup and
+    accepts returns; a warehouse or DC only ships; a dark store ships and
+    offers pickup. ``priority``: lower numbers are preferred.
+    ``daily_capacity``: orders it can pick per day, ``None`` for unlimited.
+    """
+
+    id: str = attrs.field(converter=_conv(check_id, "id"))
+    kind: str = attrs.field(default="store", converter=_kind)
+    point: Point | None = attrs.field(default=None, converter=_point)
+    sells: bool = attrs.field(default=_cap_default(("store",)),
+                              converter=_conv(check_bool, "sells"))
+    ships: bool = attrs.field(default=_cap_default(KINDS), converter=_conv(check_bool, "ships"))
+    pickup: bool = attrs.field(default=_cap_default(("store", "dark_store")),
+                               converter=_conv(check_bool, "pickup"))
+    accepts_returns: bool = attrs.field(default=_cap_default(("store",)),
+                                        converter=_conv(check_bool, "accepts_returns"))
+    priority: int = attrs.field(default=0, converter=_conv(check_int, "priority"))
+    daily_capacity: int | None = attrs.field(
+        default=None,
+        converter=lambda v: None if v is None else check_int("daily_capacity", v, 0),
+    )
+    returns_to: str | None = attrs.field(default=None, converter=_conv(check_opt_id, "returns_to"))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = attrs.asdict(self, recurse=False)
+        d["point"] = None if self.point is None else [self.point.lat, self.point.lon]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Location:
+        return cls(**d)
+
+
+def _locations(v: Any) -> tuple[str, ...] | None:
+    if v is None:
+        return None
+    if isinstance(v, str) or not isinstance(v, Iterable):
+        raise InvalidInput("locations", v, "must be a list of location ids or None for all")
+    out = tuple(check_id("locations", x) for x in v)
+    if len(set(out)) != len(out):
+        raise InvalidInput("locations", v, "lists a location twice")
+    return out
+
+
+@_by_id
+@attrs.frozen(eq=False)
+class Channel:
+    """Where demand comes from.
+
+    ``locations``: the locations that may serve it (``None``: every location).
+    ``buffer``: units held back from what it may sell, per SKU.
+    ``minimum``: units per SKU ring-fenced for it; ``cap``: most it may sell
+    per SKU (``None``: no cap).
+    """
+
+    id: str = attrs.field(converter=_conv(check_id, "id"))
+    locations: tuple[str, ...] | None = attrs.field(default=None, converter=_locations)
+    buffer: int = attrs.field(default=0, converter=_conv(check_qty, "buffer", 0))
+    minimum: int = attrs.field(default=0, converter=_conv(check_qty, "minimum", 0))
+    cap: int | None = attrs.field(
+        default=None, converter=lambda v: None if v is None else check_qty("cap", v, 0)
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = attrs.asdict(self, recurse=False)
+        d["locations"] = None if self.locations is None else list(self.locations)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Channel:
+        return cls(**d)
+
+
+def _method(v: Any) -> str:
+    if v not in METHODS:
+        raise InvalidInput("method", v, "must be 'ship' or 'pickup'")
+    return str(v)
+
+
+@_by_id
+@attrs.frozen(eq=False)
+class Order:
+    """An order or cart to reserve: lines, the channel it came from, and how it
+    reaches the shopper (``ship`` to ``ship_to``, or ``pickup`` at ``pickup_at``)."""
+
+    id: str = attrs.field(converter=_conv(check_id, "id"))
+    channel: str | None = attrs.field(default=None, converter=_conv(check_opt_id, "channel"))
+    lines: tuple[Line, ...] = attrs.field(default=(), converter=lines_of)
+    method: Literal["ship", "pickup"] = attrs.field(default="ship", converter=_method)
+    ship_to: Point | None = attrs.field(default=None, converter=_point)
+    pickup_at: str | None = attrs.field(default=None, converter=_conv(check_opt_id, "pickup_at"))
+    allow_split: bool = attrs.field(default=True, converter=_conv(check_bool, "allow_split"))
+    allow_partial: bool = attrs.field(default=False,
+                                      converter=_conv(check_bool, "allow_partial"))
+
+    def __attrs_post_init__(self) -> None:
+        if self.method == "pickup" and self.pickup_at is None:
+            raise InvalidInput("pickup_at", None, "a pickup order needs pickup_at")
+
+
+@attrs.frozen
+class ReservationLine:
+    sku: str
+    location: str
+    qty: int
+
+
+@_by_id
+@attrs.frozen(eq=False)
+class Reservation:
+    """Units promised for one order, each line at one location.
+
+    ``state`` is one of held, committed, fulfilled, expired, released.
+    ``lines`` hold what is still reserved; ``shipped`` what has left.
+    ``expires_at`` is set while held.
+    """
+
+    id: str
+    state: str
+    lines: tuple[ReservationLine, ...]
+    expires_at: datetime | None = None
+    order_id: str | None = None
+    channel: str | None = None
+    shipped: tuple[ReservationLine, ...] = ()
+
+    @property
+    def qty(self) -> int:
+        return sum(line.qty for line in self.lines)
+
+
+@attrs.frozen
+class Shortage:
+    """Reservations at one position that physical stock no longer covers.
+
+    ``qty`` units are missing; ``reservations`` names the reservations (newest
+    first) whose units are uncovered, so fulfilment can re-source them.
+    """
+
+    sku: str
+    location: str
+    qty: int
+    reservations: tuple[str, ...]
+
+
+@attrs.frozen
+class Applied:
+    """What a stock movement command did: the journal head after it, and any
+    shortage it left."""
+
+    seq: int
+    shortages: tuple[Shortage, ...] = ()
+
+
+@attrs.frozen
+class Entry:
+    """One journal line."""
+
+    seq: int
+    at: datetime
+    kind: str
+    sku: str | None
+    location: str | None
+    qty: int
+    ref: str | None
+    channel: str | None
+    key: str | None
+    data: dict[str, Any] | None = None
+
+
+def when(field: str, value: Any) -> datetime:
+    return check_when(field, value)
