@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import InvalidInput, InvalidQuantity
@@ -82,7 +82,7 @@ def check_when(field: str, value: Any) -> datetime:
         raise InvalidInput(field, value, "must be a datetime")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(field, value, "must be timezone-aware (naive datetime)")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def check_ttl(field: str, value: Any) -> timedelta:
@@ -124,4 +124,4 @@ def from_micros(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ invalid value cannot be built: the constructor raises a typed
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -50,8 +50,84 @@ column order in the ledger."""
 RES_STATES = ("held", "committed", "fulfilled", "expired", "released")
 
 
-def _conv(check: Callable[..., Any], field: str, *args: Any) -> Callable[[Any], Any]:
-    return lambda v: check(field, v, *args)
+def _c_accepts_returns(v: Any) -> bool:
+    return check_bool("accepts_returns", v)
+
+
+def _c_allow_partial(v: Any) -> bool:
+    return check_bool("allow_partial", v)
+
+
+def _c_allow_split(v: Any) -> bool:
+    return check_bool("allow_split", v)
+
+
+def _c_buffer_0(v: Any) -> int:
+    return check_qty("buffer", v, 0)
+
+
+def _c_cap(v: Any) -> int | None:
+    return None if v is None else check_qty("cap", v, 0)
+
+
+def _c_channel(v: Any) -> str | None:
+    return check_opt_id("channel", v)
+
+
+def _c_daily_capacity(v: Any) -> int | None:
+    return None if v is None else check_int("daily_capacity", v, 0)
+
+
+def _c_id(v: Any) -> str:
+    return check_id("id", v)
+
+
+def _c_lat_90_0_90_0(v: Any) -> float:
+    return check_float("lat", v, -90.0, 90.0)
+
+
+def _c_location(v: Any) -> str | None:
+    return check_opt_id("location", v)
+
+
+def _c_lon_180_0_180_0(v: Any) -> float:
+    return check_float("lon", v, -180.0, 180.0)
+
+
+def _c_minimum_0(v: Any) -> int:
+    return check_qty("minimum", v, 0)
+
+
+def _c_pickup(v: Any) -> bool:
+    return check_bool("pickup", v)
+
+
+def _c_pickup_at(v: Any) -> str | None:
+    return check_opt_id("pickup_at", v)
+
+
+def _c_priority(v: Any) -> int:
+    return check_int("priority", v)
+
+
+def _c_qty(v: Any) -> int:
+    return check_qty("qty", v)
+
+
+def _c_returns_to(v: Any) -> str | None:
+    return check_opt_id("returns_to", v)
+
+
+def _c_sells(v: Any) -> bool:
+    return check_bool("sells", v)
+
+
+def _c_ships(v: Any) -> bool:
+    return check_bool("ships", v)
+
+
+def _c_sku(v: Any) -> str:
+    return check_id("sku", v)
 
 
 def _by_id(cls: type) -> type:
@@ -74,8 +150,8 @@ def _by_id(cls: type) -> type:
 class Point:
     """A geographic point in decimal degrees (WGS84)."""
 
-    lat: float = attrs.field(converter=_conv(check_float, "lat", -90.0, 90.0))
-    lon: float = attrs.field(converter=_conv(check_float, "lon", -180.0, 180.0))
+    lat: float = attrs.field(converter=_c_lat_90_0_90_0)
+    lon: float = attrs.field(converter=_c_lon_180_0_180_0)
 
 
 def _point(v: Any) -> Point | None:
@@ -90,9 +166,9 @@ def _point(v: Any) -> Point | None:
 class Line:
     """``qty`` units of ``sku``, optionally pinned to ``location``."""
 
-    sku: str = attrs.field(converter=_conv(check_id, "sku"))
-    qty: int = attrs.field(converter=_conv(check_qty, "qty"))
-    location: str | None = attrs.field(default=None, converter=_conv(check_opt_id, "location"))
+    sku: str = attrs.field(converter=_c_sku)
+    qty: int = attrs.field(converter=_c_qty)
+    location: str | None = attrs.field(default=None, converter=_c_location)
 
     @classmethod
     def of(cls, value: Any) -> Line:
@@ -121,7 +197,7 @@ def _kind(v: Any) -> str:
     return str(v)
 
 
-def _cap_default(kinds: tuple[str, ...]) -> Any:
+def _cap_default(kinds: tuple[str, ...]) -> Any:  # an attrs Factory
     return attrs.Factory(lambda self: self.kind in kinds, takes_self=True)
 
 
@@ -136,22 +212,19 @@ class Location:
     ``daily_capacity``: orders it can pick per day, ``None`` for unlimited.
     """
 
-    id: str = attrs.field(converter=_conv(check_id, "id"))
+    id: str = attrs.field(converter=_c_id)
     kind: str = attrs.field(default="store", converter=_kind)
     point: Point | None = attrs.field(default=None, converter=_point)
     sells: bool = attrs.field(default=_cap_default(("store",)),
-                              converter=_conv(check_bool, "sells"))
-    ships: bool = attrs.field(default=_cap_default(KINDS), converter=_conv(check_bool, "ships"))
+                              converter=_c_sells)
+    ships: bool = attrs.field(default=_cap_default(KINDS), converter=_c_ships)
     pickup: bool = attrs.field(default=_cap_default(("store", "dark_store")),
-                               converter=_conv(check_bool, "pickup"))
+                               converter=_c_pickup)
     accepts_returns: bool = attrs.field(default=_cap_default(("store",)),
-                                        converter=_conv(check_bool, "accepts_returns"))
-    priority: int = attrs.field(default=0, converter=_conv(check_int, "priority"))
-    daily_capacity: int | None = attrs.field(
-        default=None,
-        converter=lambda v: None if v is None else check_int("daily_capacity", v, 0),
-    )
-    returns_to: str | None = attrs.field(default=None, converter=_conv(check_opt_id, "returns_to"))
+                                        converter=_c_accepts_returns)
+    priority: int = attrs.field(default=0, converter=_c_priority)
+    daily_capacity: int | None = attrs.field(default=None, converter=_c_daily_capacity)
+    returns_to: str | None = attrs.field(default=None, converter=_c_returns_to)
 
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self, recurse=False)
@@ -185,13 +258,11 @@ class Channel:
     per SKU (``None``: no cap).
     """
 
-    id: str = attrs.field(converter=_conv(check_id, "id"))
+    id: str = attrs.field(converter=_c_id)
     locations: tuple[str, ...] | None = attrs.field(default=None, converter=_locations)
-    buffer: int = attrs.field(default=0, converter=_conv(check_qty, "buffer", 0))
-    minimum: int = attrs.field(default=0, converter=_conv(check_qty, "minimum", 0))
-    cap: int | None = attrs.field(
-        default=None, converter=lambda v: None if v is None else check_qty("cap", v, 0)
-    )
+    buffer: int = attrs.field(default=0, converter=_c_buffer_0)
+    minimum: int = attrs.field(default=0, converter=_c_minimum_0)
+    cap: int | None = attrs.field(default=None, converter=_c_cap)
 
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self, recurse=False)
@@ -215,15 +286,15 @@ class Order:
     """An order or cart to reserve: lines, the channel it came from, and how it
     reaches the shopper (``ship`` to ``ship_to``, or ``pickup`` at ``pickup_at``)."""
 
-    id: str = attrs.field(converter=_conv(check_id, "id"))
-    channel: str | None = attrs.field(default=None, converter=_conv(check_opt_id, "channel"))
+    id: str = attrs.field(converter=_c_id)
+    channel: str | None = attrs.field(default=None, converter=_c_channel)
     lines: tuple[Line, ...] = attrs.field(default=(), converter=lines_of)
     method: Literal["ship", "pickup"] = attrs.field(default="ship", converter=_method)
     ship_to: Point | None = attrs.field(default=None, converter=_point)
-    pickup_at: str | None = attrs.field(default=None, converter=_conv(check_opt_id, "pickup_at"))
-    allow_split: bool = attrs.field(default=True, converter=_conv(check_bool, "allow_split"))
+    pickup_at: str | None = attrs.field(default=None, converter=_c_pickup_at)
+    allow_split: bool = attrs.field(default=True, converter=_c_allow_split)
     allow_partial: bool = attrs.field(default=False,
-                                      converter=_conv(check_bool, "allow_partial"))
+                                      converter=_c_allow_partial)
 
     def __attrs_post_init__(self) -> None:
         if self.method == "pickup" and self.pickup_at is None:

@@ -1,0 +1,54 @@
+"""omnistock: one fast, truthful stock ledger for omnichannel retail.
+
+    from omnistock import Inventory, Location, Line, Order
+    inv = Inventory.open("sqlite:///shop.db")
+"""
+
+from __future__ import annotations
+
+from . import errors
+from .inventory import Inventory, LedgerView
+from .reports import CheckReport, Explanation, PositionFigures, Promise
+from .values import (
+    Applied,
+    Channel,
+    Entry,
+    Line,
+    Location,
+    Order,
+    Point,
+    Reservation,
+    ReservationLine,
+    Shortage,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Applied",
+    "Channel",
+    "CheckReport",
+    "Entry",
+    "Explanation",
+    "Inventory",
+    "LedgerView",
+    "Line",
+    "Location",
+    "Order",
+    "Point",
+    "PositionFigures",
+    "Promise",
+    "Reservation",
+    "ReservationLine",
+    "Shortage",
+    "errors",
+    "warmup",
+]
+
+
+def warmup() -> int:
+    """Compile every numba kernel now (or load it from the on-disk cache), so
+    no request pays the compile cost later. Returns how many kernels."""
+    from .ledger import _jit, kernels  # noqa: F401  (importing declares them)
+
+    return _jit.warmup_all()

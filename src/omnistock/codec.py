@@ -1,0 +1,86 @@
+"""JSON encoding of command arguments and results.
+
+Idempotency needs both: a command's fingerprint (its canonical arguments) is
+compared on a repeated key, and its first result is stored so a repeat can
+return it unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ._validate import from_micros, to_micros
+from .errors import StorageError
+from .values import Applied, Channel, Location, Order, Reservation, ReservationLine, Shortage
+
+
+def order_args(order: Order) -> list[Any]:
+    return [
+        order.id, order.channel, [[x.sku, x.qty, x.location] for x in order.lines],
+        order.method, None if order.ship_to is None else [order.ship_to.lat, order.ship_to.lon],
+        order.pickup_at, order.allow_split, order.allow_partial,
+    ]
+
+
+def _res(r: Reservation) -> dict[str, Any]:
+    return {
+        "id": r.id, "state": r.state, "order_id": r.order_id, "channel": r.channel,
+        "expires_at": None if r.expires_at is None else to_micros(r.expires_at),
+        "lines": [[x.sku, x.location, x.qty] for x in r.lines],
+        "shipped": [[x.sku, x.location, x.qty] for x in r.shipped],
+    }
+
+
+def _unres(d: dict[str, Any]) -> Reservation:
+    return Reservation(
+        id=d["id"], state=d["state"], order_id=d["order_id"], channel=d["channel"],
+        expires_at=None if d["expires_at"] is None else from_micros(d["expires_at"]),
+        lines=tuple(ReservationLine(*x) for x in d["lines"]),
+        shipped=tuple(ReservationLine(*x) for x in d["shipped"]),
+    )
+
+
+def to_jsonable(result: Any) -> Any:
+    if result is None or isinstance(result, str | int):
+        return {"t": "plain", "v": result}
+    if isinstance(result, Reservation):
+        return {"t": "reservation", "v": _res(result)}
+    if isinstance(result, Applied):
+        return {"t": "applied", "v": [result.seq, [
+            [s.sku, s.location, s.qty, list(s.reservations)] for s in result.shortages]]}
+    if isinstance(result, Location):
+        return {"t": "location", "v": result.to_dict()}
+    if isinstance(result, Channel):
+        return {"t": "channel", "v": result.to_dict()}
+    if hasattr(result, "to_jsonable"):
+        return {"t": type(result).__name__, "v": result.to_jsonable()}
+    raise TypeError(f"cannot encode result {result!r}")
+
+
+_DECODERS: dict[str, Any] = {
+    "plain": lambda v: v,
+    "reservation": _unres,
+    "applied": lambda v: Applied(v[0], tuple(Shortage(a, b, c, tuple(d)) for a, b, c, d in v[1])),
+    "location": Location.from_dict,
+    "channel": Channel.from_dict,
+}
+
+
+def register(name: str, decoder: Any) -> None:
+    """Let a service module (fulfilment, channels) store its own result type."""
+    _DECODERS[name] = decoder
+
+
+def encode(result: Any) -> str:
+    return json.dumps(to_jsonable(result), separators=(",", ":"))
+
+
+def decode(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        d = json.loads(text)
+        return _DECODERS[d["t"]](d["v"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StorageError(f"stored command result cannot be read: {exc}") from exc

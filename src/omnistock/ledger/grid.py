@@ -1,0 +1,115 @@
+"""Positions: SKU and location interning over two dense int64 grids.
+
+``free[s, l]`` holds ``on_hand - unsellable - safety`` and ``reserved[s, l]``
+the units promised; ``atp = free - reserved``. That is 16 bytes a position;
+unsellable units and safety stock are kept sparsely (most positions have
+none) and added back when ``on_hand`` is asked for. Rows are SKUs, so one
+SKU's positions across the network are contiguous. Both dimensions grow by
+doubling, so adding a SKU or a location is amortised O(1) per position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..values import UNSELLABLE_STATES
+
+N_STATES = len(UNSELLABLE_STATES)
+STATE_INDEX = {name: i for i, name in enumerate(UNSELLABLE_STATES)}
+
+Pos = tuple[int, int]
+
+
+class Grid:
+    """SKU x location positions. Not thread-safe; the ledger serialises."""
+
+    __slots__ = ("free", "loc_ix", "locs", "reserved", "safety", "sku_ix", "skus", "unsell")
+
+    def __init__(self, sku_cap: int = 64, loc_cap: int = 8) -> None:
+        self.skus: list[str] = []
+        self.sku_ix: dict[str, int] = {}
+        self.locs: list[str] = []
+        self.loc_ix: dict[str, int] = {}
+        self.free = np.zeros((max(1, sku_cap), max(1, loc_cap)), dtype=np.int64)
+        self.reserved = np.zeros_like(self.free)
+        self.safety: dict[Pos, int] = {}
+        self.unsell: dict[Pos, list[int]] = {}
+
+    # -- interning -------------------------------------------------------
+    def sku(self, name: str) -> int:
+        """Index of ``name``, adding the SKU if new."""
+        i = self.sku_ix.get(name)
+        if i is None:
+            i = len(self.skus)
+            if i >= self.free.shape[0]:
+                self._resize(2 * self.free.shape[0], self.free.shape[1])
+            self.skus.append(name)
+            self.sku_ix[name] = i
+        return i
+
+    def loc(self, name: str) -> int:
+        """Index of location ``name``, adding a column if new."""
+        i = self.loc_ix.get(name)
+        if i is None:
+            i = len(self.locs)
+            if i >= self.free.shape[1]:
+                self._resize(self.free.shape[0], 2 * self.free.shape[1])
+            self.locs.append(name)
+            self.loc_ix[name] = i
+        return i
+
+    def reserve_capacity(self, skus: int, locs: int) -> None:
+        """Pre-size the grids (bulk loads), so no doubling slack is left."""
+        if skus > self.free.shape[0] or locs > self.free.shape[1]:
+            self._resize(max(skus, self.free.shape[0]), max(locs, self.free.shape[1]))
+
+    def _resize(self, rows: int, cols: int) -> None:
+        for name in ("free", "reserved"):
+            old = getattr(self, name)
+            new = np.zeros((rows, cols), dtype=np.int64)
+            new[: old.shape[0], : old.shape[1]] = old
+            setattr(self, name, new)
+
+    # -- figures ---------------------------------------------------------
+    def unsellable(self, p: Pos) -> int:
+        u = self.unsell.get(p)
+        return 0 if u is None else sum(u)
+
+    def on_hand(self, s: int, l: int) -> int:
+        p = (s, l)
+        return int(self.free[s, l]) + self.safety.get(p, 0) + self.unsellable(p)
+
+    def sellable(self, s: int, l: int) -> int:
+        """Units on hand in a sellable state (safety stock included)."""
+        return int(self.free[s, l]) + self.safety.get((s, l), 0)
+
+    def atp(self, s: int, l: int) -> int:
+        return int(self.free[s, l]) - int(self.reserved[s, l])
+
+    def add_unsellable(self, p: Pos, state: int, qty: int) -> None:
+        u = self.unsell.get(p)
+        if u is None:
+            u = self.unsell[p] = [0] * N_STATES
+        u[state] += qty
+        if not any(u):
+            del self.unsell[p]
+
+    def add_safety(self, p: Pos, qty: int) -> None:
+        v = self.safety.get(p, 0) + qty
+        if v:
+            self.safety[p] = v
+        else:
+            self.safety.pop(p, None)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Used positions (skus, locations)."""
+        return len(self.skus), len(self.locs)
+
+    def used(self) -> tuple[np.ndarray, np.ndarray]:
+        """Views of the used part of ``free`` and ``reserved``."""
+        ns, nl = self.shape
+        return self.free[:ns, :nl], self.reserved[:ns, :nl]
+
+    def nbytes(self) -> int:
+        return int(self.free.nbytes + self.reserved.nbytes)

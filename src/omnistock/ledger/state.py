@@ -1,0 +1,384 @@
+"""The materialised ledger: journal rows folded into arrays and records.
+
+``LedgerState.apply`` is the only code that turns a journal row into state.
+Live commands and replay both go through it, which is why a replay of the
+journal equals the live ledger. ``check()`` proves it: it replays into a
+fresh state and compares digests, then checks every invariant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..errors import StorageError
+from ..storage.base import Row
+from ..values import Channel, Location
+from .grid import N_STATES, STATE_INDEX, Grid, Pos
+from .holds import COMMITTED, EXPIRED, FULFILLED, HELD, OPEN, RELEASED, Hold, Holds
+from .supply import Incoming, Supply
+
+SELLABLE = "sellable"
+SNAPSHOT_MAGIC = b"OMNISNAP1\n"
+
+
+class LedgerState:
+    """Everything the journal implies, at ``head``."""
+
+    __slots__ = ("channels", "grid", "head", "holds", "last_ts", "locations", "picks", "supply")
+
+    def __init__(self) -> None:
+        self.grid = Grid()
+        self.holds = Holds()
+        self.supply = Supply()
+        self.locations: dict[str, Location] = {}
+        self.channels: dict[str, Channel] = {}
+        # Orders picked per (location, UTC day): ship-from-store capacity.
+        self.picks: dict[tuple[str, int], int] = {}
+        self.head = 0
+        self.last_ts = 0
+
+    # -- applying rows ---------------------------------------------------
+    def apply_all(self, rows: Iterable[Row]) -> None:
+        apply = self.apply
+        for row in rows:
+            apply(row)
+
+    def apply(self, row: Row, data: dict[str, Any] | None = None) -> None:
+        """Fold one journal row into the state. ``data`` may be given
+        pre-parsed by a live command; replay parses it from the row."""
+        seq, ts, kind, sku, loc, qty, ref, channel = row[:8]
+        if data is None and row[9] is not None:
+            data = json.loads(row[9])
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            raise StorageError(f"journal row seq={seq} has unknown kind={kind!r}")
+        handler(self, sku, loc, qty, ref, channel, data or {}, seq)
+        self.head = seq
+        if ts > self.last_ts:
+            self.last_ts = ts
+
+    def _pos(self, sku: str | None, loc: str | None) -> Pos:
+        assert sku is not None and loc is not None
+        return self.grid.sku(sku), self.grid.loc(loc)
+
+    def _location(self, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: dict[str, Any],
+                  _seq: int) -> None:
+        location = Location.from_dict(d["location"])
+        self.locations[location.id] = location
+        self.grid.loc(location.id)
+
+    def _channel(self, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: dict[str, Any],
+                 _seq: int) -> None:
+        channel = Channel.from_dict(d["channel"])
+        self.channels[channel.id] = channel
+
+    def _received(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
+                  _c: Any, _d: Any, _seq: int) -> None:
+        s, l = self._pos(sku, loc)
+        self.grid.free[s, l] += qty
+        if ref is not None and ref in self.supply.by_id:
+            self.supply.take(ref, qty)
+
+    def _sold(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any, _d: Any,
+              _seq: int) -> None:
+        s, l = self._pos(sku, loc)
+        self.grid.free[s, l] -= qty
+
+    def _to_state(self, p: Pos, state: str, qty: int) -> None:
+        """Add ``qty`` (may be negative) units in ``state`` at ``p``."""
+        if state == SELLABLE:
+            self.grid.free[p] += qty
+        else:
+            self.grid.add_unsellable(p, STATE_INDEX[state], qty)
+
+    def _counted(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
+                 d: dict[str, Any], _seq: int) -> None:
+        self._to_state(self._pos(sku, loc), d.get("state", SELLABLE), qty)
+
+    def _returned(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
+                  d: dict[str, Any], _seq: int) -> None:
+        self._to_state(self._pos(sku, loc), d.get("state", SELLABLE), qty)
+
+    def _written_off(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
+                     d: dict[str, Any], _seq: int) -> None:
+        self._to_state(self._pos(sku, loc), d.get("state", SELLABLE), -qty)
+
+    def _state_changed(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
+                       d: dict[str, Any], _seq: int) -> None:
+        p = self._pos(sku, loc)
+        self._to_state(p, d["from"], -qty)
+        self._to_state(p, d["to"], qty)
+
+    def _safety(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any, _d: Any,
+                _seq: int) -> None:
+        p = self._pos(sku, loc)
+        self.grid.add_safety(p, qty)
+        self.grid.free[p] -= qty
+
+    def _held(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
+              channel: str | None, d: dict[str, Any], seq: int) -> None:
+        assert ref is not None
+        p = self._pos(sku, loc)
+        h = self.holds.open_hold(ref, d.get("order"), channel, seq)
+        self.holds.add_line(h, p, qty)
+        if "exp" in d:
+            self.holds.set_expiry(h, d["exp"])
+        self.grid.reserved[p] += qty
+
+    def _hold_of(self, ref: str | None) -> Hold:
+        assert ref is not None
+        return self.holds.by_id[ref]
+
+    def _committed(self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any, _d: Any,
+                   _seq: int) -> None:
+        h = self._hold_of(ref)
+        h.state = COMMITTED
+        self.holds.set_expiry(h, None)
+
+    def _extended(self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any,
+                  d: dict[str, Any], _seq: int) -> None:
+        self.holds.set_expiry(self._hold_of(ref), d["exp"])
+
+    def _unreserve(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
+                   state: str, keep: bool) -> Hold:
+        h = self._hold_of(ref)
+        p = self._pos(sku, loc)
+        self.holds.take_line(h, p, qty)
+        self.grid.reserved[p] -= qty
+        if not keep:
+            self.holds.close(h, state)
+        return h
+
+    def _released(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
+                  _c: Any, d: dict[str, Any], _seq: int) -> None:
+        self._unreserve(sku, loc, qty, ref, RELEASED, bool(d.get("resize")))
+
+    def _expired(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
+                 _c: Any, _d: Any, _seq: int) -> None:
+        self._unreserve(sku, loc, qty, ref, EXPIRED, False)
+
+    def _fulfilled(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
+                   _c: Any, _d: Any, _seq: int) -> None:
+        h = self._unreserve(sku, loc, qty, ref, FULFILLED, True)
+        p = self._pos(sku, loc)
+        h.shipped[p] = h.shipped.get(p, 0) + qty
+        self.grid.free[p] -= qty
+        if not h.lines:
+            self.holds.close(h, FULFILLED)
+
+    def _expected(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
+                  _c: Any, d: dict[str, Any], _seq: int) -> None:
+        assert ref is not None
+        s, l = self._pos(sku, loc)
+        self.supply.add(Incoming(ref, s, l, qty, d["eta"], "po"))
+
+    def _transfer_out(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
+                      _c: Any, d: dict[str, Any], _seq: int) -> None:
+        assert ref is not None
+        s, l = self._pos(sku, loc)
+        self.grid.free[s, l] -= qty
+        dst = self.grid.loc(d["to"])
+        self.supply.add(Incoming(ref, s, dst, qty, d["eta"], "transfer"))
+
+    def _transfer_in(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
+                     _c: Any, _d: Any, _seq: int) -> None:
+        assert ref is not None
+        s, l = self._pos(sku, loc)
+        self.grid.free[s, l] += qty
+        self.supply.take(ref, qty)
+
+    def _picked(self, _s: Any, loc: str | None, qty: int, _r: Any, _c: Any,
+                d: dict[str, Any], _seq: int) -> None:
+        assert loc is not None
+        k = (loc, int(d["day"]))
+        self.picks[k] = self.picks.get(k, 0) + qty
+
+    # -- derived figures ---------------------------------------------------
+    def digest(self) -> str:
+        """A hash of every figure and record; equal digests mean equal state."""
+        g = self.grid
+        free, res = g.used()
+        h = hashlib.sha256()
+        h.update(json.dumps([g.skus, g.locs, self.head]).encode())
+        h.update(np.ascontiguousarray(free).tobytes())
+        h.update(np.ascontiguousarray(res).tobytes())
+        h.update(json.dumps(self._records(), sort_keys=True).encode())
+        return h.hexdigest()
+
+    def _records(self) -> dict[str, Any]:
+        g = self.grid
+        return {
+            "safety": sorted([list(p), v] for p, v in g.safety.items()),
+            "unsell": sorted([list(p), u] for p, u in g.unsell.items()),
+            "holds": sorted(_hold_rec(h) for h in self.holds.by_id.values()),
+            "per_order": sorted(self.holds.per_order.items()),
+            "supply": sorted(
+                [i.id, i.sku, i.loc, i.qty, i.eta_us, i.kind] for i in self.supply.by_id.values()
+            ),
+            "locations": [self.locations[k].to_dict() for k in sorted(self.locations)],
+            "channels": [self.channels[k].to_dict() for k in sorted(self.channels)],
+            "picks": sorted([k[0], k[1], v] for k, v in self.picks.items()),
+        }
+
+    def violations(self) -> list[str]:
+        """Every broken invariant, as sentences. Empty means sound.
+
+        O(positions + reservation lines)."""
+        out: list[str] = []
+        g = self.grid
+        ns, nl = g.shape
+        _, res = g.used()
+        if (g.free[ns:, :] != 0).any() or (g.free[:, nl:] != 0).any() \
+                or (g.reserved[ns:, :] != 0).any() or (g.reserved[:, nl:] != 0).any():
+            out.append("grid holds figures outside the used positions")
+        expect = np.zeros_like(res)
+        for h in self.holds.by_id.values():
+            if h.state in OPEN:
+                if not h.lines:
+                    out.append(f"open reservation {h.id} has no lines")
+            elif h.lines:
+                out.append(f"closed reservation {h.id} ({h.state}) still holds units")
+            if (h.state == HELD) != (h.expires_us is not None):
+                out.append(f"reservation {h.id} ({h.state}) has expiry {h.expires_us}")
+            if h.expires_us is not None and (h.expires_us, h.id) not in self.holds.expiry:
+                out.append(f"held reservation {h.id} missing from the expiry index")
+            for (s, l), q in h.lines.items():
+                if q <= 0:
+                    out.append(f"reservation {h.id} has line qty {q}")
+                expect[s, l] += q
+                if h.id not in self.holds.by_pos.get((s, l), {}):
+                    out.append(f"reservation {h.id} missing from position index")
+        if len(self.holds.expiry) != sum(
+            1 for h in self.holds.by_id.values() if h.expires_us is not None
+        ):
+            out.append("expiry index lists reservations that are not held")
+        bad = np.argwhere(expect != res)
+        for s, l in bad[:10]:
+            out.append(
+                f"reserved at ({g.skus[s]}, {g.locs[l]}) is {res[s, l]}, "
+                f"reservations sum to {expect[s, l]}"
+            )
+        if (res < 0).any():
+            out.append("a position has negative reserved")
+        for p, v in g.safety.items():
+            if v < 0:
+                out.append(f"negative safety at {p}")
+        for p, u in g.unsell.items():
+            if len(u) != N_STATES or min(u) < 0:
+                out.append(f"negative unsellable at {p}: {u}")
+        for item in self.supply.by_id.values():
+            if item.qty <= 0:
+                out.append(f"supply {item.id} has qty {item.qty}")
+        return out
+
+    # -- snapshots ---------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Serialise the state (no pickle: JSON header plus raw arrays)."""
+        g = self.grid
+        free, res = g.used()
+        header = {
+            "head": self.head,
+            "last_ts": self.last_ts,
+            "skus": g.skus,
+            "locs": g.locs,
+            **self._records(),
+        }
+        hb = json.dumps(header).encode()
+        buf = io.BytesIO()
+        buf.write(SNAPSHOT_MAGIC)
+        buf.write(struct.pack("<QQQ", len(hb), free.shape[0], free.shape[1]))
+        buf.write(hb)
+        buf.write(np.ascontiguousarray(free).tobytes())
+        buf.write(np.ascontiguousarray(res).tobytes())
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> LedgerState:
+        if not blob.startswith(SNAPSHOT_MAGIC):
+            raise StorageError("snapshot is not an omnistock snapshot (bad magic)")
+        try:
+            off = len(SNAPSHOT_MAGIC)
+            hlen, ns, nl = struct.unpack_from("<QQQ", blob, off)
+            off += 24
+            header = json.loads(blob[off: off + hlen])
+            off += hlen
+            n = ns * nl * 8
+            free = np.frombuffer(blob, dtype=np.int64, count=ns * nl, offset=off)
+            res = np.frombuffer(blob, dtype=np.int64, count=ns * nl, offset=off + n)
+            st = cls()
+            g = st.grid
+            g.reserve_capacity(max(ns, 1), max(nl, 1))
+            for s in header["skus"]:
+                g.sku(s)
+            for name in header["locs"]:
+                g.loc(name)
+            g.free[:ns, :nl] = free.reshape(ns, nl)
+            g.reserved[:ns, :nl] = res.reshape(ns, nl)
+            g.safety = {(p[0], p[1]): v for p, v in header["safety"]}
+            g.unsell = {(p[0], p[1]): u for p, u in header["unsell"]}
+            for rec in header["holds"]:
+                st._load_hold(rec)
+            st.holds.per_order = dict(header["per_order"])
+            for sid, s, l, q, eta, kind in header["supply"]:
+                st.supply.add(Incoming(sid, s, l, q, eta, kind))
+            st.locations = {d["id"]: Location.from_dict(d) for d in header["locations"]}
+            st.channels = {d["id"]: Channel.from_dict(d) for d in header["channels"]}
+            st.picks = {(loc, day): v for loc, day, v in header["picks"]}
+            st.head = header["head"]
+            st.last_ts = header["last_ts"]
+            return st
+        except (ValueError, KeyError, TypeError, struct.error) as exc:
+            raise StorageError(f"snapshot is corrupt: {exc}") from exc
+
+    def _load_hold(self, rec: list[Any]) -> None:
+        rid, state, order_id, channel, exp, seq, lines, shipped = rec
+        h = Hold(rid, order_id, channel, seq)
+        h.state = state
+        self.holds.by_id[rid] = h
+        for s, l, q in lines:
+            self.holds.add_line(h, (s, l), q)
+        h.shipped = {(s, l): q for s, l, q in shipped}
+        self.holds.set_expiry(h, exp)
+
+    def copy(self) -> LedgerState:
+        return LedgerState.from_bytes(self.to_bytes())
+
+
+def _hold_rec(h: Hold) -> list[Any]:
+    # by_pos order is creation order; records list lines sorted by creation seq
+    return [
+        h.id, h.state, h.order_id, h.channel, h.expires_us, h.seq,
+        [[s, l, q] for (s, l), q in h.lines.items()],
+        sorted([s, l, q] for (s, l), q in h.shipped.items()),
+    ]
+
+
+_HANDLERS: dict[str, Any] = {
+    "location-added": LedgerState._location,
+    "channel-added": LedgerState._channel,
+    "received": LedgerState._received,
+    "counted": LedgerState._counted,
+    "sold": LedgerState._sold,
+    "returned": LedgerState._returned,
+    "written-off": LedgerState._written_off,
+    "state-changed": LedgerState._state_changed,
+    "safety-set": LedgerState._safety,
+    "held": LedgerState._held,
+    "committed": LedgerState._committed,
+    "extended": LedgerState._extended,
+    "released": LedgerState._released,
+    "expired": LedgerState._expired,
+    "fulfilled": LedgerState._fulfilled,
+    "expected": LedgerState._expected,
+    "transfer-out": LedgerState._transfer_out,
+    "transfer-in": LedgerState._transfer_in,
+    "picked": LedgerState._picked,
+}
+KINDS = tuple(_HANDLERS)

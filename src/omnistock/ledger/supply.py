@@ -1,0 +1,57 @@
+"""Dated incoming supply: purchase orders and transfers in transit.
+
+Supply is not in today's ATP. ``promise()`` walks it in date order (a
+``SortedList`` per SKU) to find the earliest date a quantity can be had.
+"""
+
+from __future__ import annotations
+
+from sortedcontainers import SortedList
+
+
+class Incoming:
+    __slots__ = ("eta_us", "id", "kind", "loc", "qty", "sku")
+
+    def __init__(self, sid: str, sku: int, loc: int, qty: int, eta_us: int, kind: str) -> None:
+        self.id = sid
+        self.sku = sku
+        self.loc = loc
+        self.qty = qty
+        self.eta_us = eta_us
+        self.kind = kind  # "po" or "transfer"
+
+
+class Supply:
+    __slots__ = ("by_id", "by_sku")
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, Incoming] = {}
+        self.by_sku: dict[int, SortedList] = {}
+
+    def add(self, item: Incoming) -> None:
+        old = self.by_id.get(item.id)
+        if old is not None:
+            item.qty += old.qty
+            self._drop(old)
+        self.by_id[item.id] = item
+        self.by_sku.setdefault(item.sku, SortedList()).add((item.eta_us, item.id))
+
+    def take(self, sid: str, qty: int) -> None:
+        """Units of ``sid`` arrived: they leave the supply."""
+        item = self.by_id.get(sid)
+        if item is None:
+            return
+        item.qty -= qty
+        if item.qty <= 0:
+            self._drop(item)
+
+    def _drop(self, item: Incoming) -> None:
+        del self.by_id[item.id]
+        lst = self.by_sku[item.sku]
+        lst.discard((item.eta_us, item.id))
+        if not lst:
+            del self.by_sku[item.sku]
+
+    def for_sku(self, sku: int) -> list[Incoming]:
+        """Open supply of ``sku`` in ETA order."""
+        return [self.by_id[sid] for _, sid in self.by_sku.get(sku, ())]

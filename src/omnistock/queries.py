@@ -1,0 +1,241 @@
+"""Read-only questions over a ledger state: ATP, explain, promise, records.
+
+``Reader`` is shared by the live ``Inventory`` and the historical view that
+``Inventory.at()`` returns, so both answer with the same formulas.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from ._validate import check_id, check_qty, from_micros
+from .errors import InvalidInput, UnknownChannel, UnknownLocation, UnknownReservation, UnknownSku
+from .ledger.grid import STATE_INDEX
+from .ledger.holds import Hold
+from .ledger.state import LedgerState
+from .reports import Explanation, PositionFigures, Promise, SupplyLine
+from .values import UNSELLABLE_STATES, Channel, Location, Reservation, ReservationLine
+
+
+class Reader:
+    """Queries over ``self._state``. Subclasses keep the state current."""
+
+    _state: LedgerState
+
+    def _sync(self) -> LedgerState:
+        """The state to answer from (the live ledger catches up first)."""
+        return self._state
+
+    # -- lookups -------------------------------------------------------------
+    @property
+    def head(self) -> int:
+        """Sequence number of the last journal entry folded into this view."""
+        return self._sync().head
+
+    @property
+    def locations(self) -> dict[str, Location]:
+        return dict(self._sync().locations)
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        return dict(self._sync().channels)
+
+    @property
+    def skus(self) -> list[str]:
+        return list(self._sync().grid.skus)
+
+    def _sku(self, st: LedgerState, sku: Any) -> int:
+        check_id("sku", sku)
+        s = st.grid.sku_ix.get(sku)
+        if s is None:
+            raise UnknownSku(sku)
+        return s
+
+    def _loc(self, st: LedgerState, loc: Any, field: str = "location") -> int:
+        check_id(field, loc)
+        if loc not in st.locations:
+            raise UnknownLocation(loc, field)
+        return st.grid.loc_ix[loc]
+
+    def _channel(self, st: LedgerState, ch: Any) -> Channel:
+        check_id("channel", ch)
+        c = st.channels.get(ch)
+        if c is None:
+            raise UnknownChannel(ch)
+        return c
+
+    def _channel_cols(self, st: LedgerState, ch: Channel) -> list[int]:
+        ids = ch.locations if ch.locations is not None else list(st.locations)
+        return [st.grid.loc_ix[i] for i in ids]
+
+    # -- availability -------------------------------------------------------
+    def available(self, sku: str, location: str | None = None, channel: str | None = None) -> int:
+        """Units of ``sku`` that can be promised now.
+
+        - at a ``location``: ``max(0, atp)`` there;
+        - over the network: the sum of ``max(0, atp)`` over every location;
+        - for a ``channel``: that sum over the channel's locations, less its
+          buffer, floored at 0 and capped; with a location too, the smaller of
+          the location's figure and the channel's.
+
+        O(1) for a location, O(locations) otherwise."""
+        st = self._sync()
+        s = self._sku(st, sku)
+        if channel is None:
+            if location is not None:
+                return max(0, st.grid.atp(s, self._loc(st, location)))
+            return self._positive_sum(st, s, None)
+        ch = self._channel(st, channel)
+        cols = self._channel_cols(st, ch)
+        total = self._channel_figure(ch, self._positive_sum(st, s, cols))
+        if location is None:
+            return total
+        col = self._loc(st, location)
+        if col not in cols:
+            return 0
+        return min(total, max(0, st.grid.atp(s, col)))
+
+    @staticmethod
+    def _positive_sum(st: LedgerState, s: int, cols: list[int] | None) -> int:
+        nl = len(st.grid.locs)
+        row = st.grid.free[s, :nl] - st.grid.reserved[s, :nl]
+        if cols is not None:
+            row = row[cols]
+        return int(np.maximum(row, 0).sum())
+
+    @staticmethod
+    def _channel_figure(ch: Channel, positive_sum: int) -> int:
+        v = max(0, positive_sum - ch.buffer)
+        return v if ch.cap is None else min(v, ch.cap)
+
+    def explain(
+        self, sku: str, location: str | None = None, channel: str | None = None
+    ) -> Explanation:
+        """Every term behind ``available(sku, location, channel)``."""
+        st = self._sync()
+        s = self._sku(st, sku)
+        ch = self._channel(st, channel) if channel is not None else None
+        if location is not None:
+            cols = [self._loc(st, location)]
+        elif ch is not None:
+            cols = self._channel_cols(st, ch)
+        else:
+            cols = list(range(len(st.grid.locs)))
+        positions = tuple(self._figures(st, s, c) for c in cols)
+        positive = sum(max(0, p.atp) for p in positions)
+        return Explanation(
+            sku=sku,
+            location=location,
+            channel=channel,
+            positions=positions,
+            positive_sum=positive,
+            buffer=ch.buffer if ch else 0,
+            cap=ch.cap if ch else None,
+            available=self.available(sku, location, channel),
+        )
+
+    @staticmethod
+    def _figures(st: LedgerState, s: int, col: int) -> PositionFigures:
+        g = st.grid
+        p = (s, col)
+        u = g.unsell.get(p) or [0] * len(UNSELLABLE_STATES)
+        return PositionFigures(
+            location=g.locs[col],
+            on_hand=g.on_hand(s, col),
+            unsellable=dict(zip(UNSELLABLE_STATES, u, strict=True)),
+            reserved=int(g.reserved[s, col]),
+            safety=g.safety.get(p, 0),
+        )
+
+    def on_hand(self, sku: str, location: str, state: str | None = None) -> int:
+        """Physical units at a location: all of them, or those in ``state``
+        (``sellable`` or an unsellable state)."""
+        st = self._sync()
+        s, col = self._sku(st, sku), self._loc(st, location)
+        if state is None:
+            return st.grid.on_hand(s, col)
+        if state == "sellable":
+            return st.grid.sellable(s, col)
+        if state not in STATE_INDEX:
+            raise InvalidInput("state", state, "must be sellable or an unsellable state")
+        u = st.grid.unsell.get((s, col))
+        return 0 if u is None else u[STATE_INDEX[state]]
+
+    def promise(
+        self, sku: str, qty: int, channel: str | None = None, location: str | None = None
+    ) -> Promise:
+        """The earliest date ``qty`` units can be had: now if ATP covers it,
+        else the arrival of enough dated supply (purchase orders, transfers in
+        transit) at the eligible locations. Overdue supply counts as arriving
+        now. O(locations + supply lines of the SKU)."""
+        st = self._sync()
+        s = self._sku(st, sku)
+        q = check_qty("qty", qty)
+        ch = self._channel(st, channel) if channel is not None else None
+        if location is not None:
+            cols = [self._loc(st, location)]
+        elif ch is not None:
+            cols = self._channel_cols(st, ch)
+        else:
+            cols = list(range(len(st.grid.locs)))
+        buffer = ch.buffer if ch else 0
+        if ch is not None and ch.cap is not None and q > ch.cap:
+            return Promise(sku, q, None, 0, ())
+        stock = max(0, self._positive_sum(st, s, cols) - buffer)
+        now = from_micros(max(st.last_ts, 0))
+        if stock >= q:
+            return Promise(sku, q, now, q, ())
+        need = q - stock
+        got: list[SupplyLine] = []
+        colset = set(cols)
+        for item in st.supply.for_sku(s):
+            if item.loc not in colset:
+                continue
+            take = min(need, item.qty)
+            eta = from_micros(max(item.eta_us, st.last_ts))
+            got.append(SupplyLine(st.grid.locs[item.loc], take, eta, item.kind, item.id))
+            need -= take
+            if need == 0:
+                return Promise(sku, q, max(x.eta for x in got), stock, tuple(got))
+        return Promise(sku, q, None, stock, tuple(got))
+
+    # -- reservations ---------------------------------------------------------
+    def reservation(self, res_id: str) -> Reservation:
+        """The reservation as it stands now."""
+        st = self._sync()
+        return _reservation(st, self._hold(st, res_id))
+
+    def reservations(self, state: str | None = None) -> list[Reservation]:
+        """Every reservation (optionally only those in ``state``), oldest first."""
+        st = self._sync()
+        hs = sorted(st.holds.by_id.values(), key=lambda h: h.seq)
+        return [_reservation(st, h) for h in hs if state is None or h.state == state]
+
+    def _hold(self, st: LedgerState, res_id: Any) -> Hold:
+        check_id("res_id", res_id)
+        h = st.holds.by_id.get(res_id)
+        if h is None:
+            raise UnknownReservation(res_id, "res_id")
+        return h
+
+
+def _reservation(st: LedgerState, h: Hold) -> Reservation:
+    g = st.grid
+    return Reservation(
+        id=h.id,
+        state=h.state,
+        lines=tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.lines.items()),
+        expires_at=None if h.expires_us is None else from_micros(h.expires_us),
+        order_id=h.order_id,
+        channel=h.channel,
+        shipped=tuple(
+            ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items()
+        ),
+    )
+
+
+def as_datetime(us: int) -> datetime:
+    return from_micros(us)
