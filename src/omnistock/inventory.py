@@ -19,6 +19,7 @@ from typing import Any
 
 from . import codec
 from ._validate import (
+    MAX_QTY,
     check_id,
     check_opt_id,
     check_qty,
@@ -41,6 +42,7 @@ from .errors import (
 from .ledger.grid import STATE_INDEX, Pos
 from .ledger.holds import COMMITTED, FULFILLED, HELD, OPEN, Hold
 from .ledger.state import SELLABLE, LedgerState
+from .ledger.undo import Savepoint
 from .queries import Reader, _reservation
 from .reports import CheckReport
 from .storage import Commit, NewRow, Store, open_store
@@ -66,6 +68,33 @@ CONDITIONS = ("sellable", "damaged", "inspection", "quarantine", "display", "wri
 Plan = tuple[list[NewRow], list[dict[str, Any] | None], Any]
 
 
+class _Request:
+    """One queued command and, once the leader ran it, its outcome."""
+
+    __slots__ = ("done", "error", "fp", "key", "name", "plan", "result")
+
+    def __init__(self, name: str, key: str | None, fp: str | None,
+                 plan: Callable[[int], Plan]) -> None:
+        self.name = name
+        self.key = key
+        self.fp = fp
+        self.plan = plan
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = False
+
+    @classmethod
+    def failed(cls, name: str, error: BaseException) -> _Request:
+        r = cls(name, None, None, _nothing)
+        r.error, r.done = error, True
+        return r
+
+
+def _nothing(now: int) -> Plan:
+    """A command that moves nothing (queries use it to apply expiry)."""
+    return [], [], None
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -87,9 +116,14 @@ class Inventory(Reader):
     ) -> None:
         from .storage.memory import MemoryStore
 
+        if clock is not None and not callable(clock):
+            raise InvalidInput("clock", clock, "must be a zero-argument callable returning "
+                               "an aware UTC datetime")
         self._store = store if store is not None else MemoryStore()
         self._clock: Clock = clock or _utcnow
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # held by the group-commit leader
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Request] = []
         self._snapshot_every = snapshot_every
         self._shared = not isinstance(self._store, MemoryStore) or store is not None
         self._state = self._load()
@@ -135,15 +169,8 @@ class Inventory(Reader):
                 return self._state
             if self._shared:
                 self._catch_up()
-            if self._state.holds.expiry:
-                now = self._now_us()
-                for attempt in range(RETRIES):
-                    try:
-                        self._expire(now)
-                        break
-                    except ConcurrencyConflict:
-                        self._catch_up()
-                        time.sleep(0.0005 * attempt)
+            if self._state.holds.expiry and self._state.holds.expiry[0][0] <= self._now_us():
+                self._run("expire", None, None, _nothing)
         return self._state
 
     def refresh(self) -> int:
@@ -162,69 +189,173 @@ class Inventory(Reader):
             return time.time_ns() // 1000
         return to_micros(check_when("clock()", self._clock()))
 
+    def _now_of(self, st: LedgerState) -> int:
+        return max(self._now_us(), st.last_ts)
+
     def _run(self, name: str, args: Any, key: str | None, plan: Callable[[int], Plan]) -> Any:
-        """Run one command with idempotency, lazy expiry and retries.
+        """Run one command: idempotency, lazy expiry, validation, append.
 
         ``args`` (or a callable returning them) identify the command for its
-        idempotency key; they are only built when a key is given."""
+        idempotency key; they are only built when a key is given. Commands
+        from several threads are group-committed (see ``_drain``)."""
+        return self._submit(self._request(name, args, key, plan))
+
+    def _request(self, name: str, args: Any, key: str | None,
+                 plan: Callable[[int], Plan]) -> _Request:
+        fp = None
+        if key is not None:
+            check_id("key", key)
+            if callable(args):
+                args = args()
+            fp = name + ":" + json.dumps(args, sort_keys=True, default=str)
+        return _Request(name, key, fp, plan)
+
+    def _submit(self, req: _Request) -> Any:
+        self._check_open()
+        with self._queue_lock:
+            self._queue.append(req)
         with self._lock:
-            self._check_open()
-            fp = None
-            if key is not None:
-                check_id("key", key)
-                if callable(args):
-                    args = args()
-                fp = name + ":" + json.dumps(args, sort_keys=True, default=str)
-            for attempt in range(RETRIES):
-                if key is not None:
-                    rec = self._store.lookup_key(key)
-                    if rec is not None:
-                        if rec.fingerprint != fp:
-                            raise IdempotencyConflict(key, rec.fingerprint.split(":", 1)[0], name)
-                        return codec.decode(rec.result)
-                now = self._now_us()
-                try:
-                    self._expire(now)
-                    rows, datas, result = plan(now)
-                    self._append(rows, datas, key, fp, result)
-                except ConcurrencyConflict:
-                    self._catch_up()
-                    time.sleep(0.0005 * attempt)
-                    continue
-                return result
-            raise ConcurrencyConflict(f"{name}: gave up after {RETRIES} conflicting attempts")
+            if not req.done:
+                self._drain()
+        if req.error is not None:
+            raise req.error
+        return req.result
 
-    def _append(self, rows: list[NewRow], datas: list[dict[str, Any] | None],
-                key: str | None, fp: str | None, result: Any) -> None:
+    def _drain(self) -> None:
+        """Group commit. The thread holding the lock takes every queued
+        command, plans each against the live ledger (applying its rows before
+        the next one plans, under a savepoint), then appends them all in one
+        store transaction. A command that fails validation gets its own error
+        and is left out; its neighbours go on. If the store refuses the batch
+        the ledger is rolled back, caught up and the batch planned again."""
+        while True:
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+            if not batch:
+                return
+            self._commit_batch(batch)
+
+    def _commit_batch(self, batch: list[_Request]) -> None:
         st = self._state
-        if not rows and key is None:
+        for attempt in range(RETRIES):
+            sp = Savepoint(st)
+            commits: list[Commit] = []
+            try:
+                now = self._now_us()
+                self._plan_expiry(now, sp, commits)
+                in_batch: dict[str, _Request] = {}
+                for req in batch:
+                    req.error = None
+                    self._plan_one(req, now, sp, commits, in_batch)
+                if commits:
+                    new_head = self._store.append(commits, sp.head)
+                    if new_head != st.head:  # partitioned store: others' rows between
+                        sp.rollback()
+                        self._catch_up()
+            except ConcurrencyConflict:
+                sp.rollback()
+                self._catch_up()
+                time.sleep(0.0002 * attempt)
+                continue
+            except BaseException as exc:
+                sp.rollback()
+                for req in batch:
+                    if req.error is None:
+                        req.error = exc if isinstance(exc, Exception) else StorageError(str(exc))
+                    req.done = True
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            for req in batch:
+                req.done = True
+            if st.head - self._last_snap >= self._snapshot_every:
+                self._snapshot()
             return
-        commit = Commit(tuple(rows), key, fp, None if key is None else codec.encode(result))
-        new_head = self._store.append([commit], st.head)
-        first = new_head - len(rows) + 1
-        if first == st.head + 1:
-            for i, r in enumerate(rows):
-                st.apply((first + i, *r), datas[i])
-        else:  # a partitioned store let other writers' rows in between
-            self._catch_up()
-        if st.head - self._last_snap >= self._snapshot_every:
-            self._snapshot()
+        for req in batch:
+            req.error = ConcurrencyConflict(f"{req.name}: gave up after {RETRIES} conflicts")
+            req.done = True
 
-    def _expire(self, now: int) -> None:
+    def _plan_one(self, req: _Request, now: int, sp: Savepoint, commits: list[Commit],
+                  in_batch: dict[str, _Request]) -> None:
+        key = req.key
+        if key is not None:
+            first = in_batch.get(key)
+            if first is None:
+                rec = self._store.lookup_key(key)
+                if rec is not None:
+                    if rec.fingerprint != req.fp:
+                        req.error = IdempotencyConflict(
+                            key, rec.fingerprint.split(":", 1)[0], req.name)
+                    else:
+                        req.result = codec.decode(rec.result)
+                    return
+            elif first.fp != req.fp:
+                req.error = IdempotencyConflict(key, first.name, req.name)
+                return
+            else:
+                req.error, req.result = first.error, first.result
+                return
+            in_batch[key] = req
+        try:
+            rows, datas, result = req.plan(now)
+        except OmnistockError as exc:
+            req.error = exc
+            return
+        req.result = result
+        if rows or key is not None:
+            self._apply_local(sp, rows, datas)
+            commits.append(Commit(tuple(rows), key, req.fp,
+                                  None if key is None else codec.encode(result)))
+
+    def _apply_local(self, sp: Savepoint, rows: list[NewRow],
+                     datas: list[dict[str, Any] | None]) -> None:
+        st = self._state
+        for r, data in zip(rows, datas, strict=True):
+            row = (st.head + 1, *r)
+            sp.touch(row, data)
+            st.apply(row, data)
+
+    def _plan_expiry(self, now: int, sp: Savepoint, commits: list[Commit]) -> None:
         st = self._state
         due = st.holds.due(now)
         if not due:
             return
         rows: list[NewRow] = []
-        datas: list[dict[str, Any] | None] = []
         ts = self._ts(now)
         g = st.grid
         for rid in due:
             h = st.holds.by_id[rid]
             for (s, l), q in h.lines.items():
                 rows.append((ts, "expired", g.skus[s], g.locs[l], q, rid, h.channel, None, None))
-                datas.append(None)
-        self._append(rows, datas, None, None, None)
+        self._apply_local(sp, rows, [None] * len(rows))
+        commits.append(Commit(tuple(rows)))
+
+    def hold_many(self, orders: Sequence[Order], ttl: Any = DEFAULT_TTL,
+                  keys: Sequence[str | None] | None = None) -> list[Reservation | OmnistockError]:
+        """Hold many orders in one store transaction (group commit).
+
+        Each order is validated and reserved in sequence, exactly as ``hold``
+        would; the result list holds a ``Reservation`` or the typed error for
+        each order, in order. One refused order never fails its neighbours."""
+        if keys is not None and len(keys) != len(orders):
+            raise InvalidInput("keys", len(keys), f"must give one key per order ({len(orders)})")
+        reqs = []
+        for i, o in enumerate(orders):
+            try:
+                reqs.append(self._hold_request(o, ttl, None if keys is None else keys[i]))
+            except OmnistockError as exc:
+                reqs.append(_Request.failed("hold", exc))
+        self._check_open()
+        with self._queue_lock:
+            self._queue.extend(r for r in reqs if not r.done)
+        with self._lock:
+            self._drain()
+        out: list[Reservation | OmnistockError] = []
+        for r in reqs:
+            if r.error is not None and not isinstance(r.error, OmnistockError):
+                raise r.error  # a bug or an interrupt, not a refusal
+            out.append(r.error if r.error is not None else r.result)
+        return out
 
     def _ts(self, now: int) -> int:
         # Journal time never runs backwards, even if clocks differ.
@@ -311,6 +442,8 @@ class Inventory(Reader):
             s, l = self._known_pos(sku, location, new_sku=True)
             cur = self._units(s, l, state)
             delta = q - cur
+            if delta > 0 and s < len(st.grid.skus) and st.grid.on_hand(s, l) + delta > MAX_QTY:
+                raise InvalidQuantity("qty", qty, "would take on_hand past 2**62")
             data = {"state": state, "to": q}
             row = (self._ts(now), "counted", sku, location, delta, None, None, key,
                    json.dumps(data))
@@ -330,6 +463,8 @@ class Inventory(Reader):
         def plan(now: int) -> Plan:
             st = self._state
             self._loc(st, location)
+            if channel is not None:
+                self._channel(st, channel)
             ts = self._ts(now)
             rows: list[NewRow] = []
             taken: dict[Pos, int] = {}
@@ -339,6 +474,8 @@ class Inventory(Reader):
                                        f"than the sale's location={location!r}")
                 s, l = self._known_pos(ln.sku, location)
                 taken[(s, l)] = taken.get((s, l), 0) + ln.qty
+                if st.grid.on_hand(s, l) - taken[(s, l)] < -MAX_QTY:
+                    raise InvalidQuantity("qty", ln.qty, "would take on_hand below -2**62")
                 rows.append((ts, "sold", ln.sku, location, ln.qty, None, channel, key, None))
             return rows, [None] * len(rows), Applied(st.head + len(rows),
                                                      self._shortages(taken))
@@ -453,6 +590,10 @@ class Inventory(Reader):
         ``InsufficientStock`` naming the first short line, reserving nothing.
         Lines must be pinned (``Line(sku, qty, location=...)``) or the order a
         pickup order (reserved at ``pickup_at``). O(lines)."""
+        result: Reservation = self._submit(self._hold_request(order, ttl, key))
+        return result
+
+    def _hold_request(self, order: Order, ttl: Any, key: str | None) -> _Request:
         if not isinstance(order, Order):
             raise InvalidInput("order", order, "must be an Order")
         td = check_ttl("ttl", ttl)
@@ -482,9 +623,7 @@ class Inventory(Reader):
             )
             return rows, datas, res
 
-        result: Reservation = self._run(
-            "hold", lambda: [codec.order_args(order), ttl_us], key, plan)
-        return result
+        return self._request("hold", lambda: [codec.order_args(order), ttl_us], key, plan)
 
     def _pinned(self, order: Order) -> dict[Pos, int]:
         """Positions and quantities to reserve for ``order``, checked against
@@ -630,6 +769,8 @@ class Inventory(Reader):
             ts = self._ts(now)
             rows: list[NewRow] = []
             datas: list[Any] = []
+            seen: set[Pos] = set()
+            grow: dict[int, int] = {}
             for ln in ls:
                 loc = ln.location
                 if loc is None:
@@ -638,12 +779,16 @@ class Inventory(Reader):
                         raise InvalidInput("lines", ln, "needs a location to resize")
                     loc = locs[0]
                 s, l = self._sku(st, ln.sku), self._loc(st, loc)
+                if (s, l) in seen:
+                    raise InvalidInput("lines", ln, "gives the same sku and location twice")
+                seen.add((s, l))
                 cur = h.lines.get((s, l), 0)
                 delta = ln.qty - cur
                 if delta > 0:
                     atp = st.grid.atp(s, l)
                     if atp < delta:
                         raise InsufficientStock(ln.sku, delta, max(0, atp), loc, h.channel)
+                    grow[s] = grow.get(s, 0) + delta
                     data: dict[str, Any] = {"order": h.order_id}
                     rows.append((ts, "held", ln.sku, loc, delta, h.id, h.channel, key,
                                  json.dumps(data)))
@@ -653,6 +798,13 @@ class Inventory(Reader):
                     rows.append((ts, "released", ln.sku, loc, -delta, h.id, h.channel, key,
                                  json.dumps(data)))
                     datas.append(data)
+            ch = st.channels.get(h.channel) if h.channel is not None else None
+            if ch is not None and (ch.buffer or ch.cap is not None):
+                cols = self._channel_cols(st, ch)
+                for s, more in grow.items():
+                    room = self._channel_figure(ch, self._positive_sum(st, s, cols))
+                    if more > room:
+                        raise InsufficientStock(g.skus[s], more, room, None, ch.id)
             tmp = h.copy()
             for r in rows:
                 p = (g.sku_ix[r[2]], g.loc_ix[r[3]])  # type: ignore[index]
@@ -775,6 +927,11 @@ class Inventory(Reader):
         since = check_qty("since", since, 0)
         if until is not None:
             until = check_qty("until", until, 0)
+        check_opt_id("kind", kind)
+        if limit is not None:
+            limit = check_qty("limit", limit, 0)
+            if limit == 0:
+                return []
         out: list[Entry] = []
         for row in self._store.filtered(since, until, sku=sku, location=location, ref=ref):
             if kind is not None and row[2] != kind:

@@ -29,6 +29,11 @@ class Reader:
         """The state to answer from (the live ledger catches up first)."""
         return self._state
 
+    def _now_of(self, st: LedgerState) -> int:
+        """The query's "now" in journal microseconds: a historical view is as
+        of its last entry; the live inventory overrides this with its clock."""
+        return st.last_ts
+
     # -- lookups -------------------------------------------------------------
     @property
     def head(self) -> int:
@@ -185,7 +190,8 @@ class Reader:
         if ch is not None and ch.cap is not None and q > ch.cap:
             return Promise(sku, q, None, 0, ())
         stock = max(0, self._positive_sum(st, s, cols) - buffer)
-        now = from_micros(max(st.last_ts, 0))
+        now_us = max(self._now_of(st), 0)
+        now = from_micros(now_us)
         if stock >= q:
             return Promise(sku, q, now, q, ())
         need = q - stock
@@ -195,7 +201,7 @@ class Reader:
             if item.loc not in colset:
                 continue
             take = min(need, item.qty)
-            eta = from_micros(max(item.eta_us, st.last_ts))
+            eta = from_micros(max(item.eta_us, now_us))
             got.append(SupplyLine(st.grid.locs[item.loc], take, eta, item.kind, item.id))
             need -= take
             if need == 0:

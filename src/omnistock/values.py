@@ -154,12 +154,16 @@ class Point:
     lon: float = attrs.field(converter=_c_lon_180_0_180_0)
 
 
-def _point(v: Any) -> Point | None:
+def _point(v: Any, field: str = "point") -> Point | None:
     if v is None or isinstance(v, Point):
         return v
     if isinstance(v, tuple | list) and len(v) == 2:
         return Point(v[0], v[1])
-    raise InvalidInput("point", v, "must be a Point(lat, lon) or a (lat, lon) pair")
+    raise InvalidInput(field, v, "must be a Point(lat, lon) or a (lat, lon) pair")
+
+
+def _ship_to(v: Any) -> Point | None:
+    return _point(v, "ship_to")
 
 
 @attrs.frozen
@@ -264,6 +268,10 @@ class Channel:
     minimum: int = attrs.field(default=0, converter=_c_minimum_0)
     cap: int | None = attrs.field(default=None, converter=_c_cap)
 
+    def __attrs_post_init__(self) -> None:
+        if self.cap is not None and self.cap < self.minimum:
+            raise InvalidInput("cap", self.cap, f"is below the channel's minimum={self.minimum}")
+
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self, recurse=False)
         d["locations"] = None if self.locations is None else list(self.locations)
@@ -290,7 +298,7 @@ class Order:
     channel: str | None = attrs.field(default=None, converter=_c_channel)
     lines: tuple[Line, ...] = attrs.field(default=(), converter=lines_of)
     method: Literal["ship", "pickup"] = attrs.field(default="ship", converter=_method)
-    ship_to: Point | None = attrs.field(default=None, converter=_point)
+    ship_to: Point | None = attrs.field(default=None, converter=_ship_to)
     pickup_at: str | None = attrs.field(default=None, converter=_c_pickup_at)
     allow_split: bool = attrs.field(default=True, converter=_c_allow_split)
     allow_partial: bool = attrs.field(default=False,

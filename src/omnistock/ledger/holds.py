@@ -2,8 +2,9 @@
 
 Each reservation keeps its remaining units per position. Held reservations
 sit in a ``SortedList`` by expiry, so finding what is due at time ``t`` is
-O(log n + due). ``by_pos`` lists the open reservations at each position in
-creation order, so a shortage can name the newest first.
+O(log n + due). ``by_pos`` holds the ids of the open reservations at each
+position; ``newest_at`` orders them by creation, so a shortage can name the
+newest first.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Holds:
     def __init__(self) -> None:
         self.by_id: dict[str, Hold] = {}
         self.expiry: SortedList = SortedList()
-        self.by_pos: dict[Pos, dict[str, None]] = {}
+        self.by_pos: dict[Pos, set[str]] = {}
         self.per_order: dict[str, int] = {}
 
     def next_id(self, order_id: str, taken: set[str] | None = None) -> str:
@@ -80,7 +81,7 @@ class Holds:
 
     def add_line(self, h: Hold, p: Pos, qty: int) -> None:
         h.lines[p] = h.lines.get(p, 0) + qty
-        self.by_pos.setdefault(p, {})[h.id] = None
+        self.by_pos.setdefault(p, set()).add(h.id)
 
     def take_line(self, h: Hold, p: Pos, qty: int) -> None:
         left = h.lines.get(p, 0) - qty
@@ -90,7 +91,7 @@ class Holds:
             h.lines.pop(p, None)
             ids = self.by_pos.get(p)
             if ids is not None:
-                ids.pop(h.id, None)
+                ids.discard(h.id)
                 if not ids:
                     del self.by_pos[p]
 
@@ -108,5 +109,6 @@ class Holds:
         return out
 
     def newest_at(self, p: Pos) -> list[str]:
-        """Open reservations at ``p``, newest first."""
-        return list(reversed(self.by_pos.get(p, {})))
+        """Open reservations at ``p``, newest first. O(k log k) for k there."""
+        by_id = self.by_id
+        return sorted(self.by_pos.get(p, ()), key=lambda rid: (by_id[rid].seq, rid), reverse=True)

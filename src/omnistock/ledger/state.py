@@ -104,7 +104,9 @@ class LedgerState:
 
     def _returned(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
                   d: dict[str, Any], _seq: int) -> None:
-        self._to_state(self._pos(sku, loc), d.get("state", SELLABLE), qty)
+        p, state = self._pos(sku, loc), d.get("state", SELLABLE)
+        if state != "write_off":  # a written-off return never enters on_hand
+            self._to_state(p, state, qty)
 
     def _written_off(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
                      d: dict[str, Any], _seq: int) -> None:
@@ -323,7 +325,8 @@ class LedgerState:
             g.reserved[:ns, :nl] = res.reshape(ns, nl)
             g.safety = {(p[0], p[1]): v for p, v in header["safety"]}
             g.unsell = {(p[0], p[1]): u for p, u in header["unsell"]}
-            for rec in header["holds"]:
+            # Creation order (seq), as replay creates them.
+            for rec in sorted(header["holds"], key=lambda r: r[5]):
                 st._load_hold(rec)
             st.holds.per_order = dict(header["per_order"])
             for sid, s, l, q, eta, kind in header["supply"]:
@@ -352,7 +355,6 @@ class LedgerState:
 
 
 def _hold_rec(h: Hold) -> list[Any]:
-    # by_pos order is creation order; records list lines sorted by creation seq
     return [
         h.id, h.state, h.order_id, h.channel, h.expires_us, h.seq,
         [[s, l, q] for (s, l), q in h.lines.items()],

@@ -1,0 +1,303 @@
+"""Bad input: every public call refuses it with a typed error naming the
+field or the value, and leaves the ledger and the journal exactly as they were.
+
+One table. Each case runs against the fixture world of ``conftest.build_world``
+(store s1 with A 10 / B 5, warehouse w1 with A 20, channel ``web`` with buffer
+2, and one held, committed, expired, released and fulfilled reservation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import World
+from omnistock import Channel, Inventory, Line, Location, Order, Point, errors
+from omnistock.errors import (
+    IdempotencyConflict,
+    InsufficientStock,
+    InvalidInput,
+    InvalidQuantity,
+    InvalidTransition,
+    StorageError,
+    UnknownChannel,
+    UnknownLocation,
+    UnknownReservation,
+    UnknownSku,
+)
+
+NAN = math.nan
+INF = math.inf
+HUGE = 2**62 + 1
+LONG = "x" * 201
+NAIVE = datetime(2024, 1, 2, 12, 0)
+
+
+def _corrupt_sqlite(w: World, tmp: Path) -> Any:
+    pytest.importorskip("omnistock.storage.sqlite")
+    db = tmp / "x.db"
+    db.write_bytes(b"this is not a database\x00\xff" * 512)
+    return Inventory.open(f"sqlite:///{db}")
+
+
+def _open_and_run(w: World, tmp: Path, clock: Any) -> Any:
+    inv = Inventory.open("memory://", clock=clock)
+    return inv.add_location(Location("z"))
+
+
+Call = Callable[[World, Path], Any]
+# (id, call, error class, text the message must contain)
+CASES: list[tuple[str, Call, type[Exception], str]] = [
+    # -- quantities ------------------------------------------------------------
+    ("receive-qty-zero", lambda w, t: w.inv.receive("A", "s1", 0), InvalidQuantity, "qty=0"),
+    ("receive-qty-negative", lambda w, t: w.inv.receive("A", "s1", -3), InvalidQuantity,
+     "qty=-3"),
+    ("receive-qty-float-whole", lambda w, t: w.inv.receive("A", "s1", 3.0), InvalidQuantity,
+     "qty=3.0"),
+    ("receive-qty-float", lambda w, t: w.inv.receive("A", "s1", 2.5), InvalidQuantity,
+     "qty=2.5"),
+    ("receive-qty-bool", lambda w, t: w.inv.receive("A", "s1", True), InvalidQuantity,
+     "qty=True"),
+    ("receive-qty-nan", lambda w, t: w.inv.receive("A", "s1", NAN), InvalidQuantity, "qty=nan"),
+    ("receive-qty-inf", lambda w, t: w.inv.receive("A", "s1", INF), InvalidQuantity, "qty=inf"),
+    ("receive-qty-huge", lambda w, t: w.inv.receive("A", "s1", HUGE), InvalidQuantity,
+     f"qty={HUGE}"),
+    ("receive-qty-str", lambda w, t: w.inv.receive("A", "s1", "3"), InvalidQuantity, "qty='3'"),
+    ("receive-qty-none", lambda w, t: w.inv.receive("A", "s1", None), InvalidQuantity,
+     "qty=None"),
+    ("receive-overflows-on-hand", lambda w, t: w.inv.receive("A", "s1", 2**62),
+     InvalidQuantity, "qty="),
+    ("count-negative", lambda w, t: w.inv.count("A", "s1", -1), InvalidQuantity, "qty=-1"),
+    ("count-huge", lambda w, t: w.inv.count("A", "s1", HUGE), InvalidQuantity, "qty="),
+    ("count-unsellable-overflows", lambda w, t: w.inv.count("A", "s1", 2**62, state="damaged"),
+     InvalidQuantity, f"qty={2**62}"),
+    ("sell-underflows-on-hand", lambda w, t: w.inv.sell("w1", [("A", 2**62)] * 3),
+     InvalidQuantity, "qty="),
+    ("count-bad-state", lambda w, t: w.inv.count("A", "s1", 1, state="stolen"), InvalidInput,
+     "state='stolen'"),
+    ("set-safety-negative", lambda w, t: w.inv.set_safety("A", "s1", -1), InvalidQuantity,
+     "qty=-1"),
+    ("set-safety-nan", lambda w, t: w.inv.set_safety("A", "s1", NAN), InvalidQuantity,
+     "qty=nan"),
+    ("sell-line-qty-zero", lambda w, t: w.inv.sell("s1", [("A", 0)]), InvalidQuantity, "qty=0"),
+    ("sell-line-qty-float", lambda w, t: w.inv.sell("s1", [("A", 1.0)]), InvalidQuantity,
+     "qty=1.0"),
+    ("sell-no-lines", lambda w, t: w.inv.sell("s1", []), InvalidInput, "lines="),
+    ("sell-lines-str", lambda w, t: w.inv.sell("s1", "A"), InvalidInput, "lines='A'"),
+    ("sell-line-other-location", lambda w, t: w.inv.sell("s1", [Line("A", 1, "w1")]),
+     InvalidInput, "lines="),
+    ("change-state-bad-to", lambda w, t: w.inv.change_state("A", "s1", 1, to="lost"),
+     InvalidInput, "to='lost'"),
+    ("change-state-same", lambda w, t: w.inv.change_state("A", "s1", 1, to="sellable"),
+     InvalidInput, "to='sellable'"),
+    ("change-state-too-many", lambda w, t: w.inv.change_state("A", "s1", 11, to="damaged"),
+     InsufficientStock, "requested 11"),
+    ("change-state-qty-neg", lambda w, t: w.inv.change_state("A", "s1", -1, to="damaged"),
+     InvalidQuantity, "qty=-1"),
+    ("return-bad-condition", lambda w, t: w.inv.return_items("s1", [("A", 1)],
+                                                              condition="meh"),
+     InvalidInput, "condition='meh'"),
+    ("return-not-accepted", lambda w, t: w.inv.return_items("w1", [("A", 1)]),
+     InvalidInput, "location='w1'"),
+    ("return-qty-huge", lambda w, t: w.inv.return_items("s1", [("A", 2**62)]),
+     InvalidQuantity, "qty="),
+    ("expect-naive-eta", lambda w, t: w.inv.expect("A", "s1", 5, eta=NAIVE), InvalidInput,
+     "eta="),
+    ("expect-eta-str", lambda w, t: w.inv.expect("A", "s1", 5, eta="tomorrow"), InvalidInput,
+     "eta='tomorrow'"),
+    ("expect-qty-zero", lambda w, t: w.inv.expect("A", "s1", 0, eta=w.clock()),
+     InvalidQuantity, "qty=0"),
+    ("promise-qty-zero", lambda w, t: w.inv.promise("A", 0), InvalidQuantity, "qty=0"),
+    ("promise-qty-nan", lambda w, t: w.inv.promise("A", NAN), InvalidQuantity, "qty=nan"),
+    # -- unknown ids -----------------------------------------------------------
+    ("receive-unknown-location", lambda w, t: w.inv.receive("A", "nowhere", 1),
+     UnknownLocation, "location='nowhere'"),
+    ("count-unknown-location", lambda w, t: w.inv.count("A", "nowhere", 1), UnknownLocation,
+     "'nowhere'"),
+    ("sell-unknown-sku", lambda w, t: w.inv.sell("s1", [("ZZ", 1)]), UnknownSku, "sku='ZZ'"),
+    ("sell-unknown-location", lambda w, t: w.inv.sell("nowhere", [("A", 1)]), UnknownLocation,
+     "location='nowhere'"),
+    ("sell-unknown-channel", lambda w, t: w.inv.sell("s1", [("A", 1)], channel="tv"),
+     UnknownChannel, "channel='tv'"),
+    ("change-state-unknown-sku", lambda w, t: w.inv.change_state("ZZ", "s1", 1, to="damaged"),
+     UnknownSku, "sku='ZZ'"),
+    ("available-unknown-sku", lambda w, t: w.inv.available("ZZ"), UnknownSku, "sku='ZZ'"),
+    ("available-unknown-location", lambda w, t: w.inv.available("A", location="nowhere"),
+     UnknownLocation, "location='nowhere'"),
+    ("available-unknown-channel", lambda w, t: w.inv.available("A", channel="tv"),
+     UnknownChannel, "channel='tv'"),
+    ("explain-unknown-channel", lambda w, t: w.inv.explain("A", channel="tv"), UnknownChannel,
+     "channel='tv'"),
+    ("explain-unknown-sku", lambda w, t: w.inv.explain("ZZ"), UnknownSku, "sku='ZZ'"),
+    ("promise-unknown-channel", lambda w, t: w.inv.promise("A", 1, channel="tv"),
+     UnknownChannel, "channel='tv'"),
+    ("hold-unknown-sku", lambda w, t: w.inv.hold(Order("h", lines=[Line("ZZ", 1, "s1")])),
+     UnknownSku, "sku='ZZ'"),
+    ("hold-unknown-location", lambda w, t: w.inv.hold(Order("h", lines=[Line("A", 1, "x")])),
+     UnknownLocation, "location='x'"),
+    ("hold-unknown-channel", lambda w, t: w.inv.hold(
+        Order("h", channel="tv", lines=[Line("A", 1, "s1")])), UnknownChannel, "channel='tv'"),
+    ("commit-unknown-reservation", lambda w, t: w.inv.commit("nope#1"), UnknownReservation,
+     "res_id='nope#1'"),
+    ("collect-unknown-reservation", lambda w, t: w.inv.collect("nope#1"), UnknownReservation,
+     "res_id='nope#1'"),
+    ("add-channel-unknown-location", lambda w, t: w.inv.add_channel(
+        Channel("app", locations=["s1", "mars"])), UnknownLocation, "'mars'"),
+    ("add-location-unknown-returns-to", lambda w, t: w.inv.add_location(
+        Location("s2", returns_to="mars")), UnknownLocation, "returns_to='mars'"),
+    # -- malformed ids ----------------------------------------------------------
+    ("receive-sku-empty", lambda w, t: w.inv.receive("", "s1", 1), InvalidInput, "sku=''"),
+    ("receive-sku-long", lambda w, t: w.inv.receive(LONG, "s1", 1), InvalidInput, "sku='xxx"),
+    ("receive-sku-control", lambda w, t: w.inv.receive("A\nB", "s1", 1), InvalidInput,
+     "sku='A\\nB'"),
+    ("receive-sku-none", lambda w, t: w.inv.receive(None, "s1", 1), InvalidInput, "sku=None"),
+    ("receive-location-int", lambda w, t: w.inv.receive("A", 7, 1), InvalidInput,
+     "location=7"),
+    ("receive-ref-empty", lambda w, t: w.inv.receive("A", "s1", 1, ref=""), InvalidInput,
+     "ref=''"),
+    ("receive-key-empty", lambda w, t: w.inv.receive("A", "s1", 1, key=""), InvalidInput,
+     "key=''"),
+    ("receive-key-control", lambda w, t: w.inv.receive("A", "s1", 1, key="k\x00"),
+     InvalidInput, "key="),
+    ("commit-res-id-long", lambda w, t: w.inv.commit(LONG), InvalidInput, "res_id="),
+    ("history-sku-empty", lambda w, t: w.inv.history(sku=""), InvalidInput, "sku=''"),
+    ("history-since-negative", lambda w, t: w.inv.history(since=-1), InvalidQuantity,
+     "since=-1"),
+    ("history-limit-negative", lambda w, t: w.inv.history(limit=-1), InvalidQuantity,
+     "limit=-1"),
+    # -- time and TTL -------------------------------------------------------------
+    ("hold-ttl-zero", lambda w, t: w.inv.hold(Order("h", lines=[Line("A", 1, "s1")]), ttl=0),
+     InvalidInput, "ttl=0"),
+    ("hold-ttl-negative", lambda w, t: w.inv.hold(
+        Order("h", lines=[Line("A", 1, "s1")]), ttl=timedelta(seconds=-5)), InvalidInput,
+     "ttl="),
+    ("hold-ttl-nan", lambda w, t: w.inv.hold(Order("h", lines=[Line("A", 1, "s1")]), ttl=NAN),
+     InvalidInput, "ttl=nan"),
+    ("hold-ttl-str", lambda w, t: w.inv.hold(Order("h", lines=[Line("A", 1, "s1")]),
+                                             ttl="15m"), InvalidInput, "ttl='15m'"),
+    ("extend-ttl-zero", lambda w, t: w.inv.extend(w.held, 0), InvalidInput, "ttl=0"),
+    ("at-naive-datetime", lambda w, t: w.inv.at(NAIVE), InvalidInput, "when="),
+    ("at-past-head", lambda w, t: w.inv.at(10_000), InvalidInput, "when=10000"),
+    ("at-negative", lambda w, t: w.inv.at(-1), InvalidQuantity, "when=-1"),
+    ("open-clock-not-callable", lambda w, t: Inventory.open("memory://", clock=42),
+     InvalidInput, "clock=42"),
+    ("open-clock-naive", lambda w, t: _open_and_run(w, t, lambda: NAIVE), InvalidInput,
+     "clock()="),
+    # -- lifecycle --------------------------------------------------------------
+    ("commit-expired", lambda w, t: w.inv.commit(w.expired), InvalidTransition, "expired"),
+    ("commit-released", lambda w, t: w.inv.commit(w.released), InvalidTransition, "released"),
+    ("commit-fulfilled", lambda w, t: w.inv.commit(w.fulfilled), InvalidTransition,
+     "fulfilled"),
+    ("release-expired", lambda w, t: w.inv.release(w.expired), InvalidTransition, "expired"),
+    ("release-fulfilled", lambda w, t: w.inv.release(w.fulfilled), InvalidTransition,
+     "fulfilled"),
+    ("extend-expired", lambda w, t: w.inv.extend(w.expired, 60), InvalidTransition, "expired"),
+    ("extend-committed", lambda w, t: w.inv.extend(w.committed, 60), InvalidTransition,
+     "committed"),
+    ("resize-released", lambda w, t: w.inv.resize(w.released, [("B", 2)]), InvalidTransition,
+     "released"),
+    ("resize-up-beyond-atp", lambda w, t: w.inv.resize(w.held, [("A", 8)]), InsufficientStock,
+     "requested 6, available 5"),
+    ("resize-same-position-twice", lambda w, t: w.inv.resize(
+        w.held, [("A", 5, "s1"), ("A", 5, "s1")]), InvalidInput, "lines="),
+    ("resize-to-zero", lambda w, t: w.inv.resize(w.held, [("A", 0)]), InvalidQuantity,
+     "qty=0"),
+    ("ship-held", lambda w, t: w.inv.ship(w.held), InvalidTransition, "held"),
+    ("ship-released", lambda w, t: w.inv.ship(w.released), InvalidTransition, "released"),
+    ("ship-more-than-reserved", lambda w, t: w.inv.ship(w.committed, [("A", 4)]),
+     InvalidQuantity, "lines="),
+    ("collect-fulfilled", lambda w, t: w.inv.collect(w.fulfilled), InvalidTransition,
+     "fulfilled"),
+    ("collect-expired", lambda w, t: w.inv.collect(w.expired), InvalidTransition, "expired"),
+    ("hold-beyond-atp", lambda w, t: w.inv.hold(Order("h", lines=[Line("A", 6, "s1")])),
+     InsufficientStock, "requested 6, available 5"),
+    ("hold-beyond-channel-buffer", lambda w, t: w.inv.hold(
+        Order("h", channel="web", lines=[Line("B", 4, "s1")])), InsufficientStock,
+     "channel='web'"),
+    ("hold-pickup-not-offered", lambda w, t: w.inv.hold(
+        Order("h", lines=[("A", 1)], method="pickup", pickup_at="w1")), InvalidInput,
+     "pickup_at='w1'"),
+    ("hold-unpinned-line", lambda w, t: w.inv.hold(Order("h", lines=[("A", 1)])),
+     InvalidInput, "lines="),
+    ("hold-not-an-order", lambda w, t: w.inv.hold("o9"), InvalidInput, "order='o9'"),
+    ("add-location-not-a-location", lambda w, t: w.inv.add_location({"id": "s9"}),
+     InvalidInput, "location="),
+    # -- idempotency --------------------------------------------------------------
+    ("key-reused-other-args", lambda w, t: w.inv.receive("A", "s1", 11, key="k-recv"),
+     IdempotencyConflict, "key='k-recv'"),
+    ("key-reused-other-command", lambda w, t: w.inv.sell("s1", [("A", 1)], key="k-recv"),
+     IdempotencyConflict, "key='k-recv'"),
+    # -- storage -------------------------------------------------------------------
+    ("open-bad-url", lambda w, t: Inventory.open("shop.db"), InvalidInput, "url='shop.db'"),
+    ("open-unknown-scheme", lambda w, t: Inventory.open("ftp://x"), InvalidInput, "url="),
+    ("open-corrupt-sqlite", _corrupt_sqlite, StorageError, "x.db"),
+    # -- value constructors ----------------------------------------------------------
+    ("location-id-empty", lambda w, t: Location(""), InvalidInput, "id=''"),
+    ("location-id-control", lambda w, t: Location("s\t1"), InvalidInput, "id="),
+    ("location-kind", lambda w, t: Location("s9", kind="shop"), InvalidInput, "kind='shop'"),
+    ("location-sells-str", lambda w, t: Location("s9", sells="yes"), InvalidInput,
+     "sells='yes'"),
+    ("location-priority-float", lambda w, t: Location("s9", priority=1.5), InvalidInput,
+     "priority=1.5"),
+    ("location-capacity-negative", lambda w, t: Location("s9", daily_capacity=-1),
+     InvalidInput, "daily_capacity=-1"),
+    ("point-lat-out-of-range", lambda w, t: Point(91, 0), InvalidInput, "lat=91"),
+    ("point-lat-nan", lambda w, t: Point(NAN, 0), InvalidInput, "lat=nan"),
+    ("point-lon-inf", lambda w, t: Point(0, INF), InvalidInput, "lon=inf"),
+    ("point-lat-bool", lambda w, t: Point(True, 0), InvalidInput, "lat=True"),
+    ("channel-buffer-negative", lambda w, t: Channel("c", buffer=-1), InvalidQuantity,
+     "buffer=-1"),
+    ("channel-buffer-float", lambda w, t: Channel("c", buffer=2.0), InvalidQuantity,
+     "buffer=2.0"),
+    ("channel-locations-str", lambda w, t: Channel("c", locations="s1"), InvalidInput,
+     "locations='s1'"),
+    ("channel-locations-dupe", lambda w, t: Channel("c", locations=["s1", "s1"]),
+     InvalidInput, "locations="),
+    ("channel-cap-bool", lambda w, t: Channel("c", cap=True), InvalidQuantity, "cap=True"),
+    ("channel-cap-below-minimum", lambda w, t: Channel("c", minimum=5, cap=2), InvalidInput,
+     "cap=2"),
+    ("order-id-long", lambda w, t: Order(LONG, lines=[("A", 1)]), InvalidInput, "id='xxx"),
+    ("order-no-lines", lambda w, t: Order("o9", lines=[]), InvalidInput, "lines="),
+    ("order-method", lambda w, t: Order("o9", lines=[("A", 1)], method="drone"),
+     InvalidInput, "method='drone'"),
+    ("order-pickup-without-store", lambda w, t: Order("o9", lines=[("A", 1)], method="pickup"),
+     InvalidInput, "pickup_at=None"),
+    ("order-ship-to-str", lambda w, t: Order("o9", lines=[("A", 1)], ship_to="home"),
+     InvalidInput, "ship_to='home'"),
+    ("order-allow-partial-str", lambda w, t: Order("o9", lines=[("A", 1)],
+                                                   allow_partial="no"),
+     InvalidInput, "allow_partial='no'"),
+    ("line-qty-huge", lambda w, t: Line("A", 2**63), InvalidQuantity, f"qty={2**63}"),
+    ("line-qty-nan", lambda w, t: Line("A", NAN), InvalidQuantity, "qty=nan"),
+    ("line-sku-none", lambda w, t: Line(None, 1), InvalidInput, "sku=None"),
+    ("line-triple-too-long", lambda w, t: Line.of(("A", 1, "s1", 4)), InvalidInput, "lines="),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "text"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_and_changes_nothing(
+    world: World, tmp_path: Path, call: Call, error: type[Exception], text: str,
+) -> None:
+    inv = world.inv
+    head, digest = inv.head, inv.digest()
+    n_entries = len(inv.history())
+    with pytest.raises(error) as info:
+        call(world, tmp_path)
+    assert type(info.value) is error, f"raised {type(info.value).__name__}, wanted {error}"
+    assert isinstance(info.value, errors.OmnistockError)
+    assert text in str(info.value), f"message {str(info.value)!r} lacks {text!r}"
+    assert inv.head == head
+    assert inv.digest() == digest
+    assert len(inv.history()) == n_entries
+
+
+def test_the_table_is_large_and_ids_are_unique() -> None:
+    ids = [c[0] for c in CASES]
+    assert len(ids) >= 40
+    assert len(set(ids)) == len(ids)

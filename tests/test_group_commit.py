@@ -1,0 +1,214 @@
+"""Group commit: many commands, one transaction, a result or error each.
+
+Also proves the savepoint (undo log) the batch relies on: rows folded into
+the live ledger and rolled back leave it exactly as it was.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import Clock
+from omnistock import Inventory, Line, Location, Order, errors
+from omnistock.ledger.state import LedgerState
+from omnistock.ledger.undo import Savepoint
+from omnistock.storage import Commit
+from omnistock.storage.memory import MemoryStore
+
+
+def _inv(store: MemoryStore | None = None, stock: int = 10) -> Inventory:
+    inv = Inventory(store=store, clock=Clock())
+    inv.add_location(Location("S1"))
+    inv.add_location(Location("S2"))
+    inv.receive("a", "S1", stock)
+    inv.receive("b", "S2", stock)
+    return inv
+
+
+def test_threads_never_oversell_and_each_gets_its_own_result() -> None:
+    inv = _inv(stock=100)
+    wins: list[str] = []
+    refusals: list[int] = []
+    lock = threading.Lock()
+
+    def worker(k: int) -> None:
+        for i in range(60):
+            try:
+                r = inv.hold(Order(f"t{k}-{i}", lines=[Line("a", 1, "S1")]))
+                with lock:
+                    wins.append(r.id)
+            except errors.InsufficientStock as exc:
+                with lock:
+                    refusals.append(exc.available)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 100
+    assert len(set(wins)) == 100
+    assert len(refusals) == 8 * 60 - 100
+    assert set(refusals) == {0}
+    assert inv.available("a", "S1") == 0
+    assert inv.check().ok
+
+
+def test_one_bad_command_never_fails_its_neighbours() -> None:
+    inv = _inv(stock=3)
+    out = inv.hold_many([
+        Order("o1", lines=[Line("a", 2, "S1")]),
+        Order("o2", lines=[Line("a", 2, "S1")]),          # only 1 left
+        Order("o3", lines=[Line("nope", 1, "S1")]),       # unknown SKU
+        Order("o4", lines=[Line("a", 1, "S1"), Line("b", 3, "S2")]),
+    ])
+    assert [type(x).__name__ for x in out] == [
+        "Reservation", "InsufficientStock", "UnknownSku", "Reservation"]
+    assert inv.available("a", "S1") == 0
+    assert inv.available("b", "S2") == 0
+    assert inv.check().ok
+
+
+def test_keys_repeated_inside_one_batch() -> None:
+    inv = _inv()
+    same = Order("o1", lines=[Line("a", 1, "S1")])
+    other = Order("o2", lines=[Line("a", 1, "S1")])
+    first, repeat, clash = inv.hold_many([same, same, other], keys=["k1", "k1", "k1"])
+    assert repeat == first
+    assert isinstance(clash, errors.IdempotencyConflict)
+    assert inv.available("a", "S1") == 9
+    assert inv.hold(same, key="k1") == first
+
+
+def test_a_conflicting_batch_is_rolled_back_and_replanned() -> None:
+    store = MemoryStore()
+    a = _inv(store, stock=5)
+    b = Inventory(store=store, clock=Clock())
+    b.hold(Order("from-b", lines=[Line("a", 4, "S1")]))  # a has not seen this yet
+    out = a.hold_many([Order("x", lines=[Line("a", 1, "S1")]),
+                       Order("y", lines=[Line("a", 1, "S1")])])
+    assert [type(r).__name__ for r in out] == ["Reservation", "InsufficientStock"]
+    assert a.digest() == b.digest()
+    assert a.check().ok
+
+
+class FailingStore(MemoryStore):
+    def append(self, commits: Sequence[Commit], expected_head: int) -> int:
+        raise errors.StorageError("disk full")
+
+
+def test_a_store_failure_fails_the_batch_and_changes_nothing() -> None:
+    store = FailingStore()
+    MemoryStore.append(store, [Commit((
+        (1, "location-added", None, "S1", 0, None, None, None,
+         '{"location": {"id": "S1", "kind": "store", "point": null, "sells": true, '
+         '"ships": true, "pickup": true, "accepts_returns": true, "priority": 0, '
+         '"daily_capacity": null, "returns_to": null}}'),
+        (2, "received", "a", "S1", 5, None, None, None, None),
+    ))], 0)
+    inv = Inventory(store=store, clock=Clock())
+    before = inv.digest()
+    out = inv.hold_many([Order("o1", lines=[Line("a", 1, "S1")]),
+                         Order("o2", lines=[Line("a", 9, "S1")])])
+    assert isinstance(out[0], errors.StorageError)
+    assert isinstance(out[1], errors.InsufficientStock)  # its own error stands
+    with pytest.raises(errors.StorageError):
+        inv.hold(Order("o3", lines=[Line("a", 1, "S1")]))
+    assert inv.digest() == before
+    assert inv.head == 2
+
+
+# -- the undo log -------------------------------------------------------------
+command = st.one_of(
+    st.tuples(st.just("receive"), st.sampled_from("abc"), st.sampled_from(["S1", "S2"]),
+              st.integers(1, 5)),
+    st.tuples(st.just("hold"), st.sampled_from("abc"), st.sampled_from(["S1", "S2"]),
+              st.integers(1, 5)),
+    st.tuples(st.just("sell"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]),
+              st.integers(1, 3)),
+    st.tuples(st.just("count"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]),
+              st.integers(0, 4)),
+    st.tuples(st.just("damage"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]),
+              st.integers(1, 2)),
+    st.tuples(st.just("safety"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]),
+              st.integers(0, 3)),
+    st.tuples(st.just("close"), st.sampled_from(["release", "commit", "ship", "expire"]),
+              st.integers(0, 5), st.integers(0, 0)),
+    st.tuples(st.just("expect"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]),
+              st.integers(1, 5)),
+)
+
+
+def _drive(inv: Inventory, clock: Clock, cmds: list[Any]) -> None:
+    n = 0
+    for cmd in cmds:
+        n += 1
+        try:
+            if cmd[0] == "receive":
+                inv.receive(cmd[1], cmd[2], cmd[3])
+            elif cmd[0] == "hold":
+                inv.hold(Order(f"o{n}", lines=[Line(cmd[1], cmd[3], cmd[2])]), ttl=30)
+            elif cmd[0] == "sell":
+                inv.sell(cmd[2], [(cmd[1], cmd[3])])
+            elif cmd[0] == "count":
+                inv.count(cmd[1], cmd[2], cmd[3])
+            elif cmd[0] == "damage":
+                inv.change_state(cmd[1], cmd[2], cmd[3], to="damaged")
+            elif cmd[0] == "safety":
+                inv.set_safety(cmd[1], cmd[2], cmd[3])
+            elif cmd[0] == "expect":
+                from datetime import timedelta
+
+                inv.expect(cmd[1], cmd[2], cmd[3], eta=clock.now + timedelta(days=2))
+            else:
+                open_ = inv.reservations("held") + inv.reservations("committed")
+                if not open_:
+                    continue
+                r = open_[cmd[2] % len(open_)]
+                if cmd[1] == "release":
+                    inv.release(r.id)
+                elif cmd[1] == "commit":
+                    inv.commit(r.id)
+                elif cmd[1] == "ship" and r.state == "committed":
+                    inv.ship(r.id)
+                else:
+                    clock.advance(31)
+        except errors.OmnistockError:
+            pass
+
+
+def _rows(store: MemoryStore, since: int) -> Iterator[Any]:
+    return store.read(since)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(command, max_size=12), st.lists(command, min_size=1, max_size=12))
+def test_rollback_restores_the_exact_state(before: list[Any], after: list[Any]) -> None:
+    store = MemoryStore()
+    clock = Clock()
+    writer = Inventory(store=store, clock=clock)
+    writer.add_location(Location("S1"))
+    writer.add_location(Location("S2"))
+    _drive(writer, clock, before)
+    mid = writer.head
+    _drive(writer, clock, after)
+
+    st_ = LedgerState()
+    st_.apply_all(store.read(0, mid))
+    digest = st_.digest()
+    sp = Savepoint(st_)
+    for row in store.read(mid):
+        sp.touch(row)
+        st_.apply(row)
+    assert st_.digest() == writer._state.digest()
+    sp.rollback()
+    assert st_.digest() == digest
+    assert st_.violations() == []
+    st_.apply_all(store.read(mid))  # and it can go forward again
+    assert st_.digest() == writer._state.digest()
