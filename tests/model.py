@@ -1,0 +1,392 @@
+"""A small pure-Python reference model of the stock ledger.
+
+Plain dicts and ints, no numpy and nothing from omnistock: it states what the
+ledger should do, so ``test_stateful.py`` can drive a real ``Inventory`` side
+by side with it and compare every figure after every step.
+
+Per (sku, location) position the model keeps units by state (``sellable``
+may go negative after an oversell; safety stock is part of the sellable
+units), ``safety`` and ``reserved``:
+
+    atp = on_hand - unsellable - reserved - safety
+        = sellable - safety - reserved
+
+A refused command raises ``Refused(kind)`` naming the ``omnistock.errors``
+class the real ledger must raise, and leaves the model exactly as it was.
+Results are plain tuples (see ``applied`` and ``Res.result``), so the test
+can compare them with the real values field by field.
+
+The model also counts journal rows (``head``) the way the ledger journals
+them: one row per line of a stock movement, one per reservation line for
+every reservation transition and expiry, none for a no-op.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+SELLABLE = "sellable"
+UNSELLABLE = ("damaged", "inspection", "quarantine", "display")
+STATES = (SELLABLE, *UNSELLABLE)
+CONDITIONS = (*STATES, "write_off")
+
+HELD, COMMITTED, FULFILLED, EXPIRED, RELEASED = (
+    "held", "committed", "fulfilled", "expired", "released",
+)
+OPEN = (HELD, COMMITTED)
+
+Pos = tuple[str, str]  # (sku, location)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def traced(fn: F) -> F:
+    """Record each command call in ``Model.trace`` (for failure reports)."""
+
+    @functools.wraps(fn)
+    def run(self: Model, *args: Any) -> Any:
+        self.trace.append(f"{fn.__name__}{args!r}")
+        return fn(self, *args)
+
+    return run  # type: ignore[return-value]
+
+
+class Refused(Exception):
+    """The real ledger must raise ``omnistock.errors.<kind>``."""
+
+    def __init__(self, kind: str, why: str = "") -> None:
+        super().__init__(f"{kind}: {why}")
+        self.kind = kind
+
+
+@dataclass
+class Position:
+    units: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
+    safety: int = 0
+    reserved: int = 0
+
+    @property
+    def on_hand(self) -> int:
+        return sum(self.units.values())
+
+    @property
+    def unsellable(self) -> int:
+        return sum(self.units[s] for s in UNSELLABLE)
+
+    @property
+    def atp(self) -> int:
+        return self.on_hand - self.unsellable - self.reserved - self.safety
+
+    @property
+    def available(self) -> int:
+        return max(0, self.atp)
+
+
+@dataclass
+class Res:
+    id: str
+    order_id: str
+    state: str
+    lines: dict[Pos, int]  # what is still reserved, in creation order
+    expires_at: datetime | None
+    created: int = 0  # creation order: shortages name the newest first
+    shipped: dict[Pos, int] = field(default_factory=dict)
+
+    def result(self) -> tuple[Any, ...]:
+        """The reservation as the test normalises a real ``Reservation``."""
+        return (
+            "reservation", self.id, self.state,
+            tuple((s, l, q) for (s, l), q in self.lines.items()),
+            self.expires_at, self.order_id, None,
+            tuple((s, l, q) for (s, l), q in self.shipped.items()),
+        )
+
+
+def applied(seq: int, shortages: tuple[tuple[Any, ...], ...] = ()) -> tuple[Any, ...]:
+    return ("applied", seq, shortages, ())  # the last: re-sourcing (see Model.resource)
+
+
+@dataclass
+class Location:
+    id: str
+    accepts_returns: bool = True
+
+
+class Model:
+    """The reference ledger. Every command first expires due holds at ``now``."""
+
+    def __init__(self, skus: list[str], locations: list[Location]) -> None:
+        self.skus = list(skus)
+        self.locations = {loc.id: loc for loc in locations}
+        self.known: set[str] = set()  # SKUs the ledger has journaled
+        self.pos: dict[Pos, Position] = {}
+        self.res: dict[str, Res] = {}
+        self.per_order: dict[str, int] = {}
+        self.by_pos: dict[Pos, list[str]] = {}  # open reservations, oldest first
+        self.head = len(locations)  # one location-added row each
+        self.expired_rows = 0
+        self.trace: list[str] = []
+
+    # -- figures ---------------------------------------------------------
+    def p(self, sku: str, loc: str) -> Position:
+        return self.pos.setdefault((sku, loc), Position())
+
+    def available(self, sku: str, loc: str | None = None) -> int:
+        if sku not in self.known:
+            raise Refused("UnknownSku", sku)
+        if loc is not None:
+            return self.p(sku, loc).available
+        return sum(self.p(sku, x).available for x in self.locations)
+
+    # -- expiry ------------------------------------------------------------
+    def expire(self, now: datetime) -> list[str]:
+        due = sorted(
+            (r.expires_at, r.id) for r in self.res.values()
+            if r.state == HELD and r.expires_at is not None and r.expires_at <= now
+        )
+        for _, rid in due:
+            r = self.res[rid]
+            self.expired_rows += len(r.lines)
+            self._close(r, EXPIRED)
+        return [rid for _, rid in due]
+
+    def _close(self, r: Res, state: str) -> None:
+        self.head += len(r.lines)
+        for p, q in r.lines.items():
+            self.pos[p].reserved -= q
+            self.by_pos[p].remove(r.id)
+        r.lines = {}
+        r.state = state
+        r.expires_at = None
+
+    # -- stock movements ---------------------------------------------------
+    def _need(self, sku: str) -> None:
+        if sku not in self.known:
+            raise Refused("UnknownSku", sku)
+
+    def _shortages(self, taken: dict[Pos, int]) -> tuple[tuple[Any, ...], ...]:
+        """Reservations left uncovered once ``taken`` sellable units leave each
+        position (safety stock counts as physically there), newest first."""
+        out = []
+        for p, q in taken.items():
+            if p[0] not in self.known:
+                continue
+            pos = self.p(*p)
+            deficit = pos.reserved - max(0, pos.units[SELLABLE] - q)
+            if deficit <= 0:
+                continue
+            names, covered = [], 0
+            for rid in sorted(self.by_pos.get(p, []), key=lambda x: self.res[x].created,
+                              reverse=True):
+                names.append(rid)
+                covered += self.res[rid].lines[p]
+                if covered >= deficit:
+                    break
+            out.append((p[0], p[1], deficit, tuple(names)))
+        return tuple(out)
+
+    @traced
+    def receive(self, sku: str, loc: str, qty: int) -> tuple[Any, ...]:
+        self.known.add(sku)
+        self.p(sku, loc).units[SELLABLE] += qty
+        self.head += 1
+        return applied(self.head)
+
+    @traced
+    def count(self, sku: str, loc: str, qty: int, state: str = SELLABLE) -> tuple[Any, ...]:
+        short = ()
+        if sku in self.known and state == SELLABLE:
+            short = self._shortages({(sku, loc): self.p(sku, loc).units[SELLABLE] - qty})
+        self.known.add(sku)
+        self.p(sku, loc).units[state] = qty
+        self.head += 1
+        return applied(self.head, short)
+
+    @traced
+    def sell(self, loc: str, lines: list[tuple[str, int]]) -> tuple[Any, ...]:
+        taken: dict[Pos, int] = {}
+        for sku, qty in lines:
+            self._need(sku)
+            taken[(sku, loc)] = taken.get((sku, loc), 0) + qty
+        short = self._shortages(taken)
+        for (sku, _), qty in taken.items():
+            self.p(sku, loc).units[SELLABLE] -= qty
+        self.head += len(lines)
+        return applied(self.head, short)
+
+    @traced
+    def set_safety(self, sku: str, loc: str, qty: int) -> tuple[Any, ...]:
+        old = self.p(sku, loc).safety if sku in self.known else 0
+        if qty == old:
+            return applied(self.head)  # nothing journaled
+        self.known.add(sku)
+        self.p(sku, loc).safety = qty
+        self.head += 1
+        return applied(self.head)
+
+    @traced
+    def change_state(self, sku: str, loc: str, qty: int, to: str,
+                     from_: str = SELLABLE) -> tuple[Any, ...]:
+        self._need(sku)
+        pos = self.p(sku, loc)
+        if pos.units[from_] < qty:
+            raise Refused("InsufficientStock", f"{pos.units[from_]} {from_} < {qty}")
+        short = self._shortages({(sku, loc): qty}) if from_ == SELLABLE else ()
+        pos.units[from_] -= qty
+        pos.units[to] += qty
+        self.head += 1
+        return applied(self.head, short)
+
+    @traced
+    def return_items(self, loc: str, lines: list[tuple[str, int]],
+                     condition: str = SELLABLE) -> tuple[Any, ...]:
+        if not self.locations[loc].accepts_returns:
+            raise Refused("InvalidInput", f"{loc} does not accept returns")
+        for sku, _ in lines:
+            self._need(sku)
+        if condition != "write_off":  # a written-off return never enters stock
+            for sku, qty in lines:
+                self.p(sku, loc).units[condition] += qty
+        self.head += len(lines)
+        return applied(self.head)
+
+    def resource(self, shortages: tuple[tuple[Any, ...], ...],
+                 moves: list[tuple[str, str, str, int, tuple[tuple[str, int], ...], int]]
+                 ) -> None:
+        """Follow-up of a movement that left ``shortages``: the ledger moves
+        the uncovered reservation lines, newest reservation first, to other
+        locations its sourcing policy picks. The model does not re-implement
+        the policy: it checks that the ledger's ``moves`` (reservation, sku,
+        source, qty, [(to, n)], missing) are the right lines and quantities,
+        that each target had the ATP to take them, and applies them."""
+        expect = []
+        for sku, loc, deficit, names in shortages:
+            left = deficit
+            for rid in names:
+                if left <= 0:
+                    break
+                take = min(left, self.res[rid].lines.get((sku, loc), 0))
+                expect.append((rid, sku, loc, take))
+                left -= take
+        assert [m[:4] for m in moves] == expect, f"re-sourced {moves}, expected {expect}"
+        for rid, sku, src, qty, to, missing in moves:
+            r = self.res[rid]
+            assert r.state in OPEN, f"re-sourced closed reservation {rid}"
+            moved = sum(n for _, n in to)
+            assert missing == qty - moved >= 0, (missing, qty, to)
+            for loc, n in to:
+                p = (sku, loc)
+                assert loc != src and n > 0, (src, loc, n)
+                assert self.p(*p).atp >= n, f"moved {n} of {rid} to {p} with atp {self.p(*p).atp}"
+                self.pos[p].reserved += n
+                if p not in r.lines:
+                    self.by_pos.setdefault(p, []).append(rid)
+                r.lines[p] = r.lines.get(p, 0) + n
+                self.head += 1  # held there
+            if moved:
+                p = (sku, src)
+                self.pos[p].reserved -= moved
+                r.lines[p] -= moved
+                if not r.lines[p]:
+                    del r.lines[p]
+                    self.by_pos[p].remove(rid)
+                self.head += 1  # released at the source
+
+    # -- reservations --------------------------------------------------------
+    @traced
+    def hold(self, order_id: str, lines: list[tuple[str, int, str]], now: datetime,
+             ttl: timedelta) -> tuple[Any, ...]:
+        """All-or-nothing: every aggregated (sku, location) quantity must fit
+        in that position's ATP."""
+        want: dict[Pos, int] = {}
+        for sku, qty, loc in lines:
+            self._need(sku)
+            want[(sku, loc)] = want.get((sku, loc), 0) + qty
+        for p, q in want.items():
+            atp = self.p(*p).atp
+            if atp < q:
+                raise Refused("InsufficientStock", f"{p}: {q} > atp {atp}")
+        n = self.per_order.get(order_id, 0) + 1
+        while f"{order_id}#{n}" in self.res:
+            n += 1
+        r = Res(f"{order_id}#{n}", order_id, HELD, dict(want), now + ttl, len(self.res))
+        self.res[r.id] = r
+        self.per_order[order_id] = self.per_order.get(order_id, 0) + 1
+        for p, q in want.items():
+            self.pos[p].reserved += q
+            self.by_pos.setdefault(p, []).append(r.id)
+            assert self.pos[p].atp >= 0, "a hold took ATP below zero"
+        self.head += len(want)
+        return r.result()
+
+    def _open(self, rid: str, allowed: tuple[str, ...]) -> Res:
+        r = self.res[rid]
+        if r.state not in allowed:
+            raise Refused("InvalidTransition", f"{rid} is {r.state}")
+        return r
+
+    @traced
+    def commit(self, rid: str) -> tuple[Any, ...]:
+        r = self._open(rid, OPEN)
+        if r.state == HELD:
+            r.state, r.expires_at = COMMITTED, None
+            self.head += len(r.lines)
+        return r.result()
+
+    @traced
+    def extend(self, rid: str, now: datetime, ttl: timedelta) -> tuple[Any, ...]:
+        r = self._open(rid, (HELD,))
+        r.expires_at = now + ttl
+        self.head += len(r.lines)
+        return r.result()
+
+    @traced
+    def release(self, rid: str) -> tuple[Any, ...]:
+        self._close(self._open(rid, OPEN), RELEASED)
+        return self.res[rid].result()
+
+    @traced
+    def ship(self, rid: str, lines: list[tuple[str, int, str | None]] | None = None,
+             allowed: tuple[str, ...] = (COMMITTED,)) -> tuple[Any, ...]:
+        """Ship all of a committed reservation, or ``(sku, qty, location or
+        None)`` lines of it, taken from its lines in order."""
+        r = self._open(rid, allowed)
+        if lines is None:
+            take = dict(r.lines)
+        else:
+            take = {}
+            for sku, qty, loc in lines:
+                need = qty
+                for p, have in r.lines.items():
+                    if p[0] != sku or (loc is not None and p[1] != loc):
+                        continue
+                    t = min(need, have - take.get(p, 0))
+                    if t > 0:
+                        take[p] = take.get(p, 0) + t
+                        need -= t
+                    if need == 0:
+                        break
+                if need:
+                    raise Refused("InvalidQuantity", f"{rid} holds less {sku}")
+        for p, q in take.items():
+            pos = self.pos[p]
+            pos.reserved -= q
+            pos.units[SELLABLE] -= q
+            r.shipped[p] = r.shipped.get(p, 0) + q
+            left = r.lines[p] - q
+            if left:
+                r.lines[p] = left
+            else:
+                del r.lines[p]
+                self.by_pos[p].remove(rid)
+        self.head += len(take)
+        if not r.lines:
+            r.state, r.expires_at = FULFILLED, None
+        return r.result()
+
+    @traced
+    def collect(self, rid: str) -> tuple[Any, ...]:
+        return self.ship(rid, None, OPEN)

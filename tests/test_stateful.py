@@ -1,0 +1,417 @@
+"""Stateful test: a real ``Inventory`` driven side by side with ``model.Model``.
+
+Hypothesis runs random sequences of commands (stock movements, holds and
+their whole lifecycle, clock moves past expiries, repeated and conflicting
+idempotency keys, close and reopen with or without a snapshot) over a tiny
+network (3 SKUs, 3 locations) so that holds collide and run short. After
+every step every figure must equal the model's, ``check()`` (replay equals
+live, invariants) must pass and the ledger must report no violation.
+
+The machine runs against the memory store and against SQLite. Examples per
+store: ``OMNISTOCK_STATEFUL_EXAMPLES`` (both), or
+``OMNISTOCK_STATEFUL_MEMORY_EXAMPLES`` / ``OMNISTOCK_STATEFUL_SQLITE_EXAMPLES``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from model import CONDITIONS, SELLABLE, UNSELLABLE, Model, Refused
+from model import Location as ModelLocation
+from omnistock import Applied, Inventory, Line, Location, Order, Reservation, errors
+
+SKUS = ["s1", "s2", "s3"]
+LOCS = ["A", "B", "W"]  # two stores and a warehouse (which takes no returns)
+ORDERS = ["o1", "o2", "o3"]
+TTLS = [30, 60, 300, 3600]
+
+skus = st.sampled_from(SKUS)
+locs = st.sampled_from(LOCS)
+keyed = st.booleans()
+
+
+class Clock:
+    """A mutable aware-UTC clock injected into the inventory."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def norm(result: Any) -> Any:
+    """A real result as the plain tuple the model produces."""
+    if isinstance(result, Applied):
+        return ("applied", result.seq, tuple(
+            (s.sku, s.location, s.qty, tuple(s.reservations)) for s in result.shortages),
+            tuple(attrs.astuple(r, recurse=False) for r in result.resourced))
+    if isinstance(result, Reservation):
+        return (
+            "reservation", result.id, result.state,
+            tuple((x.sku, x.location, x.qty) for x in result.lines),
+            result.expires_at, result.order_id, result.channel,
+            tuple((x.sku, x.location, x.qty) for x in result.shipped),
+        )
+    raise AssertionError(f"unexpected result {result!r}")
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    """Shared rules; subclasses say how to open and reopen the store."""
+
+    def open(self) -> Inventory:
+        raise NotImplementedError
+
+    def reopen_inventory(self) -> Inventory:
+        raise NotImplementedError
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = Clock()
+        self.model = Model(SKUS, [ModelLocation("A"), ModelLocation("B"),
+                                  ModelLocation("W", accepts_returns=False)])
+        # (key, the keyed call, its normalised first result)
+        self.keyed: list[tuple[str, Callable[[str | None], Any], Any]] = []
+        self.n_keys = 0
+        self.inv: Inventory | None = None
+
+    @initialize(stock=st.lists(st.integers(0, 12), min_size=4, max_size=4))
+    def start(self, stock: list[int]) -> None:
+        """Three locations; s1 and s2 stocked at A, B and W; s3 unknown."""
+        self.inv = self.open()
+        self.inv.add_location(Location("A", kind="store"))
+        self.inv.add_location(Location("B", kind="store"))
+        self.inv.add_location(Location("W", kind="warehouse"))
+        for i, (sku, loc) in enumerate([("s1", "A"), ("s1", "B"), ("s2", "A"), ("s2", "W")]):
+            self.do(lambda k, sku=sku, loc=loc, q=stock[i] + 1: self.i.receive(sku, loc, q),
+                    lambda sku=sku, loc=loc, q=stock[i] + 1: self.model.receive(sku, loc, q))
+
+    def teardown(self) -> None:
+        if self.inv is not None:
+            self.inv.close()
+
+    @property
+    def i(self) -> Inventory:
+        assert self.inv is not None
+        return self.inv
+
+    # -- plumbing ------------------------------------------------------------------
+    def do(self, real: Callable[[str | None], Any], model: Callable[[], Any],
+           key: bool = False) -> Any:
+        """Run one command on both sides: both refuse with the same error, or
+        both succeed with equal results. Keyed successes are remembered so
+        ``repeat_key`` can replay them."""
+        self.model.expire(self.clock.now)
+        k = None
+        if key:
+            self.n_keys += 1
+            k = f"k{self.n_keys}"
+        try:
+            want = model()
+        except Refused as refused:
+            note(f"{self.model.trace[-1]} key={k} -> {refused}")
+            before = (self.i.digest(), self.i.head)
+            with pytest.raises(getattr(errors, refused.kind)):
+                real(k)
+            assert (self.i.digest(), self.i.head) == before, "a refused command changed state"
+            return None
+        note(f"{self.model.trace[-1]} key={k} -> {want}")
+        result = real(k)
+        got = norm(result)
+        if isinstance(result, Applied) and (result.shortages or result.resourced):
+            assert not any(r.transfers for r in result.resourced)  # no pickup orders here
+            self.model.resource(want[2], [(r.reservation, r.sku, r.source, r.qty, r.to,
+                                           r.missing) for r in result.resourced])
+            want = ("applied", self.model.head, want[2], got[3])
+        assert got == want, f"real {got} != model {want}"
+        if k is not None:
+            self.keyed.append((k, real, got))
+        return got
+
+    def draw_res(self, data: st.DataObject, states: tuple[str, ...] = ("held", "committed")) -> str:
+        """A reservation id: mostly one in ``states`` (those the command
+        accepts), sometimes any (the others must refuse)."""
+        self.model.expire(self.clock.now)
+        live = [rid for rid, r in self.model.res.items() if r.state in states]
+        pool = live if live and data.draw(st.integers(0, 3), label="any") != 3 else None
+        return data.draw(st.sampled_from(pool or list(self.model.res)), label="res_id")
+
+    # -- stock movements ------------------------------------------------------------
+    @rule(sku=skus, loc=locs, qty=st.integers(1, 10), key=keyed)
+    def receive(self, sku: str, loc: str, qty: int, key: bool) -> None:
+        self.do(lambda k: self.i.receive(sku, loc, qty, key=k),
+                lambda: self.model.receive(sku, loc, qty), key)
+
+    @rule(sku=skus, loc=locs, qty=st.integers(0, 8),
+          state=st.sampled_from([SELLABLE, SELLABLE, "damaged", "quarantine"]), key=keyed)
+    def count(self, sku: str, loc: str, qty: int, state: str, key: bool) -> None:
+        self.do(lambda k: self.i.count(sku, loc, qty, state, key=k),
+                lambda: self.model.count(sku, loc, qty, state), key)
+
+    @rule(loc=locs, lines=st.lists(st.tuples(skus, st.integers(1, 4)), min_size=1, max_size=2),
+          key=keyed)
+    def sell(self, loc: str, lines: list[tuple[str, int]], key: bool) -> None:
+        self.do(lambda k: self.i.sell(loc, lines, key=k),
+                lambda: self.model.sell(loc, lines), key)
+
+    @rule(sku=skus, loc=locs, qty=st.integers(0, 3), key=keyed)
+    def set_safety(self, sku: str, loc: str, qty: int, key: bool) -> None:
+        self.do(lambda k: self.i.set_safety(sku, loc, qty, key=k),
+                lambda: self.model.set_safety(sku, loc, qty), key)
+
+    @rule(data=st.data(),
+          moves=st.sampled_from([(SELLABLE, "damaged"), (SELLABLE, "display"),
+                                 ("damaged", SELLABLE), ("damaged", "quarantine"),
+                                 ("quarantine", SELLABLE)]),
+          key=keyed)
+    def change_state(self, data: st.DataObject, moves: tuple[str, str], key: bool) -> None:
+        """Move units between states: usually from a position that has some
+        in ``from_`` (sometimes more than it has), sometimes from anywhere."""
+        from_, to = moves
+        self.model.expire(self.clock.now)
+        have = [(s, x) for s in SKUS for x in LOCS
+                if s in self.model.known and self.model.p(s, x).units[from_] > 0]
+        if have and data.draw(st.integers(0, 3), label="anywhere") != 3:
+            sku, loc = data.draw(st.sampled_from(have), label="position")
+            qty = data.draw(st.integers(1, self.model.p(sku, loc).units[from_] + 1), label="qty")
+        else:
+            sku, loc = data.draw(skus, label="sku"), data.draw(locs, label="loc")
+            qty = data.draw(st.integers(1, 5), label="qty")
+        self.do(lambda k: self.i.change_state(sku, loc, qty, to, from_=from_, key=k),
+                lambda: self.model.change_state(sku, loc, qty, to, from_), key)
+
+    @rule(loc=locs, lines=st.lists(st.tuples(skus, st.integers(1, 3)), min_size=1, max_size=2),
+          condition=st.sampled_from(CONDITIONS), key=keyed)
+    def return_items(self, loc: str, lines: list[tuple[str, int]], condition: str,
+                     key: bool) -> None:
+        self.do(lambda k: self.i.return_items(loc, lines, condition=condition, key=k),
+                lambda: self.model.return_items(loc, lines, condition), key)
+
+    # -- reservations -----------------------------------------------------------------
+    @rule(order=st.sampled_from(ORDERS), data=st.data(), ttl=st.sampled_from(TTLS), key=keyed)
+    def hold(self, order: str, data: st.DataObject, ttl: int, key: bool) -> None:
+        """Hold 1-3 lines: usually at positions with ATP left (which may
+        still add up past it), sometimes anywhere (both must refuse)."""
+        self.model.expire(self.clock.now)
+        free = [(s, x) for s in SKUS for x in LOCS
+                if s in self.model.known and self.model.p(s, x).atp > 0]
+        n = data.draw(st.integers(1, 3), label="n_lines")
+        lines: list[tuple[str, int, str]] = []
+        for _ in range(n):
+            if free and data.draw(st.integers(0, 3), label="anywhere") != 3:
+                sku, loc = data.draw(st.sampled_from(free), label="position")
+                qty = data.draw(st.integers(1, self.model.p(sku, loc).atp), label="qty")
+            else:
+                sku = data.draw(skus, label="sku")
+                loc = data.draw(locs, label="loc")
+                qty = data.draw(st.integers(1, 4), label="qty")
+            lines.append((sku, qty, loc))
+        now = self.clock.now
+        got = self.do(
+            lambda k: self.i.hold(Order(order, lines=[Line(s, q, location=x)
+                                                      for s, q, x in lines]), ttl=ttl, key=k),
+            lambda: self.model.hold(order, lines, now, timedelta(seconds=ttl)), key)
+        if got is None:
+            return
+        for sku, _, loc in lines:  # the hold may not take any position below zero
+            figs = self.i.explain(sku, loc).positions[0]
+            assert figs.atp >= 0, str(figs)
+        if data.draw(st.booleans(), label="checkout"):  # commit it at once
+            rid = got[1]
+            self.do(lambda k: self.i.commit(rid, key=k), lambda: self.model.commit(rid))
+
+    @precondition(lambda self: self.model.res)
+    @rule(data=st.data(), key=keyed)
+    def commit(self, data: st.DataObject, key: bool) -> None:
+        rid = self.draw_res(data, ("held",))
+        self.do(lambda k: self.i.commit(rid, key=k), lambda: self.model.commit(rid), key)
+
+    @precondition(lambda self: self.model.res)
+    @rule(data=st.data(), ttl=st.sampled_from(TTLS), key=keyed)
+    def extend(self, data: st.DataObject, ttl: int, key: bool) -> None:
+        rid = self.draw_res(data, ("held",))
+        now = self.clock.now
+        self.do(lambda k: self.i.extend(rid, ttl, key=k),
+                lambda: self.model.extend(rid, now, timedelta(seconds=ttl)), key)
+
+    @precondition(lambda self: self.model.res)
+    @rule(data=st.data(), key=keyed)
+    def release(self, data: st.DataObject, key: bool) -> None:
+        rid = self.draw_res(data)
+        self.do(lambda k: self.i.release(rid, key=k), lambda: self.model.release(rid), key)
+
+    @precondition(lambda self: self.model.res)
+    @rule(data=st.data(), key=keyed)
+    def ship(self, data: st.DataObject, key: bool) -> None:
+        """Ship a reservation (mostly a committed one): all of it, or some
+        lines, usually no more than it holds, sometimes more (both refuse),
+        pinned to a location or not."""
+        rid = self.draw_res(data, ("committed",))
+        held = list(self.model.res[rid].lines.items())
+        if not held or data.draw(st.integers(0, 2), label="whole") == 2:
+            self.do(lambda k: self.i.ship(rid, key=k), lambda: self.model.ship(rid), key)
+            return
+        picks = data.draw(st.lists(st.sampled_from(held), min_size=1, max_size=2), label="picks")
+        lines: list[tuple[str, int, str | None]] = []
+        for (sku, loc), q in picks:
+            qty = data.draw(st.integers(1, q + 1), label="qty")
+            pin = data.draw(st.sampled_from([loc, None]), label="location")
+            lines.append((sku, qty, pin))
+        self.do(lambda k: self.i.ship(rid, [Line(*x) for x in lines], key=k),
+                lambda: self.model.ship(rid, lines), key)
+
+    @precondition(lambda self: self.model.res)
+    @rule(data=st.data(), key=keyed)
+    def collect(self, data: st.DataObject, key: bool) -> None:
+        rid = self.draw_res(data)
+        self.do(lambda k: self.i.collect(rid, key=k), lambda: self.model.collect(rid), key)
+
+    # -- time, keys, reopen -------------------------------------------------------------
+    @rule(seconds=st.sampled_from([1, 10, 29, 30, 31, 59, 60, 61, 299, 300, 301, 1000]))
+    def advance(self, seconds: int) -> None:
+        self.clock.now += timedelta(seconds=seconds)
+
+    @precondition(lambda self: self.keyed)
+    @rule(data=st.data())
+    def repeat_key(self, data: st.DataObject) -> None:
+        """The same command with the same key: the first result, no change."""
+        key, real, first = data.draw(st.sampled_from(self.keyed), label="keyed")
+        note(f"repeat key={key} (first result {first})")
+        self.model.expire(self.clock.now)
+        before = (self.i.digest(), self.i.head)
+        assert norm(real(key)) == first
+        assert (self.i.digest(), self.i.head) == before
+
+    @precondition(lambda self: self.keyed)
+    @rule(data=st.data(), other=st.sampled_from(["receive", "set_safety", "commit"]))
+    def reuse_key(self, data: st.DataObject, other: str) -> None:
+        """A used key for a different command: IdempotencyConflict, no change."""
+        key, _, _ = data.draw(st.sampled_from(self.keyed), label="keyed")
+        note(f"reuse key={key} for {other}")
+        self.model.expire(self.clock.now)
+        before = (self.i.digest(), self.i.head)
+        with pytest.raises(errors.IdempotencyConflict):
+            if other == "receive":
+                self.i.receive(SKUS[0], LOCS[0], 1000, key=key)
+            elif other == "set_safety":
+                self.i.set_safety(SKUS[1], LOCS[1], 1000, key=key)
+            else:
+                self.i.commit("no-such-order#1", key=key)
+        assert (self.i.digest(), self.i.head) == before
+
+    @rule(snapshot=st.booleans())
+    def reopen(self, snapshot: bool) -> None:
+        """Close and reopen the same store (from a snapshot, or by replay)."""
+        self.model.expire(self.clock.now)
+        if snapshot:
+            self.i.snapshot()
+        self.inv = self.reopen_inventory()
+
+    # -- invariants ------------------------------------------------------------------------
+    @invariant()
+    def figures_match(self) -> None:
+        if self.inv is None:
+            return
+        m, inv = self.model, self.i
+        m.expire(self.clock.now)
+        for sku in SKUS:
+            if sku not in m.known:
+                with pytest.raises(errors.UnknownSku):
+                    inv.available(sku)
+                continue
+            assert inv.available(sku) == m.available(sku), sku
+            ex = inv.explain(sku)
+            assert [f.location for f in ex.positions] == LOCS
+            for f in ex.positions:
+                p = m.p(sku, f.location)
+                where = f"{sku}@{f.location}"
+                assert inv.available(sku, f.location) == p.available, where
+                assert f.on_hand == p.on_hand, where
+                assert f.unsellable == {s: p.units[s] for s in UNSELLABLE}, where
+                assert f.reserved == p.reserved, where
+                assert f.safety == p.safety, where
+                assert f.atp == p.atp, where
+                assert inv.on_hand(sku, f.location, SELLABLE) == p.units[SELLABLE], where
+            assert ex.positive_sum == ex.available == m.available(sku)
+        assert inv.head == m.head
+        real = {r.id: norm(r) for r in inv.reservations()}
+        assert real == {rid: r.result() for rid, r in m.res.items()}
+        assert len(inv.history(kind="expired")) == m.expired_rows
+
+    @invariant()
+    def ledger_sound(self) -> None:
+        if self.inv is None:
+            return
+        report = self.inv.check()
+        assert report.ok, str(report)
+        assert self.inv._state.violations() == []
+
+
+class MemoryMachine(LedgerMachine):
+    def open(self) -> Inventory:
+        return Inventory(clock=self.clock)
+
+    def reopen_inventory(self) -> Inventory:
+        store = self.i.store
+        self.i.close()
+        return Inventory(store=store, clock=self.clock)
+
+
+class SQLiteMachine(LedgerMachine):
+    def open(self) -> Inventory:
+        self.tmp = tempfile.mkdtemp(prefix="omnistock-stateful-")
+        self.url = f"sqlite:///{self.tmp}/x.db"
+        return Inventory.open(self.url, clock=self.clock)
+
+    def reopen_inventory(self) -> Inventory:
+        self.i.close()
+        return Inventory.open(self.url, clock=self.clock)
+
+    def teardown(self) -> None:
+        super().teardown()
+        if getattr(self, "tmp", None):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _examples(store: str, default: int) -> int:
+    env = os.environ.get(f"OMNISTOCK_STATEFUL_{store.upper()}_EXAMPLES") \
+        or os.environ.get("OMNISTOCK_STATEFUL_EXAMPLES")
+    return int(env) if env else default
+
+
+def _settings(store: str, default: int) -> settings:
+    return settings(
+        max_examples=_examples(store, default),
+        stateful_step_count=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+
+
+TestMemoryLedger = MemoryMachine.TestCase
+TestMemoryLedger.settings = _settings("memory", 200)
+
+_HAVE_SQLITE = importlib.util.find_spec("omnistock.storage.sqlite") is not None
+
+TestSQLiteLedger = SQLiteMachine.TestCase
+TestSQLiteLedger.settings = _settings("sqlite", 200)
+TestSQLiteLedger = pytest.mark.skipif(  # type: ignore[misc]
+    not _HAVE_SQLITE, reason="omnistock.storage.sqlite is not written yet")(TestSQLiteLedger)
