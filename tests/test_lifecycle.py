@@ -201,13 +201,12 @@ def test_explain_terms_add_up_and_a_short_location_does_not_drag(inv: Inventory)
     inv.change_state("A", "s1", 1, to="inspection")
     inv.set_safety("A", "s1", 2)
     inv.hold(pinned("o1", "A", 3, "s1"))
-    inv.hold(pinned("o2", "A", 4, "s2"))
-    inv.sell("s2", [("A", 3)])  # s2: on_hand 1, reserved 4 -> atp -3
+    inv.set_safety("A", "s2", 6)  # s2: on_hand 4, safety 6 -> atp -2
     ex = inv.explain("A")
     for p in ex.positions:
         assert p.on_hand - sum(p.unsellable.values()) - p.reserved - p.safety == p.atp
     figures = {p.location: (p.on_hand, p.reserved, p.safety, p.atp) for p in ex.positions}
-    assert figures == {"s1": (10, 3, 2, 4), "s2": (1, 4, 0, -3), "w1": (6, 0, 0, 6)}
+    assert figures == {"s1": (10, 3, 2, 4), "s2": (4, 0, 6, -2), "w1": (6, 0, 0, 6)}
     assert ex.positive_sum == 10
     assert ex.available == inv.available("A") == 10
 

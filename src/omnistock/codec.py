@@ -12,7 +12,17 @@ from typing import Any
 
 from ._validate import from_micros, to_micros
 from .errors import StorageError
-from .values import Applied, Channel, Location, Order, Reservation, ReservationLine, Shortage
+from .values import (
+    Applied,
+    Channel,
+    Location,
+    Order,
+    Reservation,
+    ReservationLine,
+    Resourced,
+    Shortage,
+    Transfer,
+)
 
 
 def order_args(order: Order) -> list[Any]:
@@ -32,7 +42,25 @@ def _res(r: Reservation) -> dict[str, Any]:
     }
 
 
-def _unres(d: dict[str, Any]) -> Reservation:
+def transfer_jsonable(t: Transfer) -> list[Any]:
+    return [t.id, t.sku, t.source, t.destination, t.qty, to_micros(t.eta), t.reservation]
+
+
+def transfer_of(v: list[Any]) -> Transfer:
+    return Transfer(v[0], v[1], v[2], v[3], v[4], from_micros(v[5]), v[6])
+
+
+def _resourced(r: Resourced) -> list[Any]:
+    return [r.reservation, r.sku, r.source, r.qty, [list(x) for x in r.to], r.missing,
+            [transfer_jsonable(t) for t in r.transfers]]
+
+
+def _resourced_of(v: list[Any]) -> Resourced:
+    return Resourced(v[0], v[1], v[2], v[3], tuple((a, b) for a, b in v[4]), v[5],
+                     tuple(transfer_of(t) for t in v[6]))
+
+
+def decode_reservation(d: dict[str, Any]) -> Reservation:
     return Reservation(
         id=d["id"], state=d["state"], order_id=d["order_id"], channel=d["channel"],
         expires_at=None if d["expires_at"] is None else from_micros(d["expires_at"]),
@@ -48,7 +76,10 @@ def to_jsonable(result: Any) -> Any:
         return {"t": "reservation", "v": _res(result)}
     if isinstance(result, Applied):
         return {"t": "applied", "v": [result.seq, [
-            [s.sku, s.location, s.qty, list(s.reservations)] for s in result.shortages]]}
+            [s.sku, s.location, s.qty, list(s.reservations)] for s in result.shortages],
+            [_resourced(r) for r in result.resourced]]}
+    if isinstance(result, Transfer):
+        return {"t": "transfer", "v": transfer_jsonable(result)}
     if isinstance(result, Location):
         return {"t": "location", "v": result.to_dict()}
     if isinstance(result, Channel):
@@ -60,8 +91,10 @@ def to_jsonable(result: Any) -> Any:
 
 _DECODERS: dict[str, Any] = {
     "plain": lambda v: v,
-    "reservation": _unres,
-    "applied": lambda v: Applied(v[0], tuple(Shortage(a, b, c, tuple(d)) for a, b, c, d in v[1])),
+    "reservation": decode_reservation,
+    "applied": lambda v: Applied(v[0], tuple(Shortage(a, b, c, tuple(d)) for a, b, c, d in v[1]),
+                                 tuple(_resourced_of(r) for r in v[2])),
+    "transfer": transfer_of,
     "location": Location.from_dict,
     "channel": Channel.from_dict,
 }

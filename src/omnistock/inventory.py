@@ -43,6 +43,7 @@ from .ledger.grid import STATE_INDEX, Pos
 from .ledger.holds import COMMITTED, FULFILLED, HELD, OPEN, Hold
 from .ledger.state import SELLABLE, LedgerState
 from .ledger.undo import Savepoint
+from .orders import OrderCommands
 from .queries import Reader, _reservation
 from .reports import CheckReport
 from .storage import Commit, NewRow, Store, open_store
@@ -66,19 +67,25 @@ CONDITIONS = ("sellable", "damaged", "inspection", "quarantine", "display", "wri
 
 # A planned command: rows to append, their parsed data, and the result.
 Plan = tuple[list[NewRow], list[dict[str, Any] | None], Any]
+# Emits more rows into the command being committed (applied at once).
+Emit = Callable[[list[NewRow], list[dict[str, Any] | None]], None]
+# A follow-up step: runs once the command's rows are applied, may emit more
+# rows into the same commit, and returns the command's final result.
+Follow = Callable[[int, Any, Emit], Any]
 
 
 class _Request:
     """One queued command and, once the leader ran it, its outcome."""
 
-    __slots__ = ("done", "error", "fp", "key", "name", "plan", "result")
+    __slots__ = ("done", "error", "follow", "fp", "key", "name", "plan", "result")
 
     def __init__(self, name: str, key: str | None, fp: str | None,
-                 plan: Callable[[int], Plan]) -> None:
+                 plan: Callable[[int], Plan], follow: Follow | None = None) -> None:
         self.name = name
         self.key = key
         self.fp = fp
         self.plan = plan
+        self.follow = follow
         self.result: Any = None
         self.error: BaseException | None = None
         self.done = False
@@ -99,7 +106,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Inventory(Reader):
+class Inventory(OrderCommands, Reader):
     """One retailer's stock ledger over a journal store.
 
     Thread-safe: commands from several threads are serialised. Several
@@ -192,23 +199,24 @@ class Inventory(Reader):
     def _now_of(self, st: LedgerState) -> int:
         return max(self._now_us(), st.last_ts)
 
-    def _run(self, name: str, args: Any, key: str | None, plan: Callable[[int], Plan]) -> Any:
+    def _run(self, name: str, args: Any, key: str | None, plan: Callable[[int], Plan],
+             follow: Follow | None = None) -> Any:
         """Run one command: idempotency, lazy expiry, validation, append.
 
         ``args`` (or a callable returning them) identify the command for its
         idempotency key; they are only built when a key is given. Commands
         from several threads are group-committed (see ``_drain``)."""
-        return self._submit(self._request(name, args, key, plan))
+        return self._submit(self._request(name, args, key, plan, follow))
 
     def _request(self, name: str, args: Any, key: str | None,
-                 plan: Callable[[int], Plan]) -> _Request:
+                 plan: Callable[[int], Plan], follow: Follow | None = None) -> _Request:
         fp = None
         if key is not None:
             check_id("key", key)
             if callable(args):
                 args = args()
             fp = name + ":" + json.dumps(args, sort_keys=True, default=str)
-        return _Request(name, key, fp, plan)
+        return _Request(name, key, fp, plan, follow)
 
     def _submit(self, req: _Request) -> Any:
         self._check_open()
@@ -301,9 +309,18 @@ class Inventory(Reader):
         except OmnistockError as exc:
             req.error = exc
             return
+        self._apply_local(sp, rows, datas)
+        if req.follow is not None:
+            more: list[NewRow] = []
+
+            def emit(new: list[NewRow], new_datas: list[dict[str, Any] | None]) -> None:
+                self._apply_local(sp, new, new_datas)
+                more.extend(new)
+
+            result = req.follow(now, result, emit)
+            rows = rows + more
         req.result = result
         if rows or key is not None:
-            self._apply_local(sp, rows, datas)
             commits.append(Commit(tuple(rows), key, req.fp,
                                   None if key is None else codec.encode(result)))
 
@@ -450,7 +467,8 @@ class Inventory(Reader):
             short = self._shortages({(s, l): -delta} if state == SELLABLE else {})
             return [row], [data], Applied(st.head + 1, short)
 
-        result: Applied = self._run("count", [sku, location, q, state], key, plan)
+        result: Applied = self._run("count", [sku, location, q, state], key, plan,
+                                    self._resource_follow)
         return result
 
     def sell(self, location: str, lines: Iterable[Any], key: str | None = None,
@@ -481,7 +499,7 @@ class Inventory(Reader):
                                                      self._shortages(taken))
 
         args = [location, [[x.sku, x.qty] for x in ls], channel]
-        result: Applied = self._run("sell", args, key, plan)
+        result: Applied = self._run("sell", args, key, plan, self._resource_follow)
         return result
 
     def set_safety(self, sku: str, location: str, qty: int, key: str | None = None) -> Applied:
@@ -527,7 +545,8 @@ class Inventory(Reader):
             short = self._shortages({(s, l): q} if from_ == SELLABLE else {})
             return [row], [data], Applied(st.head + 1, short)
 
-        result: Applied = self._run("change_state", [sku, location, q, to, from_], key, plan)
+        result: Applied = self._run("change_state", [sku, location, q, to, from_], key, plan,
+                                    self._resource_follow)
         return result
 
     def return_items(self, location: str, lines: Iterable[Any], condition: str = SELLABLE,

@@ -38,7 +38,9 @@ __all__ = [
     "Point",
     "Reservation",
     "ReservationLine",
+    "Resourced",
     "Shortage",
+    "Transfer",
 ]
 
 KINDS = ("store", "warehouse", "dc", "dark_store")
@@ -354,12 +356,45 @@ class Shortage:
 
 
 @attrs.frozen
+class Transfer:
+    """Units moving between locations: out of ``source`` now, into
+    ``destination`` when received (``Inventory.receive_transfer``).
+    ``reservation`` names the order they are earmarked for (BOPIS,
+    re-sourcing): they arrive reserved for it."""
+
+    id: str
+    sku: str
+    source: str
+    destination: str
+    qty: int
+    eta: datetime
+    reservation: str | None = None
+
+
+@attrs.frozen
+class Resourced:
+    """A reservation line that lost its stock (a sale, a count, a store's
+    rejection) and where it went: ``to`` lists the new (location, qty) it is
+    reserved at, ``transfers`` units on their way to a pickup store, and
+    ``missing`` units could not be re-sourced and stay uncovered."""
+
+    reservation: str
+    sku: str
+    source: str
+    qty: int
+    to: tuple[tuple[str, int], ...] = ()
+    missing: int = 0
+    transfers: tuple[Transfer, ...] = ()
+
+
+@attrs.frozen
 class Applied:
-    """What a stock movement command did: the journal head after it, and any
-    shortage it left."""
+    """What a stock movement command did: the journal head after it, any
+    shortage it left and how the reservations it uncovered were re-sourced."""
 
     seq: int
     shortages: tuple[Shortage, ...] = ()
+    resourced: tuple[Resourced, ...] = ()
 
 
 @attrs.frozen

@@ -22,7 +22,8 @@ OPEN = (HELD, COMMITTED)
 class Hold:
     """Mutable ledger-side record of one reservation."""
 
-    __slots__ = ("channel", "expires_us", "id", "lines", "order_id", "seq", "shipped", "state")
+    __slots__ = ("channel", "dest", "expires_us", "id", "lines", "order_id", "pickup", "seq",
+                 "shipped", "state")
 
     def __init__(self, rid: str, order_id: str | None, channel: str | None, seq: int) -> None:
         self.id = rid
@@ -33,6 +34,9 @@ class Hold:
         self.lines: dict[Pos, int] = {}
         self.shipped: dict[Pos, int] = {}
         self.seq = seq
+        # Where the order goes, so a lost line can be re-sourced by the policy.
+        self.dest: tuple[float, float] | None = None
+        self.pickup: str | None = None
 
     def copy(self) -> Hold:
         h = Hold(self.id, self.order_id, self.channel, self.seq)
@@ -40,6 +44,8 @@ class Hold:
         h.expires_us = self.expires_us
         h.lines = dict(self.lines)
         h.shipped = dict(self.shipped)
+        h.dest = self.dest
+        h.pickup = self.pickup
         return h
 
 

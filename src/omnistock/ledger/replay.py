@@ -57,6 +57,8 @@ def replay(st: LedgerState, rows: Iterable[Row]) -> int:
             if sku_ix is None or loc_ix is None:
                 flush()  # interning may resize the grids
                 sku_ix, loc_ix = g.sku(row[3]), g.loc(row[4])  # type: ignore[arg-type]
+            if sign > 0:
+                st.ranged.add((sku_ix, loc_ix))
             s_buf.append(sku_ix)
             l_buf.append(loc_ix)
             d_buf.append(sign * row[5])

@@ -31,7 +31,8 @@ SNAPSHOT_MAGIC = b"OMNISNAP1\n"
 class LedgerState:
     """Everything the journal implies, at ``head``."""
 
-    __slots__ = ("channels", "grid", "head", "holds", "last_ts", "locations", "picks", "supply")
+    __slots__ = ("channels", "grid", "head", "holds", "last_ts", "locations", "picks", "policy",
+                 "ranged", "supply")
 
     def __init__(self) -> None:
         self.grid = Grid()
@@ -41,6 +42,10 @@ class LedgerState:
         self.channels: dict[str, Channel] = {}
         # Orders picked per (location, UTC day): ship-from-store capacity.
         self.picks: dict[tuple[str, int], int] = {}
+        # Positions that have ever been stocked: the location ranges the SKU.
+        self.ranged: set[Pos] = set()
+        # The sourcing policy as a plain dict (the ledger knows no services).
+        self.policy: dict[str, Any] | None = None
         self.head = 0
         self.last_ts = 0
 
@@ -83,6 +88,7 @@ class LedgerState:
                   _c: Any, _d: Any, _seq: int) -> None:
         s, l = self._pos(sku, loc)
         self.grid.free[s, l] += qty
+        self.ranged.add((s, l))
         if ref is not None and ref in self.supply.by_id:
             self.supply.take(ref, qty)
 
@@ -100,7 +106,9 @@ class LedgerState:
 
     def _counted(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
                  d: dict[str, Any], _seq: int) -> None:
-        self._to_state(self._pos(sku, loc), d.get("state", SELLABLE), qty)
+        p = self._pos(sku, loc)
+        self._to_state(p, d.get("state", SELLABLE), qty)
+        self.ranged.add(p)
 
     def _returned(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
                   d: dict[str, Any], _seq: int) -> None:
@@ -123,16 +131,25 @@ class LedgerState:
         p = self._pos(sku, loc)
         self.grid.add_safety(p, qty)
         self.grid.free[p] -= qty
+        self.ranged.add(p)
 
     def _held(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
               channel: str | None, d: dict[str, Any], seq: int) -> None:
         assert ref is not None
         p = self._pos(sku, loc)
-        h = self.holds.open_hold(ref, d.get("order"), channel, seq)
+        h = self._open(ref, channel, d, seq)
         self.holds.add_line(h, p, qty)
         if "exp" in d:
             self.holds.set_expiry(h, d["exp"])
         self.grid.reserved[p] += qty
+
+    def _open(self, rid: str, channel: str | None, d: dict[str, Any], seq: int) -> Hold:
+        h = self.holds.open_hold(rid, d.get("order"), channel, seq)
+        if "to" in d:
+            h.dest = (d["to"][0], d["to"][1])
+        if "pickup" in d:
+            h.pickup = d["pickup"]
+        return h
 
     def _hold_of(self, ref: str | None) -> Hold:
         assert ref is not None
@@ -182,19 +199,35 @@ class LedgerState:
         self.supply.add(Incoming(ref, s, l, qty, d["eta"], "po"))
 
     def _transfer_out(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
-                      _c: Any, d: dict[str, Any], _seq: int) -> None:
+                      _c: str | None, d: dict[str, Any], _seq: int) -> None:
         assert ref is not None
         s, l = self._pos(sku, loc)
         self.grid.free[s, l] -= qty
         dst = self.grid.loc(d["to"])
-        self.supply.add(Incoming(ref, s, dst, qty, d["eta"], "transfer"))
+        rid = d.get("res")
+        self.supply.add(Incoming(ref, s, dst, qty, d["eta"], "transfer", l, rid))
+        if rid is not None:  # earmarked for an order: opens its reservation if new
+            h = self._open(rid, _c, {k: v for k, v in d.items() if k in ("order", "pickup")},
+                           _seq)
+            if "exp" in d:
+                self.holds.set_expiry(h, d["exp"])
 
     def _transfer_in(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
-                     _c: Any, _d: Any, _seq: int) -> None:
+                     _c: Any, d: dict[str, Any], seq: int) -> None:
         assert ref is not None
         s, l = self._pos(sku, loc)
         self.grid.free[s, l] += qty
+        self.ranged.add((s, l))
         self.supply.take(ref, qty)
+        rid = d.get("res")
+        if rid is not None:  # units earmarked for a reservation arrive reserved
+            h = self.holds.by_id[rid]
+            self.holds.add_line(h, (s, l), qty)
+            self.grid.reserved[s, l] += qty
+
+    def _policy(self, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: dict[str, Any],
+                _seq: int) -> None:
+        self.policy = d["policy"]
 
     def _picked(self, _s: Any, loc: str | None, qty: int, _r: Any, _c: Any,
                 d: dict[str, Any], _seq: int) -> None:
@@ -222,8 +255,11 @@ class LedgerState:
             "holds": sorted(_hold_rec(h) for h in self.holds.by_id.values()),
             "per_order": sorted(self.holds.per_order.items()),
             "supply": sorted(
-                [i.id, i.sku, i.loc, i.qty, i.eta_us, i.kind] for i in self.supply.by_id.values()
+                [i.id, i.sku, i.loc, i.qty, i.eta_us, i.kind, i.src, i.res]
+                for i in self.supply.by_id.values()
             ),
+            "ranged": sorted(list(p) for p in self.ranged),
+            "policy": self.policy,
             "locations": [self.locations[k].to_dict() for k in sorted(self.locations)],
             "channels": [self.channels[k].to_dict() for k in sorted(self.channels)],
             "picks": sorted([k[0], k[1], v] for k, v in self.picks.items()),
@@ -241,10 +277,11 @@ class LedgerState:
                 or (g.reserved[ns:, :] != 0).any() or (g.reserved[:, nl:] != 0).any():
             out.append("grid holds figures outside the used positions")
         expect = np.zeros_like(res)
+        earmarked = {i.res for i in self.supply.by_id.values() if i.res is not None}
         for h in self.holds.by_id.values():
             if h.state in OPEN:
-                if not h.lines:
-                    out.append(f"open reservation {h.id} has no lines")
+                if not h.lines and h.id not in earmarked:
+                    out.append(f"open reservation {h.id} has no lines and nothing in transit")
             elif h.lines:
                 out.append(f"closed reservation {h.id} ({h.state}) still holds units")
             if (h.state == HELD) != (h.expires_us is not None):
@@ -329,8 +366,10 @@ class LedgerState:
             for rec in sorted(header["holds"], key=lambda r: r[5]):
                 st._load_hold(rec)
             st.holds.per_order = dict(header["per_order"])
-            for sid, s, l, q, eta, kind in header["supply"]:
-                st.supply.add(Incoming(sid, s, l, q, eta, kind))
+            for sid, s, l, q, eta, kind, src, res in header["supply"]:
+                st.supply.add(Incoming(sid, s, l, q, eta, kind, src, res))
+            st.ranged = {(p[0], p[1]) for p in header["ranged"]}
+            st.policy = header["policy"]
             st.locations = {d["id"]: Location.from_dict(d) for d in header["locations"]}
             st.channels = {d["id"]: Channel.from_dict(d) for d in header["channels"]}
             st.picks = {(loc, day): v for loc, day, v in header["picks"]}
@@ -341,13 +380,15 @@ class LedgerState:
             raise StorageError(f"snapshot is corrupt: {exc}") from exc
 
     def _load_hold(self, rec: list[Any]) -> None:
-        rid, state, order_id, channel, exp, seq, lines, shipped = rec
+        rid, state, order_id, channel, exp, seq, lines, shipped, dest, pickup = rec
         h = Hold(rid, order_id, channel, seq)
         h.state = state
         self.holds.by_id[rid] = h
         for s, l, q in lines:
             self.holds.add_line(h, (s, l), q)
         h.shipped = {(s, l): q for s, l, q in shipped}
+        h.dest = None if dest is None else (dest[0], dest[1])
+        h.pickup = pickup
         self.holds.set_expiry(h, exp)
 
     def copy(self) -> LedgerState:
@@ -358,7 +399,8 @@ def _hold_rec(h: Hold) -> list[Any]:
     return [
         h.id, h.state, h.order_id, h.channel, h.expires_us, h.seq,
         [[s, l, q] for (s, l), q in h.lines.items()],
-        sorted([s, l, q] for (s, l), q in h.shipped.items()),
+        [[s, l, q] for (s, l), q in h.shipped.items()],  # first-shipped order, as live
+        None if h.dest is None else list(h.dest), h.pickup,
     ]
 
 
@@ -382,5 +424,6 @@ _HANDLERS: dict[str, Any] = {
     "transfer-out": LedgerState._transfer_out,
     "transfer-in": LedgerState._transfer_in,
     "picked": LedgerState._picked,
+    "policy-set": LedgerState._policy,
 }
 KINDS = tuple(_HANDLERS)

@@ -10,15 +10,18 @@ from sortedcontainers import SortedList
 
 
 class Incoming:
-    __slots__ = ("eta_us", "id", "kind", "loc", "qty", "sku")
+    __slots__ = ("eta_us", "id", "kind", "loc", "qty", "res", "sku", "src")
 
-    def __init__(self, sid: str, sku: int, loc: int, qty: int, eta_us: int, kind: str) -> None:
+    def __init__(self, sid: str, sku: int, loc: int, qty: int, eta_us: int, kind: str,
+                 src: int | None = None, res: str | None = None) -> None:
         self.id = sid
         self.sku = sku
         self.loc = loc
         self.qty = qty
         self.eta_us = eta_us
         self.kind = kind  # "po" or "transfer"
+        self.src = src  # a transfer's source location
+        self.res = res  # the reservation a transfer is earmarked for
 
 
 class Supply:

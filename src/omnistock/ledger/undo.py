@@ -42,6 +42,8 @@ class Savepoint:
         self.locations: dict[str, Any] = {}
         self.channels: dict[str, Any] = {}
         self.picks: dict[tuple[str, int], Any] = {}
+        self.ranged: dict[Pos, bool] = {}
+        self.policy = st.policy
 
     def touch(self, row: Row | tuple[Any, ...], data: dict[str, Any] | None = None) -> None:
         """Record what applying ``row`` may change. Call before applying it."""
@@ -55,17 +57,19 @@ class Savepoint:
             s, l = g.sku_ix.get(sku), g.loc_ix.get(loc)
             if s is not None and l is not None:
                 self._pos((s, l))
-        if kind in _HOLD_KINDS and ref is not None:
-            if ref not in self.holds:
-                h = st.holds.by_id.get(ref)
-                self.holds[ref] = None if h is None else h.copy()
-            order = data.get("order")
-            if order is not None and order not in self.per_order:
-                self.per_order[order] = st.holds.per_order.get(order, _MISSING)
+                if (s, l) not in self.ranged:
+                    self.ranged[(s, l)] = (s, l) in st.ranged
+        rid = ref if kind in _HOLD_KINDS else data.get("res")
+        if rid is not None and rid not in self.holds:
+            h = st.holds.by_id.get(rid)
+            self.holds[rid] = None if h is None else h.copy()
+        order = data.get("order")
+        if order is not None and order not in self.per_order:
+            self.per_order[order] = st.holds.per_order.get(order, _MISSING)
         if ref is not None and kind in _SUPPLY_KINDS and ref not in self.supply:
             item = st.supply.by_id.get(ref)
             self.supply[ref] = None if item is None else (
-                item.sku, item.loc, item.qty, item.eta_us, item.kind)
+                item.sku, item.loc, item.qty, item.eta_us, item.kind, item.src, item.res)
         if kind == "location-added" and loc is not None and loc not in self.locations:
             self.locations[loc] = st.locations.get(loc, _MISSING)
         if kind == "channel-added" and channel is not None and channel not in self.channels:
@@ -127,6 +131,14 @@ class Savepoint:
             _put(st.channels, cid, None if ch is _MISSING else ch)
         for k, v in self.picks.items():
             _put(st.picks, k, None if v is _MISSING else v)
+        for p, was in self.ranged.items():
+            if was:
+                st.ranged.add(p)
+            else:
+                st.ranged.discard(p)
+        st.ranged = {p for p in st.ranged if p[0] < self.n_skus and p[1] < self.n_locs} \
+            if len(g.skus) > self.n_skus or len(g.locs) > self.n_locs else st.ranged
+        st.policy = self.policy
         # SKUs and locations interned since the savepoint: forget them.
         for name in g.skus[self.n_skus:]:
             del g.sku_ix[name]

@@ -1,0 +1,220 @@
+"""Numba kernels for allocating waves of orders.
+
+Pure functions over integer and float arrays, declared through the one
+module that owns numba options (``omnistock.ledger._jit``): explicit
+signatures, compiled lazily, ``cache=True``. They read no globals, write
+only into caller-supplied outputs, and update ``atp`` and ``cap_left`` in
+place. Importing this module registers them for ``omnistock.warmup()``.
+
+Contract with :func:`omnistock.fulfilment.sourcing.source`: for the same
+candidates (in the same order), the same distances and the same policy,
+:func:`allocate_wave_single` makes exactly the decisions of calling
+``source`` once per order in sequence, with ATP lowered by each plan's takes
+and each used location's capacity lowered by one before the next order. The
+static filters (capability, channel, excluded) are the caller's job: leave
+such locations out of the candidate lists. Radius, capacity and no-stock
+are applied in the kernel because they change during a wave.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ledger._jit import kernel
+from .policy import PREF_CODE, Policy
+
+__all__ = ["UNLIMITED", "allocate_wave_single", "wave_policy"]
+
+UNLIMITED = 2**62
+"""``cap_left`` value for a location without a daily capacity."""
+
+VEC = "int64[::1]"
+FVEC = "float64[::1]"
+GRID = "int64[:, ::1]"
+
+
+def wave_policy(policy: Policy) -> tuple[np.ndarray, float, float, float]:
+    """The kernel's view of a policy: ``(prefs, radius, per_parcel, per_km)``;
+    ``prefs`` holds :data:`~omnistock.fulfilment.policy.PREF_CODE` codes and
+    ``radius`` is -1.0 for none."""
+    prefs = np.array([PREF_CODE[p] for p in policy.preferences], dtype=np.int64)
+    radius = -1.0 if policy.radius_km is None else policy.radius_km
+    return prefs, radius, policy.per_parcel, policy.per_km
+
+
+@kernel(f"int64({VEC}, {VEC}, {FVEC}, {VEC}, {VEC}, uint8[::1], {VEC}, {VEC}, {GRID}, "
+        f"{VEC}, float64, float64, float64, {VEC}, int8[::1])")
+def allocate_wave_single(
+    start: Any, cand: Any, dist: Any, sku: Any, qty: Any, flags: Any, prio: Any,
+    cap_left: Any, atp: Any, prefs: Any, radius: Any, per_parcel: Any, per_km: Any,
+    take: Any, status: Any,
+) -> Any:
+    """Allocate single-line orders greedily, in sequence.
+
+    Order ``j`` wants ``qty[j]`` of SKU row ``sku[j]``; its candidates are
+    the location columns ``cand[start[j]:start[j + 1]]`` (no repeats), at
+    distances ``dist[...]`` (same positions; ``inf`` unknown). ``flags[j]``:
+    bit 0 allow_split, bit 1 allow_partial. ``prio`` and ``cap_left`` are per
+    location column. ``atp[sku, loc]`` is lowered by what is taken and
+    ``cap_left`` by one per used location. Outputs: ``take[e]`` units taken
+    at candidate entry ``e``; ``status[j]`` 1 allocated, 2 partial, 0
+    unfillable. Returns the number of orders fully allocated.
+
+    Guarantees: never takes more than a position's positive ATP; identical
+    decisions to ``source`` one order at a time (module doc).
+    Complexity: O(c^2) per order for c candidates (insertion ranking), plus
+    O(k * c^2 log c) when a split of k locations is needed.
+    """
+    n_orders = start.shape[0] - 1
+    width = 1
+    for j in range(n_orders):
+        w = start[j + 1] - start[j]
+        if w > width:
+            width = w
+    kept = np.empty(width, dtype=np.int64)
+    a = np.empty(width, dtype=np.int64)
+    sel = np.zeros(width, dtype=np.uint8)
+    fs = prefs.shape[0] > 0 and prefs[0] == 0
+    done = 0
+    for j in range(n_orders):
+        lo = start[j]
+        hi = start[j + 1]
+        s = sku[j]
+        q = qty[j]
+        for e in range(lo, hi):
+            take[e] = 0
+        # filter and rank (insertion keeps earlier candidates first on ties)
+        m = 0
+        for e in range(lo, hi):
+            loc = cand[e]
+            if radius >= 0.0 and not dist[e] <= radius:
+                continue
+            if cap_left[loc] <= 0 or atp[s, loc] <= 0:
+                continue
+            pos = m
+            while pos > 0:
+                f = kept[pos - 1]
+                lf = cand[f]
+                c = 0
+                for t in range(prefs.shape[0]):
+                    p = prefs[t]
+                    if p == 1:
+                        if dist[e] < dist[f]:
+                            c = -1
+                        elif dist[e] > dist[f]:
+                            c = 1
+                    elif p == 2:
+                        if prio[loc] < prio[lf]:
+                            c = -1
+                        elif prio[loc] > prio[lf]:
+                            c = 1
+                    elif p == 3:
+                        if atp[s, loc] > atp[s, lf]:
+                            c = -1
+                        elif atp[s, loc] < atp[s, lf]:
+                            c = 1
+                    elif p == 4:
+                        if per_km == 0.0:
+                            ce = per_parcel
+                            cf = per_parcel
+                        else:
+                            ce = per_parcel + per_km * dist[e]
+                            cf = per_parcel + per_km * dist[f]
+                        if ce < cf:
+                            c = -1
+                        elif ce > cf:
+                            c = 1
+                    if c != 0:
+                        break
+                if c < 0:
+                    kept[pos] = f
+                    pos -= 1
+                else:
+                    break
+            kept[pos] = e
+            m += 1
+        total = 0
+        for i in range(m):
+            a[i] = atp[s, cand[kept[i]]]
+            sel[i] = 0
+            total += a[i]
+        # choose the set
+        split = (flags[j] & 1) != 0
+        partial = (flags[j] & 2) != 0
+        if m == 0:
+            pass
+        elif not split:
+            found = -1
+            for i in range(m):
+                if a[i] >= q:
+                    found = i
+                    break
+            if found < 0 and partial:
+                found = 0
+                for i in range(1, m):
+                    if a[i] > a[found]:
+                        found = i
+            if found >= 0:
+                sel[found] = 1
+        elif total < q:
+            if partial:
+                for i in range(m):
+                    sel[i] = 1
+        elif fs:
+            b = np.sort(a[:m])
+            k = 0
+            acc = 0
+            while acc < q:
+                acc += b[m - 1 - k]
+                k += 1
+            acc = 0
+            last = -1
+            for p_ in range(k):
+                need = k - p_ - 1
+                for i in range(last + 1, m):
+                    rest = 0
+                    if need > 0:
+                        r = np.sort(a[i + 1:m])
+                        for u in range(min(need, r.shape[0])):
+                            rest += r[r.shape[0] - 1 - u]
+                    if acc + a[i] + rest >= q:
+                        sel[i] = 1
+                        acc += a[i]
+                        last = i
+                        break
+        else:
+            acc = 0
+            for i in range(m):
+                sel[i] = 1
+                acc += a[i]
+                if acc >= q:
+                    break
+        # fill: whole from the best-ranked selected location that holds it
+        rem = q
+        whole = -1
+        for i in range(m):
+            if sel[i] == 1 and a[i] >= rem:
+                whole = i
+                break
+        for i in range(m):
+            if rem == 0:
+                break
+            if sel[i] == 0 or (whole >= 0 and i != whole):
+                continue
+            x = min(rem, a[i])
+            if x > 0:
+                e = kept[i]
+                take[e] = x
+                atp[s, cand[e]] -= x
+                cap_left[cand[e]] -= 1
+                rem -= x
+        if rem == 0:
+            status[j] = 1
+            done += 1
+        elif rem < q:
+            status[j] = 2
+        else:
+            status[j] = 0
+    return done
