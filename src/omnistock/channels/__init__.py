@@ -1,0 +1,14 @@
+"""Channel adapters: where omnistock meets web shops, tills and marketplaces.
+
+- :mod:`.base`: the :class:`ChannelAdapter` port and :class:`Command`.
+- :mod:`.registry`: adapters by name, built-in or from the
+  ``omnistock.channels`` entry-point group.
+- :mod:`.web`, :mod:`.pos`, :mod:`.marketplace`: the built-in adapters.
+"""
+
+from __future__ import annotations
+
+from .base import ChannelAdapter, Command
+from .registry import adapter_class, available, create
+
+__all__ = ["ChannelAdapter", "Command", "adapter_class", "available", "create"]

@@ -1,0 +1,223 @@
+"""Marketplace adapter: availability feeds out, order messages in.
+
+Feeds (:meth:`MarketplaceAdapter.full`, :meth:`MarketplaceAdapter.delta`)
+give each SKU's figure for one channel under the ring-fence rule of
+:mod:`omnistock.ledger.pools`: the channel's buffer, its cap, its own
+guaranteed minimum, and every other channel's minimum set aside. Both render
+as CSV or JSON (:class:`Feed`).
+
+A delta since a cursor (a journal sequence number) holds only SKUs whose
+figure differs from the figure at the cursor. It reads the journal rows after
+the cursor to find the touched SKUs and recomputes only those, so its cost is
+O(rows since the cursor + touched SKUs x channel locations), not
+O(positions). A journal row without a SKU (a channel or location change) can
+move every figure; the delta then falls back to a full feed and says so
+(``Feed.kind == "full"``).
+
+Inbound, :meth:`MarketplaceAdapter.parse` validates the marketplace's order
+messages (``order`` holds pinned lines, ``cancel`` releases) with the same
+strict schema rules as the web adapter.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..errors import InsufficientStock, PayloadError, UnknownChannel
+from ..ledger.pools import Fence, channel_figure, unconsumed
+from ..values import Line, Order
+from . import _schema as S
+from .base import ChannelAdapter, Command
+from .web import _by_order
+
+if TYPE_CHECKING:
+    from ..inventory import Inventory
+    from ..queries import Reader
+
+__all__ = ["Feed", "FeedItem", "MarketplaceAdapter"]
+
+OPEN = ("held", "committed")
+
+
+@attrs.frozen
+class FeedItem:
+    sku: str
+    quantity: int
+
+
+@attrs.frozen
+class Feed:
+    """An availability feed for one channel.
+
+    ``kind``: ``full`` (every SKU) or ``delta`` (only SKUs whose figure
+    changed after ``since``); ``cursor``: the journal head the figures are
+    true at; pass it as ``since`` to the next delta."""
+
+    channel: str
+    kind: str
+    cursor: int
+    since: int | None
+    items: tuple[FeedItem, ...]
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "channel": self.channel, "kind": self.kind, "cursor": self.cursor,
+            "since": self.since,
+            "items": [{"sku": i.sku, "quantity": i.quantity} for i in self.items],
+        }, separators=(",", ":"), ensure_ascii=False)
+
+    def to_csv(self) -> str:
+        """``sku,quantity`` rows with a header. SKUs that a spreadsheet would
+        read as a formula (leading ``= + - @``, tab or CR) are prefixed with
+        ``'``."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["sku", "quantity"])
+        for i in self.items:
+            sku = "'" + i.sku if i.sku[:1] in ("=", "+", "-", "@", "\t", "\r") else i.sku
+            w.writerow([sku, i.quantity])
+        return buf.getvalue()
+
+    def as_dict(self) -> dict[str, int]:
+        return {i.sku: i.quantity for i in self.items}
+
+
+class MarketplaceAdapter(ChannelAdapter):
+    """Feeds and order messages for one marketplace channel."""
+
+    name = "marketplace"
+
+    def __init__(self, channel: str = "marketplace", *, ttl_seconds: int = 3600,
+                 max_bytes: int = S.MAX_BODY) -> None:
+        self.channel = S.ident(channel, "channel")
+        self.ttl_seconds = S.integer(ttl_seconds, "ttl_seconds", 1, 30 * 86400)
+        self.max_bytes = max_bytes
+        self._last: dict[str, int] = {}
+        self._last_cursor: int | None = None
+
+    # -- figures ----------------------------------------------------------------
+    def figures(self, inv: Reader, skus: Iterable[str]) -> dict[str, int]:
+        """The channel's ring-fenced figure for each SKU (rule in
+        :mod:`omnistock.ledger.pools`). Reads the open reservations once (to
+        know what each channel has used) and O(channel locations) per SKU."""
+        chans = inv.channels
+        me = chans.get(self.channel)
+        if me is None:
+            raise UnknownChannel(self.channel)
+        fenced = [c for c in chans.values() if c.minimum > 0 and c.id != self.channel]
+        want = list(skus)
+        used: dict[tuple[str, str], int] = {}
+        if me.minimum or me.cap is not None or fenced:
+            wanted = set(want)
+            for st in OPEN:
+                for r in inv.reservations(st):
+                    if r.channel is None:
+                        continue
+                    for ln in r.lines:
+                        if ln.sku in wanted:
+                            k = (r.channel, ln.sku)
+                            used[k] = used.get(k, 0) + ln.qty
+        out: dict[str, int] = {}
+        for sku in want:
+            stock = inv.explain(sku, channel=self.channel).positive_sum
+            aside = 0
+            for c in fenced:
+                f = Fence(minimum=c.minimum, used=used.get((c.id, sku), 0))
+                aside += min(unconsumed(f), inv.explain(sku, channel=c.id).positive_sum)
+            fence = Fence(minimum=me.minimum, cap=me.cap, buffer=me.buffer,
+                          used=used.get((self.channel, sku), 0))
+            out[sku] = channel_figure(stock, fence, aside)
+        return out
+
+    def publish(self, inv: Reader, skus: Iterable[str] | None = None) -> dict[str, int]:
+        return self.figures(inv, inv.skus if skus is None else skus)
+
+    def full(self, inv: Reader) -> Feed:
+        """Every SKU's figure. O(SKUs x channel locations)."""
+        cursor = inv.head
+        figs = self.figures(inv, inv.skus)
+        self._last, self._last_cursor = figs, cursor
+        return Feed(self.channel, "full", cursor, None,
+                    tuple(FeedItem(s, q) for s, q in figs.items()))
+
+    def delta(self, inv: Inventory, since: int) -> Feed:
+        """SKUs whose figure changed after journal seq ``since``.
+
+        The figures at ``since`` come from this adapter's last feed when its
+        cursor is ``since``, else from ``inv.at(since)`` (a replay)."""
+        since = S.integer(since, "since", 0, 2**62)
+        cursor = inv.head
+        if since > cursor:
+            raise PayloadError("since", since, f"is past the journal head {cursor}")
+        touched: set[str] = set()
+        for row in inv.store.read(since, cursor):
+            if row[3] is None:
+                return attrs.evolve(self.full(inv), since=since)
+            touched.add(row[3])
+        now = self.figures(inv, sorted(touched))
+        if self._last_cursor == since:
+            before: Mapping[str, int | None] = {s: self._last.get(s) for s in touched}
+        else:
+            view = inv.at(since)
+            known = set(view.skus)
+            old = self.figures(view, sorted(touched & known))
+            before = {s: old.get(s) for s in touched}
+        items = tuple(FeedItem(s, q) for s, q in now.items() if before.get(s) != q)
+        last = dict(self._last) if self._last_cursor == since else {}
+        last.update(now)
+        self._last, self._last_cursor = last, cursor
+        return Feed(self.channel, "delta", cursor, since, items)
+
+    # -- inbound ----------------------------------------------------------------
+    def parse(self, payload: bytes, headers: Mapping[str, str] | None = None) -> list[Command]:
+        """Validate a marketplace order message::
+
+            {"message_id": "m-1", "type": "order", "order_id": "mk-9",
+             "lines": [{"sku": "A", "qty": 1, "location": "dc-1"}]}
+            {"message_id": "m-2", "type": "cancel", "order_id": "mk-9"}
+
+        Lines must be pinned (marketplace orders are placed against the feed
+        of a location set; unpinned sourcing needs the fulfilment module)."""
+        doc = S.obj(S.load_json(payload, self.max_bytes), "", ("message_id", "type", "order_id"),
+                    ("lines",))
+        mid = S.event_id(doc["message_id"], "message_id")
+        kind = S.choice(doc["type"], "type", ("order", "cancel"))
+        order_id = S.ident(doc["order_id"], "order_id")
+        key = f"marketplace:{self.channel}:{mid}"
+        if len(key) > 200:
+            raise PayloadError("message_id", mid, "too long once prefixed")
+        if kind == "cancel":
+            if "lines" in doc:
+                raise PayloadError("lines", doc["lines"], "a cancel has no lines")
+            return [Command("release_order", {"order_id": order_id}, key)]
+        if "lines" not in doc:
+            raise PayloadError("lines", None, "is required for an order")
+        ls = S.lines(doc["lines"], "lines", "required")
+        order = Order(order_id, channel=self.channel, lines=[Line(*x) for x in ls])
+        return [Command("hold", {"order": order, "ttl": self.ttl_seconds}, key)]
+
+    def execute(self, inv: Inventory, command: Command) -> Any:
+        """Apply a message. An order is first checked against the feed
+        figures (ring-fence included) so a marketplace cannot take stock
+        fenced for other channels; until the core's ``hold`` applies the
+        pools itself, that check and the hold are two steps."""
+        if command.op == "hold":
+            order: Order = command.kwargs["order"]
+            if inv.store.lookup_key(command.key or "") is None:
+                want: dict[str, int] = {}
+                for ln in order.lines:
+                    want[ln.sku] = want.get(ln.sku, 0) + ln.qty
+                figs = self.figures(inv, want)
+                for sku, q in want.items():
+                    if q > figs[sku]:
+                        raise InsufficientStock(sku, q, figs[sku], None, self.channel)
+        if command.op == "release_order":
+            return _by_order(inv, command.kwargs["order_id"], inv.release, command.key)
+        return super().execute(inv, command)
+
