@@ -49,6 +49,8 @@ __all__ = [
 def warmup() -> int:
     """Compile every numba kernel now (or load it from the on-disk cache), so
     no request pays the compile cost later. Returns how many kernels."""
-    from .ledger import _jit, kernels  # noqa: F401  (importing declares them)
+    from .fulfilment import kernels as _fk  # noqa: F401  (importing declares them)
+    from .fulfilment import optimize as _fo  # noqa: F401
+    from .ledger import _jit, kernels  # noqa: F401
 
     return _jit.warmup_all()

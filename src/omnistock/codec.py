@@ -77,7 +77,8 @@ def to_jsonable(result: Any) -> Any:
     if isinstance(result, Applied):
         return {"t": "applied", "v": [result.seq, [
             [s.sku, s.location, s.qty, list(s.reservations)] for s in result.shortages],
-            [_resourced(r) for r in result.resourced]]}
+            [_resourced(r) for r in result.resourced],
+            [transfer_jsonable(t) for t in result.transfers]]}
     if isinstance(result, Transfer):
         return {"t": "transfer", "v": transfer_jsonable(result)}
     if isinstance(result, Location):
@@ -93,7 +94,8 @@ _DECODERS: dict[str, Any] = {
     "plain": lambda v: v,
     "reservation": decode_reservation,
     "applied": lambda v: Applied(v[0], tuple(Shortage(a, b, c, tuple(d)) for a, b, c, d in v[1]),
-                                 tuple(_resourced_of(r) for r in v[2])),
+                                 tuple(_resourced_of(r) for r in v[2]),
+                                 tuple(transfer_of(t) for t in v[3])),
     "transfer": transfer_of,
     "location": Location.from_dict,
     "channel": Channel.from_dict,

@@ -57,6 +57,7 @@ from .values import (
     Reservation,
     ReservationLine,
     Shortage,
+    Transfer,
     lines_of,
 )
 
@@ -553,8 +554,11 @@ class Inventory(OrderCommands, Reader):
                      order_id: str | None = None, key: str | None = None) -> Applied:
         """Take back returned units at a location that accepts returns.
 
-        ``condition``: ``sellable`` restocks; ``damaged``, ``inspection``,
-        ``quarantine`` or ``display`` put the units in that unsellable state;
+        ``condition``: ``sellable`` restocks here when the location ranges the
+        SKU (it has stocked it before), otherwise the units are transferred
+        on to the location's ``returns_to`` (when it has one); ``damaged``,
+        ``inspection``, ``quarantine`` or ``display`` put the units in that
+        unsellable state (``change_state`` moves them back after inspection);
         ``write_off`` journals the return and leaves on_hand unchanged."""
         ls = lines_of(lines)
         check_opt_id("order_id", order_id)
@@ -569,12 +573,30 @@ class Inventory(OrderCommands, Reader):
             ts = self._ts(now)
             data = {"state": condition}
             rows: list[NewRow] = []
+            datas: list[dict[str, Any] | None] = []
+            onward: list[tuple[str, int]] = []
+            back_to = st.locations[location].returns_to
             for ln in ls:
                 s, l = self._known_pos(ln.sku, location)
                 self._no_overflow(s, l, ln.qty)
                 rows.append((ts, "returned", ln.sku, location, ln.qty, order_id, None, key,
                              json.dumps(data)))
-            return rows, [data] * len(rows), Applied(st.head + len(rows))
+                datas.append(data)
+                if condition == SELLABLE and back_to is not None \
+                        and (s, l) not in st.ranged and back_to != location:
+                    onward.append((ln.sku, ln.qty))
+            transfers = []
+            if back_to is not None and onward:  # not ranged here: send it on
+                hours = self._policy_of(st).transfer_hours
+                eta = now + int(hours * 3600 * 1_000_000)
+                for sku, q in onward:
+                    tid = f"T{st.head + len(rows) + 1}"
+                    d = {"to": back_to, "eta": eta}
+                    rows.append((ts, "transfer-out", sku, location, q, tid, None, key,
+                                 json.dumps(d)))
+                    datas.append(d)
+                    transfers.append(Transfer(tid, sku, location, back_to, q, from_micros(eta)))
+            return rows, datas, Applied(st.head + len(rows), transfers=tuple(transfers))
 
         args = [location, [[x.sku, x.qty] for x in ls], condition, order_id]
         result: Applied = self._run("return_items", args, key, plan)
@@ -679,13 +701,12 @@ class Inventory(OrderCommands, Reader):
                 q = max(0, atp)
             if q:
                 out[(s, l)] = q
-        if ch is not None and (ch.buffer or ch.cap is not None):
+        if ch is not None and self._fenced(st, ch):
             per_sku: dict[int, int] = {}
             for (s, _), q in out.items():
                 per_sku[s] = per_sku.get(s, 0) + q
-            cols = self._channel_cols(st, ch)
             for s, q in per_sku.items():
-                room = self._channel_figure(ch, self._positive_sum(st, s, cols))
+                room = self._channel_room(st, ch, s)
                 if q > room:
                     raise InsufficientStock(g.skus[s], q, room, None, ch.id)
         if not out:
@@ -818,10 +839,9 @@ class Inventory(OrderCommands, Reader):
                                  json.dumps(data)))
                     datas.append(data)
             ch = st.channels.get(h.channel) if h.channel is not None else None
-            if ch is not None and (ch.buffer or ch.cap is not None):
-                cols = self._channel_cols(st, ch)
+            if ch is not None and self._fenced(st, ch):
                 for s, more in grow.items():
-                    room = self._channel_figure(ch, self._positive_sum(st, s, cols))
+                    room = self._channel_room(st, ch, s)
                     if more > room:
                         raise InsufficientStock(g.skus[s], more, room, None, ch.id)
             tmp = h.copy()

@@ -68,11 +68,8 @@ class OrderCommands:
         def _loc(self, st: LedgerState, loc: Any, field: str = "location") -> int: ...
         def _sku(self, st: LedgerState, sku: Any) -> int: ...
         def _channel(self, st: LedgerState, ch: Any) -> Channel: ...
-        def _channel_cols(self, st: LedgerState, ch: Channel) -> list[int]: ...
-        @staticmethod
-        def _channel_figure(ch: Channel, positive_sum: int) -> int: ...
-        @staticmethod
-        def _positive_sum(st: LedgerState, s: int, cols: list[int] | None) -> int: ...
+        def _fenced(self, st: LedgerState, ch: Channel) -> bool: ...
+        def _channel_room(self, st: LedgerState, ch: Channel, s: int) -> int: ...
         def _known_pos(self, sku: str, location: str, new_sku: bool = False) -> Pos: ...
         def _shortages(self, taken: dict[Pos, int]) -> tuple[Shortage, ...]: ...
 
@@ -223,17 +220,16 @@ class OrderCommands:
 
     def _channel_refusal(self, st: LedgerState, ch: Channel | None,
                          lines: Iterable[Line]) -> str | None:
-        if ch is None or (not ch.buffer and ch.cap is None):
+        if ch is None or not self._fenced(st, ch):
             return None
         need: dict[str, int] = {}
         for ln in lines:
             need[ln.sku] = need.get(ln.sku, 0) + ln.qty
-        cols = self._channel_cols(st, ch)
         for sku, q in need.items():
-            room = self._channel_figure(ch, self._positive_sum(st, st.grid.sku_ix[sku], cols))
+            room = self._channel_room(st, ch, st.grid.sku_ix[sku])
             if q > room:
                 return (f"channel {ch.id!r} may sell {room} of sku {sku!r} "
-                        f"(buffer {ch.buffer}), order asks {q}")
+                        f"(buffer {ch.buffer}, cap {ch.cap}, others' fences), order asks {q}")
         return None
 
     def _source(self, lines: Sequence[Line], method: str, ship_to: Point | None,

@@ -15,6 +15,7 @@ from ._validate import check_id, check_qty, from_micros
 from .errors import InvalidInput, UnknownChannel, UnknownLocation, UnknownReservation, UnknownSku
 from .ledger.grid import STATE_INDEX
 from .ledger.holds import Hold
+from .ledger.pools import Fence, figures
 from .ledger.state import LedgerState
 from .reports import Explanation, PositionFigures, Promise, SupplyLine
 from .values import UNSELLABLE_STATES, Channel, Location, Reservation, ReservationLine
@@ -82,9 +83,11 @@ class Reader:
 
         - at a ``location``: ``max(0, atp)`` there;
         - over the network: the sum of ``max(0, atp)`` over every location;
-        - for a ``channel``: that sum over the channel's locations, less its
-          buffer, floored at 0 and capped; with a location too, the smaller of
-          the location's figure and the channel's.
+        - for a ``channel``: that sum over the channel's locations, less the
+          units ring-fenced for other channels (their unconsumed minimums),
+          less its buffer, floored at 0, and within its cap (the most it may
+          have promised at once); with a location too, the smaller of the
+          location's figure and the channel's. See ``ledger.pools``.
 
         O(1) for a location, O(locations) otherwise."""
         st = self._sync()
@@ -95,7 +98,7 @@ class Reader:
             return self._positive_sum(st, s, None)
         ch = self._channel(st, channel)
         cols = self._channel_cols(st, ch)
-        total = self._channel_figure(ch, self._positive_sum(st, s, cols))
+        total = self._channel_room(st, ch, s)
         if location is None:
             return total
         col = self._loc(st, location)
@@ -112,9 +115,27 @@ class Reader:
         return int(np.maximum(row, 0).sum())
 
     @staticmethod
-    def _channel_figure(ch: Channel, positive_sum: int) -> int:
-        v = max(0, positive_sum - ch.buffer)
-        return v if ch.cap is None else min(v, ch.cap)
+    def _fenced(st: LedgerState, ch: Channel) -> bool:
+        """Whether holds for ``ch`` need a channel check beyond position ATP."""
+        return bool(ch.buffer) or ch.cap is not None or any(
+            d.minimum for d in st.channels.values())
+
+    def _channel_room(self, st: LedgerState, ch: Channel, s: int) -> int:
+        """Channel ``ch``'s figure for SKU row ``s`` by the ring-fence rule
+        (``ledger.pools``): its positive ATP sum, less the unconsumed
+        minimums of the other channels, less its buffer, within what its cap
+        leaves given the units it already holds. O(channels x locations)."""
+        used = st.chan_used
+        if not any(d.minimum for d in st.channels.values()):
+            v = max(0, self._positive_sum(st, s, self._channel_cols(st, ch)) - ch.buffer)
+            if ch.cap is not None:
+                v = min(v, max(0, ch.cap - used.get((ch.id, s), 0)))
+            return v
+        stocks = {d.id: self._positive_sum(st, s, self._channel_cols(st, d))
+                  for d in st.channels.values()}
+        fences = {d.id: Fence(d.minimum, d.cap, d.buffer, used.get((d.id, s), 0))
+                  for d in st.channels.values()}
+        return figures(stocks, fences)[ch.id]
 
     def explain(
         self, sku: str, location: str | None = None, channel: str | None = None

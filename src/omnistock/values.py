@@ -390,11 +390,13 @@ class Resourced:
 @attrs.frozen
 class Applied:
     """What a stock movement command did: the journal head after it, any
-    shortage it left and how the reservations it uncovered were re-sourced."""
+    shortage it left, how the reservations it uncovered were re-sourced, and
+    any transfer it started (a return sent on to ``returns_to``)."""
 
     seq: int
     shortages: tuple[Shortage, ...] = ()
     resourced: tuple[Resourced, ...] = ()
+    transfers: tuple[Transfer, ...] = ()
 
 
 @attrs.frozen

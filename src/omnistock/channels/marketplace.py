@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..errors import InsufficientStock, PayloadError, UnknownChannel
-from ..ledger.pools import Fence, channel_figure, unconsumed
+from ..errors import PayloadError, UnknownChannel
 from ..values import Line, Order
 from . import _schema as S
 from .base import ChannelAdapter, Command
@@ -103,37 +102,13 @@ class MarketplaceAdapter(ChannelAdapter):
 
     # -- figures ----------------------------------------------------------------
     def figures(self, inv: Reader, skus: Iterable[str]) -> dict[str, int]:
-        """The channel's ring-fenced figure for each SKU (rule in
-        :mod:`omnistock.ledger.pools`). Reads the open reservations once (to
-        know what each channel has used) and O(channel locations) per SKU."""
-        chans = inv.channels
-        me = chans.get(self.channel)
-        if me is None:
+        """The channel's ring-fenced figure for each SKU: exactly what the
+        ledger's ``available(sku, channel=...)`` gives (buffer, cap and the
+        other channels' fences, :mod:`omnistock.ledger.pools`).
+        O(channels x locations) per SKU."""
+        if self.channel not in inv.channels:
             raise UnknownChannel(self.channel)
-        fenced = [c for c in chans.values() if c.minimum > 0 and c.id != self.channel]
-        want = list(skus)
-        used: dict[tuple[str, str], int] = {}
-        if me.minimum or me.cap is not None or fenced:
-            wanted = set(want)
-            for st in OPEN:
-                for r in inv.reservations(st):
-                    if r.channel is None:
-                        continue
-                    for ln in r.lines:
-                        if ln.sku in wanted:
-                            k = (r.channel, ln.sku)
-                            used[k] = used.get(k, 0) + ln.qty
-        out: dict[str, int] = {}
-        for sku in want:
-            stock = inv.explain(sku, channel=self.channel).positive_sum
-            aside = 0
-            for c in fenced:
-                f = Fence(minimum=c.minimum, used=used.get((c.id, sku), 0))
-                aside += min(unconsumed(f), inv.explain(sku, channel=c.id).positive_sum)
-            fence = Fence(minimum=me.minimum, cap=me.cap, buffer=me.buffer,
-                          used=used.get((self.channel, sku), 0))
-            out[sku] = channel_figure(stock, fence, aside)
-        return out
+        return {sku: inv.available(sku, channel=self.channel) for sku in skus}
 
     def publish(self, inv: Reader, skus: Iterable[str] | None = None) -> dict[str, int]:
         return self.figures(inv, inv.skus if skus is None else skus)
@@ -203,20 +178,9 @@ class MarketplaceAdapter(ChannelAdapter):
         return [Command("hold", {"order": order, "ttl": self.ttl_seconds}, key)]
 
     def execute(self, inv: Inventory, command: Command) -> Any:
-        """Apply a message. An order is first checked against the feed
-        figures (ring-fence included) so a marketplace cannot take stock
-        fenced for other channels; until the core's ``hold`` applies the
-        pools itself, that check and the hold are two steps."""
-        if command.op == "hold":
-            order: Order = command.kwargs["order"]
-            if inv.store.lookup_key(command.key or "") is None:
-                want: dict[str, int] = {}
-                for ln in order.lines:
-                    want[ln.sku] = want.get(ln.sku, 0) + ln.qty
-                figs = self.figures(inv, want)
-                for sku, q in want.items():
-                    if q > figs[sku]:
-                        raise InsufficientStock(sku, q, figs[sku], None, self.channel)
+        """Apply a message. The ledger's ``hold`` applies the channel's
+        ring-fence itself, in the same commit, so a marketplace can never
+        take stock fenced for other channels, even under concurrency."""
         if command.op == "release_order":
             return _by_order(inv, command.kwargs["order_id"], inv.release, command.key)
         return super().execute(inv, command)

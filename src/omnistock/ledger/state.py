@@ -31,8 +31,8 @@ SNAPSHOT_MAGIC = b"OMNISNAP1\n"
 class LedgerState:
     """Everything the journal implies, at ``head``."""
 
-    __slots__ = ("channels", "grid", "head", "holds", "last_ts", "locations", "picks", "policy",
-                 "ranged", "supply")
+    __slots__ = ("chan_used", "channels", "grid", "head", "holds", "last_ts", "locations",
+                 "picks", "policy", "ranged", "supply")
 
     def __init__(self) -> None:
         self.grid = Grid()
@@ -46,6 +46,8 @@ class LedgerState:
         self.ranged: set[Pos] = set()
         # The sourcing policy as a plain dict (the ledger knows no services).
         self.policy: dict[str, Any] | None = None
+        # Open reserved units per (channel, sku index): ring-fence "used".
+        self.chan_used: dict[tuple[str, int], int] = {}
         self.head = 0
         self.last_ts = 0
 
@@ -139,6 +141,7 @@ class LedgerState:
         p = self._pos(sku, loc)
         h = self._open(ref, channel, d, seq)
         self.holds.add_line(h, p, qty)
+        self._use(h.channel, p[0], qty)
         if "exp" in d:
             self.holds.set_expiry(h, d["exp"])
         self.grid.reserved[p] += qty
@@ -150,6 +153,16 @@ class LedgerState:
         if "pickup" in d:
             h.pickup = d["pickup"]
         return h
+
+    def _use(self, channel: str | None, s: int, qty: int) -> None:
+        if channel is None or not qty:
+            return
+        k = (channel, s)
+        v = self.chan_used.get(k, 0) + qty
+        if v:
+            self.chan_used[k] = v
+        else:
+            del self.chan_used[k]
 
     def _hold_of(self, ref: str | None) -> Hold:
         assert ref is not None
@@ -171,6 +184,7 @@ class LedgerState:
         p = self._pos(sku, loc)
         self.holds.take_line(h, p, qty)
         self.grid.reserved[p] -= qty
+        self._use(h.channel, p[0], -qty)
         if not keep:
             self.holds.close(h, state)
         return h
@@ -224,6 +238,7 @@ class LedgerState:
             h = self.holds.by_id[rid]
             self.holds.add_line(h, (s, l), qty)
             self.grid.reserved[s, l] += qty
+            self._use(h.channel, s, qty)
 
     def _policy(self, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: dict[str, Any],
                 _seq: int) -> None:
@@ -304,6 +319,13 @@ class LedgerState:
                 f"reserved at ({g.skus[s]}, {g.locs[l]}) is {res[s, l]}, "
                 f"reservations sum to {expect[s, l]}"
             )
+        used: dict[tuple[str, int], int] = {}
+        for h in self.holds.by_id.values():
+            if h.channel is not None:
+                for (s, _), q in h.lines.items():
+                    used[(h.channel, s)] = used.get((h.channel, s), 0) + q
+        if used != self.chan_used:
+            out.append("per-channel reserved units disagree with the reservations")
         if (res < 0).any():
             out.append("a position has negative reserved")
         for p, v in g.safety.items():
@@ -366,6 +388,9 @@ class LedgerState:
             for rec in sorted(header["holds"], key=lambda r: r[5]):
                 st._load_hold(rec)
             st.holds.per_order = dict(header["per_order"])
+            for h in st.holds.by_id.values():
+                for (s, _), q in h.lines.items():
+                    st._use(h.channel, s, q)
             for sid, s, l, q, eta, kind, src, res in header["supply"]:
                 st.supply.add(Incoming(sid, s, l, q, eta, kind, src, res))
             st.ranged = {(p[0], p[1]) for p in header["ranged"]}

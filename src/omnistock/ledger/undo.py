@@ -43,6 +43,7 @@ class Savepoint:
         self.channels: dict[str, Any] = {}
         self.picks: dict[tuple[str, int], Any] = {}
         self.ranged: dict[Pos, bool] = {}
+        self.chan_used: dict[tuple[str, int], Any] = {}
         self.policy = st.policy
 
     def touch(self, row: Row | tuple[Any, ...], data: dict[str, Any] | None = None) -> None:
@@ -63,6 +64,12 @@ class Savepoint:
         if rid is not None and rid not in self.holds:
             h = st.holds.by_id.get(rid)
             self.holds[rid] = None if h is None else h.copy()
+        if rid is not None and sku is not None:
+            h = st.holds.by_id.get(rid)
+            ch = h.channel if h is not None else channel
+            s_ix = g.sku_ix.get(sku)
+            if ch is not None and s_ix is not None and (ch, s_ix) not in self.chan_used:
+                self.chan_used[(ch, s_ix)] = st.chan_used.get((ch, s_ix), _MISSING)
         order = data.get("order")
         if order is not None and order not in self.per_order:
             self.per_order[order] = st.holds.per_order.get(order, _MISSING)
@@ -131,6 +138,8 @@ class Savepoint:
             _put(st.channels, cid, None if ch is _MISSING else ch)
         for k, v in self.picks.items():
             _put(st.picks, k, None if v is _MISSING else v)
+        for k, v in self.chan_used.items():
+            _put(st.chan_used, k, None if v is _MISSING else v)
         for p, was in self.ranged.items():
             if was:
                 st.ranged.add(p)
@@ -149,6 +158,8 @@ class Savepoint:
             g.reserved[self.n_skus:, :] = 0
             g.free[:, self.n_locs:] = 0
             g.reserved[:, self.n_locs:] = 0
+            for k in [k for k in st.chan_used if k[1] >= self.n_skus]:
+                del st.chan_used[k]
             for d in (g.safety, g.unsell, hs.by_pos):
                 for p in [p for p in d if p[0] >= self.n_skus or p[1] >= self.n_locs]:
                     del d[p]
