@@ -7,6 +7,9 @@
 from __future__ import annotations
 
 from . import errors
+from .fulfilment.batch import BatchResult, OrderBatch
+from .fulfilment.policy import Policy
+from .fulfilment.results import Allocation, Suggestion
 from .inventory import Inventory, LedgerView
 from .reports import CheckReport, Explanation, PositionFigures, Promise
 from .values import (
@@ -19,13 +22,17 @@ from .values import (
     Point,
     Reservation,
     ReservationLine,
+    Resourced,
     Shortage,
+    Transfer,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Allocation",
     "Applied",
+    "BatchResult",
     "Channel",
     "CheckReport",
     "Entry",
@@ -35,12 +42,17 @@ __all__ = [
     "Line",
     "Location",
     "Order",
+    "OrderBatch",
     "Point",
+    "Policy",
     "PositionFigures",
     "Promise",
     "Reservation",
     "ReservationLine",
+    "Resourced",
     "Shortage",
+    "Suggestion",
+    "Transfer",
     "errors",
     "warmup",
 ]

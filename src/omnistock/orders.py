@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import attrs
 import numpy as np
@@ -20,8 +20,10 @@ import numpy as np
 from . import codec
 from ._validate import check_id, check_opt_id, check_qty, check_ttl, check_when, from_micros
 from ._validate import to_micros as _to_us
-from .errors import InsufficientStock, InvalidInput, InvalidQuantity
+from .errors import InsufficientStock, InvalidInput, InvalidQuantity, UnknownSku
+from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.geo import haversine_km
+from .fulfilment.kernels import UNLIMITED, allocate_wave_single, nearest, wave_policy
 from .fulfilment.policy import DEFAULT_POLICY, Policy
 from .fulfilment.results import Allocation, Status, Suggestion
 from .fulfilment.sourcing import Plan, source
@@ -143,15 +145,47 @@ class OrderCommands:
         result: Allocation = self._run("allocate", args, key, plan)
         return result
 
+    @overload
+    def allocate_many(self, orders: OrderBatch, ttl: Any = None,
+                      policy: Policy | None = None) -> BatchResult: ...
+    @overload
     def allocate_many(self, orders: Sequence[Order], ttl: Any = None,
-                      policy: Policy | None = None) -> list[Allocation]:
+                      policy: Policy | None = None) -> list[Allocation]: ...
+
+    def allocate_many(self, orders: Sequence[Order] | OrderBatch, ttl: Any = None,
+                      policy: Policy | None = None) -> list[Allocation] | BatchResult:
         """Allocate a wave in one store transaction. Orders are decided in
         sequence, each against the ledger as the previous ones left it, so
         the decisions are exactly those of calling ``allocate`` one order at a
         time in the same sequence. One bad order (bad input) raises before
-        anything is reserved."""
+        anything is reserved.
+
+        A columnar ``OrderBatch`` of single-line ship orders goes through the
+        numba wave kernel (one call for the wave) and returns a columnar
+        ``BatchResult``; waves whose channel has a buffer, cap or fences, or
+        whose policy starts with ``lowest_cost``/``highest_stock`` ties, are
+        decided by the same kernel only when the channel has no fence (else
+        one order at a time). O(orders x candidates^2) in the kernel."""
         from .inventory import DEFAULT_TTL, _Request
 
+        if isinstance(orders, OrderBatch):
+            ttl_b = check_ttl("ttl", DEFAULT_TTL if ttl is None else ttl) // timedelta(
+                microseconds=1)
+            if policy is not None and not isinstance(policy, Policy):
+                raise InvalidInput("policy", policy, "must be a Policy")
+            batch = orders
+            st = self._sync()
+            ch = st.channels.get(batch.channel) if batch.channel is not None else None
+            if ch is not None and self._fenced(st, ch):
+                # The channel's room is per SKU across the wave: order by order.
+                return _batch_of(batch, self.allocate_many(batch.orders(), ttl, policy))
+
+            def plan_b(now: int) -> CmdPlan:
+                pol = policy or self._policy_of(self._state)
+                return self._plan_batch(batch, now, ttl_b, pol)
+
+            result: BatchResult = self._run("allocate_many", None, None, plan_b)
+            return result
         orders = list(orders)
         for i, o in enumerate(orders):
             if not isinstance(o, Order):
@@ -177,6 +211,93 @@ class OrderCommands:
                 raise r.error
             out.append(r.result)
         return out
+
+    def _plan_batch(self, b: OrderBatch, now: int, ttl_us: int, pol: Policy) -> CmdPlan:
+        """Decide a columnar wave with the kernel, then journal it."""
+        st = self._state
+        g = st.grid
+        n = len(b)
+        ch = self._channel(st, b.channel) if b.channel is not None else None
+        ix = g.sku_ix
+        try:
+            sku_rows = np.array([ix[x] for x in b.skus], dtype=np.int64)
+        except KeyError as exc:
+            raise UnknownSku(exc.args[0], "skus") from None
+        # The static filters are the same for the whole wave: leave those
+        # locations out (the kernel's contract); relative order is kept.
+        cands = [c for c in st.locations.values() if _static_ok(c, "ship", ch, pol)]
+        k = len(cands) if pol.candidates is None else min(len(cands), pol.candidates)
+        cols = np.array([g.loc_ix[c.id] for c in cands], dtype=np.int64)
+        start = np.arange(n + 1, dtype=np.int64) * k
+        idx, dist = _nearest(b.lat, b.lon, cands, k)
+        cand = cols[idx]
+        ns, nl = g.shape
+        atp = np.ascontiguousarray(g.free[:ns, :nl] - g.reserved[:ns, :nl])
+        prio = np.zeros(nl, dtype=np.int64)
+        cap = np.full(nl, UNLIMITED, dtype=np.int64)
+        left = self._capacity_left(now) if "capacity" in pol.filters else {}
+        for c in st.locations.values():
+            prio[g.loc_ix[c.id]] = c.priority
+            if c.id in left:
+                cap[g.loc_ix[c.id]] = left[c.id]
+        flags = np.full(n, int(b.allow_split) | (int(b.allow_partial) << 1), dtype=np.uint8)
+        prefs, radius, per_parcel, per_km = wave_policy(pol)
+        if "radius" not in pol.filters:
+            radius = -1.0
+        take = np.zeros(n * k, dtype=np.int64)
+        status = np.zeros(n, dtype=np.int8)
+        allocate_wave_single(start, cand, dist, sku_rows, b.qty, flags, prio, cap, atp, prefs,
+                             radius, per_parcel, per_km, take, status)
+        return self._batch_rows(b, now, ttl_us, start, cand, take, status)
+
+    def _batch_rows(self, b: OrderBatch, now: int, ttl_us: int, start: np.ndarray,
+                    cand: np.ndarray, take: np.ndarray, status: np.ndarray) -> CmdPlan:
+        """Journal rows and the columnar result of a decided wave. Visits only
+        the candidate entries that took units: O(orders + takes)."""
+        st = self._state
+        g = st.grid
+        ts = self._ts(now)
+        exp = now + ttl_us
+        pick = {"day": now // DAY_US}
+        pick_text = json.dumps(pick)
+        capped = {g.loc_ix[c.id] for c in st.locations.values() if c.daily_capacity is not None}
+        entries = np.flatnonzero(take)
+        owner = np.searchsorted(start, entries, side="right") - 1
+        rows: list[NewRow] = []
+        datas: list[Any] = []
+        rids: list[str | None] = [None] * len(b)
+        taken_ids: set[str] = set()
+        channel = b.channel
+        locs = g.locs
+        lat, lon = b.lat, b.lon
+        last = -1
+        rid = ""
+        text = ""
+        data: dict[str, Any] = {}
+        for e, j in zip(entries.tolist(), owner.tolist(), strict=True):
+            if j != last:
+                last = j
+                oid = b.order_ids[j]
+                rid = st.holds.next_id(oid, taken_ids)
+                taken_ids.add(rid)
+                rids[j] = rid
+                data = {"order": oid, "exp": exp}
+                if not np.isnan(lat[j]):
+                    data["to"] = [float(lat[j]), float(lon[j])]
+                text = json.dumps(data)
+            col = int(cand[e])
+            rows.append((ts, "held", b.skus[j], locs[col], int(take[e]), rid, channel, None,
+                         text))
+            datas.append(data)
+            if col in capped:
+                rows.append((ts, "picked", None, locs[col], 1, None, None, None, pick_text))
+                datas.append(pick)
+        counts = np.bincount(owner, minlength=len(b)) if len(b) else np.zeros(0, np.int64)
+        out_start = np.zeros(len(b) + 1, dtype=np.int64)
+        np.cumsum(counts, out=out_start[1:])
+        return rows, datas, BatchResult(
+            b.order_ids, status.copy(), tuple(rids), out_start,
+            tuple(locs[int(c)] for c in cand[entries]), take[entries].astype(np.int64))
 
     def _plan_order(self, order: Order, now: int, ttl_us: int, pol: Policy,
                     key: str | None) -> CmdPlan:
@@ -236,11 +357,22 @@ class OrderCommands:
                 ch: Channel | None, pol: Policy, now: int, taken: dict[Pos, int],
                 exclude: tuple[str, ...], allow_split: bool = True,
                 allow_partial: bool = False) -> Plan:
-        """Run the sourcing policy over every location for unpinned lines,
-        with ATP less what this command has already ``taken``."""
+        """Run the sourcing policy for unpinned lines, with ATP less what this
+        command has already ``taken``. Candidates are every location, or the
+        policy's K nearest that pass the static filters; distances come from
+        the same vectorised haversine the wave path uses, so both decide
+        alike."""
         st = self._state
         g = st.grid
+        if exclude:
+            pol = attrs.evolve(pol, exclude=tuple(dict.fromkeys(pol.exclude + exclude)))
         cands = list(st.locations.values())
+        if pol.candidates is not None:
+            cands = [c for c in cands if _static_ok(c, method, ch, pol)]
+        k = len(cands) if pol.candidates is None else min(len(cands), pol.candidates)
+        idx, dist = _nearest(np.array([np.nan if ship_to is None else ship_to.lat]),
+                             np.array([np.nan if ship_to is None else ship_to.lon]), cands, k)
+        cands = [cands[i] for i in idx]
         cols = np.array([g.loc_ix[c.id] for c in cands], dtype=np.int64)
         atp = np.empty((len(lines), len(cands)), dtype=np.int64)
         for i, ln in enumerate(lines):
@@ -250,12 +382,11 @@ class OrderCommands:
                 if ts == s:
                     row[cols == tl] -= q
             atp[i] = row
-        if exclude:
-            pol = attrs.evolve(pol, exclude=tuple(dict.fromkeys(pol.exclude + exclude)))
         unpinned = [Line(ln.sku, ln.qty) for ln in lines]
         return source(unpinned, cands, atp, pol, method="ship" if method == "ship" else "pickup",
                       ship_to=ship_to, channel=ch, capacity_left=self._capacity_left(now),
-                      allow_split=allow_split, allow_partial=allow_partial)
+                      allow_split=allow_split, allow_partial=allow_partial,
+                      distances_km=dist)
 
     def _capacity_left(self, now: int) -> dict[str, int]:
         st = self._state
@@ -559,6 +690,7 @@ class OrderCommands:
         def follow(now: int, found: Any, emit: Emit) -> Allocation:
             rid, p, q = found
             moved = self._move_line(now, rid, p, q, key, emit, reason)
+            trace = self._last_trace  # before re-sourcing others overwrites it
             h = self._state.holds.by_id[rid]
             self._resource_uncovered(now, {p: 0}, key, emit)
             st = self._state
@@ -570,8 +702,9 @@ class OrderCommands:
                 "partial" if moved.to or moved.transfers else "unfillable")
             why = None if not moved.missing else (
                 f"{moved.missing} x {sku} could not be re-sourced")
-            return Allocation(h.order_id or rid, status, res, lines, self._last_trace,
-                              reason=why, transfers=moved.transfers)
+            ready = max((t.eta for t in moved.transfers), default=None)
+            return Allocation(h.order_id or rid, status, res, lines, trace,
+                              reason=why, transfers=moved.transfers, ready_at=ready)
 
         result: Allocation = self._run("reject", [res_id, sku, reason, location], key, plan,
                                        follow)
@@ -661,6 +794,52 @@ class OrderCommands:
         positions = {(g.sku_ix[s.sku], g.loc_ix[s.location]): 0 for s in result.shortages}
         done = self._resource_uncovered(now, positions, None, emit)
         return attrs.evolve(result, seq=self._state.head, resourced=done)
+
+
+def _batch_of(b: OrderBatch, allocs: list[Allocation]) -> BatchResult:
+    codes = {"unfillable": 0, "allocated": 1, "partial": 2}
+    start = [0]
+    locs: list[str] = []
+    qty: list[int] = []
+    for a in allocs:
+        for ln in a.lines:
+            locs.append(ln.location)
+            qty.append(ln.qty)
+        start.append(len(locs))
+    return BatchResult(b.order_ids, np.array([codes[a.status] for a in allocs], dtype=np.int8),
+                       tuple(None if a.reservation is None else a.reservation.id
+                             for a in allocs),
+                       np.array(start, dtype=np.int64), tuple(locs),
+                       np.array(qty, dtype=np.int64))
+
+
+def _points(locs: Sequence[Location]) -> tuple[np.ndarray, np.ndarray]:
+    lat = np.array([np.nan if c.point is None else c.point.lat for c in locs], dtype=np.float64)
+    lon = np.array([np.nan if c.point is None else c.point.lon for c in locs], dtype=np.float64)
+    return lat, lon
+
+
+def _nearest(olat: np.ndarray, olon: np.ndarray, locs: Sequence[Location],
+             k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per origin, the ``k`` nearest of ``locs`` (all, in their order, when
+    ``k == len(locs)``): flat index and km arrays (see ``kernels.nearest``)."""
+    lat, lon = _points(locs)
+    idx = np.empty(len(olat) * k, dtype=np.int64)
+    dist = np.empty(len(olat) * k, dtype=np.float64)
+    if k:
+        nearest(np.ascontiguousarray(olat, dtype=np.float64),
+                np.ascontiguousarray(olon, dtype=np.float64), lat, lon, k, idx, dist)
+    return idx, dist
+
+
+def _static_ok(c: Location, method: str, ch: Channel | None, pol: Policy) -> bool:
+    """The filters that do not change during a wave."""
+    if "capability" in pol.filters and not (c.ships if method == "ship" else c.pickup):
+        return False
+    if "channel" in pol.filters and ch is not None and ch.locations is not None \
+            and c.id not in ch.locations:
+        return False
+    return not ("excluded" in pol.filters and c.id in pol.exclude)
 
 
 __all__ = ["REJECT_REASONS", "Allocation", "OrderCommands", "Suggestion"]

@@ -25,7 +25,7 @@ import numpy as np
 from ..ledger._jit import kernel
 from .policy import PREF_CODE, Policy
 
-__all__ = ["UNLIMITED", "allocate_wave_single", "wave_policy"]
+__all__ = ["UNLIMITED", "allocate_wave_single", "nearest", "wave_policy"]
 
 UNLIMITED = 2**62
 """``cap_left`` value for a location without a daily capacity."""
@@ -218,3 +218,78 @@ def allocate_wave_single(
         else:
             status[j] = 0
     return done
+
+
+@kernel(f"void({FVEC}, {FVEC}, {FVEC}, {FVEC}, int64, {VEC}, {FVEC})")
+def nearest(olat: Any, olon: Any, clat: Any, clon: Any, k: Any, out_idx: Any,
+            out_dist: Any) -> None:
+    """For each origin ``i`` (degrees; NaN: unknown), write the ``k`` nearest
+    candidates to ``out_idx[i*k:(i+1)*k]`` and their haversine km to
+    ``out_dist``.
+
+    With ``k == len(clat)`` every candidate is written in its own order.
+    Otherwise the ``k`` nearest in ascending distance, ties to the lower
+    index; candidates without a point (or an origin without one) are
+    farthest. Selection compares ``hav = sin^2(dphi/2) + cos cos sin^2(dl/2)``
+    built from precomputed sines and cosines (a few multiply-adds a pair);
+    only the kept pairs get the exact arc. Both ``allocate`` and waves use
+    this kernel, so they see the same candidates at the same distances.
+    O(origins x candidates), plus O(k) per insertion into the kept list."""
+    n = olat.shape[0]
+    c = clat.shape[0]
+    rad = np.pi / 180.0
+    cs = np.empty(c)
+    sn = np.empty(c)
+    cl = np.empty(c)
+    sl = np.empty(c)
+    ok = np.empty(c, dtype=np.uint8)
+    for j in range(c):
+        ok[j] = not (np.isnan(clat[j]) or np.isnan(clon[j]))
+        cs[j] = np.cos(clat[j] * rad)
+        sn[j] = np.sin(clat[j] * rad)
+        cl[j] = np.cos(clon[j] * rad)
+        sl[j] = np.sin(clon[j] * rad)
+    keyb = np.empty(max(k, 1))
+    idxb = np.empty(max(k, 1), dtype=np.int64)
+    for i in range(n):
+        known = not (np.isnan(olat[i]) or np.isnan(olon[i]))
+        p1 = olat[i] * rad
+        l1 = olon[i] * rad
+        c1 = np.cos(p1)
+        s1 = np.sin(p1)
+        cl1 = np.cos(l1)
+        sl1 = np.sin(l1)
+        m = 0
+        for j in range(c):
+            if known and ok[j]:
+                cos_dphi = c1 * cs[j] + s1 * sn[j]
+                cos_dl = cl1 * cl[j] + sl1 * sl[j]
+                key = (1.0 - cos_dphi) * 0.5 + c1 * cs[j] * (1.0 - cos_dl) * 0.5
+            else:
+                key = np.inf
+            if k == c:
+                keyb[j] = key
+                idxb[j] = j
+                continue
+            if m == k and not key < keyb[m - 1]:
+                continue
+            pos = m if m < k else k - 1
+            while pos > 0 and key < keyb[pos - 1]:
+                if pos < k:
+                    keyb[pos] = keyb[pos - 1]
+                    idxb[pos] = idxb[pos - 1]
+                pos -= 1
+            keyb[pos] = key
+            idxb[pos] = j
+            if m < k:
+                m += 1
+        for t in range(k):
+            j = idxb[t]
+            out_idx[i * k + t] = j
+            if known and ok[j]:
+                dphi = (clat[j] - olat[i]) * rad
+                dl = (clon[j] - olon[i]) * rad
+                h = np.sin(dphi / 2.0) ** 2 + c1 * cs[j] * np.sin(dl / 2.0) ** 2
+                out_dist[i * k + t] = 2.0 * 6371.0088 * np.arcsin(min(1.0, np.sqrt(h)))
+            else:
+                out_dist[i * k + t] = np.inf

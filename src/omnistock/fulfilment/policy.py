@@ -45,6 +45,11 @@ store is short, ``bopis_fallback`` lists what to try, in order:
   serve the whole order now, with their distance.
 
 When none applies, the order is ``unfillable`` with the reason.
+
+``candidates``: consider only the K nearest locations (to the order's
+destination) that pass the static filters (capability, channel, excluded),
+as waves of thousands of stores do; ``None`` considers every location and
+the trace names them all.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ PREF_CODE = {name: i for i, name in enumerate(PREFERENCES)}
 
 _KEYS = ("filters", "preferences", "radius_km", "protect_safety", "exclude",
          "per_parcel", "per_km", "bopis_fallback", "transfer_radius_km", "transfer_hours",
-         "suggestions")
+         "suggestions", "candidates")
 BOPIS_OUTCOMES = ("transfer", "suggest")
 """What a short pickup store may do, tried in the policy's order; when none
 works the order is refused (``unfillable``) with the reason."""
@@ -150,6 +155,14 @@ def _transfer_hours(v: Any) -> float:
     return _nonneg("transfer_hours", v)
 
 
+def _candidates(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 1 <= int(v) <= 100_000:
+        raise InvalidInput("candidates", v, "must be None or an integer from 1 to 100000")
+    return int(v)
+
+
 def _suggestions(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= int(v) <= 50:
         raise InvalidInput("suggestions", v, "must be an integer from 0 to 50")
@@ -177,6 +190,9 @@ class Policy:
     transfer_radius_km: float | None = attrs.field(default=None, converter=_transfer_radius)
     transfer_hours: float = attrs.field(default=24.0, converter=_transfer_hours)
     suggestions: int = attrs.field(default=3, converter=_suggestions)
+    # Consider only the K nearest locations that pass the static filters
+    # (capability, channel, excluded); None: every location.
+    candidates: int | None = attrs.field(default=None, converter=_candidates)
 
     @property
     def fewest_splits(self) -> bool:
@@ -209,6 +225,7 @@ class Policy:
             "transfer_radius_km": self.transfer_radius_km,
             "transfer_hours": self.transfer_hours,
             "suggestions": self.suggestions,
+            "candidates": self.candidates,
         }
 
     @classmethod
