@@ -246,6 +246,9 @@ class Inventory(OrderCommands, Reader):
 
     def _commit_batch(self, batch: list[_Request]) -> None:
         st = self._state
+        if len(batch) == 1 and batch[0].follow is None and batch[0].key is None \
+                and self._commit_alone(batch[0]):
+            return
         for attempt in range(RETRIES):
             sp = Savepoint(st)
             commits: list[Commit] = []
@@ -283,6 +286,41 @@ class Inventory(OrderCommands, Reader):
         for req in batch:
             req.error = ConcurrencyConflict(f"{req.name}: gave up after {RETRIES} conflicts")
             req.done = True
+
+    def _commit_alone(self, req: _Request) -> bool:
+        """The lone-command path: plan, append, then apply. Nothing is applied
+        before the store accepts, so no savepoint is needed. Returns False
+        (nothing done) when holds are due to expire or the store refused, for
+        the general path to handle."""
+        st = self._state
+        now = self._now_us()
+        exp = st.holds.expiry
+        if exp and exp[0][0] <= now:
+            return False
+        try:
+            rows, datas, result = req.plan(now)
+        except OmnistockError as exc:
+            req.error, req.done = exc, True
+            return True
+        if rows:
+            head = st.head
+            try:
+                new_head = self._store.append([Commit(tuple(rows))], head)
+            except ConcurrencyConflict:
+                self._catch_up()
+                return False
+            except Exception as exc:
+                req.error, req.done = exc, True
+                return True
+            if new_head != head + len(rows):  # partitioned store: others' rows between
+                self._catch_up()
+            else:
+                for i, r in enumerate(rows):
+                    st.apply((head + 1 + i, *r), datas[i])
+            if st.head - self._last_snap >= self._snapshot_every:
+                self._snapshot()
+        req.result, req.done = result, True
+        return True
 
     def _plan_one(self, req: _Request, now: int, sp: Savepoint, commits: list[Commit],
                   in_batch: dict[str, _Request]) -> None:
