@@ -15,6 +15,9 @@ from ..errors import ConcurrencyConflict
 from .base import Commit, KeyRecord, Row, Store
 
 
+KEEP_SNAPSHOTS = 3
+
+
 class MemoryStore(Store):
     """A list of rows, a dict of keys and a list of snapshots, under a lock."""
 
@@ -61,8 +64,10 @@ class MemoryStore(Store):
 
     def save_snapshot(self, seq: int, blob: bytes) -> None:
         with self._lock:
+            self._snaps = [x for x in self._snaps if x[0] != seq]
             i = bisect.bisect_left([s for s, _ in self._snaps], seq)
             self._snaps.insert(i, (seq, blob))
+            del self._snaps[:-KEEP_SNAPSHOTS]  # the newest few, as durable stores
 
     def load_snapshot(self, max_seq: int | None = None) -> tuple[int, bytes] | None:
         for seq, blob in reversed(self._snaps):
