@@ -20,6 +20,8 @@ import numpy as np
 from . import codec
 from ._validate import check_id, check_opt_id, check_qty, check_ttl, check_when, from_micros
 from ._validate import to_micros as _to_us
+from .commands import DEFAULT_TTL, CommandBase, Emit, _Request
+from .commands import Plan as CmdPlan
 from .errors import InsufficientStock, InvalidInput, InvalidQuantity, UnknownSku
 from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.geo import haversine_km
@@ -28,7 +30,7 @@ from .fulfilment.policy import DEFAULT_POLICY, Policy
 from .fulfilment.results import Allocation, Status, Suggestion
 from .fulfilment.sourcing import Plan, source
 from .ledger.grid import Pos
-from .ledger.holds import OPEN, Hold
+from .ledger.holds import OPEN
 from .ledger.state import SELLABLE, LedgerState
 from .queries import _reservation
 from .values import (
@@ -41,13 +43,10 @@ from .values import (
     Reservation,
     ReservationLine,
     Resourced,
-    Shortage,
     Transfer,
 )
 
 if TYPE_CHECKING:
-    from .inventory import Emit, Follow
-    from .inventory import Plan as CmdPlan
     from .storage import NewRow
 
 DAY_US = 86_400_000_000
@@ -55,25 +54,8 @@ REJECT_REASONS = ("not_found", "damaged", "mismatch")
 codec.register("Allocation", Allocation.from_jsonable)
 
 
-class OrderCommands:
+class OrderCommands(CommandBase):
     """Fulfilment commands of ``Inventory`` (see the module doc)."""
-
-    if TYPE_CHECKING:  # provided by Inventory
-        _state: LedgerState
-
-        def _run(self, name: str, args: Any, key: str | None, plan: Any,
-                 follow: Follow | None = None) -> Any: ...
-        def _ts(self, now: int) -> int: ...
-        def _sync(self) -> LedgerState: ...
-        def _pinned(self, order: Order) -> dict[Pos, int]: ...
-        def _open_hold(self, res_id: Any, allowed: tuple[str, ...], action: str) -> Hold: ...
-        def _loc(self, st: LedgerState, loc: Any, field: str = "location") -> int: ...
-        def _sku(self, st: LedgerState, sku: Any) -> int: ...
-        def _channel(self, st: LedgerState, ch: Any) -> Channel: ...
-        def _fenced(self, st: LedgerState, ch: Channel) -> bool: ...
-        def _channel_room(self, st: LedgerState, ch: Channel, s: int) -> int: ...
-        def _known_pos(self, sku: str, location: str, new_sku: bool = False) -> Pos: ...
-        def _shortages(self, taken: dict[Pos, int]) -> tuple[Shortage, ...]: ...
 
     _policy_cache: tuple[Any, Policy] | None = None
 
@@ -128,8 +110,6 @@ class OrderCommands:
         minutes; for a transfer, from when the units are ready)."""
         if not isinstance(order, Order):
             raise InvalidInput("order", order, "must be an Order")
-        from .inventory import DEFAULT_TTL
-
         ttl_us = check_ttl("ttl", DEFAULT_TTL if ttl is None else ttl) // timedelta(
             microseconds=1)
         if policy is not None and not isinstance(policy, Policy):
@@ -166,8 +146,6 @@ class OrderCommands:
         whose policy starts with ``lowest_cost``/``highest_stock`` ties, are
         decided by the same kernel only when the channel has no fence (else
         one order at a time). O(orders x candidates^2) in the kernel."""
-        from .inventory import DEFAULT_TTL, _Request
-
         if isinstance(orders, OrderBatch):
             ttl_b = check_ttl("ttl", DEFAULT_TTL if ttl is None else ttl) // timedelta(
                 microseconds=1)
