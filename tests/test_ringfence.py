@@ -4,8 +4,8 @@ floor's guaranteed minimum; a cap bounds what a channel has promised at once."""
 from __future__ import annotations
 
 import pytest
-from conftest import Clock
 
+from conftest import Clock
 from omnistock import Channel, Inventory, Line, Location, Order, errors
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from conftest import Clock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import Clock
 from omnistock import Inventory, Location, Order, OrderBatch, Point, Policy
 
 POLICIES = [

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from ..errors import ConcurrencyConflict
 from .base import Commit, KeyRecord, Row, Store
 
-
 KEEP_SNAPSHOTS = 3
 
 
