@@ -30,7 +30,7 @@ from .fulfilment.policy import DEFAULT_POLICY, Policy
 from .fulfilment.results import Allocation, Status, Suggestion
 from .fulfilment.sourcing import Plan, source
 from .ledger.grid import Pos
-from .ledger.holds import OPEN
+from .ledger.holds import HELD, OPEN
 from .ledger.state import SELLABLE, LedgerState
 from .queries import _reservation
 from .values import (
@@ -716,8 +716,14 @@ class OrderCommands(CommandBase):
             self._last_trace = plan.trace
             if plan.status != "unfillable":
                 eta = now + int(pol.transfer_hours * 3600 * 1_000_000)
+                # A held pickup keeps what was left of its window, counted from
+                # when the units are ready (at least the default window).
+                exp = None
+                if h.state == HELD and h.expires_us is not None:
+                    window = max(h.expires_us - now, DEFAULT_TTL // timedelta(microseconds=1))
+                    exp = max(h.expires_us, eta + window)
                 rows, datas, transfers = self._transfer_rows(plan, store.id, rid, None, now,
-                                                             eta, None, key, h.channel)
+                                                             eta, exp, key, h.channel)
                 emit(rows, datas)
                 moved = sum(t.qty for t in transfers)
         else:

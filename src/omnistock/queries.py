@@ -196,7 +196,8 @@ class Reader:
         """The earliest date ``qty`` units can be had: now if ATP covers it,
         else the arrival of enough dated supply (purchase orders, transfers in
         transit) at the eligible locations. Overdue supply counts as arriving
-        now. O(locations + supply lines of the SKU)."""
+        now; units earmarked for a reservation (BOPIS transfers) do not
+        count. O(locations + supply lines of the SKU)."""
         st = self._sync()
         s = self._sku(st, sku)
         q = check_qty("qty", qty)
@@ -219,8 +220,8 @@ class Reader:
         got: list[SupplyLine] = []
         colset = set(cols)
         for item in st.supply.for_sku(s):
-            if item.loc not in colset:
-                continue
+            if item.loc not in colset or item.res is not None:
+                continue  # elsewhere, or earmarked: arrives reserved for its order
             take = min(need, item.qty)
             eta = from_micros(max(item.eta_us, now_us))
             got.append(SupplyLine(st.grid.locs[item.loc], take, eta, item.kind, item.id))

@@ -241,3 +241,32 @@ def test_a_transferred_pickup_window_runs_from_ready_at(make_inventory: MakeInv,
     assert inv.reservation("p1#1").state == "expired"
     assert inv.available("A", "s1") == 2
     assert inv.available("A", "s2") == 0
+
+
+def test_a_pickup_resourced_by_transfer_keeps_its_window_from_arrival() -> None:
+    """Rejected at the pickup store, the line comes in by transfer; the hold
+    must not expire before the units are ready (regression)."""
+    from datetime import UTC, datetime, timedelta
+
+    from omnistock import Inventory, Location, Order, Point
+
+    now = [datetime(2026, 1, 1, 9, tzinfo=UTC)]
+    inv = Inventory(clock=lambda: now[0])
+    inv.add_location(Location("S1", point=Point(51.5, -0.1)))
+    inv.add_location(Location("S2", point=Point(51.6, -0.2)))
+    inv.receive("a", "S1", 2)
+    inv.receive("a", "S2", 5)
+    first = inv.allocate(Order("p", method="pickup", pickup_at="S1", lines=[("a", 2)]))
+    assert first.reservation is not None
+    moved = inv.reject(first.reservation.id, "a", "not_found")
+    assert moved.ready_at == datetime(2026, 1, 2, 9, tzinfo=UTC)
+    now[0] = moved.ready_at + timedelta(minutes=5)
+    for t in inv.transfers():
+        inv.receive_transfer(t.id)
+    res = inv.reservation(first.reservation.id)
+    assert res.state == "held"
+    assert [(x.location, x.qty) for x in res.lines] == [("S1", 2)]
+    # earmarked units are not anyone else's supply
+    assert inv.promise("a", 1, location="S1").date is None
+    inv.collect(res.id)
+    assert inv.check().ok
