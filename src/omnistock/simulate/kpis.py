@@ -1,0 +1,199 @@
+"""Counting what a simulation did, and the KPIs it reports.
+
+Definitions (every figure but the wall-time ones is a pure function of the
+seed, the sizes and the policy, so two runs give identical KPIs):
+
+- ``events_per_s``: simulated events applied per second of wall time
+  (``wall_s``); the only figures that vary between runs.
+- ``fill_rate.<channel>``: units reserved (or sold, for ``pos``) over units
+  asked, at the time of the order. A POS sale fills when the shelf holds the
+  units (``on_hand - unsellable``); otherwise the shopper leaves.
+- ``split_rate``: allocated ship orders served from more than one location,
+  over allocated ship orders.
+- ``mean_ship_km``: mean great-circle distance from the shipping location to
+  the shopper, per parcel (one parcel per location of an order).
+- ``bopis_success``: pickup orders collected over pickup orders placed.
+- ``shortage_units`` / ``resourced_units``: reserved units that a POS sale, a
+  cycle count or a store's rejection left uncovered, and how many of them the
+  policy re-sourced elsewhere (``shortages_resourced`` is the ratio).
+- ``oversells``: positions at which a hold or an allocation left more units
+  promised than can be promised, checked right after every reservation on
+  each position it reserved at: ``on_hand - unsellable - reserved - safety
+  >= 0``, which implies ``reserved <= on_hand - unsellable``. Must be 0.
+  (A POS sale or a count may later take physical stock below what is
+  reserved: that is a shortage, re-sourced, not an oversell.)
+- ``uncovered_at_end``: positions where, at the end, reserved exceeds the
+  physical sellable units (shortages nothing could re-source).
+- ``check_ok``: ``Inventory.check()``: the journal replayed from scratch
+  equals the live ledger and every invariant holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["WALL_FIELDS", "Tally", "compare_rows", "flatten", "format_kpis"]
+
+WALL_FIELDS = ("wall_s", "events_per_s")
+"""KPIs measured in wall time: excluded from determinism comparisons."""
+
+
+@dataclass
+class Tally:
+    """Running counters of a simulation."""
+
+    events: int = 0
+    asked: dict[str, int] = field(default_factory=dict)
+    filled: dict[str, int] = field(default_factory=dict)
+    ship_orders: int = 0
+    ship_allocated: int = 0
+    ship_partial: int = 0
+    split_orders: int = 0
+    parcels: int = 0
+    parcel_km: float = 0.0
+    shipped: int = 0
+    abandoned: int = 0
+    cancelled: int = 0
+    bopis_orders: int = 0
+    bopis_in_store: int = 0
+    bopis_transfer: int = 0
+    bopis_suggested: int = 0
+    bopis_refused: int = 0
+    bopis_collected: int = 0
+    bopis_noshow: int = 0
+    pos_sales: int = 0
+    pos_lost: int = 0
+    shortage_units: int = 0
+    resourced_units: int = 0
+    rejections: int = 0
+    rejections_resourced: int = 0
+    returned_units: int = 0
+    counts: int = 0
+    received_units: int = 0
+    transfers: int = 0
+    oversells: int = 0
+    uncovered_at_end: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def ask(self, channel: str, asked: int, filled: int) -> None:
+        self.asked[channel] = self.asked.get(channel, 0) + asked
+        self.filled[channel] = self.filled.get(channel, 0) + filled
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+    def kpis(self, wall_s: float, check_ok: bool, check_text: str) -> dict[str, Any]:
+        """The KPIs, in report order (see the module doc)."""
+
+        def ratio(a: float, b: float) -> float:
+            return round(a / b, 4) if b else 0.0
+
+        fill = {ch: ratio(self.filled.get(ch, 0), self.asked[ch]) for ch in sorted(self.asked)}
+        return {
+            "events": self.events,
+            "wall_s": round(wall_s, 3),
+            "events_per_s": round(self.events / wall_s, 1) if wall_s > 0 else 0.0,
+            "fill_rate": fill,
+            "split_rate": ratio(self.split_orders, self.ship_allocated),
+            "mean_ship_km": round(self.parcel_km / self.parcels, 2) if self.parcels else 0.0,
+            "bopis_success": ratio(self.bopis_collected, self.bopis_orders),
+            "shortages_resourced": ratio(self.resourced_units, self.shortage_units),
+            "oversells": self.oversells,
+            "check_ok": check_ok,
+            "ship_orders": self.ship_orders,
+            "ship_allocated": self.ship_allocated,
+            "ship_partial": self.ship_partial,
+            "shipped": self.shipped,
+            "abandoned": self.abandoned,
+            "cancelled": self.cancelled,
+            "parcels": self.parcels,
+            "bopis_orders": self.bopis_orders,
+            "bopis_in_store": self.bopis_in_store,
+            "bopis_transfer": self.bopis_transfer,
+            "bopis_suggested": self.bopis_suggested,
+            "bopis_refused": self.bopis_refused,
+            "bopis_collected": self.bopis_collected,
+            "bopis_noshow": self.bopis_noshow,
+            "pos_sales": self.pos_sales,
+            "pos_lost": self.pos_lost,
+            "shortage_units": self.shortage_units,
+            "resourced_units": self.resourced_units,
+            "rejections": self.rejections,
+            "rejections_resourced": self.rejections_resourced,
+            "returned_units": self.returned_units,
+            "counts": self.counts,
+            "received_units": self.received_units,
+            "transfers": self.transfers,
+            "uncovered_at_end": self.uncovered_at_end,
+            "command_errors": dict(sorted(self.errors.items())),
+            "check": check_text,
+        }
+
+
+def flatten(kpis: dict[str, Any]) -> dict[str, Any]:
+    """One level: ``fill_rate: {web: ..}`` becomes ``fill_rate.web``."""
+    out: dict[str, Any] = {}
+    for k, v in kpis.items():
+        if isinstance(v, dict):
+            for k2, v2 in v.items():
+                out[f"{k}.{k2}"] = v2
+        else:
+            out[k] = v
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1 else f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def format_kpis(kpis: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, value) rows for display."""
+    rows = []
+    for k, v in flatten(kpis).items():
+        if k == "check":
+            continue
+        if k.startswith("fill_rate.") or k in ("split_rate", "bopis_success",
+                                               "shortages_resourced"):
+            rows.append((k, f"{v:.1%}"))
+        else:
+            rows.append((k, _fmt(v)))
+    return rows
+
+
+def compare_rows(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], int]:
+    """A side-by-side table of several runs' KPIs: the KPI, each run's value
+    and, for every run after the first, its difference from the first.
+    Returns the KPI names, the cells and how many non-wall-time KPIs differ."""
+    flat = [flatten(r) for r in runs]
+    names = [k for k in flat[0] if k != "check"]
+    for f in flat[1:]:
+        names += [k for k in f if k not in names and k != "check"]
+    cells: list[list[str]] = []
+    differing = 0
+    for k in names:
+        vals = [f.get(k) for f in flat]
+        row = [_fmt(v) if v is not None else "-" for v in vals]
+        base = vals[0]
+        differs = False
+        for v in vals[1:]:
+            if isinstance(v, int | float) and isinstance(base, int | float) \
+                    and not isinstance(v, bool):
+                d = v - base
+                row.append("0" if d == 0 else (f"{d:+.4g}" if isinstance(d, float)
+                                               else f"{d:+,}"))
+                differs = differs or d != 0
+            else:
+                same = v == base
+                row.append("=" if same else "differs")
+                differs = differs or not same
+        if differs and k not in WALL_FIELDS:
+            differing += 1
+        cells.append(row)
+    return names, cells, differing

@@ -1,0 +1,112 @@
+"""``omnistock simulate`` run as a real command in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+SMALL = ["--stores", "6", "--dcs", "2", "--skus", "40", "--ship-orders", "150",
+         "--bopis-orders", "30", "--pos-sales", "150", "--returns", "10", "--counts", "20",
+         "--no-progress"]
+WALL = ("wall_s", "events_per_s")
+
+
+def omnistock(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "omnistock.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _kpis(path: Path) -> dict[str, Any]:
+    k = json.loads(path.read_text())
+    return {n: v for n, v in k.items() if n not in WALL}
+
+
+def test_same_seed_same_kpis(tmp_path: Path) -> None:
+    for run in ("a", "b"):
+        r = omnistock("--store", f"sqlite:///{tmp_path / run}.db", "simulate", "--fresh",
+                      "--seed", "11", *SMALL, "--json", f"{run}.json", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert "fill_rate.web" in r.stdout and "oversells" in r.stdout
+        assert "check ok" in r.stdout
+    a, b = _kpis(tmp_path / "a.json"), _kpis(tmp_path / "b.json")
+    assert a == b
+    assert a["oversells"] == 0 and a["check_ok"] is True
+    assert a["ship_orders"] == 150 and a["bopis_orders"] == 30
+    assert set(a["fill_rate"]) == {"web", "app", "marketplace", "pos"}
+    assert a["command_errors"] == {}
+
+
+def test_other_seed_other_kpis(tmp_path: Path) -> None:
+    for seed in ("1", "2"):
+        r = omnistock("simulate", "--store", f"sqlite:///{tmp_path / seed}.db", "--seed", seed,
+                      *SMALL, "--json", f"{seed}.json", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    assert _kpis(tmp_path / "1.json") != _kpis(tmp_path / "2.json")
+
+
+class _Checker(HTMLParser):
+    """Well-formedness for the tags the report uses, and what it contains."""
+
+    VOID = frozenset({"meta", "br", "img", "hr", "input", "link"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.seen: dict[str, int] = {}
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.seen[tag] = self.seen.get(tag, 0) + 1
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.seen[tag] = self.seen.get(tag, 0) + 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:]}")
+        else:
+            self.stack.pop()
+
+
+def test_report_is_valid_html_with_charts(tmp_path: Path) -> None:
+    r = omnistock("simulate", "--store", f"sqlite:///{tmp_path / 'r.db'}", *SMALL,
+                  "--report", "out.html", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "out.html").read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    p = _Checker()
+    p.feed(text)
+    p.close()
+    assert not p.errors and not p.stack, (p.errors, p.stack)
+    for tag in ("html", "head", "title", "body", "table"):
+        assert p.seen.get(tag), tag
+    assert p.seen["svg"] >= 4  # ATP, fill rate, splits, map
+    assert p.seen.get("polyline", 0) >= 1 and p.seen.get("circle", 0) >= 8
+    for title in ("ATP over time", "fill rate per channel", "Locations sized by orders"):
+        assert title in text
+    assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
+    assert "<script" not in text and "https://" not in text
+
+
+def test_reuses_store_without_fresh(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    for _ in range(2):
+        r = omnistock("simulate", "--store", url, *SMALL, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    r = omnistock("check", "--store", url, cwd=tmp_path)
+    assert r.returncode == 0 and "check ok" in r.stdout
+
+
+def test_bad_sizes_exit_2(tmp_path: Path) -> None:
+    r = omnistock("simulate", "--stores", "many", cwd=tmp_path)
+    assert r.returncode == 2 and "not a whole number" in r.stderr
+    r = omnistock("simulate", "--cancel-rate", "3", *SMALL, cwd=tmp_path)
+    assert r.returncode == 2 and "0 to 1" in r.stderr
+    r = omnistock("simulate", "--policy", "missing.toml", *SMALL, cwd=tmp_path)
+    assert r.returncode == 2 and "missing.toml" in r.stderr
