@@ -311,6 +311,11 @@ class ReservationCommands(CommandBase):
         def plan(now: int) -> Plan:
             st = self._state
             h = self._open_hold(res_id, allowed, how)
+            if how == "collect":
+                coming = [i.id for i in st.supply.by_id.values() if i.res == h.id]
+                if coming:
+                    raise InvalidTransition("res_id", res_id, "has units in transit ("
+                                            + ", ".join(coming) + "); receive them first")
             qtys = dict(h.lines) if ls is None else self._pick(st, h, ls)
             rows, datas = self._line_rows(h, "fulfilled", now, key, {"how": how}, qtys)
             return rows, datas, self._after(h, rows, datas)

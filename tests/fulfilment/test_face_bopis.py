@@ -270,3 +270,21 @@ def test_a_pickup_resourced_by_transfer_keeps_its_window_from_arrival() -> None:
     assert inv.promise("a", 1, location="S1").date is None
     inv.collect(res.id)
     assert inv.check().ok
+
+
+def test_a_pickup_cannot_be_collected_while_units_are_in_transit() -> None:
+    from omnistock import Inventory, Location, Order, Point, errors
+
+    inv = Inventory()
+    inv.add_location(Location("S1", point=Point(51.5, -0.1)))
+    inv.add_location(Location("S2", point=Point(51.6, -0.2)))
+    inv.receive("a", "S1", 1)
+    inv.receive("a", "S2", 5)
+    alloc = inv.allocate(Order("p", method="pickup", pickup_at="S1", lines=[("a", 3)]))
+    assert alloc.reservation is not None and len(alloc.transfers) == 1
+    before = inv.digest()
+    with pytest.raises(errors.InvalidTransition, match="in transit"):
+        inv.collect(alloc.reservation.id)
+    assert inv.digest() == before
+    inv.receive_transfer(alloc.transfers[0].id)
+    assert inv.collect(alloc.reservation.id).state == "fulfilled"
