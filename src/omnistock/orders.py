@@ -26,6 +26,7 @@ from .errors import InsufficientStock, InvalidInput, InvalidQuantity, UnknownSku
 from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.geo import haversine_km
 from .fulfilment.kernels import UNLIMITED, allocate_wave_single, nearest, wave_policy
+from .fulfilment.optimize import optimize_wave
 from .fulfilment.policy import DEFAULT_POLICY, Policy
 from .fulfilment.results import Allocation, Status, Suggestion
 from .fulfilment.sourcing import Plan, source
@@ -127,13 +128,15 @@ class OrderCommands(CommandBase):
 
     @overload
     def allocate_many(self, orders: OrderBatch, ttl: Any = None,
-                      policy: Policy | None = None) -> BatchResult: ...
+                      policy: Policy | None = None, optimize: bool = False) -> BatchResult: ...
     @overload
     def allocate_many(self, orders: Sequence[Order], ttl: Any = None,
-                      policy: Policy | None = None) -> list[Allocation]: ...
+                      policy: Policy | None = None,
+                      optimize: bool = False) -> list[Allocation]: ...
 
     def allocate_many(self, orders: Sequence[Order] | OrderBatch, ttl: Any = None,
-                      policy: Policy | None = None) -> list[Allocation] | BatchResult:
+                      policy: Policy | None = None,
+                      optimize: bool = False) -> list[Allocation] | BatchResult:
         """Allocate a wave in one store transaction. Orders are decided in
         sequence, each against the ledger as the previous ones left it, so
         the decisions are exactly those of calling ``allocate`` one order at a
@@ -145,7 +148,17 @@ class OrderCommands(CommandBase):
         ``BatchResult``; waves whose channel has a buffer, cap or fences, or
         whose policy starts with ``lowest_cost``/``highest_stock`` ties, are
         decided by the same kernel only when the channel has no fence (else
-        one order at a time). O(orders x candidates^2) in the kernel."""
+        one order at a time). O(orders x candidates^2) in the kernel.
+
+        ``optimize=True`` (an ``OrderBatch`` only) re-plans the greedy wave by
+        min-cost flow: never fewer orders served, and the least total cost
+        among plans that serve as many (cost: the policy's per-parcel and
+        per-km terms, or km when it has none; multi-unit orders keep the
+        greedy location). Orders are then no longer decided one by one."""
+        if optimize is not True and optimize is not False:
+            raise InvalidInput("optimize", optimize, "must be True or False")
+        if optimize and not isinstance(orders, OrderBatch):
+            raise InvalidInput("optimize", optimize, "re-planning needs a columnar OrderBatch")
         if isinstance(orders, OrderBatch):
             ttl_b = check_ttl("ttl", DEFAULT_TTL if ttl is None else ttl) // timedelta(
                 microseconds=1)
@@ -155,12 +168,15 @@ class OrderCommands(CommandBase):
             st = self._sync()
             ch = st.channels.get(batch.channel) if batch.channel is not None else None
             if ch is not None and self._fenced(st, ch):
+                if optimize:
+                    raise InvalidInput("optimize", optimize, f"channel {ch.id!r} has a buffer, "
+                                       "cap or fences: its waves are decided order by order")
                 # The channel's room is per SKU across the wave: order by order.
                 return _batch_of(batch, self.allocate_many(batch.orders(), ttl, policy))
 
             def plan_b(now: int) -> CmdPlan:
                 pol = policy or self._policy_of(self._state)
-                return self._plan_batch(batch, now, ttl_b, pol)
+                return self._plan_batch(batch, now, ttl_b, pol, optimize)
 
             result: BatchResult = self._run("allocate_many", None, None, plan_b)
             return result
@@ -190,7 +206,8 @@ class OrderCommands(CommandBase):
             out.append(r.result)
         return out
 
-    def _plan_batch(self, b: OrderBatch, now: int, ttl_us: int, pol: Policy) -> CmdPlan:
+    def _plan_batch(self, b: OrderBatch, now: int, ttl_us: int, pol: Policy,
+                    optimize: bool = False) -> CmdPlan:
         """Decide a columnar wave with the kernel, then journal it."""
         st = self._state
         g = st.grid
@@ -224,8 +241,18 @@ class OrderCommands(CommandBase):
             radius = -1.0
         take = np.zeros(n * k, dtype=np.int64)
         status = np.zeros(n, dtype=np.int8)
+        atp0, cap0 = (atp.copy(), cap.copy()) if optimize else (atp, cap)
         allocate_wave_single(start, cand, dist, sku_rows, b.qty, flags, prio, cap, atp, prefs,
                              radius, per_parcel, per_km, take, status)
+        if optimize:
+            cost = per_parcel + per_km * dist if (per_parcel or per_km) else dist.copy()
+            if radius >= 0:
+                cost[~(dist <= radius)] = np.inf
+            plan = optimize_wave(start, cand, cost, sku_rows, b.qty, atp0,
+                                 cap0 if "capacity" in pol.filters else None,
+                                 greedy_take=take)
+            take = plan.take
+            status = np.where(plan.qty >= b.qty, 1, np.where(plan.qty > 0, 2, 0)).astype(np.int8)
         return self._batch_rows(b, now, ttl_us, start, cand, take, status)
 
     def _batch_rows(self, b: OrderBatch, now: int, ttl_us: int, start: np.ndarray,

@@ -71,3 +71,40 @@ def test_wave_equals_sequential(stock: Any, caps: Any, prio: Any, orders: Any, p
         for loc in a.locations:
             assert a.available(s, loc) == b.available(s, loc)
     assert b.check().ok
+
+
+def _cost(inv: Inventory, batch: OrderBatch, res: Any) -> float:
+    from omnistock.fulfilment import haversine_km
+
+    locs = inv.locations
+    total = 0.0
+    for j in range(len(batch)):
+        for loc, _q in res.takes(j):
+            total += haversine_km(Point(batch.lat[j], batch.lon[j]), locs[loc].point)
+    return total
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    stock=st.lists(st.lists(st.integers(0, 3), min_size=5, max_size=5), min_size=3, max_size=3),
+    caps=st.lists(st.none() | st.integers(0, 3), min_size=5, max_size=5),
+    orders=st.lists(st.tuples(st.integers(0, 2), st.just(1),
+                              st.sampled_from([(51.4, -0.2), (53.4, -2.3), (54.0, -1.5),
+                                               (55.0, -3.0)])), min_size=1, max_size=25),
+)
+def test_optimized_wave_serves_no_fewer_and_costs_no_more(stock: Any, caps: Any,
+                                                          orders: Any) -> None:
+    greedy_inv = _network(stock, caps, [0] * 5)
+    best_inv = _network(stock, caps, [0] * 5)
+    batch = OrderBatch([f"o{k}" for k in range(len(orders))], [f"S{s}" for s, _, _ in orders],
+                       [q for _, q, _ in orders], [pt[0] for *_, pt in orders],
+                       [pt[1] for *_, pt in orders])
+    pol = Policy(preferences=("closest",))
+    greedy = greedy_inv.allocate_many(batch, policy=pol)
+    best = best_inv.allocate_many(batch, policy=pol, optimize=True)
+    assert best.allocated >= greedy.allocated
+    if best.allocated == greedy.allocated:
+        assert _cost(best_inv, batch, best) <= _cost(greedy_inv, batch, greedy) + 1e-6
+    free, reserved = best_inv._state.grid.used()
+    assert (reserved <= np.maximum(free, 0)).all()
+    assert best_inv.check().ok
