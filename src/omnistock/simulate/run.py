@@ -71,6 +71,7 @@ class _Run:
         self.points = {loc.id: loc.point for loc in net.locations}
         self.res: dict[str, str] = {}  # simulated order id -> reservation id
         self.ready: dict[str, float] = {}  # BOPIS by transfer: ready time (s)
+        self.arriving: set[str] = set()  # transfer ids with an arrival scheduled
         self.target: dict[tuple[str, str], int] = {}
         self.touched: set[tuple[str, str]] = set()
         self.served: dict[str, int] = {}
@@ -157,6 +158,13 @@ class _Run:
         for r in applied.resourced:
             for loc, _ in r.to:
                 self.touched.add((r.sku, loc))
+            if r.transfers:  # a pickup re-sourced by transfer: the units arrive later
+                oid = next((k for k, v in self.res.items() if v == r.reservation), None)
+                for tr in r.transfers:
+                    eta = self.now_s + (tr.eta - self.clock[0]).total_seconds()
+                    self._arrive_at(eta, tr.id)
+                    if oid is not None:
+                        self.ready[oid] = max(self.ready.get(oid, eta), eta)
 
     def _open(self, oid: str, states: tuple[str, ...] = ("held", "committed")) -> str | None:
         rid = self.res.get(oid)
@@ -248,9 +256,14 @@ class _Run:
                 if a.ready_at is not None else self.now_s
             self.ready[d["id"]] = ready
             for tr in a.transfers:
-                self.push(ready, "arrive", id=tr.id)
+                self._arrive_at(ready, tr.id)
         else:
             t.bopis_in_store += 1
+
+    def _arrive_at(self, when: float, transfer_id: str) -> None:
+        if transfer_id not in self.arriving:
+            self.arriving.add(transfer_id)
+            self.push(when, "arrive", id=transfer_id)
 
     def _deferred(self, d: dict[str, Any], kind: str) -> bool:
         """A pickup waiting for a transfer: move the event past its arrival."""
@@ -267,9 +280,20 @@ class _Run:
         if self._deferred(d, "collect"):
             return
         rid = self._open(d["id"])
-        if rid is not None:
-            self.inv.collect(rid, key=f"{self.tag}:collect:{d['id']}")
-            self.t.bopis_collected += 1
+        if rid is None:
+            return
+        coming = [t for t in self.inv.transfers() if t.reservation == rid]
+        if coming:  # re-sourced by transfer after it was placed: wait for it
+            last = self.now_s
+            for tr in coming:
+                eta = self.now_s + max(0.0, (tr.eta - self.clock[0]).total_seconds())
+                if tr.id not in self.arriving:
+                    self._arrive_at(eta, tr.id)
+                last = max(last, eta)
+            self.push(last + 60, "collect", **d)
+            return
+        self.inv.collect(rid, key=f"{self.tag}:collect:{d['id']}")
+        self.t.bopis_collected += 1
 
     def noshow(self, d: dict[str, Any]) -> None:
         if self._deferred(d, "noshow"):
@@ -332,12 +356,13 @@ class _Run:
                     tr = inv.transfer(sku, dc.id, loc, need,
                                       eta=self.start + timedelta(seconds=eta))
                     self.t.transfers += 1
-                    self.push(eta, "arrive", id=tr.id)
+                    self._arrive_at(eta, tr.id)
                     break
         self.touched.clear()
 
     def arrive(self, d: dict[str, Any]) -> None:
         self.inv.receive_transfer(d["id"])
+        self.arriving.discard(d["id"])
 
     def po(self, d: dict[str, Any]) -> None:
         self.inv.receive(d["sku"], d["loc"], d["qty"], ref=d["ref"],
