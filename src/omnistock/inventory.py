@@ -198,7 +198,13 @@ class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
         st = self._state
         if len(batch) == 1 and batch[0].follow is None and batch[0].key is None \
                 and self._commit_alone(batch[0]):
-            return
+            # A refusal is only true if the ledger it was checked against was
+            # current: another process may have received stock meanwhile.
+            if not (self._shared and isinstance(batch[0].error, OmnistockError)
+                    and self._store.head() > st.head):
+                return
+            batch[0].error, batch[0].done = None, False
+            self._catch_up()
         for attempt in range(RETRIES):
             sp = Savepoint(st)
             commits: list[Commit] = []
@@ -209,6 +215,10 @@ class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
                 for req in batch:
                     req.error = None
                     self._plan_one(req, now, sp, commits, in_batch)
+                if self._shared and any(isinstance(r.error, OmnistockError) for r in batch) \
+                        and self._store.head() != sp.head:
+                    # Refused against a stale ledger: catch up and plan again.
+                    raise ConcurrencyConflict("refused against a stale ledger")
                 if commits:
                     new_head = self._store.append(commits, sp.head)
                     if new_head != st.head:  # partitioned store: others' rows between
