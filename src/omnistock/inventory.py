@@ -346,6 +346,16 @@ class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
         self._apply_local(sp, rows, [None] * len(rows))
         commits.append(Commit(tuple(rows)))
 
+    def _claim(self, ts: int, key: str | None, scope: str) -> list[NewRow]:
+        """Rows that make a new id's minting conflict between writers. In a
+        partitioned store, two processes could otherwise derive the same id
+        (``<order>#1``, ``T<head>``) for rows in different partitions; the
+        claim's partition key is the scope the id is derived from, so they
+        conflict and the loser catches up and mints the next id."""
+        if not self._store.partitioned:
+            return []
+        return [(ts, "claimed", "~" + scope, None, 0, None, None, key, None)]
+
     def _ts(self, now: int) -> int:
         # Journal time never runs backwards, even if clocks differ.
         return max(now, self._state.last_ts)

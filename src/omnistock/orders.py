@@ -286,6 +286,9 @@ class OrderCommands(CommandBase):
                 rid = st.holds.next_id(oid, taken_ids)
                 taken_ids.add(rid)
                 rids[j] = rid
+                claim = self._claim(ts, None, "order:" + oid)
+                rows.extend(claim)
+                datas.extend([None] * len(claim))
                 data = {"order": oid, "exp": exp}
                 if not np.isnan(lat[j]):
                     data["to"] = [float(lat[j]), float(lon[j])]
@@ -306,6 +309,14 @@ class OrderCommands(CommandBase):
 
     def _plan_order(self, order: Order, now: int, ttl_us: int, pol: Policy,
                     key: str | None) -> CmdPlan:
+        rows, datas, result = self._decide_order(order, now, ttl_us, pol, key)
+        if rows:  # a reservation was minted: claim its id
+            claim = self._claim(self._ts(now), key, "order:" + order.id)
+            rows, datas = claim + rows, [*([None] * len(claim)), *datas]
+        return rows, datas, result
+
+    def _decide_order(self, order: Order, now: int, ttl_us: int, pol: Policy,
+                      key: str | None) -> CmdPlan:
         st = self._state
         for ln in order.lines:
             self._sku(st, ln.sku)
@@ -530,10 +541,10 @@ class OrderCommands(CommandBase):
                        eta: int, exp: int | None, key: str | None,
                        channel: str | None = None) -> tuple[list[NewRow], list[Any],
                                                             tuple[Transfer, ...]]:
-        rows: list[NewRow] = []
-        datas: list[Any] = []
-        transfers = []
         ts = self._ts(now)
+        rows: list[NewRow] = self._claim(ts, key, "transfer:" + rid)
+        datas: list[Any] = [None] * len(rows)
+        transfers = []
         n = sum(1 for i in self._state.supply.by_id.values() if i.res == rid)
         for lp in plan.lines:
             for src, q in lp.sources:
@@ -593,9 +604,11 @@ class OrderCommands(CommandBase):
             due = eta_us if eta_us is not None else now + int(hours * 3600 * 1_000_000)
             tid = f"T{st.head + 1}"
             data = {"to": destination, "eta": due}
+            claim = self._claim(self._ts(now), key, "head:" + tid)
             row = (self._ts(now), "transfer-out", sku, source, q, tid, None, key,
                    json.dumps(data))
-            return [row], [data], Transfer(tid, sku, source, destination, q, from_micros(due))
+            return [*claim, row], [None] * len(claim) + [data], Transfer(
+                tid, sku, source, destination, q, from_micros(due))
 
         result: Transfer = self._run("transfer", [sku, source, destination, q, eta_us], key,
                                      plan)

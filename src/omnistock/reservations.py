@@ -82,8 +82,8 @@ class ReservationCommands(CommandBase):
             exp = now + ttl_us
             rid = st.holds.next_id(order.id)
             ts = self._ts(now)
-            rows: list[NewRow] = []
-            datas: list[dict[str, Any] | None] = []
+            rows: list[NewRow] = self._claim(ts, key, "order:" + order.id)
+            datas: list[dict[str, Any] | None] = [None] * len(rows)
             g = st.grid
             lines = []
             data = {"exp": exp, "order": order.id}

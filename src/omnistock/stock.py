@@ -189,6 +189,8 @@ class StockCommands(CommandBase):
                     onward.append((ln.sku, ln.qty))
             transfers = []
             if back_to is not None and onward:  # not ranged here: send it on
+                claim = self._claim(ts, key, f"head:T{st.head + 1}")
+                rows, datas = claim + rows, [*([None] * len(claim)), *datas]
                 hours = self._policy_of(st).transfer_hours
                 eta = now + int(hours * 3600 * 1_000_000)
                 for sku, q in onward:
@@ -218,9 +220,10 @@ class StockCommands(CommandBase):
             st = self._state
             self._known_pos(sku, location, new_sku=True)
             sid = ref or f"po-{st.head + 1}"
+            claim = [] if ref else self._claim(self._ts(now), key, "head:" + sid)
             data = {"eta": eta_us}
             row = (self._ts(now), "expected", sku, location, q, sid, None, key, json.dumps(data))
-            return [row], [data], sid
+            return [*claim, row], [None] * len(claim) + [data], sid
 
         result: str = self._run("expect", [sku, location, q, eta_us, ref], key, plan)
         return result

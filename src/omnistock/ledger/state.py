@@ -244,6 +244,10 @@ class LedgerState:
                 _seq: int) -> None:
         self.policy = d["policy"]
 
+    def _claimed(self, *_: Any) -> None:
+        """A claim only makes writers minting the same id conflict in a
+        partitioned store (its "sku" is the claim's scope); no state."""
+
     def _picked(self, _s: Any, loc: str | None, qty: int, _r: Any, _c: Any,
                 d: dict[str, Any], _seq: int) -> None:
         assert loc is not None
@@ -450,5 +454,6 @@ _HANDLERS: dict[str, Any] = {
     "transfer-in": LedgerState._transfer_in,
     "picked": LedgerState._picked,
     "policy-set": LedgerState._policy,
+    "claimed": LedgerState._claimed,
 }
 KINDS = tuple(_HANDLERS)

@@ -72,6 +72,9 @@ class Store(ABC):
     """
 
     url: str = ""
+    partitioned: bool = False
+    """True when appends conflict per partition only (see ``append``): the
+    ledger then adds ``claimed`` rows to make new ids conflict."""
 
     @abstractmethod
     def head(self) -> int:

@@ -250,6 +250,7 @@ class PostgresStore(Store):
         merged = {**from_url, **options}
         self.schema = self._check_schema(merged.get("schema", "omnistock"))
         self.partitions = self._check_partitions(merged.get("partitions", 16))
+        self.partitioned = self.partitions > 1
         ch = f"omnistock_{self.schema}"
         if len(ch.encode("utf-8")) > 63:
             ch = f"omnistock_{zlib.crc32(self.schema.encode('utf-8')):08x}"
