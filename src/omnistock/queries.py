@@ -73,6 +73,17 @@ class Reader:
             raise UnknownChannel(ch)
         return c
 
+    def _scope(self, st: LedgerState, location: Any,
+               channel: Any) -> tuple[Channel | None, list[int]]:
+        """The channel (if any) and the location columns a question covers:
+        one location, the channel's locations, or the whole network."""
+        ch = self._channel(st, channel) if channel is not None else None
+        if location is not None:
+            return ch, [self._loc(st, location)]
+        if ch is not None:
+            return ch, self._channel_cols(st, ch)
+        return ch, list(range(len(st.grid.locs)))
+
     def _channel_cols(self, st: LedgerState, ch: Channel) -> list[int]:
         ids = ch.locations if ch.locations is not None else list(st.locations)
         return [st.grid.loc_ix[i] for i in ids]
@@ -143,13 +154,7 @@ class Reader:
         """Every term behind ``available(sku, location, channel)``."""
         st = self._sync()
         s = self._sku(st, sku)
-        ch = self._channel(st, channel) if channel is not None else None
-        if location is not None:
-            cols = [self._loc(st, location)]
-        elif ch is not None:
-            cols = self._channel_cols(st, ch)
-        else:
-            cols = list(range(len(st.grid.locs)))
+        ch, cols = self._scope(st, location, channel)
         positions = tuple(self._figures(st, s, c) for c in cols)
         positive = sum(max(0, p.atp) for p in positions)
         return Explanation(
@@ -201,13 +206,7 @@ class Reader:
         st = self._sync()
         s = self._sku(st, sku)
         q = check_qty("qty", qty)
-        ch = self._channel(st, channel) if channel is not None else None
-        if location is not None:
-            cols = [self._loc(st, location)]
-        elif ch is not None:
-            cols = self._channel_cols(st, ch)
-        else:
-            cols = list(range(len(st.grid.locs)))
+        ch, cols = self._scope(st, location, channel)
         buffer = ch.buffer if ch else 0
         if ch is not None and ch.cap is not None and q > ch.cap:
             return Promise(sku, q, None, 0, ())

@@ -25,6 +25,7 @@ SKU so a store partitioned by SKU conflicts too.
 
 from __future__ import annotations
 
+import abc
 import threading
 import time
 from collections.abc import Iterator
@@ -64,7 +65,7 @@ def _numbered(first: int, rows: tuple[NewRow, ...]) -> list[Row]:
     return [(first + i, *r) for i, r in enumerate(rows)]
 
 
-class StoreContract:
+class StoreContract(abc.ABC):
     """Pytest base class: the guarantees of ``Store``, for any store.
 
     Subclass it as ``Test...`` and implement :meth:`make_store`. Override
@@ -79,10 +80,10 @@ class StoreContract:
 
     # -- hooks -----------------------------------------------------------------
 
+    @abc.abstractmethod
     def make_store(self, tmp_path: Path) -> Store:
         """A store at a place derived only from ``tmp_path`` (empty the first
         time)."""
-        raise NotImplementedError("subclasses of StoreContract implement make_store")
 
     def reopen(self, store: Store, tmp_path: Path) -> Store:
         """Close ``store`` and open the same journal again."""
