@@ -100,14 +100,33 @@ def test_return_requested(web: WebShopAdapter, inv: Inventory, clock: Any) -> No
     assert inv.available("A", "S") == 10
 
 
-def test_unpinned_ship_line_needs_fulfilment(web: WebShopAdapter, inv: Inventory,
-                                             clock: Any) -> None:
-    ev = placed()
+def test_unpinned_ship_lines_are_sourced_by_the_policy(web: WebShopAdapter, inv: Inventory,
+                                                        clock: Any) -> None:
+    ev = placed(qty=12, ship_to={"lat": 51.5, "lon": -0.1})
     del ev["data"]["lines"][0]["location"]
+    (alloc,) = send(web, inv, clock, ev)
+    assert alloc.status == "allocated" and alloc.reservation.channel == "web"
+    assert sum(x.qty for x in alloc.lines) == 12  # 10 at S is not enough: split over S and W
+    assert {x.location for x in alloc.lines} == {"S", "W"}
+    head, digest = inv.head, inv.digest()
+    (again,) = send(web, inv, clock, ev)  # a redelivered webhook changes nothing
+    assert again.lines == alloc.lines and (inv.head, inv.digest()) == (head, digest)
+
+
+@pytest.mark.parametrize("ship_to, field", [
+    ({"lat": 91, "lon": 0}, "data.ship_to.lat"),
+    ({"lat": "51", "lon": 0}, "data.ship_to.lat"),
+    ({"lat": 51, "lon": True}, "data.ship_to.lon"),
+    ({"lat": 51}, "data.ship_to.lon"),
+    ([51, 0], "data.ship_to"),
+])
+def test_bad_ship_to(web: WebShopAdapter, inv: Inventory, clock: Any, ship_to: Any,
+                     field: str) -> None:
+    before = (inv.head, inv.digest())
     with pytest.raises(PayloadError) as e:
-        send(web, inv, clock, ev)
-    assert e.value.field == "data.lines[0].location"
-    assert "fulfilment" in str(e.value)
+        send(web, inv, clock, placed(ship_to=ship_to))
+    assert e.value.field == field
+    assert (inv.head, inv.digest()) == before
 
 
 @pytest.mark.parametrize("mutate, field", [

@@ -138,6 +138,15 @@ def integer(v: Any, path: str, lo: int, hi: int) -> int:
     return v
 
 
+def coordinate(v: Any, path: str, lo: float, hi: float) -> float:
+    """A JSON number (int or float, not bool) in [lo, hi]."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
+        raise PayloadError(path, v, "must be a number")
+    if not lo <= v <= hi:
+        raise PayloadError(path, v, f"must be between {lo} and {hi}")
+    return float(v)
+
+
 def boolean(v: Any, path: str) -> bool:
     if not isinstance(v, bool):
         raise PayloadError(path, v, "must be true or false")

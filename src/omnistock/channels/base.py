@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["INVENTORY_OPS", "ChannelAdapter", "Command"]
 
 INVENTORY_OPS = frozenset({
-    "receive", "count", "sell", "return_items", "hold", "commit", "release",
+    "receive", "count", "sell", "return_items", "hold", "allocate", "commit", "release",
     "extend", "ship", "collect",
 })
 """Inventory commands an adapter may run directly. Anything else is an

@@ -30,7 +30,7 @@ from ..errors import (
     SignatureError,
     UnknownReservation,
 )
-from ..values import Line, Order, Reservation
+from ..values import Line, Order, Point, Reservation
 from . import _schema as S
 from .base import ChannelAdapter, Command
 
@@ -147,7 +147,7 @@ class WebShopAdapter(ChannelAdapter):
 
     def _placed(self, data: Any, key: str) -> list[Command]:
         d = S.obj(data, "data", ("order_id", "lines"),
-                  ("method", "pickup_at", "hold_seconds", "commit"))
+                  ("method", "pickup_at", "hold_seconds", "commit", "ship_to"))
         order_id = S.ident(d["order_id"], "data.order_id")
         method = S.choice(d.get("method", "ship"), "data.method", ("ship", "pickup"))
         pickup_at = None
@@ -158,12 +158,15 @@ class WebShopAdapter(ChannelAdapter):
         elif "pickup_at" in d:
             raise PayloadError("data.pickup_at", d["pickup_at"], "only a pickup order has it")
         ls = S.lines(d["lines"], "data.lines")
-        for i, (_, _, loc) in enumerate(ls):
-            if loc is None and method == "ship":
-                raise PayloadError(
-                    f"data.lines[{i}].location", None,
-                    "unpinned ship lines need the fulfilment module's sourcing policy, which "
-                    "is not wired to the web adapter yet; pin every line to a location")
+        ship_to = None
+        if "ship_to" in d:
+            if method != "ship":
+                raise PayloadError("data.ship_to", d["ship_to"], "only a ship order has it")
+            p = S.obj(d["ship_to"], "data.ship_to", ("lat", "lon"))
+            ship_to = Point(S.coordinate(p["lat"], "data.ship_to.lat", -90.0, 90.0),
+                            S.coordinate(p["lon"], "data.ship_to.lon", -180.0, 180.0))
+        # Unpinned ship lines are placed by the sourcing policy (allocate).
+        sourced = method == "ship" and any(loc is None for _, _, loc in ls)
         ttl = self.ttl
         if "hold_seconds" in d:
             ttl = timedelta(seconds=S.integer(d["hold_seconds"], "data.hold_seconds", 1, MAX_TTL))
@@ -171,12 +174,12 @@ class WebShopAdapter(ChannelAdapter):
         try:
             order = Order(order_id, channel=self.channel,
                           lines=[Line(s, q, loc) for s, q, loc in ls],
-                          method=method, pickup_at=pickup_at)
+                          method=method, pickup_at=pickup_at, ship_to=ship_to)
         except PayloadError:
             raise
         except Exception as exc:  # a validator the schema missed: still typed
             raise PayloadError("data", order_id, str(exc)) from None
-        cmds = [Command("hold", {"order": order, "ttl": ttl}, key)]
+        cmds = [Command("allocate" if sourced else "hold", {"order": order, "ttl": ttl}, key)]
         if commit:
             cmds.append(Command("commit_order", {"order_id": order_id}, key + ":commit"))
         return cmds
