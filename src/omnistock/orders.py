@@ -29,7 +29,7 @@ from .fulfilment.kernels import UNLIMITED, allocate_wave_single, nearest, wave_p
 from .fulfilment.optimize import optimize_wave
 from .fulfilment.policy import DEFAULT_POLICY, Policy
 from .fulfilment.results import Allocation, Status, Suggestion
-from .fulfilment.sourcing import Plan, source
+from .fulfilment.sourcing import Plan, Trace, source
 from .ledger.grid import Pos
 from .ledger.holds import HELD, OPEN
 from .ledger.state import SELLABLE, LedgerState
@@ -707,8 +707,7 @@ class OrderCommands(CommandBase):
 
         def follow(now: int, found: Any, emit: Emit) -> Allocation:
             rid, p, q = found
-            moved = self._move_line(now, rid, p, q, key, emit, reason)
-            trace = self._last_trace  # before re-sourcing others overwrites it
+            moved, trace = self._move_line(now, rid, p, q, key, emit, reason)
             h = self._state.holds.by_id[rid]
             self._resource_uncovered(now, {p: 0}, key, emit)
             st = self._state
@@ -728,22 +727,20 @@ class OrderCommands(CommandBase):
                                        follow)
         return result
 
-    _last_trace: Any = None
-
     def _move_line(self, now: int, rid: str, p: Pos, q: int, key: str | None, emit: Emit,
-                   why: str) -> Resourced:
+                   why: str) -> tuple[Resourced, Trace | None]:
         """Move ``q`` units of reservation ``rid`` off position ``p``: re-source
         them by the policy elsewhere (a pickup order by a transfer into its
-        store), then release them at ``p``. Units nowhere to be had stay."""
+        store), then release them at ``p``. Units nowhere to be had stay.
+        Returns what moved and the sourcing trace of the decision."""
         st = self._state
         g = st.grid
         h = st.holds.by_id[rid]
         sku, loc = g.skus[p[0]], g.locs[p[1]]
         pol = self._policy_of(st)
         q = min(q, h.lines.get(p, 0))
-        self._last_trace = None
         if q <= 0:
-            return Resourced(rid, sku, loc, 0)
+            return Resourced(rid, sku, loc, 0), None
         ts = self._ts(now)
         to: tuple[tuple[str, int], ...] = ()
         transfers: tuple[Transfer, ...] = ()
@@ -753,7 +750,6 @@ class OrderCommands(CommandBase):
             plan = self._source([Line(sku, q)], "ship", store.point, None,
                                 self._transfer_policy(pol), now, {}, (loc, store.id)
                                 if loc != store.id else (loc,), True, True)
-            self._last_trace = plan.trace
             if plan.status != "unfillable":
                 eta = now + int(pol.transfer_hours * 3600 * 1_000_000)
                 # A held pickup keeps what was left of its window, counted from
@@ -771,7 +767,6 @@ class OrderCommands(CommandBase):
             ch = st.channels.get(h.channel) if h.channel is not None else None
             plan = self._source([Line(sku, q)], "ship", dest, ch, pol, now, {}, (loc,),
                                 True, True)
-            self._last_trace = plan.trace
             if plan.status != "unfillable":
                 want: dict[Pos, int] = {}
                 self._add_plan(plan, want)
@@ -788,7 +783,7 @@ class OrderCommands(CommandBase):
             d = {"resize": 1, "reason": why} if (others or h.lines[p] > moved) else \
                 {"reason": why}
             emit([(ts, "released", sku, loc, moved, rid, h.channel, key, json.dumps(d))], [d])
-        return Resourced(rid, sku, loc, q, to, q - moved, transfers)
+        return Resourced(rid, sku, loc, q, to, q - moved, transfers), plan.trace
 
     def _resource_uncovered(self, now: int, positions: dict[Pos, int], key: str | None,
                             emit: Emit) -> tuple[Resourced, ...]:
@@ -804,7 +799,7 @@ class OrderCommands(CommandBase):
                     break
                 h = self._state.holds.by_id[rid]
                 take = min(left, h.lines.get(p, 0))
-                r = self._move_line(now, rid, p, take, key, emit, "shortage")
+                r, _ = self._move_line(now, rid, p, take, key, emit, "shortage")
                 left -= take
                 out.append(r)
         return tuple(out)
