@@ -180,6 +180,16 @@ class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
             raise req.error
         return req.result
 
+    def _submit_many(self, reqs: list[_Request]) -> None:
+        """Queue several commands and drain them: one group commit when no
+        other thread is draining. Each request ends done with its result or
+        error; requests already done (refused up front) are left as they are."""
+        self._check_open()
+        with self._queue_lock:
+            self._queue.extend(r for r in reqs if not r.done)
+        with self._lock:
+            self._drain()
+
     def _drain(self) -> None:
         """Group commit. The thread holding the lock takes every queued
         command, plans each against the live ledger (applying its rows before

@@ -193,12 +193,7 @@ class OrderCommands(CommandBase):
                 return self._plan_order(o, now, ttl_us, pol, None)
 
             reqs.append(_Request("allocate", None, None, plan))
-        inv: Any = self
-        inv._check_open()
-        with inv._queue_lock:
-            inv._queue.extend(reqs)
-        with inv._lock:
-            inv._drain()
+        self._submit_many(reqs)
         out: list[Allocation] = []
         for r in reqs:
             if r.error is not None:

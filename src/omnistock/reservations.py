@@ -48,11 +48,7 @@ class ReservationCommands(CommandBase):
                 reqs.append(self._hold_request(o, ttl, None if keys is None else keys[i]))
             except OmnistockError as exc:
                 reqs.append(_Request.failed("hold", exc))
-        self._check_open()
-        with self._queue_lock:
-            self._queue.extend(r for r in reqs if not r.done)
-        with self._lock:
-            self._drain()
+        self._submit_many(reqs)
         out: list[Reservation | OmnistockError] = []
         for r in reqs:
             if r.error is not None and not isinstance(r.error, OmnistockError):
