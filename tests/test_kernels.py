@@ -77,15 +77,13 @@ def test_reserve_orders_is_all_or_nothing(orders: list[list[Any]], stock: list[i
     assert reserved.tolist() == ref
 
 
-def test_apply_deltas_and_row_atp() -> None:
+def test_apply_deltas() -> None:
     free, reserved = _grid([[5, 0, 2]])
     kernels.apply_deltas(np.array([0, 0], dtype=np.int64), np.array([1, 2], dtype=np.int64),
                          np.array([3, -4], dtype=np.int64), np.array([1, 0], dtype=np.int64),
                          free, reserved)
     assert free.tolist() == [[5, 3, -2]]
     assert reserved.tolist() == [[0, 1, 0]]
-    cols = np.array([0, 1, 2], dtype=np.int64)
-    assert kernels.row_atp(cols, free, reserved, 0) == 5 + 2  # -2 does not drag it down
 
 
 def test_cache_fallback_when_numba_cannot_cache() -> None:

@@ -171,8 +171,6 @@ def _query(args: argparse.Namespace) -> int:
 # -- import -----------------------------------------------------------------------
 STOCK_COLUMNS = ("sku", "location", "qty")
 LOCATION_COLUMNS = ("id", "kind")
-LOCATION_OPTIONAL = ("lat", "lon", "sells", "ships", "pickup", "accepts_returns", "priority",
-                     "daily_capacity", "returns_to")
 BOOLS = {"true": True, "yes": True, "1": True, "y": True,
          "false": False, "no": False, "0": False, "n": False}
 

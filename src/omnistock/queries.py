@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -263,6 +262,3 @@ def _reservation(st: LedgerState, h: Hold) -> Reservation:
         ),
     )
 
-
-def as_datetime(us: int) -> datetime:
-    return from_micros(us)

@@ -21,7 +21,6 @@ from ._validate import (
     check_int,
     check_opt_id,
     check_qty,
-    check_when,
 )
 from .errors import InvalidInput
 
@@ -49,7 +48,6 @@ UNSELLABLE_STATES = ("damaged", "inspection", "quarantine", "display")
 """States of units that are on hand but may not be sold. Index order is the
 column order in the ledger."""
 
-RES_STATES = ("held", "committed", "fulfilled", "expired", "released")
 
 
 def _c_accepts_returns(v: Any) -> bool:
@@ -414,6 +412,3 @@ class Entry:
     key: str | None
     data: dict[str, Any] | None = None
 
-
-def when(field: str, value: Any) -> datetime:
-    return check_when(field, value)

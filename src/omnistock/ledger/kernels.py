@@ -79,13 +79,3 @@ def reserve_orders(
             ok[j] = 0
     return n
 
-
-@kernel(f"int64({VEC}, {GRID}, {GRID}, int64)")
-def row_atp(cols: Any, free: Any, reserved: Any, s: Any) -> Any:
-    """Sum of ``max(0, atp)`` over the given location columns of SKU row ``s``."""
-    total = 0
-    for i in range(cols.shape[0]):
-        v = free[s, cols[i]] - reserved[s, cols[i]]
-        if v > 0:
-            total += v
-    return total

@@ -420,9 +420,6 @@ class LedgerState:
         h.pickup = pickup
         self.holds.set_expiry(h, exp)
 
-    def copy(self) -> LedgerState:
-        return LedgerState.from_bytes(self.to_bytes())
-
 
 def _hold_rec(h: Hold) -> list[Any]:
     return [

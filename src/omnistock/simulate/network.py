@@ -21,10 +21,6 @@ from ..values import Channel, Location, Point
 
 __all__ = ["City", "Network", "build_network", "load_cities"]
 
-CHANNELS = ("web", "app", "marketplace", "pos")
-"""Demand channels of the simulation."""
-
-
 @dataclass(frozen=True)
 class City:
     """A city of the shipped table."""
