@@ -106,8 +106,9 @@ TEMPLATES: dict[str, list[tuple[dict[str, Any], set[str]]]] = {
     ],
 }
 
-OPTIONAL = {"condition"}
-"""Template fields whose absence is valid (deleting them is not a mutation)."""
+OPTIONAL = {"condition", "location"}
+"""Template fields whose absence is valid (deleting them is not a mutation): a
+web order line without a location is placed by the sourcing policy."""
 
 HOSTILE = st.sampled_from([
     "'; DROP TABLE journal; --", "\" OR 1=1 --", "../../etc/passwd", "..\\..\\boot.ini",
