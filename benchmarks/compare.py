@@ -103,6 +103,8 @@ def durable_group(name: str, scale: str) -> tuple[wl.Workload, list[Approach]]:
     sqg = f"omnistock face hold_many() sqlite (group of {omni.GROUP})"
     pg1 = "omnistock face hold() postgresql"
     pgg = f"omnistock face hold_many() postgresql (group of {omni.GROUP})"
+    sqb = f"omnistock face hold_many(HoldBatch) sqlite (batch of {omni.BULK['sqlite']})"
+    pgb = f"omnistock face hold_many(HoldBatch) postgresql (batch of {omni.BULK['postgres']})"
     redis_target = ">= 3x" if name == "W5" else ""
     return w, [
         Approach(sq1, lambda c: omni.prepare_face(w, "sqlite", c), omnistock=True,
@@ -111,15 +113,17 @@ def durable_group(name: str, scale: str) -> tuple[wl.Workload, list[Approach]]:
         Approach(pg1, lambda c: omni.prepare_face(w, "postgres", c), omnistock=True),
         Approach(pgg, lambda c: omni.prepare_face(w, "postgres", c, group=True),
                  omnistock=True),
+        Approach(sqb, lambda c: omni.prepare_face_bulk(w, "sqlite", c), omnistock=True),
+        Approach(pgb, lambda c: omni.prepare_face_bulk(w, "postgres", c), omnistock=True),
         Approach("SQLite conditional UPDATE, 1 txn each", _sqlite(w, False), ref=sq1),
-        Approach("SQLite conditional UPDATE, batched txn", _sqlite(w, True), ref=sqg,
+        Approach("SQLite conditional UPDATE, batched txn", _sqlite(w, True), ref=sqb,
                  target=">= 4x", check=_at_least(4)),
         Approach("PostgreSQL UPDATE, autocommit each",
                  lambda c: postgres_update.prepare(w, "autocommit", c), ref=pg1),
         Approach("PostgreSQL SELECT FOR UPDATE + UPDATE",
                  lambda c: postgres_update.prepare(w, "for_update", c), ref=pg1),
         Approach("PostgreSQL set-based UPDATE unnest, batched",
-                 lambda c: postgres_update.prepare(w, "unnest", c), ref=pgg,
+                 lambda c: postgres_update.prepare(w, "unnest", c), ref=pgb,
                  target=">= 3x", check=_at_least(3)),
         Approach("Redis Lua EVALSHA, per call",
                  lambda c: redis_lua.prepare(w, False, c), ref=sq1),

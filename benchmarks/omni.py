@@ -24,6 +24,9 @@ from .workloads import Workload, loc_name, sku_name
 
 TTL = timedelta(hours=1)
 GROUP = 1_000  # orders per hold_many call (one store transaction)
+# Orders per hold_many(HoldBatch) call: the same transaction size as the
+# batched baseline on that store (SQLite's 10,000, PostgreSQL unnest's 1,000).
+BULK = {"memory": 10_000, "sqlite": 10_000, "postgres": 1_000}
 
 
 def warm() -> None:
@@ -180,3 +183,39 @@ def prepare_face(w: Workload, store: str, cleanup: list[Callable[[], None]],
         return n
 
     return run_each
+
+
+def face_columns(w: Workload) -> tuple[list[str], list[str], list[str], np.ndarray]:
+    """Order ids, SKU and location names and quantities of a single-line
+    stream, built before timing (as the baselines' int lists are)."""
+    assert w.start is None
+    sk = [sku_name(i) for i in range(int(w.s.max()) + 1)] if w.n else []
+    lc = [loc_name(j) for j in range(w.n_locs)]
+    ids = [f"o{i}" for i in range(w.n)]
+    return ids, [sk[i] for i in w.s.tolist()], [lc[j] for j in w.l.tolist()], \
+        np.ascontiguousarray(w.qty, dtype=np.int64)
+
+
+def prepare_face_bulk(w: Workload, store: str,
+                      cleanup: list[Callable[[], None]]) -> Callable[[], int]:
+    """Holds through ``Inventory.hold_many(HoldBatch)`` in batches of
+    ``BULK[store]`` orders: one kernel call and one journal row per batch, a status
+    and a reservation id per order. Building each ``HoldBatch`` (its column
+    checks) is timed."""
+    from omnistock import HoldBatch
+
+    inv = open_face(store, cleanup)
+    load_face(inv, w)
+    ids, skus, locs, qty = face_columns(w)
+    k = BULK[store]
+    chunks = [(ids[lo:lo + k], skus[lo:lo + k], locs[lo:lo + k], qty[lo:lo + k])
+              for lo in range(0, len(ids), k)]
+
+    def run_bulk() -> int:
+        n = 0
+        hold_many = inv.hold_many
+        for c in chunks:
+            n += hold_many(HoldBatch(*c), ttl=TTL).held
+        return n
+
+    return run_bulk

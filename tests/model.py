@@ -94,6 +94,9 @@ class Res:
     expires_at: datetime | None
     created: int = 0  # creation order: shortages name the newest first
     shipped: dict[Pos, int] = field(default_factory=dict)
+    # The bulk hold's token while the reservation is still kept in its block
+    # (the ledger detaches it the first time a command journals a row for it).
+    block: str | None = None
 
     def result(self) -> tuple[Any, ...]:
         """The reservation as the test normalises a real ``Reservation``."""
@@ -147,13 +150,18 @@ class Model:
             (r.expires_at, r.id) for r in self.res.values()
             if r.state == HELD and r.expires_at is not None and r.expires_at <= now
         )
+        blocks = {self.res[rid].block for _, rid in due} - {None}
         for _, rid in due:
             r = self.res[rid]
             self.expired_rows += len(r.lines)
             self._close(r, EXPIRED)
+        self.head += len(blocks)  # one expired-batch row per block
         return [rid for _, rid in due]
 
     def _close(self, r: Res, state: str) -> None:
+        if r.block is not None:  # expired inside its block: the block's one row
+            r.block = None
+            self.head -= len(r.lines)
         self.head += len(r.lines)
         for p, q in r.lines.items():
             self.pos[p].reserved -= q
@@ -179,7 +187,7 @@ class Model:
             if deficit <= 0:
                 continue
             names, covered = [], 0
-            for rid in sorted(self.by_pos.get(p, []), key=lambda x: self.res[x].created,
+            for rid in sorted(self.by_pos.get(p, []), key=lambda x: (self.res[x].created, x),
                               reverse=True):
                 names.append(rid)
                 covered += self.res[rid].lines[p]
@@ -276,6 +284,8 @@ class Model:
             r = self.res[rid]
             assert r.state in OPEN, f"re-sourced closed reservation {rid}"
             moved = sum(n for _, n in to)
+            if moved:  # rows journaled for it: detached from its block
+                r.block = None
             assert missing == qty - moved >= 0, (missing, qty, to)
             for loc, n in to:
                 p = (sku, loc)
@@ -326,7 +336,38 @@ class Model:
         r = self.res[rid]
         if r.state not in allowed:
             raise Refused("InvalidTransition", f"{rid} is {r.state}")
+        r.block = None  # every accepted command journals rows for it: detached
         return r
+
+    @traced
+    def hold_batch(self, orders: list[tuple[str, list[tuple[str, int, str]]]], now: datetime,
+                   ttl: timedelta, token: str | None) -> tuple[int, ...]:
+        """``hold_many(HoldBatch)``: each order as ``hold`` would decide it,
+        in turn; a status per order (1 held, 0 short, 2 unknown SKU). The held
+        ones share one journal row, ids ``<order>#<token>`` and a seq."""
+        status = []
+        created = len(self.res)
+        for order_id, lines in orders:
+            if any(sku not in self.known for sku, _, _ in lines):
+                status.append(2)
+                continue
+            want: dict[Pos, int] = {}
+            for sku, qty, loc in lines:
+                want[(sku, loc)] = want.get((sku, loc), 0) + qty
+            if any(self.p(*p).atp < q for p, q in want.items()):
+                status.append(0)
+                continue
+            assert token is not None
+            r = Res(f"{order_id}#{token}", order_id, HELD, dict(want), now + ttl, created,
+                    block=token)
+            self.res[r.id] = r
+            for p, q in want.items():
+                self.pos[p].reserved += q
+                self.by_pos.setdefault(p, []).append(r.id)
+            status.append(1)
+        if 1 in status:
+            self.head += 1
+        return tuple(status)
 
     @traced
     def commit(self, rid: str) -> tuple[Any, ...]:

@@ -15,6 +15,7 @@ store: ``OMNISTOCK_STATEFUL_EXAMPLES`` (both), or
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import shutil
 import tempfile
@@ -36,7 +37,17 @@ from hypothesis.stateful import (
 
 from model import CONDITIONS, SELLABLE, UNSELLABLE, Model, Refused
 from model import Location as ModelLocation
-from omnistock import Applied, Inventory, Line, Location, Order, Reservation, errors
+from omnistock import (
+    Applied,
+    HoldBatch,
+    HoldBatchResult,
+    Inventory,
+    Line,
+    Location,
+    Order,
+    Reservation,
+    errors,
+)
 
 SKUS = ["s1", "s2", "s3"]
 LOCS = ["A", "B", "W"]  # two stores and a warehouse (which takes no returns)
@@ -71,6 +82,8 @@ def norm(result: Any) -> Any:
             result.expires_at, result.order_id, result.channel,
             tuple((x.sku, x.location, x.qty) for x in result.shipped),
         )
+    if isinstance(result, HoldBatchResult):
+        return ("batch", tuple(result.status.tolist()), result.token)
     raise AssertionError(f"unexpected result {result!r}")
 
 
@@ -237,6 +250,44 @@ class LedgerMachine(RuleBasedStateMachine):
         if data.draw(st.booleans(), label="checkout"):  # commit it at once
             rid = got[1]
             self.do(lambda k: self.i.commit(rid, key=k), lambda: self.model.commit(rid))
+
+    @rule(data=st.data(), ttl=st.sampled_from(TTLS), key=keyed)
+    def hold_batch(self, data: st.DataObject, ttl: int, key: bool) -> None:
+        """``hold_many(HoldBatch)``: 1-4 orders of 1-2 lines, some of them
+        colliding on the same positions, sometimes an unknown SKU. Every
+        order's status must equal the model's sequential decision."""
+        self.model.expire(self.clock.now)
+        n = data.draw(st.integers(1, 4), label="n_orders")
+        self.n_batch = getattr(self, "n_batch", 0) + 1
+        orders = []
+        for j in range(n):
+            lines = data.draw(st.lists(st.tuples(skus, st.integers(1, 4), locs),
+                                       min_size=1, max_size=2), label=f"order {j}")
+            orders.append((f"b{self.n_batch}-{j}", lines))
+        k = None
+        if key:
+            self.n_keys += 1
+            k = f"k{self.n_keys}"
+        batch = HoldBatch([o for o, _ in orders], [s for _, ls in orders for s, _, _ in ls],
+                          [x for _, ls in orders for _, _, x in ls],
+                          [q for _, ls in orders for _, q, _ in ls],
+                          start=[0, *itertools.accumulate(len(ls) for _, ls in orders)])
+
+        def real(k: str | None) -> HoldBatchResult:
+            return self.i.hold_many(batch, ttl=ttl, key=k)
+
+        result = real(k)
+        got = norm(result)
+        want = self.model.hold_batch(orders, self.clock.now, timedelta(seconds=ttl),
+                                     result.token)
+        note(f"{self.model.trace[-1]} key={k} -> {want}")
+        assert got[1] == want, f"real {got} != model {want}"
+        assert (result.token is None) == (1 not in want)
+        for j, (oid, _) in enumerate(orders):
+            assert result.reservation_id(j) == (f"{oid}#{result.token}" if want[j] == 1
+                                                else None)
+        if k is not None:
+            self.keyed.append((k, real, got))
 
     @precondition(lambda self: self.model.res)
     @rule(data=st.data(), key=keyed)

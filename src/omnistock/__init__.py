@@ -10,6 +10,7 @@ from . import errors
 from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.policy import Policy
 from .fulfilment.results import Allocation, Suggestion
+from .holdbatch import HoldBatch, HoldBatchResult
 from .inventory import Inventory, LedgerView
 from .reports import CheckReport, Explanation, PositionFigures, Promise
 from .values import (
@@ -37,6 +38,8 @@ __all__ = [
     "CheckReport",
     "Entry",
     "Explanation",
+    "HoldBatch",
+    "HoldBatchResult",
     "Inventory",
     "LedgerView",
     "Line",

@@ -12,19 +12,21 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from . import codec
+import numpy as np
+
+from . import codec, history
 from ._validate import (
     check_id,
     check_opt_id,
     check_qty,
     check_when,
-    from_micros,
     to_micros,
 )
+from .bulkholds import BulkHoldCommands
 from .commands import (
     RETRIES,
     Clock,
@@ -42,6 +44,7 @@ from .errors import (
     StorageError,
     UnknownLocation,
 )
+from .ledger import blocks
 from .ledger.state import LedgerState
 from .ledger.undo import Savepoint
 from .orders import OrderCommands
@@ -57,7 +60,7 @@ from .values import (
 )
 
 
-class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
+class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockCommands, Reader):
     """One retailer's stock ledger over a journal store.
 
     Thread-safe: commands from several threads are serialised. Several
@@ -127,7 +130,8 @@ class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
                 return self._state
             if self._shared:
                 self._catch_up()
-            if self._state.holds.expiry and self._state.holds.expiry[0][0] <= self._now_us():
+            first = self._state.holds.first_expiry()
+            if first is not None and first <= self._now_us():
                 self._run("expire", None, None, _nothing)
         return self._state
 
@@ -264,8 +268,8 @@ class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
         the general path to handle."""
         st = self._state
         now = self._now_us()
-        exp = st.holds.expiry
-        if exp and exp[0][0] <= now:
+        first = st.holds.first_expiry()
+        if first is not None and first <= now:
             return False
         try:
             rows, datas, result = req.plan(now)
@@ -291,6 +295,60 @@ class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
                 self._snapshot()
         req.result, req.done = result, True
         return True
+
+    def _commit_block(self, name: str, key: str | None, fp: str | None,
+                      plan: Callable[[int], Any]) -> Any:
+        """Commit one bulk command alone, with no savepoint: ``plan(now)``
+        decides it in the live grids and returns ``(rows, datas, result,
+        undo)``; the rows are appended, then folded (their data says the
+        grids are already done). If the store refuses, ``undo`` takes the
+        reservations back and the command is planned again on the caught-up
+        ledger. Commands queued earlier go first; holds due expire first."""
+        self._check_open()
+        with self._lock:
+            self._drain()
+            st = self._state
+            for attempt in range(RETRIES):
+                if self._shared:
+                    self._catch_up()
+                now = self._now_us()
+                first = st.holds.first_expiry()
+                if first is not None and first <= now:
+                    self._run("expire", None, None, _nothing)
+                    now = self._now_us()
+                if key is not None:
+                    rec = self._store.lookup_key(key)
+                    if rec is not None:
+                        if rec.fingerprint != fp:
+                            raise IdempotencyConflict(
+                                key, rec.fingerprint.split(":", 1)[0], name)
+                        return codec.decode(rec.result)
+                rows, datas, result, undo = plan(now)
+                if not rows and key is None:
+                    return result
+                head = st.head
+                try:
+                    new_head = self._store.append(
+                        [Commit(tuple(rows), key, fp,
+                                None if key is None else codec.encode(result))], head)
+                except ConcurrencyConflict:
+                    undo()
+                    self._catch_up()
+                    time.sleep(0.0002 * attempt)
+                    continue
+                except BaseException:
+                    undo()
+                    raise
+                if new_head != head + len(rows):  # others' rows between: read ours back
+                    undo()
+                    self._catch_up()
+                else:
+                    for i, r in enumerate(rows):
+                        st.apply((head + 1 + i, *r), datas[i])
+                if st.head - self._last_snap >= self._snapshot_every:
+                    self._snapshot()
+                return result
+            raise ConcurrencyConflict(f"{name}: gave up after {RETRIES} conflicts")
 
     def _plan_one(self, req: _Request, now: int, sp: Savepoint, commits: list[Commit],
                   in_batch: dict[str, _Request]) -> None:
@@ -344,7 +402,7 @@ class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
     def _plan_expiry(self, now: int, sp: Savepoint, commits: list[Commit]) -> None:
         st = self._state
         due = st.holds.due(now)
-        if not due:
+        if not due and not st.holds.due_blocks(now):
             return
         rows: list[NewRow] = []
         ts = self._ts(now)
@@ -353,6 +411,15 @@ class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
             h = st.holds.by_id[rid]
             for (s, l), q in h.lines.items():
                 rows.append((ts, "expired", g.skus[s], g.locs[l], q, rid, h.channel, None, None))
+        for token in st.holds.due_blocks(now):
+            b = st.holds.blocks[token]
+            m = b.live_lines()
+            names = [g.skus[i] for i in np.unique(b.s[m]).tolist()]
+            members = [b.orders[j] for j in b.live_members()]
+            text = json.dumps({"orders": blocks.SEP.join(members), "skus": names},
+                              separators=(",", ":"))
+            rows.append((ts, blocks.EXPIRED_BATCH, None, blocks.BLOCK_LOC, int(b.q[m].sum()),
+                         token, b.channel, None, text))
         self._apply_local(sp, rows, [None] * len(rows))
         commits.append(Commit(tuple(rows)))
 
@@ -423,7 +490,9 @@ class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
     def history(self, sku: str | None = None, location: str | None = None,
                 ref: str | None = None, since: int = 0, until: int | None = None,
                 kind: str | None = None, limit: int | None = None) -> list[Entry]:
-        """Journal entries matching every filter given, oldest first."""
+        """Journal entries matching every filter given, oldest first. A bulk
+        hold's row is shown as one ``held`` entry per reservation line (all
+        with the row's seq); see ``omnistock.history``."""
         check_opt_id("sku", sku)
         check_opt_id("location", location)
         check_opt_id("ref", ref)
@@ -436,10 +505,11 @@ class Inventory(OrderCommands, ReservationCommands, StockCommands, Reader):
             if limit == 0:
                 return []
         out: list[Entry] = []
-        for row in self._store.filtered(since, until, sku=sku, location=location, ref=ref):
-            if kind is not None and row[2] != kind:
+        rows = history.rows_for(self._store, since, until, sku, location, ref)
+        for e in history.entries(self._store, rows, sku, location, ref):
+            if kind is not None and e.kind != kind:
                 continue
-            out.append(entry_of(row))
+            out.append(e)
             if limit is not None and len(out) >= limit:
                 break
         return out
@@ -524,9 +594,3 @@ class LedgerView(Reader):
 
     def digest(self) -> str:
         return self._state.digest()
-
-
-def entry_of(row: Sequence[Any]) -> Entry:
-    seq, ts, kind, sku, loc, qty, ref, channel, key, data = row
-    return Entry(seq, from_micros(ts), kind, sku, loc, qty, ref, channel, key,
-                 None if data is None else json.loads(data))

@@ -634,7 +634,7 @@ class OrderCommands(CommandBase):
             if q > item.qty:
                 raise InvalidQuantity("qty", q, f"only {item.qty} in transit")
             data: dict[str, Any] = {}
-            h = st.holds.by_id.get(item.res) if item.res is not None else None
+            h = st.holds.peek(item.res) if item.res is not None else None
             if h is not None and h.state in OPEN:
                 data["res"] = h.id
             g = st.grid
@@ -703,7 +703,7 @@ class OrderCommands(CommandBase):
         def follow(now: int, found: Any, emit: Emit) -> Allocation:
             rid, p, q = found
             moved, trace = self._move_line(now, rid, p, q, key, emit, reason)
-            h = self._state.holds.by_id[rid]
+            h = self._state.holds.need_peek(rid)
             self._resource_uncovered(now, {p: 0}, key, emit)
             st = self._state
             res = _reservation(st, h)
@@ -730,7 +730,7 @@ class OrderCommands(CommandBase):
         Returns what moved and the sourcing trace of the decision."""
         st = self._state
         g = st.grid
-        h = st.holds.by_id[rid]
+        h = st.holds.need_peek(rid)
         sku, loc = g.skus[p[0]], g.locs[p[1]]
         pol = self._policy_of(st)
         q = min(q, h.lines.get(p, 0))
@@ -774,6 +774,7 @@ class OrderCommands(CommandBase):
                 to = tuple((g.locs[l], n) for (_, l), n in want.items())
                 moved = sum(n for _, n in to)
         if moved:
+            h = st.holds.need_peek(rid)  # as the emitted rows left it
             others = sum(v for k, v in h.lines.items() if k != p) or bool(transfers)
             d = {"resize": 1, "reason": why} if (others or h.lines[p] > moved) else \
                 {"reason": why}
@@ -792,7 +793,7 @@ class OrderCommands(CommandBase):
             for rid in sh.reservations:
                 if left <= 0:
                     break
-                h = self._state.holds.by_id[rid]
+                h = self._state.holds.need_peek(rid)
                 take = min(left, h.lines.get(p, 0))
                 r, _ = self._move_line(now, rid, p, take, key, emit, "shortage")
                 left -= take

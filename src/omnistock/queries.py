@@ -237,12 +237,12 @@ class Reader:
     def reservations(self, state: str | None = None) -> list[Reservation]:
         """Every reservation (optionally only those in ``state``), oldest first."""
         st = self._sync()
-        hs = sorted(st.holds.by_id.values(), key=lambda h: h.seq)
+        hs = sorted(st.holds.records(), key=lambda h: h.seq)
         return [_reservation(st, h) for h in hs if state is None or h.state == state]
 
     def _hold(self, st: LedgerState, res_id: Any) -> Hold:
         check_id("res_id", res_id)
-        h = st.holds.by_id.get(res_id)
+        h = st.holds.peek(res_id)
         if h is None:
             raise UnknownReservation(res_id, "res_id")
         return h

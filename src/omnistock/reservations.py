@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from json.encoder import encode_basestring as _json_str
-from typing import Any
+from typing import Any, overload
 
 from . import codec
 from ._validate import check_ttl, from_micros
@@ -22,6 +22,7 @@ from .errors import (
     InvalidTransition,
     OmnistockError,
 )
+from .holdbatch import HoldBatch, HoldBatchResult
 from .ledger.grid import Pos
 from .ledger.holds import COMMITTED, FULFILLED, HELD, OPEN, Hold
 from .ledger.state import LedgerState
@@ -33,13 +34,43 @@ from .values import Line, Order, Reservation, ReservationLine, lines_of
 class ReservationCommands(CommandBase):
     """Commands on reservations (see the module doc)."""
 
+    @overload
+    def hold_many(self, orders: HoldBatch, ttl: Any = DEFAULT_TTL, keys: None = None, *,
+                  key: str | None = None) -> HoldBatchResult: ...
+    @overload
     def hold_many(self, orders: Sequence[Order], ttl: Any = DEFAULT_TTL,
-                  keys: Sequence[str | None] | None = None) -> list[Reservation | OmnistockError]:
-        """Hold many orders in one store transaction (group commit).
+                  keys: Sequence[str | None] | None = None, *,
+                  key: None = None) -> list[Reservation | OmnistockError]: ...
 
-        Each order is validated and reserved in sequence, exactly as ``hold``
-        would; the result list holds a ``Reservation`` or the typed error for
-        each order, in order. One refused order never fails its neighbours."""
+    def hold_many(self, orders: Sequence[Order] | HoldBatch, ttl: Any = DEFAULT_TTL,
+                  keys: Sequence[str | None] | None = None, *, key: str | None = None
+                  ) -> list[Reservation | OmnistockError] | HoldBatchResult:
+        """Hold many orders in one store transaction.
+
+        A list of ``Order`` is group-committed: each order is validated and
+        reserved in sequence, exactly as ``hold`` would; the result list holds
+        a ``Reservation`` or the typed error for each order, in order. One
+        refused order never fails its neighbours. ``keys``: one idempotency
+        key per order.
+
+        A columnar ``HoldBatch`` of pinned orders is the bulk path: one kernel
+        call decides every order (all-or-nothing each, in batch order, so the
+        same orders are held as by sequential ``hold`` calls) and one journal
+        row records them; the ``HoldBatchResult`` has a status and a
+        reservation id per order. ``key`` is one idempotency key for the whole
+        batch. O(lines) with a small constant: about a microsecond an order
+        end to end on SQLite (docs/performance.md)."""
+        if isinstance(orders, HoldBatch):
+            if keys is not None:
+                raise InvalidInput("keys", keys, "a HoldBatch takes one key for the whole "
+                                   "batch (key=...)")
+            result: HoldBatchResult = self._hold_batch(orders, ttl, key)
+            return result
+        if key is not None:
+            raise InvalidInput("key", key, "a list of orders takes one key per order "
+                               "(keys=[...])")
+        if isinstance(orders, str | bytes) or not isinstance(orders, Sequence):
+            raise InvalidInput("orders", orders, "must be a HoldBatch or a list of Order")
         if keys is not None and len(keys) != len(orders):
             raise InvalidInput("keys", len(keys), f"must give one key per order ({len(orders)})")
         reqs = []

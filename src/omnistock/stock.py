@@ -275,7 +275,7 @@ class StockCommands(CommandBase):
             names, covered = [], 0
             for rid in st.holds.newest_at((s, l)):
                 names.append(rid)
-                covered += st.holds.by_id[rid].lines[(s, l)]
+                covered += st.holds.need_peek(rid).lines[(s, l)]
                 if covered >= deficit:
                     break
             out.append(Shortage(g.skus[s], g.locs[l], deficit, tuple(names)))

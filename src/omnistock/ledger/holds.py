@@ -5,12 +5,20 @@ sit in a ``SortedList`` by expiry, so finding what is due at time ``t`` is
 O(log n + due). ``by_pos`` holds the ids of the open reservations at each
 position; ``newest_at`` orders them by creation, so a shortage can name the
 newest first.
+
+Reservations made by ``hold_many(HoldBatch)`` live in blocks (``blocks.py``)
+until a command names one; ``get``/``need`` detach it, ``peek`` and
+``records`` read it without detaching.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import numpy as np
 from sortedcontainers import SortedList
 
+from .blocks import Block, split_rid
 from .grid import Pos
 
 HELD, COMMITTED, FULFILLED, EXPIRED, RELEASED = (
@@ -50,13 +58,119 @@ class Hold:
 
 
 class Holds:
-    __slots__ = ("by_id", "by_pos", "expiry", "per_order")
+    __slots__ = ("block_expiry", "blocks", "by_id", "by_pos", "expiry", "per_order")
 
     def __init__(self) -> None:
         self.by_id: dict[str, Hold] = {}
         self.expiry: SortedList = SortedList()
         self.by_pos: dict[Pos, set[str]] = {}
         self.per_order: dict[str, int] = {}
+        self.blocks: dict[str, Block] = {}
+        self.block_expiry: SortedList = SortedList()
+
+    # -- blocks ----------------------------------------------------------
+    def add_block(self, b: Block) -> None:
+        self.blocks[b.token] = b
+        self.block_expiry.add((b.exp, b.token))
+
+    def drop_block(self, b: Block) -> None:
+        del self.blocks[b.token]
+        self.block_expiry.discard((b.exp, b.token))
+
+    def expire_block(self, b: Block) -> None:
+        """The members still in ``b`` are expired (they stay readable)."""
+        b.expired = True
+        self.block_expiry.discard((b.exp, b.token))
+
+    def member(self, rid: str) -> tuple[Block, int] | None:
+        if not self.blocks:
+            return None
+        parts = split_rid(rid)
+        if parts is None:
+            return None
+        b = self.blocks.get(parts[1])
+        if b is None:
+            return None
+        j = b.index(parts[0])
+        if j is None or not b.live[j]:
+            return None
+        return b, j
+
+    def _synth(self, b: Block, j: int) -> Hold:
+        h = Hold(b.rid(j), b.orders[j], b.channel, b.seq)
+        if b.expired:
+            h.state = EXPIRED
+        else:
+            h.lines = b.lines(j)
+            h.expires_us = b.exp
+        return h
+
+    def get(self, rid: str) -> Hold | None:
+        """The reservation ``rid``, detached from its block if it was in one
+        (a command is about to change it). O(1); O(block) the first time a
+        block is searched."""
+        h = self.by_id.get(rid)
+        if h is not None:
+            return h
+        m = self.member(rid)
+        if m is None:
+            return None
+        b, j = m
+        h = self._synth(b, j)
+        exp, h.expires_us = h.expires_us, None
+        self.by_id[rid] = h
+        for p in h.lines:
+            self.by_pos.setdefault(p, set()).add(rid)
+        self.set_expiry(h, exp)
+        b.live[j] = False
+        b.n_live -= 1
+        if not b.n_live:
+            self.drop_block(b)
+        return h
+
+    def need(self, rid: str) -> Hold:
+        h = self.get(rid)
+        if h is None:
+            raise KeyError(rid)
+        return h
+
+    def peek(self, rid: str) -> Hold | None:
+        """The reservation ``rid`` for reading: a block member comes back as
+        a synthesised copy and stays in its block."""
+        h = self.by_id.get(rid)
+        if h is not None:
+            return h
+        m = self.member(rid)
+        return None if m is None else self._synth(*m)
+
+    def need_peek(self, rid: str) -> Hold:
+        h = self.peek(rid)
+        if h is None:
+            raise KeyError(rid)
+        return h
+
+    def records(self) -> Iterator[Hold]:
+        """Every reservation, block members synthesised (read-only)."""
+        yield from self.by_id.values()
+        for b in self.blocks.values():
+            for j in b.live_members():
+                yield self._synth(b, j)
+
+    def first_expiry(self) -> int | None:
+        """The earliest expiry of a held reservation, or None."""
+        a: int | None = self.expiry[0][0] if self.expiry else None
+        b: int | None = self.block_expiry[0][0] if self.block_expiry else None
+        if a is None:
+            return b
+        return a if b is None else min(a, b)
+
+    def due_blocks(self, now_us: int) -> list[str]:
+        out = []
+        for exp, token in self.block_expiry:
+            if exp > now_us:
+                break
+            out.append(token)
+        return out
 
     def next_id(self, order_id: str, taken: set[str] | None = None) -> str:
         """A readable, deterministic id: ``<order>#<n>``."""
@@ -68,7 +182,7 @@ class Holds:
                 return rid
 
     def open_hold(self, rid: str, order_id: str | None, channel: str | None, seq: int) -> Hold:
-        h = self.by_id.get(rid)
+        h = self.get(rid)
         if h is None:
             h = Hold(rid, order_id, channel, seq)
             self.by_id[rid] = h
@@ -115,6 +229,13 @@ class Holds:
         return out
 
     def newest_at(self, p: Pos) -> list[str]:
-        """Open reservations at ``p``, newest first. O(k log k) for k there."""
-        by_id = self.by_id
-        return sorted(self.by_pos.get(p, ()), key=lambda rid: (by_id[rid].seq, rid), reverse=True)
+        """Open reservations at ``p``, newest first. O(k log k) for k there,
+        plus O(lines) per block (a vectorised scan)."""
+        seq = {rid: self.by_id[rid].seq for rid in self.by_pos.get(p, ())}
+        for b in self.blocks.values():
+            hit = (b.s == p[0]) & (b.l == p[1]) & b.live_lines()
+            if hit.any():
+                owner = np.searchsorted(b.start, np.flatnonzero(hit), side="right") - 1
+                for j in np.unique(owner).tolist():
+                    seq[b.rid(j)] = b.seq
+        return sorted(seq, key=lambda rid: (seq[rid], rid), reverse=True)

@@ -20,6 +20,8 @@ import numpy as np
 from ..errors import StorageError
 from ..storage.base import Row
 from ..values import Channel, Location
+from . import blocks
+from .blocks import Block
 from .grid import N_STATES, STATE_INDEX, Grid, Pos
 from .holds import COMMITTED, EXPIRED, FULFILLED, HELD, OPEN, RELEASED, Hold, Holds
 from .supply import Incoming, Supply
@@ -166,7 +168,49 @@ class LedgerState:
 
     def _hold_of(self, ref: str | None) -> Hold:
         assert ref is not None
-        return self.holds.by_id[ref]
+        return self.holds.need(ref)
+
+    def _add_reserved(self, s: np.ndarray, l: np.ndarray, q: np.ndarray) -> None:
+        """``reserved[s[i], l[i]] += q[i]`` for every i (q may be negative)."""
+        g = self.grid
+        if len(s) < 64:  # a kernel call costs more than a few numpy writes
+            for a, b, d in zip(s.tolist(), l.tolist(), q.tolist(), strict=True):
+                g.reserved[a, b] += d
+            return
+        from .kernels import apply_deltas
+
+        apply_deltas(s, l, np.zeros(len(s), dtype=np.int64), q, g.free, g.reserved)
+
+    def _use_many(self, channel: str | None, s: np.ndarray, q: np.ndarray) -> None:
+        if channel is None or not len(s):
+            return
+        us, inv = np.unique(s, return_inverse=True)
+        sums = np.zeros(len(us), dtype=np.int64)
+        np.add.at(sums, inv, q)
+        for a, v in zip(us.tolist(), sums.tolist(), strict=True):
+            self._use(channel, a, v)
+
+    def _held_batch(self, _s: Any, _l: Any, _q: int, ref: str | None, channel: str | None,
+                    d: dict[str, Any], seq: int) -> None:
+        """A block of reservations (see ``blocks.py``). A command planned in
+        this process has already reserved the units (``d["done"]``)."""
+        assert ref is not None
+        start, s, l, q = blocks.resolve(d, self.grid)
+        if not d.get("done"):
+            self._add_reserved(s, l, q)
+        self._use_many(channel, s, q)
+        self.holds.add_block(Block(ref, seq, d["exp"], channel, blocks.orders_of(d), start,
+                                   s, l, q))
+
+    def _expired_batch(self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any,
+                       _d: Any, _seq: int) -> None:
+        assert ref is not None
+        b = self.holds.blocks[ref]
+        m = b.live_lines()
+        s, l, q = b.s[m], b.l[m], b.q[m]
+        self._add_reserved(s, l, -q)
+        self._use_many(b.channel, s, -q)
+        self.holds.expire_block(b)
 
     def _committed(self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any, _d: Any,
                    _seq: int) -> None:
@@ -235,7 +279,7 @@ class LedgerState:
         self.supply.take(ref, qty)
         rid = d.get("res")
         if rid is not None:  # units earmarked for a reservation arrive reserved
-            h = self.holds.by_id[rid]
+            h = self.holds.need(rid)
             self.holds.add_line(h, (s, l), qty)
             self.grid.reserved[s, l] += qty
             self._use(h.channel, s, qty)
@@ -266,12 +310,16 @@ class LedgerState:
         h.update(json.dumps(self._records(), sort_keys=True).encode())
         return h.hexdigest()
 
-    def _records(self) -> dict[str, Any]:
+    def _records(self, expand: bool = True) -> dict[str, Any]:
+        """Every record as plain data. ``expand``: block members as holds
+        (the digest: equal states, equal records, whatever the
+        representation); else holds and blocks as they are kept (snapshots)."""
         g = self.grid
+        holds = self.holds.records() if expand else self.holds.by_id.values()
         return {
             "safety": sorted([list(p), v] for p, v in g.safety.items()),
             "unsell": sorted([list(p), u] for p, u in g.unsell.items()),
-            "holds": sorted(_hold_rec(h) for h in self.holds.by_id.values()),
+            "holds": sorted(_hold_rec(h) for h in holds),
             "per_order": sorted(self.holds.per_order.items()),
             "supply": sorted(
                 [i.id, i.sku, i.loc, i.qty, i.eta_us, i.kind, i.src, i.res]
@@ -297,6 +345,7 @@ class LedgerState:
             out.append("grid holds figures outside the used positions")
         expect = np.zeros_like(res)
         earmarked = {i.res for i in self.supply.by_id.values() if i.res is not None}
+        out += self._block_violations(expect)
         for h in self.holds.by_id.values():
             if h.state in OPEN:
                 if not h.lines and h.id not in earmarked:
@@ -324,7 +373,7 @@ class LedgerState:
                 f"reservations sum to {expect[s, l]}"
             )
         used: dict[tuple[str, int], int] = {}
-        for h in self.holds.by_id.values():
+        for h in self.holds.records():
             if h.channel is not None:
                 for (s, _), q in h.lines.items():
                     used[(h.channel, s)] = used.get((h.channel, s), 0) + q
@@ -343,6 +392,27 @@ class LedgerState:
                 out.append(f"supply {item.id} has qty {item.qty}")
         return out
 
+    def _block_violations(self, expect: np.ndarray) -> list[str]:
+        """Check every block; add its reserved lines to ``expect``."""
+        out = []
+        hs = self.holds
+        for token, b in hs.blocks.items():
+            if b.n_live != int(b.live.sum()) or b.n_live <= 0:
+                out.append(f"block {token} counts {b.n_live} members, holds {b.live.sum()}")
+            if ((b.exp, token) in hs.block_expiry) == b.expired:
+                out.append(f"block {token} (expired={b.expired}) misfiled in the expiry index")
+            if len(b.start) != len(b.orders) + 1 or int(b.start[-1]) != len(b.s) \
+                    or (np.diff(b.start) <= 0).any() or (b.q <= 0).any():
+                out.append(f"block {token} has malformed lines")
+            m = b.live_lines()
+            np.add.at(expect, (b.s[m], b.l[m]), b.q[m])
+            for j in b.live_members():
+                if b.rid(j) in hs.by_id:
+                    out.append(f"reservation {b.rid(j)} is both in block {token} and detached")
+        if len(hs.block_expiry) != sum(1 for b in hs.blocks.values() if not b.expired):
+            out.append("block expiry index lists blocks that are not held")
+        return out
+
     # -- snapshots ---------------------------------------------------------
     def to_bytes(self) -> bytes:
         """Serialise the state (no pickle: JSON header plus raw arrays)."""
@@ -353,7 +423,8 @@ class LedgerState:
             "last_ts": self.last_ts,
             "skus": g.skus,
             "locs": g.locs,
-            **self._records(),
+            **self._records(expand=False),
+            "blocks": [blocks.to_record(b) for b in self.holds.blocks.values()],
         }
         hb = json.dumps(header).encode()
         buf = io.BytesIO()
@@ -395,6 +466,13 @@ class LedgerState:
             for h in st.holds.by_id.values():
                 for (s, _), q in h.lines.items():
                     st._use(h.channel, s, q)
+            for rec in header.get("blocks", ()):
+                b = blocks.from_record(rec)
+                st.holds.blocks[b.token] = b
+                if not b.expired:
+                    st.holds.block_expiry.add((b.exp, b.token))
+                m = b.live_lines()
+                st._use_many(b.channel, b.s[m], b.q[m])
             for sid, s, l, q, eta, kind, src, res in header["supply"]:
                 st.supply.add(Incoming(sid, s, l, q, eta, kind, src, res))
             st.ranged = {(p[0], p[1]) for p in header["ranged"]}
@@ -452,5 +530,7 @@ _HANDLERS: dict[str, Any] = {
     "picked": LedgerState._picked,
     "policy-set": LedgerState._policy,
     "claimed": LedgerState._claimed,
+    blocks.HELD_BATCH: LedgerState._held_batch,
+    blocks.EXPIRED_BATCH: LedgerState._expired_batch,
 }
 KINDS = tuple(_HANDLERS)

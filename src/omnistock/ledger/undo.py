@@ -13,13 +13,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from ..storage.base import Row
+from . import blocks
 from .grid import Pos
 from .holds import Hold
 from .state import LedgerState
 from .supply import Incoming
 
 _MISSING = object()
+_IN_BLOCK = object()  # a reservation that was a block member at the savepoint
 _SUPPLY_KINDS = frozenset(("expected", "received", "transfer-out", "transfer-in"))
 _HOLD_KINDS = frozenset(
     ("held", "committed", "extended", "released", "expired", "fulfilled")
@@ -37,6 +41,7 @@ class Savepoint:
         self.n_locs = len(st.grid.locs)
         self.pos: dict[Pos, tuple[int, int, Any, Any]] = {}
         self.holds: dict[str, Any] = {}
+        self.blocks: dict[str, Any] = {}
         self.per_order: dict[str, Any] = {}
         self.supply: dict[str, Any] = {}
         self.locations: dict[str, Any] = {}
@@ -60,12 +65,23 @@ class Savepoint:
                 self._pos((s, l))
                 if (s, l) not in self.ranged:
                     self.ranged[(s, l)] = (s, l) in st.ranged
+        if kind in blocks.BLOCK_KINDS:
+            self._touch_block(kind, ref, channel, data)
+            return
         rid = ref if kind in _HOLD_KINDS else data.get("res")
         if rid is not None and rid not in self.holds:
-            h = st.holds.by_id.get(rid)
-            self.holds[rid] = None if h is None else h.copy()
+            member = st.holds.member(rid) if rid not in st.holds.by_id else None
+            if member is not None:  # applying detaches it: keep its block as it was
+                b = member[0]
+                if b.token not in self.blocks:
+                    self.blocks[b.token] = b.copy()
+                self.holds[rid] = _IN_BLOCK
+                st.holds.get(rid)
+            else:
+                h = st.holds.by_id.get(rid)
+                self.holds[rid] = None if h is None else h.copy()
         if rid is not None and sku is not None:
-            h = st.holds.by_id.get(rid)
+            h = st.holds.get(rid)
             ch = h.channel if h is not None else channel
             s_ix = g.sku_ix.get(sku)
             if ch is not None and s_ix is not None and (ch, s_ix) not in self.chan_used:
@@ -85,6 +101,28 @@ class Savepoint:
             k = (loc, int(data["day"]))
             if k not in self.picks:
                 self.picks[k] = st.picks.get(k, _MISSING)
+
+    def _touch_block(self, kind: str, token: str | None, channel: str | None,
+                     data: dict[str, Any]) -> None:
+        """A block row: its positions, its block and its channel's figures.
+        O(lines) in Python; the hot path commits blocks without savepoints."""
+        st = self.st
+        assert token is not None
+        b = st.holds.blocks.get(token)
+        if kind == blocks.HELD_BATCH:
+            _start, s, l, _q = blocks.resolve(data, st.grid)
+        else:
+            assert b is not None
+            m = b.live_lines()
+            s, l, channel = b.s[m], b.l[m], b.channel
+        if token not in self.blocks:
+            self.blocks[token] = None if b is None else b.copy()
+        for a, c in set(zip(s.tolist(), l.tolist(), strict=True)):
+            self._pos((a, c))
+        if channel is not None:
+            for a in np.unique(s).tolist():
+                if (channel, a) not in self.chan_used:
+                    self.chan_used[(channel, a)] = st.chan_used.get((channel, a), _MISSING)
 
     def _pos(self, p: Pos) -> None:
         if p in self.pos:
@@ -114,7 +152,7 @@ class Savepoint:
                         ids.discard(rid)
                         if not ids:
                             del hs.by_pos[p]
-            if old is None:
+            if old is None or old is _IN_BLOCK:  # the restored block holds it again
                 hs.by_id.pop(rid, None)
             else:  # index it as it was
                 restored: Hold = old.copy()
@@ -126,6 +164,14 @@ class Savepoint:
                     hs.by_pos.setdefault(p, set()).add(rid)
         for oid, n in self.per_order.items():
             _put(hs.per_order, oid, None if n is _MISSING else n)
+        for token, old_b in self.blocks.items():
+            cur_b = hs.blocks.get(token)
+            if cur_b is not None:
+                hs.drop_block(cur_b)
+            if old_b is not None:
+                hs.blocks[token] = old_b
+                if not old_b.expired:
+                    hs.block_expiry.add((old_b.exp, token))
         for sid, rec in self.supply.items():
             cur_item = st.supply.by_id.get(sid)
             if cur_item is not None:

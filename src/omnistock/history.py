@@ -1,0 +1,114 @@
+"""Journal entries for ``Inventory.history``: rows as ``Entry`` values, with
+block rows (``ledger/blocks.py``) shown as one entry per reservation line.
+
+A ``held-batch`` row becomes a ``held`` entry per line of each order it
+held (``data`` names the order, the expiry and the batch token); an
+``expired-batch`` row an ``expired`` entry per line of each order still in
+the block. All entries of one row share its ``seq``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ._validate import from_micros
+from .ledger import blocks
+from .storage import Row, Store
+from .values import Entry
+
+
+def entry_of(row: Sequence[Any]) -> Entry:
+    seq, ts, kind, sku, loc, qty, ref, channel, key, data = row
+    return Entry(seq, from_micros(ts), kind, sku, loc, qty, ref, channel, key,
+                 None if data is None else json.loads(data))
+
+
+def rows_for(store: Store, since: int, until: int | None, sku: str | None,
+             location: str | None, ref: str | None) -> Iterator[Row]:
+    """Rows that may hold a matching entry, in sequence order: the store's
+    filtered rows, plus every block row when a filter could match inside
+    one (block rows carry no SKU or location of their own)."""
+    if sku is None and location is None and ref is None:
+        return store.filtered(since, until)
+    main = store.filtered(since, until, sku=sku, location=location, ref=ref)
+    if ref is not None:
+        parts = blocks.split_rid(ref)
+        if parts is None:
+            return main
+        extra = store.filtered(since, until, ref=parts[1])
+    else:
+        extra = store.filtered(since, until, location=blocks.BLOCK_LOC)
+    return _unique(heapq.merge(main, extra, key=lambda r: r[0]))
+
+
+def _unique(rows: Iterator[Row]) -> Iterator[Row]:
+    last = None
+    for r in rows:
+        if r != last:
+            yield r
+        last = r
+
+
+def entries(store: Store, rows: Iterator[Row], sku: str | None, location: str | None,
+            ref: str | None) -> Iterator[Entry]:
+    """Entries of ``rows`` matching every filter, block rows expanded."""
+    held: dict[str, dict[str, Any]] = {}  # token -> its held-batch data
+    for row in rows:
+        kind = row[2]
+        if kind not in blocks.BLOCK_KINDS:
+            e = entry_of(row)
+            if (sku is None or e.sku == sku) and (location is None or e.location == location) \
+                    and (ref is None or e.ref == ref):
+                yield e
+            continue
+        token = row[6]
+        assert token is not None and row[9] is not None
+        d = json.loads(row[9])
+        if kind == blocks.HELD_BATCH:
+            held[token] = d
+            members: Sequence[int] = range(len(blocks.orders_of(d)))
+            out_kind = "held"
+        else:
+            hd = held.get(token) or _held_data(store, token)
+            if hd is None:  # pragma: no cover - a journal always has the held row
+                continue
+            want = set(blocks.orders_of(d))
+            d = hd
+            members = [j for j, o in enumerate(blocks.orders_of(d)) if o in want]
+            out_kind = "expired"
+        yield from _expand(row, d, members, out_kind, token, sku, location, ref)
+
+
+def _held_data(store: Store, token: str) -> dict[str, Any] | None:
+    for r in store.filtered(0, None, ref=token):
+        if r[2] == blocks.HELD_BATCH and r[9] is not None:
+            d: dict[str, Any] = json.loads(r[9])
+            return d
+    return None
+
+
+def _expand(row: Row, d: dict[str, Any], members: Any, kind: str, token: str,
+            sku: str | None, location: str | None, ref: str | None) -> Iterator[Entry]:
+    seq, ts, _k, _s, _l, _q, _r, channel, key, _d = row
+    at = from_micros(ts)
+    orders, start_a, s_a, l_a, q_a = blocks.columns(d)
+    skus, locs = d["skus"], d["locs"]
+    start, s, l, q = start_a.tolist(), s_a.tolist(), l_a.tolist(), q_a.tolist()
+    for j in members:
+        rid = f"{orders[j]}#{token}"
+        if ref is not None and rid != ref:
+            continue
+        per_pos: dict[tuple[int, int], int] = {}  # lines at one position add up, as in hold
+        for k in range(start[j], start[j + 1]):
+            per_pos[(s[k], l[k])] = per_pos.get((s[k], l[k]), 0) + q[k]
+        for (a, b), n in per_pos.items():
+            sk, lc = skus[a], locs[b]
+            if (sku is None or sk == sku) and (location is None or lc == location):
+                data = {"order": orders[j], "batch": token}
+                if kind == "held":
+                    data["exp"] = d["exp"]
+                yield Entry(seq, at, kind, sk, lc, n, rid, channel,
+                            key if kind == "held" else None, data)

@@ -1,0 +1,212 @@
+"""Hold blocks: many reservations made by one journal row, kept as arrays.
+
+``hold_many(HoldBatch)`` reserves thousands of orders in one command. Each
+becomes a reservation of its own (``<order>#<token>``), but building a
+``Hold`` record, an expiry entry and position-index entries per order costs
+microseconds each, more than the reservation itself. A block keeps them as
+columns instead: the accepted orders, their lines (CSR ``start`` over
+``s``/``l``/``q`` grid indices), one shared expiry and a ``live`` mask.
+
+A member leaves the block the first time a command names it (commit,
+release, extend, ship, a shortage, a transfer): ``Holds.need`` detaches it
+into an ordinary ``Hold`` with the same id, lines, seq and expiry, so every
+other command works unchanged. Reads never detach; they see a synthesised
+copy. What stays in the block at its expiry is expired by one
+``expired-batch`` row. Detaching changes the representation, never the
+state: digests, snapshots and invariants see members the same either way.
+
+Journal rows (one per command, ``sku``/``location`` empty so a partitioned
+store treats them as touching every partition)::
+
+    held-batch     ref=<token>  qty=units  data={"exp", "orders", "skus", "locs",
+                                                 "s", "l", "q"[, "start"]}
+    expired-batch  ref=<token>  qty=units  data={"orders", "skus"}
+
+``s``/``l`` index the row's own ``skus``/``locs`` name lists, so a row
+means the same in every process whatever order its grid interned names in.
+The columns are little-endian integer arrays in base64 (``s``, ``l``:
+int32; ``q``, ``start``: int64) and ``orders`` is one string joined by
+U+001F, which no id contains: encoding 10,000 orders takes about 0.1 ms
+where JSON lists of numbers take 5 ms.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .grid import Grid, Pos
+
+HELD_BATCH = "held-batch"
+EXPIRED_BATCH = "expired-batch"
+BLOCK_KINDS = frozenset((HELD_BATCH, EXPIRED_BATCH))
+# The location column of a block row: no location id can be empty, so
+# ``history(location=...)`` filters can find block rows by this value.
+BLOCK_LOC = ""
+SEP = "\x1f"  # joins order ids; ids are printable, so never contain it
+
+
+def _pack(a: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype=dtype).tobytes()).decode("ascii")
+
+
+def _unpack(text: str, dtype: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype).astype(np.int64)
+
+
+def columns(d: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray,
+                                        np.ndarray]:
+    """``(orders, start, s, l, q)`` of a ``held-batch`` row's parsed data,
+    ``s``/``l`` still indexing its ``skus``/``locs`` lists."""
+    orders = d["orders"].split(SEP)
+    start = (_unpack(d["start"], "<i8") if "start" in d
+             else np.arange(len(orders) + 1, dtype=np.int64))
+    return orders, start, _unpack(d["s"], "<i4"), _unpack(d["l"], "<i4"), _unpack(d["q"], "<i8")
+
+
+def split_rid(rid: str) -> tuple[str, str] | None:
+    """``(order_id, token)`` of a block member's id, None for any other id.
+    Tokens start with ``b`` and a hex digit run; ordinary ids end ``#<n>``."""
+    order, sep, token = rid.rpartition("#")
+    if not sep or not token.startswith("b"):
+        return None
+    return order, token
+
+
+class Block:
+    """The reservations one ``held-batch`` row made (see the module doc)."""
+
+    __slots__ = (
+        "_index",
+        "channel",
+        "exp",
+        "expired",
+        "l",
+        "live",
+        "n_live",
+        "orders",
+        "q",
+        "s",
+        "seq",
+        "start",
+        "token",
+    )
+
+    def __init__(self, token: str, seq: int, exp: int, channel: str | None,
+                 orders: list[str], start: np.ndarray, s: np.ndarray, l: np.ndarray,
+                 q: np.ndarray) -> None:
+        self.token = token
+        self.seq = seq
+        self.exp = exp
+        self.channel = channel
+        self.orders = orders
+        self.start = start
+        self.s = s
+        self.l = l
+        self.q = q
+        # Members still kept here (not detached into a ``Hold``), and how many.
+        self.live = np.ones(len(orders), dtype=np.bool_)
+        self.n_live = len(orders)
+        # Past its expiry: the members still here are expired, with no lines.
+        self.expired = False
+        self._index: dict[str, int] | None = None
+
+    def index(self, order_id: str) -> int | None:
+        """Position of ``order_id`` in the block (built on first use, O(n))."""
+        if self._index is None:
+            self._index = {o: j for j, o in enumerate(self.orders)}
+        return self._index.get(order_id)
+
+    def rid(self, j: int) -> str:
+        return f"{self.orders[j]}#{self.token}"
+
+    def lines(self, j: int) -> dict[Pos, int]:
+        out: dict[Pos, int] = {}
+        for k in range(int(self.start[j]), int(self.start[j + 1])):
+            p = (int(self.s[k]), int(self.l[k]))
+            out[p] = out.get(p, 0) + int(self.q[k])
+        return out
+
+    def live_lines(self) -> np.ndarray:
+        """Mask over lines still reserved by the block: its members' lines
+        until the block expires, none after."""
+        if self.expired:
+            return np.zeros(len(self.s), dtype=np.bool_)
+        return np.repeat(self.live, np.diff(self.start))
+
+    def live_members(self) -> Iterator[int]:
+        return (int(j) for j in np.flatnonzero(self.live))
+
+    def copy(self) -> Block:
+        b = Block(self.token, self.seq, self.exp, self.channel, self.orders, self.start,
+                  self.s, self.l, self.q)
+        b.live = self.live.copy()
+        b.n_live = self.n_live
+        b.expired = self.expired
+        b._index = self._index
+        return b
+
+
+def encode(orders: list[str], start: np.ndarray | None, s: np.ndarray, l: np.ndarray,
+           q: np.ndarray, exp: int, g: Grid) -> str:
+    """The ``held-batch`` row's data text. ``s``/``l`` are grid indices;
+    names are written once each. O(lines log lines)."""
+    us, si = np.unique(s, return_inverse=True)
+    ul, li = np.unique(l, return_inverse=True)
+    skus, locs = g.skus, g.locs
+    d: dict[str, Any] = {
+        "exp": exp, "orders": SEP.join(orders),
+        "skus": [skus[i] for i in us.tolist()], "locs": [locs[i] for i in ul.tolist()],
+        "s": _pack(si, "<i4"), "l": _pack(li, "<i4"), "q": _pack(q, "<i8"),
+    }
+    if start is not None:
+        d["start"] = _pack(start, "<i8")
+    return json.dumps(d, separators=(",", ":"))
+
+
+def resolve(d: dict[str, Any], g: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray]:
+    """``(start, s, l, q)`` as grid indices from a row's data, interning
+    names the grid has not seen (replay in a fresh process)."""
+    if "S" in d:  # planned in this process: already grid indices
+        return d["start"], d["S"], d["L"], d["Q"]
+    _orders, start, si, li, q = columns(d)
+    sk = np.array([g.sku(x) for x in d["skus"]], dtype=np.int64)
+    lc = np.array([g.loc(x) for x in d["locs"]], dtype=np.int64)
+    return start, sk[si], lc[li], q
+
+
+def orders_of(d: dict[str, Any]) -> list[str]:
+    """The order ids of a block row's data (held- or expired-batch)."""
+    o = d["orders"]
+    return o if isinstance(o, list) else o.split(SEP)
+
+
+def to_record(b: Block) -> list[Any]:
+    """A block as JSON-able data for a snapshot (grid indices: a snapshot
+    carries its own grid order)."""
+    return [b.token, b.seq, b.exp, b.channel, SEP.join(b.orders), b.expired,
+            _pack(b.live, "u1"), _pack(b.start, "<i8"), _pack(b.s, "<i8"),
+            _pack(b.l, "<i8"), _pack(b.q, "<i8")]
+
+
+def from_record(rec: list[Any]) -> Block:
+    token, seq, exp, channel, orders, expired, live, start, s, l, q = rec
+    b = Block(token, seq, exp, channel, orders.split(SEP), _unpack(start, "<i8"),
+              _unpack(s, "<i8"), _unpack(l, "<i8"), _unpack(q, "<i8"))
+    b.live = np.frombuffer(base64.b64decode(live), dtype="u1").astype(np.bool_)
+    b.n_live = int(b.live.sum())
+    b.expired = bool(expired)
+    return b
+
+
+def row_skus(kind: str, data: str | None) -> list[str]:
+    """The SKU names a block row touches (for readers of the raw journal,
+    such as a marketplace delta feed)."""
+    if kind not in BLOCK_KINDS or data is None:
+        return []
+    return list(json.loads(data).get("skus", []))
