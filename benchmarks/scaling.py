@@ -6,7 +6,9 @@ transaction, unless its own threads batch them -- here there is one thread) or
 ``hold_many`` batches of ``--batch`` orders (one transaction per batch). The
 stock is ample, so every hold succeeds unless it gives up after the bounded
 conflict retries (counted). Orders are one line on a random SKU of
-``--skus`` at one of two locations.
+``--skus`` at one of two locations. A third mode, ``bulk``, sends
+``hold_many(HoldBatch)`` calls of ``--bulk`` orders (one kernel call and
+one journal row each).
 
     python benchmarks/scaling.py                       # both stores, 1/2/4 procs
     python benchmarks/scaling.py --stores sqlite --seconds 3
@@ -30,7 +32,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from omnistock import Inventory, Line, Location, Order, errors
+from omnistock import HoldBatch, Inventory, Line, Location, Order, errors
 
 DSN = os.environ.get("OMNISTOCK_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 LOCS = ("L1", "L2")
@@ -43,6 +45,12 @@ def _setup(url: str, skus: int) -> None:
         for i in range(skus):
             for loc in LOCS:
                 inv.receive(f"sku-{i}", loc, 10**12)
+
+
+def _bulk(k: int, i: int, n: int, rng: random.Random, skus: int) -> HoldBatch:
+    return HoldBatch([f"p{k}-{i}-{j}" for j in range(n)],
+                     [f"sku-{rng.randrange(skus)}" for _ in range(n)],
+                     [rng.choice(LOCS) for _ in range(n)], [1] * n)
 
 
 def _writer(url: str, k: int, mode: str, batch: int, skus: int, seconds: float,
@@ -69,6 +77,15 @@ def _writer(url: str, k: int, mode: str, batch: int, skus: int, seconds: float,
                 n += 1
             except errors.ConcurrencyConflict:
                 conflicts += 1
+            lat.append(time.perf_counter() - now)
+        elif mode == "bulk":
+            i += 1
+            b = _bulk(k, i, batch, rng, skus)
+            now = time.perf_counter()  # building the batch is the caller's work
+            try:
+                n += inv.hold_many(b).held
+            except errors.ConcurrencyConflict:
+                conflicts += batch
             lat.append(time.perf_counter() - now)
         else:
             for r in inv.hold_many([order() for _ in range(batch)]):
@@ -107,7 +124,8 @@ def run_one(store: str, procs: int, mode: str, args: argparse.Namespace,
         ctx = multiprocessing.get_context("spawn")
         barrier = ctx.Barrier(procs)
         out = ctx.Queue()
-        ps = [ctx.Process(target=_writer, args=(url, k, mode, args.batch, args.skus,
+        size = args.bulk if mode == "bulk" else args.batch
+        ps = [ctx.Process(target=_writer, args=(url, k, mode, size, args.skus,
                                                  args.seconds, barrier, out))
               for k in range(procs)]
         for p in ps:
@@ -137,12 +155,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--procs", default="1,2,4")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--bulk", type=int, default=1000)
+    ap.add_argument("--modes", default="single,batch,bulk")
     ap.add_argument("--skus", type=int, default=64)
     ap.add_argument("--sqlite-sync", default="normal",
                     help="comma list of SQLite synchronous modes (normal, full)")
     args = ap.parse_args(argv)
     print(f"# {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
-          f"{args.seconds:g} s per cell, {args.skus} SKUs x 2 locations, batch {args.batch}")
+          f"{args.seconds:g} s per cell, {args.skus} SKUs x 2 locations, batch {args.batch}, "
+          f"bulk {args.bulk}")
     print("| store | writer processes | mode | holds/s (total) | call p50 ms | call p99 ms "
           "| gave up |")
     print("|---|---|---|---|---|---|---|")
@@ -153,10 +174,11 @@ def main(argv: list[str] | None = None) -> None:
             for sync in syncs:
                 name = f"sqlite (synchronous={sync})" if store == "sqlite" else \
                     "postgresql (synchronous_commit=on)"
-                for mode in ("single", "batch"):
+                for mode in args.modes.split(","):
                     for procs in (int(x) for x in args.procs.split(",")):
                         r = run_one(store, procs, mode, args, tmp, sync)
-                        label = "hold" if mode == "single" else f"hold_many x{args.batch}"
+                        label = {"single": "hold", "batch": f"hold_many x{args.batch}",
+                                 "bulk": f"hold_many(HoldBatch) x{args.bulk}"}[mode]
                         print(f"| {name} | {procs} | {label} | {r['holds_s']:,.0f} "
                               f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['gave_up']} |",
                               flush=True)

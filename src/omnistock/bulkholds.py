@@ -48,8 +48,8 @@ class BulkHoldCommands(CommandBase):
         ttl_us = check_ttl("ttl", ttl) // timedelta(microseconds=1)
         if key is not None:
             check_id("key", key)
-        st = self._sync()
-        if batch.channel is not None:
+        if batch.channel is not None:  # is it fenced? (the commit catches up itself)
+            st = self._sync()
             ch = st.channels.get(batch.channel)
             if ch is None:
                 raise UnknownChannel(batch.channel, "channel")
@@ -58,8 +58,13 @@ class BulkHoldCommands(CommandBase):
                 keys = None if key is None else [f"{key}/{j}" for j in range(len(batch))]
                 return _result_of(batch, self.hold_many(batch.orders(), ttl, keys))
         fp = None if key is None else "hold_many:" + _fingerprint(batch, ttl_us)
-        result: HoldBatchResult = self._commit_block(
-            "hold_many", key, fp, lambda now: self._plan_hold_batch(batch, now, ttl_us, key))
+        try:
+            result: HoldBatchResult = self._commit_block(
+                "hold_many", key, fp,
+                lambda now: self._plan_hold_batch(batch, now, ttl_us, key))
+        except _Fenced:  # another process fenced the channel meanwhile
+            keys = None if key is None else [f"{key}/{j}" for j in range(len(batch))]
+            return _result_of(batch, self.hold_many(batch.orders(), ttl, keys))
         return result
 
     def _plan_hold_batch(self, b: HoldBatch, now: int, ttl_us: int,
@@ -77,6 +82,8 @@ class BulkHoldCommands(CommandBase):
         code[l < 0] = UNKNOWN_LOCATION
         code[s < 0] = UNKNOWN_SKU  # the SKU is checked first, as ``hold`` does
         ch = st.channels.get(b.channel) if b.channel is not None else None
+        if ch is not None and self._fenced(st, ch):
+            raise _Fenced
         if ch is not None and ch.locations is not None:
             served = np.zeros(len(g.locs), dtype=np.bool_)
             served[[g.loc_ix[x] for x in ch.locations]] = True
@@ -115,11 +122,17 @@ class BulkHoldCommands(CommandBase):
         single = len(hs) == int(okb.sum())
         hstart = np.zeros(int(okb.sum()) + 1, dtype=np.int64)
         np.cumsum(np.diff(vstart)[okb], out=hstart[1:])
-        orders = list(itertools.compress(b.order_ids, held.tolist()))
+        if held.all():
+            orders, skus, locs = list(b.order_ids), b.skus, b.locations
+        else:
+            orders = list(itertools.compress(b.order_ids, held.tolist()))
+            mask = np.repeat(held, counts).tolist()
+            skus = tuple(itertools.compress(b.skus, mask))
+            locs = tuple(itertools.compress(b.locations, mask))
         token = "b" + secrets.token_hex(6)
         while token in st.holds.blocks:  # pragma: no cover - 48 random bits
             token = "b" + secrets.token_hex(6)
-        text = blocks.encode(orders, None if single else hstart, hs, hl, hq, exp, g)
+        text = blocks.encode(orders, None if single else hstart, skus, locs, hq, exp)
         row: NewRow = (self._ts(now), blocks.HELD_BATCH, None, blocks.BLOCK_LOC,
                        int(hq.sum()), token, b.channel, key, text)
         data = {"exp": exp, "orders": orders, "start": hstart, "S": hs, "L": hl, "Q": hq,
@@ -130,6 +143,10 @@ class BulkHoldCommands(CommandBase):
 
         return [row], [data], HoldBatchResult(b.order_ids, status, token,
                                               from_micros(exp)), undo
+
+
+class _Fenced(Exception):
+    """The batch's channel needs the per-order ring-fence check."""
 
 
 def _noop() -> None:

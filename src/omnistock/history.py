@@ -94,18 +94,16 @@ def _expand(row: Row, d: dict[str, Any], members: Any, kind: str, token: str,
             sku: str | None, location: str | None, ref: str | None) -> Iterator[Entry]:
     seq, ts, _k, _s, _l, _q, _r, channel, key, _d = row
     at = from_micros(ts)
-    orders, start_a, s_a, l_a, q_a = blocks.columns(d)
-    skus, locs = d["skus"], d["locs"]
-    start, s, l, q = start_a.tolist(), s_a.tolist(), l_a.tolist(), q_a.tolist()
+    orders, start_a, s, l, q_a = blocks.columns(d)
+    start, q = start_a.tolist(), q_a.tolist()
     for j in members:
         rid = f"{orders[j]}#{token}"
         if ref is not None and rid != ref:
             continue
-        per_pos: dict[tuple[int, int], int] = {}  # lines at one position add up, as in hold
+        per_pos: dict[tuple[str, str], int] = {}  # lines at one position add up, as in hold
         for k in range(start[j], start[j + 1]):
             per_pos[(s[k], l[k])] = per_pos.get((s[k], l[k]), 0) + q[k]
-        for (a, b), n in per_pos.items():
-            sk, lc = skus[a], locs[b]
+        for (sk, lc), n in per_pos.items():
             if (sku is None or sk == sku) and (location is None or lc == location):
                 data = {"order": orders[j], "batch": token}
                 if kind == "held":

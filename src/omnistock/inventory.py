@@ -416,8 +416,8 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
             m = b.live_lines()
             names = [g.skus[i] for i in np.unique(b.s[m]).tolist()]
             members = [b.orders[j] for j in b.live_members()]
-            text = json.dumps({"orders": blocks.SEP.join(members), "skus": names},
-                              separators=(",", ":"))
+            text = json.dumps({"orders": blocks.SEP.join(members),
+                               "skus": blocks.SEP.join(names)}, separators=(",", ":"))
             rows.append((ts, blocks.EXPIRED_BATCH, None, blocks.BLOCK_LOC, int(b.q[m].sum()),
                          token, b.channel, None, text))
         self._apply_local(sp, rows, [None] * len(rows))
