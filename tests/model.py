@@ -92,7 +92,9 @@ class Res:
     state: str
     lines: dict[Pos, int]  # what is still reserved, in creation order
     expires_at: datetime | None
-    created: int = 0  # creation order: shortages name the newest first
+    # Creation order, (n, 0) or for a bulk hold's members (n, place in the
+    # batch): shortages name the newest first.
+    created: tuple[int, int] = (0, 0)
     shipped: dict[Pos, int] = field(default_factory=dict)
     # The bulk hold's token while the reservation is still kept in its block
     # (the ledger detaches it the first time a command journals a row for it).
@@ -187,7 +189,7 @@ class Model:
             if deficit <= 0:
                 continue
             names, covered = [], 0
-            for rid in sorted(self.by_pos.get(p, []), key=lambda x: (self.res[x].created, x),
+            for rid in sorted(self.by_pos.get(p, []), key=lambda x: self.res[x].created,
                               reverse=True):
                 names.append(rid)
                 covered += self.res[rid].lines[p]
@@ -322,7 +324,7 @@ class Model:
         n = self.per_order.get(order_id, 0) + 1
         while f"{order_id}#{n}" in self.res:
             n += 1
-        r = Res(f"{order_id}#{n}", order_id, HELD, dict(want), now + ttl, len(self.res))
+        r = Res(f"{order_id}#{n}", order_id, HELD, dict(want), now + ttl, (len(self.res), 0))
         self.res[r.id] = r
         self.per_order[order_id] = self.per_order.get(order_id, 0) + 1
         for p, q in want.items():
@@ -347,7 +349,7 @@ class Model:
         ones share one journal row, ids ``<order>#<token>`` and a seq."""
         status = []
         created = len(self.res)
-        for order_id, lines in orders:
+        for j, (order_id, lines) in enumerate(orders):
             if any(sku not in self.known for sku, _, _ in lines):
                 status.append(2)
                 continue
@@ -358,8 +360,8 @@ class Model:
                 status.append(0)
                 continue
             assert token is not None
-            r = Res(f"{order_id}#{token}", order_id, HELD, dict(want), now + ttl, created,
-                    block=token)
+            r = Res(f"{order_id}#{token}", order_id, HELD, dict(want), now + ttl,
+                    (created, j), block=token)
             self.res[r.id] = r
             for p, q in want.items():
                 self.pos[p].reserved += q

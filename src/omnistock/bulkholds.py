@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from . import codec
 from ._validate import check_id, check_ttl, from_micros
-from .commands import CommandBase
+from .commands import CommandBase, Emit, _nothing, _Request
 from .errors import OmnistockError, UnknownChannel
 from .holdbatch import (
     HELD,
@@ -32,7 +33,7 @@ from .holdbatch import (
 )
 from .ledger import blocks
 from .storage import NewRow
-from .values import Reservation
+from .values import Line, Order, Reservation
 
 codec.register("HoldBatchResult", HoldBatchResult.from_jsonable)
 
@@ -48,23 +49,47 @@ class BulkHoldCommands(CommandBase):
         ttl_us = check_ttl("ttl", ttl) // timedelta(microseconds=1)
         if key is not None:
             check_id("key", key)
+        fp = None if key is None else "hold_many:" + _fingerprint(batch, ttl_us)
         if batch.channel is not None:  # is it fenced? (the commit catches up itself)
             st = self._sync()
             ch = st.channels.get(batch.channel)
             if ch is None:
                 raise UnknownChannel(batch.channel, "channel")
             if self._fenced(st, ch):
-                # The channel's room is per SKU across orders: decide order by order.
-                keys = None if key is None else [f"{key}/{j}" for j in range(len(batch))]
-                return _result_of(batch, self.hold_many(batch.orders(), ttl, keys))
-        fp = None if key is None else "hold_many:" + _fingerprint(batch, ttl_us)
+                return self._hold_fenced(batch, ttl, key, fp)
         try:
             result: HoldBatchResult = self._commit_block(
                 "hold_many", key, fp,
                 lambda now: self._plan_hold_batch(batch, now, ttl_us, key))
         except _Fenced:  # another process fenced the channel meanwhile
-            keys = None if key is None else [f"{key}/{j}" for j in range(len(batch))]
-            return _result_of(batch, self.hold_many(batch.orders(), ttl, keys))
+            return self._hold_fenced(batch, ttl, key, fp)
+        return result
+
+    def _hold_fenced(self, batch: HoldBatch, ttl: Any, key: str | None,
+                     fp: str | None) -> HoldBatchResult:
+        """A batch whose channel has a buffer, cap or fences: its room is per
+        SKU across orders, so each order is planned as ``hold`` plans it, in
+        turn, every one seeing the ones before. It is still one command (one
+        transaction, one key for the batch, atomic), with ordinary
+        reservation ids. O(lines) in Python."""
+        orders = _orders_of(batch)
+
+        def follow(now: int, _result: Any, emit: Emit) -> HoldBatchResult:
+            out: list[Reservation | OmnistockError] = []
+            for o in orders:
+                if isinstance(o, OmnistockError):
+                    out.append(o)
+                    continue
+                try:
+                    rows, datas, res = self._hold_request(o, ttl, None).plan(now)
+                except OmnistockError as exc:
+                    out.append(exc)
+                    continue
+                emit(rows, datas)
+                out.append(res)
+            return _result_of(batch, out)
+
+        result: HoldBatchResult = self._submit(_Request("hold_many", key, fp, _nothing, follow))
         return result
 
     def _plan_hold_batch(self, b: HoldBatch, now: int, ttl_us: int,
@@ -74,69 +99,80 @@ class BulkHoldCommands(CommandBase):
         st = self._state
         g = st.grid
         n, m = len(b.order_ids), len(b.skus)
+        single = b.start is None  # one line per order
         start = b.offsets()
         s = np.fromiter(map(g.sku_ix.get, b.skus, itertools.repeat(-1, m)), np.int64, m)
         known = {name: g.loc_ix[name] for name in st.locations}
         l = np.fromiter(map(known.get, b.locations, itertools.repeat(-1, m)), np.int64, m)
-        code = np.zeros(m, dtype=np.int8)
-        code[l < 0] = UNKNOWN_LOCATION
-        code[s < 0] = UNKNOWN_SKU  # the SKU is checked first, as ``hold`` does
         ch = st.channels.get(b.channel) if b.channel is not None else None
         if ch is not None and self._fenced(st, ch):
             raise _Fenced
+        status = np.zeros(n, dtype=np.int8)
+        bad = (s < 0) | (l < 0)
         if ch is not None and ch.locations is not None:
             served = np.zeros(len(g.locs), dtype=np.bool_)
             served[[g.loc_ix[x] for x in ch.locations]] = True
-            code[(code == 0) & ~served[np.maximum(l, 0)]] = NOT_SERVED
-        status = np.zeros(n, dtype=np.int8)
-        bad = np.flatnonzero(code)
-        if bad.size:  # an order takes its first bad line's code
-            owner = np.searchsorted(start, bad, side="right") - 1
+            bad |= ~served[np.maximum(l, 0)]
+        counts = None if single else np.diff(start)
+        if bad.any():  # an order takes its first bad line's code, in hold's order
+            code = np.where(s < 0, UNKNOWN_SKU, np.where(l < 0, UNKNOWN_LOCATION, NOT_SERVED))
+            lines_bad = np.flatnonzero(bad)
+            owner = np.searchsorted(start, lines_bad, side="right") - 1
             first_owner, first = np.unique(owner, return_index=True)
-            status[first_owner] = code[bad[first]]
-        valid = status == 0
-        counts = np.diff(start)
-        if bad.size:
-            keep = np.repeat(valid, counts)
+            status[first_owner] = code[lines_bad[first]]
+            valid = status == 0
+            keep = valid if counts is None else np.repeat(valid, counts)
             vs, vl, vq = s[keep], l[keep], b.qty[keep]
-            vstart = np.zeros(int(valid.sum()) + 1, dtype=np.int64)
-            np.cumsum(counts[valid], out=vstart[1:])
+            if counts is None:
+                vstart = np.arange(int(valid.sum()) + 1, dtype=np.int64)
+            else:
+                vstart = np.zeros(int(valid.sum()) + 1, dtype=np.int64)
+                np.cumsum(counts[valid], out=vstart[1:])
+            vix = np.flatnonzero(valid)
         else:
-            vs, vl, vq, vstart = s, l, b.qty, start
+            vs, vl, vq, vstart, vix = s, l, b.qty, start, None
         ok = np.zeros(len(vstart) - 1, dtype=np.uint8)
         if len(ok):
             from .ledger.kernels import reserve_lines, reserve_orders
 
-            if len(vs) == len(ok):  # one line per order: the simpler kernel
+            if single:
                 reserve_lines(vs, vl, vq, g.free, g.reserved, ok)
             else:
                 reserve_orders(vstart, vs, vl, vq, g.free, g.reserved, ok)
         okb = ok.view(np.bool_)
-        status[np.flatnonzero(valid)[okb]] = HELD
         exp = now + ttl_us
-        held = status == HELD
-        if not okb.any():
-            return [], [], HoldBatchResult(b.order_ids, status, None, from_micros(exp)), _noop
-        lines = np.repeat(okb, np.diff(vstart))
-        hs, hl, hq = vs[lines], vl[lines], vq[lines]
-        single = len(hs) == int(okb.sum())
-        hstart = np.zeros(int(okb.sum()) + 1, dtype=np.int64)
-        np.cumsum(np.diff(vstart)[okb], out=hstart[1:])
-        if held.all():
-            orders, skus, locs = list(b.order_ids), b.skus, b.locations
+        n_ok = int(np.count_nonzero(okb))
+        if vix is None:
+            status[okb] = HELD
         else:
+            status[vix[okb]] = HELD
+        if not n_ok:
+            return [], [], HoldBatchResult(b.order_ids, status, None, from_micros(exp)), _noop
+        hstart = None
+        orders: Sequence[str]
+        if n_ok == n:  # every order held: the batch's own columns
+            hs, hl, hq = vs, vl, vq
+            orders, skus = b.order_ids, b.skus
+            if not single:
+                hstart = start
+        else:
+            held = status == HELD
+            lines = okb if single else np.repeat(okb, np.diff(vstart))
+            hs, hl, hq = vs[lines], vl[lines], vq[lines]
             orders = list(itertools.compress(b.order_ids, held.tolist()))
-            mask = np.repeat(held, counts).tolist()
-            skus = tuple(itertools.compress(b.skus, mask))
-            locs = tuple(itertools.compress(b.locations, mask))
+            skus = tuple(itertools.compress(
+                b.skus, (held if counts is None else np.repeat(held, counts)).tolist()))
+            if not single:
+                hstart = np.zeros(n_ok + 1, dtype=np.int64)
+                np.cumsum(np.diff(vstart)[okb], out=hstart[1:])
         token = "b" + secrets.token_hex(6)
         while token in st.holds.blocks:  # pragma: no cover - 48 random bits
             token = "b" + secrets.token_hex(6)
-        text = blocks.encode(orders, None if single else hstart, skus, locs, hq, exp)
+        text = blocks.encode(orders, hstart, skus, hl, hq, exp, g)
         row: NewRow = (self._ts(now), blocks.HELD_BATCH, None, blocks.BLOCK_LOC,
                        int(hq.sum()), token, b.channel, key, text)
-        data = {"exp": exp, "orders": orders, "start": hstart, "S": hs, "L": hl, "Q": hq,
-                "done": True}
+        data = {"exp": exp, "orders": orders, "S": hs, "L": hl, "Q": hq, "done": True,
+                "start": np.arange(n_ok + 1, dtype=np.int64) if hstart is None else hstart}
 
         def undo() -> None:
             st._add_reserved(hs, hl, -hq)
@@ -164,6 +200,33 @@ def _fingerprint(b: HoldBatch, ttl_us: int) -> str:
     h.update(b.offsets().tobytes())
     h.update(f"{b.channel}|{ttl_us}".encode())
     return h.hexdigest()
+
+
+def _orders_of(b: HoldBatch) -> list[Order | OmnistockError]:
+    """The batch as ``Order`` values; an order whose names cannot be ids (a
+    batch takes any string) gets the error its unknown name deserves."""
+    from .errors import InvalidInput, UnknownLocation, UnknownSku
+
+    st = b.offsets().tolist()
+    out: list[Order | OmnistockError] = []
+    for j, oid in enumerate(b.order_ids):
+        lines = []
+        err: OmnistockError | None = None
+        for k in range(st[j], st[j + 1]):
+            sku, loc = b.skus[k], b.locations[k]
+            try:
+                check_id("sku", sku)
+            except InvalidInput:
+                err = err or UnknownSku(sku, "skus")
+                continue
+            try:
+                check_id("location", loc)
+            except InvalidInput:
+                err = err or UnknownLocation(loc, "locations")
+                continue
+            lines.append(Line(sku, int(b.qty[k]), loc))
+        out.append(err if err is not None else Order(oid, channel=b.channel, lines=lines))
+    return out
 
 
 def _result_of(b: HoldBatch, res: list[Reservation | OmnistockError]) -> HoldBatchResult:

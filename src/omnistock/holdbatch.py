@@ -39,22 +39,33 @@ REASONS = {
 }
 
 
+class Ids(tuple):  # type: ignore[type-arg]
+    """A checked tuple of ids that keeps what checking it computed: the
+    concatenation and (for order ids) the lengths, which the journal row
+    stores (``ledger.blocks.pack_strs``)."""
+
+    joined: str
+    lens: np.ndarray | None
+
+
 def _ids(field: str, v: Any, names: bool = False) -> tuple[str, ...]:
     """A tuple of ids, checked as ``check_id`` would check each, at C speed
     (``"".join`` is the type check). ``names`` (SKU and location columns)
     only checks types: a name the ledger does not know gets its own status."""
     if isinstance(v, str | bytes) or not hasattr(v, "__len__"):
         raise InvalidInput(field, v, "must be a sequence of ids")
-    t = tuple(v)
+    t = Ids(v)
     try:
         joined = "".join(t)
     except TypeError:
         joined = None
     if joined is not None:
+        t.joined, t.lens = joined, None
         if names or not t:
             return t
-        lens = list(map(len, t))
-        if joined.isprintable() and min(lens) >= 1 and max(lens) <= 200:
+        lens = np.fromiter(map(len, t), np.int64, len(t))
+        if joined.isprintable() and lens.min() >= 1 and lens.max() <= 200:
+            t.lens = lens
             return t
     for i, x in enumerate(t):  # slow path: name the first bad one
         if names and isinstance(x, str):

@@ -303,14 +303,18 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
         undo)``; the rows are appended, then folded (their data says the
         grids are already done). If the store refuses, ``undo`` takes the
         reservations back and the command is planned again on the caught-up
-        ledger. Commands queued earlier go first; holds due expire first."""
+        ledger. Commands queued earlier go first; holds due expire first.
+
+        There is no catch-up before planning (a store round trip): the
+        append carries the head the plan saw, and a block row conflicts with
+        any row appended since, so a batch whose refusals were decided on a
+        stale ledger is refused by the store and decided again. Only a
+        batch with nothing to append checks the head itself."""
         self._check_open()
         with self._lock:
             self._drain()
             st = self._state
             for attempt in range(RETRIES):
-                if self._shared:
-                    self._catch_up()
                 now = self._now_us()
                 first = st.holds.first_expiry()
                 if first is not None and first <= now:
@@ -324,6 +328,11 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
                                 key, rec.fingerprint.split(":", 1)[0], name)
                         return codec.decode(rec.result)
                 rows, datas, result, undo = plan(now)
+                if not rows and self._shared and self._store.head() != st.head:
+                    # Only refusals, decided on a ledger that may be stale:
+                    # another process may have received stock. Decide again.
+                    self._catch_up()
+                    continue
                 if not rows and key is None:
                     return result
                 head = st.head
@@ -416,8 +425,9 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
             m = b.live_lines()
             names = [g.skus[i] for i in np.unique(b.s[m]).tolist()]
             members = [b.orders[j] for j in b.live_members()]
-            text = json.dumps({"orders": blocks.SEP.join(members),
-                               "skus": blocks.SEP.join(names)}, separators=(",", ":"))
+            text = json.dumps({"orders": blocks.pack_strs(members),
+                               "skus": blocks.pack_strs(names)}, separators=(",", ":"),
+                              ensure_ascii=False)
             rows.append((ts, blocks.EXPIRED_BATCH, None, blocks.BLOCK_LOC, int(b.q[m].sum()),
                          token, b.channel, None, text))
         self._apply_local(sp, rows, [None] * len(rows))

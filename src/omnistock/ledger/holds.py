@@ -31,7 +31,7 @@ class Hold:
     """Mutable ledger-side record of one reservation."""
 
     __slots__ = ("channel", "dest", "expires_us", "id", "lines", "order_id", "pickup", "seq",
-                 "shipped", "state")
+                 "shipped", "state", "sub")
 
     def __init__(self, rid: str, order_id: str | None, channel: str | None, seq: int) -> None:
         self.id = rid
@@ -45,6 +45,9 @@ class Hold:
         # Where the order goes, so a lost line can be re-sourced by the policy.
         self.dest: tuple[float, float] | None = None
         self.pickup: str | None = None
+        # Age within its seq: a bulk hold's members share the batch's seq
+        # and rank by their place in the batch.
+        self.sub = 0
 
     def copy(self) -> Hold:
         h = Hold(self.id, self.order_id, self.channel, self.seq)
@@ -54,6 +57,7 @@ class Hold:
         h.shipped = dict(self.shipped)
         h.dest = self.dest
         h.pickup = self.pickup
+        h.sub = self.sub
         return h
 
 
@@ -98,6 +102,7 @@ class Holds:
 
     def _synth(self, b: Block, j: int) -> Hold:
         h = Hold(b.rid(j), b.orders[j], b.channel, b.seq)
+        h.sub = j
         if b.expired:
             h.state = EXPIRED
         else:
@@ -231,11 +236,15 @@ class Holds:
     def newest_at(self, p: Pos) -> list[str]:
         """Open reservations at ``p``, newest first. O(k log k) for k there,
         plus O(lines) per block (a vectorised scan)."""
-        seq = {rid: self.by_id[rid].seq for rid in self.by_pos.get(p, ())}
+        # Rank: (seq, sub); ordinary reservations have a seq each, a block's
+        # members share one and their order in the batch is their age order.
+        by_id = self.by_id
+        rank: dict[str, tuple[int, int]] = {
+            rid: (by_id[rid].seq, by_id[rid].sub) for rid in self.by_pos.get(p, ())}
         for b in self.blocks.values():
             hit = (b.s == p[0]) & (b.l == p[1]) & b.live_lines()
             if hit.any():
                 owner = np.searchsorted(b.start, np.flatnonzero(hit), side="right") - 1
                 for j in np.unique(owner).tolist():
-                    seq[b.rid(j)] = b.seq
-        return sorted(seq, key=lambda rid: (seq[rid], rid), reverse=True)
+                    rank[b.rid(j)] = (b.seq, j)
+        return sorted(rank, key=rank.__getitem__, reverse=True)

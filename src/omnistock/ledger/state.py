@@ -460,7 +460,7 @@ class LedgerState:
             g.safety = {(p[0], p[1]): v for p, v in header["safety"]}
             g.unsell = {(p[0], p[1]): u for p, u in header["unsell"]}
             # Creation order (seq), as replay creates them.
-            for rec in sorted(header["holds"], key=lambda r: r[5]):
+            for rec in sorted(header["holds"], key=lambda r: (r[5], r[10] if len(r) > 10 else 0)):
                 st._load_hold(rec)
             st.holds.per_order = dict(header["per_order"])
             for h in st.holds.by_id.values():
@@ -487,8 +487,9 @@ class LedgerState:
             raise StorageError(f"snapshot is corrupt: {exc}") from exc
 
     def _load_hold(self, rec: list[Any]) -> None:
-        rid, state, order_id, channel, exp, seq, lines, shipped, dest, pickup = rec
+        rid, state, order_id, channel, exp, seq, lines, shipped, dest, pickup = rec[:10]
         h = Hold(rid, order_id, channel, seq)
+        h.sub = rec[10] if len(rec) > 10 else 0
         h.state = state
         self.holds.by_id[rid] = h
         for s, l, q in lines:
@@ -504,7 +505,7 @@ def _hold_rec(h: Hold) -> list[Any]:
         h.id, h.state, h.order_id, h.channel, h.expires_us, h.seq,
         [[s, l, q] for (s, l), q in h.lines.items()],
         [[s, l, q] for (s, l), q in h.shipped.items()],  # first-shipped order, as live
-        None if h.dest is None else list(h.dest), h.pickup,
+        None if h.dest is None else list(h.dest), h.pickup, h.sub,
     ]
 
 
