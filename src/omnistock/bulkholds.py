@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import operator
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
@@ -101,9 +102,8 @@ class BulkHoldCommands(CommandBase):
         n, m = len(b.order_ids), len(b.skus)
         single = b.start is None  # one line per order
         start = b.offsets()
-        s = np.fromiter(map(g.sku_ix.get, b.skus, itertools.repeat(-1, m)), np.int64, m)
-        known = {name: g.loc_ix[name] for name in st.locations}
-        l = np.fromiter(map(known.get, b.locations, itertools.repeat(-1, m)), np.int64, m)
+        s = _lookup(g.sku_ix, b.skus)
+        l = _lookup({name: g.loc_ix[name] for name in st.locations}, b.locations)
         ch = st.channels.get(b.channel) if b.channel is not None else None
         if ch is not None and self._fenced(st, ch):
             raise _Fenced
@@ -179,6 +179,19 @@ class BulkHoldCommands(CommandBase):
 
         return [row], [data], HoldBatchResult(b.order_ids, status, token,
                                               from_micros(exp)), undo
+
+
+def _lookup(index: dict[str, int], names: Sequence[str]) -> np.ndarray:
+    """``index[name]`` for each name, -1 where unknown: one C-level
+    ``itemgetter`` call when every name is known (the common case)."""
+    m = len(names)
+    if m:
+        try:
+            got = operator.itemgetter(*names)(index)
+            return np.array(got if m > 1 else (got,), dtype=np.int64)
+        except KeyError:
+            pass
+    return np.fromiter(map(index.get, names, itertools.repeat(-1, m)), np.int64, m)
 
 
 class _Fenced(Exception):
