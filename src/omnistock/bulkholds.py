@@ -99,7 +99,7 @@ class BulkHoldCommands(CommandBase):
         Raises nothing for stock: every order gets a status."""
         st = self._state
         g = st.grid
-        n, m = len(b.order_ids), len(b.skus)
+        n = len(b.order_ids)
         single = b.start is None  # one line per order
         start = b.offsets()
         s = _lookup(g.sku_ix, b.skus)
@@ -150,25 +150,27 @@ class BulkHoldCommands(CommandBase):
             return [], [], HoldBatchResult(b.order_ids, status, None, from_micros(exp)), _noop
         hstart = None
         orders: Sequence[str]
+        skus: Sequence[str]
         if n_ok == n:  # every order held: the batch's own columns
             hs, hl, hq = vs, vl, vq
-            orders, skus = b.order_ids, b.skus
+            orders, skus, olens, slens = b.order_ids, b.skus, None, None
             if not single:
                 hstart = start
         else:
             held = status == HELD
+            hline = held if counts is None else np.repeat(held, counts)
             lines = okb if single else np.repeat(okb, np.diff(vstart))
             hs, hl, hq = vs[lines], vl[lines], vq[lines]
             orders = list(itertools.compress(b.order_ids, held.tolist()))
-            skus = tuple(itertools.compress(
-                b.skus, (held if counts is None else np.repeat(held, counts)).tolist()))
+            skus = list(itertools.compress(b.skus, hline.tolist()))
+            olens, slens = _lens(b.order_ids, held), _lens(b.skus, hline)
             if not single:
                 hstart = np.zeros(n_ok + 1, dtype=np.int64)
                 np.cumsum(np.diff(vstart)[okb], out=hstart[1:])
         token = "b" + secrets.token_hex(6)
         while token in st.holds.blocks:  # pragma: no cover - 48 random bits
             token = "b" + secrets.token_hex(6)
-        text = blocks.encode(orders, hstart, skus, hl, hq, exp, g)
+        text = blocks.encode(orders, olens, hstart, skus, slens, hl, hq, exp, g)
         row: NewRow = (self._ts(now), blocks.HELD_BATCH, None, blocks.BLOCK_LOC,
                        int(hq.sum()), token, b.channel, key, text)
         data = {"exp": exp, "orders": orders, "S": hs, "L": hl, "Q": hq, "done": True,
@@ -179,6 +181,12 @@ class BulkHoldCommands(CommandBase):
 
         return [row], [data], HoldBatchResult(b.order_ids, status, token,
                                               from_micros(exp)), undo
+
+
+def _lens(col: Sequence[str], mask: np.ndarray) -> np.ndarray | None:
+    """The lengths a checked ``HoldBatch`` column kept, masked."""
+    lens = getattr(col, "lens", None)
+    return None if lens is None else lens[mask]
 
 
 def _lookup(index: dict[str, int], names: Sequence[str]) -> np.ndarray:

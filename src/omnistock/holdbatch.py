@@ -45,7 +45,7 @@ class Ids(tuple):  # type: ignore[type-arg]
     stores (``ledger.blocks.pack_strs``)."""
 
     joined: str
-    lens: np.ndarray | None
+    lens: np.ndarray
 
 
 def _ids(field: str, v: Any, names: bool = False) -> tuple[str, ...]:
@@ -60,12 +60,11 @@ def _ids(field: str, v: Any, names: bool = False) -> tuple[str, ...]:
     except TypeError:
         joined = None
     if joined is not None:
-        t.joined, t.lens = joined, None
+        t.joined = joined
+        t.lens = lens = np.fromiter(map(len, t), np.int64, len(t))
         if names or not t:
             return t
-        lens = np.fromiter(map(len, t), np.int64, len(t))
         if joined.isprintable() and lens.min() >= 1 and lens.max() <= 200:
-            t.lens = lens
             return t
     for i, x in enumerate(t):  # slow path: name the first bad one
         if names and isinstance(x, str):

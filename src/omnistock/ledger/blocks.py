@@ -74,13 +74,15 @@ def unpack_ints(text: str) -> np.ndarray:
     return _unpack(text[1:], dtype)
 
 
-def pack_strs(names: Sequence[str]) -> list[str]:
+def pack_strs(names: Sequence[str], lens: np.ndarray | None = None) -> list[str]:
     """Strings as ``[concatenation, lengths]``: no separator to escape, and
-    an id is at most 200 characters, so a length costs 1.33 bytes."""
-    joined = getattr(names, "joined", None)  # a HoldBatch column keeps both
-    lens = getattr(names, "lens", None)
+    an id is at most 200 characters, so a length costs 1.33 bytes. A
+    ``HoldBatch`` column brings both already computed."""
+    joined = getattr(names, "joined", None)
     if lens is None:
-        lens = np.fromiter(map(len, names), np.int64, len(names))
+        lens = getattr(names, "lens", None)
+        if lens is None:
+            lens = np.fromiter(map(len, names), np.int64, len(names))
     return [joined if joined is not None else "".join(names), pack_ints(lens)]
 
 
@@ -185,15 +187,20 @@ class Block:
         return b
 
 
-def encode(orders: Sequence[str], start: np.ndarray | None, skus: Sequence[str],
-           l: np.ndarray, q: np.ndarray, exp: int, g: Grid) -> str:
+def encode(orders: Sequence[str], olens: np.ndarray | None, start: np.ndarray | None,
+           skus: Sequence[str], slens: np.ndarray | None, l: np.ndarray, q: np.ndarray,
+           exp: int, g: Grid) -> str:
     """The ``held-batch`` row's data text (see the module doc): order ids
-    and SKU names as packed strings, locations (few) by a name table and
-    an index per line, quantities in their narrowest width. O(lines), all
-    of it in C but the location table. About 20 bytes an order."""
-    ul, li = np.unique(l, return_inverse=True)
+    and SKU names as packed strings (``olens``/``slens``: their lengths if
+    known), locations (few) by a name table and an index per line,
+    quantities in their narrowest width. O(lines + locations), all of it
+    in C. About 20 bytes an order."""
+    present = np.zeros(len(g.locs), dtype=np.bool_)
+    present[l] = True
+    ul = np.flatnonzero(present)
+    li = (np.cumsum(present) - 1)[l]
     d: dict[str, Any] = {
-        "exp": exp, "orders": pack_strs(orders), "skus": pack_strs(skus),
+        "exp": exp, "orders": pack_strs(orders, olens), "skus": pack_strs(skus, slens),
         "locs": pack_strs([g.locs[i] for i in ul.tolist()]), "loc": pack_ints(li),
         "q": pack_ints(q),
     }
