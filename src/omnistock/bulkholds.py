@@ -111,7 +111,7 @@ class BulkHoldCommands(CommandBase):
         bad = (s < 0) | (l < 0)
         if ch is not None and ch.locations is not None:
             served = np.zeros(len(g.locs), dtype=np.bool_)
-            served[[g.loc_ix[x] for x in ch.locations]] = True
+            served[[g.loc_ix[x] for x in ch.locations if x in g.loc_ix]] = True
             bad |= ~served[np.maximum(l, 0)]
         counts = None if single else np.diff(start)
         if bad.any():  # an order takes its first bad line's code, in hold's order
