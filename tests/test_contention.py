@@ -1,9 +1,13 @@
 """Contention: 8 processes hammer 3 hot SKUs at 2 locations with hold,
-commit, release, sell and receive, on one SQLite file and on one PostgreSQL
-schema. Afterwards the journal is replayed row by row to prove that no hold
-ever took more than was available, every acknowledged command is in the
-journal exactly once (and nothing else is), and every process's ledger
-equals a fresh replay.
+hold_many, bulk holds (``hold_many(HoldBatch)``, some of them expiring during
+the run), commit, release, sell and receive, on one SQLite file and on one
+PostgreSQL schema. Afterwards the journal is replayed row by row to prove
+that no hold ever took more than was available (a ``held-batch`` row is
+decoded and its lines summed per position), every acknowledged command is in
+the journal exactly once (and nothing else is), every bulk hold decided its
+orders as sequential holds would have on the journal before its row, a bulk
+hold's members expired by one ``expired-batch`` row exactly when no command
+had named them, and every process's ledger equals a fresh replay.
 
 The PostgreSQL case needs a server (``OMNISTOCK_PG_DSN``); it is skipped
 without one unless ``OMNISTOCK_REQUIRE_PG=1`` (CI), where it fails.
@@ -11,7 +15,7 @@ without one unless ``OMNISTOCK_REQUIRE_PG=1`` (CI), where it fails.
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import queue
 import time
 from collections import Counter
@@ -20,8 +24,18 @@ from typing import Any
 
 import pytest
 
-from _workers import POSITIONS, contention_worker, setup_network, store_url
-from omnistock import Inventory
+from _workers import (
+    HELD,
+    POSITIONS,
+    contention_worker,
+    decode_held_batch,
+    setup_network,
+    store_url,
+    warm_context,
+)
+from omnistock import HoldBatchResult, Inventory, codec
+from omnistock.ledger import blocks
+from omnistock.ledger.holds import HELD as HELD_STATE
 from omnistock.ledger.state import LedgerState
 
 WORKERS = 8
@@ -30,7 +44,10 @@ STOCK = 12  # initial units per position: hot, so holds are refused often
 
 
 def _run_workers(url: str) -> list[dict[str, Any]]:
-    ctx = multiprocessing.get_context("spawn")
+    # Workers fork from a server that imported omnistock and warmed its
+    # kernels once, not from pytest: they start clean and warm, so their
+    # first bulk hold does not import numba eight times over.
+    ctx = warm_context()
     barrier = ctx.Barrier(WORKERS)
     out = ctx.Queue()
     procs = [
@@ -57,21 +74,44 @@ def _run_workers(url: str) -> list[dict[str, Any]]:
     return sorted(reports, key=lambda r: r["k"])
 
 
+def _atp(st: LedgerState) -> dict[tuple[str, str], int]:
+    """Available (free - reserved) at every hot position."""
+    g = st.grid
+    out = {}
+    for sku, loc in POSITIONS:
+        s, l = g.sku_ix[sku], g.loc_ix[loc]
+        out[(sku, loc)] = int(g.free[s, l]) - int(g.reserved[s, l])
+    return out
+
+
 def _replay_checking_holds(url: str) -> dict[str, Any]:
     """Replay the journal one row at a time. Before each ``held`` row (a hold,
     or a sale re-sourcing a reservation it left uncovered) assert that the
     units it reserves were available (free - reserved) at that point of the
-    journal; collect what the journal says each command did."""
+    journal; before each ``held-batch`` row, that the units all its orders
+    reserve at each position were; before each ``expired-batch`` row, that
+    it expires exactly the block's members no row has named since the block
+    was made, no earlier than their expiry. Collect what the journal says
+    each command did."""
     st = LedgerState()
     held: dict[str, list[list[Any]]] = {}  # rid -> the rows of the hold command
     per_kind: dict[str, Counter[Any]] = {
         k: Counter() for k in ("committed", "released", "received", "sold", "expired")
     }
     by_key: dict[str, dict[str, Any]] = {k: {} for k in per_kind}
+    # token -> the held-batch row: seq, key, exp, its orders' lines, and the
+    # availability it was decided on
+    batches: dict[str, dict[str, Any]] = {}
+    expired_batches: dict[str, set[str]] = {}  # token -> the members its row expired
+    named: dict[str, set[str]] = {}  # token -> members some row has named (detached)
     rows = 0
     with Inventory.open(url) as inv:
         for row in inv.store.read(0):
-            seq, _ts, kind, sku, loc, qty, ref, _ch, key, data = row
+            seq, ts, kind, sku, loc, qty, ref, _ch, key, data = row
+            member = blocks.split_rid(ref) if ref is not None else None
+            if member is not None:
+                assert member[1] in batches, f"seq {seq} names {ref} of no earlier block"
+                assert member[0] in batches[member[1]]["orders"], f"seq {seq}: no member {ref}"
             if kind == "held":
                 g = st.grid
                 s, l = g.sku_ix[sku], g.loc_ix[loc]
@@ -80,8 +120,41 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
                     f"oversold: seq {seq} holds {qty} of {sku}@{loc} with only {atp} available"
                 )
                 if '"exp"' in data:  # the hold itself, not a re-sourcing
+                    assert member is None, f"seq {seq} holds {ref} again"
                     held.setdefault(ref, []).append([sku, loc, qty])
+            elif kind == blocks.HELD_BATCH:
+                assert sku is None and loc == blocks.BLOCK_LOC and ref is not None, row
+                assert ref not in batches, f"seq {seq}: block {ref} journaled twice"
+                orders = decode_held_batch(data)
+                want: Counter[tuple[str, str]] = Counter()
+                for _o, lines in orders:
+                    for s_, l_, q in lines:
+                        want[(s_, l_)] += q
+                assert qty == sum(want.values()), row
+                avail = _atp(st)
+                for p, q in want.items():
+                    assert q <= avail[p], (
+                        f"oversold: seq {seq} bulk-holds {q} of {p} with only {avail[p]} "
+                        "available"
+                    )
+                batches[ref] = {"seq": seq, "key": key, "exp": _json(data)["exp"],
+                                "orders": dict(orders), "atp": avail}
+                named[ref] = set()
+            elif kind == blocks.EXPIRED_BATCH:
+                assert sku is None and loc == blocks.BLOCK_LOC and ref is not None, row
+                assert ref in batches, f"seq {seq} expires block {ref}, never made"
+                assert ref not in expired_batches, f"seq {seq}: block {ref} expired twice"
+                b = batches[ref]
+                live = [o for o in b["orders"] if o not in named[ref]]
+                assert live, f"seq {seq} expires block {ref} with no member left"
+                assert blocks.orders_of(_json(data)) == live, (seq, ref)
+                assert qty == sum(q for o in live for _, _, q in b["orders"][o]), row
+                assert ts >= b["exp"], f"seq {seq} expires block {ref} before its expiry"
+                expired_batches[ref] = set(live)
             elif kind == "expired":
+                # Only a bulk member that a command detached expires on its own.
+                assert member is not None and member[0] in named[member[1]], row
+                assert ts >= batches[member[1]]["exp"], row
                 per_kind[kind][ref] += 1
             elif kind in per_kind and key is not None:
                 # A keyed command's rows: count its distinct commands by key.
@@ -91,11 +164,23 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
                         [sku, loc, qty]
                 elif kind in ("received", "sold"):
                     per_kind[kind][key] += 1  # a second row: applied twice
+            if member is not None:
+                assert member[0] not in expired_batches.get(member[1], ()), (
+                    f"seq {seq} names {ref}, which had expired"
+                )
+                named[member[1]].add(member[0])
             st.apply(row)
             rows += 1
         head = inv.store.head()
     assert st.head == head
-    return {"held": held, "kinds": per_kind, "by_key": by_key, "state": st, "rows": rows}
+    return {"held": held, "kinds": per_kind, "by_key": by_key, "state": st, "rows": rows,
+            "batches": batches, "expired_batches": expired_batches, "named": named}
+
+
+def _json(data: str | None) -> dict[str, Any]:
+    assert data is not None
+    d: dict[str, Any] = json.loads(data)
+    return d
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -136,7 +221,7 @@ def test_eight_processes_never_oversell_and_agree(kind: str, tmp_path: Path) -> 
         for rid, lines in acked_holds.items():
             assert journal_holds[rid] == lines, rid  # all lines, once each
 
-        assert not j["kinds"]["expired"]
+        bulk = _check_bulk_holds(url, reports, j)
         for kind_, acked_of in (("committed", "commits"), ("released", "releases"),
                                 ("received", "receives"), ("sold", "sells")):
             acked = {key: v for r in reports for key, v in r[acked_of].items()}
@@ -158,9 +243,84 @@ def test_eight_processes_never_oversell_and_agree(kind: str, tmp_path: Path) -> 
         holds = len(acked_holds)
         refused = sum(r["refused"] for r in reports)
         conflicts = sum(r["conflicts"] for r in reports)
+        late = sum(r["late"] for r in reports)
         print(f"\n{kind}: {WORKERS} processes x {OPS} commands in {took:.1f} s; "
-              f"{holds} holds acknowledged, {refused} refused for stock, "
-              f"{conflicts} gave up after bounded retries; journal {j['rows']} rows")
+              f"{holds} holds and {bulk['batches']} bulk holds ({bulk['members']} orders) "
+              f"acknowledged, {bulk['expired']} bulk holds expired, {refused} orders refused "
+              f"for stock, {late} commands too late for an expired member, {conflicts} gave "
+              f"up after bounded retries; journal {j['rows']} rows")
+
+
+def _check_bulk_holds(url: str, reports: list[dict[str, Any]],
+                      j: dict[str, Any]) -> dict[str, int]:
+    """Every acknowledged bulk hold is one held-batch row, and no other row
+    is: the orders it held with their lines, its key and expiry. Its
+    statuses are what sequential holds decide on the availability the
+    journal shows just before its row. A keyed one's key records its
+    result, a keyed one that held nothing is recorded with no row. A short
+    TTL block ends expired or emptied by commands; a long one never
+    expires; only detached members of short ones expire on their own."""
+    acked: dict[str, dict[str, Any]] = {}
+    for r in reports:
+        for token, b in r["batches"].items():
+            assert token not in acked, f"bulk hold token {token} acknowledged twice"
+            acked[token] = b
+    batches = j["batches"]
+    assert batches.keys() == acked.keys(), (
+        f"journaled, not acknowledged: {sorted(batches.keys() - acked.keys())}; "
+        f"acknowledged, not journaled: {sorted(acked.keys() - batches.keys())}"
+    )
+    st: LedgerState = j["state"]
+    members = 0
+    with Inventory.open(url) as inv:
+        for token, a in acked.items():
+            jb = batches[token]
+            held = [o for (o, _), code in zip(a["orders"], a["status"], strict=True)
+                    if code == HELD]
+            members += len(held)
+            assert list(jb["orders"]) == held, token  # in batch order
+            lines = dict(a["orders"])
+            for o in held:
+                assert jb["orders"][o] == lines[o], (token, o)
+            assert jb["key"] == a["key"] and jb["exp"] == a["exp"], token
+            # Decided as sequential all-or-nothing holds on the journal just
+            # before the row: refusals too, since a stale plan is refused.
+            avail = dict(jb["atp"])
+            for (o, ls), code in zip(a["orders"], a["status"], strict=True):
+                fits = all(q <= avail[(s, l)] for s, l, q in ls)
+                assert code == (HELD if fits else 0), (token, o, ls, jb["atp"])
+                if fits:
+                    for s, l, q in ls:
+                        avail[(s, l)] -= q
+            if a["key"] is not None:
+                rec = inv.store.lookup_key(a["key"])
+                assert rec is not None, a["key"]
+                res = codec.decode(rec.result)
+                assert isinstance(res, HoldBatchResult) and res.token == token, a["key"]
+                assert res.status.tolist() == a["status"], a["key"]
+            expired = j["expired_batches"].get(token)
+            if not a["short"]:
+                assert expired is None, f"block {token} (long TTL) expired"
+            for o in held:
+                h = st.holds.peek(f"{o}#{token}")
+                assert h is not None, (token, o)
+                if a["short"]:  # past its expiry by now: expired, committed or released
+                    assert h.state != HELD_STATE, (token, o, h.state)
+                    if o not in j["named"][token]:  # still in the block: expired with it
+                        assert expired is not None and o in expired, (token, o)
+        keyed = {b["key"] for b in batches.values() if b["key"] is not None}
+        for r in reports:
+            for key in r["refused_keys"]:
+                rec = inv.store.lookup_key(key)
+                assert rec is not None, f"refused bulk key {key} not recorded"
+                res = codec.decode(rec.result)
+                assert isinstance(res, HoldBatchResult) and res.token is None, key
+                assert key not in keyed, f"refused bulk key {key} has a row"
+    for rid in j["kinds"]["expired"]:  # only detached short-TTL members expire alone
+        member = blocks.split_rid(rid)
+        assert member is not None and acked[member[1]]["short"], rid
+    return {"batches": len(acked), "members": members,
+            "expired": len(j["expired_batches"])}
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
