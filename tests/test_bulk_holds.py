@@ -899,7 +899,7 @@ def test_a_savepoint_rolls_back_block_expiry_and_member_detach(inv: Inventory,
     rows: list[tuple[Any, ...]] = [
         # the ledger takes an expired block's members from the block itself;
         # the row's data is for readers of the journal (history, feeds)
-        (head + 1, ts, blocks.EXPIRED_BATCH, None, blocks.BLOCK_LOC, 3, t1, "web", None, None),
+        (head + 1, ts, blocks.EXPIRED_BATCH, blocks.BLOCK_SKU, None, 3, t1, "web", None, None),
         (head + 2, ts, "committed", "A", "s1", 1, last, None, None,
          None),
         (head + 3, ts, "committed", "B", "s1", 1, last, None, None,

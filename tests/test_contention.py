@@ -123,7 +123,7 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
                     assert member is None, f"seq {seq} holds {ref} again"
                     held.setdefault(ref, []).append([sku, loc, qty])
             elif kind == blocks.HELD_BATCH:
-                assert sku is None and loc == blocks.BLOCK_LOC and ref is not None, row
+                assert sku == blocks.BLOCK_SKU and loc is None and ref is not None, row
                 assert ref not in batches, f"seq {seq}: block {ref} journaled twice"
                 orders = decode_held_batch(data)
                 want: Counter[tuple[str, str]] = Counter()
@@ -141,7 +141,7 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
                                 "orders": dict(orders), "atp": avail}
                 named[ref] = set()
             elif kind == blocks.EXPIRED_BATCH:
-                assert sku is None and loc == blocks.BLOCK_LOC and ref is not None, row
+                assert sku == blocks.BLOCK_SKU and loc is None and ref is not None, row
                 assert ref in batches, f"seq {seq} expires block {ref}, never made"
                 assert ref not in expired_batches, f"seq {seq}: block {ref} expired twice"
                 b = batches[ref]

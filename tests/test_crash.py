@@ -122,7 +122,7 @@ class Journal:
             assert kind in KINDS, f"unexpected row {row}"
             if kind == blocks.HELD_BATCH:
                 assert key is not None and ref is not None, f"unkeyed bulk hold row {row}"
-                assert sku is None and loc == blocks.BLOCK_LOC, row
+                assert sku == blocks.BLOCK_SKU and loc is None, row
                 orders = decode_held_batch(row[9])
                 assert qty == sum(q for _, ls in orders for _, _, q in ls), row
                 self.batches[key].append((ref, orders))

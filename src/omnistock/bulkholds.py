@@ -171,7 +171,7 @@ class BulkHoldCommands(CommandBase):
         while token in st.holds.blocks:  # pragma: no cover - 48 random bits
             token = "b" + secrets.token_hex(6)
         text = blocks.encode(orders, olens, hstart, skus, slens, hl, hq, exp, g)
-        row: NewRow = (self._ts(now), blocks.HELD_BATCH, None, blocks.BLOCK_LOC,
+        row: NewRow = (self._ts(now), blocks.HELD_BATCH, blocks.BLOCK_SKU, None,
                        int(hq.sum()), token, b.channel, key, text)
         data = {"exp": exp, "orders": orders, "S": hs, "L": hl, "Q": hq, "done": True,
                 "start": np.arange(n_ok + 1, dtype=np.int64) if hstart is None else hstart}

@@ -40,7 +40,7 @@ def rows_for(store: Store, since: int, until: int | None, sku: str | None,
             return main
         extra = store.filtered(since, until, ref=parts[1])
     else:
-        extra = store.filtered(since, until, location=blocks.BLOCK_LOC)
+        extra = store.filtered(since, until, sku=blocks.BLOCK_SKU)
     return _unique(heapq.merge(main, extra, key=lambda r: r[0]))
 
 

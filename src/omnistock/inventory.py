@@ -428,7 +428,7 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
             text = json.dumps({"orders": blocks.pack_strs(members),
                                "skus": blocks.pack_strs(names)}, separators=(",", ":"),
                               ensure_ascii=False)
-            rows.append((ts, blocks.EXPIRED_BATCH, None, blocks.BLOCK_LOC, int(b.q[m].sum()),
+            rows.append((ts, blocks.EXPIRED_BATCH, blocks.BLOCK_SKU, None, int(b.q[m].sum()),
                          token, b.channel, None, text))
         self._apply_local(sp, rows, [None] * len(rows))
         commits.append(Commit(tuple(rows)))

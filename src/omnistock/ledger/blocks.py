@@ -15,8 +15,9 @@ copy. What stays in the block at its expiry is expired by one
 ``expired-batch`` row. Detaching changes the representation, never the
 state: digests, snapshots and invariants see members the same either way.
 
-Journal rows (one per command, ``sku``/``location`` empty so a partitioned
-store treats them as touching every partition)::
+Journal rows (one per command; ``sku`` is ``BLOCK_SKU``, the empty string,
+so a partitioned store treats them as touching every partition, and
+``location`` is None)::
 
     held-batch     ref=<token>  qty=units  data={"exp", "orders", "skus", "locs",
                                                  "loc", "q"[, "start"]}
@@ -47,9 +48,10 @@ from .grid import Grid, Pos
 HELD_BATCH = "held-batch"
 EXPIRED_BATCH = "expired-batch"
 BLOCK_KINDS = frozenset((HELD_BATCH, EXPIRED_BATCH))
-# The location column of a block row: no location id can be empty, so
-# ``history(location=...)`` filters can find block rows by this value.
-BLOCK_LOC = ""
+# The SKU column of a block row. No SKU id can be empty, so
+# ``history(sku=...)`` finds block rows through the stores' SKU index, and a
+# partitioned store treats the row as touching every partition (it spans SKUs).
+BLOCK_SKU = ""
 _WIDTHS = (("1", "u1", 2**8), ("2", "<u2", 2**16), ("4", "<u4", 2**32), ("8", "<i8", 2**63))
 
 

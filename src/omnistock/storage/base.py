@@ -63,7 +63,7 @@ class Store(ABC):
       ``ConcurrencyConflict`` and writes nothing. Stores without partitions
       treat every row as conflicting. A partitioned store (PostgreSQL) treats
       rows as conflicting when they share a partition (SKU hash); a row with
-      no SKU (network changes) conflicts with every row. A key already
+      no SKU (network changes: None; bulk holds: "") conflicts with every row. A key already
       recorded also raises ``ConcurrencyConflict`` (another writer used it).
     - Sequence numbers start at 1 and are gap-free and increasing, in commit
       order, so a reader that has seen ``seq <= h`` never misses a row later.

@@ -27,8 +27,9 @@ that two processes opening a fresh database at once are safe:
 
 Partitions
     ``part = zlib.crc32(sku.encode("utf-8")) % partitions`` (stable across
-    processes and Python versions). A row with no SKU (network changes) belongs
-    to every partition. The journal is ONE table with a ``part`` column, not a
+    processes and Python versions). A row with no SKU (network changes: None)
+    or the empty SKU (a bulk hold's one row, which spans SKUs) belongs to every
+    partition. The journal is ONE table with a ``part`` column, not a
     declaratively partitioned table: concurrency is decided by the tiny
     ``part_heads`` rows, not by table-level locks, so physical partitions would
     buy nothing on one primary, would turn every catch-up read (ordered by the
@@ -493,7 +494,7 @@ class PostgresStore(Store):
             sku = r[2]
             if not isinstance(sku, str | None):
                 raise InvalidInput("sku", sku, "must be a string or None")
-            if sku is None:
+            if not sku:  # no SKU (network changes) or "" (bulk holds): every partition
                 null_last = i
                 jrows.append([None, *r])
             else:
