@@ -405,6 +405,15 @@ class PostgresStore(Store):
             sql.SQL("INSERT INTO {}.meta (name, value) VALUES (%s, %s), (%s, %s)").format(s),
             ("version", str(SCHEMA_VERSION), "partitions", str(self.partitions)),
         )
+        # A bulk hold's row is tens of KB: pglz costs ~0.4 ms to compress
+        # 18 KB, lz4 (PostgreSQL 14+ built with it) a tenth of that. Only
+        # speed depends on it, so a server without lz4 keeps the default.
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL(
+                    "ALTER TABLE {}.journal ALTER COLUMN data SET COMPRESSION lz4").format(s))
+        except _driver().Error:
+            pass
 
     def _prepare_queries(self) -> None:
         from psycopg import sql
