@@ -12,8 +12,11 @@ release, extend, ship, a shortage, a transfer): ``Holds.need`` detaches it
 into an ordinary ``Hold`` with the same id, lines, seq and expiry, so every
 other command works unchanged. Reads never detach; they see a synthesised
 copy. What stays in the block at its expiry is expired by one
-``expired-batch`` row. Detaching changes the representation, never the
-state: digests, snapshots and invariants see members the same either way.
+``expired-batch`` row. Detaching changes the representation, not what a
+reservation is; and since only applying a journal row detaches one (a
+rolled-back savepoint restores its blocks, snapshots keep them), which
+members are still in a block is fixed by the journal, so the digest hashes
+blocks as arrays and a replay still equals the live ledger.
 
 Journal rows (one per command; ``sku`` is ``BLOCK_SKU``, the empty string,
 so a partitioned store treats them as touching every partition, and

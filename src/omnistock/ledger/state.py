@@ -300,7 +300,13 @@ class LedgerState:
 
     # -- derived figures ---------------------------------------------------
     def digest(self) -> str:
-        """A hash of every figure and record; equal digests mean equal state."""
+        """A hash of every figure and record; equal digests mean equal state.
+
+        Blocks are hashed as their arrays, O(their size) in C: which
+        reservations are still kept in a block is itself fixed by the journal
+        (only applying a row detaches one; a rolled-back savepoint restores
+        its blocks; snapshots keep them), so a replay, a snapshot and the
+        live ledger keep them alike."""
         g = self.grid
         free, res = g.used()
         h = hashlib.sha256()
@@ -308,14 +314,19 @@ class LedgerState:
         h.update(np.ascontiguousarray(free).tobytes())
         h.update(np.ascontiguousarray(res).tobytes())
         h.update(json.dumps(self._records(), sort_keys=True).encode())
+        for token in sorted(self.holds.blocks):
+            b = self.holds.blocks[token]
+            h.update(json.dumps([token, b.seq, b.exp, b.channel, b.expired]).encode())
+            h.update("\x1f".join(b.orders).encode())
+            for a in (b.start, b.s, b.l, b.q):
+                h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+            h.update(np.ascontiguousarray(b.live, dtype=np.bool_).tobytes())
         return h.hexdigest()
 
-    def _records(self, expand: bool = True) -> dict[str, Any]:
-        """Every record as plain data. ``expand``: block members as holds
-        (the digest: equal states, equal records, whatever the
-        representation); else holds and blocks as they are kept (snapshots)."""
+    def _records(self) -> dict[str, Any]:
+        """Every record but the blocks, as plain data (digest, snapshots)."""
         g = self.grid
-        holds = self.holds.records() if expand else self.holds.by_id.values()
+        holds = self.holds.by_id.values()
         return {
             "safety": sorted([list(p), v] for p, v in g.safety.items()),
             "unsell": sorted([list(p), u] for p, u in g.unsell.items()),
@@ -373,10 +384,18 @@ class LedgerState:
                 f"reservations sum to {expect[s, l]}"
             )
         used: dict[tuple[str, int], int] = {}
-        for h in self.holds.records():
+        for h in self.holds.by_id.values():
             if h.channel is not None:
                 for (s, _), q in h.lines.items():
                     used[(h.channel, s)] = used.get((h.channel, s), 0) + q
+        for b in self.holds.blocks.values():
+            m = b.live_lines()
+            if b.channel is not None and m.any():
+                us, inv = np.unique(b.s[m], return_inverse=True)
+                sums = np.zeros(len(us), dtype=np.int64)
+                np.add.at(sums, inv, b.q[m])
+                for a, v in zip(us.tolist(), sums.tolist(), strict=True):
+                    used[(b.channel, a)] = used.get((b.channel, a), 0) + v
         if used != self.chan_used:
             out.append("per-channel reserved units disagree with the reservations")
         if (res < 0).any():
@@ -396,6 +415,11 @@ class LedgerState:
         """Check every block; add its reserved lines to ``expect``."""
         out = []
         hs = self.holds
+        detached: dict[str, list[str]] = {}  # token -> orders of its detached members
+        for rid in hs.by_id:
+            parts = blocks.split_rid(rid)
+            if parts is not None and parts[1] in hs.blocks:
+                detached.setdefault(parts[1], []).append(parts[0])
         for token, b in hs.blocks.items():
             if b.n_live != int(b.live.sum()) or b.n_live <= 0:
                 out.append(f"block {token} counts {b.n_live} members, holds {b.live.sum()}")
@@ -406,8 +430,9 @@ class LedgerState:
                 out.append(f"block {token} has malformed lines")
             m = b.live_lines()
             np.add.at(expect, (b.s[m], b.l[m]), b.q[m])
-            for j in b.live_members():
-                if b.rid(j) in hs.by_id:
+            for order in detached.get(token, ()):
+                j = b.index(order)
+                if j is not None and b.live[j]:
                     out.append(f"reservation {b.rid(j)} is both in block {token} and detached")
         if len(hs.block_expiry) != sum(1 for b in hs.blocks.values() if not b.expired):
             out.append("block expiry index lists blocks that are not held")
@@ -423,7 +448,7 @@ class LedgerState:
             "last_ts": self.last_ts,
             "skus": g.skus,
             "locs": g.locs,
-            **self._records(expand=False),
+            **self._records(),
             "blocks": [blocks.to_record(b) for b in self.holds.blocks.values()],
         }
         hb = json.dumps(header).encode()
