@@ -286,15 +286,27 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
             except Exception as exc:
                 req.error, req.done = exc, True
                 return True
-            if new_head != head + len(rows):  # partitioned store: others' rows between
-                self._catch_up()
-            else:
-                for i, r in enumerate(rows):
-                    st.apply((head + 1 + i, *r), datas[i])
-            if st.head - self._last_snap >= self._snapshot_every:
-                self._snapshot()
+            self._fold_appended(head, new_head, rows, datas)
         req.result, req.done = result, True
         return True
+
+    def _fold_appended(self, head: int, new_head: int, rows: list[NewRow],
+                       datas: list[dict[str, Any] | None],
+                       undo: Callable[[], None] | None = None) -> None:
+        """Fold rows the store just appended after ``head``: directly when
+        they got the next numbers, else (a partitioned store put others' rows
+        between) by taking back what planning did (``undo``) and catching up,
+        which reads ours back too. Then snapshot if due."""
+        st = self._state
+        if new_head != head + len(rows):
+            if undo is not None:
+                undo()
+            self._catch_up()
+        else:
+            for i, r in enumerate(rows):
+                st.apply((head + 1 + i, *r), datas[i])
+        if st.head - self._last_snap >= self._snapshot_every:
+            self._snapshot()
 
     def _commit_block(self, name: str, key: str | None, fp: str | None,
                       plan: Callable[[int], Any]) -> Any:
@@ -348,14 +360,7 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
                 except BaseException:
                     undo()
                     raise
-                if new_head != head + len(rows):  # others' rows between: read ours back
-                    undo()
-                    self._catch_up()
-                else:
-                    for i, r in enumerate(rows):
-                        st.apply((head + 1 + i, *r), datas[i])
-                if st.head - self._last_snap >= self._snapshot_every:
-                    self._snapshot()
+                self._fold_appended(head, new_head, rows, datas, undo)
                 return result
             raise ConcurrencyConflict(f"{name}: gave up after {RETRIES} conflicts")
 
