@@ -161,16 +161,6 @@ class HoldBatch:
             return self.start
         return np.arange(len(self.order_ids) + 1, dtype=np.int64)
 
-    def orders(self) -> list[Any]:
-        """The batch as ``Order`` values (for the order-by-order path)."""
-        from .values import Line, Order
-
-        st = self.offsets().tolist()
-        return [Order(oid, channel=self.channel,
-                      lines=[Line(self.skus[k], int(self.qty[k]), self.locations[k])
-                             for k in range(st[j], st[j + 1])])
-                for j, oid in enumerate(self.order_ids)]
-
 
 @attrs.frozen(eq=False)
 class HoldBatchResult:

@@ -182,12 +182,9 @@ class LedgerState:
         apply_deltas(s, l, np.zeros(len(s), dtype=np.int64), q, g.free, g.reserved)
 
     def _use_many(self, channel: str | None, s: np.ndarray, q: np.ndarray) -> None:
-        if channel is None or not len(s):
+        if channel is None:
             return
-        us, inv = np.unique(s, return_inverse=True)
-        sums = np.zeros(len(us), dtype=np.int64)
-        np.add.at(sums, inv, q)
-        for a, v in zip(us.tolist(), sums.tolist(), strict=True):
+        for a, v in _per_sku(s, q):
             self._use(channel, a, v)
 
     def _held_batch(self, _s: Any, _l: Any, _q: int, ref: str | None, channel: str | None,
@@ -390,11 +387,8 @@ class LedgerState:
                     used[(h.channel, s)] = used.get((h.channel, s), 0) + q
         for b in self.holds.blocks.values():
             m = b.live_lines()
-            if b.channel is not None and m.any():
-                us, inv = np.unique(b.s[m], return_inverse=True)
-                sums = np.zeros(len(us), dtype=np.int64)
-                np.add.at(sums, inv, b.q[m])
-                for a, v in zip(us.tolist(), sums.tolist(), strict=True):
+            if b.channel is not None:
+                for a, v in _per_sku(b.s[m], b.q[m]):
                     used[(b.channel, a)] = used.get((b.channel, a), 0) + v
         if used != self.chan_used:
             out.append("per-channel reserved units disagree with the reservations")
@@ -523,6 +517,16 @@ class LedgerState:
         h.dest = None if dest is None else (dest[0], dest[1])
         h.pickup = pickup
         self.holds.set_expiry(h, exp)
+
+
+def _per_sku(s: np.ndarray, q: np.ndarray) -> list[tuple[int, int]]:
+    """``(sku row, total units)`` over lines ``s``/``q``, each SKU once."""
+    if not len(s):
+        return []
+    us, inv = np.unique(s, return_inverse=True)
+    sums = np.zeros(len(us), dtype=np.int64)
+    np.add.at(sums, inv, q)
+    return list(zip(us.tolist(), sums.tolist(), strict=True))
 
 
 def _hold_rec(h: Hold) -> list[Any]:
