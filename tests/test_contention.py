@@ -147,7 +147,7 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
                 b = batches[ref]
                 live = [o for o in b["orders"] if o not in named[ref]]
                 assert live, f"seq {seq} expires block {ref} with no member left"
-                assert blocks.orders_of(_json(data)) == live, (seq, ref)
+                assert list(blocks.orders_of(_json(data))) == live, (seq, ref)
                 assert qty == sum(q for o in live for _, _, q in b["orders"][o]), row
                 assert ts >= b["exp"], f"seq {seq} expires block {ref} before its expiry"
                 expired_batches[ref] = set(live)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import operator
-import secrets
+import os
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -95,82 +95,57 @@ class BulkHoldCommands(CommandBase):
 
     def _plan_hold_batch(self, b: HoldBatch, now: int, ttl_us: int,
                          key: str | None) -> BlockPlan:
-        """Decide the batch in the live grids; O(lines) plus one kernel call.
-        Raises nothing for stock: every order gets a status."""
+        """Decide the batch in the live grids: names looked up and every
+        order decided and reserved by one kernel call each (``hold_block``),
+        O(lines). Raises nothing for stock: every order gets a status."""
         st = self._state
         g = st.grid
         n = len(b.order_ids)
         single = b.start is None  # one line per order
         start = b.offsets()
-        s = _lookup(g.sku_ix, b.skus)
-        l = _lookup({name: g.loc_ix[name] for name in st.locations}, b.locations)
+        cols = b.name_columns()
+        if cols is not None:
+            s, l = g.find(*cols)
+        else:  # a column holding strings no id can be: name by name
+            s, l = _lookup(g.sku_ix, b.skus), _lookup(g.loc_ix, b.locations)
+        if len(g.loc_ix) != len(st.locations):  # the grid also holds unregistered names
+            known = np.zeros(len(g.locs) + 1, dtype=np.bool_)
+            known[[g.loc_ix[x] for x in st.locations]] = True
+            l[~known[l]] = -1  # -1 indexes the last slot: False
         ch = st.channels.get(b.channel) if b.channel is not None else None
         if ch is not None and self._fenced(st, ch):
             raise _Fenced
-        status = np.zeros(n, dtype=np.int8)
-        bad = (s < 0) | (l < 0)
+        served = np.ones(len(g.locs), dtype=np.uint8)
         if ch is not None and ch.locations is not None:
-            served = np.zeros(len(g.locs), dtype=np.bool_)
-            served[[g.loc_ix[x] for x in ch.locations if x in g.loc_ix]] = True
-            bad |= ~served[np.maximum(l, 0)]
-        counts = None if single else np.diff(start)
-        if bad.any():  # an order takes its first bad line's code, in hold's order
-            code = np.where(s < 0, UNKNOWN_SKU, np.where(l < 0, UNKNOWN_LOCATION, NOT_SERVED))
-            lines_bad = np.flatnonzero(bad)
-            owner = np.searchsorted(start, lines_bad, side="right") - 1
-            first_owner, first = np.unique(owner, return_index=True)
-            status[first_owner] = code[lines_bad[first]]
-            valid = status == 0
-            keep = valid if counts is None else np.repeat(valid, counts)
-            vs, vl, vq = s[keep], l[keep], b.qty[keep]
-            if counts is None:
-                vstart = np.arange(int(valid.sum()) + 1, dtype=np.int64)
-            else:
-                vstart = np.zeros(int(valid.sum()) + 1, dtype=np.int64)
-                np.cumsum(counts[valid], out=vstart[1:])
-            vix = np.flatnonzero(valid)
-        else:
-            vs, vl, vq, vstart, vix = s, l, b.qty, start, None
-        ok = np.zeros(len(vstart) - 1, dtype=np.uint8)
-        if len(ok):
-            from .ledger.kernels import reserve_lines, reserve_orders
+            served[:] = 0
+            served[[g.loc_ix[x] for x in ch.locations if x in g.loc_ix]] = 1
+        status = np.empty(n, dtype=np.int8)
+        line_held = np.empty(len(s), dtype=np.uint8)
+        from .ledger.kernels import hold_block
 
-            if single:
-                reserve_lines(vs, vl, vq, g.free, g.reserved, ok)
-            else:
-                reserve_orders(vstart, vs, vl, vq, g.free, g.reserved, ok)
-        okb = ok.view(np.bool_)
+        n_ok = int(hold_block(start, s, l, b.qty, served, g.free, g.reserved, status,
+                              line_held))
         exp = now + ttl_us
-        n_ok = int(np.count_nonzero(okb))
-        if vix is None:
-            status[okb] = HELD
-        else:
-            status[vix[okb]] = HELD
         if not n_ok:
             return [], [], HoldBatchResult(b.order_ids, status, None, from_micros(exp)), _noop
         hstart = None
-        orders: Sequence[str]
-        skus: Sequence[str]
         if n_ok == n:  # every order held: the batch's own columns
-            hs, hl, hq = vs, vl, vq
-            orders, skus, olens, slens = b.order_ids, b.skus, None, None
+            hs, hl, hq = s, l, b.qty
+            orders, skus = b.packed_orders(), b.packed_skus()
             if not single:
                 hstart = start
         else:
             held = status == HELD
-            hline = held if counts is None else np.repeat(held, counts)
-            lines = okb if single else np.repeat(okb, np.diff(vstart))
-            hs, hl, hq = vs[lines], vl[lines], vq[lines]
-            orders = list(itertools.compress(b.order_ids, held.tolist()))
-            skus = list(itertools.compress(b.skus, hline.tolist()))
-            olens, slens = _lens(b.order_ids, held), _lens(b.skus, hline)
+            lines = held if single else line_held.view(np.bool_)
+            hs, hl, hq = s[lines], l[lines], b.qty[lines]
+            orders, skus = b.packed_orders(held), b.packed_skus(lines)
             if not single:
                 hstart = np.zeros(n_ok + 1, dtype=np.int64)
-                np.cumsum(np.diff(vstart)[okb], out=hstart[1:])
-        token = "b" + secrets.token_hex(6)
+                np.cumsum(np.diff(start)[held], out=hstart[1:])
+        token = "b" + os.urandom(6).hex()
         while token in st.holds.blocks:  # pragma: no cover - 48 random bits
-            token = "b" + secrets.token_hex(6)
-        text = blocks.encode(orders, olens, hstart, skus, slens, hl, hq, exp, g)
+            token = "b" + os.urandom(6).hex()
+        text = blocks.encode(orders, hstart, skus, hl, hq, exp, g)
         row: NewRow = (self._ts(now), blocks.HELD_BATCH, blocks.BLOCK_SKU, None,
                        int(hq.sum()), token, b.channel, key, text)
         data = {"exp": exp, "orders": orders, "S": hs, "L": hl, "Q": hq, "done": True,
@@ -181,12 +156,6 @@ class BulkHoldCommands(CommandBase):
 
         return [row], [data], HoldBatchResult(b.order_ids, status, token,
                                               from_micros(exp)), undo
-
-
-def _lens(col: Sequence[str], mask: np.ndarray) -> np.ndarray | None:
-    """The lengths a checked ``HoldBatch`` column kept, masked."""
-    lens = getattr(col, "lens", None)
-    return None if lens is None else lens[mask]
 
 
 def _lookup(index: dict[str, int], names: Sequence[str]) -> np.ndarray:

@@ -9,14 +9,17 @@ run at C speed (``str`` methods over joined ids), not per element.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any
 
 import attrs
 import numpy as np
 
-from ._validate import MAX_QTY, check_id, check_opt_id
+from ._validate import MAX_ID_LEN, MAX_QTY, check_id, check_opt_id
 from .errors import InvalidInput, InvalidQuantity
+from .ledger.blocks import Packed
+from .ledger.names import ASCII, BAD, Encoded
 
 __all__ = [
     "HELD",
@@ -39,38 +42,23 @@ REASONS = {
 }
 
 
-class Ids(tuple):  # type: ignore[type-arg]
-    """A checked tuple of ids that keeps what checking it computed: the
-    concatenation and (for order ids) the lengths, which the journal row
-    stores (``ledger.blocks.pack_strs``)."""
-
-    joined: str
-    lens: np.ndarray
-
-
-def _ids(field: str, v: Any, names: bool = False) -> tuple[str, ...]:
-    """A tuple of ids, checked as ``check_id`` would check each, at C speed
-    (``"".join`` is the type check). ``names`` (SKU and location columns)
-    only checks types: a name the ledger does not know gets its own status."""
+def _seq(field: str, v: Any) -> tuple[str, ...]:
     if isinstance(v, str | bytes) or not hasattr(v, "__len__"):
         raise InvalidInput(field, v, "must be a sequence of ids")
-    t = Ids(v)
-    try:
-        joined = "".join(t)
-    except TypeError:
-        joined = None
-    if joined is not None:
-        t.joined = joined
-        t.lens = lens = np.fromiter(map(len, t), np.int64, len(t))
-        if names or not t:
-            return t
-        if joined.isprintable() and lens.min() >= 1 and lens.max() <= 200:
-            return t
-    for i, x in enumerate(t):  # slow path: name the first bad one
-        if names and isinstance(x, str):
-            continue
+    return tuple(v)
+
+
+def _check_ids(field: str, t: tuple[str, ...]) -> None:
+    """Raise for the first element ``check_id`` refuses, naming it."""
+    for i, x in enumerate(t):
         check_id(f"{field}[{i}]", x)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_names(field: str, t: tuple[str, ...]) -> None:
+    """Names need only be strings: an unknown one gets a status."""
+    for i, x in enumerate(t):
+        if not isinstance(x, str):
+            raise InvalidInput(f"{field}[{i}]", x, "must be a string id")
 
 
 def _qty(v: Any) -> np.ndarray:
@@ -78,7 +66,7 @@ def _qty(v: Any) -> np.ndarray:
     if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
         raise InvalidQuantity("qty", a.dtype if a.ndim == 1 else a.shape,
                               "must be a 1-d integer array")
-    a = np.ascontiguousarray(a, dtype=np.int64)
+    a = np.array(a, dtype=np.int64)  # a copy: the batch must not change under the ledger
     if a.size and (a.min() < 1 or a.max() > MAX_QTY):
         i = int(np.flatnonzero((a < 1) | (a > MAX_QTY))[0])
         raise InvalidQuantity(f"qty[{i}]", int(a[i]), "every quantity must be in [1, 2**62]")
@@ -99,15 +87,15 @@ def _start(v: Any) -> np.ndarray | None:
 
 
 def _c_orders(v: Any) -> tuple[str, ...]:
-    return _ids("order_ids", v)
+    return _seq("order_ids", v)
 
 
 def _c_skus(v: Any) -> tuple[str, ...]:
-    return _ids("skus", v, True)
+    return _seq("skus", v)
 
 
 def _c_locations(v: Any) -> tuple[str, ...]:
-    return _ids("locations", v, True)
+    return _seq("locations", v)
 
 
 def _c_channel(v: Any) -> str | None:
@@ -131,6 +119,11 @@ class HoldBatch:
     qty: np.ndarray = attrs.field(converter=_qty)
     start: np.ndarray | None = attrs.field(default=None, converter=_start)
     channel: str | None = attrs.field(default=None, converter=_c_channel)
+    # The three name columns as one UTF-32 buffer (``ledger.names``), None
+    # when a name column holds a string no id can be (looked up one by one).
+    _names: Encoded | None = attrs.field(init=False, default=None, repr=False)
+    # Every name's length: order ids, then SKUs, then locations.
+    _lens: np.ndarray = attrs.field(init=False, default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         n, m = len(self.order_ids), len(self.skus)
@@ -145,12 +138,72 @@ class HoldBatch:
         elif len(self.start) != n + 1 or int(self.start[-1]) != m:
             raise InvalidInput("start", len(self.start), f"must have {n + 1} offsets "
                                f"ending at the line count {m}")
-        if len(set(self.order_ids)) != n:
-            seen: set[str] = set()
-            for i, o in enumerate(self.order_ids):
-                if o in seen:
-                    raise InvalidInput(f"order_ids[{i}]", o, "appears twice in one batch")
-                seen.add(o)
+        self._check_names(n, m)
+
+    def _check_names(self, n: int, m: int) -> None:
+        """Check the id columns in one encoding of all three and two kernel
+        passes (lengths and printable; distinct order ids), O(characters);
+        element by element only to name what is wrong."""
+        o, sk, lc = self.order_ids, self.skus, self.locations
+        enc = Encoded(o, sk, lc)
+        shared: Encoded | None = enc
+        if enc.flag == BAD:  # which column, and can names still be encoded?
+            orders = Encoded(o)
+            if orders.flag == BAD:
+                _check_ids("order_ids", o)
+            _check_names("skus", sk)
+            _check_names("locations", lc)
+            lens = np.concatenate([orders.lengths(), np.fromiter(
+                map(len, itertools.chain(sk, lc)), np.int64, 2 * m)])
+            shared = None  # names holding a NUL: looked up one by one
+        else:
+            lens = enc.lengths()
+            orders = enc.part(0, n)
+        ol = lens[:n]
+        if n and not (ol.min() >= 1 and ol.max() <= MAX_ID_LEN and (
+                orders.flag == ASCII or "".join(o).isprintable())):
+            _check_ids("order_ids", o)
+        dup = orders.first_duplicate()
+        if dup >= 0:
+            raise InvalidInput(f"order_ids[{dup}]", o[dup], "appears twice in one batch")
+        object.__setattr__(self, "_names", shared)
+        object.__setattr__(self, "_lens", lens)
+
+    def name_columns(self) -> tuple[Encoded, Encoded] | None:
+        """The SKU and location columns encoded for a kernel lookup, or None
+        when one holds a string no id can be."""
+        enc, n, m = self._names, len(self.order_ids), len(self.skus)
+        return None if enc is None else (enc.part(n, n + m), enc.part(n + m, n + 2 * m))
+
+    def packed_orders(self, mask: np.ndarray | None = None) -> Packed:
+        """The order ids (where ``mask``) as a journal row packs them.
+        O(characters)."""
+        return self._packed(0, len(self.order_ids), self.order_ids, mask)
+
+    def packed_skus(self, mask: np.ndarray | None = None) -> Packed:
+        """The SKU names (of the lines where ``mask``), packed. O(characters)."""
+        n = len(self.order_ids)
+        return self._packed(n, n + len(self.skus), self.skus, mask)
+
+    def _packed(self, lo: int, hi: int, col: tuple[str, ...],
+                mask: np.ndarray | None) -> Packed:
+        lens = self._lens[lo:hi]
+        if self._names is not None:
+            text = self._names.part(lo, hi).joined(mask)
+        elif mask is None:
+            text = "".join(col)
+        else:
+            text = "".join(itertools.compress(col, mask.tolist()))
+        return Packed(text, lens if mask is None else lens[mask])
+
+    def order_lens(self) -> np.ndarray:
+        """Each order id's length. O(1)."""
+        return self._lens[:len(self.order_ids)]
+
+    def sku_lens(self) -> np.ndarray:
+        """Each SKU name's length. O(1)."""
+        n = len(self.order_ids)
+        return self._lens[n:n + len(self.skus)]
 
     def __len__(self) -> int:
         return len(self.order_ids)

@@ -40,6 +40,10 @@ class Kernel:
                 fn = self._fn
         return fn
 
+    def ready(self) -> bool:
+        """Compiled (or loaded from the cache) in this process."""
+        return self._fn is not None
+
     def __call__(self, *args: Any) -> Any:
         fn = self._fn or self.compiled()
         return fn(*args)

@@ -79,22 +79,57 @@ def unpack_ints(text: str) -> np.ndarray:
     return _unpack(text[1:], dtype)
 
 
+class Packed(Sequence[str]):
+    """Strings kept as their concatenation and lengths, as a journal row
+    stores them: ``p[j]`` slices one out (O(1) after an O(n) prefix sum on
+    first use), and the list is only split if iterated."""
+
+    __slots__ = ("_ends", "_items", "joined", "lens")
+
+    def __init__(self, joined: str, lens: np.ndarray) -> None:
+        self.joined = joined
+        self.lens = lens
+        self._ends: list[int] | None = None
+        self._items: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.lens)
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return list(self)[j]
+        ends = self._ends
+        if ends is None:
+            ends = self._ends = [0, *np.cumsum(self.lens).tolist()]
+        return self.joined[ends[j]:ends[j + 1]] if j >= 0 else self[len(self) + j]
+
+    def __iter__(self) -> Iterator[str]:
+        items = self._items
+        if items is None:
+            items = self._items = unpack_strs([self.joined, self.lens])
+        return iter(items)
+
+
 def pack_strs(names: Sequence[str], lens: np.ndarray | None = None) -> list[str]:
     """Strings as ``[concatenation, lengths]``: no separator to escape, and
-    an id is at most 200 characters, so a length costs 1.33 bytes. A
-    ``HoldBatch`` column brings both already computed."""
-    joined = getattr(names, "joined", None)
+    an id is at most 200 characters, so a length costs 1.33 bytes."""
+    if isinstance(names, Packed):
+        return [names.joined, pack_ints(names.lens)]
     if lens is None:
-        lens = getattr(names, "lens", None)
-        if lens is None:
-            lens = np.fromiter(map(len, names), np.int64, len(names))
-    return [joined if joined is not None else "".join(names), pack_ints(lens)]
+        lens = np.fromiter(map(len, names), np.int64, len(names))
+    return ["".join(names), pack_ints(lens)]
 
 
-def unpack_strs(v: list[str]) -> list[str]:
+def unpack_strs(v: list[Any]) -> list[str]:
+    """The strings of ``pack_strs`` (the lengths packed, or an array)."""
     text, lens = v
-    ends = np.cumsum(unpack_ints(lens)).tolist()
-    return [text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    ends = np.cumsum(unpack_ints(lens) if isinstance(lens, str) else lens).tolist()
+    return [text[a:b] for a, b in zip([0, *ends][:len(ends)], ends, strict=True)]
+
+
+def packed(v: list[str]) -> Packed:
+    """The strings of ``pack_strs``, left packed."""
+    return Packed(v[0], unpack_ints(v[1]))
 
 
 def columns(d: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str], list[str],
@@ -138,7 +173,7 @@ class Block:
     )
 
     def __init__(self, token: str, seq: int, exp: int, channel: str | None,
-                 orders: list[str], start: np.ndarray, s: np.ndarray, l: np.ndarray,
+                 orders: Sequence[str], start: np.ndarray, s: np.ndarray, l: np.ndarray,
                  q: np.ndarray) -> None:
         self.token = token
         self.seq = seq
@@ -192,21 +227,20 @@ class Block:
         return b
 
 
-def encode(orders: Sequence[str], olens: np.ndarray | None, start: np.ndarray | None,
-           skus: Sequence[str], slens: np.ndarray | None, l: np.ndarray, q: np.ndarray,
-           exp: int, g: Grid) -> str:
+def encode(orders: Packed, start: np.ndarray | None, skus: Packed, l: np.ndarray,
+           q: np.ndarray, exp: int, g: Grid) -> str:
     """The ``held-batch`` row's data text (see the module doc): order ids
-    and SKU names as packed strings (``olens``/``slens``: their lengths if
-    known), locations (few) by a name table and an index per line,
-    quantities in their narrowest width. O(lines + locations), all of it
-    in C. About 20 bytes an order."""
-    present = np.zeros(len(g.locs), dtype=np.bool_)
-    present[l] = True
-    ul = np.flatnonzero(present)
-    li = (np.cumsum(present) - 1)[l]
+    and SKU names as packed strings, locations (few) by a name table and
+    an index per line, quantities in their narrowest width. O(lines +
+    locations), all of it in C. About 20 bytes an order."""
+    from .kernels import local_index
+
+    table = np.empty(len(g.locs), dtype=np.int64)
+    li = np.empty(len(l), dtype=np.int64)
+    k = local_index(l, np.full(len(g.locs), -1, dtype=np.int64), table, li)
     d: dict[str, Any] = {
-        "exp": exp, "orders": pack_strs(orders, olens), "skus": pack_strs(skus, slens),
-        "locs": pack_strs([g.locs[i] for i in ul.tolist()]), "loc": pack_ints(li),
+        "exp": exp, "orders": pack_strs(orders), "skus": pack_strs(skus),
+        "locs": pack_strs([g.locs[i] for i in table[:k].tolist()]), "loc": pack_ints(li),
         "q": pack_ints(q),
     }
     if start is not None:
@@ -227,11 +261,11 @@ def resolve(d: dict[str, Any], g: Grid) -> tuple[np.ndarray, np.ndarray, np.ndar
     return start, s, l, q
 
 
-def orders_of(d: dict[str, Any]) -> list[str]:
+def orders_of(d: dict[str, Any]) -> Sequence[str]:
     """The order ids of a block row's data (held- or expired-batch; a row
     planned in this process carries them as a plain list)."""
     o = d["orders"]
-    return o if "S" in d else unpack_strs(o)
+    return o if "S" in d else packed(o)
 
 
 def to_record(b: Block) -> list[Any]:
@@ -244,7 +278,7 @@ def to_record(b: Block) -> list[Any]:
 
 def from_record(rec: list[Any]) -> Block:
     token, seq, exp, channel, orders, expired, live, start, s, l, q = rec
-    b = Block(token, seq, exp, channel, unpack_strs(orders), _unpack(start, "<i8"),
+    b = Block(token, seq, exp, channel, packed(orders), _unpack(start, "<i8"),
               _unpack(s, "<i8"), _unpack(l, "<i8"), _unpack(q, "<i8"))
     b.live = np.frombuffer(base64.b64decode(live), dtype="u1").astype(np.bool_)
     b.n_live = int(b.live.sum())

@@ -13,11 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..values import UNSELLABLE_STATES
+from .names import Encoded, NameIndex, index_ready
 
 N_STATES = len(UNSELLABLE_STATES)
 STATE_INDEX = {name: i for i, name in enumerate(UNSELLABLE_STATES)}
 
 Pos = tuple[int, int]
+# Names interned between two syncs of a grid's name indexes.
+SYNC_EVERY = 64
 
 
 def _resident(shape: tuple[int, int]) -> np.ndarray:
@@ -33,7 +36,8 @@ def _resident(shape: tuple[int, int]) -> np.ndarray:
 class Grid:
     """SKU x location positions. Not thread-safe; the ledger serialises."""
 
-    __slots__ = ("free", "loc_ix", "locs", "reserved", "safety", "sku_ix", "skus", "unsell")
+    __slots__ = ("_names", "free", "loc_ix", "locs", "reserved", "safety", "sku_ix", "skus",
+                 "unsell")
 
     def __init__(self, sku_cap: int = 64, loc_cap: int = 8) -> None:
         self.skus: list[str] = []
@@ -44,6 +48,12 @@ class Grid:
         self.reserved = _resident(self.free.shape)
         self.safety: dict[Pos, int] = {}
         self.unsell: dict[Pos, list[int]] = {}
+        # Kernel-side indexes of ``skus`` and ``locs`` for column lookups.
+        # Like a database index, they follow interning (SYNC_EVERY names at a
+        # time) once this process has loaded their kernels; before that, the
+        # first ``find`` builds them, so interning never waits on numba.
+        self._names: tuple[NameIndex, NameIndex] | None = (
+            (NameIndex(), NameIndex()) if index_ready() else None)
 
     # -- interning -------------------------------------------------------
     def sku(self, name: str) -> int:
@@ -55,6 +65,9 @@ class Grid:
                 self._resize(2 * self.free.shape[0], self.free.shape[1])
             self.skus.append(name)
             self.sku_ix[name] = i
+            ix = self._names
+            if ix is not None and i + 1 - ix[0].n >= SYNC_EVERY:
+                ix[0].sync(self.skus)
         return i
 
     def loc(self, name: str) -> int:
@@ -66,7 +79,22 @@ class Grid:
                 self._resize(self.free.shape[0], 2 * self.free.shape[1])
             self.locs.append(name)
             self.loc_ix[name] = i
+            ix = self._names
+            if ix is not None and i + 1 - ix[1].n >= SYNC_EVERY:
+                ix[1].sync(self.locs)
         return i
+
+    def find(self, skus: Encoded, locs: Encoded) -> tuple[np.ndarray, np.ndarray]:
+        """Grid indices of a column of SKU names and one of location names,
+        -1 where unknown (nothing is interned). O(characters) expected, in
+        kernels, plus indexing the names interned since the last sync (fewer
+        than ``SYNC_EVERY`` once the index exists)."""
+        if self._names is None:
+            self._names = (NameIndex(), NameIndex())
+        si, li = self._names
+        si.sync(self.skus)
+        li.sync(self.locs)
+        return si.find(skus)[0], li.find(locs)[0]
 
     def reserve_capacity(self, skus: int, locs: int) -> None:
         """Pre-size the grids (bulk loads), so no doubling slack is left."""

@@ -79,3 +79,78 @@ def reserve_orders(
             ok[j] = 0
     return n
 
+
+
+@kernel(f"int64({VEC}, {VEC}, {VEC}, {VEC}, uint8[::1], {GRID}, {GRID}, int8[::1], "
+        "uint8[::1])")
+def hold_block(start: Any, s: Any, loc: Any, qty: Any, served: Any, free: Any,
+               reserved: Any, status: Any, line_held: Any) -> Any:
+    """Decide and reserve a batch of orders all-or-nothing, in order: the
+    bulk hold's whole plan in one pass.
+
+    Order ``j`` owns lines ``start[j]:start[j + 1]``. An order whose first
+    unusable line has ``s < 0`` gets status 2 (unknown SKU), ``loc < 0``
+    status 3 (unknown location), ``served[loc] == 0`` status 4 (location not
+    served); it reserves nothing. Otherwise its lines are reserved one by
+    one where ``atp >= qty`` and rolled back together if one is short
+    (status 0), else it is held (status 1, and ``line_held`` is 1 on its
+    lines). Returns the number held. O(lines)."""
+    n = 0
+    for j in range(start.shape[0] - 1):
+        lo = start[j]
+        hi = start[j + 1]
+        code = 0
+        for k in range(lo, hi):
+            if s[k] < 0:
+                code = 2
+            elif loc[k] < 0:
+                code = 3
+            elif served[loc[k]] == 0:
+                code = 4
+            if code != 0:
+                break
+        if code != 0:
+            status[j] = code
+            for k in range(lo, hi):
+                line_held[k] = 0
+            continue
+        k = lo
+        while k < hi:
+            a = s[k]
+            b = loc[k]
+            if free[a, b] - reserved[a, b] >= qty[k]:
+                reserved[a, b] += qty[k]
+                k += 1
+            else:
+                break
+        if k == hi:
+            status[j] = 1
+            for r in range(lo, hi):
+                line_held[r] = 1
+            n += 1
+        else:
+            for r in range(lo, k):
+                reserved[s[r], loc[r]] -= qty[r]
+            status[j] = 0
+            for r in range(lo, hi):
+                line_held[r] = 0
+    return n
+
+
+@kernel(f"int64({VEC}, {VEC}, {VEC}, {VEC})")
+def local_index(loc: Any, mark: Any, table: Any, li: Any) -> Any:
+    """A compact table of the locations ``loc`` names: ``table[:k]`` holds
+    each distinct one in order of first appearance and ``li[i]`` the
+    position of ``loc[i]`` in it. ``mark`` (one slot per grid location) must
+    be all -1. Returns ``k``. O(lines)."""
+    k = 0
+    for i in range(loc.shape[0]):
+        b = loc[i]
+        m = mark[b]
+        if m < 0:
+            m = k
+            mark[b] = k
+            table[k] = b
+            k += 1
+        li[i] = m
+    return k
