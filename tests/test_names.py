@@ -126,3 +126,37 @@ def test_packed_reads_like_the_list(names: list[str]) -> None:
         assert p[1:] == names[1:]
     assert unpack_strs(pack_strs(p)) == names
     assert list(packed(pack_strs(names))) == names
+
+
+ID = st.text(alphabet=st.sampled_from('ab"\\\u00e9\U0001f600 /'), min_size=1, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(ID, ID, st.integers(0, 2), st.integers(1, 5)), min_size=1,
+                max_size=20, unique_by=lambda t: t[0]),
+       st.lists(ID, min_size=3, max_size=3, unique=True))
+def test_a_held_batch_row_is_json_that_reads_back(lines: list[tuple[str, str, int, int]],
+                                                 locs: list[str]) -> None:
+    """The row text is written by hand, not by json.dumps: names with quotes,
+    backslashes and non-ASCII characters must still read back exactly."""
+    import json
+
+    from omnistock.ledger import blocks
+
+    g = Grid()
+    for x in locs:
+        g.loc(x)
+    orders = [t[0] for t in lines]
+    skus = [t[1] for t in lines]
+    lens = np.array([len(x) for x in orders], dtype=np.int64)
+    slens = np.array([len(x) for x in skus], dtype=np.int64)
+    l = np.array([t[2] for t in lines], dtype=np.int64)
+    q = np.array([t[3] for t in lines], dtype=np.int64)
+    text = blocks.encode(Packed("".join(orders), lens), None, Packed("".join(skus), slens),
+                         l, q, 1234, g)
+    d = json.loads(text)
+    assert d["exp"] == 1234
+    got_orders, start, got_skus, got_locs, got_q = blocks.columns(d)
+    assert (got_orders, got_skus, got_q.tolist()) == (orders, skus, q.tolist())
+    assert got_locs == [locs[i] for i in l.tolist()]
+    assert start.tolist() == list(range(len(lines) + 1))

@@ -238,14 +238,26 @@ def encode(orders: Packed, start: np.ndarray | None, skus: Packed, l: np.ndarray
     table = np.empty(len(g.locs), dtype=np.int64)
     li = np.empty(len(l), dtype=np.int64)
     k = local_index(l, np.full(len(g.locs), -1, dtype=np.int64), table, li)
-    d: dict[str, Any] = {
-        "exp": exp, "orders": pack_strs(orders), "skus": pack_strs(skus),
-        "locs": pack_strs([g.locs[i] for i in table[:k].tolist()]), "loc": pack_ints(li),
-        "q": pack_ints(q),
-    }
+    o, sk = pack_strs(orders), pack_strs(skus)
+    lt = pack_strs([g.locs[i] for i in table[:k].tolist()])
+    # The JSON json.dumps would write, without it scanning the base64 parts
+    # (tens of kilobytes) for characters to escape: only names can hold any.
+    parts = [f'{{"exp":{int(exp)},"orders":[', _json_str(o[0]), f',"{o[1]}"],"skus":[',
+             _json_str(sk[0]), f',"{sk[1]}"],"locs":[', _json_str(lt[0]),
+             f',"{lt[1]}"],"loc":"{pack_ints(li)}","q":"{pack_ints(q)}"']
     if start is not None:
-        d["start"] = pack_ints(start)
-    return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+        parts.append(f',"start":"{pack_ints(start)}"')
+    parts.append("}")
+    return "".join(parts)
+
+
+def _json_str(text: str) -> str:
+    """``text`` as a JSON string, as ``json.dumps(..., ensure_ascii=False)``
+    writes it. Journaled names are ids, which are printable, so only a
+    quote or a backslash needs escaping. O(len), a C scan."""
+    if '"' in text or "\\" in text:
+        return json.dumps(text, ensure_ascii=False)
+    return f'"{text}"'
 
 
 def resolve(d: dict[str, Any], g: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray,
