@@ -169,6 +169,12 @@ class HoldBatch:
         object.__setattr__(self, "_names", shared)
         object.__setattr__(self, "_lens", lens)
 
+    def encoded(self) -> Encoded | None:
+        """Every name, order ids then SKUs then locations, in one UTF-32
+        buffer (``ledger.names``), or None when a name column holds a
+        string no id can be."""
+        return self._names
+
     def name_columns(self) -> tuple[Encoded, Encoded] | None:
         """The SKU and location columns encoded for a kernel lookup, or None
         when one holds a string no id can be."""

@@ -154,3 +154,50 @@ def local_index(loc: Any, mark: Any, table: Any, li: Any) -> Any:
             k += 1
         li[i] = m
     return k
+
+
+@kernel(f"void(Array(uint32, 1, 'C', readonly=True), {VEC}, int8[::1], {VEC}, {VEC}, {VEC}, "
+        f"{VEC}, uint32[::1], uint32[::1], {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, {VEC})")
+def compact_held(buf: Any, offs: Any, status: Any, start: Any, s: Any, loc: Any, qty: Any,
+                 ocodes: Any, scodes: Any, olens: Any, slens: Any, hs: Any, hl: Any,
+                 hq: Any, hstart: Any, sizes: Any) -> None:
+    """The held orders of a decided batch (``status == 1``), compacted in
+    one pass. ``(buf, offs)`` hold the batch's names NUL-separated
+    (``ledger.names``): its ``n`` order ids, then one SKU per line. Writes
+    the held order ids' and their lines' SKU code points, concatenated,
+    into ``ocodes``/``scodes`` with their lengths in ``olens``/``slens``;
+    the held lines' ``s``/``loc``/``qty`` into ``hs``/``hl``/``hq``; their
+    CSR offsets into ``hstart``; and ``sizes = [order code points, SKU code
+    points, held orders, held lines]``. O(lines + characters)."""
+    n = status.shape[0]
+    no = 0
+    ns = 0
+    jo = 0
+    ko = 0
+    hstart[0] = 0
+    for j in range(n):
+        if status[j] != 1:
+            continue
+        a = offs[j]
+        e = offs[j + 1] - 1
+        for c in range(a, e):
+            ocodes[no] = buf[c]
+            no += 1
+        olens[jo] = e - a
+        for k in range(start[j], start[j + 1]):
+            a = offs[n + k]
+            e = offs[n + k + 1] - 1
+            for c in range(a, e):
+                scodes[ns] = buf[c]
+                ns += 1
+            slens[ko] = e - a
+            hs[ko] = s[k]
+            hl[ko] = loc[k]
+            hq[ko] = qty[k]
+            ko += 1
+        jo += 1
+        hstart[jo] = ko
+    sizes[0] = no
+    sizes[1] = ns
+    sizes[2] = jo
+    sizes[3] = ko
