@@ -33,6 +33,7 @@ from .holdbatch import (
     HoldBatchResult,
 )
 from .ledger import blocks
+from .ledger.kernels import compact_held, hold_block
 from .storage import NewRow
 from .values import Line, Order, Reservation
 
@@ -121,8 +122,6 @@ class BulkHoldCommands(CommandBase):
             served[[g.loc_ix[x] for x in ch.locations if x in g.loc_ix]] = 1
         status = np.empty(n, dtype=np.int8)
         line_held = np.empty(len(s), dtype=np.uint8)
-        from .ledger.kernels import hold_block
-
         n_ok = int(hold_block(start, s, l, b.qty, served, g.free, g.reserved, status,
                               line_held))
         exp = now + ttl_us
@@ -167,8 +166,6 @@ def _held_of(b: HoldBatch, status: np.ndarray, start: np.ndarray, s: np.ndarray,
                                      np.ndarray, np.ndarray]:
     """The held orders' ids and SKU names (packed) and lines, compacted
     from the batch's encoded names by one kernel call. O(lines + characters)."""
-    from .ledger.kernels import compact_held
-
     enc = b.encoded()
     assert enc is not None
     n, m = len(status), len(s)

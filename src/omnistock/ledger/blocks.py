@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from .grid import Grid, Pos
+from .kernels import local_index
 
 HELD_BATCH = "held-batch"
 EXPIRED_BATCH = "expired-batch"
@@ -233,8 +234,6 @@ def encode(orders: Packed, start: np.ndarray | None, skus: Packed, l: np.ndarray
     and SKU names as packed strings, locations (few) by a name table and
     an index per line, quantities in their narrowest width. O(lines +
     locations), all of it in C. About 20 bytes an order."""
-    from .kernels import local_index
-
     table = np.empty(len(g.locs), dtype=np.int64)
     li = np.empty(len(l), dtype=np.int64)
     k = local_index(l, np.full(len(g.locs), -1, dtype=np.int64), table, li)

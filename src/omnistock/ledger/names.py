@@ -60,13 +60,17 @@ def _offsets(buf: Any, offs: Any) -> Any:
     return ascii_only
 
 
-@kernel(f"int64({TABLE}, {BUF}, {OFFS}, int64, int64)")
-def _insert(table: Any, buf: Any, offs: Any, lo: int, hi: int) -> Any:
-    """Insert names ``lo..hi-1`` of ``(buf, offs)`` into ``table``. Returns
-    the first of them already present (a duplicate, not inserted), else -1.
+@kernel(f"int64({TABLE}, uint32[::1], int64, {BUF}, {OFFS}, int64)")
+def _append(table: Any, ent: Any, used: int, buf: Any, offs: Any, lo: int) -> Any:
+    """Append the names of ``(buf, offs)`` to the entries ``ent[:used]`` as
+    ``[lo + i, code points..., 0]`` and insert each into ``table`` (a slot
+    holds the hash's high 32 bits and the entry's start plus one; 0 is
+    empty). Returns the new ``used``, or ``-(i + 1)`` for the first name
+    ``i`` equal to one already there (the rest are not appended).
     O(characters) expected."""
     mask = np.uint64(table.shape[0] - 1)
-    for i in range(lo, hi):
+    p = used
+    for i in range(offs.shape[0] - 1):
         a, e = offs[i], offs[i + 1] - 1
         h = np.uint64(e - a)
         for k in range(a, e - 1, 2):  # two code points a multiply: half the latency
@@ -82,39 +86,43 @@ def _insert(table: Any, buf: Any, offs: Any, lo: int, hi: int) -> Any:
         while True:
             v = table[slot]
             if v == 0:
-                table[slot] = (tag << np.uint64(32)) | np.uint64(i + 1)
+                table[slot] = (tag << np.uint64(32)) | np.uint64(p + 1)
                 break
             if (v >> np.uint64(32)) == tag:
-                j = np.int64(v & np.uint64(0xFFFFFFFF)) - 1
-                b = offs[j]
-                if offs[j + 1] - b == e - a + 1:
-                    same = True
-                    for k in range(e - a):
-                        if buf[b + k] != buf[a + k]:
-                            same = False
-                            break
-                    if same:
-                        return i
+                q = np.int64(v & np.uint64(0xFFFFFFFF))  # the entry's first code point
+                same = True
+                for k in range(e - a):
+                    if ent[q + k] != buf[a + k]:
+                        same = False
+                        break
+                if same and ent[q + e - a] == 0:
+                    return -(i + 1)
             slot = (slot + np.uint64(1)) & mask
-    return -1
+        ent[p] = lo + i
+        for k in range(a, e):
+            ent[p + 1 + k - a] = buf[k]
+        ent[p + 1 + e - a] = 0
+        p += e - a + 2
+    return p
 
 
-@kernel(f"int64({TABLE}, {BUF}, {OFFS}, {BUF}, {OFFS}, {OFFS})")
-def _find(table: Any, tbuf: Any, toffs: Any, qbuf: Any, qoffs: Any, out: Any) -> Any:
-    """``out[i]``: the position in the indexed names ``(tbuf, toffs)`` of
-    query name ``i`` of ``(qbuf, qoffs)``, or -1. Returns how many are -1.
-    O(characters) expected."""
+@kernel(f"int64({TABLE}, {BUF}, {BUF}, {OFFS}, {OFFS})")
+def _find(table: Any, ent: Any, qbuf: Any, qoffs: Any, out: Any) -> Any:
+    """``out[i]``: the position of query name ``i`` of ``(qbuf, qoffs)`` in
+    the names ``_append`` indexed (``ent``, ``table``), or -1. Returns how
+    many are -1. A hit reads one slot and one entry. O(characters)
+    expected."""
     mask = np.uint64(table.shape[0] - 1)
     missing = 0
     for i in range(qoffs.shape[0] - 1):
         a, e = qoffs[i], qoffs[i + 1] - 1
         h = np.uint64(e - a)
-        for k in range(a, e - 1, 2):  # two code points a multiply: half the latency
+        for k in range(a, e - 1, 2):
             h = (h ^ (np.uint64(qbuf[k]) | (np.uint64(qbuf[k + 1]) << np.uint64(32)))) \
                 * np.uint64(0x9E3779B97F4A7C15)
         if (e - a) & 1:
             h = (h ^ np.uint64(qbuf[e - 1])) * np.uint64(0x9E3779B97F4A7C15)
-        h ^= h >> np.uint64(33)  # the low bits mix poorly: finish as murmur3 does
+        h ^= h >> np.uint64(33)
         h *= np.uint64(0xFF51AFD7ED558CCD)
         h ^= h >> np.uint64(33)
         tag = h >> np.uint64(32)
@@ -125,17 +133,15 @@ def _find(table: Any, tbuf: Any, toffs: Any, qbuf: Any, qoffs: Any, out: Any) ->
             if v == 0:
                 break
             if (v >> np.uint64(32)) == tag:
-                j = np.int64(v & np.uint64(0xFFFFFFFF)) - 1
-                b = toffs[j]
-                if toffs[j + 1] - b == e - a + 1:
-                    same = True
-                    for k in range(e - a):
-                        if tbuf[b + k] != qbuf[a + k]:
-                            same = False
-                            break
-                    if same:
-                        found = j
+                q = np.int64(v & np.uint64(0xFFFFFFFF))
+                same = True
+                for k in range(e - a):
+                    if ent[q + k] != qbuf[a + k]:
+                        same = False
                         break
+                if same and ent[q + e - a] == 0:
+                    found = np.int64(ent[q - 1])
+                    break
             slot = (slot + np.uint64(1)) & mask
         out[i] = found
         if found < 0:
@@ -207,7 +213,9 @@ class Encoded:
         O(characters) expected."""
         n = len(self.offs) - 1
         table = np.zeros(_table_size(n), dtype=np.uint64)
-        return int(_insert(table, self.buf, self.offs, 0, n))
+        ent = np.empty(len(self.buf) + n + 1, dtype=np.uint32)
+        r = int(_append(table, ent, 0, self.buf, self.offs, 0))
+        return -r - 1 if r < 0 else -1
 
 
 def _table_size(n: int) -> int:
@@ -217,49 +225,44 @@ def _table_size(n: int) -> int:
 
 class NameIndex:
     """Positions of the names of a growing list (a grid's SKUs or
-    locations), looked up a column at a time by ``find``. The list only
-    grows; ``sync`` indexes what was appended since, O(new characters)
-    amortised (the buffer and the table double)."""
+    locations), looked up a column at a time by ``find``. Each name is kept
+    as an entry ``[position, code points..., 0]`` and a table slot points at
+    its first code point, so a hit touches one slot and one entry. The list
+    only grows; ``sync`` indexes what was appended since, amortised
+    O(new characters) (the entries and the table double)."""
 
-    __slots__ = ("buf", "n", "offs", "table", "used")
+    __slots__ = ("ent", "n", "table", "used")
 
     def __init__(self) -> None:
-        self.buf = np.zeros(64, dtype=np.uint32)
-        self.offs = np.zeros(9, dtype=np.int64)
+        self.ent = np.zeros(64, dtype=np.uint32)
         self.table = np.zeros(_table_size(8), dtype=np.uint64)
         self.n = 0
         self.used = 0
 
     def sync(self, names: Sequence[str]) -> None:
-        """Index ``names[self.n:]``. Names are distinct ids (the list is a
-        grid's interning), so no duplicate can be found."""
+        """Index ``names[self.n:]`` (distinct ids: a grid's interning)."""
         lo, hi = self.n, len(names)
         if hi <= lo:
             return
+        if 2 * hi > len(self.table):  # re-index everything into a bigger table
+            self.table = np.zeros(_table_size(hi), dtype=np.uint64)
+            lo, self.used = 0, 0
         new = Encoded(names[lo:hi])
         if new.flag == BAD:  # pragma: no cover - grid names are checked ids
             raise ValueError("a grid name cannot be indexed")
-        end = self.used + len(new.buf) + 1  # and a NUL after the last
-        if end > len(self.buf):
-            self.buf = _grown(self.buf, end)
-        if hi + 1 > len(self.offs):
-            self.offs = _grown(self.offs, hi + 1)
-        self.buf[self.used:end - 1] = new.buf
-        self.buf[end - 1] = 0
-        self.offs[lo + 1:hi + 1] = new.offs[1:] + self.used
-        self.used, self.n = end, hi
-        buf, offs = self.buf[:end], self.offs[:hi + 1]
-        if 2 * hi > len(self.table):
-            self.table = np.zeros(_table_size(hi), dtype=np.uint64)
-            lo = 0
-        _insert(self.table, buf, offs, lo, hi)
+        need = self.used + len(new.buf) + (hi - lo) + 1
+        if need > len(self.ent):
+            self.ent = _grown(self.ent, need)
+        used = int(_append(self.table, self.ent, self.used, new.buf, new.offs, lo))
+        if used < 0:  # pragma: no cover - interning never repeats a name
+            raise ValueError(f"{names[lo - used - 1]!r} is interned twice")
+        self.used, self.n = used, hi
 
     def find(self, q: Encoded) -> tuple[np.ndarray, int]:
         """``(positions, missing)``: each query name's position, -1 where
         not indexed, and how many are -1. O(query characters) expected."""
         out = np.empty(len(q.offs) - 1, dtype=np.int64)
-        missing = int(_find(self.table, self.buf[:self.used], self.offs[:self.n + 1],
-                            q.buf, q.offs, out))
+        missing = int(_find(self.table, self.ent[:self.used], q.buf, q.offs, out))
         return out, missing
 
 
@@ -272,4 +275,4 @@ def _grown(a: np.ndarray, need: int) -> np.ndarray:
 def index_ready() -> bool:
     """Whether this process has loaded the kernels ``NameIndex.sync`` runs
     (so syncing costs microseconds, never a numba import or compile)."""
-    return _offsets.ready() and _insert.ready()
+    return _offsets.ready() and _append.ready()
