@@ -75,7 +75,7 @@ def batch_group(name: str, scale: str) -> tuple[wl.Workload, list[Approach]]:
 
 def orders_group(scale: str) -> tuple[wl.Workload, list[Approach]]:
     w = wl.make("W4", scale)
-    k = "omnistock kernel reserve_orders"
+    k = "omnistock kernel hold_block (orders)"
     return w, [
         Approach(k, lambda c: omni.prepare_kernel_orders(w), omnistock=True),
         Approach("dict ledger orders (pure Python)", lambda c: dict_ledger.prepare_orders(w),

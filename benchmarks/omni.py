@@ -59,12 +59,17 @@ def prepare_kernel_lines(w: Workload) -> Callable[[], int]:
 
 
 def prepare_kernel_orders(w: Workload) -> Callable[[], int]:
-    from omnistock.ledger.kernels import reserve_orders
+    """``hold_block``, the kernel bulk holds run: orders all-or-nothing,
+    every location served, a status per order."""
+    from omnistock.ledger.kernels import hold_block
 
     assert w.start is not None
-    free, reserved, ok = _grids(w)
+    free, reserved, _ok = _grids(w)
     start, s, l, q = w.start, w.s, w.l, w.qty
-    return lambda: int(reserve_orders(start, s, l, q, free, reserved, ok))
+    served = np.ones(free.shape[1], dtype=np.uint8)
+    status = np.empty(len(start) - 1, dtype=np.int8)
+    line_held = np.empty(len(s), dtype=np.uint8)
+    return lambda: int(hold_block(start, s, l, q, served, free, reserved, status, line_held))
 
 
 # -- the face --------------------------------------------------------------------

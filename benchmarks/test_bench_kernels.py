@@ -52,7 +52,7 @@ def test_dict_ledger(bench: Callable[..., int], name: str, scale: str) -> None:
 
 
 @pytest.mark.parametrize("scale", scales())
-def test_kernel_reserve_orders(bench: Callable[..., int], scale: str) -> None:
+def test_kernel_hold_block_orders(bench: Callable[..., int], scale: str) -> None:
     w = wl.make("W4", scale)
     want = expected(w)
     assert 0 < want < w.n

@@ -139,16 +139,18 @@ def warm_context() -> Any:
 def warm_kernels() -> None:
     """Compile (or load from numba's cache) the kernels a bulk hold and a
     replay use; the others (sourcing) are not needed here."""
-    from omnistock.ledger import kernels
+    from omnistock.ledger import kernels, names
 
-    for k in (kernels.reserve_lines, kernels.reserve_orders, kernels.apply_deltas):
+    for k in (kernels.hold_block, kernels.compact_held, kernels.local_index,
+              kernels.apply_deltas, names._offsets, names._append, names._find,
+              names._gather):
         k.compiled()
 
 
 def _report_warm(conn: Any) -> None:
     from omnistock.ledger import kernels
 
-    conn.send(kernels.reserve_orders._fn is not None and "_warm" in sys.modules)
+    conn.send(kernels.hold_block._fn is not None and "_warm" in sys.modules)
 
 
 # -- shared set-up -------------------------------------------------------------------

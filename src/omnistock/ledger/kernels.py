@@ -45,42 +45,6 @@ def reserve_lines(s: Any, loc: Any, qty: Any, free: Any, reserved: Any, ok: Any)
     return n
 
 
-@kernel(f"int64({VEC}, {VEC}, {VEC}, {VEC}, {GRID}, {GRID}, uint8[::1])")
-def reserve_orders(
-    start: Any, s: Any, loc: Any, qty: Any, free: Any, reserved: Any, ok: Any
-) -> Any:
-    """Reserve orders all-or-nothing, in order.
-
-    Order ``j`` owns lines ``start[j]:start[j + 1]`` (``start`` has one more
-    element than there are orders). Lines of one order may repeat a
-    position: they are applied one by one and rolled back together if any
-    fails. ``ok[j]`` is 1 for a reserved order. Returns the count."""
-    n = 0
-    for j in range(start.shape[0] - 1):
-        lo = start[j]
-        hi = start[j + 1]
-        good = True
-        k = lo
-        while k < hi:
-            a = s[k]
-            b = loc[k]
-            if free[a, b] - reserved[a, b] >= qty[k]:
-                reserved[a, b] += qty[k]
-                k += 1
-            else:
-                good = False
-                break
-        if good:
-            ok[j] = 1
-            n += 1
-        else:
-            for r in range(lo, k):
-                reserved[s[r], loc[r]] -= qty[r]
-            ok[j] = 0
-    return n
-
-
-
 @kernel(f"int64({VEC}, {VEC}, {VEC}, {VEC}, uint8[::1], {GRID}, {GRID}, int8[::1], "
         "uint8[::1])")
 def hold_block(start: Any, s: Any, loc: Any, qty: Any, served: Any, free: Any,
