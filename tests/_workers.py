@@ -142,8 +142,7 @@ def warm_kernels() -> None:
     from omnistock.ledger import kernels, names
 
     for k in (kernels.hold_block, kernels.compact_held, kernels.local_index,
-              kernels.apply_deltas, names._offsets, names._append, names._find,
-              names._gather):
+              kernels.apply_deltas, names._offsets, names._append, names._find):
         k.compiled()
 
 

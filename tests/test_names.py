@@ -35,18 +35,7 @@ def test_encoded_lengths_flag_and_parts_match_python(cols: list[list[str]]) -> N
     for c in cols:  # each column as its own view of the shared buffer
         part = enc.part(lo, lo + len(c))
         assert part.lengths().tolist() == [len(x) for x in c]
-        assert part.joined() == "".join(c)
         lo += len(c)
-
-
-@settings(max_examples=300, deadline=None)
-@given(COLUMN, st.data())
-def test_joined_under_a_mask_is_the_compressed_concatenation(names: list[str],
-                                                            data: Any) -> None:
-    mask = np.array(data.draw(st.lists(st.booleans(), min_size=len(names),
-                                       max_size=len(names))), dtype=np.bool_)
-    got = Encoded(names).joined(mask)
-    assert got == "".join(itertools.compress(names, mask.tolist()))
 
 
 @settings(max_examples=300, deadline=None)

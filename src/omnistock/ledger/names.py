@@ -1,4 +1,4 @@
-"""Many names at once: lengths, duplicates, lookups and gathers in kernels.
+"""Many names at once: lengths, duplicates and lookups in kernels.
 
 The bulk path handles columns of thousands of ids. Per element in Python,
 ``len`` costs about 30 ns, a ``set`` insert about 20 ns, and a dict lookup
@@ -8,12 +8,14 @@ between names (ids are printable, so a NUL cannot occur inside one; a
 column where it does is reported, and the caller checks element by
 element), and kernels walk that buffer: one pass for where each name starts
 and whether all of it is printable ASCII, one hash-table pass for
-duplicates or for the positions of names in a ``NameIndex``, one to gather
-a masked subset back into a concatenation.
+duplicates or for the positions of names in a ``NameIndex``. (A batch's
+held subset is gathered from the same buffer by ``kernels.compact_held``.)
 
 Hash: two code points per 64-bit multiply, then murmur3's finaliser; a
-table slot holds the hash's high 32 bits and the name's position plus one
-(0 is empty), linear probing, at most half full. Names are compared in full
+table slot holds the hash's high 32 bits and where the name's entry starts
+plus one (0 is empty), linear probing, at most half full. The hash is
+written out in both kernels that probe (a kernel reads no globals, so it
+cannot call a shared helper). Names are compared in full
 on a tag match, so a hash collision never conflates two names.
 """
 
@@ -149,20 +151,6 @@ def _find(table: Any, ent: Any, qbuf: Any, qoffs: Any, out: Any) -> Any:
     return missing
 
 
-@kernel(f"int64({BUF}, {OFFS}, uint8[::1], uint32[::1])")
-def _gather(buf: Any, offs: Any, mask: Any, out: Any) -> Any:
-    """Concatenate the names ``i`` of ``(buf, offs)`` with ``mask[i]`` into
-    ``out``, with no separator. Returns how many code points were written.
-    O(characters)."""
-    k = 0
-    for i in range(offs.shape[0] - 1):
-        if mask[i]:
-            for c in range(offs[i], offs[i + 1] - 1):
-                out[k] = buf[c]
-                k += 1
-    return k
-
-
 class Encoded:
     """Names as one UTF-32 buffer of NUL-separated names and where each
     starts (``offs``, one more than there are names; name ``i`` is
@@ -195,14 +183,6 @@ class Encoded:
         e = Encoded.__new__(Encoded)
         e.buf, e.offs, e.flag = self.buf, self.offs[lo:hi + 1], self.flag
         return e
-
-    def joined(self, mask: np.ndarray | None = None) -> str:
-        """The concatenation of the names (where ``mask``). O(characters)."""
-        n = len(self.offs) - 1
-        m = np.ones(n, dtype=np.uint8) if mask is None else mask.view(np.uint8)
-        out = np.empty(int(self.offs[-1] - self.offs[0]), dtype=np.uint32)
-        k = _gather(self.buf, self.offs, m, out)
-        return out[:k].tobytes().decode("utf-32-le")
 
     def lengths(self) -> np.ndarray:
         """Each name's length in characters (``len``). O(names)."""
