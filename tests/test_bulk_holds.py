@@ -1037,6 +1037,43 @@ def test_a_fenced_batch_gives_an_unknown_name_its_status(inv: Inventory) -> None
     assert_sound(inv)
 
 
+@pytest.mark.parametrize("single", [True, False])
+def test_a_name_no_id_can_be_takes_the_name_by_name_path(inv: Inventory,
+                                                         single: bool) -> None:
+    """A names column holding a NUL cannot share the batch's encoded buffer,
+    so its names are looked up one by one and its held orders gathered in
+    Python: the same statuses, the same reservations and the same journal
+    data as a batch whose unknown name encodes."""
+    def batch(bad: str, prefix: str) -> HoldBatch:
+        if single:
+            orders: list[Spec] = [(f"{prefix}1", [("A", 4, "s1")]),
+                                  (f"{prefix}2", [(bad, 1, "s1")]),
+                                  (f"{prefix}3", [("A", 4, "s1")]),
+                                  (f"{prefix}4", [("B", 2, "s1")])]
+        else:
+            orders = [(f"{prefix}1", [("A", 4, "s1"), ("B", 1, "s1")]),
+                      (f"{prefix}2", [("B", 1, "s1"), (bad, 1, "s2")]),
+                      (f"{prefix}3", [("A", 4, "s1")]),
+                      (f"{prefix}4", [("B", 2, "s1"), ("A", 2, "s2")])]
+        return batch_of(orders, single=single)
+
+    odd, plain = batch("Z\x00Z", "n"), batch("ZZ", "p")
+    assert odd.encoded() is None and plain.encoded() is not None
+    r1 = inv.hold_many(odd)
+    for j in range(len(r1)):
+        rid = r1.reservation_id(j)
+        if rid is not None:
+            inv.release(rid)
+    r2 = inv.hold_many(plain)
+    assert r1.status.tolist() == r2.status.tolist() == [HELD, UNKNOWN_SKU, REFUSED, HELD]
+    rows = [r for r in inv._store.filtered(0, None) if r[2] == blocks.HELD_BATCH]
+    d1, d2 = (json.loads(r[9]) for r in rows[-2:])
+    assert [o[1:] for o in blocks.columns(d1)[0]] == [o[1:] for o in blocks.columns(d2)[0]]
+    assert [x.tolist() if hasattr(x, "tolist") else x for x in blocks.columns(d1)[1:]] == \
+        [x.tolist() if hasattr(x, "tolist") else x for x in blocks.columns(d2)[1:]]
+    assert_sound(inv)
+
+
 def test_a_fenced_batch_key_covers_the_whole_batch(inv: Inventory) -> None:
     """One key covers the whole fenced batch: a different batch under it is
     refused and changes nothing. Regression: 8f6ac05 used per-order keys
