@@ -199,15 +199,6 @@ class HoldBatch:
             return Packed("".join(col), lens)
         return Packed("".join(itertools.compress(col, mask.tolist())), lens[mask])
 
-    def order_lens(self) -> np.ndarray:
-        """Each order id's length. O(1)."""
-        return self._lens[:len(self.order_ids)]
-
-    def sku_lens(self) -> np.ndarray:
-        """Each SKU name's length. O(1)."""
-        n = len(self.order_ids)
-        return self._lens[n:n + len(self.skus)]
-
     def __len__(self) -> int:
         return len(self.order_ids)
 
