@@ -141,7 +141,7 @@ def warm_kernels() -> None:
     replay use; the others (sourcing) are not needed here."""
     from omnistock.ledger import kernels, names
 
-    for k in (kernels.hold_block, kernels.compact_held, kernels.local_index,
+    for k in (kernels.hold_block, kernels.compact_held,
               kernels.apply_deltas, names._offsets, names._append, names._find):
         k.compiled()
 

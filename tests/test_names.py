@@ -141,8 +141,9 @@ def test_a_held_batch_row_is_json_that_reads_back(lines: list[tuple[str, str, in
     slens = np.array([len(x) for x in skus], dtype=np.int64)
     l = np.array([t[2] for t in lines], dtype=np.int64)
     q = np.array([t[3] for t in lines], dtype=np.int64)
+    table, li = np.unique(l, return_inverse=True)
     text = blocks.encode(Packed("".join(orders), lens), None, Packed("".join(skus), slens),
-                         l, q, 1234, g)
+                         table, li, q, 1234, g)
     d = json.loads(text)
     assert d["exp"] == 1234
     got_orders, start, got_skus, got_locs, got_q = blocks.columns(d)

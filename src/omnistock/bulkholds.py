@@ -127,28 +127,24 @@ class BulkHoldCommands(CommandBase):
         exp = now + ttl_us
         if not n_ok:
             return [], [], HoldBatchResult(b.order_ids, status, None, from_micros(exp)), _noop
-        hstart = None
-        if n_ok == n:  # every order held: the batch's own columns
-            hs, hl, hq = s, l, b.qty
-            orders, skus = b.packed_orders(), b.packed_skus()
-            if not single:
-                hstart = start
-        elif b.encoded() is not None:  # one kernel pass over the batch's buffer
-            orders, skus, hs, hl, hq, hstart = _held_of(b, status, start, s, l)
-            if single:
-                hstart = None
-        else:
+        hstart: np.ndarray | None
+        if b.encoded() is not None:  # one kernel pass over the batch's buffer
+            orders, skus, hs, hl, hq, hstart, table, li = _held_of(b, status, start, s, l,
+                                                                   len(g.locs))
+        else:  # names no id can be: the held subset in numpy and Python
             held = status == HELD
             lines = held if single else line_held.view(np.bool_)
             hs, hl, hq = s[lines], l[lines], b.qty[lines]
             orders, skus = b.packed_orders(held), b.packed_skus(lines)
-            if not single:
-                hstart = np.zeros(n_ok + 1, dtype=np.int64)
-                np.cumsum(np.diff(start)[held], out=hstart[1:])
+            hstart = np.zeros(n_ok + 1, dtype=np.int64)
+            np.cumsum(np.diff(start)[held], out=hstart[1:])
+            table, li = np.unique(hl, return_inverse=True)
+        if single:
+            hstart = None
         token = "b" + os.urandom(6).hex()
         while token in st.holds.blocks:  # pragma: no cover - 48 random bits
             token = "b" + os.urandom(6).hex()
-        text = blocks.encode(orders, hstart, skus, hl, hq, exp, g)
+        text = blocks.encode(orders, hstart, skus, table, li, hq, exp, g)
         row: NewRow = (self._ts(now), blocks.HELD_BATCH, blocks.BLOCK_SKU, None,
                        int(hq.sum()), token, b.channel, key, text)
         data = {"exp": exp, "orders": orders, "S": hs, "L": hl, "Q": hq, "done": True,
@@ -162,9 +158,11 @@ class BulkHoldCommands(CommandBase):
 
 
 def _held_of(b: HoldBatch, status: np.ndarray, start: np.ndarray, s: np.ndarray,
-             l: np.ndarray) -> tuple[blocks.Packed, blocks.Packed, np.ndarray, np.ndarray,
-                                     np.ndarray, np.ndarray]:
-    """The held orders' ids and SKU names (packed) and lines, compacted
+             l: np.ndarray, n_locs: int) -> tuple[blocks.Packed, blocks.Packed, np.ndarray,
+                                                  np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray, np.ndarray]:
+    """The held orders' ids and SKU names (packed), lines, CSR offsets and
+    location table (grid indices, and a place in it per line), compacted
     from the batch's encoded names by one kernel call. O(lines + characters)."""
     enc = b.encoded()
     assert enc is not None
@@ -173,14 +171,16 @@ def _held_of(b: HoldBatch, status: np.ndarray, start: np.ndarray, s: np.ndarray,
     ocodes = np.empty(int(offs[n] - offs[0]), dtype=np.uint32)
     scodes = np.empty(int(offs[n + m] - offs[n]), dtype=np.uint32)
     olens, hstart = np.empty(n, dtype=np.int64), np.empty(n + 1, dtype=np.int64)
-    slens, hs, hl, hq = (np.empty(m, dtype=np.int64) for _ in range(4))
-    sizes = np.empty(4, dtype=np.int64)
+    slens, hs, hl, hq, li = (np.empty(m, dtype=np.int64) for _ in range(5))
+    table = np.empty(n_locs, dtype=np.int64)
+    sizes = np.empty(5, dtype=np.int64)
     compact_held(enc.buf, offs, status, start, s, l, b.qty, ocodes, scodes, olens, slens,
-                 hs, hl, hq, hstart, sizes)
-    no, ns, jo, ko = sizes.tolist()
+                 hs, hl, hq, hstart, np.full(n_locs, -1, dtype=np.int64), table, li, sizes)
+    no, ns, jo, ko, kt = sizes.tolist()
     orders = blocks.Packed(ocodes[:no].tobytes().decode("utf-32-le"), olens[:jo])
     skus = blocks.Packed(scodes[:ns].tobytes().decode("utf-32-le"), slens[:ko])
-    return orders, skus, hs[:ko], hl[:ko], hq[:ko], hstart[:jo + 1]
+    return (orders, skus, hs[:ko], hl[:ko], hq[:ko], hstart[:jo + 1], table[:kt],
+            li[:ko])
 
 
 def _lookup(index: dict[str, int], names: Sequence[str]) -> np.ndarray:

@@ -182,21 +182,17 @@ class HoldBatch:
         enc, n, m = self._names, len(self.order_ids), len(self.skus)
         return None if enc is None else (enc.part(n, n + m), enc.part(n + m, n + 2 * m))
 
-    def packed_orders(self, mask: np.ndarray | None = None) -> Packed:
-        """The order ids (where ``mask``) as a journal row packs them.
-        O(characters)."""
-        return self._packed(0, len(self.order_ids), self.order_ids, mask)
+    def packed_orders(self, mask: np.ndarray) -> Packed:
+        """The order ids where ``mask``, as a journal row packs them, when
+        the names could not be encoded together. O(orders)."""
+        return self._packed(0, self.order_ids, mask)
 
-    def packed_skus(self, mask: np.ndarray | None = None) -> Packed:
-        """The SKU names (of the lines where ``mask``), packed. O(characters)."""
-        n = len(self.order_ids)
-        return self._packed(n, n + len(self.skus), self.skus, mask)
+    def packed_skus(self, mask: np.ndarray) -> Packed:
+        """The SKU names of the lines where ``mask``, packed. O(lines)."""
+        return self._packed(len(self.order_ids), self.skus, mask)
 
-    def _packed(self, lo: int, hi: int, col: tuple[str, ...],
-                mask: np.ndarray | None) -> Packed:
-        lens = self._lens[lo:hi]
-        if mask is None:
-            return Packed("".join(col), lens)
+    def _packed(self, lo: int, col: tuple[str, ...], mask: np.ndarray) -> Packed:
+        lens = self._lens[lo:lo + len(col)]
         return Packed("".join(itertools.compress(col, mask.tolist())), lens[mask])
 
     def __len__(self) -> int:

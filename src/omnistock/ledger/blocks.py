@@ -47,7 +47,6 @@ from typing import Any
 import numpy as np
 
 from .grid import Grid, Pos
-from .kernels import local_index
 
 HELD_BATCH = "held-batch"
 EXPIRED_BATCH = "expired-batch"
@@ -228,17 +227,15 @@ class Block:
         return b
 
 
-def encode(orders: Packed, start: np.ndarray | None, skus: Packed, l: np.ndarray,
-           q: np.ndarray, exp: int, g: Grid) -> str:
+def encode(orders: Packed, start: np.ndarray | None, skus: Packed, table: np.ndarray,
+           li: np.ndarray, q: np.ndarray, exp: int, g: Grid) -> str:
     """The ``held-batch`` row's data text (see the module doc): order ids
-    and SKU names as packed strings, locations (few) by a name table and
-    an index per line, quantities in their narrowest width. O(lines +
-    locations), all of it in C. About 20 bytes an order."""
-    table = np.empty(len(g.locs), dtype=np.int64)
-    li = np.empty(len(l), dtype=np.int64)
-    k = local_index(l, np.full(len(g.locs), -1, dtype=np.int64), table, li)
+    and SKU names as packed strings, locations (few) by a name table
+    (``table``: grid indices) and an index into it per line (``li``),
+    quantities in their narrowest width. O(lines + locations), all of it
+    in C. About 20 bytes an order."""
     o, sk = pack_strs(orders), pack_strs(skus)
-    lt = pack_strs([g.locs[i] for i in table[:k].tolist()])
+    lt = pack_strs([g.locs[i] for i in table.tolist()])
     # The JSON json.dumps would write, without it scanning the base64 parts
     # (tens of kilobytes) for characters to escape: only names can hold any.
     parts = [f'{{"exp":{int(exp)},"orders":[', _json_str(o[0]), f',"{o[1]}"],"skus":[',

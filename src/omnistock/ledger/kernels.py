@@ -101,43 +101,29 @@ def hold_block(start: Any, s: Any, loc: Any, qty: Any, served: Any, free: Any,
     return n
 
 
-@kernel(f"int64({VEC}, {VEC}, {VEC}, {VEC})")
-def local_index(loc: Any, mark: Any, table: Any, li: Any) -> Any:
-    """A compact table of the locations ``loc`` names: ``table[:k]`` holds
-    each distinct one in order of first appearance and ``li[i]`` the
-    position of ``loc[i]`` in it. ``mark`` (one slot per grid location) must
-    be all -1. Returns ``k``. O(lines)."""
-    k = 0
-    for i in range(loc.shape[0]):
-        b = loc[i]
-        m = mark[b]
-        if m < 0:
-            m = k
-            mark[b] = k
-            table[k] = b
-            k += 1
-        li[i] = m
-    return k
-
-
 @kernel(f"void(Array(uint32, 1, 'C', readonly=True), {VEC}, int8[::1], {VEC}, {VEC}, {VEC}, "
-        f"{VEC}, uint32[::1], uint32[::1], {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, {VEC})")
+        f"{VEC}, uint32[::1], uint32[::1], {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, "
+        f"{VEC}, {VEC}, {VEC})")
 def compact_held(buf: Any, offs: Any, status: Any, start: Any, s: Any, loc: Any, qty: Any,
                  ocodes: Any, scodes: Any, olens: Any, slens: Any, hs: Any, hl: Any,
-                 hq: Any, hstart: Any, sizes: Any) -> None:
+                 hq: Any, hstart: Any, mark: Any, table: Any, li: Any, sizes: Any) -> None:
     """The held orders of a decided batch (``status == 1``), compacted in
     one pass. ``(buf, offs)`` hold the batch's names NUL-separated
     (``ledger.names``): its ``n`` order ids, then one SKU per line. Writes
     the held order ids' and their lines' SKU code points, concatenated,
     into ``ocodes``/``scodes`` with their lengths in ``olens``/``slens``;
     the held lines' ``s``/``loc``/``qty`` into ``hs``/``hl``/``hq``; their
-    CSR offsets into ``hstart``; and ``sizes = [order code points, SKU code
-    points, held orders, held lines]``. O(lines + characters)."""
+    CSR offsets into ``hstart``; the distinct locations of held lines, in
+    order of first appearance, into ``table`` and each held line's place in
+    it into ``li`` (``mark``, one slot per grid location, must be all -1);
+    and ``sizes = [order code points, SKU code points, held orders, held
+    lines, table length]``. O(lines + characters)."""
     n = status.shape[0]
     no = 0
     ns = 0
     jo = 0
     ko = 0
+    kt = 0
     hstart[0] = 0
     for j in range(n):
         if status[j] != 1:
@@ -156,8 +142,16 @@ def compact_held(buf: Any, offs: Any, status: Any, start: Any, s: Any, loc: Any,
                 ns += 1
             slens[ko] = e - a
             hs[ko] = s[k]
-            hl[ko] = loc[k]
+            b = loc[k]
+            hl[ko] = b
             hq[ko] = qty[k]
+            m = mark[b]
+            if m < 0:
+                m = kt
+                mark[b] = kt
+                table[kt] = b
+                kt += 1
+            li[ko] = m
             ko += 1
         jo += 1
         hstart[jo] = ko
@@ -165,3 +159,4 @@ def compact_held(buf: Any, offs: Any, status: Any, start: Any, s: Any, loc: Any,
     sizes[1] = ns
     sizes[2] = jo
     sizes[3] = ko
+    sizes[4] = kt
