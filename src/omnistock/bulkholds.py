@@ -135,7 +135,7 @@ class BulkHoldCommands(CommandBase):
             held = status == HELD
             lines = held if single else line_held.view(np.bool_)
             hs, hl, hq = s[lines], l[lines], b.qty[lines]
-            orders, skus = b.packed_orders(held), b.packed_skus(lines)
+            orders, skus = _packed(b.order_ids, held), _packed(b.skus, lines)
             hstart = np.zeros(n_ok + 1, dtype=np.int64)
             np.cumsum(np.diff(start)[held], out=hstart[1:])
             table, li = np.unique(hl, return_inverse=True)
@@ -181,6 +181,12 @@ def _held_of(b: HoldBatch, status: np.ndarray, start: np.ndarray, s: np.ndarray,
     skus = blocks.Packed(scodes[:ns].tobytes().decode("utf-32-le"), slens[:ko])
     return (orders, skus, hs[:ko], hl[:ko], hq[:ko], hstart[:jo + 1], table[:kt],
             li[:ko])
+
+
+def _packed(col: Sequence[str], mask: np.ndarray) -> blocks.Packed:
+    """The names where ``mask``, packed (the name-by-name path). O(len)."""
+    kept = list(itertools.compress(col, mask.tolist()))
+    return blocks.Packed("".join(kept), np.fromiter(map(len, kept), np.int64, len(kept)))
 
 
 def _lookup(index: dict[str, int], names: Sequence[str]) -> np.ndarray:

@@ -10,7 +10,6 @@ not per element in Python.
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,6 @@ import numpy as np
 
 from ._validate import MAX_ID_LEN, MAX_QTY, check_id, check_opt_id
 from .errors import InvalidInput, InvalidQuantity
-from .ledger.blocks import Packed
 from .ledger.names import ASCII, BAD, Encoded
 
 __all__ = [
@@ -123,8 +121,6 @@ class HoldBatch:
     # The three name columns as one UTF-32 buffer (``ledger.names``), None
     # when a name column holds a string no id can be (looked up one by one).
     _names: Encoded | None = attrs.field(init=False, default=None, repr=False)
-    # Every name's length: order ids, then SKUs, then locations.
-    _lens: np.ndarray = attrs.field(init=False, default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         n, m = len(self.order_ids), len(self.skus)
@@ -154,13 +150,10 @@ class HoldBatch:
                 _check_ids("order_ids", o)
             _check_names("skus", sk)
             _check_names("locations", lc)
-            lens = np.concatenate([orders.lengths(), np.fromiter(
-                map(len, itertools.chain(sk, lc)), np.int64, 2 * m)])
             shared = None  # names holding a NUL: looked up one by one
         else:
-            lens = enc.lengths()
             orders = enc.part(0, n)
-        ol = lens[:n]
+        ol = orders.lengths()
         if n and not (ol.min() >= 1 and ol.max() <= MAX_ID_LEN and (
                 orders.flag == ASCII or "".join(o).isprintable())):
             _check_ids("order_ids", o)
@@ -168,7 +161,6 @@ class HoldBatch:
         if dup >= 0:
             raise InvalidInput(f"order_ids[{dup}]", o[dup], "appears twice in one batch")
         object.__setattr__(self, "_names", shared)
-        object.__setattr__(self, "_lens", lens)
 
     def encoded(self) -> Encoded | None:
         """Every name, order ids then SKUs then locations, in one UTF-32
@@ -181,19 +173,6 @@ class HoldBatch:
         when one holds a string no id can be."""
         enc, n, m = self._names, len(self.order_ids), len(self.skus)
         return None if enc is None else (enc.part(n, n + m), enc.part(n + m, n + 2 * m))
-
-    def packed_orders(self, mask: np.ndarray) -> Packed:
-        """The order ids where ``mask``, as a journal row packs them, when
-        the names could not be encoded together. O(orders)."""
-        return self._packed(0, self.order_ids, mask)
-
-    def packed_skus(self, mask: np.ndarray) -> Packed:
-        """The SKU names of the lines where ``mask``, packed. O(lines)."""
-        return self._packed(len(self.order_ids), self.skus, mask)
-
-    def _packed(self, lo: int, col: tuple[str, ...], mask: np.ndarray) -> Packed:
-        lens = self._lens[lo:lo + len(col)]
-        return Packed("".join(itertools.compress(col, mask.tolist())), lens[mask])
 
     def __len__(self) -> int:
         return len(self.order_ids)

@@ -270,8 +270,8 @@ def resolve(d: dict[str, Any], g: Grid) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def orders_of(d: dict[str, Any]) -> Sequence[str]:
-    """The order ids of a block row's data (held- or expired-batch; a row
-    planned in this process carries them as a plain list)."""
+    """The order ids of a block row's data (held- or expired-batch), left
+    packed; a row planned in this process carries them packed already."""
     o = d["orders"]
     return o if "S" in d else packed(o)
 

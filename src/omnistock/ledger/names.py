@@ -179,7 +179,9 @@ class Encoded:
         self.flag = int(_offsets(self.buf, self.offs))
 
     def part(self, lo: int, hi: int) -> Encoded:
-        """Names ``lo..hi-1`` as their own ``Encoded`` (a view, O(1))."""
+        """Names ``lo..hi-1`` as their own ``Encoded`` (a view, O(1)). Its
+        ``flag`` is the whole buffer's: ``ASCII`` still holds for the part,
+        ``OTHER`` only says some name in the buffer is not ASCII."""
         e = Encoded.__new__(Encoded)
         e.buf, e.offs, e.flag = self.buf, self.offs[lo:hi + 1], self.flag
         return e
