@@ -39,8 +39,9 @@ def _sqlite_path() -> str:
     return os.path.join(tempfile.mkdtemp(prefix="omnistock-bench-sql-"), "stock.db")
 
 
-def _sqlite(w: wl.Workload, batched: bool) -> Callable[[list[Callable[[], None]]],
-                                                        Callable[[], int]]:
+def _sqlite(
+    w: wl.Workload, batched: bool
+) -> Callable[[list[Callable[[], None]]], Callable[[], int]]:
     def prep(cleanup: list[Callable[[], None]]) -> Callable[[], int]:
         path = _sqlite_path()
         import shutil
@@ -66,10 +67,20 @@ def batch_group(name: str, scale: str) -> tuple[wl.Workload, list[Approach]]:
     dict_target = ">= 50x" if name in ("W1", "W3") else ""
     return w, [
         Approach(k, lambda c: omni.prepare_kernel_lines(w), omnistock=True),
-        Approach("array RMW (numba, memory limit)", lambda c: array_rmw.prepare_lines(w),
-                 ref=k, target=rmw_target, check=_at_least(0.5) if rmw_target else None),
-        Approach("dict ledger (pure Python)", lambda c: dict_ledger.prepare_lines(w),
-                 ref=k, target=dict_target, check=_at_least(50) if dict_target else None),
+        Approach(
+            "array RMW (numba, memory limit)",
+            lambda c: array_rmw.prepare_lines(w),
+            ref=k,
+            target=rmw_target,
+            check=_at_least(0.5) if rmw_target else None,
+        ),
+        Approach(
+            "dict ledger (pure Python)",
+            lambda c: dict_ledger.prepare_lines(w),
+            ref=k,
+            target=dict_target,
+            check=_at_least(50) if dict_target else None,
+        ),
     ]
 
 
@@ -78,8 +89,9 @@ def orders_group(scale: str) -> tuple[wl.Workload, list[Approach]]:
     k = "omnistock kernel hold_block (orders)"
     return w, [
         Approach(k, lambda c: omni.prepare_kernel_orders(w), omnistock=True),
-        Approach("dict ledger orders (pure Python)", lambda c: dict_ledger.prepare_orders(w),
-                 ref=k),
+        Approach(
+            "dict ledger orders (pure Python)", lambda c: dict_ledger.prepare_orders(w), ref=k
+        ),
     ]
 
 
@@ -88,10 +100,16 @@ def face_memory_group(name: str, scale: str) -> tuple[wl.Workload, list[Approach
     w = wl.make(name, scale, n=n) if name == "W5" else wl.make(name, scale).head(n)
     f = "omnistock face hold() memory://"
     return w, [
-        Approach(f, lambda c: omni.prepare_face(w, "memory", c), omnistock=True,
-                 target=">= 100k holds/s", check=_rate(100_000)),
-        Approach("dict ledger (pure Python, no journal)", lambda c: dict_ledger.prepare_lines(w),
-                 ref=f),
+        Approach(
+            f,
+            lambda c: omni.prepare_face(w, "memory", c),
+            omnistock=True,
+            target=">= 100k holds/s",
+            check=_rate(100_000),
+        ),
+        Approach(
+            "dict ledger (pure Python, no journal)", lambda c: dict_ledger.prepare_lines(w), ref=f
+        ),
     ]
 
 
@@ -107,29 +125,51 @@ def durable_group(name: str, scale: str) -> tuple[wl.Workload, list[Approach]]:
     pgb = f"omnistock face hold_many(HoldBatch) postgresql (batch of {omni.BULK['postgres']})"
     redis_target = ">= 3x" if name == "W5" else ""
     return w, [
-        Approach(sq1, lambda c: omni.prepare_face(w, "sqlite", c), omnistock=True,
-                 target=">= 15k holds/s", check=_rate(15_000)),
+        Approach(
+            sq1,
+            lambda c: omni.prepare_face(w, "sqlite", c),
+            omnistock=True,
+            target=">= 15k holds/s",
+            check=_rate(15_000),
+        ),
         Approach(sqg, lambda c: omni.prepare_face(w, "sqlite", c, group=True), omnistock=True),
         Approach(pg1, lambda c: omni.prepare_face(w, "postgres", c), omnistock=True),
-        Approach(pgg, lambda c: omni.prepare_face(w, "postgres", c, group=True),
-                 omnistock=True),
+        Approach(pgg, lambda c: omni.prepare_face(w, "postgres", c, group=True), omnistock=True),
         Approach(sqb, lambda c: omni.prepare_face_bulk(w, "sqlite", c), omnistock=True),
         Approach(pgb, lambda c: omni.prepare_face_bulk(w, "postgres", c), omnistock=True),
         Approach("SQLite conditional UPDATE, 1 txn each", _sqlite(w, False), ref=sq1),
-        Approach("SQLite conditional UPDATE, batched txn", _sqlite(w, True), ref=sqb,
-                 target=">= 4x", check=_at_least(4)),
-        Approach("PostgreSQL UPDATE, autocommit each",
-                 lambda c: postgres_update.prepare(w, "autocommit", c), ref=pg1),
-        Approach("PostgreSQL SELECT FOR UPDATE + UPDATE",
-                 lambda c: postgres_update.prepare(w, "for_update", c), ref=pg1),
-        Approach("PostgreSQL set-based UPDATE unnest, batched",
-                 lambda c: postgres_update.prepare(w, "unnest", c), ref=pgb,
-                 target=">= 3x", check=_at_least(3)),
-        Approach("Redis Lua EVALSHA, per call",
-                 lambda c: redis_lua.prepare(w, False, c), ref=sq1),
-        Approach("Redis Lua EVALSHA, pipelined",
-                 lambda c: redis_lua.prepare(w, True, c), ref=sqg,
-                 target=redis_target, check=_at_least(3) if redis_target else None),
+        Approach(
+            "SQLite conditional UPDATE, batched txn",
+            _sqlite(w, True),
+            ref=sqb,
+            target=">= 4x",
+            check=_at_least(4),
+        ),
+        Approach(
+            "PostgreSQL UPDATE, autocommit each",
+            lambda c: postgres_update.prepare(w, "autocommit", c),
+            ref=pg1,
+        ),
+        Approach(
+            "PostgreSQL SELECT FOR UPDATE + UPDATE",
+            lambda c: postgres_update.prepare(w, "for_update", c),
+            ref=pg1,
+        ),
+        Approach(
+            "PostgreSQL set-based UPDATE unnest, batched",
+            lambda c: postgres_update.prepare(w, "unnest", c),
+            ref=pgb,
+            target=">= 3x",
+            check=_at_least(3),
+        ),
+        Approach("Redis Lua EVALSHA, per call", lambda c: redis_lua.prepare(w, False, c), ref=sq1),
+        Approach(
+            "Redis Lua EVALSHA, pipelined",
+            lambda c: redis_lua.prepare(w, True, c),
+            ref=sqg,
+            target=redis_target,
+            check=_at_least(3) if redis_target else None,
+        ),
     ]
 
 
@@ -137,13 +177,19 @@ def _w8(repeats: int, log: Callable[[str], None]) -> list[Result]:
     out = []
     for warmup in (False, True):
         for warm in (True, False):
-            label = ("import + warmup() + first hold" if warmup else
-                     "import + first hold (no warmup)") + (", warm cache" if warm else
-                                                           ", cold numba cache")
+            label = (
+                "import + warmup() + first hold" if warmup else "import + first hold (no warmup)"
+            ) + (", warm cache" if warm else ", cold numba cache")
             limit = 1.0 if warm else 3.0
             samples = lifecycle.cold_start(warmup, warm, repeats)
-            res = Result("W8", label, 1, times=[s for s, _ in samples],
-                         successes=[1] * len(samples), target=f"<= {limit:.1f} s")
+            res = Result(
+                "W8",
+                label,
+                1,
+                times=[s for s, _ in samples],
+                successes=[1] * len(samples),
+                target=f"<= {limit:.1f} s",
+            )
             med_wall = sorted(w for _, w in samples)[len(samples) // 2]
             res.note = f"process wall incl. interpreter start: {med_wall:.2f} s"
             res.met = res.median is not None and res.median <= limit
@@ -164,8 +210,15 @@ def _w9(scale: str, log: Callable[[str], None]) -> list[Result]:
             try:
                 r = lifecycle.replay_open_sqlite(n, skus, locs, d)
             except ImportError as exc:
-                out.append(Result("W9", f"open sqlite journal ({n:,} rows)", n,
-                                  status="skipped (store missing)", note=str(exc)))
+                out.append(
+                    Result(
+                        "W9",
+                        f"open sqlite journal ({n:,} rows)",
+                        n,
+                        status="skipped (store missing)",
+                        note=str(exc),
+                    )
+                )
                 continue
             finally:
                 import shutil
@@ -173,20 +226,36 @@ def _w9(scale: str, log: Callable[[str], None]) -> list[Result]:
                 shutil.rmtree(d, ignore_errors=True)
         rows = r["rows"]
         factor = FULL_JOURNAL / rows
-        extra = "" if rows >= FULL_JOURNAL else \
-            f"; judged extrapolated linearly to 10M rows (x{factor:,.0f})"
+        extra = (
+            ""
+            if rows >= FULL_JOURNAL
+            else f"; judged extrapolated linearly to 10M rows (x{factor:,.0f})"
+        )
         store = "in-memory journal" if kind == "generated" else "SQLite journal"
-        full = Result("W9", f"full replay, {store} ({rows:,} rows)", rows,
-                      times=[r["full_replay_s"]], successes=[rows],
-                      target="<= 20 s at 10M rows",
-                      note=f"{1e6 * r['full_replay_s'] / rows:.2f} us/row" + extra)
+        full = Result(
+            "W9",
+            f"full replay, {store} ({rows:,} rows)",
+            rows,
+            times=[r["full_replay_s"]],
+            successes=[rows],
+            target="<= 20 s at 10M rows",
+            note=f"{1e6 * r['full_replay_s'] / rows:.2f} us/row" + extra,
+        )
         full.met = r["full_replay_s"] * max(1.0, factor) <= 20.0
-        snap = Result("W9", f"open from snapshot, {store}", rows,
-                      times=[r["snapshot_open_s"]], successes=[rows],
-                      target="<= 3 s at 10M rows", note=extra.lstrip("; "))
+        snap = Result(
+            "W9",
+            f"open from snapshot, {store}",
+            rows,
+            times=[r["snapshot_open_s"]],
+            successes=[rows],
+            target="<= 3 s at 10M rows",
+            note=extra.lstrip("; "),
+        )
         snap.met = r["snapshot_open_s"] * max(1.0, factor) <= 3.0
-        log(f"  W9   {store}: replay {r['full_replay_s']:.3f} s, "
-            f"snapshot open {r['snapshot_open_s']:.3f} s")
+        log(
+            f"  W9   {store}: replay {r['full_replay_s']:.3f} s, "
+            f"snapshot open {r['snapshot_open_s']:.3f} s"
+        )
         out += [full, snap]
     return out
 
@@ -195,13 +264,20 @@ def _w10(scale: str, log: Callable[[str], None]) -> list[Result]:
     z = wl.SCALES[scale]
     r = lifecycle.bytes_per_position(z["w10_skus"], z["w10_locs"])
     out = []
-    labels = {"replay": "bulk load by replay (grid grows by doubling)",
-              "presized": "bulk load after Grid.reserve_capacity",
-              "snapshot": "reopened from snapshot"}
+    labels = {
+        "replay": "bulk load by replay (grid grows by doubling)",
+        "presized": "bulk load after Grid.reserve_capacity",
+        "snapshot": "reopened from snapshot",
+    }
     for key, label in labels.items():
         v = r[key]
-        res = Result("W10", label, r["positions"], target="<= 16 B/position",
-                     note=f"{v:.2f} bytes/position over {r['positions']:,} positions")
+        res = Result(
+            "W10",
+            label,
+            r["positions"],
+            target="<= 16 B/position",
+            note=f"{v:.2f} bytes/position over {r['positions']:,} positions",
+        )
         res.met = v <= 16.0
         res.successes = [r["positions"]]
         res.times = []
@@ -215,8 +291,9 @@ def _w10(scale: str, log: Callable[[str], None]) -> list[Result]:
     return out
 
 
-def run(scale: str, only: set[str], repeats: int | None,
-        log: Callable[[str], None]) -> list[Result]:
+def run(
+    scale: str, only: set[str], repeats: int | None, log: Callable[[str], None]
+) -> list[Result]:
     omni.warm()
     array_rmw.warm()
     fast = repeats or 5
@@ -302,8 +379,9 @@ def table(results: list[Result]) -> str:
         ratio = "-" if r.speedup is None else f"{r.speedup:,.2f}x"
         vs = (r.ref or "").replace("omnistock ", "")
         rows.append((r.workload, r.approach, med + per_op, rate, ratio, vs, r.target, _met(r)))
-    widths = [max(len(h), *(len(x[i]) for x in rows)) if rows else len(h)
-              for i, h in enumerate(head)]
+    widths = [
+        max(len(h), *(len(x[i]) for x in rows)) if rows else len(h) for i, h in enumerate(head)
+    ]
     line = "  ".join(h.ljust(widths[i]) for i, h in enumerate(head))
     out = [line, "  ".join("-" * wd for wd in widths)]
     for x in rows:
@@ -316,9 +394,12 @@ def machine() -> dict[str, Any]:
     import numpy
 
     info: dict[str, Any] = {
-        "python": sys.version.split()[0], "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(), "numba": numba.__version__, "numpy": numpy.__version__,
+        "cpus": os.cpu_count(),
+        "numba": numba.__version__,
+        "numpy": numpy.__version__,
     }
     with contextlib.suppress(OSError):
         info["loadavg"] = os.getloadavg()
@@ -334,12 +415,16 @@ def machine() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.compare",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--scale", choices=sorted(wl.SCALES), default="small")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON here")
-    p.add_argument("--only", metavar="W1,W3",
-                   help=f"comma-separated workloads (default all: {','.join(ALL)})")
+    p.add_argument(
+        "--only", metavar="W1,W3", help=f"comma-separated workloads (default all: {','.join(ALL)})"
+    )
     p.add_argument("--repeats", type=int, help="rounds per approach (default 5 fast, 3 slow)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-round log")
     a = p.parse_args(argv)
@@ -356,20 +441,34 @@ def main(argv: list[str] | None = None) -> int:
     mach = machine()
     results = run(a.scale, only, a.repeats, log)
     mach["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
-    print(f"omnistock benchmarks, scale={a.scale}, {mach.get('cpus')} CPUs "
-          f"({mach.get('cpu', mach['processor'])}), python {mach['python']}, "
-          f"numba {mach['numba']}; load average at start {mach.get('loadavg')}")
+    print(
+        f"omnistock benchmarks, scale={a.scale}, {mach.get('cpus')} CPUs "
+        f"({mach.get('cpu', mach['processor'])}), python {mach['python']}, "
+        f"numba {mach['numba']}; load average at start {mach.get('loadavg')}"
+    )
     print(table(results))
     missed = [r for r in results if r.met is False]
     if missed:
         print("\nmissed targets: " + "; ".join(f"{r.workload} {r.approach}" for r in missed))
     bad_rows = [r for r in results if r.status == "DISAGREES"]
     if a.json:
-        doc = {"started": started, "scale": a.scale, "sizes": wl.SCALES[a.scale],
-               "machine": mach, "results": [
-                   dict(r.as_dict(), **({"bytes_per_position": r.bytes_per_position}
-                                        if hasattr(r, "bytes_per_position") else {}))
-                   for r in results]}
+        doc = {
+            "started": started,
+            "scale": a.scale,
+            "sizes": wl.SCALES[a.scale],
+            "machine": mach,
+            "results": [
+                dict(
+                    r.as_dict(),
+                    **(
+                        {"bytes_per_position": r.bytes_per_position}
+                        if hasattr(r, "bytes_per_position")
+                        else {}
+                    ),
+                )
+                for r in results
+            ],
+        }
         with open(a.json, "w") as f:
             json.dump(doc, f, indent=2)
         print(f"\nwrote {a.json}")

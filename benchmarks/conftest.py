@@ -48,8 +48,9 @@ def bench(benchmark: Any) -> Callable[..., int]:
             return (prepare(cleanup),), {}
 
         try:
-            result: int = benchmark.pedantic(lambda go: go(), setup=setup, rounds=rounds,
-                                             iterations=1)
+            result: int = benchmark.pedantic(
+                lambda go: go(), setup=setup, rounds=rounds, iterations=1
+            )
         except ServiceDown as exc:
             service_down(exc, postgres)
             raise

@@ -56,11 +56,19 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "workload": self.workload, "approach": self.approach, "ops": self.ops,
-            "median_s": self.median, "ops_per_s": self.ops_per_s, "times_s": self.times,
+            "workload": self.workload,
+            "approach": self.approach,
+            "ops": self.ops,
+            "median_s": self.median,
+            "ops_per_s": self.ops_per_s,
+            "times_s": self.times,
             "successes": self.successes[0] if self.successes else None,
-            "status": self.status, "note": self.note, "vs": self.ref,
-            "speedup_vs_ref": self.speedup, "target": self.target, "met": self.met,
+            "status": self.status,
+            "note": self.note,
+            "vs": self.ref,
+            "speedup_vs_ref": self.speedup,
+            "target": self.target,
+            "met": self.met,
         }
 
 
@@ -71,10 +79,16 @@ def run_cleanup(cleanup: list[Callable[[], None]]) -> None:
             fn()
 
 
-def run_group(workload: str, ops: int, approaches: list[Approach], repeats: int,
-              log: Callable[[str], None] = lambda _m: None) -> list[Result]:
-    results = {a.name: Result(workload, a.name, ops, ref=a.ref, target=a.target)
-               for a in approaches}
+def run_group(
+    workload: str,
+    ops: int,
+    approaches: list[Approach],
+    repeats: int,
+    log: Callable[[str], None] = lambda _m: None,
+) -> list[Result]:
+    results = {
+        a.name: Result(workload, a.name, ops, ref=a.ref, target=a.target) for a in approaches
+    }
     live = list(approaches)
     for r in range(repeats):
         for a in list(live):
@@ -101,20 +115,24 @@ def run_group(workload: str, ops: int, approaches: list[Approach], repeats: int,
             res.successes.append(int(n))
             log(f"  {workload:<4} {a.name:<44} round {r + 1}: {dt:.4f} s, {n} ok")
     counts = {res.successes[0] for res in results.values() if res.successes}
-    agree = len(counts) <= 1 and all(len(set(res.successes)) <= 1
-                                     for res in results.values())
+    agree = len(counts) <= 1 and all(len(set(res.successes)) <= 1 for res in results.values())
     by_name = {a.name: a for a in approaches}
     for res in results.values():
         if res.successes and not agree:
             res.status = "DISAGREES"
             res.note = "success counts differ: " + ", ".join(
-                f"{x.approach}={x.successes[0]}" for x in results.values() if x.successes)
+                f"{x.approach}={x.successes[0]}" for x in results.values() if x.successes
+            )
         a = by_name[res.approach]
         if res.ref is not None and res.ops_per_s and results[res.ref].ops_per_s:
             res.speedup = results[res.ref].ops_per_s / res.ops_per_s  # type: ignore[operator]
         elif res.ref is not None and res.ops_per_s:
             res.note = (res.note + "; " if res.note else "") + f"{res.ref} did not run"
-        if a.check is not None and res.ops_per_s is not None and res.status == "ok" \
-                and (res.ref is None or res.speedup is not None):
+        if (
+            a.check is not None
+            and res.ops_per_s is not None
+            and res.status == "ok"
+            and (res.ref is None or res.speedup is not None)
+        ):
             res.met = a.check(res.ops_per_s, res.speedup)
     return list(results.values())

@@ -54,8 +54,14 @@ def start_once(warmup: bool, cache_dir: str | None) -> tuple[float, float]:
         env["NUMBA_CACHE_DIR"] = cache_dir
     code = CHILD.format(warmup=bool(warmup))
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     wall = time.perf_counter() - t0
     return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"]), wall
 
@@ -79,6 +85,7 @@ def cold_start(warmup: bool, warm_cache: bool, repeats: int = 3) -> list[tuple[f
 
 
 # -- W9 / W10: a journal generated on the fly ----------------------------------------------
+
 
 class GeneratedStore(Store):
     """A read-only store over ``journal_rows(n_rows, skus, locs)``; snapshots
@@ -116,8 +123,7 @@ class GeneratedStore(Store):
         return None
 
 
-def write_sqlite_journal(path: str, n_rows: int, skus: int, locs: int,
-                         chunk: int = 50_000) -> int:
+def write_sqlite_journal(path: str, n_rows: int, skus: int, locs: int, chunk: int = 50_000) -> int:
     """Write the synthetic journal into an omnistock SQLite store; returns
     its head."""
     from omnistock.storage import open_store
@@ -157,8 +163,7 @@ def replay_open(n_rows: int, skus: int, locs: int) -> dict[str, Any]:
     t_snap, inv2 = timed(lambda: Inventory(store=store))
     assert inv2._state.head == head == store.head()
     assert inv2.digest() == digest, "snapshot open differs from the full replay"
-    return {"rows": head, "full_replay_s": t_full, "snapshot_open_s": t_snap,
-            "digest": digest}
+    return {"rows": head, "full_replay_s": t_full, "snapshot_open_s": t_snap, "digest": digest}
 
 
 def replay_open_sqlite(n_rows: int, skus: int, locs: int, workdir: str) -> dict[str, Any]:
@@ -197,9 +202,11 @@ def bytes_per_position(skus: int, locs: int) -> dict[str, Any]:
     inv = Inventory(store=store)
     g = inv._state.grid
     assert g.shape == (skus, locs), g.shape
-    out: dict[str, Any] = {"positions": positions,
-                           "replay": g.nbytes() / positions,
-                           "replay_capacity": list(g.free.shape)}
+    out: dict[str, Any] = {
+        "positions": positions,
+        "replay": g.nbytes() / positions,
+        "replay_capacity": list(g.free.shape),
+    }
     digest = inv.digest()
     inv.snapshot()
     del inv, g

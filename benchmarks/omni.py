@@ -37,6 +37,7 @@ def warm() -> None:
 
 # -- kernels ---------------------------------------------------------------------
 
+
 def _grids(w: Workload) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fresh ``free``/``reserved`` grids and the ``ok`` output, every page
     written before timing (a live ledger's arrays are resident; a calloc'd
@@ -73,6 +74,7 @@ def prepare_kernel_orders(w: Workload) -> Callable[[], int]:
 
 
 # -- the face --------------------------------------------------------------------
+
 
 def pg_url(schema: str) -> str:
     from .baselines.postgres_update import dsn
@@ -147,12 +149,15 @@ def face_orders(w: Workload) -> list[Any]:
     if w.start is None:
         return [Order(f"o{i}", lines=[Line(sk[s[i]], q[i], lc[l[i]])]) for i in range(len(s))]
     st = w.start.tolist()
-    return [Order(f"o{j}", lines=[Line(sk[s[k]], q[k], lc[l[k]]) for k in range(a, b)])
-            for j, (a, b) in enumerate(itertools.pairwise(st))]
+    return [
+        Order(f"o{j}", lines=[Line(sk[s[k]], q[k], lc[l[k]]) for k in range(a, b)])
+        for j, (a, b) in enumerate(itertools.pairwise(st))
+    ]
 
 
-def prepare_face(w: Workload, store: str, cleanup: list[Callable[[], None]],
-                 group: bool = False) -> Callable[[], int]:
+def prepare_face(
+    w: Workload, store: str, cleanup: list[Callable[[], None]], group: bool = False
+) -> Callable[[], int]:
     """Holds through ``Inventory.hold`` (one command, one transaction each)
     or, with ``group``, ``Inventory.hold_many`` in groups of ``GROUP``
     orders (group commit, one result per order)."""
@@ -163,11 +168,12 @@ def prepare_face(w: Workload, store: str, cleanup: list[Callable[[], None]],
     load_face(inv, w)
     orders = face_orders(w)
     if group:
+
         def run_group() -> int:
             n = 0
             hold_many = inv.hold_many
             for lo in range(0, len(orders), GROUP):
-                for r in hold_many(orders[lo:lo + GROUP], ttl=TTL):
+                for r in hold_many(orders[lo : lo + GROUP], ttl=TTL):
                     if isinstance(r, Reservation):
                         n += 1
                     elif not isinstance(r, InsufficientStock):
@@ -197,12 +203,17 @@ def face_columns(w: Workload) -> tuple[list[str], list[str], list[str], np.ndarr
     sk = [sku_name(i) for i in range(int(w.s.max()) + 1)] if w.n else []
     lc = [loc_name(j) for j in range(w.n_locs)]
     ids = [f"o{i}" for i in range(w.n)]
-    return ids, [sk[i] for i in w.s.tolist()], [lc[j] for j in w.l.tolist()], \
-        np.ascontiguousarray(w.qty, dtype=np.int64)
+    return (
+        ids,
+        [sk[i] for i in w.s.tolist()],
+        [lc[j] for j in w.l.tolist()],
+        np.ascontiguousarray(w.qty, dtype=np.int64),
+    )
 
 
-def prepare_face_bulk(w: Workload, store: str,
-                      cleanup: list[Callable[[], None]]) -> Callable[[], int]:
+def prepare_face_bulk(
+    w: Workload, store: str, cleanup: list[Callable[[], None]]
+) -> Callable[[], int]:
     """Holds through ``Inventory.hold_many(HoldBatch)`` in batches of
     ``BULK[store]`` orders: one kernel call and one journal row per batch, a status
     and a reservation id per order. Building each ``HoldBatch`` (its column
@@ -213,8 +224,10 @@ def prepare_face_bulk(w: Workload, store: str,
     load_face(inv, w)
     ids, skus, locs, qty = face_columns(w)
     k = BULK[store]
-    chunks = [(ids[lo:lo + k], skus[lo:lo + k], locs[lo:lo + k], qty[lo:lo + k])
-              for lo in range(0, len(ids), k)]
+    chunks = [
+        (ids[lo : lo + k], skus[lo : lo + k], locs[lo : lo + k], qty[lo : lo + k])
+        for lo in range(0, len(ids), k)
+    ]
 
     def run_bulk() -> int:
         n = 0

@@ -48,13 +48,17 @@ def _setup(url: str, skus: int) -> None:
 
 
 def _bulk(k: int, i: int, n: int, rng: random.Random, skus: int) -> HoldBatch:
-    return HoldBatch([f"p{k}-{i}-{j}" for j in range(n)],
-                     [f"sku-{rng.randrange(skus)}" for _ in range(n)],
-                     [rng.choice(LOCS) for _ in range(n)], [1] * n)
+    return HoldBatch(
+        [f"p{k}-{i}-{j}" for j in range(n)],
+        [f"sku-{rng.randrange(skus)}" for _ in range(n)],
+        [rng.choice(LOCS) for _ in range(n)],
+        [1] * n,
+    )
 
 
-def _writer(url: str, k: int, mode: str, batch: int, skus: int, seconds: float,
-            barrier: Any, out: Any) -> None:
+def _writer(
+    url: str, k: int, mode: str, batch: int, skus: int, seconds: float, barrier: Any, out: Any
+) -> None:
     rng = random.Random(k)
     inv = Inventory.open(url)
     n = conflicts = i = 0
@@ -63,8 +67,7 @@ def _writer(url: str, k: int, mode: str, batch: int, skus: int, seconds: float,
     def order() -> Order:
         nonlocal i
         i += 1
-        return Order(f"p{k}-{i}", lines=[Line(f"sku-{rng.randrange(skus)}", 1,
-                                              rng.choice(LOCS))])
+        return Order(f"p{k}-{i}", lines=[Line(f"sku-{rng.randrange(skus)}", 1, rng.choice(LOCS))])
 
     inv.hold(order())  # warm up: connection, statement preparation
     # Bulk mode cycles through prebuilt batches: a reused order id gets a
@@ -119,8 +122,9 @@ def _drop(url: str) -> None:
         PostgresStore(url).drop()
 
 
-def run_one(store: str, procs: int, mode: str, args: argparse.Namespace,
-            tmp: Path, sync: str) -> dict[str, Any]:
+def run_one(
+    store: str, procs: int, mode: str, args: argparse.Namespace, tmp: Path, sync: str
+) -> dict[str, Any]:
     tag = f"{store}_{procs}_{mode}_{sync}"
     url = _url(store, tmp, tag, sync)
     try:
@@ -129,9 +133,12 @@ def run_one(store: str, procs: int, mode: str, args: argparse.Namespace,
         barrier = ctx.Barrier(procs)
         out = ctx.Queue()
         size = args.bulk if mode == "bulk" else args.batch
-        ps = [ctx.Process(target=_writer, args=(url, k, mode, size, args.skus,
-                                                 args.seconds, barrier, out))
-              for k in range(procs)]
+        ps = [
+            ctx.Process(
+                target=_writer, args=(url, k, mode, size, args.skus, args.seconds, barrier, out)
+            )
+            for k in range(procs)
+        ]
         for p in ps:
             p.start()
         res = [out.get(timeout=args.seconds + 120) for _ in ps]
@@ -146,8 +153,12 @@ def run_one(store: str, procs: int, mode: str, args: argparse.Namespace,
     elapsed = max(r[2] for r in res)
     lat = sorted(x for r in res for x in r[3])
     return {
-        "store": store, "sync": sync, "procs": procs, "mode": mode,
-        "holds_s": holds / elapsed, "gave_up": conflicts,
+        "store": store,
+        "sync": sync,
+        "procs": procs,
+        "mode": mode,
+        "holds_s": holds / elapsed,
+        "gave_up": conflicts,
         "p50_ms": statistics.median(lat) * 1000 if lat else float("nan"),
         "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan"),
     }
@@ -162,30 +173,45 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--bulk", type=int, default=1000)
     ap.add_argument("--modes", default="single,batch,bulk")
     ap.add_argument("--skus", type=int, default=64)
-    ap.add_argument("--sqlite-sync", default="normal",
-                    help="comma list of SQLite synchronous modes (normal, full)")
+    ap.add_argument(
+        "--sqlite-sync",
+        default="normal",
+        help="comma list of SQLite synchronous modes (normal, full)",
+    )
     args = ap.parse_args(argv)
-    print(f"# {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
-          f"{args.seconds:g} s per cell, {args.skus} SKUs x 2 locations, batch {args.batch}, "
-          f"bulk {args.bulk}")
-    print("| store | writer processes | mode | holds/s (total) | call p50 ms | call p99 ms "
-          "| gave up |")
+    print(
+        f"# {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
+        f"{args.seconds:g} s per cell, {args.skus} SKUs x 2 locations, batch {args.batch}, "
+        f"bulk {args.bulk}"
+    )
+    print(
+        "| store | writer processes | mode | holds/s (total) | call p50 ms | call p99 ms "
+        "| gave up |"
+    )
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         for store in args.stores.split(","):
             syncs = args.sqlite_sync.split(",") if store == "sqlite" else ["on"]
             for sync in syncs:
-                name = f"sqlite (synchronous={sync})" if store == "sqlite" else \
-                    "postgresql (synchronous_commit=on)"
+                name = (
+                    f"sqlite (synchronous={sync})"
+                    if store == "sqlite"
+                    else "postgresql (synchronous_commit=on)"
+                )
                 for mode in args.modes.split(","):
                     for procs in (int(x) for x in args.procs.split(",")):
                         r = run_one(store, procs, mode, args, tmp, sync)
-                        label = {"single": "hold", "batch": f"hold_many x{args.batch}",
-                                 "bulk": f"hold_many(HoldBatch) x{args.bulk}"}[mode]
-                        print(f"| {name} | {procs} | {label} | {r['holds_s']:,.0f} "
-                              f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['gave_up']} |",
-                              flush=True)
+                        label = {
+                            "single": "hold",
+                            "batch": f"hold_many x{args.batch}",
+                            "bulk": f"hold_many(HoldBatch) x{args.bulk}",
+                        }[mode]
+                        print(
+                            f"| {name} | {procs} | {label} | {r['holds_s']:,.0f} "
+                            f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['gave_up']} |",
+                            flush=True,
+                        )
 
 
 if __name__ == "__main__":

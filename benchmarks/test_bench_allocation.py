@@ -70,8 +70,9 @@ class Wave:
         return int(self.sku.shape[0])
 
 
-def build_w7(orders: int, stores: int, k: int, skus: int, seed: int = 7,
-             capacity: bool = False) -> Wave:
+def build_w7(
+    orders: int, stores: int, k: int, skus: int, seed: int = 7, capacity: bool = False
+) -> Wave:
     """N orders over M stores with K nearest candidates (module doc)."""
     rng = np.random.default_rng(seed)
     # a country-sized box (about 550 x 450 km)
@@ -102,11 +103,18 @@ def build_w7(orders: int, stores: int, k: int, skus: int, seed: int = 7,
         cap = rng.poisson(CAP_COVER * mean, size=stores).astype(np.int64)
     costs = POLICY.per_parcel + POLICY.per_km * dist
     start = np.arange(0, orders * k + 1, k, dtype=np.int64)
-    return Wave(start, cand.ravel(), dist.ravel(), costs.ravel(), sku,
-                np.ones(orders, dtype=np.int64), atp, cap,
-                f"{orders:,} single-line orders over {stores:,} stores, {k} nearest "
-                f"candidates, {skus:,} SKUs Zipf({ZIPF_A})"
-                + (", daily capacity" if capacity else ""))
+    return Wave(
+        start,
+        cand.ravel(),
+        dist.ravel(),
+        costs.ravel(),
+        sku,
+        np.ones(orders, dtype=np.int64),
+        atp,
+        cap,
+        f"{orders:,} single-line orders over {stores:,} stores, {k} nearest "
+        f"candidates, {skus:,} SKUs Zipf({ZIPF_A})" + (", daily capacity" if capacity else ""),
+    )
 
 
 def make_w7(scale: str, capacity: bool = False) -> Wave:
@@ -126,8 +134,23 @@ def prepare_greedy(w: Wave) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
     status = np.zeros(w.n, dtype=np.int8)
 
     def go() -> tuple[np.ndarray, np.ndarray]:
-        allocate_wave_single(w.start, w.cand, w.dist, w.sku, w.qty, flags, prio, cap, atp,
-                             prefs, radius, pp, pk, take, status)
+        allocate_wave_single(
+            w.start,
+            w.cand,
+            w.dist,
+            w.sku,
+            w.qty,
+            flags,
+            prio,
+            cap,
+            atp,
+            prefs,
+            radius,
+            pp,
+            pk,
+            take,
+            status,
+        )
         return take, status
 
     return go
@@ -147,8 +170,17 @@ def subwave(w: Wave, keep: np.ndarray) -> Wave:
     ent = np.repeat(keep, cnt)
     start = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
     np.cumsum(cnt[keep], out=start[1:])
-    return Wave(start, w.cand[ent], w.dist[ent], w.cost[ent], w.sku[keep], w.qty[keep],
-                w.atp, w.cap, w.description + f" (the {int(keep.sum()):,} orders kept)")
+    return Wave(
+        start,
+        w.cand[ent],
+        w.dist[ent],
+        w.cost[ent],
+        w.sku[keep],
+        w.qty[keep],
+        w.atp,
+        w.cap,
+        w.description + f" (the {int(keep.sum()):,} orders kept)",
+    )
 
 
 def plan_cost(w: Wave, take: np.ndarray) -> float:
@@ -162,8 +194,7 @@ def check_limits(w: Wave, take: np.ndarray) -> None:
     np.add.at(used, (w.sku[oo], w.cand), take)
     assert (used <= np.maximum(w.atp, 0)).all()
     if w.cap is not None:
-        assert (np.bincount(w.cand, weights=take > 0, minlength=w.atp.shape[1])
-                <= w.cap).all()
+        assert (np.bincount(w.cand, weights=take > 0, minlength=w.atp.shape[1]) <= w.cap).all()
     assert (np.bincount(oo, weights=take, minlength=w.n) <= w.qty).all()
 
 
@@ -186,8 +217,9 @@ def _median_time(prepare: Callable[[], Callable[[], Any]], repeats: int) -> tupl
     return statistics.median(times), out
 
 
-def w7(scale: str = "tiny", repeats: int = 3, capacity: bool = False,
-       exact: bool = True) -> dict[str, Any]:
+def w7(
+    scale: str = "tiny", repeats: int = 3, capacity: bool = False, exact: bool = True
+) -> dict[str, Any]:
     """Measure W7 at ``scale`` and return its figures (for ``benchmarks.compare``).
 
     Keys: ``description``, ``orders``; per plan (``greedy``, ``optimize``,
@@ -213,11 +245,13 @@ def w7(scale: str = "tiny", repeats: int = 3, capacity: bool = False,
     g_cost = plan_cost(w, g_take)
     g_served = int(np.sum(g_status == 1))
     out: dict[str, Any] = {
-        "workload": "W7", "scale": scale, "description": w.description, "orders": w.n,
+        "workload": "W7",
+        "scale": scale,
+        "description": w.description,
+        "orders": w.n,
         "policy": {"per_parcel": POLICY.per_parcel, "per_km": POLICY.per_km},
         "greedy": {"seconds": g_s, "cost": g_cost, "served": g_served},
-        "optimize": {"seconds": o_s, "cost": o.cost, "served": o.served,
-                     "searches": o.searches},
+        "optimize": {"seconds": o_s, "cost": o.cost, "served": o.served, "searches": o.searches},
         "exact": None,
     }
     ref_cost, ref_served = o.cost, o.served
@@ -229,7 +263,9 @@ def w7(scale: str = "tiny", repeats: int = 3, capacity: bool = False,
             "seconds": statistics.median(p.seconds for p in plans),
             "solve_seconds": statistics.median(p.solve_s for p in plans),
             "build_seconds": statistics.median(p.build_s for p in plans),
-            "cost": e.cost, "served": e.served, "solver": e.solver,
+            "cost": e.cost,
+            "served": e.served,
+            "solver": e.solver,
         }
         ref_cost, ref_served = e.cost, e.served
         out["speedup_greedy_vs_exact"] = out["exact"]["solve_seconds"] / g_s
@@ -247,7 +283,8 @@ def w7(scale: str = "tiny", repeats: int = 3, capacity: bool = False,
     out["greedy_served_short"] = ref_served - g_served
     out["greedy_fill_short_pct"] = 100.0 * (ref_served - g_served) / max(ref_served, 1)
     out["greedy_total_cost_vs_optimum_pct"] = (
-        100.0 * (g_cost - ref_cost) / ref_cost if ref_cost else 0.0)
+        100.0 * (g_cost - ref_cost) / ref_cost if ref_cost else 0.0
+    )
     sp = out.get("speedup_greedy_vs_exact")
     out["targets"] = {
         "greedy_within_2pct": out["greedy_gap_pct"] <= 2.0,
@@ -258,21 +295,27 @@ def w7(scale: str = "tiny", repeats: int = 3, capacity: bool = False,
 
 def format_w7(r: dict[str, Any]) -> str:
     e = r["exact"]
-    lines = [f"W7 ({r['scale']}): {r['description']}",
-             f"  greedy   {r['greedy']['seconds'] * 1e3:9.2f} ms  cost {r['greedy']['cost']:.2f}"
-             f"  served {r['greedy']['served']:,}  gap {r['greedy_gap_pct']:+.3f}% at equal "
-             f"fill (optimum for its orders {r['optimum_same_orders_cost']:.2f}); "
-             f"{r['greedy_served_short']:,} orders ({r['greedy_fill_short_pct']:.2f}%) short "
-             "of the maximum fill",
-             f"  optimize {r['optimize']['seconds'] * 1e3:9.2f} ms  cost "
-             f"{r['optimize']['cost']:.2f}  served {r['optimize']['served']:,}  gap "
-             f"{r['optimize_gap_pct']:+.4f}%"]
+    lines = [
+        f"W7 ({r['scale']}): {r['description']}",
+        f"  greedy   {r['greedy']['seconds'] * 1e3:9.2f} ms  cost {r['greedy']['cost']:.2f}"
+        f"  served {r['greedy']['served']:,}  gap {r['greedy_gap_pct']:+.3f}% at equal "
+        f"fill (optimum for its orders {r['optimum_same_orders_cost']:.2f}); "
+        f"{r['greedy_served_short']:,} orders ({r['greedy_fill_short_pct']:.2f}%) short "
+        "of the maximum fill",
+        f"  optimize {r['optimize']['seconds'] * 1e3:9.2f} ms  cost "
+        f"{r['optimize']['cost']:.2f}  served {r['optimize']['served']:,}  gap "
+        f"{r['optimize_gap_pct']:+.4f}%",
+    ]
     if e:
-        lines.append(f"  exact    {e['seconds'] * 1e3:9.2f} ms  cost {e['cost']:.2f}  served "
-                     f"{e['served']:,}  ({e['solver']}; solve {e['solve_seconds'] * 1e3:.2f} ms)")
-        lines.append(f"  greedy is {r['speedup_greedy_vs_exact']:.0f}x the exact solve "
-                     f"({r['speedup_greedy_vs_exact_total']:.0f}x build + solve); optimize_wave "
-                     f"is {r['speedup_optimize_vs_exact']:.1f}x the exact build + solve")
+        lines.append(
+            f"  exact    {e['seconds'] * 1e3:9.2f} ms  cost {e['cost']:.2f}  served "
+            f"{e['served']:,}  ({e['solver']}; solve {e['solve_seconds'] * 1e3:.2f} ms)"
+        )
+        lines.append(
+            f"  greedy is {r['speedup_greedy_vs_exact']:.0f}x the exact solve "
+            f"({r['speedup_greedy_vs_exact_total']:.0f}x build + solve); optimize_wave "
+            f"is {r['speedup_optimize_vs_exact']:.1f}x the exact build + solve"
+        )
     lines.append(f"  targets: {r['targets']}")
     return "\n".join(lines)
 
@@ -310,8 +353,9 @@ CAPACITY = [pytest.param(False, id="nocap"), pytest.param(True, id="cap")]
 @pytest.mark.parametrize("scale", scales())
 def test_w7_greedy(benchmark: Any, reference: Any, scale: str, capacity: bool) -> None:
     w = make_w7(scale, capacity)
-    take, status = benchmark.pedantic(lambda go: go(), setup=lambda: ((prepare_greedy(w),), {}),
-                                      rounds=5, iterations=1)
+    take, status = benchmark.pedantic(
+        lambda go: go(), setup=lambda: ((prepare_greedy(w),), {}), rounds=5, iterations=1
+    )
     check_limits(w, take)
     served, best = reference(scale, capacity)
     assert int(np.sum(status == 1)) <= served

@@ -34,8 +34,7 @@ def sqlite_prep(w: wl.Workload, batched: bool) -> Callable[..., Callable[[], int
 @pytest.mark.parametrize("scale", scales())
 @pytest.mark.parametrize("name", ["W1", "W5"])
 @pytest.mark.parametrize("batched", [False, True], ids=["each", "batched"])
-def test_sqlite_update(bench: Callable[..., int], name: str, batched: bool,
-                       scale: str) -> None:
+def test_sqlite_update(bench: Callable[..., int], name: str, batched: bool, scale: str) -> None:
     w = stream(name, scale)
     assert bench(sqlite_prep(w, batched)) == dict_ledger.prepare_lines(w)()
 
@@ -46,8 +45,10 @@ def test_sqlite_update(bench: Callable[..., int], name: str, batched: bool,
 @pytest.mark.parametrize("how", ["autocommit", "unnest", "for_update"])
 def test_postgres_update(bench: Callable[..., int], name: str, how: str, scale: str) -> None:
     w = stream(name, scale)
-    assert bench(lambda c: postgres_update.prepare(w, how, c), postgres=True) == \
-        dict_ledger.prepare_lines(w)()
+    assert (
+        bench(lambda c: postgres_update.prepare(w, how, c), postgres=True)
+        == dict_ledger.prepare_lines(w)()
+    )
 
 
 @pytest.mark.parametrize("scale", scales())
@@ -55,8 +56,7 @@ def test_postgres_update(bench: Callable[..., int], name: str, how: str, scale: 
 @pytest.mark.parametrize("pipelined", [False, True], ids=["each", "pipelined"])
 def test_redis_lua(bench: Callable[..., int], name: str, pipelined: bool, scale: str) -> None:
     w = stream(name, scale)
-    assert bench(lambda c: redis_lua.prepare(w, pipelined, c)) == \
-        dict_ledger.prepare_lines(w)()
+    assert bench(lambda c: redis_lua.prepare(w, pipelined, c)) == dict_ledger.prepare_lines(w)()
 
 
 def test_unnest_runs_have_no_repeated_position() -> None:

@@ -24,24 +24,24 @@ def stream(name: str, scale: str, key: str) -> wl.Workload:
 @pytest.mark.parametrize("name", ["W1", "W3", "W5"])
 def test_face_hold_memory(bench: Callable[..., int], name: str, scale: str) -> None:
     w = stream(name, scale, "face_memory")
-    assert bench(lambda c: omni.prepare_face(w, "memory", c)) == \
-        dict_ledger.prepare_lines(w)()
+    assert bench(lambda c: omni.prepare_face(w, "memory", c)) == dict_ledger.prepare_lines(w)()
 
 
 @pytest.mark.parametrize("scale", scales())
 @pytest.mark.parametrize("name", ["W1", "W5"])
 def test_face_hold_sqlite(bench: Callable[..., int], name: str, scale: str) -> None:
     w = stream(name, scale, "face_durable")
-    assert bench(lambda c: omni.prepare_face(w, "sqlite", c)) == \
-        dict_ledger.prepare_lines(w)()
+    assert bench(lambda c: omni.prepare_face(w, "sqlite", c)) == dict_ledger.prepare_lines(w)()
 
 
 @pytest.mark.parametrize("scale", scales())
 @pytest.mark.parametrize("name", ["W1", "W5"])
 def test_face_hold_many_sqlite(bench: Callable[..., int], name: str, scale: str) -> None:
     w = stream(name, scale, "face_durable")
-    assert bench(lambda c: omni.prepare_face(w, "sqlite", c, group=True)) == \
-        dict_ledger.prepare_lines(w)()
+    assert (
+        bench(lambda c: omni.prepare_face(w, "sqlite", c, group=True))
+        == dict_ledger.prepare_lines(w)()
+    )
 
 
 @pytest.mark.postgres
@@ -49,13 +49,14 @@ def test_face_hold_many_sqlite(bench: Callable[..., int], name: str, scale: str)
 @pytest.mark.parametrize("group", [False, True], ids=["hold", "hold_many"])
 def test_face_postgres(bench: Callable[..., int], group: bool, scale: str) -> None:
     w = stream("W5", scale, "face_durable")
-    assert bench(lambda c: omni.prepare_face(w, "postgres", c, group=group),
-                 postgres=True) == dict_ledger.prepare_lines(w)()
+    assert (
+        bench(lambda c: omni.prepare_face(w, "postgres", c, group=group), postgres=True)
+        == dict_ledger.prepare_lines(w)()
+    )
 
 
 @pytest.mark.parametrize("scale", scales())
 def test_face_orders_memory(bench: Callable[..., int], scale: str) -> None:
     """W4 through the face: multi-line orders, all-or-nothing."""
     w = wl.make("W4", scale).head(wl.SCALES[scale]["face_memory"] // 3)
-    assert bench(lambda c: omni.prepare_face(w, "memory", c)) == \
-        dict_ledger.prepare_orders(w)()
+    assert bench(lambda c: omni.prepare_face(w, "memory", c)) == dict_ledger.prepare_orders(w)()

@@ -47,8 +47,7 @@ def test_array_rmw_limit(bench: Callable[..., int], name: str, scale: str) -> No
 @pytest.mark.parametrize("name", ["W1", "W3"])
 def test_dict_ledger(bench: Callable[..., int], name: str, scale: str) -> None:
     w = wl.make(name, scale)
-    assert bench(lambda c: dict_ledger.prepare_lines(w), rounds=3) == \
-        omni.prepare_kernel_lines(w)()
+    assert bench(lambda c: dict_ledger.prepare_lines(w), rounds=3) == omni.prepare_kernel_lines(w)()
 
 
 @pytest.mark.parametrize("scale", scales())
@@ -62,8 +61,9 @@ def test_kernel_hold_block_orders(bench: Callable[..., int], scale: str) -> None
 @pytest.mark.parametrize("scale", scales())
 def test_dict_ledger_orders(bench: Callable[..., int], scale: str) -> None:
     w = wl.make("W4", scale)
-    assert bench(lambda c: dict_ledger.prepare_orders(w), rounds=3) == \
-        omni.prepare_kernel_orders(w)()
+    assert (
+        bench(lambda c: dict_ledger.prepare_orders(w), rounds=3) == omni.prepare_kernel_orders(w)()
+    )
 
 
 def test_kernels_leave_the_same_ledger() -> None:

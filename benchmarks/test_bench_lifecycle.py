@@ -15,8 +15,9 @@ from .conftest import SCALE
 @pytest.mark.parametrize("warm_cache", [True, False], ids=["warm", "cold"])
 def test_w8_import_and_first_hold(benchmark: Any, warm_cache: bool) -> None:
     """``import omnistock`` and the first hold, no warmup (fresh process)."""
-    samples = benchmark.pedantic(lambda: lifecycle.cold_start(False, warm_cache, 1),
-                                 rounds=1, iterations=1)
+    samples = benchmark.pedantic(
+        lambda: lifecycle.cold_start(False, warm_cache, 1), rounds=1, iterations=1
+    )
     inside, wall = samples[0]
     assert 0 < inside <= wall
 
@@ -26,8 +27,9 @@ def test_w8_import_and_first_hold(benchmark: Any, warm_cache: bool) -> None:
 def test_w8_with_warmup(benchmark: Any, warm_cache: bool) -> None:
     """``import omnistock; omnistock.warmup()`` and the first hold: the
     numba cache matters here (cold compiles every kernel)."""
-    samples = benchmark.pedantic(lambda: lifecycle.cold_start(True, warm_cache, 1),
-                                 rounds=1, iterations=1)
+    samples = benchmark.pedantic(
+        lambda: lifecycle.cold_start(True, warm_cache, 1), rounds=1, iterations=1
+    )
     assert samples[0][0] > 0
 
 
@@ -36,27 +38,30 @@ def w9_size(scale: str) -> tuple[int, int, int]:
     return z["journal"], z["skus"], z["locs"]
 
 
-@pytest.mark.parametrize("scale", ["tiny", pytest.param(SCALE, marks=pytest.mark.large,
-                                                        id=f"large-{SCALE}")])
+@pytest.mark.parametrize(
+    "scale", ["tiny", pytest.param(SCALE, marks=pytest.mark.large, id=f"large-{SCALE}")]
+)
 def test_w9_replay_and_snapshot_open(benchmark: Any, scale: str) -> None:
     n, skus, locs = w9_size(scale)
-    r = benchmark.pedantic(lambda: lifecycle.replay_open(n, skus, locs), rounds=1,
-                           iterations=1)
+    r = benchmark.pedantic(lambda: lifecycle.replay_open(n, skus, locs), rounds=1, iterations=1)
     assert r["rows"] == n  # replay and the snapshot open agree (checked inside)
 
 
-@pytest.mark.parametrize("scale", ["tiny", pytest.param(SCALE, marks=pytest.mark.large,
-                                                        id=f"large-{SCALE}")])
+@pytest.mark.parametrize(
+    "scale", ["tiny", pytest.param(SCALE, marks=pytest.mark.large, id=f"large-{SCALE}")]
+)
 def test_w9_sqlite_journal(benchmark: Any, scale: str) -> None:
     n, skus, locs = w9_size(scale)
     with tempfile.TemporaryDirectory(prefix="omnistock-bench-w9-") as d:
-        r = benchmark.pedantic(lambda: lifecycle.replay_open_sqlite(n, skus, locs, d),
-                               rounds=1, iterations=1)
+        r = benchmark.pedantic(
+            lambda: lifecycle.replay_open_sqlite(n, skus, locs, d), rounds=1, iterations=1
+        )
     assert r["rows"] == n
 
 
-@pytest.mark.parametrize("scale", ["tiny", pytest.param(SCALE, marks=pytest.mark.large,
-                                                        id=f"large-{SCALE}")])
+@pytest.mark.parametrize(
+    "scale", ["tiny", pytest.param(SCALE, marks=pytest.mark.large, id=f"large-{SCALE}")]
+)
 def test_w10_bytes_per_position(scale: str) -> None:
     z = wl.SCALES[scale]
     r = lifecycle.bytes_per_position(z["w10_skus"], z["w10_locs"])

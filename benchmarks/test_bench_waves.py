@@ -35,8 +35,13 @@ def network(locs: int, skus: int, seed: int = 7) -> Inventory:
 def wave(orders: int, skus: int, seed: int = 11) -> OrderBatch:
     rng = np.random.default_rng(seed)
     ids = [f"S{int(x)}" for x in rng.zipf(1.2, orders) % skus]
-    return OrderBatch([f"o{k}" for k in range(orders)], ids, np.ones(orders, dtype=np.int64),
-                      rng.uniform(50, 56, orders), rng.uniform(-5, 1, orders))
+    return OrderBatch(
+        [f"o{k}" for k in range(orders)],
+        ids,
+        np.ones(orders, dtype=np.int64),
+        rng.uniform(50, 56, orders),
+        rng.uniform(-5, 1, orders),
+    )
 
 
 @pytest.mark.parametrize("scale", scales())
@@ -67,4 +72,3 @@ def _copy(inv: Inventory) -> MemoryStore:
     store = MemoryStore()
     store.append([Commit(tuple(r[1:] for r in inv.store.read(0)))], 0)
     return store
-

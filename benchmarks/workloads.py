@@ -26,19 +26,40 @@ SCALES: dict[str, dict[str, int]] = {
     # skus x locs = positions; reservations in the batch stream; the face and
     # service subsets are the first N reservations of the same stream.
     "tiny": {
-        "skus": 1_000, "locs": 10, "reservations": 5_000, "orders": 1_000,
-        "face_memory": 400, "face_durable": 100, "service": 100,
-        "journal": 20_000, "w10_skus": 1_000, "w10_locs": 10,
+        "skus": 1_000,
+        "locs": 10,
+        "reservations": 5_000,
+        "orders": 1_000,
+        "face_memory": 400,
+        "face_durable": 100,
+        "service": 100,
+        "journal": 20_000,
+        "w10_skus": 1_000,
+        "w10_locs": 10,
     },
     "small": {
-        "skus": 10_000, "locs": 100, "reservations": 200_000, "orders": 50_000,
-        "face_memory": 20_000, "face_durable": 2_000, "service": 2_000,
-        "journal": 300_000, "w10_skus": 10_000, "w10_locs": 100,
+        "skus": 10_000,
+        "locs": 100,
+        "reservations": 200_000,
+        "orders": 50_000,
+        "face_memory": 20_000,
+        "face_durable": 2_000,
+        "service": 2_000,
+        "journal": 300_000,
+        "w10_skus": 10_000,
+        "w10_locs": 100,
     },
     "full": {
-        "skus": 100_000, "locs": 100, "reservations": 1_000_000, "orders": 300_000,
-        "face_memory": 200_000, "face_durable": 20_000, "service": 20_000,
-        "journal": 10_000_000, "w10_skus": 100_000, "w10_locs": 100,
+        "skus": 100_000,
+        "locs": 100,
+        "reservations": 1_000_000,
+        "orders": 300_000,
+        "face_memory": 200_000,
+        "face_durable": 20_000,
+        "service": 20_000,
+        "journal": 10_000_000,
+        "w10_skus": 100_000,
+        "w10_locs": 100,
     },
 }
 
@@ -92,11 +113,27 @@ class Workload:
         """The first ``n`` reservations (or orders) over the same stock."""
         n = min(n, self.n)
         if self.start is None:
-            return Workload(self.name, self.description, self.stock, self.s[:n], self.l[:n],
-                            self.qty[:n], None, dict(self.meta))
+            return Workload(
+                self.name,
+                self.description,
+                self.stock,
+                self.s[:n],
+                self.l[:n],
+                self.qty[:n],
+                None,
+                dict(self.meta),
+            )
         end = int(self.start[n])
-        return Workload(self.name, self.description, self.stock, self.s[:end], self.l[:end],
-                        self.qty[:end], self.start[: n + 1].copy(), dict(self.meta))
+        return Workload(
+            self.name,
+            self.description,
+            self.stock,
+            self.s[:end],
+            self.l[:end],
+            self.qty[:end],
+            self.start[: n + 1].copy(),
+            dict(self.meta),
+        )
 
     def touched(self) -> tuple[np.ndarray, np.ndarray]:
         """Distinct positions the stream touches, as (sku, loc) index arrays."""
@@ -108,8 +145,7 @@ class Workload:
         assert self.start is not None
         s, l, q = self.s.tolist(), self.l.tolist(), self.qty.tolist()
         st = self.start.tolist()
-        return [list(zip(s[a:b], l[a:b], q[a:b], strict=True))
-                for a, b in itertools.pairwise(st)]
+        return [list(zip(s[a:b], l[a:b], q[a:b], strict=True)) for a, b in itertools.pairwise(st)]
 
 
 def _i64(a: np.ndarray) -> np.ndarray:
@@ -122,9 +158,13 @@ def uniform(skus: int, locs: int, reservations: int, seed: int = 1) -> Workload:
     rng = np.random.default_rng(seed)
     stock = _i64(rng.integers(0, 4, size=(skus, locs)))
     return Workload(
-        "W1", f"uniform {skus:,} x {locs:,} positions, {reservations:,} reservations",
-        stock, _i64(rng.integers(0, skus, reservations)),
-        _i64(rng.integers(0, locs, reservations)), _i64(rng.integers(1, 4, reservations)))
+        "W1",
+        f"uniform {skus:,} x {locs:,} positions, {reservations:,} reservations",
+        stock,
+        _i64(rng.integers(0, skus, reservations)),
+        _i64(rng.integers(0, locs, reservations)),
+        _i64(rng.integers(1, 4, reservations)),
+    )
 
 
 def zipf(skus: int, locs: int, reservations: int, a: float = 1.1, seed: int = 2) -> Workload:
@@ -138,9 +178,14 @@ def zipf(skus: int, locs: int, reservations: int, a: float = 1.1, seed: int = 2)
     rank = np.minimum(np.searchsorted(cdf, rng.random(reservations)), skus - 1)
     s = rng.permutation(skus)[rank]
     return Workload(
-        "W2", f"Zipf({a}) {skus:,} x {locs:,} positions, {reservations:,} reservations",
-        stock, _i64(s), _i64(rng.integers(0, locs, reservations)),
-        _i64(rng.integers(1, 4, reservations)), meta={"a": a})
+        "W2",
+        f"Zipf({a}) {skus:,} x {locs:,} positions, {reservations:,} reservations",
+        stock,
+        _i64(s),
+        _i64(rng.integers(0, locs, reservations)),
+        _i64(rng.integers(1, 4, reservations)),
+        meta={"a": a},
+    )
 
 
 def hot_set(reservations: int, skus: int = 1_000, locs: int = 10, seed: int = 3) -> Workload:
@@ -150,9 +195,13 @@ def hot_set(reservations: int, skus: int = 1_000, locs: int = 10, seed: int = 3)
     demand = max(2, (2 * reservations) // (skus * locs))  # mean units asked a position
     stock = _i64(rng.integers(0, demand + 1, size=(skus, locs)))
     return Workload(
-        "W3", f"hot set {skus:,} x {locs} positions, {reservations:,} reservations",
-        stock, _i64(rng.integers(0, skus, reservations)),
-        _i64(rng.integers(0, locs, reservations)), _i64(rng.integers(1, 4, reservations)))
+        "W3",
+        f"hot set {skus:,} x {locs} positions, {reservations:,} reservations",
+        stock,
+        _i64(rng.integers(0, skus, reservations)),
+        _i64(rng.integers(0, locs, reservations)),
+        _i64(rng.integers(1, 4, reservations)),
+    )
 
 
 def orders(skus: int, locs: int, n_orders: int, seed: int = 4) -> Workload:
@@ -165,9 +214,14 @@ def orders(skus: int, locs: int, n_orders: int, seed: int = 4) -> Workload:
     np.cumsum(sizes, out=start[1:])
     n_lines = int(start[-1])
     return Workload(
-        "W4", f"{n_orders:,} atomic orders of 1-5 lines over {skus:,} x {locs:,} positions",
-        stock, _i64(rng.integers(0, skus, n_lines)), _i64(rng.integers(0, locs, n_lines)),
-        _i64(rng.integers(1, 3, n_lines)), start)
+        "W4",
+        f"{n_orders:,} atomic orders of 1-5 lines over {skus:,} x {locs:,} positions",
+        stock,
+        _i64(rng.integers(0, skus, n_lines)),
+        _i64(rng.integers(0, locs, n_lines)),
+        _i64(rng.integers(1, 3, n_lines)),
+        start,
+    )
 
 
 def flash_sale(holds: int, locs: int = 10, seed: int = 5) -> Workload:
@@ -177,9 +231,13 @@ def flash_sale(holds: int, locs: int = 10, seed: int = 5) -> Workload:
     per_loc = max(1, holds // (2 * locs))
     stock = np.full((1, locs), per_loc, dtype=np.int64)
     return Workload(
-        "W5", f"flash sale 1 SKU x {locs} locations, {holds:,} holds", stock,
-        np.zeros(holds, dtype=np.int64), _i64(rng.integers(0, locs, holds)),
-        np.ones(holds, dtype=np.int64))
+        "W5",
+        f"flash sale 1 SKU x {locs} locations, {holds:,} holds",
+        stock,
+        np.zeros(holds, dtype=np.int64),
+        _i64(rng.integers(0, locs, holds)),
+        np.ones(holds, dtype=np.int64),
+    )
 
 
 def make(name: str, scale: str = "tiny", n: int | None = None) -> Workload:
@@ -201,8 +259,10 @@ def make(name: str, scale: str = "tiny", n: int | None = None) -> Workload:
 
 # -- W9: a synthetic journal ----------------------------------------------------
 
-def journal_rows(n_rows: int, skus: int, locs: int, seed: int = 9,
-                 t0_us: int = 1_700_000_000_000_000) -> Iterator[tuple]:
+
+def journal_rows(
+    n_rows: int, skus: int, locs: int, seed: int = 9, t0_us: int = 1_700_000_000_000_000
+) -> Iterator[tuple]:
     """A valid journal of ``n_rows`` rows (``Row`` tuples, seq from 1), built
     lazily so 10M rows need no memory: the locations, one receipt per
     position (up to half of the budget), then hold/commit/fulfil and
@@ -221,8 +281,18 @@ def journal_rows(n_rows: int, skus: int, locs: int, seed: int = 9,
     for p in range(receipts):
         seq += 1
         ts += 1
-        yield (seq, ts, "received", sku_name(p // locs), loc_name(p % locs), 1_000,
-               None, None, None, None)
+        yield (
+            seq,
+            ts,
+            "received",
+            sku_name(p // locs),
+            loc_name(p % locs),
+            1_000,
+            None,
+            None,
+            None,
+            None,
+        )
     if receipts == 0:
         return
     exp = t0_us + 10 * 365 * 86_400_000_000

@@ -33,18 +33,27 @@ def main() -> None:
     inv.receive("jacket-m", "dc-east", 50)
     inv.receive("boots-42", "greenwich", 2)
     inv.receive("boots-42", "camden", 1)
-    inv.set_policy(Policy(bopis_fallback=["transfer", "suggest"], transfer_hours=18,
-                          transfer_radius_km=25))
+    inv.set_policy(
+        Policy(bopis_fallback=["transfer", "suggest"], transfer_hours=18, transfer_radius_km=25)
+    )
 
     print("== 1. the pickup store has it: reserved there, now")
-    a = inv.allocate(Order("web-1", method="pickup", pickup_at="camden",
-                           lines=[("jacket-m", 2)]), ttl=timedelta(hours=48))
-    print(a.status, [(x.location, x.qty) for x in a.lines],
-          "window until", a.reservation.expires_at if a.reservation else None)
+    a = inv.allocate(
+        Order("web-1", method="pickup", pickup_at="camden", lines=[("jacket-m", 2)]),
+        ttl=timedelta(hours=48),
+    )
+    print(
+        a.status,
+        [(x.location, x.qty) for x in a.lines],
+        "window until",
+        a.reservation.expires_at if a.reservation else None,
+    )
 
     print("\n== 2. soho is short (1 of 3): transfer in")
-    b = inv.allocate(Order("web-2", method="pickup", pickup_at="soho",
-                           lines=[("jacket-m", 3)]), ttl=timedelta(hours=48))
+    b = inv.allocate(
+        Order("web-2", method="pickup", pickup_at="soho", lines=[("jacket-m", 3)]),
+        ttl=timedelta(hours=48),
+    )
     print(b.status, "reserved now:", [(x.location, x.qty) for x in b.lines])
     for t in b.transfers:
         print(f"transfer {t.id}: {t.qty} x {t.sku} {t.source} -> {t.destination}, eta {t.eta}")
@@ -55,15 +64,13 @@ def main() -> None:
 
     print("\n== 3. boots at soho with suggest first: nearby stores that have it")
     inv.set_policy(Policy(bopis_fallback=["suggest"]))
-    c = inv.allocate(Order("web-3", method="pickup", pickup_at="soho",
-                           lines=[("boots-42", 2)]))
+    c = inv.allocate(Order("web-3", method="pickup", pickup_at="soho", lines=[("boots-42", 2)]))
     print(c.status, [(s.location, s.distance_km) for s in c.suggestions])
     print("reason:", c.reason)
 
     print("\n== 4. nothing anywhere: refused with the reason")
     inv.set_policy(Policy(bopis_fallback=[]))
-    d = inv.allocate(Order("web-4", method="pickup", pickup_at="soho",
-                           lines=[("boots-42", 5)]))
+    d = inv.allocate(Order("web-4", method="pickup", pickup_at="soho", lines=[("boots-42", 5)]))
     print(d.status, "-", d.reason)
 
     print("\n== 5. the transfer arrives reserved, the shopper collects")
@@ -79,8 +86,11 @@ def main() -> None:
     print("\n== 6. web-1 is a no-show: its 48 h window expires back to stock")
     print("camden available before:", inv.available("jacket-m", "camden"))
     now[0] = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-    print("reservation", a.reservation.id if a.reservation else None,
-          inv.reservation(a.reservation.id).state if a.reservation else None)
+    print(
+        "reservation",
+        a.reservation.id if a.reservation else None,
+        inv.reservation(a.reservation.id).state if a.reservation else None,
+    )
     print("camden available after:", inv.available("jacket-m", "camden"))
     report = inv.check()
     print("\nreconciler:", "ok" if report.ok else report)

@@ -52,35 +52,48 @@ def main() -> None:
     for lo in range(0, N, BATCH):
         n = min(BATCH, N - lo)
         pick = rng.integers(0, len(SKUS), n).tolist()
-        batches.append(HoldBatch([f"web-{lo + k}" for k in range(n)],
-                                 [SKUS[p] for p in pick], [STORES[p % 10] for p in pick],
-                                 np.ones(n, dtype=np.int64)))
+        batches.append(
+            HoldBatch(
+                [f"web-{lo + k}" for k in range(n)],
+                [SKUS[p] for p in pick],
+                [STORES[p % 10] for p in pick],
+                np.ones(n, dtype=np.int64),
+            )
+        )
 
     t = time.perf_counter()
     results = [inv.hold_many(b, ttl=timedelta(minutes=10)) for b in batches]
     took = time.perf_counter() - t
     held = sum(r.held for r in results)
-    print(f"{N:,} orders in {len(batches)} batches: {held:,} held, {N - held:,} refused "
-          f"(short), {took:.2f} s ({N / took:,.0f} orders/s), journal head {inv.head:,}")
+    print(
+        f"{N:,} orders in {len(batches)} batches: {held:,} held, {N - held:,} refused "
+        f"(short), {took:.2f} s ({N / took:,.0f} orders/s), journal head {inv.head:,}"
+    )
 
     first = results[0]
     j = int(np.flatnonzero(first.ok)[0])
     rid = first.reservation_id(j)
     assert rid is not None
-    print(f"order {first.order_ids[j]} is reservation {rid}: "
-          f"{inv.reservation(rid).state}, commit -> {inv.commit(rid).state}")
+    print(
+        f"order {first.order_ids[j]} is reservation {rid}: "
+        f"{inv.reservation(rid).state}, commit -> {inv.commit(rid).state}"
+    )
 
     t = time.perf_counter()
     report = inv.check()
-    print(f"check(): ok={report.ok}, {report.rows_replayed:,} rows replayed, "
-          f"{time.perf_counter() - t:.2f} s")
+    print(
+        f"check(): ok={report.ok}, {report.rows_replayed:,} rows replayed, "
+        f"{time.perf_counter() - t:.2f} s"
+    )
     assert report.ok, report
 
     before = sum(inv.available(s) for s in SKUS[:50])
     clock.now += timedelta(minutes=11)  # the other holds expire together
     after = sum(inv.available(s) for s in SKUS[:50])
-    print(f"after the window: {rid} stays {inv.reservation(rid).state}; available "
-          f"on 50 SKUs {before:,} -> {after:,} (the expiry is one journal row a batch)")
+    print(
+        f"after the window: {rid} stays {inv.reservation(rid).state}; available "
+        f"on 50 SKUs {before:,} -> {after:,} (the expiry is one journal row a batch)"
+    )
     print(f"history of {rid}: {[e.kind for e in inv.history(ref=rid)]}")
     assert inv.check().ok
     t = time.perf_counter()
@@ -90,8 +103,10 @@ def main() -> None:
     inv.close()
     t = time.perf_counter()
     again = Inventory.open(f"sqlite:///{path}", clock=clock)
-    print(f"snapshot {took_snap:.2f} s, reopen from it {time.perf_counter() - t:.2f} s, "
-          f"same ledger: {again.digest() == digest}")
+    print(
+        f"snapshot {took_snap:.2f} s, reopen from it {time.perf_counter() - t:.2f} s, "
+        f"same ledger: {again.digest() == digest}"
+    )
     assert again.digest() == digest
     again.close()
 

@@ -76,23 +76,33 @@ class OrderIn(BaseModel):
 
 def reservation_json(r: Reservation) -> dict[str, Any]:
     """A reservation as the API shows it."""
-    return {"id": r.id, "state": r.state, "order_id": r.order_id, "channel": r.channel,
-            "expires_at": None if r.expires_at is None else r.expires_at.isoformat(),
-            "lines": [{"sku": x.sku, "location": x.location, "qty": x.qty} for x in r.lines],
-            "shipped": [{"sku": x.sku, "location": x.location, "qty": x.qty}
-                        for x in r.shipped]}
+    return {
+        "id": r.id,
+        "state": r.state,
+        "order_id": r.order_id,
+        "channel": r.channel,
+        "expires_at": None if r.expires_at is None else r.expires_at.isoformat(),
+        "lines": [{"sku": x.sku, "location": x.location, "qty": x.qty} for x in r.lines],
+        "shipped": [{"sku": x.sku, "location": x.location, "qty": x.qty} for x in r.shipped],
+    }
 
 
 def allocation_json(a: Allocation) -> dict[str, Any]:
     """An allocation as the API shows it."""
-    return {"order_id": a.order_id, "status": a.status,
-            "reservation": None if a.reservation is None else reservation_json(a.reservation),
-            "reason": a.reason,
-            "suggestions": [{"location": s.location, "distance_km": s.distance_km}
-                            for s in a.suggestions],
-            "transfers": [{"id": t.id, "sku": t.sku, "from": t.source, "qty": t.qty,
-                           "eta": t.eta.isoformat()} for t in a.transfers],
-            "ready_at": None if a.ready_at is None else a.ready_at.isoformat()}
+    return {
+        "order_id": a.order_id,
+        "status": a.status,
+        "reservation": None if a.reservation is None else reservation_json(a.reservation),
+        "reason": a.reason,
+        "suggestions": [
+            {"location": s.location, "distance_km": s.distance_km} for s in a.suggestions
+        ],
+        "transfers": [
+            {"id": t.id, "sku": t.sku, "from": t.source, "qty": t.qty, "eta": t.eta.isoformat()}
+            for t in a.transfers
+        ],
+        "ready_at": None if a.ready_at is None else a.ready_at.isoformat(),
+    }
 
 
 def create_app(inv: Inventory, web_secret: str | None = None) -> FastAPI:
@@ -109,63 +119,86 @@ def create_app(inv: Inventory, web_secret: str | None = None) -> FastAPI:
         return JSONResponse(body, status_code=code)
 
     @app.post("/orders", status_code=201)
-    def place_order(body: OrderIn, idempotency_key: str | None = Header(default=None)
-                    ) -> JSONResponse:
-        order = Order(body.id, channel=body.channel,
-                      lines=[Line(x.sku, x.qty, x.location) for x in body.lines],
-                      method=body.method,  # validated by Order: 422 if unknown
-                      ship_to=None if body.ship_to is None else Point(*body.ship_to),
-                      pickup_at=body.pickup_at, allow_split=body.allow_split,
-                      allow_partial=body.allow_partial)
+    def place_order(
+        body: OrderIn, idempotency_key: str | None = Header(default=None)
+    ) -> JSONResponse:
+        order = Order(
+            body.id,
+            channel=body.channel,
+            lines=[Line(x.sku, x.qty, x.location) for x in body.lines],
+            method=body.method,  # validated by Order: 422 if unknown
+            ship_to=None if body.ship_to is None else Point(*body.ship_to),
+            pickup_at=body.pickup_at,
+            allow_split=body.allow_split,
+            allow_partial=body.allow_partial,
+        )
         a = inv.allocate(order, ttl=timedelta(seconds=body.hold_seconds), key=idempotency_key)
-        return JSONResponse(allocation_json(a),
-                            status_code=409 if a.status == "unfillable" else 201)
+        return JSONResponse(
+            allocation_json(a), status_code=409 if a.status == "unfillable" else 201
+        )
 
     @app.get("/reservations/{res_id}")
     def get_reservation(res_id: str) -> dict[str, Any]:
         return reservation_json(inv.reservation(res_id))
 
     @app.post("/reservations/{res_id}/commit")
-    def commit(res_id: str, idempotency_key: str | None = Header(default=None)
-               ) -> dict[str, Any]:
+    def commit(res_id: str, idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         return reservation_json(inv.commit(res_id, key=idempotency_key))
 
     @app.post("/reservations/{res_id}/ship")
-    def ship(res_id: str, idempotency_key: str | None = Header(default=None)
-             ) -> dict[str, Any]:
+    def ship(res_id: str, idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         return reservation_json(inv.ship(res_id, key=idempotency_key))
 
     @app.post("/reservations/{res_id}/collect")
-    def collect(res_id: str, idempotency_key: str | None = Header(default=None)
-                ) -> dict[str, Any]:
+    def collect(res_id: str, idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         return reservation_json(inv.collect(res_id, key=idempotency_key))
 
     @app.delete("/reservations/{res_id}")
-    def release(res_id: str, idempotency_key: str | None = Header(default=None)
-                ) -> dict[str, Any]:
+    def release(res_id: str, idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         return reservation_json(inv.release(res_id, key=idempotency_key))
 
     @app.get("/availability/{sku}")
-    def availability(sku: str, channel: str | None = None, location: str | None = None
-                     ) -> dict[str, Any]:
-        return {"sku": sku, "channel": channel, "location": location,
-                "available": inv.available(sku, location, channel)}
+    def availability(
+        sku: str, channel: str | None = None, location: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "sku": sku,
+            "channel": channel,
+            "location": location,
+            "available": inv.available(sku, location, channel),
+        }
 
     @app.get("/explain/{sku}")
-    def explain(sku: str, channel: str | None = None, location: str | None = None
-                ) -> dict[str, Any]:
+    def explain(
+        sku: str, channel: str | None = None, location: str | None = None
+    ) -> dict[str, Any]:
         e = inv.explain(sku, location, channel)
-        return {"sku": sku, "available": e.available, "positive_sum": e.positive_sum,
-                "buffer": e.buffer, "cap": e.cap, "text": str(e),
-                "positions": [{"location": p.location, "on_hand": p.on_hand,
-                               "unsellable": p.unsellable, "reserved": p.reserved,
-                               "safety": p.safety, "atp": p.atp} for p in e.positions]}
+        return {
+            "sku": sku,
+            "available": e.available,
+            "positive_sum": e.positive_sum,
+            "buffer": e.buffer,
+            "cap": e.cap,
+            "text": str(e),
+            "positions": [
+                {
+                    "location": p.location,
+                    "on_hand": p.on_hand,
+                    "unsellable": p.unsellable,
+                    "reserved": p.reserved,
+                    "safety": p.safety,
+                    "atp": p.atp,
+                }
+                for p in e.positions
+            ],
+        }
 
     @app.post("/webhooks/web")
     async def web_webhook(request: Request) -> Any:
         if web is None:
-            return JSONResponse({"error": "NotConfigured", "detail": "set a web secret"},
-                                status_code=404)
+            return JSONResponse(
+                {"error": "NotConfigured", "detail": "set a web secret"}, status_code=404
+            )
         results = web.handle(inv, await request.body(), dict(request.headers))
         return {"applied": len(results)}
 
@@ -183,8 +216,9 @@ def seeded(url: str = "memory://") -> Inventory:
     return inv
 
 
-app = create_app(seeded(os.environ.get("OMNISTOCK_STORE", "memory://")),
-                 os.environ.get("OMNISTOCK_WEB_SECRET"))
+app = create_app(
+    seeded(os.environ.get("OMNISTOCK_STORE", "memory://")), os.environ.get("OMNISTOCK_WEB_SECRET")
+)
 
 
 def main() -> None:
@@ -194,9 +228,16 @@ def main() -> None:
     from fastapi.testclient import TestClient
 
     client = TestClient(create_app(seeded()))
-    r = client.post("/orders", json={"id": "o-1", "channel": "web", "ship_to": [51.5, -0.1],
-                                     "lines": [{"sku": "TEE-BLK-M", "qty": 2}]},
-                    headers={"Idempotency-Key": "checkout-o-1"})
+    r = client.post(
+        "/orders",
+        json={
+            "id": "o-1",
+            "channel": "web",
+            "ship_to": [51.5, -0.1],
+            "lines": [{"sku": "TEE-BLK-M", "qty": 2}],
+        },
+        headers={"Idempotency-Key": "checkout-o-1"},
+    )
     print(r.status_code, r.json()["status"], r.json()["reservation"]["lines"])
     rid = quote(r.json()["reservation"]["id"], safe="")  # ids look like 'o-1#1'
     print(client.post(f"/reservations/{rid}/commit").json()["state"])

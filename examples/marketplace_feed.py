@@ -42,8 +42,12 @@ def main() -> None:
     delta = mk.delta(inv, full.cursor)
     print(f"delta since {delta.since} (JSON):", delta.to_json())
 
-    order = {"message_id": "m-1", "type": "order", "order_id": "AMZ-1",
-             "lines": [{"sku": "tee", "qty": 1, "location": "store-1"}]}
+    order = {
+        "message_id": "m-1",
+        "type": "order",
+        "order_id": "AMZ-1",
+        "lines": [{"sku": "tee", "qty": 1, "location": "store-1"}],
+    }
     try:
         mk.handle(inv, json.dumps(order).encode())
     except InsufficientStock as exc:

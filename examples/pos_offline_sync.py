@@ -31,8 +31,10 @@ def main() -> None:
     central.receive("A", "S", 5)
     central.receive("A", "W", 10)
     web = central.hold(Order("web-1", channel="web", lines=[Line("A", 3, "S")]), ttl=3600)
-    print(f"central: on hand at S 5, web holds 3 ({web.id}); available at S:",
-          central.available("A", "S"))
+    print(
+        f"central: on hand at S 5, web holds 3 ({web.id}); available at S:",
+        central.available("A", "S"),
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         local = Inventory.open(f"sqlite:///{Path(tmp) / 'till.db'}", clock=clock)
@@ -44,8 +46,12 @@ def main() -> None:
         for i in range(4):
             till.ring(receipt(f"r{i}", items=[{"sku": "A", "qty": 1}]))
         till.ring(receipt("r4", "return", items=[{"sku": "A", "qty": 1}], condition="damaged"))
-        print("sold 4 and took 1 damaged return offline; local on hand:",
-              local.on_hand("A", "S"), "- central head unchanged:", central.head)
+        print(
+            "sold 4 and took 1 damaged return offline; local on hand:",
+            local.on_hand("A", "S"),
+            "- central head unchanged:",
+            central.head,
+        )
 
         print("-- network back --")
         report = till.sync(central)
@@ -54,24 +60,33 @@ def main() -> None:
             print(f"shortage: {s.qty} x {s.sku} at {s.location} uncovers {list(s.reservations)}")
         print("to re-source (fulfilment):", list(report.to_resource))
         f = central.explain("A", "S").positions[0]
-        print(f"central at S: on_hand {f.on_hand} (damaged {f.unsellable['damaged']}), "
-              f"reserved {f.reserved}, available {central.available('A', 'S')}")
+        print(
+            f"central at S: on_hand {f.on_hand} (damaged {f.unsellable['damaged']}), "
+            f"reserved {f.reserved}, available {central.available('A', 'S')}"
+        )
 
         digest = central.digest()
         again = till.sync(central, since=0)
-        print("second sync from scratch: applied", len(again.applied), "replayed",
-              len(again.replayed), "- digest unchanged:", central.digest() == digest)
+        print(
+            "second sync from scratch: applied",
+            len(again.applied),
+            "replayed",
+            len(again.replayed),
+            "- digest unchanged:",
+            central.digest() == digest,
+        )
 
         # what the fulfilment module will do with the report: re-source elsewhere
         for rid in report.to_resource:
             central.release(rid)
-            moved = central.hold(Order("web-1", channel="web", lines=[Line("A", 3, "W")]),
-                                 ttl=3600)
+            moved = central.hold(Order("web-1", channel="web", lines=[Line("A", 3, "W")]), ttl=3600)
             print(f"re-sourced {rid} -> {moved.id} at W")
         f = central.explain("A", "S").positions[0]
-        print(f"after re-sourcing at S: reserved {f.reserved} <= sellable "
-              f"{f.on_hand - f.unsellable['damaged']}; reconciler:",
-              "ok" if central.check().ok else "PROBLEMS")
+        print(
+            f"after re-sourcing at S: reserved {f.reserved} <= sellable "
+            f"{f.on_hand - f.unsellable['damaged']}; reconciler:",
+            "ok" if central.check().ok else "PROBLEMS",
+        )
         local.close()
 
 

@@ -32,8 +32,11 @@ def main() -> None:
         cart = inv.hold(Order("cart-1", lines=[Line("sku-42", 3, "store-1")]), ttl=600)
         print("held", cart.id, "until", cart.expires_at)
         now[0] += timedelta(minutes=11)
-        print("after 11 minutes:", inv.reservation(cart.id).state,
-              [e.kind for e in inv.history(ref=cart.id)])
+        print(
+            "after 11 minutes:",
+            inv.reservation(cart.id).state,
+            [e.kind for e in inv.history(ref=cart.id)],
+        )
 
         order = inv.hold(Order("order-7", lines=[Line("sku-42", 2, "store-1")]))
         inv.commit(order.id)
@@ -41,8 +44,12 @@ def main() -> None:
         print("order-7 is", shipped.state)
 
         again = inv.receive("sku-42", "store-1", 10, key="asn-1")  # a retried webhook
-        print("replayed key asn-1 -> seq", again.seq, "store-1 on hand:",
-              inv.on_hand("sku-42", "store-1"))
+        print(
+            "replayed key asn-1 -> seq",
+            again.seq,
+            "store-1 on hand:",
+            inv.on_hand("sku-42", "store-1"),
+        )
 
         figures = inv.available("sku-42", "store-1"), inv.available("sku-42")
         inv.close()

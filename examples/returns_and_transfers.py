@@ -21,8 +21,10 @@ from omnistock.fulfilment import Policy
 def figures(inv: Inventory, sku: str, loc: str) -> str:
     p = inv.explain(sku, loc).positions[0]
     bad = {k: v for k, v in p.unsellable.items() if v}
-    return (f"{sku} @ {loc}: on_hand {p.on_hand}, unsellable {bad or 0}, "
-            f"available {inv.available(sku, loc)}")
+    return (
+        f"{sku} @ {loc}: on_hand {p.on_hand}, unsellable {bad or 0}, "
+        f"available {inv.available(sku, loc)}"
+    )
 
 
 def main() -> None:
@@ -65,11 +67,14 @@ def main() -> None:
     print(figures(inv, "scarf", "dc"))
     print(figures(inv, "scarf", "bristol"), "(in transit is not in today's ATP)")
     p = inv.promise("scarf", 3, location="bristol")
-    print(f"promise 3 at bristol: {p.date} (from stock {p.from_stock}, supply "
-          f"{[(s.ref, s.qty, s.kind) for s in p.supply]})")
-    o = inv.allocate(Order("w-200", lines=[("scarf", 3)], ship_to=Point(51.45, -2.59),
-                           allow_split=False),
-                     policy=Policy(exclude=["dc", "bath"]))
+    print(
+        f"promise 3 at bristol: {p.date} (from stock {p.from_stock}, supply "
+        f"{[(s.ref, s.qty, s.kind) for s in p.supply]})"
+    )
+    o = inv.allocate(
+        Order("w-200", lines=[("scarf", 3)], ship_to=Point(51.45, -2.59), allow_split=False),
+        policy=Policy(exclude=["dc", "bath"]),
+    )
     print("ship 3 from bristol today:", o.status, "-", o.reason)
     assert o.trace is not None
     print(o.trace.text())
@@ -83,8 +88,10 @@ def main() -> None:
     for x in inv.transfers():
         inv.receive_transfer(x.id)
     print("all in:", figures(inv, "scarf", "bristol"), "|", figures(inv, "lamp", "dc"))
-    print("journal of the transfer:",
-          [(e.kind, e.location, e.qty) for e in inv.history() if e.ref == t.id])
+    print(
+        "journal of the transfer:",
+        [(e.kind, e.location, e.qty) for e in inv.history() if e.ref == t.id],
+    )
     report = inv.check()
     print("\nreconciler:", "ok" if report.ok else report)
     assert report.ok

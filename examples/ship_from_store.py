@@ -22,8 +22,10 @@ DAYS = timedelta(days=3)  # hold long enough to span the example's two days
 def figures(inv: Inventory, sku: str, loc: str) -> str:
     p = inv.explain(sku, loc).positions[0]
     bad = sum(p.unsellable.values())
-    return (f"{loc}: on_hand {p.on_hand}, unsellable {bad}, reserved {p.reserved}, "
-            f"safety {p.safety}, available {inv.available(sku, loc)}")
+    return (
+        f"{loc}: on_hand {p.on_hand}, unsellable {bad}, reserved {p.reserved}, "
+        f"safety {p.safety}, available {inv.available(sku, loc)}"
+    )
 
 
 def main() -> None:
@@ -37,8 +39,7 @@ def main() -> None:
     inv.add_location(Location("mcr-trafford", point=Point(53.467, -2.348), priority=1))
     inv.add_location(Location("stockport", point=Point(53.408, -2.149)))
     inv.add_location(Location("dc-north", kind="dc", point=Point(53.800, -1.550)))
-    for loc, q in (("mcr-arndale", 6), ("mcr-trafford", 5), ("stockport", 5),
-                   ("dc-north", 100)):
+    for loc, q in (("mcr-arndale", 6), ("mcr-trafford", 5), ("stockport", 5), ("dc-north", 100)):
         inv.receive("mug", loc, q)
     inv.receive("tea", "dc-north", 40)
     inv.receive("tea", "stockport", 3)
@@ -68,12 +69,13 @@ def main() -> None:
     print("next day, web-6 ->", [(x.location, x.qty) for x in d.lines])
 
     print("\n== 4. rejections: each has its effect, then the line is re-sourced")
-    for rid, reason in (("web-3#1", "not_found"), ("web-4#1", "damaged"),
-                        ("web-6#1", "mismatch")):
+    for rid, reason in (("web-3#1", "not_found"), ("web-4#1", "damaged"), ("web-6#1", "mismatch")):
         before = inv.reservation(rid).lines[0]
         r = inv.reject(rid, "mug", reason)
-        print(f"{rid} rejected at {before.location} ({reason}) -> {r.status}, now at",
-              [(x.location, x.qty) for x in r.lines])
+        print(
+            f"{rid} rejected at {before.location} ({reason}) -> {r.status}, now at",
+            [(x.location, x.qty) for x in r.lines],
+        )
         print("   ", figures(inv, "mug", before.location))
     assert r.trace is not None
     print("trace of the last re-sourcing:")
@@ -81,8 +83,11 @@ def main() -> None:
 
     print("\n== 5. a walk-in sale at stockport leaves reservations uncovered")
     print("before:", figures(inv, "mug", "stockport"))
-    held = [x.id for x in inv.reservations("held")
-            if any(ln.location == "stockport" and ln.sku == "mug" for ln in x.lines)]
+    held = [
+        x.id
+        for x in inv.reservations("held")
+        if any(ln.location == "stockport" and ln.sku == "mug" for ln in x.lines)
+    ]
     print("held there:", held)
     sale = inv.sell("stockport", [("mug", inv.on_hand("mug", "stockport"))])
     for s in sale.shortages:

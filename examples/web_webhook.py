@@ -39,24 +39,43 @@ def main() -> None:
 
     print("web can sell:", inv.available("sku-42", channel="web"))
 
-    placed = {"id": "evt-1001", "type": "order.placed",
-              "data": {"order_id": "W-1", "commit": True,
-                       "lines": [{"sku": "sku-42", "qty": 2, "location": "dc-1"}]}}
+    placed = {
+        "id": "evt-1001",
+        "type": "order.placed",
+        "data": {
+            "order_id": "W-1",
+            "commit": True,
+            "lines": [{"sku": "sku-42", "qty": 2, "location": "dc-1"}],
+        },
+    }
     res = deliver(placed)
     print("order.placed W-1 ->", [(r.id, r.state) for r in res])
     head = inv.head
     deliver(placed)  # the shop retried the webhook
     print("redelivered evt-1001: journal head unchanged:", inv.head == head)
 
-    pickup = {"id": "evt-1002", "type": "order.placed",
-              "data": {"order_id": "W-2", "method": "pickup", "pickup_at": "store-1",
-                       "lines": [{"sku": "sku-42", "qty": 1}]}}
+    pickup = {
+        "id": "evt-1002",
+        "type": "order.placed",
+        "data": {
+            "order_id": "W-2",
+            "method": "pickup",
+            "pickup_at": "store-1",
+            "lines": [{"sku": "sku-42", "qty": 1}],
+        },
+    }
     print("pickup order W-2 ->", deliver(pickup)[0].state, "at store-1")
 
     body = json.dumps({**placed, "id": "evt-evil"}).encode()
     try:
-        web.handle(inv, body, {"X-Omnistock-Timestamp": str(int(now[0].timestamp())),
-                               "X-Omnistock-Signature": "v1=" + "0" * 64})
+        web.handle(
+            inv,
+            body,
+            {
+                "X-Omnistock-Timestamp": str(int(now[0].timestamp())),
+                "X-Omnistock-Signature": "v1=" + "0" * 64,
+            },
+        )
     except SignatureError as exc:
         print("forged request refused:", exc)
     try:
@@ -64,23 +83,47 @@ def main() -> None:
     except SignatureError as exc:
         print("replayed request refused:", exc)
     try:
-        deliver({"id": "evt-1003", "type": "order.placed",
-                 "data": {"order_id": "W-3", "lines": [{"sku": "sku-42", "qty": 1}]}})
+        deliver(
+            {
+                "id": "evt-1003",
+                "type": "order.placed",
+                "data": {"order_id": "W-3", "lines": [{"sku": "sku-42", "qty": 1}]},
+            }
+        )
     except PayloadError as exc:
         print("unpinned ship order refused:", exc.field, "-", exc.reason[:60], "...")
 
     now[0] += timedelta(minutes=5)
-    print("order.cancelled W-1 ->",
-          deliver({"id": "evt-1004", "type": "order.cancelled",
-                   "data": {"order_id": "W-1"}})[0].state)
-    print("pickup.collected W-2 ->",
-          deliver({"id": "evt-1005", "type": "pickup.collected",
-                   "data": {"order_id": "W-2"}})[0].state)
-    deliver({"id": "evt-1006", "type": "return.requested",
-             "data": {"order_id": "W-2", "location": "store-1", "condition": "damaged",
-                      "lines": [{"sku": "sku-42", "qty": 1}]}})
-    print("returned damaged: store-1 on hand", inv.on_hand("sku-42", "store-1"),
-          "of which damaged", inv.on_hand("sku-42", "store-1", "damaged"))
+    print(
+        "order.cancelled W-1 ->",
+        deliver({"id": "evt-1004", "type": "order.cancelled", "data": {"order_id": "W-1"}})[
+            0
+        ].state,
+    )
+    print(
+        "pickup.collected W-2 ->",
+        deliver({"id": "evt-1005", "type": "pickup.collected", "data": {"order_id": "W-2"}})[
+            0
+        ].state,
+    )
+    deliver(
+        {
+            "id": "evt-1006",
+            "type": "return.requested",
+            "data": {
+                "order_id": "W-2",
+                "location": "store-1",
+                "condition": "damaged",
+                "lines": [{"sku": "sku-42", "qty": 1}],
+            },
+        }
+    )
+    print(
+        "returned damaged: store-1 on hand",
+        inv.on_hand("sku-42", "store-1"),
+        "of which damaged",
+        inv.on_hand("sku-42", "store-1", "damaged"),
+    )
     print("web can sell:", inv.available("sku-42", channel="web"))
     print("reconciler:", "ok" if inv.check().ok else "PROBLEMS")
 

@@ -131,8 +131,10 @@ def warm_context() -> Any:
     recv.close()
     probe.join(30)
     if warm is not True:
-        raise RuntimeError(f"the forkserver did not preload tests/_warm.py ({warm!r}); "
-                           "was it started earlier without it?")
+        raise RuntimeError(
+            f"the forkserver did not preload tests/_warm.py ({warm!r}); "
+            "was it started earlier without it?"
+        )
     return ctx
 
 
@@ -141,8 +143,14 @@ def warm_kernels() -> None:
     replay use; the others (sourcing) are not needed here."""
     from omnistock.ledger import kernels, names
 
-    for k in (kernels.hold_block, kernels.compact_held,
-              kernels.apply_deltas, names._offsets, names._append, names._find):
+    for k in (
+        kernels.hold_block,
+        kernels.compact_held,
+        kernels.apply_deltas,
+        names._offsets,
+        names._append,
+        names._find,
+    ):
         k.compiled()
 
 
@@ -165,8 +173,9 @@ def setup_network(url: str, stock: int) -> int:
         return inv.refresh()
 
 
-def bulk_batch(rng: random.Random, prefix: str, n: int, max_qty: int,
-               max_lines: int) -> tuple[HoldBatch, BulkOrders]:
+def bulk_batch(
+    rng: random.Random, prefix: str, n: int, max_qty: int, max_lines: int
+) -> tuple[HoldBatch, BulkOrders]:
     """A ``HoldBatch`` of ``n`` orders ``<prefix>.<j>`` over the hot positions
     (distinct positions within an order), and the same orders as plain data.
     Now and then every order has one line and ``start`` is left out (the
@@ -175,16 +184,22 @@ def bulk_batch(rng: random.Random, prefix: str, n: int, max_qty: int,
     orders: BulkOrders = []
     for j in range(n):
         picks = rng.sample(POSITIONS, 1 if one_line else rng.randint(1, max_lines))
-        orders.append((f"{prefix}.{j}",
-                       sorted([s, loc, rng.randint(1, max_qty)] for s, loc in picks)))
+        orders.append(
+            (f"{prefix}.{j}", sorted([s, loc, rng.randint(1, max_qty)] for s, loc in picks))
+        )
     lines = [ln for _, ls in orders for ln in ls]
     start = None
     if not one_line:
         start = [0]
         for _, ls in orders:
             start.append(start[-1] + len(ls))
-    batch = HoldBatch([o for o, _ in orders], [ln[0] for ln in lines], [ln[1] for ln in lines],
-                      [ln[2] for ln in lines], start=start)
+    batch = HoldBatch(
+        [o for o, _ in orders],
+        [ln[0] for ln in lines],
+        [ln[1] for ln in lines],
+        [ln[2] for ln in lines],
+        start=start,
+    )
     return batch, orders
 
 
@@ -196,8 +211,10 @@ def decode_held_batch(data: str | None) -> BulkOrders:
     orders, start, skus, locs, q = blocks.columns(d)  # skus, locs, q: one per line
     qty = q.tolist()
     bounds = start.tolist()
-    return [(o, sorted([skus[k], locs[k], qty[k]] for k in range(bounds[j], bounds[j + 1])))
-            for j, o in enumerate(orders)]
+    return [
+        (o, sorted([skus[k], locs[k], qty[k]] for k in range(bounds[j], bounds[j + 1])))
+        for j, o in enumerate(orders)
+    ]
 
 
 # -- contention ------------------------------------------------------------------------
@@ -261,8 +278,13 @@ def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, A
                 refused_keys.append(key)
             return
         exp = res.to_jsonable()["exp"]
-        batches[res.token] = {"key": key, "orders": orders, "status": status, "exp": exp,
-                              "short": short}
+        batches[res.token] = {
+            "key": key,
+            "orders": orders,
+            "status": status,
+            "exp": exp,
+            "short": short,
+        }
         for j in range(n):
             rid = res.reservation_id(j)
             if rid is None:
@@ -318,8 +340,11 @@ def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, A
                 commits[f"w{k}-c{i}"] = rid
             elif op == "release" and (open_ids or short_ids):
                 short = bool(short_ids) and (not open_ids or rng.random() < 0.3)
-                rid = rng.choice(sorted(short_ids)) if short else \
-                    open_ids[rng.randrange(len(open_ids))]
+                rid = (
+                    rng.choice(sorted(short_ids))
+                    if short
+                    else open_ids[rng.randrange(len(open_ids))]
+                )
                 try:
                     inv.release(rid, key=f"w{k}-x{i}")
                 except errors.InvalidTransition:
@@ -364,10 +389,20 @@ def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, A
     report = inv.check()
     inv.close()
     return {
-        "k": k, "holds": holds, "commits": commits, "releases": releases,
-        "receives": receives, "sells": sells, "batches": batches,
-        "refused_keys": refused_keys, "refused": refused, "conflicts": conflicts,
-        "late": late, "head": head, "digest": digest, "check_ok": report.ok,
+        "k": k,
+        "holds": holds,
+        "commits": commits,
+        "releases": releases,
+        "receives": receives,
+        "sells": sells,
+        "batches": batches,
+        "refused_keys": refused_keys,
+        "refused": refused,
+        "conflicts": conflicts,
+        "late": late,
+        "head": head,
+        "digest": digest,
+        "check_ok": report.ok,
         "problems": list(report.problems),
     }
 
@@ -400,8 +435,15 @@ def crash_batch(key: str) -> tuple[HoldBatch, BulkOrders]:
     return bulk_batch(rng, key, rng.randint(2, 8), 5, 3)
 
 
-def crash_writer(url: str, log_path: str, run: int, seed: int, threads: int = 4,
-                 err_path: str | None = None, notify: Any = None) -> None:
+def crash_writer(
+    url: str,
+    log_path: str,
+    run: int,
+    seed: int,
+    threads: int = 4,
+    err_path: str | None = None,
+    notify: Any = None,
+) -> None:
     """Keyed holds, keyed ``hold_many`` lists and keyed bulk holds
     (``hold_many(HoldBatch)``) from several threads until killed.
 
@@ -451,8 +493,9 @@ def crash_writer(url: str, log_path: str, run: int, seed: int, threads: int = 4,
             if is_batch_key(keys[0]):
                 res = inv.hold_many(crash_batch(keys[0])[0], ttl=CRASH_TTL, key=keys[0])
                 # Stock is unlimited: every order of the batch must be held.
-                results: list[Any] = [res if res.held == len(res) else
-                                      ValueError(f"status {res.status.tolist()}")]
+                results: list[Any] = [
+                    res if res.held == len(res) else ValueError(f"status {res.status.tolist()}")
+                ]
             elif len(keys) == 1:
                 results = [inv.hold(crash_order(keys[0]), ttl=CRASH_TTL, key=keys[0])]
             else:
@@ -516,10 +559,19 @@ def waiter(url: str, timeout: float) -> None:
     elapsed = time.monotonic() - t0
     during = executed[0]
     new_head = inv.refresh()
-    print(json.dumps({
-        "moved": moved, "returned": returned, "elapsed": elapsed, "statements": during,
-        "head": new_head, "available": inv.available(SKUS[0], LOCS[0]),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "moved": moved,
+                "returned": returned,
+                "elapsed": elapsed,
+                "statements": during,
+                "head": new_head,
+                "available": inv.available(SKUS[0], LOCS[0]),
+            }
+        ),
+        flush=True,
+    )
     inv.close()
 
 

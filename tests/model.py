@@ -35,7 +35,11 @@ STATES = (SELLABLE, *UNSELLABLE)
 CONDITIONS = (*STATES, "write_off")
 
 HELD, COMMITTED, FULFILLED, EXPIRED, RELEASED = (
-    "held", "committed", "fulfilled", "expired", "released",
+    "held",
+    "committed",
+    "fulfilled",
+    "expired",
+    "released",
 )
 OPEN = (HELD, COMMITTED)
 
@@ -103,9 +107,13 @@ class Res:
     def result(self) -> tuple[Any, ...]:
         """The reservation as the test normalises a real ``Reservation``."""
         return (
-            "reservation", self.id, self.state,
+            "reservation",
+            self.id,
+            self.state,
             tuple((s, l, q) for (s, l), q in self.lines.items()),
-            self.expires_at, self.order_id, None,
+            self.expires_at,
+            self.order_id,
+            None,
             tuple((s, l, q) for (s, l), q in self.shipped.items()),
         )
 
@@ -149,7 +157,8 @@ class Model:
     # -- expiry ------------------------------------------------------------
     def expire(self, now: datetime) -> list[str]:
         due = sorted(
-            (r.expires_at, r.id) for r in self.res.values()
+            (r.expires_at, r.id)
+            for r in self.res.values()
             if r.state == HELD and r.expires_at is not None and r.expires_at <= now
         )
         blocks = {self.res[rid].block for _, rid in due} - {None}
@@ -189,8 +198,9 @@ class Model:
             if deficit <= 0:
                 continue
             names, covered = [], 0
-            for rid in sorted(self.by_pos.get(p, []), key=lambda x: self.res[x].created,
-                              reverse=True):
+            for rid in sorted(
+                self.by_pos.get(p, []), key=lambda x: self.res[x].created, reverse=True
+            ):
                 names.append(rid)
                 covered += self.res[rid].lines[p]
                 if covered >= deficit:
@@ -238,8 +248,9 @@ class Model:
         return applied(self.head)
 
     @traced
-    def change_state(self, sku: str, loc: str, qty: int, to: str,
-                     from_: str = SELLABLE) -> tuple[Any, ...]:
+    def change_state(
+        self, sku: str, loc: str, qty: int, to: str, from_: str = SELLABLE
+    ) -> tuple[Any, ...]:
         self._need(sku)
         pos = self.p(sku, loc)
         if pos.units[from_] < qty:
@@ -251,8 +262,9 @@ class Model:
         return applied(self.head, short)
 
     @traced
-    def return_items(self, loc: str, lines: list[tuple[str, int]],
-                     condition: str = SELLABLE) -> tuple[Any, ...]:
+    def return_items(
+        self, loc: str, lines: list[tuple[str, int]], condition: str = SELLABLE
+    ) -> tuple[Any, ...]:
         if not self.locations[loc].accepts_returns:
             raise Refused("InvalidInput", f"{loc} does not accept returns")
         for sku, _ in lines:
@@ -263,9 +275,11 @@ class Model:
         self.head += len(lines)
         return applied(self.head)
 
-    def resource(self, shortages: tuple[tuple[Any, ...], ...],
-                 moves: list[tuple[str, str, str, int, tuple[tuple[str, int], ...], int]]
-                 ) -> None:
+    def resource(
+        self,
+        shortages: tuple[tuple[Any, ...], ...],
+        moves: list[tuple[str, str, str, int, tuple[tuple[str, int], ...], int]],
+    ) -> None:
         """Follow-up of a movement that left ``shortages``: the ledger moves
         the uncovered reservation lines, newest reservation first, to other
         locations its sourcing policy picks. The model does not re-implement
@@ -309,8 +323,9 @@ class Model:
 
     # -- reservations --------------------------------------------------------
     @traced
-    def hold(self, order_id: str, lines: list[tuple[str, int, str]], now: datetime,
-             ttl: timedelta) -> tuple[Any, ...]:
+    def hold(
+        self, order_id: str, lines: list[tuple[str, int, str]], now: datetime, ttl: timedelta
+    ) -> tuple[Any, ...]:
         """All-or-nothing: every aggregated (sku, location) quantity must fit
         in that position's ATP."""
         want: dict[Pos, int] = {}
@@ -342,8 +357,13 @@ class Model:
         return r
 
     @traced
-    def hold_batch(self, orders: list[tuple[str, list[tuple[str, int, str]]]], now: datetime,
-                   ttl: timedelta, token: str | None) -> tuple[int, ...]:
+    def hold_batch(
+        self,
+        orders: list[tuple[str, list[tuple[str, int, str]]]],
+        now: datetime,
+        ttl: timedelta,
+        token: str | None,
+    ) -> tuple[int, ...]:
         """``hold_many(HoldBatch)``: each order as ``hold`` would decide it,
         in turn; a status per order (1 held, 0 short, 2 unknown SKU). The held
         ones share one journal row, ids ``<order>#<token>`` and a seq."""
@@ -360,8 +380,15 @@ class Model:
                 status.append(0)
                 continue
             assert token is not None
-            r = Res(f"{order_id}#{token}", order_id, HELD, dict(want), now + ttl,
-                    (created, j), block=token)
+            r = Res(
+                f"{order_id}#{token}",
+                order_id,
+                HELD,
+                dict(want),
+                now + ttl,
+                (created, j),
+                block=token,
+            )
             self.res[r.id] = r
             for p, q in want.items():
                 self.pos[p].reserved += q
@@ -392,8 +419,12 @@ class Model:
         return self.res[rid].result()
 
     @traced
-    def ship(self, rid: str, lines: list[tuple[str, int, str | None]] | None = None,
-             allowed: tuple[str, ...] = (COMMITTED,)) -> tuple[Any, ...]:
+    def ship(
+        self,
+        rid: str,
+        lines: list[tuple[str, int, str | None]] | None = None,
+        allowed: tuple[str, ...] = (COMMITTED,),
+    ) -> tuple[Any, ...]:
         """Ship all of a committed reservation, or ``(sku, qty, location or
         None)`` lines of it, taken from its lines in order."""
         r = self._open(rid, allowed)

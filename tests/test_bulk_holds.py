@@ -61,8 +61,7 @@ Spec = tuple[str, list[tuple[str, int, str]]]
 
 
 # -- helpers -------------------------------------------------------------------------
-def batch_of(orders: Sequence[Spec], channel: str | None = None,
-             single: bool = False) -> HoldBatch:
+def batch_of(orders: Sequence[Spec], channel: str | None = None, single: bool = False) -> HoldBatch:
     """A ``HoldBatch`` of ``orders``; ``single`` leaves ``start`` out (every
     order must then have exactly one line)."""
     skus = [s for _, ls in orders for s, _, _ in ls]
@@ -154,18 +153,29 @@ LOCS = ("s1", "s2")
 PRE = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
 lines_st = st.lists(
-    st.tuples(st.sampled_from(SKUS * 4 + ("ZZ",)), st.integers(1, 5),
-              st.sampled_from(LOCS * 4 + ("nowhere",))),
-    min_size=1, max_size=3)
+    st.tuples(
+        st.sampled_from(SKUS * 4 + ("ZZ",)),
+        st.integers(1, 5),
+        st.sampled_from(LOCS * 4 + ("nowhere",)),
+    ),
+    min_size=1,
+    max_size=3,
+)
 
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> dict[str, Any]:
-    stock = draw(st.dictionaries(st.tuples(st.sampled_from(SKUS), st.sampled_from(LOCS)),
-                                 st.integers(0, 8), max_size=6))
+    stock = draw(
+        st.dictionaries(
+            st.tuples(st.sampled_from(SKUS), st.sampled_from(LOCS)), st.integers(0, 8), max_size=6
+        )
+    )
     known = sorted(stock)
-    sales = draw(st.lists(st.tuples(st.sampled_from(known), st.integers(1, 4)), max_size=2)
-                 ) if known else []
+    sales = (
+        draw(st.lists(st.tuples(st.sampled_from(known), st.integers(1, 4)), max_size=2))
+        if known
+        else []
+    )
     n = draw(st.integers(1, 7))
     names = draw(st.permutations([f"o{i}" for i in range(n)]))
     one_line = draw(st.booleans())
@@ -174,8 +184,13 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         ls = draw(lines_st)
         orders.append((oid, ls[:1] if one_line else ls))
     single = one_line and draw(st.booleans())
-    return {"stock": stock, "sales": sales, "orders": orders, "single": single,
-            "ttl": draw(st.sampled_from([60, 900]))}
+    return {
+        "stock": stock,
+        "sales": sales,
+        "orders": orders,
+        "single": single,
+        "ttl": draw(st.sampled_from([60, 900])),
+    }
 
 
 def _twin(sc: dict[str, Any]) -> Inventory:
@@ -194,15 +209,29 @@ def _twin(sc: dict[str, Any]) -> Inventory:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sc=scenarios())
-@example(sc={  # one line per order, start left out, an unknown SKU among refusals
-    "stock": {("A", "s1"): 0}, "sales": [], "single": True, "ttl": 60,
-    "orders": [*((f"o{j}", [("A", 1, "s1")]) for j in range(4)), ("o4", [("B", 1, "s1")])]})
-@example(sc={  # repeated positions in one order: the sum is checked, not each line
-    "stock": {("A", "s1"): 5, ("B", "s2"): 2}, "sales": [(("A", "s1"), 1)], "single": False,
-    "ttl": 900, "orders": [("x", [("A", 2, "s1"), ("A", 3, "s1")]),
-                           ("y", [("A", 2, "s1"), ("B", 2, "s2"), ("A", 2, "s1")]),
-                           ("z", [("B", 2, "s2"), ("ZZ", 1, "nowhere")]),
-                           ("w", [("A", 1, "nowhere"), ("ZZ", 1, "s1")])]})
+@example(
+    sc={  # one line per order, start left out, an unknown SKU among refusals
+        "stock": {("A", "s1"): 0},
+        "sales": [],
+        "single": True,
+        "ttl": 60,
+        "orders": [*((f"o{j}", [("A", 1, "s1")]) for j in range(4)), ("o4", [("B", 1, "s1")])],
+    }
+)
+@example(
+    sc={  # repeated positions in one order: the sum is checked, not each line
+        "stock": {("A", "s1"): 5, ("B", "s2"): 2},
+        "sales": [(("A", "s1"), 1)],
+        "single": False,
+        "ttl": 900,
+        "orders": [
+            ("x", [("A", 2, "s1"), ("A", 3, "s1")]),
+            ("y", [("A", 2, "s1"), ("B", 2, "s2"), ("A", 2, "s1")]),
+            ("z", [("B", 2, "s2"), ("ZZ", 1, "nowhere")]),
+            ("w", [("A", 1, "nowhere"), ("ZZ", 1, "s1")]),
+        ],
+    }
+)
 def test_a_batch_decides_what_sequential_holds_decide(sc: dict[str, Any]) -> None:
     bulk, seq = _twin(sc), _twin(sc)
     orders: list[Spec] = sc["orders"]
@@ -217,7 +246,11 @@ def test_a_batch_decides_what_sequential_holds_decide(sc: dict[str, Any]) -> Non
             assert rid == f"{spec[0]}#{result.token}"
             res = bulk.reservation(rid)
             assert (res.state, res.order_id, lines_of(res), res.expires_at) == (
-                "held", spec[0], lines_of(got), got.expires_at)
+                "held",
+                spec[0],
+                lines_of(got),
+                got.expires_at,
+            )
         else:
             assert rid is None
     assert result.held == sum(1 for j in range(len(orders)) if result.status[j] == HELD)
@@ -225,7 +258,8 @@ def test_a_batch_decides_what_sequential_holds_decide(sc: dict[str, Any]) -> Non
     skus = [s for s in SKUS if s in seq.skus]
     assert figures(bulk, skus, LOCS) == figures(seq, skus, LOCS)
     assert sorted(lines_of(r) for r in bulk.reservations()) == sorted(
-        lines_of(r) for r in seq.reservations())
+        lines_of(r) for r in seq.reservations()
+    )
     assert_sound(bulk, seq)
 
 
@@ -289,8 +323,9 @@ def test_every_command_works_on_a_block_member(inv: Inventory, clock: Clock) -> 
     assert inv.available("A", location="s1") == 6
     assert inv.head == head + 3  # expired-batch for m4 and m5; two lines of m6
     kinds = [(e.kind, e.ref) for e in inv.history(since=head)]
-    assert sorted(kinds) == sorted([("expired", m[4]), ("expired", m[5]),
-                                    ("expired", m[6]), ("expired", m[6])])
+    assert sorted(kinds) == sorted(
+        [("expired", m[4]), ("expired", m[5]), ("expired", m[6]), ("expired", m[6])]
+    )
     for rid in (m[4], m[5], m[6]):
         gone = inv.reservation(rid)
         assert (gone.state, gone.lines, gone.expires_at) == ("expired", (), None)
@@ -347,7 +382,8 @@ def _sell(inv: Inventory, how: str) -> Any:
 
 @pytest.mark.parametrize("how", ["sell", "count"])
 def test_a_shortage_names_and_resources_members_as_ordinary_holds(
-        make_inventory: Make, how: str) -> None:
+    make_inventory: Make, how: str
+) -> None:
     bulk, seq = two_stores(make_inventory()), two_stores(make_inventory())
     r = bulk.hold_many(batch_of(THREE))
     plain = [seq.hold(order_of(o)) for o in THREE]
@@ -356,15 +392,17 @@ def test_a_shortage_names_and_resources_members_as_ordinary_holds(
 
     got, want = _sell(bulk, how), _sell(seq, how)
     assert [(s.sku, s.location, s.qty) for s in got.shortages] == [("A", "s1", 3)]
-    assert [tuple(name[x] for x in s.reservations) for s in got.shortages] == [
-        s.reservations for s in want.shortages] == [("o3#1", "o2#1")]  # newest first
-    assert [(name[x.reservation], x.sku, x.source, x.qty, x.to, x.missing)
-            for x in got.resourced] == [
-        (x.reservation, x.sku, x.source, x.qty, x.to, x.missing) for x in want.resourced]
+    assert (
+        [tuple(name[x] for x in s.reservations) for s in got.shortages]
+        == [s.reservations for s in want.shortages]
+        == [("o3#1", "o2#1")]
+    )  # newest first
+    assert [
+        (name[x.reservation], x.sku, x.source, x.qty, x.to, x.missing) for x in got.resourced
+    ] == [(x.reservation, x.sku, x.source, x.qty, x.to, x.missing) for x in want.resourced]
     assert [x.to for x in got.resourced] == [(("s2", 2),), (("s2", 1),)]
     for j in range(3):
-        assert lines_of(bulk.reservation(member(r, j))) == lines_of(
-            seq.reservation(plain[j].id))
+        assert lines_of(bulk.reservation(member(r, j))) == lines_of(seq.reservation(plain[j].id))
     assert figures(bulk, ["A"], ["s1", "s2"]) == figures(seq, ["A"], ["s1", "s2"])
     b = block_of(bulk, r.token)
     assert b.live.tolist() == [True, False, False]  # o1 untouched, still in the block
@@ -397,10 +435,14 @@ def test_a_shortage_names_the_last_member_of_the_batch_first(make_inventory: Mak
 
 def _order_ids(applied: Any) -> tuple[Any, ...]:
     """A sale's shortages and re-sourcing by order id (tokens differ between twins)."""
+
     def oid(rid: str) -> str:
         return rid.split("#")[0]
-    return (tuple(tuple(oid(x) for x in sh.reservations) for sh in applied.shortages),
-            tuple((oid(x.reservation), x.qty, x.to, x.missing) for x in applied.resourced))
+
+    return (
+        tuple(tuple(oid(x) for x in sh.reservations) for sh in applied.shortages),
+        tuple((oid(x.reservation), x.qty, x.to, x.missing) for x in applied.resourced),
+    )
 
 
 def test_the_order_of_members_in_a_shortage_survives_reopen(clock: Clock) -> None:
@@ -421,8 +463,9 @@ def test_the_order_of_members_in_a_shortage_survives_reopen(clock: Clock) -> Non
         assert (again._state.head == inv.head) and (again.digest() == inv.digest())
         return again
 
-    got = {how: _order_ids(build(how).sell("s2", [("A", 6)]))
-           for how in ("live", "snapshot", "replay")}
+    got = {
+        how: _order_ids(build(how).sell("s2", [("A", 6)])) for how in ("live", "snapshot", "replay")
+    }
     assert got["snapshot"] == got["live"]
     assert got["replay"] == got["live"]
     assert len(got["live"][0][0]) == 6
@@ -430,12 +473,12 @@ def test_the_order_of_members_in_a_shortage_survives_reopen(clock: Clock) -> Non
 
 # == 4. durability ===================================================================
 def _many(n: int, sku: str = "A", loc: str = "s2") -> list[Spec]:
-    return [(f"d{j}", [(sku, 1, loc)] if j % 3 else [(sku, 1, loc), ("B", 1, "s1")])
-            for j in range(n)]
+    return [
+        (f"d{j}", [(sku, 1, loc)] if j % 3 else [(sku, 1, loc), ("B", 1, "s1")]) for j in range(n)
+    ]
 
 
-def test_reopen_and_snapshot_keep_blocks_as_blocks(make_inventory: Make,
-                                                   tmp_path: Path) -> None:
+def test_reopen_and_snapshot_keep_blocks_as_blocks(make_inventory: Make, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bulk.db'}"
     inv = two_stores(make_inventory(url))
     inv.receive("A", "s2", 190)
@@ -480,8 +523,9 @@ def test_reopen_and_snapshot_keep_blocks_as_blocks(make_inventory: Make,
     assert_sound(third)
 
 
-def test_a_snapshotted_block_expires_after_reopen(make_inventory: Make, clock: Clock,
-                                                  tmp_path: Path) -> None:
+def test_a_snapshotted_block_expires_after_reopen(
+    make_inventory: Make, clock: Clock, tmp_path: Path
+) -> None:
     url = f"sqlite:///{tmp_path / 'exp.db'}"
     inv = two_stores(make_inventory(url))
     r = inv.hold_many(batch_of(SIX), ttl=60)
@@ -495,8 +539,9 @@ def test_a_snapshotted_block_expires_after_reopen(make_inventory: Make, clock: C
     assert_sound(again)
 
 
-def test_a_second_writer_sees_and_drives_block_members(make_inventory: Make,
-                                                       tmp_path: Path) -> None:
+def test_a_second_writer_sees_and_drives_block_members(
+    make_inventory: Make, tmp_path: Path
+) -> None:
     url = f"sqlite:///{tmp_path / 'two.db'}"
     a = two_stores(make_inventory(url))
     b = make_inventory(url)
@@ -510,7 +555,8 @@ def test_a_second_writer_sees_and_drives_block_members(make_inventory: Make,
 
 
 def test_a_refused_append_takes_the_batch_back_and_decides_it_again(
-        make_inventory: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_inventory: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'race.db'}"
     a = two_stores(make_inventory(url))
     b = make_inventory(url)
@@ -531,15 +577,21 @@ def test_a_refused_append_takes_the_batch_back_and_decides_it_again(
     assert_sound(a, b)
 
 
-@pytest.mark.parametrize(("meanwhile", "qty"), [
-    # stale, a holds both (6 at s1); truly 2 are left: the append is refused
-    pytest.param(lambda b: b.sell("s1", [("A", 4)]), (2, 2), id="sold-meanwhile"),
-    # stale, a refuses both and has nothing to append; truly 16: decided again
-    pytest.param(lambda b: b.receive("A", "s1", 10), (7, 10), id="received-meanwhile"),
-])
+@pytest.mark.parametrize(
+    ("meanwhile", "qty"),
+    [
+        # stale, a holds both (6 at s1); truly 2 are left: the append is refused
+        pytest.param(lambda b: b.sell("s1", [("A", 4)]), (2, 2), id="sold-meanwhile"),
+        # stale, a refuses both and has nothing to append; truly 16: decided again
+        pytest.param(lambda b: b.receive("A", "s1", 10), (7, 10), id="received-meanwhile"),
+    ],
+)
 def test_a_batch_decided_on_a_stale_ledger_is_decided_again(
-        make_inventory: Make, tmp_path: Path, meanwhile: Callable[[Inventory], Any],
-        qty: tuple[int, int]) -> None:
+    make_inventory: Make,
+    tmp_path: Path,
+    meanwhile: Callable[[Inventory], Any],
+    qty: tuple[int, int],
+) -> None:
     url = f"sqlite:///{tmp_path / 'stale.db'}"
     a = two_stores(make_inventory(url))
     b = make_inventory(url)
@@ -560,26 +612,35 @@ def test_a_repeated_key_returns_the_first_result_and_appends_nothing(inv: Invent
     assert (again.token, again.expires_at) == (first.token, first.expires_at)
     assert again.reservation_ids() == first.reservation_ids()
     # the same columns in a new HoldBatch are the same batch
-    same = inv.hold_many(batch_of([("k1", [("A", 4, "s1")]), ("k2", [("A", 4, "s1")]),
-                                   ("k3", [("B", 1, "s1")])]), ttl=120, key="k")
+    same = inv.hold_many(
+        batch_of([("k1", [("A", 4, "s1")]), ("k2", [("A", 4, "s1")]), ("k3", [("B", 1, "s1")])]),
+        ttl=120,
+        key="k",
+    )
     assert same.token == first.token
     assert (inv.head, inv.digest(), inv.history()) == (head, digest, hist)
     assert len(inv._state.holds.blocks) == 1
     assert [e.key for e in inv.history(ref=member(first, 0))] == ["k"]
 
 
-@pytest.mark.parametrize("other", [
-    pytest.param(lambda: batch_of([("k1", [("A", 5, "s1")])]), id="qty"),
-    pytest.param(lambda: batch_of([("k9", [("A", 4, "s1")])]), id="order-id"),
-    pytest.param(lambda: batch_of([("k1", [("A", 4, "s2")])]), id="location"),
-    pytest.param(lambda: batch_of([("k1", [("A", 4, "s1")]), ("k2", [("B", 1, "s1")])]),
-                 id="more-orders"),
-    pytest.param(lambda: batch_of([("k1", [("A", 1, "s1"), ("A", 3, "s1")])]),
-                 id="split-lines"),
-    pytest.param(lambda: batch_of([("k1", [("A", 4, "s1")])], channel="web"), id="channel"),
-])
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param(lambda: batch_of([("k1", [("A", 5, "s1")])]), id="qty"),
+        pytest.param(lambda: batch_of([("k9", [("A", 4, "s1")])]), id="order-id"),
+        pytest.param(lambda: batch_of([("k1", [("A", 4, "s2")])]), id="location"),
+        pytest.param(
+            lambda: batch_of([("k1", [("A", 4, "s1")]), ("k2", [("B", 1, "s1")])]), id="more-orders"
+        ),
+        pytest.param(
+            lambda: batch_of([("k1", [("A", 1, "s1"), ("A", 3, "s1")])]), id="split-lines"
+        ),
+        pytest.param(lambda: batch_of([("k1", [("A", 4, "s1")])], channel="web"), id="channel"),
+    ],
+)
 def test_a_different_batch_under_the_same_key_is_refused(
-        inv: Inventory, other: Callable[[], HoldBatch]) -> None:
+    inv: Inventory, other: Callable[[], HoldBatch]
+) -> None:
     inv.add_channel(Channel("web"))
     inv.hold_many(batch_of([("k1", [("A", 4, "s1")])]), key="k")
     head, digest, hist = inv.head, inv.digest(), inv.history()
@@ -602,8 +663,9 @@ def test_key_conflicts_across_commands_and_ttl(inv: Inventory) -> None:
     assert (inv.head, inv.digest()) == (head, digest)
 
 
-def test_a_keyed_batch_that_holds_nothing_is_remembered(make_inventory: Make,
-                                                        tmp_path: Path) -> None:
+def test_a_keyed_batch_that_holds_nothing_is_remembered(
+    make_inventory: Make, tmp_path: Path
+) -> None:
     url = f"sqlite:///{tmp_path / 'none.db'}"
     inv = two_stores(make_inventory(url))
     bt = batch_of([("n1", [("A", 99, "s1")]), ("n2", [("ZZ", 1, "s1")])])
@@ -620,8 +682,7 @@ def test_a_keyed_batch_that_holds_nothing_is_remembered(make_inventory: Make,
     assert again.head == head
 
 
-def test_a_key_survives_reopen_with_the_same_token(make_inventory: Make,
-                                                   tmp_path: Path) -> None:
+def test_a_key_survives_reopen_with_the_same_token(make_inventory: Make, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'key.db'}"
     inv = two_stores(make_inventory(url))
     bt = batch_of(SIX[:3])
@@ -659,21 +720,31 @@ BATCH_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("order-id-none", _hb(order_ids=[None, "o2"]), errors.InvalidInput, "order_ids[0]=None"),
     ("order-id-empty", _hb(order_ids=["o1", ""]), errors.InvalidInput, "order_ids[1]=''"),
     ("order-id-long", _hb(order_ids=[LONG, "o2"]), errors.InvalidInput, "order_ids[0]="),
-    ("order-id-control", _hb(order_ids=["o1", "o\n2"]), errors.InvalidInput,
-     "order_ids[1]='o\\n2'"),
-    ("order-id-unit-separator", _hb(order_ids=["o\x1f1", "o2"]), errors.InvalidInput,
-     "order_ids[0]="),
-    ("order-ids-duplicate", _hb(order_ids=["o1", "o1"]), errors.InvalidInput,
-     "order_ids[1]='o1'"),
+    (
+        "order-id-control",
+        _hb(order_ids=["o1", "o\n2"]),
+        errors.InvalidInput,
+        "order_ids[1]='o\\n2'",
+    ),
+    (
+        "order-id-unit-separator",
+        _hb(order_ids=["o\x1f1", "o2"]),
+        errors.InvalidInput,
+        "order_ids[0]=",
+    ),
+    ("order-ids-duplicate", _hb(order_ids=["o1", "o1"]), errors.InvalidInput, "order_ids[1]='o1'"),
     ("skus-str", _hb(skus="AA"), errors.InvalidInput, "skus='AA'"),
     ("skus-non-str", _hb(skus=["A", 3]), errors.InvalidInput, "skus[1]=3"),
-    ("locations-non-str", _hb(locations=[None, "s1"]), errors.InvalidInput,
-     "locations[0]=None"),
+    ("locations-non-str", _hb(locations=[None, "s1"]), errors.InvalidInput, "locations[0]=None"),
     ("locations-int", _hb(locations=5), errors.InvalidInput, "locations=5"),
     ("locations-short", _hb(locations=["s1"]), errors.InvalidInput, "locations=1"),
     ("qty-long", _hb(qty=[1, 1, 1]), errors.InvalidInput, "qty=3"),
-    ("skus-vs-orders", _hb(skus=["A", "A", "A"], locations=["s1"] * 3, qty=[1] * 3),
-     errors.InvalidInput, "skus=3"),
+    (
+        "skus-vs-orders",
+        _hb(skus=["A", "A", "A"], locations=["s1"] * 3, qty=[1] * 3),
+        errors.InvalidInput,
+        "skus=3",
+    ),
     ("qty-zero", _hb(qty=[1, 0]), errors.InvalidQuantity, "qty[1]=0"),
     ("qty-negative", _hb(qty=[-2, 1]), errors.InvalidQuantity, "qty[0]=-2"),
     ("qty-too-big", _hb(qty=[1, 2**62 + 1]), errors.InvalidQuantity, f"qty[1]={2**62 + 1}"),
@@ -698,10 +769,12 @@ BATCH_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("build", "cls", "text"),
-                         [pytest.param(b, c, t, id=i) for i, b, c, t in BATCH_CASES])
+@pytest.mark.parametrize(
+    ("build", "cls", "text"), [pytest.param(b, c, t, id=i) for i, b, c, t in BATCH_CASES]
+)
 def test_a_malformed_batch_is_refused_naming_the_field(
-        build: Callable[[], Any], cls: type[Exception], text: str) -> None:
+    build: Callable[[], Any], cls: type[Exception], text: str
+) -> None:
     with pytest.raises(errors.InvalidInput) as info:
         build()
     assert type(info.value) is cls
@@ -724,12 +797,19 @@ CALL_CASES: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
     ("ttl-negative", lambda i: i.hold_many(BT, ttl=-5), errors.InvalidInput, "ttl=-5"),
     ("ttl-nan", lambda i: i.hold_many(BT, ttl=float("nan")), errors.InvalidInput, "ttl=nan"),
     ("ttl-str", lambda i: i.hold_many(BT, ttl="15m"), errors.InvalidInput, "ttl='15m'"),
-    ("ttl-too-long", lambda i: i.hold_many(BT, ttl=timedelta(days=4000)),
-     errors.InvalidInput, "ttl="),
-    ("keys-with-batch", lambda i: i.hold_many(BT, keys=["a"]), errors.InvalidInput,
-     "keys=['a']"),
-    ("key-with-list", lambda i: i.hold_many([order_of(("o1", [("A", 1, "s1")]))], key="k"),
-     errors.InvalidInput, "key='k'"),
+    (
+        "ttl-too-long",
+        lambda i: i.hold_many(BT, ttl=timedelta(days=4000)),
+        errors.InvalidInput,
+        "ttl=",
+    ),
+    ("keys-with-batch", lambda i: i.hold_many(BT, keys=["a"]), errors.InvalidInput, "keys=['a']"),
+    (
+        "key-with-list",
+        lambda i: i.hold_many([order_of(("o1", [("A", 1, "s1")]))], key="k"),
+        errors.InvalidInput,
+        "key='k'",
+    ),
     ("key-empty", lambda i: i.hold_many(BT, key=""), errors.InvalidInput, "key=''"),
     ("key-control", lambda i: i.hold_many(BT, key="k\x00"), errors.InvalidInput, "key="),
     ("key-long", lambda i: i.hold_many(BT, key=LONG), errors.InvalidInput, "key="),
@@ -738,16 +818,21 @@ CALL_CASES: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
     ("orders-int", lambda i: i.hold_many(42), errors.InvalidInput, "orders=42"),
     ("orders-dict", lambda i: i.hold_many({"o1": 1}), errors.InvalidInput, "orders="),
     ("orders-none", lambda i: i.hold_many(None), errors.InvalidInput, "orders=None"),
-    ("unknown-channel", lambda i: i.hold_many(
-        batch_of([("o1", [("A", 1, "s1")])], channel="tv")), errors.UnknownChannel,
-     "channel='tv'"),
+    (
+        "unknown-channel",
+        lambda i: i.hold_many(batch_of([("o1", [("A", 1, "s1")])], channel="tv")),
+        errors.UnknownChannel,
+        "channel='tv'",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("call", "cls", "text"),
-                         [pytest.param(c, k, t, id=i) for i, c, k, t in CALL_CASES])
-def test_bad_hold_many_calls_change_nothing(inv: Inventory, call: Callable[[Inventory], Any],
-                                            cls: type[Exception], text: str) -> None:
+@pytest.mark.parametrize(
+    ("call", "cls", "text"), [pytest.param(c, k, t, id=i) for i, c, k, t in CALL_CASES]
+)
+def test_bad_hold_many_calls_change_nothing(
+    inv: Inventory, call: Callable[[Inventory], Any], cls: type[Exception], text: str
+) -> None:
     inv.hold_many(batch_of(SIX[:2]))
     head, digest, hist = inv.head, inv.digest(), inv.history()
     live = blocks_state(inv._state)
@@ -783,9 +868,11 @@ H_ORDERS: list[Spec] = [
 
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
 def test_history_shows_a_batch_row_as_one_held_entry_per_line(
-        make_inventory: Make, clock: Clock, tmp_path: Path, store: str) -> None:
-    inv = two_stores(make_inventory("memory://" if store == "memory"
-                                    else f"sqlite:///{tmp_path / 'h.db'}"))
+    make_inventory: Make, clock: Clock, tmp_path: Path, store: str
+) -> None:
+    inv = two_stores(
+        make_inventory("memory://" if store == "memory" else f"sqlite:///{tmp_path / 'h.db'}")
+    )
     r = inv.hold_many(batch_of(H_ORDERS), ttl=60, key="hist")
     seq = inv.head
     exp = r.expires_at
@@ -794,18 +881,28 @@ def test_history_shows_a_batch_row_as_one_held_entry_per_line(
     m = [member(r, j) if j != 1 else "" for j in range(4)]
     held = [e for e in inv.history() if e.seq == seq]
     assert [(e.kind, e.sku, e.location, e.qty, e.ref, e.key) for e in held] == [
-        ("held", "A", "s1", 3, m[0], "hist"), ("held", "B", "s1", 1, m[0], "hist"),
-        ("held", "A", "s2", 3, m[2], "hist"), ("held", "B", "s1", 2, m[3], "hist")]
-    assert all(e.data == {"order": e.ref.split("#")[0], "batch": r.token, "exp": exp_us}
-               for e in held if e.ref is not None)
+        ("held", "A", "s1", 3, m[0], "hist"),
+        ("held", "B", "s1", 1, m[0], "hist"),
+        ("held", "A", "s2", 3, m[2], "hist"),
+        ("held", "B", "s1", 2, m[3], "hist"),
+    ]
+    assert all(
+        e.data == {"order": e.ref.split("#")[0], "batch": r.token, "exp": exp_us}
+        for e in held
+        if e.ref is not None
+    )
     assert all(e.at == clock() for e in held)
 
-    assert [(e.ref, e.qty) for e in inv.history(sku="B")] == [
-        (None, 4), (m[0], 1), (m[3], 2)]
+    assert [(e.ref, e.qty) for e in inv.history(sku="B")] == [(None, 4), (m[0], 1), (m[3], 2)]
     assert [(e.kind, e.ref, e.sku) for e in inv.history(location="s2")] == [
-        ("location-added", None, None), ("received", None, "A"), ("held", m[2], "A")]
+        ("location-added", None, None),
+        ("received", None, "A"),
+        ("held", m[2], "A"),
+    ]
     assert [(e.ref, e.sku) for e in inv.history(sku="A", location="s1")] == [
-        (None, "A"), (m[0], "A")]
+        (None, "A"),
+        (m[0], "A"),
+    ]
     assert [e.sku for e in inv.history(ref=m[0])] == ["A", "B"]
     assert inv.history(ref=f"h2#{r.token}") == []
     assert len(inv.history(kind="held")) == 4
@@ -813,13 +910,13 @@ def test_history_shows_a_batch_row_as_one_held_entry_per_line(
 
     inv.commit(m[0])
     inv.extend(m[3], 3600)
-    assert [e.kind for e in inv.history(ref=m[0])] == ["held", "held", "committed",
-                                                       "committed"]
+    assert [e.kind for e in inv.history(ref=m[0])] == ["held", "held", "committed", "committed"]
     clock.advance(61)
     inv.digest()  # the expiry is journaled now
     expired = inv.history(kind="expired")
     assert [(e.sku, e.location, e.qty, e.ref, e.key) for e in expired] == [
-        ("A", "s2", 3, m[2], None)]  # only h3 was still in the block
+        ("A", "s2", 3, m[2], None)
+    ]  # only h3 was still in the block
     assert expired[0].data == {"order": "h3", "batch": r.token}
     assert expired[0].seq == inv.head
     # the held-batch row is before ``since``: the expired entry still expands
@@ -844,7 +941,8 @@ def market(make_inventory: Make) -> Inventory:
 
 
 def test_the_delta_after_a_bulk_hold_lists_only_changed_skus(
-        market: Inventory, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    market: Inventory, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mk = MarketplaceAdapter("mkt")
     base = mk.full(market)
 
@@ -852,12 +950,17 @@ def test_the_delta_after_a_bulk_hold_lists_only_changed_skus(
         raise AssertionError("the delta fell back to a full feed")
 
     monkeypatch.setattr(mk, "full", no_full)
-    r = market.hold_many(batch_of([
-        ("p1", [("K03", 2, "W")]),
-        ("p2", [("K05", 9, "W")]),  # refused
-        ("p3", [("A", 3, "S")]),  # S does not feed mkt: its figure is unchanged
-        ("p4", [("K07", 5, "W"), ("A", 1, "S")]),
-    ]), ttl=60)
+    r = market.hold_many(
+        batch_of(
+            [
+                ("p1", [("K03", 2, "W")]),
+                ("p2", [("K05", 9, "W")]),  # refused
+                ("p3", [("A", 3, "S")]),  # S does not feed mkt: its figure is unchanged
+                ("p4", [("K07", 5, "W"), ("A", 1, "S")]),
+            ]
+        ),
+        ttl=60,
+    )
     assert r.status.tolist() == [HELD, REFUSED, HELD, HELD]
     d = mk.delta(market, base.cursor)
     assert (d.kind, d.since, d.cursor) == ("delta", base.cursor, market.head)
@@ -876,12 +979,14 @@ def test_the_delta_after_a_bulk_hold_lists_only_changed_skus(
 
 # == 9. savepoint rollback of block rows ==============================================
 @pytest.mark.parametrize("members", [1, 3])
-def test_a_savepoint_rolls_back_block_expiry_and_member_detach(inv: Inventory,
-                                                                members: int) -> None:
+def test_a_savepoint_rolls_back_block_expiry_and_member_detach(
+    inv: Inventory, members: int
+) -> None:
     inv.add_channel(Channel("web"))
     r1 = inv.hold_many(batch_of(SIX[:4], channel="web"), ttl=60)
-    r2 = inv.hold_many(batch_of([(f"n{j}", [("A", 1, "s1"), ("B", 1, "s1")])
-                                 for j in range(members)]), ttl=60)
+    r2 = inv.hold_many(
+        batch_of([(f"n{j}", [("A", 1, "s1"), ("B", 1, "s1")]) for j in range(members)]), ttl=60
+    )
     inv.commit(member(r1, 1))
     st = inv._state
     t1, t2 = r1.token, r2.token
@@ -900,10 +1005,8 @@ def test_a_savepoint_rolls_back_block_expiry_and_member_detach(inv: Inventory,
         # the ledger takes an expired block's members from the block itself;
         # the row's data is for readers of the journal (history, feeds)
         (head + 1, ts, blocks.EXPIRED_BATCH, blocks.BLOCK_SKU, None, 3, t1, "web", None, None),
-        (head + 2, ts, "committed", "A", "s1", 1, last, None, None,
-         None),
-        (head + 3, ts, "committed", "B", "s1", 1, last, None, None,
-         None),
+        (head + 2, ts, "committed", "A", "s1", 1, last, None, None, None),
+        (head + 3, ts, "committed", "B", "s1", 1, last, None, None, None),
     ]
     sp = Savepoint(st)
     for row in rows:
@@ -919,8 +1022,7 @@ def test_a_savepoint_rolls_back_block_expiry_and_member_detach(inv: Inventory,
     assert st.digest() == digest and st.head == head
     assert st.violations() == []
     assert blocks_state(st) == live
-    assert {k: (h.state, dict(h.lines), h.expires_us) for k, h in st.holds.by_id.items()
-            } == by_id
+    assert {k: (h.state, dict(h.lines), h.expires_us) for k, h in st.holds.by_id.items()} == by_id
     assert {p: set(v) for p, v in st.holds.by_pos.items()} == by_pos
     assert (list(st.holds.expiry), list(st.holds.block_expiry)) == index
     assert st.chan_used == used
@@ -949,8 +1051,11 @@ def test_a_location_outside_the_channel_is_not_served(make_inventory: Make) -> N
     ]
     r = bulk.hold_many(batch_of(orders, channel="web"))
     want = [status_of_hold(seq, order_of(o, "web"))[0] for o in orders]
-    assert r.status.tolist() == want == [HELD, NOT_SERVED, NOT_SERVED, UNKNOWN_SKU,
-                                         NOT_SERVED, UNKNOWN_LOCATION, REFUSED]
+    assert (
+        r.status.tolist()
+        == want
+        == [HELD, NOT_SERVED, NOT_SERVED, UNKNOWN_SKU, NOT_SERVED, UNKNOWN_LOCATION, REFUSED]
+    )
     assert r.reason(1) == "location does not serve the channel"
     assert bulk.reservation(member(r, 0)).channel == "web"
     assert figures(bulk, ["A", "B"], ["s1", "s2"]) == figures(seq, ["A", "B"], ["s1", "s2"])
@@ -958,13 +1063,15 @@ def test_a_location_outside_the_channel_is_not_served(make_inventory: Make) -> N
     assert_sound(bulk, seq)
 
 
-@pytest.mark.parametrize("fence", [
-    pytest.param(Channel("amz", buffer=2), id="buffer"),
-    pytest.param(Channel("amz", cap=8), id="cap"),
-    pytest.param(Channel("amz", locations=["s1"], buffer=1), id="buffer-and-locations"),
-])
-def test_a_fenced_channel_is_decided_order_by_order(make_inventory: Make,
-                                                    fence: Channel) -> None:
+@pytest.mark.parametrize(
+    "fence",
+    [
+        pytest.param(Channel("amz", buffer=2), id="buffer"),
+        pytest.param(Channel("amz", cap=8), id="cap"),
+        pytest.param(Channel("amz", locations=["s1"], buffer=1), id="buffer-and-locations"),
+    ],
+)
+def test_a_fenced_channel_is_decided_order_by_order(make_inventory: Make, fence: Channel) -> None:
     def build() -> Inventory:
         i = two_stores(make_inventory())
         i.add_channel(fence)
@@ -1007,8 +1114,11 @@ def test_another_channels_minimum_fences_the_batch(make_inventory: Make) -> None
         return i
 
     bulk, seq = build(), build()
-    orders: list[Spec] = [("g1", [("A", 10, "s2")]), ("g2", [("A", 3, "s1")]),
-                          ("g3", [("A", 2, "s1")])]
+    orders: list[Spec] = [
+        ("g1", [("A", 10, "s2")]),
+        ("g2", [("A", 3, "s1")]),
+        ("g3", [("A", 2, "s1")]),
+    ]
     r = bulk.hold_many(batch_of(orders, channel="web"))
     want = [status_of_hold(seq, order_of(o, "web"))[0] for o in orders]
     # after g1 only s1's 6 are left, 4 of them fenced for pos: web may take 2
@@ -1024,37 +1134,49 @@ def test_a_fenced_batch_gives_an_unknown_name_its_status(inv: Inventory) -> None
     Regression: 8f6ac05 raised InvalidInput building a Line from it."""
     inv.add_channel(Channel("amz", buffer=1))
     names = ["", "x" * 201, "A\n", "A"]
-    bt = HoldBatch(["u1", "u2", "u3", "u4", "u5"], [*names, "A"],
-                   ["s1", "s1", "s1", "s1", "s\t1"], [1] * 5, channel="amz")
+    bt = HoldBatch(
+        ["u1", "u2", "u3", "u4", "u5"],
+        [*names, "A"],
+        ["s1", "s1", "s1", "s1", "s\t1"],
+        [1] * 5,
+        channel="amz",
+    )
     head = inv.head
     r = inv.hold_many(bt)
     assert r.status.tolist() == [UNKNOWN_SKU, UNKNOWN_SKU, UNKNOWN_SKU, HELD, UNKNOWN_LOCATION]
     # the same batch without the fence takes the kernel path: the same statuses
-    other = inv.hold_many(HoldBatch(["v1", "v2", "v3", "v4", "v5"], [*names, "A"],
-                                    ["s1", "s1", "s1", "s1", "s\t1"], [1] * 5))
+    other = inv.hold_many(
+        HoldBatch(
+            ["v1", "v2", "v3", "v4", "v5"], [*names, "A"], ["s1", "s1", "s1", "s1", "s\t1"], [1] * 5
+        )
+    )
     assert other.token is not None and other.status.tolist() == r.status.tolist()
     assert inv.head == head + 2
     assert_sound(inv)
 
 
 @pytest.mark.parametrize("single", [True, False])
-def test_a_name_no_id_can_be_takes_the_name_by_name_path(inv: Inventory,
-                                                         single: bool) -> None:
+def test_a_name_no_id_can_be_takes_the_name_by_name_path(inv: Inventory, single: bool) -> None:
     """A names column holding a NUL cannot share the batch's encoded buffer,
     so its names are looked up one by one and its held orders gathered in
     Python: the same statuses, the same reservations and the same journal
     data as a batch whose unknown name encodes."""
+
     def batch(bad: str, prefix: str) -> HoldBatch:
         if single:
-            orders: list[Spec] = [(f"{prefix}1", [("A", 4, "s1")]),
-                                  (f"{prefix}2", [(bad, 1, "s1")]),
-                                  (f"{prefix}3", [("A", 4, "s1")]),
-                                  (f"{prefix}4", [("B", 2, "s1")])]
+            orders: list[Spec] = [
+                (f"{prefix}1", [("A", 4, "s1")]),
+                (f"{prefix}2", [(bad, 1, "s1")]),
+                (f"{prefix}3", [("A", 4, "s1")]),
+                (f"{prefix}4", [("B", 2, "s1")]),
+            ]
         else:
-            orders = [(f"{prefix}1", [("A", 4, "s1"), ("B", 1, "s1")]),
-                      (f"{prefix}2", [("B", 1, "s1"), (bad, 1, "s2")]),
-                      (f"{prefix}3", [("A", 4, "s1")]),
-                      (f"{prefix}4", [("B", 2, "s1"), ("A", 2, "s2")])]
+            orders = [
+                (f"{prefix}1", [("A", 4, "s1"), ("B", 1, "s1")]),
+                (f"{prefix}2", [("B", 1, "s1"), (bad, 1, "s2")]),
+                (f"{prefix}3", [("A", 4, "s1")]),
+                (f"{prefix}4", [("B", 2, "s1"), ("A", 2, "s2")]),
+            ]
         return batch_of(orders, single=single)
 
     odd, plain = batch("Z\x00Z", "n"), batch("ZZ", "p")
@@ -1069,8 +1191,9 @@ def test_a_name_no_id_can_be_takes_the_name_by_name_path(inv: Inventory,
     rows = [r for r in inv._store.filtered(0, None) if r[2] == blocks.HELD_BATCH]
     d1, d2 = (json.loads(r[9]) for r in rows[-2:])
     assert [o[1:] for o in blocks.columns(d1)[0]] == [o[1:] for o in blocks.columns(d2)[0]]
-    assert [x.tolist() if hasattr(x, "tolist") else x for x in blocks.columns(d1)[1:]] == \
-        [x.tolist() if hasattr(x, "tolist") else x for x in blocks.columns(d2)[1:]]
+    assert [x.tolist() if hasattr(x, "tolist") else x for x in blocks.columns(d1)[1:]] == [
+        x.tolist() if hasattr(x, "tolist") else x for x in blocks.columns(d2)[1:]
+    ]
     assert_sound(inv)
 
 
@@ -1084,8 +1207,10 @@ def test_a_fenced_batch_key_covers_the_whole_batch(inv: Inventory) -> None:
     assert first.status.tolist() == [HELD, REFUSED] and first.ids == ("c1#1", None)
     head, digest = inv.head, inv.digest()
     for other in (
-        batch_of([("c1", [("A", 1, "s1")]), ("c2", [("A", 99, "s1")]), ("c3", [("A", 1, "s2")])],
-                 channel="amz"),
+        batch_of(
+            [("c1", [("A", 1, "s1")]), ("c2", [("A", 99, "s1")]), ("c3", [("A", 1, "s2")])],
+            channel="amz",
+        ),
         batch_of([("c1", [("A", 2, "s1")]), ("c2", [("A", 1, "s2")])], channel="amz"),
     ):
         with pytest.raises(errors.IdempotencyConflict, match="key='kk'"):
@@ -1093,7 +1218,10 @@ def test_a_fenced_batch_key_covers_the_whole_batch(inv: Inventory) -> None:
         assert (inv.head, inv.digest()) == (head, digest)
     again = inv.hold_many(bt, key="kk")
     assert (again.status.tolist(), again.ids, again.expires_at) == (
-        first.status.tolist(), first.ids, first.expires_at)
+        first.status.tolist(),
+        first.ids,
+        first.expires_at,
+    )
     assert (inv.head, inv.digest()) == (head, digest)
 
 
@@ -1102,7 +1230,12 @@ def test_a_result_round_trips_through_json(inv: Inventory) -> None:
     r = inv.hold_many(batch_of([*SIX[:2], ("zz", [("ZZ", 1, "s1")])]))
     back = HoldBatchResult.from_jsonable(json.loads(json.dumps(r.to_jsonable())))
     assert (back.order_ids, back.status.tolist(), back.token, back.expires_at, back.ids) == (
-        r.order_ids, r.status.tolist(), r.token, r.expires_at, r.ids)
+        r.order_ids,
+        r.status.tolist(),
+        r.token,
+        r.expires_at,
+        r.ids,
+    )
     assert back.reservation_ids() == r.reservation_ids()
     assert [back.reason(j) for j in range(3)] == ["held", "held", "unknown sku"]
     assert back.ok.tolist() == [True, True, False]

@@ -50,8 +50,12 @@ def test_a_commit_wakes_a_waiting_process(kind: str, tmp_path: Path) -> None:
     with store_url(kind, tmp_path, "catchup") as url:
         setup_network(url, 5)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        b = subprocess.Popen([sys.executable, WORKERS_PY, "wait", url, str(WAIT)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        b = subprocess.Popen(
+            [sys.executable, WORKERS_PY, "wait", url, str(WAIT)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
         try:
             waiting = _line(b, 60)
             with Inventory.open(url) as a:  # process A is this one
@@ -68,10 +72,12 @@ def test_a_commit_wakes_a_waiting_process(kind: str, tmp_path: Path) -> None:
                 b.kill()
                 b.wait()
         lag = done["returned"] - committed
-        print(f"\n{kind}: A's receive took {(committed - sending) * 1000:.1f} ms; B's wait "
-              f"returned {(done['returned'] - sending) * 1000:.1f} ms after A began it; B sent "
-              f"{done['statements']} head reads/statements while waiting "
-              f"{done['elapsed']:.2f} s")
+        print(
+            f"\n{kind}: A's receive took {(committed - sending) * 1000:.1f} ms; B's wait "
+            f"returned {(done['returned'] - sending) * 1000:.1f} ms after A began it; B sent "
+            f"{done['statements']} head reads/statements while waiting "
+            f"{done['elapsed']:.2f} s"
+        )
         assert done["moved"] is True
         assert done["returned"] >= sending  # woken by A's commit, not before it
         assert lag < 5.0  # bounded, and far below WAIT: B was woken, not timed out

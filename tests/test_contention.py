@@ -134,11 +134,15 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
                 avail = _atp(st)
                 for p, q in want.items():
                     assert q <= avail[p], (
-                        f"oversold: seq {seq} bulk-holds {q} of {p} with only {avail[p]} "
-                        "available"
+                        f"oversold: seq {seq} bulk-holds {q} of {p} with only {avail[p]} available"
                     )
-                batches[ref] = {"seq": seq, "key": key, "exp": _json(data)["exp"],
-                                "orders": dict(orders), "atp": avail}
+                batches[ref] = {
+                    "seq": seq,
+                    "key": key,
+                    "exp": _json(data)["exp"],
+                    "orders": dict(orders),
+                    "atp": avail,
+                }
                 named[ref] = set()
             elif kind == blocks.EXPIRED_BATCH:
                 assert sku == blocks.BLOCK_SKU and loc is None and ref is not None, row
@@ -160,8 +164,9 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
                 # A keyed command's rows: count its distinct commands by key.
                 if key not in by_key[kind]:
                     per_kind[kind][key] += 1
-                    by_key[kind][key] = ref if kind in ("committed", "released") else \
-                        [sku, loc, qty]
+                    by_key[kind][key] = (
+                        ref if kind in ("committed", "released") else [sku, loc, qty]
+                    )
                 elif kind in ("received", "sold"):
                     per_kind[kind][key] += 1  # a second row: applied twice
             if member is not None:
@@ -173,8 +178,16 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
             rows += 1
         head = inv.store.head()
     assert st.head == head
-    return {"held": held, "kinds": per_kind, "by_key": by_key, "state": st, "rows": rows,
-            "batches": batches, "expired_batches": expired_batches, "named": named}
+    return {
+        "held": held,
+        "kinds": per_kind,
+        "by_key": by_key,
+        "state": st,
+        "rows": rows,
+        "batches": batches,
+        "expired_batches": expired_batches,
+        "named": named,
+    }
 
 
 def _json(data: str | None) -> dict[str, Any]:
@@ -222,8 +235,12 @@ def test_eight_processes_never_oversell_and_agree(kind: str, tmp_path: Path) -> 
             assert journal_holds[rid] == lines, rid  # all lines, once each
 
         bulk = _check_bulk_holds(url, reports, j)
-        for kind_, acked_of in (("committed", "commits"), ("released", "releases"),
-                                ("received", "receives"), ("sold", "sells")):
+        for kind_, acked_of in (
+            ("committed", "commits"),
+            ("released", "releases"),
+            ("received", "receives"),
+            ("sold", "sells"),
+        ):
             acked = {key: v for r in reports for key, v in r[acked_of].items()}
             assert set(j["kinds"][kind_]) == set(acked), kind_
             assert all(n == 1 for n in j["kinds"][kind_].values()), kind_
@@ -234,25 +251,31 @@ def test_eight_processes_never_oversell_and_agree(kind: str, tmp_path: Path) -> 
         st = j["state"]
         for sku, loc in POSITIONS:
             s, l = st.grid.sku_ix[sku], st.grid.loc_ix[loc]
-            rec = sum(q for r in reports for (k2, l2, q) in r["receives"].values()
-                      if (k2, l2) == (sku, loc))
-            sold = sum(q for r in reports for (k2, l2, q) in r["sells"].values()
-                       if (k2, l2) == (sku, loc))
+            rec = sum(
+                q
+                for r in reports
+                for (k2, l2, q) in r["receives"].values()
+                if (k2, l2) == (sku, loc)
+            )
+            sold = sum(
+                q for r in reports for (k2, l2, q) in r["sells"].values() if (k2, l2) == (sku, loc)
+            )
             assert int(st.grid.free[s, l]) == STOCK + rec - sold, (sku, loc)
 
         holds = len(acked_holds)
         refused = sum(r["refused"] for r in reports)
         conflicts = sum(r["conflicts"] for r in reports)
         late = sum(r["late"] for r in reports)
-        print(f"\n{kind}: {WORKERS} processes x {OPS} commands in {took:.1f} s; "
-              f"{holds} holds and {bulk['batches']} bulk holds ({bulk['members']} orders) "
-              f"acknowledged, {bulk['expired']} bulk holds expired, {refused} orders refused "
-              f"for stock, {late} commands too late for an expired member, {conflicts} gave "
-              f"up after bounded retries; journal {j['rows']} rows")
+        print(
+            f"\n{kind}: {WORKERS} processes x {OPS} commands in {took:.1f} s; "
+            f"{holds} holds and {bulk['batches']} bulk holds ({bulk['members']} orders) "
+            f"acknowledged, {bulk['expired']} bulk holds expired, {refused} orders refused "
+            f"for stock, {late} commands too late for an expired member, {conflicts} gave "
+            f"up after bounded retries; journal {j['rows']} rows"
+        )
 
 
-def _check_bulk_holds(url: str, reports: list[dict[str, Any]],
-                      j: dict[str, Any]) -> dict[str, int]:
+def _check_bulk_holds(url: str, reports: list[dict[str, Any]], j: dict[str, Any]) -> dict[str, int]:
     """Every acknowledged bulk hold is one held-batch row, and no other row
     is: the orders it held with their lines, its key and expiry. Its
     statuses are what sequential holds decide on the availability the
@@ -275,8 +298,9 @@ def _check_bulk_holds(url: str, reports: list[dict[str, Any]],
     with Inventory.open(url) as inv:
         for token, a in acked.items():
             jb = batches[token]
-            held = [o for (o, _), code in zip(a["orders"], a["status"], strict=True)
-                    if code == HELD]
+            held = [
+                o for (o, _), code in zip(a["orders"], a["status"], strict=True) if code == HELD
+            ]
             members += len(held)
             assert list(jb["orders"]) == held, token  # in batch order
             lines = dict(a["orders"])
@@ -319,8 +343,7 @@ def _check_bulk_holds(url: str, reports: list[dict[str, Any]],
     for rid in j["kinds"]["expired"]:  # only detached short-TTL members expire alone
         member = blocks.split_rid(rid)
         assert member is not None and acked[member[1]]["short"], rid
-    return {"batches": len(acked), "members": members,
-            "expired": len(j["expired_batches"])}
+    return {"batches": len(acked), "members": members, "expired": len(j["expired_batches"])}
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -341,8 +364,9 @@ def test_a_refusal_is_decided_on_the_current_journal(kind: str, tmp_path: Path) 
             r = a.hold(Order("o2", lines=[Line("x", 2, "L1")]))  # lone-command path
             assert [ln.qty for ln in r.lines] == [2]
             b.receive("y", "L1", 3)
-            out = a.hold_many([Order("o3", lines=[Line("y", 3, "L1")]),
-                               Order("o4", lines=[Line("x", 9, "L1")])])  # group path
+            out = a.hold_many(
+                [Order("o3", lines=[Line("y", 3, "L1")]), Order("o4", lines=[Line("x", 9, "L1")])]
+            )  # group path
             assert not isinstance(out[0], Exception), out[0]
             assert isinstance(out[1], errors.InsufficientStock)
             assert out[1].available == 3

@@ -66,8 +66,9 @@ KINDS = frozenset(("location-added", "received", "held", "claimed", blocks.HELD_
 def _start_writer(ctx: Any, url: str, log: Path, run: int, err: Path) -> Any:
     """Fork writer ``run``; return it once its first acknowledgement is on disk."""
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=crash_writer, args=(url, str(log), run, run, 4, str(err), send),
-                       daemon=True)
+    proc = ctx.Process(
+        target=crash_writer, args=(url, str(log), run, run, 4, str(err), send), daemon=True
+    )
     proc.start()
     send.close()
     try:
@@ -192,9 +193,7 @@ def _retry(inv: Inventory, key: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_kill_9_during_group_commits_loses_and_doubles_nothing(
-    kind: str, tmp_path: Path
-) -> None:
+def test_kill_9_during_group_commits_loses_and_doubles_nothing(kind: str, tmp_path: Path) -> None:
     rng = random.Random(4)
     with store_url(kind, tmp_path, "crash") as url:
         setup_network(url, 10**9)
@@ -261,6 +260,8 @@ def test_kill_9_during_group_commits_loses_and_doubles_nothing(
         n_bulk = sum(map(is_batch_key, acked))
         # Some kills landed while a bulk hold was being committed.
         assert bulk_in_flight, "no kill landed during a bulk hold"
-        print(f"\n{kind}: {KILLS} kills in {took:.1f} s; {len(acked)} acknowledged keys "
-              f"({n_bulk} bulk holds), {in_flight_total} in flight at a kill "
-              f"({bulk_in_flight} bulk), {retried} retries; journal {journal.head} rows")
+        print(
+            f"\n{kind}: {KILLS} kills in {took:.1f} s; {len(acked)} acknowledged keys "
+            f"({n_bulk} bulk holds), {in_flight_total} in flight at a kill "
+            f"({bulk_in_flight} bulk), {retried} retries; journal {journal.head} rows"
+        )

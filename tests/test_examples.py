@@ -15,10 +15,17 @@ SERVED = {"fastapi_backend.py"}
 
 
 @pytest.mark.parametrize(
-    "script", sorted(p.name for p in EXAMPLES.glob("*.py") if p.name not in SERVED))
+    "script", sorted(p.name for p in EXAMPLES.glob("*.py") if p.name not in SERVED)
+)
 def test_example_runs(script: str, tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    out = subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, f"{script} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}"
     assert out.stdout.strip(), f"{script} printed nothing"

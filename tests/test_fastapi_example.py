@@ -44,8 +44,13 @@ def client(example: ModuleType) -> TestClient:
 
 
 def _order(oid: str, qty: int = 2, **extra: Any) -> dict[str, Any]:
-    return {"id": oid, "channel": "web", "ship_to": [51.5, -0.1],
-            "lines": [{"sku": "TEE-BLK-M", "qty": qty}], **extra}
+    return {
+        "id": oid,
+        "channel": "web",
+        "ship_to": [51.5, -0.1],
+        "lines": [{"sku": "TEE-BLK-M", "qty": qty}],
+        **extra,
+    }
 
 
 def _rid(resp: Any) -> str:
@@ -108,9 +113,16 @@ def test_explain(client: TestClient) -> None:
 
 
 def test_signed_webhook(client: TestClient) -> None:
-    body = json.dumps({"id": "evt-1", "type": "order.placed", "data": {
-        "order_id": "wo-1", "lines": [{"sku": "TEE-BLK-M", "qty": 1, "location": "DC-LEEDS"}],
-    }}).encode()
+    body = json.dumps(
+        {
+            "id": "evt-1",
+            "type": "order.placed",
+            "data": {
+                "order_id": "wo-1",
+                "lines": [{"sku": "TEE-BLK-M", "qty": 1, "location": "DC-LEEDS"}],
+            },
+        }
+    ).encode()
     headers = sign(SECRET.encode(), body, int(time.time()))
     before = client.get("/availability/TEE-BLK-M", params={"location": "DC-LEEDS"}).json()
     r = client.post("/webhooks/web", content=body, headers=headers)

@@ -62,14 +62,20 @@ def test_threads_never_oversell_and_each_gets_its_own_result() -> None:
 
 def test_one_bad_command_never_fails_its_neighbours() -> None:
     inv = _inv(stock=3)
-    out = inv.hold_many([
-        Order("o1", lines=[Line("a", 2, "S1")]),
-        Order("o2", lines=[Line("a", 2, "S1")]),          # only 1 left
-        Order("o3", lines=[Line("nope", 1, "S1")]),       # unknown SKU
-        Order("o4", lines=[Line("a", 1, "S1"), Line("b", 3, "S2")]),
-    ])
+    out = inv.hold_many(
+        [
+            Order("o1", lines=[Line("a", 2, "S1")]),
+            Order("o2", lines=[Line("a", 2, "S1")]),  # only 1 left
+            Order("o3", lines=[Line("nope", 1, "S1")]),  # unknown SKU
+            Order("o4", lines=[Line("a", 1, "S1"), Line("b", 3, "S2")]),
+        ]
+    )
     assert [type(x).__name__ for x in out] == [
-        "Reservation", "InsufficientStock", "UnknownSku", "Reservation"]
+        "Reservation",
+        "InsufficientStock",
+        "UnknownSku",
+        "Reservation",
+    ]
     assert inv.available("a", "S1") == 0
     assert inv.available("b", "S2") == 0
     assert inv.check().ok
@@ -91,8 +97,9 @@ def test_a_conflicting_batch_is_rolled_back_and_replanned() -> None:
     a = _inv(store, stock=5)
     b = Inventory(store=store, clock=Clock())
     b.hold(Order("from-b", lines=[Line("a", 4, "S1")]))  # a has not seen this yet
-    out = a.hold_many([Order("x", lines=[Line("a", 1, "S1")]),
-                       Order("y", lines=[Line("a", 1, "S1")])])
+    out = a.hold_many(
+        [Order("x", lines=[Line("a", 1, "S1")]), Order("y", lines=[Line("a", 1, "S1")])]
+    )
     assert [type(r).__name__ for r in out] == ["Reservation", "InsufficientStock"]
     assert a.digest() == b.digest()
     assert a.check().ok
@@ -105,17 +112,35 @@ class FailingStore(MemoryStore):
 
 def test_a_store_failure_fails_the_batch_and_changes_nothing() -> None:
     store = FailingStore()
-    MemoryStore.append(store, [Commit((
-        (1, "location-added", None, "S1", 0, None, None, None,
-         '{"location": {"id": "S1", "kind": "store", "point": null, "sells": true, '
-         '"ships": true, "pickup": true, "accepts_returns": true, "priority": 0, '
-         '"daily_capacity": null, "returns_to": null}}'),
-        (2, "received", "a", "S1", 5, None, None, None, None),
-    ))], 0)
+    MemoryStore.append(
+        store,
+        [
+            Commit(
+                (
+                    (
+                        1,
+                        "location-added",
+                        None,
+                        "S1",
+                        0,
+                        None,
+                        None,
+                        None,
+                        '{"location": {"id": "S1", "kind": "store", "point": null, "sells": true, '
+                        '"ships": true, "pickup": true, "accepts_returns": true, "priority": 0, '
+                        '"daily_capacity": null, "returns_to": null}}',
+                    ),
+                    (2, "received", "a", "S1", 5, None, None, None, None),
+                )
+            )
+        ],
+        0,
+    )
     inv = Inventory(store=store, clock=Clock())
     before = inv.digest()
-    out = inv.hold_many([Order("o1", lines=[Line("a", 1, "S1")]),
-                         Order("o2", lines=[Line("a", 9, "S1")])])
+    out = inv.hold_many(
+        [Order("o1", lines=[Line("a", 1, "S1")]), Order("o2", lines=[Line("a", 9, "S1")])]
+    )
     assert isinstance(out[0], errors.StorageError)
     assert isinstance(out[1], errors.InsufficientStock)  # its own error stands
     with pytest.raises(errors.StorageError):
@@ -126,22 +151,33 @@ def test_a_store_failure_fails_the_batch_and_changes_nothing() -> None:
 
 # -- the undo log -------------------------------------------------------------
 command = st.one_of(
-    st.tuples(st.just("receive"), st.sampled_from("abc"), st.sampled_from(["S1", "S2"]),
-              st.integers(1, 5)),
-    st.tuples(st.just("hold"), st.sampled_from("abc"), st.sampled_from(["S1", "S2"]),
-              st.integers(1, 5)),
-    st.tuples(st.just("sell"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]),
-              st.integers(1, 3)),
-    st.tuples(st.just("count"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]),
-              st.integers(0, 4)),
-    st.tuples(st.just("damage"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]),
-              st.integers(1, 2)),
-    st.tuples(st.just("safety"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]),
-              st.integers(0, 3)),
-    st.tuples(st.just("close"), st.sampled_from(["release", "commit", "ship", "expire"]),
-              st.integers(0, 5), st.integers(0, 0)),
-    st.tuples(st.just("expect"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]),
-              st.integers(1, 5)),
+    st.tuples(
+        st.just("receive"), st.sampled_from("abc"), st.sampled_from(["S1", "S2"]), st.integers(1, 5)
+    ),
+    st.tuples(
+        st.just("hold"), st.sampled_from("abc"), st.sampled_from(["S1", "S2"]), st.integers(1, 5)
+    ),
+    st.tuples(
+        st.just("sell"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]), st.integers(1, 3)
+    ),
+    st.tuples(
+        st.just("count"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]), st.integers(0, 4)
+    ),
+    st.tuples(
+        st.just("damage"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]), st.integers(1, 2)
+    ),
+    st.tuples(
+        st.just("safety"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]), st.integers(0, 3)
+    ),
+    st.tuples(
+        st.just("close"),
+        st.sampled_from(["release", "commit", "ship", "expire"]),
+        st.integers(0, 5),
+        st.integers(0, 0),
+    ),
+    st.tuples(
+        st.just("expect"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]), st.integers(1, 5)
+    ),
 )
 
 

@@ -52,10 +52,11 @@ LINE = st.tuples(st.integers(-1, 1), st.integers(-1, 2), st.integers(1, 4))
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.lists(LINE, min_size=1, max_size=4), max_size=15),
-       st.lists(st.integers(0, 6), min_size=6, max_size=6))
-def test_hold_block_decides_orders_as_hold_would(orders: list[list[Any]],
-                                                 stock: list[int]) -> None:
+@given(
+    st.lists(st.lists(LINE, min_size=1, max_size=4), max_size=15),
+    st.lists(st.integers(0, 6), min_size=6, max_size=6),
+)
+def test_hold_block_decides_orders_as_hold_would(orders: list[list[Any]], stock: list[int]) -> None:
     """Each order in turn: its first unusable line names its status (2
     unknown SKU, 3 unknown location, 4 not served), else all its lines are
     reserved or none (0), against a reference that sees the orders before."""
@@ -96,9 +97,14 @@ def test_hold_block_decides_orders_as_hold_would(orders: list[list[Any]],
 
 def test_apply_deltas() -> None:
     free, reserved = _grid([[5, 0, 2]])
-    kernels.apply_deltas(np.array([0, 0], dtype=np.int64), np.array([1, 2], dtype=np.int64),
-                         np.array([3, -4], dtype=np.int64), np.array([1, 0], dtype=np.int64),
-                         free, reserved)
+    kernels.apply_deltas(
+        np.array([0, 0], dtype=np.int64),
+        np.array([1, 2], dtype=np.int64),
+        np.array([3, -4], dtype=np.int64),
+        np.array([1, 0], dtype=np.int64),
+        free,
+        reserved,
+    )
     assert free.tolist() == [[5, 3, -2]]
     assert reserved.tolist() == [[0, 1, 0]]
 
@@ -137,8 +143,11 @@ def test_read_only_install_still_runs(tmp_path: Any) -> None:
     import omnistock
 
     site = tmp_path / "site"
-    shutil.copytree(os.path.dirname(omnistock.__file__), site / "omnistock",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        os.path.dirname(omnistock.__file__),
+        site / "omnistock",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     (tmp_path / "not-a-dir").write_text("a file, so no cache directory fits under it")
     for root, _dirs, files in os.walk(site):
         for name in files:
@@ -158,8 +167,14 @@ def test_read_only_install_still_runs(tmp_path: Any) -> None:
     env["PYTHONPATH"] = str(site)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env=env, cwd=tmp_path, timeout=300)
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+        )
         assert out.returncode == 0, out.stderr
         n, reserved_ok, reserved_units, all_cached = out.stdout.split()
         assert int(n) >= 4

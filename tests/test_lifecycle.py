@@ -40,8 +40,7 @@ def test_received_units_are_available(inv: Inventory) -> None:
     assert inv.on_hand("A", "s1") == 7
 
 
-def test_a_hold_expires_by_the_clock_and_gives_its_units_back(
-        inv: Inventory, clock: Clock) -> None:
+def test_a_hold_expires_by_the_clock_and_gives_its_units_back(inv: Inventory, clock: Clock) -> None:
     inv.receive("A", "s1", 10)
     res = inv.hold(pinned("o1", "A", 4, "s1"), ttl=300)
     assert res.state == "held"
@@ -140,7 +139,10 @@ def test_a_repeated_key_returns_the_first_result_and_changes_nothing(inv: Invent
     again = inv.hold(pinned("o1", "A", 3, "s1"), key="cart-1")
     assert again == first
     assert (again.state, again.lines, again.expires_at) == (
-        first.state, first.lines, first.expires_at)
+        first.state,
+        first.lines,
+        first.expires_at,
+    )
     assert (inv.head, inv.digest()) == (head, digest)
     a1 = inv.receive("A", "s1", 5, key="asn-9")
     head, digest = inv.head, inv.digest()
@@ -211,8 +213,7 @@ def test_explain_terms_add_up_and_a_short_location_does_not_drag(inv: Inventory)
     assert ex.available == inv.available("A") == 10
 
 
-def test_channel_buffer_lowers_channel_figure_and_refuses_holds_beyond(
-        inv: Inventory) -> None:
+def test_channel_buffer_lowers_channel_figure_and_refuses_holds_beyond(inv: Inventory) -> None:
     inv.receive("B", "s1", 5)
     assert inv.available("B") == 5
     assert inv.available("B", channel="web") == 3

@@ -51,17 +51,24 @@ def test_first_duplicate_is_the_first_repeat(names: list[str]) -> None:
     assert Encoded(names).first_duplicate() == want
 
 
-@pytest.mark.parametrize("names", [
-    ["a", 1], [None], ["a\x00b"], ["\ud800"], [b"a"], ["ok", "x\x00"],
-])
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["a", 1],
+        [None],
+        ["a\x00b"],
+        ["\ud800"],
+        [b"a"],
+        ["ok", "x\x00"],
+    ],
+)
 def test_what_cannot_be_encoded_is_flagged_bad(names: list[Any]) -> None:
     assert Encoded(names).flag == BAD
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(NAME, max_size=40), min_size=1, max_size=6), COLUMN)
-def test_name_index_finds_what_a_dict_finds(chunks: list[list[str]],
-                                            query: list[str]) -> None:
+def test_name_index_finds_what_a_dict_finds(chunks: list[list[str]], query: list[str]) -> None:
     """Names appended in chunks (the table and buffer grow); every lookup
     matches a dict over the same list, known or not."""
     names: list[str] = []
@@ -121,11 +128,18 @@ ID = st.text(alphabet=st.sampled_from('ab"\\\u00e9\U0001f600 /'), min_size=1, ma
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(ID, ID, st.integers(0, 2), st.integers(1, 5)), min_size=1,
-                max_size=20, unique_by=lambda t: t[0]),
-       st.lists(ID, min_size=3, max_size=3, unique=True))
-def test_a_held_batch_row_is_json_that_reads_back(lines: list[tuple[str, str, int, int]],
-                                                 locs: list[str]) -> None:
+@given(
+    st.lists(
+        st.tuples(ID, ID, st.integers(0, 2), st.integers(1, 5)),
+        min_size=1,
+        max_size=20,
+        unique_by=lambda t: t[0],
+    ),
+    st.lists(ID, min_size=3, max_size=3, unique=True),
+)
+def test_a_held_batch_row_is_json_that_reads_back(
+    lines: list[tuple[str, str, int, int]], locs: list[str]
+) -> None:
     """The row text is written by hand, not by json.dumps: names with quotes,
     backslashes and non-ASCII characters must still read back exactly."""
     import json
@@ -142,8 +156,9 @@ def test_a_held_batch_row_is_json_that_reads_back(lines: list[tuple[str, str, in
     l = np.array([t[2] for t in lines], dtype=np.int64)
     q = np.array([t[3] for t in lines], dtype=np.int64)
     table, li = np.unique(l, return_inverse=True)
-    text = blocks.encode(Packed("".join(orders), lens), None, Packed("".join(skus), slens),
-                         table, li, q, 1234, g)
+    text = blocks.encode(
+        Packed("".join(orders), lens), None, Packed("".join(skus), slens), table, li, q, 1234, g
+    )
     d = json.loads(text)
     assert d["exp"] == 1234
     got_orders, start, got_skus, got_locs, got_q = blocks.columns(d)

@@ -93,8 +93,12 @@ def row(sku: str | None, qty: int = 1, ref: str | None = None, ts: int = 1) -> N
 
 
 def c(*rows: NewRow, key: str | None = None) -> Commit:
-    return Commit(tuple(rows), key=key, fingerprint=None if key is None else f"fp-{key}",
-                  result=None if key is None else '{"ok":true}')
+    return Commit(
+        tuple(rows),
+        key=key,
+        fingerprint=None if key is None else f"fp-{key}",
+        result=None if key is None else '{"ok":true}',
+    )
 
 
 def skus_on_distinct_partitions(partitions: int = 16) -> tuple[str, str]:
@@ -188,8 +192,10 @@ def test_url_query_options_and_open_store(open_pg: Callable[..., PostgresStore])
     s = open_pg(schema=schema, partitions=4)  # creates it, and registers it for dropping
     s.close()
     sep = "&" if "?" in DSN else "?"
-    for url in (f"{DSN}{sep}schema={schema}&partitions=4",
-                f"{DSN}{sep}schema={schema}".replace("postgresql://", "postgres://", 1)):
+    for url in (
+        f"{DSN}{sep}schema={schema}&partitions=4",
+        f"{DSN}{sep}schema={schema}".replace("postgresql://", "postgres://", 1),
+    ):
         if "partitions" not in url:
             with pytest.raises(StorageError, match="partitions=4"):
                 open_store(url)
@@ -384,8 +390,9 @@ def test_wait_ignores_notifications_not_past_head(open_pg: Callable[..., Postgre
     assert done == [True]
 
 
-def test_wait_does_not_poll(open_pg: Callable[..., PostgresStore],
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wait_does_not_poll(
+    open_pg: Callable[..., PostgresStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
     s = open_pg()
     assert s.wait(0, 0) is False  # opens the LISTEN connection
     conn = s._lconn
@@ -453,8 +460,13 @@ def test_driver_errors_become_storage_errors(open_pg: Callable[..., PostgresStor
     s = open_pg()
     s.append([c(row("A"))], 0)
     _drop_schemas([s.schema])
-    for call in (s.head, lambda: list(s.read()), lambda: s.append([c(row("A"))], 1),
-                 lambda: s.lookup_key("k"), lambda: s.save_snapshot(1, b"x")):
+    for call in (
+        s.head,
+        lambda: list(s.read()),
+        lambda: s.append([c(row("A"))], 1),
+        lambda: s.lookup_key("k"),
+        lambda: s.save_snapshot(1, b"x"),
+    ):
         with pytest.raises(StorageError, match="does not exist"):
             call()
 
@@ -506,8 +518,9 @@ def _race_worker(dsn: str, schema: str, worker: int, n: int) -> int:
         sku = skus[i % len(skus)]
         while True:
             try:
-                store.append([c(row(sku, ref=f"w{worker}-{i}"), key=f"w{worker}-{i}")],
-                             store.head())
+                store.append(
+                    [c(row(sku, ref=f"w{worker}-{i}"), key=f"w{worker}-{i}")], store.head()
+                )
                 break
             except ConcurrencyConflict:
                 retries += 1
@@ -573,7 +586,8 @@ if StoreContract is not None:
 
 # -- ids minted by two writers on different partitions -----------------------------------------
 def test_two_stale_writers_never_mint_the_same_reservation_id(
-        open_pg: Callable[..., PostgresStore]) -> None:
+    open_pg: Callable[..., PostgresStore],
+) -> None:
     """Both writers derive ``o1#1`` from the same head, for SKUs on different
     partitions; the claim rows make them conflict, so the second mints
     ``o1#2`` and a release of one never touches the other (regression)."""
@@ -598,7 +612,8 @@ def test_two_stale_writers_never_mint_the_same_reservation_id(
 
 
 def test_two_stale_writers_never_mint_the_same_transfer_id(
-        open_pg: Callable[..., PostgresStore]) -> None:
+    open_pg: Callable[..., PostgresStore],
+) -> None:
     from omnistock import Inventory, Location
 
     x, y = skus_on_distinct_partitions()

@@ -42,7 +42,7 @@ def test_a_marketplace_cannot_drain_the_store_floor(inv: Inventory) -> None:
 
 
 def test_a_consumed_minimum_no_longer_holds_stock_back(inv: Inventory) -> None:
-    hold(inv, "p1", "pos", 3)          # pos used its fence
+    hold(inv, "p1", "pos", 3)  # pos used its fence
     assert inv.available("A", channel="marketplace") == 7 - 1
     assert inv.available("A", channel="pos") == 7
 

@@ -21,8 +21,7 @@ def test_single_commands_never_import_numba() -> None:
         "inv.commit(r.id); inv.ship(r.id); assert inv.check().ok\n"
         "print('numba' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 

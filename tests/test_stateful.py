@@ -72,14 +72,21 @@ class Clock:
 def norm(result: Any) -> Any:
     """A real result as the plain tuple the model produces."""
     if isinstance(result, Applied):
-        return ("applied", result.seq, tuple(
-            (s.sku, s.location, s.qty, tuple(s.reservations)) for s in result.shortages),
-            tuple(attrs.astuple(r, recurse=False) for r in result.resourced))
+        return (
+            "applied",
+            result.seq,
+            tuple((s.sku, s.location, s.qty, tuple(s.reservations)) for s in result.shortages),
+            tuple(attrs.astuple(r, recurse=False) for r in result.resourced),
+        )
     if isinstance(result, Reservation):
         return (
-            "reservation", result.id, result.state,
+            "reservation",
+            result.id,
+            result.state,
             tuple((x.sku, x.location, x.qty) for x in result.lines),
-            result.expires_at, result.order_id, result.channel,
+            result.expires_at,
+            result.order_id,
+            result.channel,
             tuple((x.sku, x.location, x.qty) for x in result.shipped),
         )
     if isinstance(result, HoldBatchResult):
@@ -99,8 +106,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = Clock()
-        self.model = Model(SKUS, [ModelLocation("A"), ModelLocation("B"),
-                                  ModelLocation("W", accepts_returns=False)])
+        self.model = Model(
+            SKUS,
+            [ModelLocation("A"), ModelLocation("B"), ModelLocation("W", accepts_returns=False)],
+        )
         # (key, the keyed call, its normalised first result)
         self.keyed: list[tuple[str, Callable[[str | None], Any], Any]] = []
         self.n_keys = 0
@@ -114,8 +123,10 @@ class LedgerMachine(RuleBasedStateMachine):
         self.inv.add_location(Location("B", kind="store"))
         self.inv.add_location(Location("W", kind="warehouse"))
         for i, (sku, loc) in enumerate([("s1", "A"), ("s1", "B"), ("s2", "A"), ("s2", "W")]):
-            self.do(lambda k, sku=sku, loc=loc, q=stock[i] + 1: self.i.receive(sku, loc, q),
-                    lambda sku=sku, loc=loc, q=stock[i] + 1: self.model.receive(sku, loc, q))
+            self.do(
+                lambda k, sku=sku, loc=loc, q=stock[i] + 1: self.i.receive(sku, loc, q),
+                lambda sku=sku, loc=loc, q=stock[i] + 1: self.model.receive(sku, loc, q),
+            )
 
     def teardown(self) -> None:
         if self.inv is not None:
@@ -127,8 +138,9 @@ class LedgerMachine(RuleBasedStateMachine):
         return self.inv
 
     # -- plumbing ------------------------------------------------------------------
-    def do(self, real: Callable[[str | None], Any], model: Callable[[], Any],
-           key: bool = False) -> Any:
+    def do(
+        self, real: Callable[[str | None], Any], model: Callable[[], Any], key: bool = False
+    ) -> Any:
         """Run one command on both sides: both refuse with the same error, or
         both succeed with equal results. Keyed successes are remembered so
         ``repeat_key`` can replay them."""
@@ -151,8 +163,13 @@ class LedgerMachine(RuleBasedStateMachine):
         got = norm(result)
         if isinstance(result, Applied) and (result.shortages or result.resourced):
             assert not any(r.transfers for r in result.resourced)  # no pickup orders here
-            self.model.resource(want[2], [(r.reservation, r.sku, r.source, r.qty, r.to,
-                                           r.missing) for r in result.resourced])
+            self.model.resource(
+                want[2],
+                [
+                    (r.reservation, r.sku, r.source, r.qty, r.to, r.missing)
+                    for r in result.resourced
+                ],
+            )
             want = ("applied", self.model.head, want[2], got[3])
         assert got == want, f"real {got} != model {want}"
         if k is not None:
@@ -170,53 +187,92 @@ class LedgerMachine(RuleBasedStateMachine):
     # -- stock movements ------------------------------------------------------------
     @rule(sku=skus, loc=locs, qty=st.integers(1, 10), key=keyed)
     def receive(self, sku: str, loc: str, qty: int, key: bool) -> None:
-        self.do(lambda k: self.i.receive(sku, loc, qty, key=k),
-                lambda: self.model.receive(sku, loc, qty), key)
+        self.do(
+            lambda k: self.i.receive(sku, loc, qty, key=k),
+            lambda: self.model.receive(sku, loc, qty),
+            key,
+        )
 
-    @rule(sku=skus, loc=locs, qty=st.integers(0, 8),
-          state=st.sampled_from([SELLABLE, SELLABLE, "damaged", "quarantine"]), key=keyed)
+    @rule(
+        sku=skus,
+        loc=locs,
+        qty=st.integers(0, 8),
+        state=st.sampled_from([SELLABLE, SELLABLE, "damaged", "quarantine"]),
+        key=keyed,
+    )
     def count(self, sku: str, loc: str, qty: int, state: str, key: bool) -> None:
-        self.do(lambda k: self.i.count(sku, loc, qty, state, key=k),
-                lambda: self.model.count(sku, loc, qty, state), key)
+        self.do(
+            lambda k: self.i.count(sku, loc, qty, state, key=k),
+            lambda: self.model.count(sku, loc, qty, state),
+            key,
+        )
 
-    @rule(loc=locs, lines=st.lists(st.tuples(skus, st.integers(1, 4)), min_size=1, max_size=2),
-          key=keyed)
+    @rule(
+        loc=locs,
+        lines=st.lists(st.tuples(skus, st.integers(1, 4)), min_size=1, max_size=2),
+        key=keyed,
+    )
     def sell(self, loc: str, lines: list[tuple[str, int]], key: bool) -> None:
-        self.do(lambda k: self.i.sell(loc, lines, key=k),
-                lambda: self.model.sell(loc, lines), key)
+        self.do(lambda k: self.i.sell(loc, lines, key=k), lambda: self.model.sell(loc, lines), key)
 
     @rule(sku=skus, loc=locs, qty=st.integers(0, 3), key=keyed)
     def set_safety(self, sku: str, loc: str, qty: int, key: bool) -> None:
-        self.do(lambda k: self.i.set_safety(sku, loc, qty, key=k),
-                lambda: self.model.set_safety(sku, loc, qty), key)
+        self.do(
+            lambda k: self.i.set_safety(sku, loc, qty, key=k),
+            lambda: self.model.set_safety(sku, loc, qty),
+            key,
+        )
 
-    @rule(data=st.data(),
-          moves=st.sampled_from([(SELLABLE, "damaged"), (SELLABLE, "display"),
-                                 ("damaged", SELLABLE), ("damaged", "quarantine"),
-                                 ("quarantine", SELLABLE)]),
-          key=keyed)
+    @rule(
+        data=st.data(),
+        moves=st.sampled_from(
+            [
+                (SELLABLE, "damaged"),
+                (SELLABLE, "display"),
+                ("damaged", SELLABLE),
+                ("damaged", "quarantine"),
+                ("quarantine", SELLABLE),
+            ]
+        ),
+        key=keyed,
+    )
     def change_state(self, data: st.DataObject, moves: tuple[str, str], key: bool) -> None:
         """Move units between states: usually from a position that has some
         in ``from_`` (sometimes more than it has), sometimes from anywhere."""
         from_, to = moves
         self.model.expire(self.clock.now)
-        have = [(s, x) for s in SKUS for x in LOCS
-                if s in self.model.known and self.model.p(s, x).units[from_] > 0]
+        have = [
+            (s, x)
+            for s in SKUS
+            for x in LOCS
+            if s in self.model.known and self.model.p(s, x).units[from_] > 0
+        ]
         if have and data.draw(st.integers(0, 3), label="anywhere") != 3:
             sku, loc = data.draw(st.sampled_from(have), label="position")
             qty = data.draw(st.integers(1, self.model.p(sku, loc).units[from_] + 1), label="qty")
         else:
             sku, loc = data.draw(skus, label="sku"), data.draw(locs, label="loc")
             qty = data.draw(st.integers(1, 5), label="qty")
-        self.do(lambda k: self.i.change_state(sku, loc, qty, to, from_=from_, key=k),
-                lambda: self.model.change_state(sku, loc, qty, to, from_), key)
+        self.do(
+            lambda k: self.i.change_state(sku, loc, qty, to, from_=from_, key=k),
+            lambda: self.model.change_state(sku, loc, qty, to, from_),
+            key,
+        )
 
-    @rule(loc=locs, lines=st.lists(st.tuples(skus, st.integers(1, 3)), min_size=1, max_size=2),
-          condition=st.sampled_from(CONDITIONS), key=keyed)
-    def return_items(self, loc: str, lines: list[tuple[str, int]], condition: str,
-                     key: bool) -> None:
-        self.do(lambda k: self.i.return_items(loc, lines, condition=condition, key=k),
-                lambda: self.model.return_items(loc, lines, condition), key)
+    @rule(
+        loc=locs,
+        lines=st.lists(st.tuples(skus, st.integers(1, 3)), min_size=1, max_size=2),
+        condition=st.sampled_from(CONDITIONS),
+        key=keyed,
+    )
+    def return_items(
+        self, loc: str, lines: list[tuple[str, int]], condition: str, key: bool
+    ) -> None:
+        self.do(
+            lambda k: self.i.return_items(loc, lines, condition=condition, key=k),
+            lambda: self.model.return_items(loc, lines, condition),
+            key,
+        )
 
     # -- reservations -----------------------------------------------------------------
     @rule(order=st.sampled_from(ORDERS), data=st.data(), ttl=st.sampled_from(TTLS), key=keyed)
@@ -224,8 +280,12 @@ class LedgerMachine(RuleBasedStateMachine):
         """Hold 1-3 lines: usually at positions with ATP left (which may
         still add up past it), sometimes anywhere (both must refuse)."""
         self.model.expire(self.clock.now)
-        free = [(s, x) for s in SKUS for x in LOCS
-                if s in self.model.known and self.model.p(s, x).atp > 0]
+        free = [
+            (s, x)
+            for s in SKUS
+            for x in LOCS
+            if s in self.model.known and self.model.p(s, x).atp > 0
+        ]
         n = data.draw(st.integers(1, 3), label="n_lines")
         lines: list[tuple[str, int, str]] = []
         for _ in range(n):
@@ -239,9 +299,12 @@ class LedgerMachine(RuleBasedStateMachine):
             lines.append((sku, qty, loc))
         now = self.clock.now
         got = self.do(
-            lambda k: self.i.hold(Order(order, lines=[Line(s, q, location=x)
-                                                      for s, q, x in lines]), ttl=ttl, key=k),
-            lambda: self.model.hold(order, lines, now, timedelta(seconds=ttl)), key)
+            lambda k: self.i.hold(
+                Order(order, lines=[Line(s, q, location=x) for s, q, x in lines]), ttl=ttl, key=k
+            ),
+            lambda: self.model.hold(order, lines, now, timedelta(seconds=ttl)),
+            key,
+        )
         if got is None:
             return
         for sku, _, loc in lines:  # the hold may not take any position below zero
@@ -261,31 +324,34 @@ class LedgerMachine(RuleBasedStateMachine):
         self.n_batch = getattr(self, "n_batch", 0) + 1
         orders = []
         for j in range(n):
-            lines = data.draw(st.lists(st.tuples(skus, st.integers(1, 4), locs),
-                                       min_size=1, max_size=2), label=f"order {j}")
+            lines = data.draw(
+                st.lists(st.tuples(skus, st.integers(1, 4), locs), min_size=1, max_size=2),
+                label=f"order {j}",
+            )
             orders.append((f"b{self.n_batch}-{j}", lines))
         k = None
         if key:
             self.n_keys += 1
             k = f"k{self.n_keys}"
-        batch = HoldBatch([o for o, _ in orders], [s for _, ls in orders for s, _, _ in ls],
-                          [x for _, ls in orders for _, _, x in ls],
-                          [q for _, ls in orders for _, q, _ in ls],
-                          start=[0, *itertools.accumulate(len(ls) for _, ls in orders)])
+        batch = HoldBatch(
+            [o for o, _ in orders],
+            [s for _, ls in orders for s, _, _ in ls],
+            [x for _, ls in orders for _, _, x in ls],
+            [q for _, ls in orders for _, q, _ in ls],
+            start=[0, *itertools.accumulate(len(ls) for _, ls in orders)],
+        )
 
         def real(k: str | None) -> HoldBatchResult:
             return self.i.hold_many(batch, ttl=ttl, key=k)
 
         result = real(k)
         got = norm(result)
-        want = self.model.hold_batch(orders, self.clock.now, timedelta(seconds=ttl),
-                                     result.token)
+        want = self.model.hold_batch(orders, self.clock.now, timedelta(seconds=ttl), result.token)
         note(f"{self.model.trace[-1]} key={k} -> {want}")
         assert got[1] == want, f"real {got} != model {want}"
         assert (result.token is None) == (1 not in want)
         for j, (oid, _) in enumerate(orders):
-            assert result.reservation_id(j) == (f"{oid}#{result.token}" if want[j] == 1
-                                                else None)
+            assert result.reservation_id(j) == (f"{oid}#{result.token}" if want[j] == 1 else None)
         if k is not None:
             self.keyed.append((k, real, got))
 
@@ -300,8 +366,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def extend(self, data: st.DataObject, ttl: int, key: bool) -> None:
         rid = self.draw_res(data, ("held",))
         now = self.clock.now
-        self.do(lambda k: self.i.extend(rid, ttl, key=k),
-                lambda: self.model.extend(rid, now, timedelta(seconds=ttl)), key)
+        self.do(
+            lambda k: self.i.extend(rid, ttl, key=k),
+            lambda: self.model.extend(rid, now, timedelta(seconds=ttl)),
+            key,
+        )
 
     @precondition(lambda self: self.model.res)
     @rule(data=st.data(), key=keyed)
@@ -326,8 +395,11 @@ class LedgerMachine(RuleBasedStateMachine):
             qty = data.draw(st.integers(1, q + 1), label="qty")
             pin = data.draw(st.sampled_from([loc, None]), label="location")
             lines.append((sku, qty, pin))
-        self.do(lambda k: self.i.ship(rid, [Line(*x) for x in lines], key=k),
-                lambda: self.model.ship(rid, lines), key)
+        self.do(
+            lambda k: self.i.ship(rid, [Line(*x) for x in lines], key=k),
+            lambda: self.model.ship(rid, lines),
+            key,
+        )
 
     @precondition(lambda self: self.model.res)
     @rule(data=st.data(), key=keyed)
@@ -443,8 +515,9 @@ class SQLiteMachine(LedgerMachine):
 
 
 def _examples(store: str, default: int) -> int:
-    env = os.environ.get(f"OMNISTOCK_STATEFUL_{store.upper()}_EXAMPLES") \
-        or os.environ.get("OMNISTOCK_STATEFUL_EXAMPLES")
+    env = os.environ.get(f"OMNISTOCK_STATEFUL_{store.upper()}_EXAMPLES") or os.environ.get(
+        "OMNISTOCK_STATEFUL_EXAMPLES"
+    )
     return int(env) if env else default
 
 
@@ -465,4 +538,5 @@ _HAVE_SQLITE = importlib.util.find_spec("omnistock.storage.sqlite") is not None
 TestSQLiteLedger = SQLiteMachine.TestCase
 TestSQLiteLedger.settings = _settings("sqlite", 200)
 TestSQLiteLedger = pytest.mark.skipif(  # type: ignore[misc]
-    not _HAVE_SQLITE, reason="omnistock.storage.sqlite is not written yet")(TestSQLiteLedger)
+    not _HAVE_SQLITE, reason="omnistock.storage.sqlite is not written yet"
+)(TestSQLiteLedger)

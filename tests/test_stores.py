@@ -93,8 +93,14 @@ def test_synchronous_option(tmp_path: Path) -> None:
         assert s.synchronous == "full"
         assert s._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
         assert s.append([Commit((new_row(),))], 0) == 1
-    with closing(SQLiteStore(f"sqlite:///{tmp_path / 'c.db'}?synchronous=full",
-                             synchronous="extra", busy_timeout=2, keep_snapshots=5)) as s:
+    with closing(
+        SQLiteStore(
+            f"sqlite:///{tmp_path / 'c.db'}?synchronous=full",
+            synchronous="extra",
+            busy_timeout=2,
+            keep_snapshots=5,
+        )
+    ) as s:
         assert s._conn.execute("PRAGMA synchronous").fetchone()[0] == 3
         assert s._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 2000
         assert s.keep_snapshots == 5
@@ -235,9 +241,13 @@ def test_snapshots_are_pruned_to_the_newest(tmp_path: Path) -> None:
 
 def _many_rows(n: int, start: int = 0) -> tuple[NewRow, ...]:
     return tuple(
-        new_row(ts=T0 + (start + i) // 3, sku=f"S{(start + i) % 7}" if i % 11 else None,
-                location=("s1", "w1", "d1")[(start + i) % 3],
-                ref=f"r{(start + i) % 5}" if (start + i) % 4 else None, qty=start + i + 1)
+        new_row(
+            ts=T0 + (start + i) // 3,
+            sku=f"S{(start + i) % 7}" if i % 11 else None,
+            location=("s1", "w1", "d1")[(start + i) % 3],
+            ref=f"r{(start + i) % 5}" if (start + i) % 4 else None,
+            qty=start + i + 1,
+        )
         for i in range(n)
     )
 
@@ -253,13 +263,22 @@ def test_filtered_and_seq_at_across_the_index_batches(tmp_path: Path) -> None:
             head = s.append([Commit(_many_rows(n, head))], head)
             everything = list(s.read())
             assert [r[0] for r in everything] == list(range(1, head + 1))
-            for f in ({"sku": "S3"}, {"ref": "r2"}, {"sku": "S1", "location": "w1"},
-                      {"ref": "r1", "location": "d1", "sku": "S5"}, {"location": "s1"}):
+            for f in (
+                {"sku": "S3"},
+                {"ref": "r2"},
+                {"sku": "S1", "location": "w1"},
+                {"ref": "r1", "location": "d1", "sku": "S5"},
+                {"location": "s1"},
+            ):
                 for since, until in ((0, None), (head // 2, None), (3, head - 2), (head, None)):
                     cols = {"sku": 3, "location": 4, "ref": 6}
-                    want = [r for r in everything if r[0] > since
-                            and (until is None or r[0] <= until)
-                            and all(r[cols[k]] == v for k, v in f.items())]
+                    want = [
+                        r
+                        for r in everything
+                        if r[0] > since
+                        and (until is None or r[0] <= until)
+                        and all(r[cols[k]] == v for k, v in f.items())
+                    ]
                     assert list(s.filtered(since, until, **f)) == want, (head, f, since)
             for ts in (T0 - 1, T0, T0 + head // 6, T0 + head // 3, T0 + head):
                 want_seq = max((r[0] for r in everything if r[1] <= ts), default=0)
@@ -271,13 +290,23 @@ def test_filtered_and_seq_at_across_the_index_batches(tmp_path: Path) -> None:
 def test_queries_use_indexes(tmp_path: Path) -> None:
     with closing(_sqlite(tmp_path)) as s:
         c = s._conn
-        plan = " ".join(str(r) for r in c.execute(
-            "EXPLAIN QUERY PLAN SELECT e.seq FROM ix_sku i JOIN entries e ON e.seq = i.seq "
-            "WHERE i.v = ? AND i.seq > ? AND i.seq <= ? ORDER BY i.seq LIMIT ?", ("A", 0, 9, 5)))
+        plan = " ".join(
+            str(r)
+            for r in c.execute(
+                "EXPLAIN QUERY PLAN SELECT e.seq FROM ix_sku i JOIN entries e ON e.seq = i.seq "
+                "WHERE i.v = ? AND i.seq > ? AND i.seq <= ? ORDER BY i.seq LIMIT ?",
+                ("A", 0, 9, 5),
+            )
+        )
         assert "SEARCH i USING PRIMARY KEY" in plan and "TEMP B-TREE" not in plan
-        plan = " ".join(str(r) for r in c.execute(
-            "EXPLAIN QUERY PLAN SELECT seq FROM ix_ts WHERE v <= ? "
-            "ORDER BY v DESC, seq DESC LIMIT 1", (5,)))
+        plan = " ".join(
+            str(r)
+            for r in c.execute(
+                "EXPLAIN QUERY PLAN SELECT seq FROM ix_ts WHERE v <= ? "
+                "ORDER BY v DESC, seq DESC LIMIT 1",
+                (5,),
+            )
+        )
         assert "SEARCH ix_ts USING PRIMARY KEY" in plan and "TEMP B-TREE" not in plan
 
 
@@ -303,13 +332,22 @@ def test_one_store_shared_by_threads(tmp_path: Path) -> None:
     per_thread, threads_n = 100, 4
     errors: list[BaseException] = []
     with closing(_sqlite(tmp_path)) as s:
+
         def work(me: int) -> None:
             try:
                 for i in range(per_thread):
                     while True:
                         try:
-                            s.append([Commit((new_row(ref=f"t{me}", qty=i + 1),),
-                                             key=f"t{me}-{i}", fingerprint="f")], s.head())
+                            s.append(
+                                [
+                                    Commit(
+                                        (new_row(ref=f"t{me}", qty=i + 1),),
+                                        key=f"t{me}-{i}",
+                                        fingerprint="f",
+                                    )
+                                ],
+                                s.head(),
+                            )
                             break
                         except ConcurrencyConflict:
                             pass
@@ -353,8 +391,9 @@ def test_two_processes_append_without_gaps(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
     counts = {"p1": 300, "p2": 200}
-    procs = [ctx.Process(target=_process_writer, args=(url, tag, n, start))
-             for tag, n in counts.items()]
+    procs = [
+        ctx.Process(target=_process_writer, args=(url, tag, n, start)) for tag, n in counts.items()
+    ]
     for p in procs:
         p.start()
     start.set()
@@ -380,4 +419,3 @@ def test_two_processes_append_without_gaps(tmp_path: Path) -> None:
         for p in procs:
             if p.is_alive():  # pragma: no cover
                 p.kill()
-

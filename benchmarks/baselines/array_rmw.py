@@ -18,8 +18,12 @@ from numba import njit
 from ..workloads import Workload
 
 
-@njit("int64(int64[::1], int64[::1], int64[::1], int64[::1], int64)",
-      cache=True, nogil=True, boundscheck=False)
+@njit(
+    "int64(int64[::1], int64[::1], int64[::1], int64[::1], int64)",
+    cache=True,
+    nogil=True,
+    boundscheck=False,
+)
 def check_decrement(avail: Any, s: Any, l: Any, qty: Any, n_locs: Any) -> Any:  # pragma: no cover
     n = 0
     for i in range(s.shape[0]):

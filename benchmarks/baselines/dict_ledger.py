@@ -34,8 +34,9 @@ class DictLedger:
         else:
             ts, tl = w.touched()
             vals = w.stock[ts, tl].tolist()
-            self.pos = {(s, l): [v, 0]
-                        for s, l, v in zip(ts.tolist(), tl.tolist(), vals, strict=True)}
+            self.pos = {
+                (s, l): [v, 0] for s, l, v in zip(ts.tolist(), tl.tolist(), vals, strict=True)
+            }
 
     def reserve(self, sku: int, loc: int, qty: int) -> bool:
         p = self.pos[(sku, loc)]

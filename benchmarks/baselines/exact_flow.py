@@ -72,8 +72,17 @@ class Network:
         return ExactPlan(take, int(np.sum(got >= self.qty)), int(take.sum()), cost)
 
 
-def network(start: Any, cand: Any, cost: Any, sku: Any, qty: Any, atp: Any,
-            cap: Any = None, *, split: bool = False) -> Network:
+def network(
+    start: Any,
+    cand: Any,
+    cost: Any,
+    sku: Any,
+    qty: Any,
+    atp: Any,
+    cap: Any = None,
+    *,
+    split: bool = False,
+) -> Network:
     st = np.asarray(start, dtype=np.int64)
     cd = np.asarray(cand, dtype=np.int64)
     cs = np.asarray(cost, dtype=np.float64)
@@ -115,14 +124,37 @@ def network(start: Any, cand: Any, cost: Any, sku: Any, qty: Any, atp: Any,
         caps += [patp, np.minimum(C[lids], int(q.sum()))]
         costs += [np.zeros(n_pos), np.zeros(lids.shape[0])]
     return Network(
-        n, source, sink,
-        np.concatenate(tails).astype(np.int64), np.concatenate(heads).astype(np.int64),
-        np.concatenate(caps).astype(np.int64), np.concatenate(costs).astype(np.float64),
-        n, ent, int(st[-1]), order_of, q, unit_cost, pidx, ploc, patp, C)
+        n,
+        source,
+        sink,
+        np.concatenate(tails).astype(np.int64),
+        np.concatenate(heads).astype(np.int64),
+        np.concatenate(caps).astype(np.int64),
+        np.concatenate(costs).astype(np.float64),
+        n,
+        ent,
+        int(st[-1]),
+        order_of,
+        q,
+        unit_cost,
+        pidx,
+        ploc,
+        patp,
+        C,
+    )
 
 
-def solve_scipy(start: Any, cand: Any, cost: Any, sku: Any, qty: Any, atp: Any,
-                cap: Any = None, *, split: bool = False) -> ExactPlan:
+def solve_scipy(
+    start: Any,
+    cand: Any,
+    cost: Any,
+    sku: Any,
+    qty: Any,
+    atp: Any,
+    cap: Any = None,
+    *,
+    split: bool = False,
+) -> ExactPlan:
     """The same optimum with scipy ``milp`` (HiGHS): one variable per
     (order, candidate) pair, rows for order demand, position ATP and location
     capacity; the objective ``cost - M`` a unit puts units served first (the
@@ -145,16 +177,18 @@ def solve_scipy(start: Any, cand: Any, cost: Any, sku: Any, qty: Any, atp: Any,
     ub.append(net.atp_of_pos.astype(np.float64))
     if net.cap_loc is not None:
         lids, linv = np.unique(net.loc_of_pos, return_inverse=True)
-        rows.append(coo_matrix((ones, (linv[net.pos_of_pair], cols)),
-                               shape=(lids.shape[0], k)))
+        rows.append(coo_matrix((ones, (linv[net.pos_of_pair], cols)), shape=(lids.shape[0], k)))
         ub.append(net.cap_loc[lids].astype(np.float64))
     t1 = time.perf_counter()
     if k == 0:
         x = np.zeros(0)
     else:
-        res = milp(c - M, constraints=LinearConstraint(vstack(rows).tocsr(), -np.inf,
-                                                       np.concatenate(ub)),
-                   integrality=np.ones(k), bounds=Bounds(0, net.qty[ej].astype(np.float64)))
+        res = milp(
+            c - M,
+            constraints=LinearConstraint(vstack(rows).tocsr(), -np.inf, np.concatenate(ub)),
+            integrality=np.ones(k),
+            bounds=Bounds(0, net.qty[ej].astype(np.float64)),
+        )
         if res.x is None:
             raise RuntimeError(f"scipy milp failed: {res.message}")
         x = res.x
@@ -183,8 +217,18 @@ def solver() -> str | None:
     return "scipy"
 
 
-def solve(start: Any, cand: Any, cost: Any, sku: Any, qty: Any, atp: Any,
-          cap: Any = None, *, split: bool = False, which: str | None = None) -> ExactPlan:
+def solve(
+    start: Any,
+    cand: Any,
+    cost: Any,
+    sku: Any,
+    qty: Any,
+    atp: Any,
+    cap: Any = None,
+    *,
+    split: bool = False,
+    which: str | None = None,
+) -> ExactPlan:
     """The exact optimum (see module doc); ``which`` forces "ortools" or "scipy"."""
     which = which or solver()
     if which == "ortools":

@@ -37,8 +37,17 @@ def available() -> bool:
     return True
 
 
-def solve(start: Any, cand: Any, cost: Any, sku: Any, qty: Any, atp: Any,
-          cap: Any = None, *, split: bool = False) -> ExactPlan:
+def solve(
+    start: Any,
+    cand: Any,
+    cost: Any,
+    sku: Any,
+    qty: Any,
+    atp: Any,
+    cap: Any = None,
+    *,
+    split: bool = False,
+) -> ExactPlan:
     """Min-cost max-flow optimum of a wave (arguments as ``optimize_wave``)."""
     from ortools.graph.python import min_cost_flow
 

@@ -29,12 +29,16 @@ from . import ServiceDown
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
-UPDATE_ONE = ("UPDATE stock SET reserved = reserved + %s "
-              "WHERE sku = %s AND loc = %s AND on_hand - reserved >= %s")
-UPDATE_SET = ("UPDATE stock AS t SET reserved = t.reserved + r.qty "
-              "FROM unnest(%s::int[], %s::int[], %s::bigint[], %s::int[]) AS r(sku, loc, qty, i) "
-              "WHERE t.sku = r.sku AND t.loc = r.loc AND t.on_hand - t.reserved >= r.qty "
-              "RETURNING r.i")
+UPDATE_ONE = (
+    "UPDATE stock SET reserved = reserved + %s "
+    "WHERE sku = %s AND loc = %s AND on_hand - reserved >= %s"
+)
+UPDATE_SET = (
+    "UPDATE stock AS t SET reserved = t.reserved + r.qty "
+    "FROM unnest(%s::int[], %s::int[], %s::bigint[], %s::int[]) AS r(sku, loc, qty, i) "
+    "WHERE t.sku = r.sku AND t.loc = r.loc AND t.on_hand - t.reserved >= r.qty "
+    "RETURNING r.i"
+)
 SELECT_FOR_UPDATE = "SELECT on_hand - reserved FROM stock WHERE sku = %s AND loc = %s FOR UPDATE"
 UPDATE_BY_KEY = "UPDATE stock SET reserved = reserved + %s WHERE sku = %s AND loc = %s"
 
@@ -78,15 +82,16 @@ class PostgresUpdate:
         c = self.conn
         c.execute(f'CREATE SCHEMA "{self.schema}"')
         c.execute(f'SET search_path TO "{self.schema}"')
-        c.execute("CREATE TABLE stock (sku int NOT NULL, loc int NOT NULL, "
-                  "on_hand bigint NOT NULL, reserved bigint NOT NULL DEFAULT 0, "
-                  "PRIMARY KEY (sku, loc))")
+        c.execute(
+            "CREATE TABLE stock (sku int NOT NULL, loc int NOT NULL, "
+            "on_hand bigint NOT NULL, reserved bigint NOT NULL DEFAULT 0, "
+            "PRIMARY KEY (sku, loc))"
+        )
 
     def load(self, w: Workload) -> None:
         ts, tl = w.touched()
         vals = w.stock[ts, tl]
-        with self.conn.cursor() as cur, \
-                cur.copy("COPY stock (sku, loc, on_hand) FROM STDIN") as cp:
+        with self.conn.cursor() as cur, cur.copy("COPY stock (sku, loc, on_hand) FROM STDIN") as cp:
             for row in zip(ts.tolist(), tl.tolist(), vals.tolist(), strict=True):
                 cp.write_row(row)
         self.conn.execute("ANALYZE stock")
@@ -99,8 +104,7 @@ class PostgresUpdate:
             n += cur.rowcount
         return n
 
-    def reserve_unnest(self, s: list[int], l: list[int], qty: list[int],
-                       batch: int = 1_000) -> int:
+    def reserve_unnest(self, s: list[int], l: list[int], qty: list[int], batch: int = 1_000) -> int:
         cur = self.conn.cursor()
         n = 0
         idx = list(range(len(s)))
@@ -125,8 +129,7 @@ class PostgresUpdate:
         return n
 
     def reserved_total(self) -> int:
-        return int(self.conn.execute("SELECT COALESCE(SUM(reserved), 0) FROM stock")
-                   .fetchone()[0])
+        return int(self.conn.execute("SELECT COALESCE(SUM(reserved), 0) FROM stock").fetchone()[0])
 
     def close(self) -> None:
         try:
@@ -141,6 +144,9 @@ def prepare(w: Workload, how: str, cleanup: list[Callable[[], None]]) -> Callabl
     cleanup.append(db.close)
     db.load(w)
     s, l, q = w.s.tolist(), w.l.tolist(), w.qty.tolist()
-    fn = {"autocommit": db.reserve_autocommit, "unnest": db.reserve_unnest,
-          "for_update": db.reserve_for_update}[how]
+    fn = {
+        "autocommit": db.reserve_autocommit,
+        "unnest": db.reserve_unnest,
+        "for_update": db.reserve_for_update,
+    }[how]
     return lambda: fn(s, l, q)

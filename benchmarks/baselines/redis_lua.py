@@ -83,7 +83,7 @@ class RedisLua:
         n = 0
         for lo in range(0, len(keys), batch):
             pipe = self.r.pipeline(transaction=False)
-            for k, q in zip(keys[lo:lo + batch], qty[lo:lo + batch], strict=True):
+            for k, q in zip(keys[lo : lo + batch], qty[lo : lo + batch], strict=True):
                 pipe.evalsha(sha, 1, k, q)
             n += sum(pipe.execute())
         return n
@@ -91,12 +91,11 @@ class RedisLua:
     def close(self) -> None:
         ks = list(self.keys.values())
         for lo in range(0, len(ks), 5_000):
-            self.r.unlink(*ks[lo:lo + 5_000])
+            self.r.unlink(*ks[lo : lo + 5_000])
         self.r.close()
 
 
-def prepare(w: Workload, pipelined: bool,
-            cleanup: list[Callable[[], None]]) -> Callable[[], int]:
+def prepare(w: Workload, pipelined: bool, cleanup: list[Callable[[], None]]) -> Callable[[], int]:
     db = RedisLua()
     cleanup.append(db.close)
     db.load(w)

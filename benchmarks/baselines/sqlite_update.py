@@ -24,8 +24,9 @@ from collections.abc import Callable
 
 from ..workloads import Workload
 
-SQL = ("UPDATE stock SET reserved = reserved + ? "
-       "WHERE sku = ? AND loc = ? AND on_hand - reserved >= ?")
+SQL = (
+    "UPDATE stock SET reserved = reserved + ? WHERE sku = ? AND loc = ? AND on_hand - reserved >= ?"
+)
 
 
 class SQLiteUpdate:
@@ -36,9 +37,11 @@ class SQLiteUpdate:
         c.execute("PRAGMA journal_mode = WAL")
         c.execute("PRAGMA synchronous = NORMAL")
         c.execute("DROP TABLE IF EXISTS stock")
-        c.execute("CREATE TABLE stock (sku INTEGER NOT NULL, loc INTEGER NOT NULL, "
-                  "on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL DEFAULT 0, "
-                  "PRIMARY KEY (sku, loc)) WITHOUT ROWID")
+        c.execute(
+            "CREATE TABLE stock (sku INTEGER NOT NULL, loc INTEGER NOT NULL, "
+            "on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL DEFAULT 0, "
+            "PRIMARY KEY (sku, loc)) WITHOUT ROWID"
+        )
 
     def load(self, w: Workload) -> None:
         """The positions the stream touches (the others never change the
@@ -47,8 +50,10 @@ class SQLiteUpdate:
         vals = w.stock[ts, tl]
         c = self.conn
         c.execute("BEGIN")
-        c.executemany("INSERT INTO stock (sku, loc, on_hand) VALUES (?, ?, ?)",
-                      zip(ts.tolist(), tl.tolist(), vals.tolist(), strict=True))
+        c.executemany(
+            "INSERT INTO stock (sku, loc, on_hand) VALUES (?, ?, ?)",
+            zip(ts.tolist(), tl.tolist(), vals.tolist(), strict=True),
+        )
         c.execute("COMMIT")
 
     def reserve_each(self, s: list[int], l: list[int], qty: list[int]) -> int:
@@ -58,22 +63,23 @@ class SQLiteUpdate:
             n += ex(SQL, (q, a, b, q)).rowcount
         return n
 
-    def reserve_batched(self, s: list[int], l: list[int], qty: list[int],
-                        batch: int = 10_000) -> int:
+    def reserve_batched(
+        self, s: list[int], l: list[int], qty: list[int], batch: int = 10_000
+    ) -> int:
         c = self.conn
         ex = c.execute
         n = 0
         for lo in range(0, len(s), batch):
             ex("BEGIN")
-            for a, b, q in zip(s[lo:lo + batch], l[lo:lo + batch], qty[lo:lo + batch],
-                               strict=True):
+            for a, b, q in zip(
+                s[lo : lo + batch], l[lo : lo + batch], qty[lo : lo + batch], strict=True
+            ):
                 n += ex(SQL, (q, a, b, q)).rowcount
             ex("COMMIT")
         return n
 
     def reserved_total(self) -> int:
-        return int(self.conn.execute("SELECT COALESCE(SUM(reserved), 0) FROM stock")
-                   .fetchone()[0])
+        return int(self.conn.execute("SELECT COALESCE(SUM(reserved), 0) FROM stock").fetchone()[0])
 
     def close(self) -> None:
         self.conn.close()
@@ -86,8 +92,9 @@ def _lists(w: Workload) -> tuple[list[int], list[int], list[int]]:
     return w.s.tolist(), w.l.tolist(), w.qty.tolist()
 
 
-def prepare(w: Workload, path: str, batched: bool,
-            cleanup: list[Callable[[], None]]) -> Callable[[], int]:
+def prepare(
+    w: Workload, path: str, batched: bool, cleanup: list[Callable[[], None]]
+) -> Callable[[], int]:
     """A loaded table at ``path``; the callable runs the stream. The close is
     appended to ``cleanup``."""
     db = SQLiteUpdate(path)

@@ -1,7 +1,7 @@
 """omnistock: one fast, truthful stock ledger for omnichannel retail.
 
-    from omnistock import Inventory, Location, Line, Order
-    inv = Inventory.open("sqlite:///shop.db")
+from omnistock import Inventory, Location, Line, Order
+inv = Inventory.open("sqlite:///shop.db")
 """
 
 from __future__ import annotations

@@ -61,14 +61,15 @@ class BulkHoldCommands(CommandBase):
                 return self._hold_fenced(batch, ttl, key, fp)
         try:
             result: HoldBatchResult = self._commit_block(
-                "hold_many", key, fp,
-                lambda now: self._plan_hold_batch(batch, now, ttl_us, key))
+                "hold_many", key, fp, lambda now: self._plan_hold_batch(batch, now, ttl_us, key)
+            )
         except _Fenced:  # another process fenced the channel meanwhile
             return self._hold_fenced(batch, ttl, key, fp)
         return result
 
-    def _hold_fenced(self, batch: HoldBatch, ttl: Any, key: str | None,
-                     fp: str | None) -> HoldBatchResult:
+    def _hold_fenced(
+        self, batch: HoldBatch, ttl: Any, key: str | None, fp: str | None
+    ) -> HoldBatchResult:
         """A batch whose channel has a buffer, cap or fences: its room is per
         SKU across orders, so each order is planned as ``hold`` plans it, in
         turn, every one seeing the ones before. It is still one command (one
@@ -94,8 +95,7 @@ class BulkHoldCommands(CommandBase):
         result: HoldBatchResult = self._submit(_Request("hold_many", key, fp, _nothing, follow))
         return result
 
-    def _plan_hold_batch(self, b: HoldBatch, now: int, ttl_us: int,
-                         key: str | None) -> BlockPlan:
+    def _plan_hold_batch(self, b: HoldBatch, now: int, ttl_us: int, key: str | None) -> BlockPlan:
         """Decide the batch in the live grids: names looked up and every
         order decided and reserved by one kernel call each (``hold_block``),
         O(lines). Raises nothing for stock: every order gets a status."""
@@ -122,15 +122,15 @@ class BulkHoldCommands(CommandBase):
             served[[g.loc_ix[x] for x in ch.locations if x in g.loc_ix]] = 1
         status = np.empty(n, dtype=np.int8)
         line_held = np.empty(len(s), dtype=np.uint8)
-        n_ok = int(hold_block(start, s, l, b.qty, served, g.free, g.reserved, status,
-                              line_held))
+        n_ok = int(hold_block(start, s, l, b.qty, served, g.free, g.reserved, status, line_held))
         exp = now + ttl_us
         if not n_ok:
             return [], [], HoldBatchResult(b.order_ids, status, None, from_micros(exp)), _noop
         hstart: np.ndarray | None
         if b.encoded() is not None:  # one kernel pass over the batch's buffer
-            orders, skus, hs, hl, hq, hstart, table, li = _held_of(b, status, start, s, l,
-                                                                   len(g.locs))
+            orders, skus, hs, hl, hq, hstart, table, li = _held_of(
+                b, status, start, s, l, len(g.locs)
+            )
         else:  # names no id can be: the held subset in numpy and Python
             held = status == HELD
             lines = held if single else line_held.view(np.bool_)
@@ -145,22 +145,45 @@ class BulkHoldCommands(CommandBase):
         while token in st.holds.blocks:  # pragma: no cover - 48 random bits
             token = "b" + os.urandom(6).hex()
         text = blocks.encode(orders, hstart, skus, table, li, hq, exp, g)
-        row: NewRow = (self._ts(now), blocks.HELD_BATCH, blocks.BLOCK_SKU, None,
-                       int(hq.sum()), token, b.channel, key, text)
-        data = {"exp": exp, "orders": orders, "S": hs, "L": hl, "Q": hq, "done": True,
-                "start": np.arange(n_ok + 1, dtype=np.int64) if hstart is None else hstart}
+        row: NewRow = (
+            self._ts(now),
+            blocks.HELD_BATCH,
+            blocks.BLOCK_SKU,
+            None,
+            int(hq.sum()),
+            token,
+            b.channel,
+            key,
+            text,
+        )
+        data = {
+            "exp": exp,
+            "orders": orders,
+            "S": hs,
+            "L": hl,
+            "Q": hq,
+            "done": True,
+            "start": np.arange(n_ok + 1, dtype=np.int64) if hstart is None else hstart,
+        }
 
         def undo() -> None:
             st._add_reserved(hs, hl, -hq)
 
-        return [row], [data], HoldBatchResult(b.order_ids, status, token,
-                                              from_micros(exp)), undo
+        return [row], [data], HoldBatchResult(b.order_ids, status, token, from_micros(exp)), undo
 
 
-def _held_of(b: HoldBatch, status: np.ndarray, start: np.ndarray, s: np.ndarray,
-             l: np.ndarray, n_locs: int) -> tuple[blocks.Packed, blocks.Packed, np.ndarray,
-                                                  np.ndarray, np.ndarray, np.ndarray,
-                                                  np.ndarray, np.ndarray]:
+def _held_of(
+    b: HoldBatch, status: np.ndarray, start: np.ndarray, s: np.ndarray, l: np.ndarray, n_locs: int
+) -> tuple[
+    blocks.Packed,
+    blocks.Packed,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+]:
     """The held orders' ids and SKU names (packed), lines, CSR offsets and
     location table (grid indices, and a place in it per line), compacted
     from the batch's encoded names by one kernel call. O(lines + characters)."""
@@ -174,13 +197,31 @@ def _held_of(b: HoldBatch, status: np.ndarray, start: np.ndarray, s: np.ndarray,
     slens, hs, hl, hq, li = (np.empty(m, dtype=np.int64) for _ in range(5))
     table = np.empty(n_locs, dtype=np.int64)
     sizes = np.empty(5, dtype=np.int64)
-    compact_held(enc.buf, offs, status, start, s, l, b.qty, ocodes, scodes, olens, slens,
-                 hs, hl, hq, hstart, np.full(n_locs, -1, dtype=np.int64), table, li, sizes)
+    compact_held(
+        enc.buf,
+        offs,
+        status,
+        start,
+        s,
+        l,
+        b.qty,
+        ocodes,
+        scodes,
+        olens,
+        slens,
+        hs,
+        hl,
+        hq,
+        hstart,
+        np.full(n_locs, -1, dtype=np.int64),
+        table,
+        li,
+        sizes,
+    )
     no, ns, jo, ko, kt = sizes.tolist()
     orders = blocks.Packed(ocodes[:no].tobytes().decode("utf-32-le"), olens[:jo])
     skus = blocks.Packed(scodes[:ns].tobytes().decode("utf-32-le"), slens[:ko])
-    return (orders, skus, hs[:ko], hl[:ko], hq[:ko], hstart[:jo + 1], table[:kt],
-            li[:ko])
+    return (orders, skus, hs[:ko], hl[:ko], hq[:ko], hstart[: jo + 1], table[:kt], li[:ko])
 
 
 def _packed(col: Sequence[str], mask: np.ndarray) -> blocks.Packed:

@@ -27,15 +27,23 @@ from .values import (
 
 def order_args(order: Order) -> list[Any]:
     return [
-        order.id, order.channel, [[x.sku, x.qty, x.location] for x in order.lines],
-        order.method, None if order.ship_to is None else [order.ship_to.lat, order.ship_to.lon],
-        order.pickup_at, order.allow_split, order.allow_partial,
+        order.id,
+        order.channel,
+        [[x.sku, x.qty, x.location] for x in order.lines],
+        order.method,
+        None if order.ship_to is None else [order.ship_to.lat, order.ship_to.lon],
+        order.pickup_at,
+        order.allow_split,
+        order.allow_partial,
     ]
 
 
 def _res(r: Reservation) -> dict[str, Any]:
     return {
-        "id": r.id, "state": r.state, "order_id": r.order_id, "channel": r.channel,
+        "id": r.id,
+        "state": r.state,
+        "order_id": r.order_id,
+        "channel": r.channel,
         "expires_at": None if r.expires_at is None else to_micros(r.expires_at),
         "lines": [[x.sku, x.location, x.qty] for x in r.lines],
         "shipped": [[x.sku, x.location, x.qty] for x in r.shipped],
@@ -51,18 +59,35 @@ def transfer_of(v: list[Any]) -> Transfer:
 
 
 def _resourced(r: Resourced) -> list[Any]:
-    return [r.reservation, r.sku, r.source, r.qty, [list(x) for x in r.to], r.missing,
-            [transfer_jsonable(t) for t in r.transfers]]
+    return [
+        r.reservation,
+        r.sku,
+        r.source,
+        r.qty,
+        [list(x) for x in r.to],
+        r.missing,
+        [transfer_jsonable(t) for t in r.transfers],
+    ]
 
 
 def _resourced_of(v: list[Any]) -> Resourced:
-    return Resourced(v[0], v[1], v[2], v[3], tuple((a, b) for a, b in v[4]), v[5],
-                     tuple(transfer_of(t) for t in v[6]))
+    return Resourced(
+        v[0],
+        v[1],
+        v[2],
+        v[3],
+        tuple((a, b) for a, b in v[4]),
+        v[5],
+        tuple(transfer_of(t) for t in v[6]),
+    )
 
 
 def decode_reservation(d: dict[str, Any]) -> Reservation:
     return Reservation(
-        id=d["id"], state=d["state"], order_id=d["order_id"], channel=d["channel"],
+        id=d["id"],
+        state=d["state"],
+        order_id=d["order_id"],
+        channel=d["channel"],
         expires_at=None if d["expires_at"] is None else from_micros(d["expires_at"]),
         lines=tuple(ReservationLine(*x) for x in d["lines"]),
         shipped=tuple(ReservationLine(*x) for x in d["shipped"]),
@@ -75,10 +100,15 @@ def to_jsonable(result: Any) -> Any:
     if isinstance(result, Reservation):
         return {"t": "reservation", "v": _res(result)}
     if isinstance(result, Applied):
-        return {"t": "applied", "v": [result.seq, [
-            [s.sku, s.location, s.qty, list(s.reservations)] for s in result.shortages],
-            [_resourced(r) for r in result.resourced],
-            [transfer_jsonable(t) for t in result.transfers]]}
+        return {
+            "t": "applied",
+            "v": [
+                result.seq,
+                [[s.sku, s.location, s.qty, list(s.reservations)] for s in result.shortages],
+                [_resourced(r) for r in result.resourced],
+                [transfer_jsonable(t) for t in result.transfers],
+            ],
+        }
     if isinstance(result, Transfer):
         return {"t": "transfer", "v": transfer_jsonable(result)}
     if isinstance(result, Location):
@@ -93,9 +123,12 @@ def to_jsonable(result: Any) -> Any:
 _DECODERS: dict[str, Any] = {
     "plain": lambda v: v,
     "reservation": decode_reservation,
-    "applied": lambda v: Applied(v[0], tuple(Shortage(a, b, c, tuple(d)) for a, b, c, d in v[1]),
-                                 tuple(_resourced_of(r) for r in v[2]),
-                                 tuple(transfer_of(t) for t in v[3])),
+    "applied": lambda v: Applied(
+        v[0],
+        tuple(Shortage(a, b, c, tuple(d)) for a, b, c, d in v[1]),
+        tuple(_resourced_of(r) for r in v[2]),
+        tuple(transfer_of(t) for t in v[3]),
+    ),
     "transfer": transfer_of,
     "location": Location.from_dict,
     "channel": Channel.from_dict,

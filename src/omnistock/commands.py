@@ -38,8 +38,14 @@ class _Request:
 
     __slots__ = ("done", "error", "follow", "fp", "key", "name", "plan", "result")
 
-    def __init__(self, name: str, key: str | None, fp: str | None,
-                 plan: Callable[[int], Plan], follow: Follow | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        key: str | None,
+        fp: str | None,
+        plan: Callable[[int], Plan],
+        follow: Follow | None = None,
+    ) -> None:
         self.name = name
         self.key = key
         self.fp = fp
@@ -71,17 +77,30 @@ class CommandBase(Reader):
     if TYPE_CHECKING:
         _state: LedgerState
 
-        def _run(self, name: str, args: Any, key: str | None, plan: Callable[[int], Plan],
-                 follow: Follow | None = None) -> Any: ...
-        def _request(self, name: str, args: Any, key: str | None,
-                     plan: Callable[[int], Plan], follow: Follow | None = None) -> _Request: ...
+        def _run(
+            self,
+            name: str,
+            args: Any,
+            key: str | None,
+            plan: Callable[[int], Plan],
+            follow: Follow | None = None,
+        ) -> Any: ...
+        def _request(
+            self,
+            name: str,
+            args: Any,
+            key: str | None,
+            plan: Callable[[int], Plan],
+            follow: Follow | None = None,
+        ) -> _Request: ...
         def _submit(self, req: _Request) -> Any: ...
         def _submit_many(self, reqs: list[_Request]) -> None: ...
         def _ts(self, now: int) -> int: ...
         def _claim(self, ts: int, key: str | None, scope: str) -> list[NewRow]: ...
         def _now_us(self) -> int: ...
-        def _commit_block(self, name: str, key: str | None, fp: str | None,
-                          plan: Callable[[int], Any]) -> Any: ...
+        def _commit_block(
+            self, name: str, key: str | None, fp: str | None, plan: Callable[[int], Any]
+        ) -> Any: ...
         # bulkholds.py
         def _hold_batch(self, batch: Any, ttl: Any, key: str | None) -> Any: ...
         # stock.py
@@ -91,9 +110,15 @@ class CommandBase(Reader):
         def _hold_request(self, order: Order, ttl: Any, key: str | None) -> _Request: ...
         def _pinned(self, order: Order) -> dict[Pos, int]: ...
         def _open_hold(self, res_id: Any, allowed: tuple[str, ...], action: str) -> Hold: ...
-        def _line_rows(self, h: Hold, kind: str, now: int, key: str | None,
-                       data: dict[str, Any] | None = None,
-                       qtys: dict[Pos, int] | None = None) -> tuple[list[NewRow], list[Any]]: ...
+        def _line_rows(
+            self,
+            h: Hold,
+            kind: str,
+            now: int,
+            key: str | None,
+            data: dict[str, Any] | None = None,
+            qtys: dict[Pos, int] | None = None,
+        ) -> tuple[list[NewRow], list[Any]]: ...
         def _after(self, h: Hold, rows: list[NewRow], datas: list[Any]) -> Reservation: ...
         # orders.py
         def _policy_of(self, st: LedgerState) -> Any: ...

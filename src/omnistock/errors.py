@@ -90,7 +90,11 @@ class InsufficientStock(OmnistockError):
     """
 
     def __init__(
-        self, sku: str, requested: int, available: int, location: str | None = None,
+        self,
+        sku: str,
+        requested: int,
+        available: int,
+        location: str | None = None,
         channel: str | None = None,
     ) -> None:
         self.sku = sku
@@ -101,9 +105,7 @@ class InsufficientStock(OmnistockError):
         where = f" at location={location!r}" if location is not None else ""
         if channel is not None:
             where += f" for channel={channel!r}"
-        super().__init__(
-            f"sku={sku!r}{where}: requested {requested}, available {available}"
-        )
+        super().__init__(f"sku={sku!r}{where}: requested {requested}, available {available}")
 
 
 class IdempotencyConflict(OmnistockError):
@@ -111,9 +113,7 @@ class IdempotencyConflict(OmnistockError):
 
     def __init__(self, key: str, first: str, now: str) -> None:
         self.key = key
-        super().__init__(
-            f"key={key!r}: already used for {first}; cannot reuse it for {now}"
-        )
+        super().__init__(f"key={key!r}: already used for {first}; cannot reuse it for {now}")
 
 
 class ConcurrencyConflict(OmnistockError):

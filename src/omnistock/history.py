@@ -22,12 +22,28 @@ from .values import Entry
 
 def entry_of(row: Sequence[Any]) -> Entry:
     seq, ts, kind, sku, loc, qty, ref, channel, key, data = row
-    return Entry(seq, from_micros(ts), kind, sku, loc, qty, ref, channel, key,
-                 None if data is None else json.loads(data))
+    return Entry(
+        seq,
+        from_micros(ts),
+        kind,
+        sku,
+        loc,
+        qty,
+        ref,
+        channel,
+        key,
+        None if data is None else json.loads(data),
+    )
 
 
-def rows_for(store: Store, since: int, until: int | None, sku: str | None,
-             location: str | None, ref: str | None) -> Iterator[Row]:
+def rows_for(
+    store: Store,
+    since: int,
+    until: int | None,
+    sku: str | None,
+    location: str | None,
+    ref: str | None,
+) -> Iterator[Row]:
     """Rows that may hold a matching entry, in sequence order: the store's
     filtered rows, plus every block row when a filter could match inside
     one (block rows carry no SKU or location of their own)."""
@@ -52,16 +68,20 @@ def _unique(rows: Iterator[Row]) -> Iterator[Row]:
         last = r
 
 
-def entries(store: Store, rows: Iterator[Row], sku: str | None, location: str | None,
-            ref: str | None) -> Iterator[Entry]:
+def entries(
+    store: Store, rows: Iterator[Row], sku: str | None, location: str | None, ref: str | None
+) -> Iterator[Entry]:
     """Entries of ``rows`` matching every filter, block rows expanded."""
     held: dict[str, dict[str, Any]] = {}  # token -> its held-batch data
     for row in rows:
         kind = row[2]
         if kind not in blocks.BLOCK_KINDS:
             e = entry_of(row)
-            if (sku is None or e.sku == sku) and (location is None or e.location == location) \
-                    and (ref is None or e.ref == ref):
+            if (
+                (sku is None or e.sku == sku)
+                and (location is None or e.location == location)
+                and (ref is None or e.ref == ref)
+            ):
                 yield e
             continue
         token = row[6]
@@ -90,8 +110,16 @@ def _held_data(store: Store, token: str) -> dict[str, Any] | None:
     return None
 
 
-def _expand(row: Row, d: dict[str, Any], members: Any, kind: str, token: str,
-            sku: str | None, location: str | None, ref: str | None) -> Iterator[Entry]:
+def _expand(
+    row: Row,
+    d: dict[str, Any],
+    members: Any,
+    kind: str,
+    token: str,
+    sku: str | None,
+    location: str | None,
+    ref: str | None,
+) -> Iterator[Entry]:
     seq, ts, _k, _s, _l, _q, _r, channel, key, _d = row
     at = from_micros(ts)
     orders, start_a, s, l, q_a = blocks.columns(d)
@@ -108,5 +136,6 @@ def _expand(row: Row, d: dict[str, Any], members: Any, kind: str, token: str,
                 data = {"order": orders[j], "batch": token}
                 if kind == "held":
                     data["exp"] = d["exp"]
-                yield Entry(seq, at, kind, sk, lc, n, rid, channel,
-                            key if kind == "held" else None, data)
+                yield Entry(
+                    seq, at, kind, sk, lc, n, rid, channel, key if kind == "held" else None, data
+                )

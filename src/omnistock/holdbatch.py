@@ -63,8 +63,9 @@ def _check_names(field: str, t: tuple[str, ...]) -> None:
 def _qty(v: Any) -> np.ndarray:
     a = np.asarray(v)
     if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
-        raise InvalidQuantity("qty", a.dtype if a.ndim == 1 else a.shape,
-                              "must be a 1-d integer array")
+        raise InvalidQuantity(
+            "qty", a.dtype if a.ndim == 1 else a.shape, "must be a 1-d integer array"
+        )
     a = np.array(a, dtype=np.int64)  # a copy: the batch must not change under the ledger
     if a.size and (a.min() < 1 or a.max() > MAX_QTY):
         i = int(np.flatnonzero((a < 1) | (a > MAX_QTY))[0])
@@ -80,8 +81,11 @@ def _start(v: Any) -> np.ndarray | None:
         raise InvalidInput("start", v, "must be a 1-d integer array of line offsets")
     a = np.ascontiguousarray(a, dtype=np.int64)
     if a[0] != 0 or (np.diff(a) <= 0).any():
-        raise InvalidInput("start", a.tolist()[:10], "must start at 0 and increase strictly "
-                           "(every order has at least one line)")
+        raise InvalidInput(
+            "start",
+            a.tolist()[:10],
+            "must start at 0 and increase strictly (every order has at least one line)",
+        )
     return a
 
 
@@ -126,15 +130,18 @@ class HoldBatch:
         n, m = len(self.order_ids), len(self.skus)
         for name in ("locations", "qty"):
             if len(getattr(self, name)) != m:
-                raise InvalidInput(name, len(getattr(self, name)),
-                                   f"must have one entry per line ({m}, as skus)")
+                raise InvalidInput(
+                    name, len(getattr(self, name)), f"must have one entry per line ({m}, as skus)"
+                )
         if self.start is None:
             if m != n:
-                raise InvalidInput("skus", m, f"must have one line per order ({n}) "
-                                   "when start is not given")
+                raise InvalidInput(
+                    "skus", m, f"must have one line per order ({n}) when start is not given"
+                )
         elif len(self.start) != n + 1 or int(self.start[-1]) != m:
-            raise InvalidInput("start", len(self.start), f"must have {n + 1} offsets "
-                               f"ending at the line count {m}")
+            raise InvalidInput(
+                "start", len(self.start), f"must have {n + 1} offsets ending at the line count {m}"
+            )
         self._check_names(n, m)
 
     def _check_names(self, n: int, m: int) -> None:
@@ -154,8 +161,11 @@ class HoldBatch:
         else:
             orders = enc.part(0, n)
         ol = orders.lengths()
-        if n and not (ol.min() >= 1 and ol.max() <= MAX_ID_LEN and (
-                orders.flag == ASCII or "".join(o).isprintable())):
+        if n and not (
+            ol.min() >= 1
+            and ol.max() <= MAX_ID_LEN
+            and (orders.flag == ASCII or "".join(o).isprintable())
+        ):
             _check_ids("order_ids", o)
         dup = orders.first_duplicate()
         if dup >= 0:
@@ -232,15 +242,22 @@ class HoldBatchResult:
     def to_jsonable(self) -> dict[str, Any]:
         from ._validate import to_micros
 
-        return {"order_ids": list(self.order_ids), "status": self.status.tolist(),
-                "token": self.token,
-                "exp": None if self.expires_at is None else to_micros(self.expires_at),
-                "ids": None if self.ids is None else list(self.ids)}
+        return {
+            "order_ids": list(self.order_ids),
+            "status": self.status.tolist(),
+            "token": self.token,
+            "exp": None if self.expires_at is None else to_micros(self.expires_at),
+            "ids": None if self.ids is None else list(self.ids),
+        }
 
     @classmethod
     def from_jsonable(cls, d: dict[str, Any]) -> HoldBatchResult:
         from ._validate import from_micros
 
-        return cls(tuple(d["order_ids"]), np.asarray(d["status"], dtype=np.int8), d["token"],
-                   None if d["exp"] is None else from_micros(d["exp"]),
-                   None if d["ids"] is None else tuple(d["ids"]))
+        return cls(
+            tuple(d["order_ids"]),
+            np.asarray(d["status"], dtype=np.int8),
+            d["token"],
+            None if d["exp"] is None else from_micros(d["exp"]),
+            None if d["ids"] is None else tuple(d["ids"]),
+        )

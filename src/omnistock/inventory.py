@@ -78,8 +78,9 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
         from .storage.memory import MemoryStore
 
         if clock is not None and not callable(clock):
-            raise InvalidInput("clock", clock, "must be a zero-argument callable returning "
-                               "an aware UTC datetime")
+            raise InvalidInput(
+                "clock", clock, "must be a zero-argument callable returning an aware UTC datetime"
+            )
         self._store = store if store is not None else MemoryStore()
         self._clock: Clock = clock or _utcnow
         self._lock = threading.RLock()  # held by the group-commit leader
@@ -92,8 +93,7 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
         self._closed = False
 
     @classmethod
-    def open(cls, url: str = "memory://", clock: Clock | None = None,
-             **options: Any) -> Inventory:
+    def open(cls, url: str = "memory://", clock: Clock | None = None, **options: Any) -> Inventory:
         """Open the inventory kept in ``url``: ``memory://`` (default),
         ``sqlite:///path.db`` or ``postgresql://...``. Opening loads the newest
         snapshot and replays the journal after it."""
@@ -154,8 +154,14 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
     def _now_of(self, st: LedgerState) -> int:
         return max(self._now_us(), st.last_ts)
 
-    def _run(self, name: str, args: Any, key: str | None, plan: Callable[[int], Plan],
-             follow: Follow | None = None) -> Any:
+    def _run(
+        self,
+        name: str,
+        args: Any,
+        key: str | None,
+        plan: Callable[[int], Plan],
+        follow: Follow | None = None,
+    ) -> Any:
         """Run one command: idempotency, lazy expiry, validation, append.
 
         ``args`` (or a callable returning them) identify the command for its
@@ -163,8 +169,14 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
         from several threads are group-committed (see ``_drain``)."""
         return self._submit(self._request(name, args, key, plan, follow))
 
-    def _request(self, name: str, args: Any, key: str | None,
-                 plan: Callable[[int], Plan], follow: Follow | None = None) -> _Request:
+    def _request(
+        self,
+        name: str,
+        args: Any,
+        key: str | None,
+        plan: Callable[[int], Plan],
+        follow: Follow | None = None,
+    ) -> _Request:
         fp = None
         if key is not None:
             check_id("key", key)
@@ -210,12 +222,19 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
 
     def _commit_batch(self, batch: list[_Request]) -> None:
         st = self._state
-        if len(batch) == 1 and batch[0].follow is None and batch[0].key is None \
-                and self._commit_alone(batch[0]):
+        if (
+            len(batch) == 1
+            and batch[0].follow is None
+            and batch[0].key is None
+            and self._commit_alone(batch[0])
+        ):
             # A refusal is only true if the ledger it was checked against was
             # current: another process may have received stock meanwhile.
-            if not (self._shared and isinstance(batch[0].error, OmnistockError)
-                    and self._store.head() > st.head):
+            if not (
+                self._shared
+                and isinstance(batch[0].error, OmnistockError)
+                and self._store.head() > st.head
+            ):
                 return
             batch[0].error, batch[0].done = None, False
             self._catch_up()
@@ -229,8 +248,11 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
                 for req in batch:
                     req.error = None
                     self._plan_one(req, now, sp, commits, in_batch)
-                if self._shared and any(isinstance(r.error, OmnistockError) for r in batch) \
-                        and self._store.head() != sp.head:
+                if (
+                    self._shared
+                    and any(isinstance(r.error, OmnistockError) for r in batch)
+                    and self._store.head() != sp.head
+                ):
                     # Refused against a stale ledger: catch up and plan again.
                     raise ConcurrencyConflict("refused against a stale ledger")
                 if commits:
@@ -290,9 +312,14 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
         req.result, req.done = result, True
         return True
 
-    def _fold_appended(self, head: int, new_head: int, rows: list[NewRow],
-                       datas: list[dict[str, Any] | None],
-                       undo: Callable[[], None] | None = None) -> None:
+    def _fold_appended(
+        self,
+        head: int,
+        new_head: int,
+        rows: list[NewRow],
+        datas: list[dict[str, Any] | None],
+        undo: Callable[[], None] | None = None,
+    ) -> None:
         """Fold rows the store just appended after ``head``: directly when
         they got the next numbers, else (a partitioned store put others' rows
         between) by taking back what planning did (``undo``) and catching up,
@@ -308,8 +335,9 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
         if st.head - self._last_snap >= self._snapshot_every:
             self._snapshot()
 
-    def _commit_block(self, name: str, key: str | None, fp: str | None,
-                      plan: Callable[[int], Any]) -> Any:
+    def _commit_block(
+        self, name: str, key: str | None, fp: str | None, plan: Callable[[int], Any]
+    ) -> Any:
         """Commit one bulk command alone, with no savepoint: ``plan(now)``
         decides it in the live grids and returns ``(rows, datas, result,
         undo)``; the rows are appended, then folded (their data says the
@@ -336,8 +364,7 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
                     rec = self._store.lookup_key(key)
                     if rec is not None:
                         if rec.fingerprint != fp:
-                            raise IdempotencyConflict(
-                                key, rec.fingerprint.split(":", 1)[0], name)
+                            raise IdempotencyConflict(key, rec.fingerprint.split(":", 1)[0], name)
                         return codec.decode(rec.result)
                 rows, datas, result, undo = plan(now)
                 if not rows and self._shared and self._store.head() != st.head:
@@ -350,8 +377,13 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
                 head = st.head
                 try:
                     new_head = self._store.append(
-                        [Commit(tuple(rows), key, fp,
-                                None if key is None else codec.encode(result))], head)
+                        [
+                            Commit(
+                                tuple(rows), key, fp, None if key is None else codec.encode(result)
+                            )
+                        ],
+                        head,
+                    )
                 except ConcurrencyConflict:
                     undo()
                     self._catch_up()
@@ -364,8 +396,14 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
                 return result
             raise ConcurrencyConflict(f"{name}: gave up after {RETRIES} conflicts")
 
-    def _plan_one(self, req: _Request, now: int, sp: Savepoint, commits: list[Commit],
-                  in_batch: dict[str, _Request]) -> None:
+    def _plan_one(
+        self,
+        req: _Request,
+        now: int,
+        sp: Savepoint,
+        commits: list[Commit],
+        in_batch: dict[str, _Request],
+    ) -> None:
         key = req.key
         if key is not None:
             first = in_batch.get(key)
@@ -374,7 +412,8 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
                 if rec is not None:
                     if rec.fingerprint != req.fp:
                         req.error = IdempotencyConflict(
-                            key, rec.fingerprint.split(":", 1)[0], req.name)
+                            key, rec.fingerprint.split(":", 1)[0], req.name
+                        )
                     else:
                         req.result = codec.decode(rec.result)
                     return
@@ -402,11 +441,13 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
             rows = rows + more
         req.result = result
         if rows or key is not None:
-            commits.append(Commit(tuple(rows), key, req.fp,
-                                  None if key is None else codec.encode(result)))
+            commits.append(
+                Commit(tuple(rows), key, req.fp, None if key is None else codec.encode(result))
+            )
 
-    def _apply_local(self, sp: Savepoint, rows: list[NewRow],
-                     datas: list[dict[str, Any] | None]) -> None:
+    def _apply_local(
+        self, sp: Savepoint, rows: list[NewRow], datas: list[dict[str, Any] | None]
+    ) -> None:
         st = self._state
         for r, data in zip(rows, datas, strict=True):
             row = (st.head + 1, *r)
@@ -430,11 +471,24 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
             m = b.live_lines()
             names = [g.skus[i] for i in np.unique(b.s[m]).tolist()]
             members = [b.orders[j] for j in b.live_members()]
-            text = json.dumps({"orders": blocks.pack_strs(members),
-                               "skus": blocks.pack_strs(names)}, separators=(",", ":"),
-                              ensure_ascii=False)
-            rows.append((ts, blocks.EXPIRED_BATCH, blocks.BLOCK_SKU, None, int(b.q[m].sum()),
-                         token, b.channel, None, text))
+            text = json.dumps(
+                {"orders": blocks.pack_strs(members), "skus": blocks.pack_strs(names)},
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+            rows.append(
+                (
+                    ts,
+                    blocks.EXPIRED_BATCH,
+                    blocks.BLOCK_SKU,
+                    None,
+                    int(b.q[m].sum()),
+                    token,
+                    b.channel,
+                    None,
+                    text,
+                )
+            )
         self._apply_local(sp, rows, [None] * len(rows))
         commits.append(Commit(tuple(rows)))
 
@@ -468,12 +522,23 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
             rt = location.returns_to
             if rt is not None and rt not in st.locations and rt != location.id:
                 raise UnknownLocation(rt, "returns_to")
-            if st.locations.get(location.id) == location and \
-                    st.locations[location.id].to_dict() == d:
+            if (
+                st.locations.get(location.id) == location
+                and st.locations[location.id].to_dict() == d
+            ):
                 return [], [], location
             data = {"location": d}
-            row = (self._ts(now), "location-added", None, location.id, 0, None, None, key,
-                   json.dumps(data))
+            row = (
+                self._ts(now),
+                "location-added",
+                None,
+                location.id,
+                0,
+                None,
+                None,
+                key,
+                json.dumps(data),
+            )
             return [row], [data], location
 
         result: Location = self._run("add_location", d, key, plan)
@@ -494,17 +559,33 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
             if old is not None and old.to_dict() == d:
                 return [], [], channel
             data = {"channel": d}
-            row = (self._ts(now), "channel-added", None, None, 0, None, channel.id, key,
-                   json.dumps(data))
+            row = (
+                self._ts(now),
+                "channel-added",
+                None,
+                None,
+                0,
+                None,
+                channel.id,
+                key,
+                json.dumps(data),
+            )
             return [row], [data], channel
 
         result: Channel = self._run("add_channel", d, key, plan)
         return result
 
     # -- journal ------------------------------------------------------------------------
-    def history(self, sku: str | None = None, location: str | None = None,
-                ref: str | None = None, since: int = 0, until: int | None = None,
-                kind: str | None = None, limit: int | None = None) -> list[Entry]:
+    def history(
+        self,
+        sku: str | None = None,
+        location: str | None = None,
+        ref: str | None = None,
+        since: int = 0,
+        until: int | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+    ) -> list[Entry]:
         """Journal entries matching every filter given, oldest first. A bulk
         hold's row is shown as one ``held`` entry per reservation line (all
         with the row's seq); see ``omnistock.history``."""

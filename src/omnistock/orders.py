@@ -85,16 +85,16 @@ class OrderCommands(CommandBase):
 
         def plan(now: int) -> CmdPlan:
             data = {"policy": d}
-            row = (self._ts(now), "policy-set", None, None, 0, None, None, key,
-                   json.dumps(data))
+            row = (self._ts(now), "policy-set", None, None, 0, None, None, key, json.dumps(data))
             return [row], [data], None
 
         self._run("set_policy", d, key, plan)
         return policy
 
     # -- allocate -----------------------------------------------------------
-    def allocate(self, order: Order, ttl: Any = None, key: str | None = None,
-                 policy: Policy | None = None) -> Allocation:
+    def allocate(
+        self, order: Order, ttl: Any = None, key: str | None = None, policy: Policy | None = None
+    ) -> Allocation:
         """Reserve ``order``, choosing locations for its unpinned lines with
         the sourcing policy (pinned lines are reserved where pinned).
 
@@ -111,8 +111,7 @@ class OrderCommands(CommandBase):
         minutes; for a transfer, from when the units are ready)."""
         if not isinstance(order, Order):
             raise InvalidInput("order", order, "must be an Order")
-        ttl_us = check_ttl("ttl", DEFAULT_TTL if ttl is None else ttl) // timedelta(
-            microseconds=1)
+        ttl_us = check_ttl("ttl", DEFAULT_TTL if ttl is None else ttl) // timedelta(microseconds=1)
         if policy is not None and not isinstance(policy, Policy):
             raise InvalidInput("policy", policy, "must be a Policy")
 
@@ -127,16 +126,29 @@ class OrderCommands(CommandBase):
         return result
 
     @overload
-    def allocate_many(self, orders: OrderBatch, ttl: Any = None,
-                      policy: Policy | None = None, optimize: bool = False) -> BatchResult: ...
+    def allocate_many(
+        self,
+        orders: OrderBatch,
+        ttl: Any = None,
+        policy: Policy | None = None,
+        optimize: bool = False,
+    ) -> BatchResult: ...
     @overload
-    def allocate_many(self, orders: Sequence[Order], ttl: Any = None,
-                      policy: Policy | None = None,
-                      optimize: bool = False) -> list[Allocation]: ...
+    def allocate_many(
+        self,
+        orders: Sequence[Order],
+        ttl: Any = None,
+        policy: Policy | None = None,
+        optimize: bool = False,
+    ) -> list[Allocation]: ...
 
-    def allocate_many(self, orders: Sequence[Order] | OrderBatch, ttl: Any = None,
-                      policy: Policy | None = None,
-                      optimize: bool = False) -> list[Allocation] | BatchResult:
+    def allocate_many(
+        self,
+        orders: Sequence[Order] | OrderBatch,
+        ttl: Any = None,
+        policy: Policy | None = None,
+        optimize: bool = False,
+    ) -> list[Allocation] | BatchResult:
         """Allocate a wave in one store transaction. Orders are decided in
         sequence, each against the ledger as the previous ones left it, so
         the decisions are exactly those of calling ``allocate`` one order at a
@@ -161,7 +173,8 @@ class OrderCommands(CommandBase):
             raise InvalidInput("optimize", optimize, "re-planning needs a columnar OrderBatch")
         if isinstance(orders, OrderBatch):
             ttl_b = check_ttl("ttl", DEFAULT_TTL if ttl is None else ttl) // timedelta(
-                microseconds=1)
+                microseconds=1
+            )
             if policy is not None and not isinstance(policy, Policy):
                 raise InvalidInput("policy", policy, "must be a Policy")
             batch = orders
@@ -169,8 +182,12 @@ class OrderCommands(CommandBase):
             ch = st.channels.get(batch.channel) if batch.channel is not None else None
             if ch is not None and self._fenced(st, ch):
                 if optimize:
-                    raise InvalidInput("optimize", optimize, f"channel {ch.id!r} has a buffer, "
-                                       "cap or fences: its waves are decided order by order")
+                    raise InvalidInput(
+                        "optimize",
+                        optimize,
+                        f"channel {ch.id!r} has a buffer, "
+                        "cap or fences: its waves are decided order by order",
+                    )
                 # The channel's room is per SKU across the wave: order by order.
                 return _batch_of(batch, self.allocate_many(batch.orders(), ttl, policy))
 
@@ -184,10 +201,10 @@ class OrderCommands(CommandBase):
         for i, o in enumerate(orders):
             if not isinstance(o, Order):
                 raise InvalidInput(f"orders[{i}]", o, "must be an Order")
-        ttl_us = check_ttl("ttl", DEFAULT_TTL if ttl is None else ttl) // timedelta(
-            microseconds=1)
+        ttl_us = check_ttl("ttl", DEFAULT_TTL if ttl is None else ttl) // timedelta(microseconds=1)
         reqs = []
         for o in orders:
+
             def plan(now: int, o: Order = o) -> CmdPlan:
                 pol = policy or self._policy_of(self._state)
                 return self._plan_order(o, now, ttl_us, pol, None)
@@ -201,8 +218,9 @@ class OrderCommands(CommandBase):
             out.append(r.result)
         return out
 
-    def _plan_batch(self, b: OrderBatch, now: int, ttl_us: int, pol: Policy,
-                    optimize: bool = False) -> CmdPlan:
+    def _plan_batch(
+        self, b: OrderBatch, now: int, ttl_us: int, pol: Policy, optimize: bool = False
+    ) -> CmdPlan:
         """Decide a columnar wave with the kernel, then journal it."""
         st = self._state
         g = st.grid
@@ -237,21 +255,51 @@ class OrderCommands(CommandBase):
         take = np.zeros(n * k, dtype=np.int64)
         status = np.zeros(n, dtype=np.int8)
         atp0, cap0 = (atp.copy(), cap.copy()) if optimize else (atp, cap)
-        allocate_wave_single(start, cand, dist, sku_rows, b.qty, flags, prio, cap, atp, prefs,
-                             radius, per_parcel, per_km, take, status)
+        allocate_wave_single(
+            start,
+            cand,
+            dist,
+            sku_rows,
+            b.qty,
+            flags,
+            prio,
+            cap,
+            atp,
+            prefs,
+            radius,
+            per_parcel,
+            per_km,
+            take,
+            status,
+        )
         if optimize:
             cost = per_parcel + per_km * dist if (per_parcel or per_km) else dist.copy()
             if radius >= 0:
                 cost[~(dist <= radius)] = np.inf
-            plan = optimize_wave(start, cand, cost, sku_rows, b.qty, atp0,
-                                 cap0 if "capacity" in pol.filters else None,
-                                 greedy_take=take)
+            plan = optimize_wave(
+                start,
+                cand,
+                cost,
+                sku_rows,
+                b.qty,
+                atp0,
+                cap0 if "capacity" in pol.filters else None,
+                greedy_take=take,
+            )
             take = plan.take
             status = np.where(plan.qty >= b.qty, 1, np.where(plan.qty > 0, 2, 0)).astype(np.int8)
         return self._batch_rows(b, now, ttl_us, start, cand, take, status)
 
-    def _batch_rows(self, b: OrderBatch, now: int, ttl_us: int, start: np.ndarray,
-                    cand: np.ndarray, take: np.ndarray, status: np.ndarray) -> CmdPlan:
+    def _batch_rows(
+        self,
+        b: OrderBatch,
+        now: int,
+        ttl_us: int,
+        start: np.ndarray,
+        cand: np.ndarray,
+        take: np.ndarray,
+        status: np.ndarray,
+    ) -> CmdPlan:
         """Journal rows and the columnar result of a decided wave. Visits only
         the candidate entries that took units: O(orders + takes)."""
         st = self._state
@@ -289,8 +337,7 @@ class OrderCommands(CommandBase):
                     data["to"] = [float(lat[j]), float(lon[j])]
                 text = json.dumps(data)
             col = int(cand[e])
-            rows.append((ts, "held", b.skus[j], locs[col], int(take[e]), rid, channel, None,
-                         text))
+            rows.append((ts, "held", b.skus[j], locs[col], int(take[e]), rid, channel, None, text))
             datas.append(data)
             if col in capped:
                 rows.append((ts, "picked", None, locs[col], 1, None, None, None, pick_text))
@@ -298,20 +345,31 @@ class OrderCommands(CommandBase):
         counts = np.bincount(owner, minlength=len(b)) if len(b) else np.zeros(0, np.int64)
         out_start = np.zeros(len(b) + 1, dtype=np.int64)
         np.cumsum(counts, out=out_start[1:])
-        return rows, datas, BatchResult(
-            b.order_ids, status.copy(), tuple(rids), out_start,
-            tuple(locs[int(c)] for c in cand[entries]), take[entries].astype(np.int64))
+        return (
+            rows,
+            datas,
+            BatchResult(
+                b.order_ids,
+                status.copy(),
+                tuple(rids),
+                out_start,
+                tuple(locs[int(c)] for c in cand[entries]),
+                take[entries].astype(np.int64),
+            ),
+        )
 
-    def _plan_order(self, order: Order, now: int, ttl_us: int, pol: Policy,
-                    key: str | None) -> CmdPlan:
+    def _plan_order(
+        self, order: Order, now: int, ttl_us: int, pol: Policy, key: str | None
+    ) -> CmdPlan:
         rows, datas, result = self._decide_order(order, now, ttl_us, pol, key)
         if rows:  # a reservation was minted: claim its id
             claim = self._claim(self._ts(now), key, "order:" + order.id)
             rows, datas = claim + rows, [*([None] * len(claim)), *datas]
         return rows, datas, result
 
-    def _decide_order(self, order: Order, now: int, ttl_us: int, pol: Policy,
-                      key: str | None) -> CmdPlan:
+    def _decide_order(
+        self, order: Order, now: int, ttl_us: int, pol: Policy, key: str | None
+    ) -> CmdPlan:
         st = self._state
         for ln in order.lines:
             self._sku(st, ln.sku)
@@ -333,11 +391,24 @@ class OrderCommands(CommandBase):
             return [], [], Allocation(order.id, "unfillable", reason=refusal)
         plan: Plan | None = None
         if loose:
-            plan = self._source(loose, "ship", order.ship_to, ch, pol, now, want, (),
-                                order.allow_split, order.allow_partial)
+            plan = self._source(
+                loose,
+                "ship",
+                order.ship_to,
+                ch,
+                pol,
+                now,
+                want,
+                (),
+                order.allow_split,
+                order.allow_partial,
+            )
             if plan.status == "unfillable":
-                return [], [], Allocation(order.id, "unfillable", trace=plan.trace,
-                                          reason=plan.reason)
+                return (
+                    [],
+                    [],
+                    Allocation(order.id, "unfillable", trace=plan.trace, reason=plan.reason),
+                )
             self._add_plan(plan, want)
         asked = sum(ln.qty for ln in order.lines)
         status: Status = "allocated" if sum(want.values()) >= asked else "partial"
@@ -346,12 +417,22 @@ class OrderCommands(CommandBase):
         rows_p, datas_p = self._pick_rows(order.method, want, now, key)
         res = self._new_reservation(rid, order, want, now + ttl_us)
         reason = plan.reason if plan is not None and plan.status == "partial" else None
-        return rows + rows_p, datas + datas_p, Allocation(
-            order.id, status, res, res.lines, None if plan is None else plan.trace,
-            reason=reason)
+        return (
+            rows + rows_p,
+            datas + datas_p,
+            Allocation(
+                order.id,
+                status,
+                res,
+                res.lines,
+                None if plan is None else plan.trace,
+                reason=reason,
+            ),
+        )
 
-    def _channel_refusal(self, st: LedgerState, ch: Channel | None,
-                         lines: Iterable[Line]) -> str | None:
+    def _channel_refusal(
+        self, st: LedgerState, ch: Channel | None, lines: Iterable[Line]
+    ) -> str | None:
         if ch is None or not self._fenced(st, ch):
             return None
         need: dict[str, int] = {}
@@ -360,14 +441,25 @@ class OrderCommands(CommandBase):
         for sku, q in need.items():
             room = self._channel_room(st, ch, st.grid.sku_ix[sku])
             if q > room:
-                return (f"channel {ch.id!r} may sell {room} of sku {sku!r} "
-                        f"(buffer {ch.buffer}, cap {ch.cap}, others' fences), order asks {q}")
+                return (
+                    f"channel {ch.id!r} may sell {room} of sku {sku!r} "
+                    f"(buffer {ch.buffer}, cap {ch.cap}, others' fences), order asks {q}"
+                )
         return None
 
-    def _source(self, lines: Sequence[Line], method: str, ship_to: Point | None,
-                ch: Channel | None, pol: Policy, now: int, taken: dict[Pos, int],
-                exclude: tuple[str, ...], allow_split: bool = True,
-                allow_partial: bool = False) -> Plan:
+    def _source(
+        self,
+        lines: Sequence[Line],
+        method: str,
+        ship_to: Point | None,
+        ch: Channel | None,
+        pol: Policy,
+        now: int,
+        taken: dict[Pos, int],
+        exclude: tuple[str, ...],
+        allow_split: bool = True,
+        allow_partial: bool = False,
+    ) -> Plan:
         """Run the sourcing policy for unpinned lines, with ATP less what this
         command has already ``taken``. Candidates are every location, or the
         policy's K nearest that pass the static filters; distances come from
@@ -381,8 +473,12 @@ class OrderCommands(CommandBase):
         if pol.candidates is not None:
             cands = [c for c in cands if _static_ok(c, method, ch, pol)]
         k = len(cands) if pol.candidates is None else min(len(cands), pol.candidates)
-        idx, dist = _nearest(np.array([np.nan if ship_to is None else ship_to.lat]),
-                             np.array([np.nan if ship_to is None else ship_to.lon]), cands, k)
+        idx, dist = _nearest(
+            np.array([np.nan if ship_to is None else ship_to.lat]),
+            np.array([np.nan if ship_to is None else ship_to.lon]),
+            cands,
+            k,
+        )
         cands = [cands[i] for i in idx]
         cols = np.array([g.loc_ix[c.id] for c in cands], dtype=np.int64)
         atp = np.empty((len(lines), len(cands)), dtype=np.int64)
@@ -394,16 +490,28 @@ class OrderCommands(CommandBase):
                     row[cols == tl] -= q
             atp[i] = row
         unpinned = [Line(ln.sku, ln.qty) for ln in lines]
-        return source(unpinned, cands, atp, pol, method="ship" if method == "ship" else "pickup",
-                      ship_to=ship_to, channel=ch, capacity_left=self._capacity_left(now),
-                      allow_split=allow_split, allow_partial=allow_partial,
-                      distances_km=dist)
+        return source(
+            unpinned,
+            cands,
+            atp,
+            pol,
+            method="ship" if method == "ship" else "pickup",
+            ship_to=ship_to,
+            channel=ch,
+            capacity_left=self._capacity_left(now),
+            allow_split=allow_split,
+            allow_partial=allow_partial,
+            distances_km=dist,
+        )
 
     def _capacity_left(self, now: int) -> dict[str, int]:
         st = self._state
         day = now // DAY_US
-        return {loc.id: max(0, loc.daily_capacity - st.picks.get((loc.id, day), 0))
-                for loc in st.locations.values() if loc.daily_capacity is not None}
+        return {
+            loc.id: max(0, loc.daily_capacity - st.picks.get((loc.id, day), 0))
+            for loc in st.locations.values()
+            if loc.daily_capacity is not None
+        }
 
     def _add_plan(self, plan: Plan, want: dict[Pos, int]) -> None:
         g = self._state.grid
@@ -413,8 +521,9 @@ class OrderCommands(CommandBase):
                 p = (s, g.loc_ix[loc])
                 want[p] = want.get(p, 0) + q
 
-    def _hold_data(self, order_id: str | None, dest: Point | None, pickup: str | None,
-                   exp: int | None) -> dict[str, Any]:
+    def _hold_data(
+        self, order_id: str | None, dest: Point | None, pickup: str | None, exp: int | None
+    ) -> dict[str, Any]:
         data: dict[str, Any] = {"order": order_id}
         if exp is not None:
             data["exp"] = exp
@@ -424,19 +533,24 @@ class OrderCommands(CommandBase):
             data["pickup"] = pickup
         return data
 
-    def _hold_rows(self, rid: str, order: Order, want: dict[Pos, int], now: int,
-                   exp: int, key: str | None) -> tuple[list[NewRow], list[Any]]:
+    def _hold_rows(
+        self, rid: str, order: Order, want: dict[Pos, int], now: int, exp: int, key: str | None
+    ) -> tuple[list[NewRow], list[Any]]:
         g = self._state.grid
-        data = self._hold_data(order.id, order.ship_to,
-                               order.pickup_at if order.method == "pickup" else None, exp)
+        data = self._hold_data(
+            order.id, order.ship_to, order.pickup_at if order.method == "pickup" else None, exp
+        )
         text = json.dumps(data)
         ts = self._ts(now)
-        rows: list[NewRow] = [(ts, "held", g.skus[s], g.locs[l], q, rid, order.channel, key, text)
-                              for (s, l), q in want.items()]
+        rows: list[NewRow] = [
+            (ts, "held", g.skus[s], g.locs[l], q, rid, order.channel, key, text)
+            for (s, l), q in want.items()
+        ]
         return rows, [data] * len(rows)
 
-    def _pick_rows(self, method: str, want: dict[Pos, int], now: int,
-                   key: str | None) -> tuple[list[NewRow], list[Any]]:
+    def _pick_rows(
+        self, method: str, want: dict[Pos, int], now: int, key: str | None
+    ) -> tuple[list[NewRow], list[Any]]:
         """One pick per capacity-limited location a ship order uses today."""
         st = self._state
         if method != "ship":
@@ -444,22 +558,30 @@ class OrderCommands(CommandBase):
         data = {"day": now // DAY_US}
         text = json.dumps(data)
         locs = dict.fromkeys(st.grid.locs[l] for (_, l) in want)
-        rows: list[NewRow] = [(self._ts(now), "picked", None, loc, 1, None, None, key, text)
-                              for loc in locs if st.locations[loc].daily_capacity is not None]
+        rows: list[NewRow] = [
+            (self._ts(now), "picked", None, loc, 1, None, None, key, text)
+            for loc in locs
+            if st.locations[loc].daily_capacity is not None
+        ]
         return rows, [data] * len(rows)
 
-    def _new_reservation(self, rid: str, order: Order, want: dict[Pos, int],
-                         exp: int) -> Reservation:
+    def _new_reservation(
+        self, rid: str, order: Order, want: dict[Pos, int], exp: int
+    ) -> Reservation:
         g = self._state.grid
         return Reservation(
-            id=rid, state="held", expires_at=from_micros(exp), order_id=order.id,
+            id=rid,
+            state="held",
+            expires_at=from_micros(exp),
+            order_id=order.id,
             channel=order.channel,
             lines=tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in want.items()),
         )
 
     # -- BOPIS --------------------------------------------------------------
-    def _plan_pickup(self, order: Order, now: int, ttl_us: int, pol: Policy,
-                     key: str | None, ch: Channel | None) -> CmdPlan:
+    def _plan_pickup(
+        self, order: Order, now: int, ttl_us: int, pol: Policy, key: str | None, ch: Channel | None
+    ) -> CmdPlan:
         st = self._state
         g = st.grid
         assert order.pickup_at is not None
@@ -470,8 +592,12 @@ class OrderCommands(CommandBase):
             raise InvalidInput("pickup_at", store_id, "does not offer pickup")
         for ln in order.lines:
             if ln.location is not None and ln.location != store_id:
-                raise InvalidInput("lines", ln, "a pickup order is reserved at its pickup_at "
-                                   "store; do not pin its lines elsewhere")
+                raise InvalidInput(
+                    "lines",
+                    ln,
+                    "a pickup order is reserved at its pickup_at "
+                    "store; do not pin its lines elsewhere",
+                )
         refusal = self._channel_refusal(st, ch, order.lines)
         if refusal:
             return [], [], Allocation(order.id, "unfillable", reason=refusal)
@@ -491,51 +617,98 @@ class OrderCommands(CommandBase):
         reason = f"pickup store {store_id!r} is short of {missing}"
         for outcome in pol.bopis_fallback:
             if outcome == "transfer":
-                planned = self._plan_transfer_in(order, rid, short, store, now, ttl_us, pol,
-                                                 want, key)
+                planned = self._plan_transfer_in(
+                    order, rid, short, store, now, ttl_us, pol, want, key
+                )
                 if planned is not None:
                     return planned
             elif outcome == "suggest":
                 sugg = self._suggest(need, store, pol.suggestions)
                 if sugg:
                     names = ", ".join(f"{s.location} ({s.distance_km:.1f} km)" for s in sugg)
-                    return [], [], Allocation(order.id, "unfillable", suggestions=sugg,
-                                              reason=f"{reason}; can serve it now: {names}")
+                    return (
+                        [],
+                        [],
+                        Allocation(
+                            order.id,
+                            "unfillable",
+                            suggestions=sugg,
+                            reason=f"{reason}; can serve it now: {names}",
+                        ),
+                    )
         if order.allow_partial and want:
             exp = now + ttl_us
             rows, datas = self._hold_rows(rid, order, want, now, exp, key)
             res = self._new_reservation(rid, order, want, exp)
             return rows, datas, Allocation(order.id, "partial", res, res.lines, reason=reason)
-        return [], [], Allocation(order.id, "unfillable",
-                                  reason=f"{reason}; no transfer or nearby store can cover it")
+        return (
+            [],
+            [],
+            Allocation(
+                order.id, "unfillable", reason=f"{reason}; no transfer or nearby store can cover it"
+            ),
+        )
 
     def _transfer_policy(self, pol: Policy) -> Policy:
         # Transfers are internal moves: only distance and exclusions filter them.
-        return attrs.evolve(pol, filters=("radius", "excluded"), radius_km=pol.transfer_radius_km,
-                            preferences=("fewest_splits", "closest", "priority"))
+        return attrs.evolve(
+            pol,
+            filters=("radius", "excluded"),
+            radius_km=pol.transfer_radius_km,
+            preferences=("fewest_splits", "closest", "priority"),
+        )
 
-    def _plan_transfer_in(self, order: Order, rid: str, short: dict[str, int], store: Location,
-                          now: int, ttl_us: int, pol: Policy, want: dict[Pos, int],
-                          key: str | None) -> CmdPlan | None:
+    def _plan_transfer_in(
+        self,
+        order: Order,
+        rid: str,
+        short: dict[str, int],
+        store: Location,
+        now: int,
+        ttl_us: int,
+        pol: Policy,
+        want: dict[Pos, int],
+        key: str | None,
+    ) -> CmdPlan | None:
         lines = [Line(sku, q) for sku, q in short.items()]
-        plan = self._source(lines, "ship", store.point, None, self._transfer_policy(pol), now,
-                            want, (store.id,))
+        plan = self._source(
+            lines, "ship", store.point, None, self._transfer_policy(pol), now, want, (store.id,)
+        )
         if plan.status != "allocated":
             return None
         eta = now + int(pol.transfer_hours * 3600 * 1_000_000)
         exp = eta + ttl_us
         rows, datas = self._hold_rows(rid, order, want, now, exp, key)
-        t_rows, t_datas, transfers = self._transfer_rows(plan, store.id, rid, order, now, eta,
-                                                         exp, key)
+        t_rows, t_datas, transfers = self._transfer_rows(
+            plan, store.id, rid, order, now, eta, exp, key
+        )
         res = self._new_reservation(rid, order, want, exp)
-        return rows + t_rows, datas + t_datas, Allocation(
-            order.id, "allocated", res, res.lines, plan.trace, transfers=transfers,
-            ready_at=from_micros(eta))
+        return (
+            rows + t_rows,
+            datas + t_datas,
+            Allocation(
+                order.id,
+                "allocated",
+                res,
+                res.lines,
+                plan.trace,
+                transfers=transfers,
+                ready_at=from_micros(eta),
+            ),
+        )
 
-    def _transfer_rows(self, plan: Plan, dst: str, rid: str, order: Order | None, now: int,
-                       eta: int, exp: int | None, key: str | None,
-                       channel: str | None = None) -> tuple[list[NewRow], list[Any],
-                                                            tuple[Transfer, ...]]:
+    def _transfer_rows(
+        self,
+        plan: Plan,
+        dst: str,
+        rid: str,
+        order: Order | None,
+        now: int,
+        eta: int,
+        exp: int | None,
+        key: str | None,
+        channel: str | None = None,
+    ) -> tuple[list[NewRow], list[Any], tuple[Transfer, ...]]:
         ts = self._ts(now)
         rows: list[NewRow] = self._claim(ts, key, "transfer:" + rid)
         datas: list[Any] = [None] * len(rows)
@@ -552,8 +725,9 @@ class OrderCommands(CommandBase):
                     channel = order.channel
                 if exp is not None:
                     data["exp"] = exp
-                rows.append((ts, "transfer-out", lp.sku, src, q, tid, channel, key,
-                             json.dumps(data)))
+                rows.append(
+                    (ts, "transfer-out", lp.sku, src, q, tid, channel, key, json.dumps(data))
+                )
                 datas.append(data)
                 transfers.append(Transfer(tid, lp.sku, src, dst, q, from_micros(eta), rid))
         return rows, datas, tuple(transfers)
@@ -574,8 +748,15 @@ class OrderCommands(CommandBase):
         return tuple(out[:n])
 
     # -- transfers ------------------------------------------------------------
-    def transfer(self, sku: str, source: str, destination: str, qty: int,
-                 eta: datetime | None = None, key: str | None = None) -> Transfer:
+    def transfer(
+        self,
+        sku: str,
+        source: str,
+        destination: str,
+        qty: int,
+        eta: datetime | None = None,
+        key: str | None = None,
+    ) -> Transfer:
         """Send ``qty`` units from ``source`` to ``destination``: they leave
         ``source`` now (journaled ``transfer-out``), are in transit (counted by
         ``promise()``, never in today's ATP) and arrive with
@@ -600,26 +781,38 @@ class OrderCommands(CommandBase):
             tid = f"T{st.head + 1}"
             data = {"to": destination, "eta": due}
             claim = self._claim(self._ts(now), key, "head:" + tid)
-            row = (self._ts(now), "transfer-out", sku, source, q, tid, None, key,
-                   json.dumps(data))
-            return [*claim, row], [None] * len(claim) + [data], Transfer(
-                tid, sku, source, destination, q, from_micros(due))
+            row = (self._ts(now), "transfer-out", sku, source, q, tid, None, key, json.dumps(data))
+            return (
+                [*claim, row],
+                [None] * len(claim) + [data],
+                Transfer(tid, sku, source, destination, q, from_micros(due)),
+            )
 
-        result: Transfer = self._run("transfer", [sku, source, destination, q, eta_us], key,
-                                     plan)
+        result: Transfer = self._run("transfer", [sku, source, destination, q, eta_us], key, plan)
         return result
 
     def transfers(self) -> list[Transfer]:
         """Transfers in transit, soonest first."""
         st = self._sync()
         g = st.grid
-        out = [Transfer(i.id, g.skus[i.sku], g.locs[i.src] if i.src is not None else "?",
-                        g.locs[i.loc], i.qty, from_micros(i.eta_us), i.res)
-               for i in st.supply.by_id.values() if i.kind == "transfer"]
+        out = [
+            Transfer(
+                i.id,
+                g.skus[i.sku],
+                g.locs[i.src] if i.src is not None else "?",
+                g.locs[i.loc],
+                i.qty,
+                from_micros(i.eta_us),
+                i.res,
+            )
+            for i in st.supply.by_id.values()
+            if i.kind == "transfer"
+        ]
         return sorted(out, key=lambda t: (t.eta, t.id))
 
-    def receive_transfer(self, transfer_id: str, qty: int | None = None,
-                         key: str | None = None) -> Applied:
+    def receive_transfer(
+        self, transfer_id: str, qty: int | None = None, key: str | None = None
+    ) -> Applied:
         """Units of a transfer arrive at its destination (all, or ``qty``).
         Units earmarked for an open reservation arrive reserved for it."""
         check_id("transfer_id", transfer_id)
@@ -638,16 +831,31 @@ class OrderCommands(CommandBase):
             if h is not None and h.state in OPEN:
                 data["res"] = h.id
             g = st.grid
-            row = (self._ts(now), "transfer-in", g.skus[item.sku], g.locs[item.loc], q,
-                   transfer_id, None, key, json.dumps(data) if data else None)
+            row = (
+                self._ts(now),
+                "transfer-in",
+                g.skus[item.sku],
+                g.locs[item.loc],
+                q,
+                transfer_id,
+                None,
+                key,
+                json.dumps(data) if data else None,
+            )
             return [row], [data or None], Applied(st.head + 1)
 
         result: Applied = self._run("receive_transfer", [transfer_id, q_in], key, plan)
         return result
 
     # -- rejection and re-sourcing ------------------------------------------------
-    def reject(self, res_id: str, sku: str, reason: str, location: str | None = None,
-               key: str | None = None) -> Allocation:
+    def reject(
+        self,
+        res_id: str,
+        sku: str,
+        reason: str,
+        location: str | None = None,
+        key: str | None = None,
+    ) -> Allocation:
         """A store cannot fulfil a reservation line. Inventory effect at that
         store, then the line is re-sourced by the policy (the same
         reservation now holds it elsewhere) and the new ``Allocation`` for it
@@ -668,14 +876,24 @@ class OrderCommands(CommandBase):
             st = self._state
             g = st.grid
             h = self._open_hold(res_id, OPEN, "reject")
-            found = [(p, q) for p, q in h.lines.items() if g.skus[p[0]] == sku
-                     and (location is None or g.locs[p[1]] == location)]
+            found = [
+                (p, q)
+                for p, q in h.lines.items()
+                if g.skus[p[0]] == sku and (location is None or g.locs[p[1]] == location)
+            ]
             if not found:
-                raise InvalidInput("sku", sku, f"is not held by reservation {res_id!r}"
-                                   + (f" at {location!r}" if location else ""))
+                raise InvalidInput(
+                    "sku",
+                    sku,
+                    f"is not held by reservation {res_id!r}"
+                    + (f" at {location!r}" if location else ""),
+                )
             if len(found) > 1:
-                raise InvalidInput("location", location, f"reservation holds {sku!r} at "
-                                   "several locations; say which")
+                raise InvalidInput(
+                    "location",
+                    location,
+                    f"reservation holds {sku!r} at several locations; say which",
+                )
             (s, l), q = found[0]
             loc = g.locs[l]
             ts = self._ts(now)
@@ -684,15 +902,15 @@ class OrderCommands(CommandBase):
             sellable = g.sellable(s, l)
             if reason == "not_found":
                 d: dict[str, Any] = {"state": SELLABLE, "to": 0, "reason": reason}
-                rows.append((ts, "counted", sku, loc, -sellable, res_id, None, key,
-                             json.dumps(d)))
+                rows.append((ts, "counted", sku, loc, -sellable, res_id, None, key, json.dumps(d)))
                 datas.append(d)
             elif reason == "damaged":
                 moved = min(q, max(0, sellable))
                 if moved:
                     d = {"from": SELLABLE, "to": "damaged", "reason": reason}
-                    rows.append((ts, "state-changed", sku, loc, moved, res_id, None, key,
-                                 json.dumps(d)))
+                    rows.append(
+                        (ts, "state-changed", sku, loc, moved, res_id, None, key, json.dumps(d))
+                    )
                     datas.append(d)
             else:
                 d = {"state": SELLABLE, "reason": reason}
@@ -710,20 +928,32 @@ class OrderCommands(CommandBase):
             lines = tuple(ReservationLine(sku, loc, n) for loc, n in moved.to)
             if moved.transfers:
                 lines = tuple(res.lines)
-            status: Status = "allocated" if not moved.missing else (
-                "partial" if moved.to or moved.transfers else "unfillable")
-            why = None if not moved.missing else (
-                f"{moved.missing} x {sku} could not be re-sourced")
+            status: Status = (
+                "allocated"
+                if not moved.missing
+                else ("partial" if moved.to or moved.transfers else "unfillable")
+            )
+            why = (
+                None if not moved.missing else (f"{moved.missing} x {sku} could not be re-sourced")
+            )
             ready = max((t.eta for t in moved.transfers), default=None)
-            return Allocation(h.order_id or rid, status, res, lines, trace,
-                              reason=why, transfers=moved.transfers, ready_at=ready)
+            return Allocation(
+                h.order_id or rid,
+                status,
+                res,
+                lines,
+                trace,
+                reason=why,
+                transfers=moved.transfers,
+                ready_at=ready,
+            )
 
-        result: Allocation = self._run("reject", [res_id, sku, reason, location], key, plan,
-                                       follow)
+        result: Allocation = self._run("reject", [res_id, sku, reason, location], key, plan, follow)
         return result
 
-    def _move_line(self, now: int, rid: str, p: Pos, q: int, key: str | None, emit: Emit,
-                   why: str) -> tuple[Resourced, Trace | None]:
+    def _move_line(
+        self, now: int, rid: str, p: Pos, q: int, key: str | None, emit: Emit, why: str
+    ) -> tuple[Resourced, Trace | None]:
         """Move ``q`` units of reservation ``rid`` off position ``p``: re-source
         them by the policy elsewhere (a pickup order by a transfer into its
         store), then release them at ``p``. Units nowhere to be had stay.
@@ -742,9 +972,18 @@ class OrderCommands(CommandBase):
         moved = 0
         if h.pickup is not None:
             store = st.locations[h.pickup]
-            plan = self._source([Line(sku, q)], "ship", store.point, None,
-                                self._transfer_policy(pol), now, {}, (loc, store.id)
-                                if loc != store.id else (loc,), True, True)
+            plan = self._source(
+                [Line(sku, q)],
+                "ship",
+                store.point,
+                None,
+                self._transfer_policy(pol),
+                now,
+                {},
+                (loc, store.id) if loc != store.id else (loc,),
+                True,
+                True,
+            )
             if plan.status != "unfillable":
                 eta = now + int(pol.transfer_hours * 3600 * 1_000_000)
                 # A held pickup keeps what was left of its window, counted from
@@ -753,22 +992,27 @@ class OrderCommands(CommandBase):
                 if h.state == HELD and h.expires_us is not None:
                     window = max(h.expires_us - now, DEFAULT_TTL // timedelta(microseconds=1))
                     exp = max(h.expires_us, eta + window)
-                rows, datas, transfers = self._transfer_rows(plan, store.id, rid, None, now,
-                                                             eta, exp, key, h.channel)
+                rows, datas, transfers = self._transfer_rows(
+                    plan, store.id, rid, None, now, eta, exp, key, h.channel
+                )
                 emit(rows, datas)
                 moved = sum(t.qty for t in transfers)
         else:
             dest = None if h.dest is None else Point(*h.dest)
             ch = st.channels.get(h.channel) if h.channel is not None else None
-            plan = self._source([Line(sku, q)], "ship", dest, ch, pol, now, {}, (loc,),
-                                True, True)
+            plan = self._source([Line(sku, q)], "ship", dest, ch, pol, now, {}, (loc,), True, True)
             if plan.status != "unfillable":
                 want: dict[Pos, int] = {}
                 self._add_plan(plan, want)
                 d = self._hold_data(h.order_id, None, None, None)
                 d["from"] = loc
-                emit([(ts, "held", g.skus[s], g.locs[l], n, rid, h.channel, key, json.dumps(d))
-                      for (s, l), n in want.items()], [d] * len(want))
+                emit(
+                    [
+                        (ts, "held", g.skus[s], g.locs[l], n, rid, h.channel, key, json.dumps(d))
+                        for (s, l), n in want.items()
+                    ],
+                    [d] * len(want),
+                )
                 rows_p, datas_p = self._pick_rows("ship", want, now, key)
                 emit(rows_p, datas_p)
                 to = tuple((g.locs[l], n) for (_, l), n in want.items())
@@ -776,13 +1020,13 @@ class OrderCommands(CommandBase):
         if moved:
             h = st.holds.need_peek(rid)  # as the emitted rows left it
             others = sum(v for k, v in h.lines.items() if k != p) or bool(transfers)
-            d = {"resize": 1, "reason": why} if (others or h.lines[p] > moved) else \
-                {"reason": why}
+            d = {"resize": 1, "reason": why} if (others or h.lines[p] > moved) else {"reason": why}
             emit([(ts, "released", sku, loc, moved, rid, h.channel, key, json.dumps(d))], [d])
         return Resourced(rid, sku, loc, q, to, q - moved, transfers), plan.trace
 
-    def _resource_uncovered(self, now: int, positions: dict[Pos, int], key: str | None,
-                            emit: Emit) -> tuple[Resourced, ...]:
+    def _resource_uncovered(
+        self, now: int, positions: dict[Pos, int], key: str | None, emit: Emit
+    ) -> tuple[Resourced, ...]:
         """Re-source reservations that physical stock no longer covers at
         ``positions``, newest first."""
         out = []
@@ -821,11 +1065,14 @@ def _batch_of(b: OrderBatch, allocs: list[Allocation]) -> BatchResult:
             locs.append(ln.location)
             qty.append(ln.qty)
         start.append(len(locs))
-    return BatchResult(b.order_ids, np.array([codes[a.status] for a in allocs], dtype=np.int8),
-                       tuple(None if a.reservation is None else a.reservation.id
-                             for a in allocs),
-                       np.array(start, dtype=np.int64), tuple(locs),
-                       np.array(qty, dtype=np.int64))
+    return BatchResult(
+        b.order_ids,
+        np.array([codes[a.status] for a in allocs], dtype=np.int8),
+        tuple(None if a.reservation is None else a.reservation.id for a in allocs),
+        np.array(start, dtype=np.int64),
+        tuple(locs),
+        np.array(qty, dtype=np.int64),
+    )
 
 
 def _points(locs: Sequence[Location]) -> tuple[np.ndarray, np.ndarray]:
@@ -834,16 +1081,24 @@ def _points(locs: Sequence[Location]) -> tuple[np.ndarray, np.ndarray]:
     return lat, lon
 
 
-def _nearest(olat: np.ndarray, olon: np.ndarray, locs: Sequence[Location],
-             k: int) -> tuple[np.ndarray, np.ndarray]:
+def _nearest(
+    olat: np.ndarray, olon: np.ndarray, locs: Sequence[Location], k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per origin, the ``k`` nearest of ``locs`` (all, in their order, when
     ``k == len(locs)``): flat index and km arrays (see ``kernels.nearest``)."""
     lat, lon = _points(locs)
     idx = np.empty(len(olat) * k, dtype=np.int64)
     dist = np.empty(len(olat) * k, dtype=np.float64)
     if k:
-        nearest(np.ascontiguousarray(olat, dtype=np.float64),
-                np.ascontiguousarray(olon, dtype=np.float64), lat, lon, k, idx, dist)
+        nearest(
+            np.ascontiguousarray(olat, dtype=np.float64),
+            np.ascontiguousarray(olon, dtype=np.float64),
+            lat,
+            lon,
+            k,
+            idx,
+            dist,
+        )
     return idx, dist
 
 
@@ -851,8 +1106,12 @@ def _static_ok(c: Location, method: str, ch: Channel | None, pol: Policy) -> boo
     """The filters that do not change during a wave."""
     if "capability" in pol.filters and not (c.ships if method == "ship" else c.pickup):
         return False
-    if "channel" in pol.filters and ch is not None and ch.locations is not None \
-            and c.id not in ch.locations:
+    if (
+        "channel" in pol.filters
+        and ch is not None
+        and ch.locations is not None
+        and c.id not in ch.locations
+    ):
         return False
     return not ("excluded" in pol.filters and c.id in pol.exclude)
 

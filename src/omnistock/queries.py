@@ -72,8 +72,9 @@ class Reader:
             raise UnknownChannel(ch)
         return c
 
-    def _scope(self, st: LedgerState, location: Any,
-               channel: Any) -> tuple[Channel | None, list[int]]:
+    def _scope(
+        self, st: LedgerState, location: Any, channel: Any
+    ) -> tuple[Channel | None, list[int]]:
         """The channel (if any) and the location columns a question covers:
         one location, the channel's locations, or the whole network."""
         ch = self._channel(st, channel) if channel is not None else None
@@ -127,8 +128,7 @@ class Reader:
     @staticmethod
     def _fenced(st: LedgerState, ch: Channel) -> bool:
         """Whether holds for ``ch`` need a channel check beyond position ATP."""
-        return bool(ch.buffer) or ch.cap is not None or any(
-            d.minimum for d in st.channels.values())
+        return bool(ch.buffer) or ch.cap is not None or any(d.minimum for d in st.channels.values())
 
     def _channel_room(self, st: LedgerState, ch: Channel, s: int) -> int:
         """Channel ``ch``'s figure for SKU row ``s`` by the ring-fence rule
@@ -141,10 +141,13 @@ class Reader:
             if ch.cap is not None:
                 v = min(v, max(0, ch.cap - used.get((ch.id, s), 0)))
             return v
-        stocks = {d.id: self._positive_sum(st, s, self._channel_cols(st, d))
-                  for d in st.channels.values()}
-        fences = {d.id: Fence(d.minimum, d.cap, d.buffer, used.get((d.id, s), 0))
-                  for d in st.channels.values()}
+        stocks = {
+            d.id: self._positive_sum(st, s, self._channel_cols(st, d)) for d in st.channels.values()
+        }
+        fences = {
+            d.id: Fence(d.minimum, d.cap, d.buffer, used.get((d.id, s), 0))
+            for d in st.channels.values()
+        }
         return figures(stocks, fences)[ch.id]
 
     def explain(
@@ -257,8 +260,5 @@ def _reservation(st: LedgerState, h: Hold) -> Reservation:
         expires_at=None if h.expires_us is None else from_micros(h.expires_us),
         order_id=h.order_id,
         channel=h.channel,
-        shipped=tuple(
-            ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items()
-        ),
+        shipped=tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items()),
     )
-

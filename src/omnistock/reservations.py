@@ -35,16 +35,32 @@ class ReservationCommands(CommandBase):
     """Commands on reservations (see the module doc)."""
 
     @overload
-    def hold_many(self, orders: HoldBatch, ttl: Any = DEFAULT_TTL, keys: None = None, *,
-                  key: str | None = None) -> HoldBatchResult: ...
+    def hold_many(
+        self,
+        orders: HoldBatch,
+        ttl: Any = DEFAULT_TTL,
+        keys: None = None,
+        *,
+        key: str | None = None,
+    ) -> HoldBatchResult: ...
     @overload
-    def hold_many(self, orders: Sequence[Order], ttl: Any = DEFAULT_TTL,
-                  keys: Sequence[str | None] | None = None, *,
-                  key: None = None) -> list[Reservation | OmnistockError]: ...
+    def hold_many(
+        self,
+        orders: Sequence[Order],
+        ttl: Any = DEFAULT_TTL,
+        keys: Sequence[str | None] | None = None,
+        *,
+        key: None = None,
+    ) -> list[Reservation | OmnistockError]: ...
 
-    def hold_many(self, orders: Sequence[Order] | HoldBatch, ttl: Any = DEFAULT_TTL,
-                  keys: Sequence[str | None] | None = None, *, key: str | None = None
-                  ) -> list[Reservation | OmnistockError] | HoldBatchResult:
+    def hold_many(
+        self,
+        orders: Sequence[Order] | HoldBatch,
+        ttl: Any = DEFAULT_TTL,
+        keys: Sequence[str | None] | None = None,
+        *,
+        key: str | None = None,
+    ) -> list[Reservation | OmnistockError] | HoldBatchResult:
         """Hold many orders in one store transaction.
 
         A list of ``Order`` is group-committed: each order is validated and
@@ -62,13 +78,13 @@ class ReservationCommands(CommandBase):
         end to end on SQLite (docs/performance.md)."""
         if isinstance(orders, HoldBatch):
             if keys is not None:
-                raise InvalidInput("keys", keys, "a HoldBatch takes one key for the whole "
-                                   "batch (key=...)")
+                raise InvalidInput(
+                    "keys", keys, "a HoldBatch takes one key for the whole batch (key=...)"
+                )
             result: HoldBatchResult = self._hold_batch(orders, ttl, key)
             return result
         if key is not None:
-            raise InvalidInput("key", key, "a list of orders takes one key per order "
-                               "(keys=[...])")
+            raise InvalidInput("key", key, "a list of orders takes one key per order (keys=[...])")
         if isinstance(orders, str | bytes) or not isinstance(orders, Sequence):
             raise InvalidInput("orders", orders, "must be a HoldBatch or a list of Order")
         if keys is not None and len(keys) != len(orders):
@@ -121,7 +137,10 @@ class ReservationCommands(CommandBase):
                 datas.append(data)
                 lines.append(ReservationLine(sku, loc, q))
             res = Reservation(
-                id=rid, state=HELD, expires_at=from_micros(exp), order_id=order.id,
+                id=rid,
+                state=HELD,
+                expires_at=from_micros(exp),
+                order_id=order.id,
                 channel=order.channel,
                 lines=tuple(lines),
             )
@@ -144,15 +163,17 @@ class ReservationCommands(CommandBase):
             loc = ln.location or (order.pickup_at if order.method == "pickup" else None)
             if loc is None:
                 raise InvalidInput(
-                    "lines", ln,
+                    "lines",
+                    ln,
                     "has no location; sourcing unpinned lines needs the fulfilment "
                     "policy (inv.allocate); pin it with Line(sku, qty, location=...)",
                 )
             s = self._sku(st, ln.sku)
             l = self._loc(st, loc)
             if ch is not None and ch.locations is not None and loc not in ch.locations:
-                raise InvalidInput("lines", ln, f"location {loc!r} does not serve "
-                                   f"channel {ch.id!r}")
+                raise InvalidInput(
+                    "lines", ln, f"location {loc!r} does not serve channel {ch.id!r}"
+                )
             want[(s, l)] = want.get((s, l), 0) + ln.qty
         g = st.grid
         out: dict[Pos, int] = {}
@@ -184,9 +205,15 @@ class ReservationCommands(CommandBase):
             raise InvalidTransition("res_id", res_id, f"is {h.state}; cannot {action} it")
         return h
 
-    def _line_rows(self, h: Hold, kind: str, now: int, key: str | None,
-                   data: dict[str, Any] | None = None,
-                   qtys: dict[Pos, int] | None = None) -> tuple[list[NewRow], list[Any]]:
+    def _line_rows(
+        self,
+        h: Hold,
+        kind: str,
+        now: int,
+        key: str | None,
+        data: dict[str, Any] | None = None,
+        qtys: dict[Pos, int] | None = None,
+    ) -> tuple[list[NewRow], list[Any]]:
         g = self._state.grid
         ts = self._ts(now)
         text = None if data is None else json.dumps(data)
@@ -293,13 +320,25 @@ class ReservationCommands(CommandBase):
                         raise InsufficientStock(ln.sku, delta, max(0, atp), loc, h.channel)
                     grow[s] = grow.get(s, 0) + delta
                     data: dict[str, Any] = {"order": h.order_id}
-                    rows.append((ts, "held", ln.sku, loc, delta, h.id, h.channel, key,
-                                 json.dumps(data)))
+                    rows.append(
+                        (ts, "held", ln.sku, loc, delta, h.id, h.channel, key, json.dumps(data))
+                    )
                     datas.append(data)
                 elif delta < 0:
                     data = {"resize": 1}
-                    rows.append((ts, "released", ln.sku, loc, -delta, h.id, h.channel, key,
-                                 json.dumps(data)))
+                    rows.append(
+                        (
+                            ts,
+                            "released",
+                            ln.sku,
+                            loc,
+                            -delta,
+                            h.id,
+                            h.channel,
+                            key,
+                            json.dumps(data),
+                        )
+                    )
                     datas.append(data)
             ch = st.channels.get(h.channel) if h.channel is not None else None
             if ch is not None and self._fenced(st, ch):
@@ -314,16 +353,20 @@ class ReservationCommands(CommandBase):
                 if tmp.lines[p] == 0:
                     del tmp.lines[p]
             if not tmp.lines:
-                raise InvalidInput("lines", [[x.sku, x.qty] for x in ls],
-                                   "would leave the reservation empty; release it instead")
+                raise InvalidInput(
+                    "lines",
+                    [[x.sku, x.qty] for x in ls],
+                    "would leave the reservation empty; release it instead",
+                )
             return rows, datas, _reservation(st, tmp)
 
         args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
         result: Reservation = self._run("resize", args, key, plan)
         return result
 
-    def ship(self, res_id: str, lines: Iterable[Any] | None = None,
-             key: str | None = None) -> Reservation:
+    def ship(
+        self, res_id: str, lines: Iterable[Any] | None = None, key: str | None = None
+    ) -> Reservation:
         """Units of a committed reservation leave the building: all of it, or
         the given ``(sku, qty)`` lines. When nothing is left it is FULFILLED."""
         ls = None if lines is None else lines_of(lines)
@@ -333,16 +376,25 @@ class ReservationCommands(CommandBase):
         """The shopper collected a pickup order: every unit leaves."""
         return self._fulfil("collect", res_id, None, OPEN, key)
 
-    def _fulfil(self, how: str, res_id: str, ls: tuple[Line, ...] | None,
-                allowed: tuple[str, ...], key: str | None) -> Reservation:
+    def _fulfil(
+        self,
+        how: str,
+        res_id: str,
+        ls: tuple[Line, ...] | None,
+        allowed: tuple[str, ...],
+        key: str | None,
+    ) -> Reservation:
         def plan(now: int) -> Plan:
             st = self._state
             h = self._open_hold(res_id, allowed, how)
             if how == "collect":
                 coming = [i.id for i in st.supply.by_id.values() if i.res == h.id]
                 if coming:
-                    raise InvalidTransition("res_id", res_id, "has units in transit ("
-                                            + ", ".join(coming) + "); receive them first")
+                    raise InvalidTransition(
+                        "res_id",
+                        res_id,
+                        "has units in transit (" + ", ".join(coming) + "); receive them first",
+                    )
             qtys = dict(h.lines) if ls is None else self._pick(st, h, ls)
             rows, datas = self._line_rows(h, "fulfilled", now, key, {"how": how}, qtys)
             return rows, datas, self._after(h, rows, datas)

@@ -31,8 +31,9 @@ from .values import Applied, Shortage, Transfer, lines_of
 class StockCommands(CommandBase):
     """Commands that move stock (see the module doc)."""
 
-    def receive(self, sku: str, location: str, qty: int, key: str | None = None,
-                ref: str | None = None) -> Applied:
+    def receive(
+        self, sku: str, location: str, qty: int, key: str | None = None, ref: str | None = None
+    ) -> Applied:
         """Add ``qty`` sellable units. ``ref`` names expected supply (from
         ``expect``) that this receipt fulfils."""
         check_id("sku", sku)
@@ -48,8 +49,9 @@ class StockCommands(CommandBase):
         result: Applied = self._run("receive", [sku, location, q, ref], key, plan)
         return result
 
-    def count(self, sku: str, location: str, qty: int, state: str = SELLABLE,
-              key: str | None = None) -> Applied:
+    def count(
+        self, sku: str, location: str, qty: int, state: str = SELLABLE, key: str | None = None
+    ) -> Applied:
         """A cycle count: set the units in ``state`` (sellable by default) to
         ``qty``. Physical truth: it always applies, and reports a shortage for
         reservations it leaves uncovered."""
@@ -65,17 +67,32 @@ class StockCommands(CommandBase):
             if delta > 0 and s < len(st.grid.skus) and st.grid.on_hand(s, l) + delta > MAX_QTY:
                 raise InvalidQuantity("qty", qty, "would take on_hand past 2**62")
             data = {"state": state, "to": q}
-            row = (self._ts(now), "counted", sku, location, delta, None, None, key,
-                   json.dumps(data))
+            row = (
+                self._ts(now),
+                "counted",
+                sku,
+                location,
+                delta,
+                None,
+                None,
+                key,
+                json.dumps(data),
+            )
             short = self._shortages({(s, l): -delta} if state == SELLABLE else {})
             return [row], [data], Applied(st.head + 1, short)
 
-        result: Applied = self._run("count", [sku, location, q, state], key, plan,
-                                    self._resource_follow)
+        result: Applied = self._run(
+            "count", [sku, location, q, state], key, plan, self._resource_follow
+        )
         return result
 
-    def sell(self, location: str, lines: Iterable[Any], key: str | None = None,
-             channel: str | None = None) -> Applied:
+    def sell(
+        self,
+        location: str,
+        lines: Iterable[Any],
+        key: str | None = None,
+        channel: str | None = None,
+    ) -> Applied:
         """A walk-in sale at ``location``: physical truth, always applied even
         beyond ATP. Reports shortages for reservations left uncovered."""
         ls = lines_of(lines)
@@ -91,15 +108,17 @@ class StockCommands(CommandBase):
             taken: dict[Pos, int] = {}
             for ln in ls:
                 if ln.location is not None and ln.location != location:
-                    raise InvalidInput("lines", ln, f"is pinned to another location "
-                                       f"than the sale's location={location!r}")
+                    raise InvalidInput(
+                        "lines",
+                        ln,
+                        f"is pinned to another location than the sale's location={location!r}",
+                    )
                 s, l = self._known_pos(ln.sku, location)
                 taken[(s, l)] = taken.get((s, l), 0) + ln.qty
                 if st.grid.on_hand(s, l) - taken[(s, l)] < -MAX_QTY:
                     raise InvalidQuantity("qty", ln.qty, "would take on_hand below -2**62")
                 rows.append((ts, "sold", ln.sku, location, ln.qty, None, channel, key, None))
-            return rows, [None] * len(rows), Applied(st.head + len(rows),
-                                                     self._shortages(taken))
+            return rows, [None] * len(rows), Applied(st.head + len(rows), self._shortages(taken))
 
         args = [location, [[x.sku, x.qty] for x in ls], channel]
         result: Applied = self._run("sell", args, key, plan, self._resource_follow)
@@ -117,15 +136,31 @@ class StockCommands(CommandBase):
             if delta == 0:
                 return [], [], Applied(st.head)
             data = {"to": q}
-            row = (self._ts(now), "safety-set", sku, location, delta, None, None, key,
-                   json.dumps(data))
+            row = (
+                self._ts(now),
+                "safety-set",
+                sku,
+                location,
+                delta,
+                None,
+                None,
+                key,
+                json.dumps(data),
+            )
             return [row], [data], Applied(st.head + 1)
 
         result: Applied = self._run("set_safety", [sku, location, q], key, plan)
         return result
 
-    def change_state(self, sku: str, location: str, qty: int, to: str,
-                     from_: str = SELLABLE, key: str | None = None) -> Applied:
+    def change_state(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        to: str,
+        from_: str = SELLABLE,
+        key: str | None = None,
+    ) -> Applied:
         """Move ``qty`` units between states (sellable, damaged, inspection,
         quarantine, display). Moving sellable units out may leave reservations
         uncovered: that is reported as a shortage."""
@@ -143,17 +178,33 @@ class StockCommands(CommandBase):
             if have < q:
                 raise InsufficientStock(sku, q, max(0, have), location)
             data = {"from": from_, "to": to}
-            row = (self._ts(now), "state-changed", sku, location, q, None, None, key,
-                   json.dumps(data))
+            row = (
+                self._ts(now),
+                "state-changed",
+                sku,
+                location,
+                q,
+                None,
+                None,
+                key,
+                json.dumps(data),
+            )
             short = self._shortages({(s, l): q} if from_ == SELLABLE else {})
             return [row], [data], Applied(st.head + 1, short)
 
-        result: Applied = self._run("change_state", [sku, location, q, to, from_], key, plan,
-                                    self._resource_follow)
+        result: Applied = self._run(
+            "change_state", [sku, location, q, to, from_], key, plan, self._resource_follow
+        )
         return result
 
-    def return_items(self, location: str, lines: Iterable[Any], condition: str = SELLABLE,
-                     order_id: str | None = None, key: str | None = None) -> Applied:
+    def return_items(
+        self,
+        location: str,
+        lines: Iterable[Any],
+        condition: str = SELLABLE,
+        order_id: str | None = None,
+        key: str | None = None,
+    ) -> Applied:
         """Take back returned units at a location that accepts returns.
 
         ``condition``: ``sellable`` restocks here when the location ranges the
@@ -181,11 +232,26 @@ class StockCommands(CommandBase):
             for ln in ls:
                 s, l = self._known_pos(ln.sku, location)
                 self._no_overflow(s, l, ln.qty)
-                rows.append((ts, "returned", ln.sku, location, ln.qty, order_id, None, key,
-                             json.dumps(data)))
+                rows.append(
+                    (
+                        ts,
+                        "returned",
+                        ln.sku,
+                        location,
+                        ln.qty,
+                        order_id,
+                        None,
+                        key,
+                        json.dumps(data),
+                    )
+                )
                 datas.append(data)
-                if condition == SELLABLE and back_to is not None \
-                        and (s, l) not in st.ranged and back_to != location:
+                if (
+                    condition == SELLABLE
+                    and back_to is not None
+                    and (s, l) not in st.ranged
+                    and back_to != location
+                ):
                     onward.append((ln.sku, ln.qty))
             transfers = []
             if back_to is not None and onward:  # not ranged here: send it on
@@ -196,8 +262,9 @@ class StockCommands(CommandBase):
                 for sku, q in onward:
                     tid = f"T{st.head + len(rows) + 1}"
                     d = {"to": back_to, "eta": eta}
-                    rows.append((ts, "transfer-out", sku, location, q, tid, None, key,
-                                 json.dumps(d)))
+                    rows.append(
+                        (ts, "transfer-out", sku, location, q, tid, None, key, json.dumps(d))
+                    )
                     datas.append(d)
                     transfers.append(Transfer(tid, sku, location, back_to, q, from_micros(eta)))
             return rows, datas, Applied(st.head + len(rows), transfers=tuple(transfers))
@@ -206,8 +273,15 @@ class StockCommands(CommandBase):
         result: Applied = self._run("return_items", args, key, plan)
         return result
 
-    def expect(self, sku: str, location: str, qty: int, eta: datetime,
-               ref: str | None = None, key: str | None = None) -> str:
+    def expect(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        eta: datetime,
+        ref: str | None = None,
+        key: str | None = None,
+    ) -> str:
         """Record incoming supply (a purchase order line) due at ``eta``.
         Returns its id; ``receive(..., ref=id)`` consumes it. Not in ATP;
         ``promise()`` counts it."""
@@ -256,8 +330,9 @@ class StockCommands(CommandBase):
     @staticmethod
     def _check_state(field: str, state: Any) -> None:
         if state != SELLABLE and state not in STATE_INDEX:
-            raise InvalidInput(field, state, "must be sellable, damaged, inspection, "
-                               "quarantine or display")
+            raise InvalidInput(
+                field, state, "must be sellable, damaged, inspection, quarantine or display"
+            )
 
     def _shortages(self, taken: dict[Pos, int]) -> tuple[Shortage, ...]:
         """Reservations left uncovered once ``taken`` sellable units leave each

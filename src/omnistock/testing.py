@@ -139,11 +139,28 @@ class StoreContract(abc.ABC):
         rows = (
             new_row(),
             new_row(ts=T0 + 1, kind="counted", sku=None, location=None, qty=0),
-            new_row(ts=T0 + 2, kind="sold", sku="Ärmel-👕-衬衫", location="магазин",
-                    qty=-(2**62), ref="ord/1 ' \" ; --", channel="pos",
-                    key="k\u00e9y-1", data='{"note": "caf\u00e9 \\u0000 ✓", "n": [1, 2]}'),
-            new_row(ts=2**62, kind="counted", sku="", location="", qty=2**62,
-                    ref="", channel="", key="", data=""),
+            new_row(
+                ts=T0 + 2,
+                kind="sold",
+                sku="Ärmel-👕-衬衫",
+                location="магазин",
+                qty=-(2**62),
+                ref="ord/1 ' \" ; --",
+                channel="pos",
+                key="k\u00e9y-1",
+                data='{"note": "caf\u00e9 \\u0000 ✓", "n": [1, 2]}',
+            ),
+            new_row(
+                ts=2**62,
+                kind="counted",
+                sku="",
+                location="",
+                qty=2**62,
+                ref="",
+                channel="",
+                key="",
+                data="",
+            ),
             new_row(ts=2**62, kind="x" * 2000, sku="B" * 500, qty=-1, data="d" * 100_000),
         )
         store.append([Commit(rows)], 0)
@@ -267,8 +284,10 @@ class StoreContract(abc.ABC):
         assert store.lookup_key("k-empty0") == KeyRecord("k-empty0", "f", "r", 0)
         assert store.head() == 0
         head = store.append(
-            [Commit(_rows(2), key="k1", fingerprint="f1"),
-             Commit((), key="k-empty", fingerprint="f2", result="nothing moved")],
+            [
+                Commit(_rows(2), key="k1", fingerprint="f1"),
+                Commit((), key="k-empty", fingerprint="f2", result="nothing moved"),
+            ],
             0,
         )
         assert head == 2
@@ -299,8 +318,13 @@ class StoreContract(abc.ABC):
 
     def test_filtered(self, store: Store) -> None:
         rows = tuple(
-            new_row(ts=T0 + i, sku=("A", "B", None)[i % 3], location=("s1", "w1")[i % 2],
-                    ref=(None, "r1", "r2", "r1")[i % 4], qty=i + 1)
+            new_row(
+                ts=T0 + i,
+                sku=("A", "B", None)[i % 3],
+                location=("s1", "w1")[i % 2],
+                ref=(None, "r1", "r2", "r1")[i % 4],
+                qty=i + 1,
+            )
             for i in range(40)
         )
         store.append([Commit(rows[:25])], 0)
@@ -310,16 +334,26 @@ class StoreContract(abc.ABC):
         def expect(since: int = 0, until: int | None = None, **f: str) -> list[Row]:
             cols = {"sku": 3, "location": 4, "ref": 6}
             return [
-                r for r in everything
-                if r[0] > since and (until is None or r[0] <= until)
+                r
+                for r in everything
+                if r[0] > since
+                and (until is None or r[0] <= until)
                 and all(r[cols[k]] == v for k, v in f.items())
             ]
 
         cases: list[dict[str, Any]] = [
-            {}, {"sku": "A"}, {"sku": "B"}, {"location": "w1"}, {"ref": "r1"},
-            {"sku": "A", "location": "s1"}, {"sku": "B", "ref": "r2"},
-            {"location": "s1", "ref": "r1"}, {"sku": "A", "location": "w1", "ref": "r1"},
-            {"sku": "Z"}, {"ref": "nope"}, {"location": "x"},
+            {},
+            {"sku": "A"},
+            {"sku": "B"},
+            {"location": "w1"},
+            {"ref": "r1"},
+            {"sku": "A", "location": "s1"},
+            {"sku": "B", "ref": "r2"},
+            {"location": "s1", "ref": "r1"},
+            {"sku": "A", "location": "w1", "ref": "r1"},
+            {"sku": "Z"},
+            {"ref": "nope"},
+            {"location": "x"},
         ]
         for f in cases:
             for since, until in ((0, None), (5, 30), (24, 26), (39, None), (10, 3)):
@@ -386,13 +420,24 @@ class StoreContract(abc.ABC):
             pytest.skip("store is not durable")
         rows = (
             new_row(),
-            new_row(ts=T0 + 1, sku="Ärmel", location=None, qty=-(2**62), ref="r",
-                    channel="web", key="k1", data='{"a": 1}'),
+            new_row(
+                ts=T0 + 1,
+                sku="Ärmel",
+                location=None,
+                qty=-(2**62),
+                ref="r",
+                channel="web",
+                key="k1",
+                data='{"a": 1}',
+            ),
             new_row(ts=T0 + 2, sku=None, qty=2**62),
         )
         head = store.append(
-            [Commit(rows[:2], key="k1", fingerprint="f1", result='{"ok": true}'),
-             Commit(rows[2:]), Commit((), key="k-empty", fingerprint="f2")],
+            [
+                Commit(rows[:2], key="k1", fingerprint="f1", result='{"ok": true}'),
+                Commit(rows[2:]),
+                Commit((), key="k-empty", fingerprint="f2"),
+            ],
             0,
         )
         store.save_snapshot(1, b"\x00snap-1\xff")
@@ -422,9 +467,7 @@ class StoreContract(abc.ABC):
 
     # -- several writers ---------------------------------------------------------------
 
-    def test_racing_writers_exactly_one_wins_per_round(
-        self, store: Store, tmp_path: Path
-    ) -> None:
+    def test_racing_writers_exactly_one_wins_per_round(self, store: Store, tmp_path: Path) -> None:
         rounds = 30
         peer = self.open_peer(store, tmp_path)
         barrier = threading.Barrier(2, timeout=30)
@@ -435,8 +478,9 @@ class StoreContract(abc.ABC):
             try:
                 for r in range(rounds):
                     barrier.wait()
-                    commit = Commit((new_row(ts=T0 + r, qty=me + 1),), key=f"r{r}-w{me}",
-                                    fingerprint="f")
+                    commit = Commit(
+                        (new_row(ts=T0 + r, qty=me + 1),), key=f"r{r}-w{me}", fingerprint="f"
+                    )
                     try:
                         s.append([commit], r)  # both writers saw head == r
                         outcome[r, me] = "won"
@@ -447,8 +491,10 @@ class StoreContract(abc.ABC):
                 errors.append(exc)
                 barrier.abort()
 
-        threads = [threading.Thread(target=writer, args=(0, store)),
-                   threading.Thread(target=writer, args=(1, peer))]
+        threads = [
+            threading.Thread(target=writer, args=(0, store)),
+            threading.Thread(target=writer, args=(1, peer)),
+        ]
         try:
             for t in threads:
                 t.start()
@@ -471,9 +517,7 @@ class StoreContract(abc.ABC):
             if peer is not store:
                 peer.close()
 
-    def test_writers_retrying_on_conflict_leave_no_gaps(
-        self, store: Store, tmp_path: Path
-    ) -> None:
+    def test_writers_retrying_on_conflict_leave_no_gaps(self, store: Store, tmp_path: Path) -> None:
         per_writer = 60
         peer = self.open_peer(store, tmp_path)
         errors: list[BaseException] = []
@@ -484,9 +528,12 @@ class StoreContract(abc.ABC):
                     while True:
                         head = s.head()
                         commit = Commit(
-                            (new_row(ts=T0, ref=f"w{me}", qty=i + 1),
-                             new_row(ts=T0, ref=f"w{me}", qty=-(i + 1))),
-                            key=f"w{me}-{i}", fingerprint="f",
+                            (
+                                new_row(ts=T0, ref=f"w{me}", qty=i + 1),
+                                new_row(ts=T0, ref=f"w{me}", qty=-(i + 1)),
+                            ),
+                            key=f"w{me}-{i}",
+                            fingerprint="f",
                         )
                         try:
                             s.append([commit], head)
@@ -496,8 +543,10 @@ class StoreContract(abc.ABC):
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=writer, args=(0, store)),
-                   threading.Thread(target=writer, args=(1, peer))]
+        threads = [
+            threading.Thread(target=writer, args=(0, store)),
+            threading.Thread(target=writer, args=(1, peer)),
+        ]
         try:
             for t in threads:
                 t.start()

@@ -49,7 +49,6 @@ UNSELLABLE_STATES = ("damaged", "inspection", "quarantine", "display")
 column order in the ledger."""
 
 
-
 def _c_accepts_returns(v: Any) -> bool:
     return check_bool("accepts_returns", v)
 
@@ -219,13 +218,12 @@ class Location:
     id: str = attrs.field(converter=_c_id)
     kind: str = attrs.field(default="store", converter=_kind)
     point: Point | None = attrs.field(default=None, converter=_point)
-    sells: bool = attrs.field(default=_cap_default(("store",)),
-                              converter=_c_sells)
+    sells: bool = attrs.field(default=_cap_default(("store",)), converter=_c_sells)
     ships: bool = attrs.field(default=_cap_default(KINDS), converter=_c_ships)
-    pickup: bool = attrs.field(default=_cap_default(("store", "dark_store")),
-                               converter=_c_pickup)
-    accepts_returns: bool = attrs.field(default=_cap_default(("store",)),
-                                        converter=_c_accepts_returns)
+    pickup: bool = attrs.field(default=_cap_default(("store", "dark_store")), converter=_c_pickup)
+    accepts_returns: bool = attrs.field(
+        default=_cap_default(("store",)), converter=_c_accepts_returns
+    )
     priority: int = attrs.field(default=0, converter=_c_priority)
     daily_capacity: int | None = attrs.field(default=None, converter=_c_daily_capacity)
     returns_to: str | None = attrs.field(default=None, converter=_c_returns_to)
@@ -301,8 +299,7 @@ class Order:
     ship_to: Point | None = attrs.field(default=None, converter=_ship_to)
     pickup_at: str | None = attrs.field(default=None, converter=_c_pickup_at)
     allow_split: bool = attrs.field(default=True, converter=_c_allow_split)
-    allow_partial: bool = attrs.field(default=False,
-                                      converter=_c_allow_partial)
+    allow_partial: bool = attrs.field(default=False, converter=_c_allow_partial)
 
     def __attrs_post_init__(self) -> None:
         if self.method == "pickup" and self.pickup_at is None:
@@ -411,4 +408,3 @@ class Entry:
     channel: str | None
     key: str | None
     data: dict[str, Any] | None = None
-

@@ -22,13 +22,39 @@ from omnistock.errors import OmnistockError, SignatureError
 
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 SECRET = b"fuzzing-secret-0123456789"
-FUZZ = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-TAKEN = {"A", "S", "W", "o-1", "mk-1", "web", "pos", "amazon", "sale", "return", "exchange",
-         "order", "cancel", "ship", "pickup", "sellable", "damaged", "inspection",
-         "quarantine", "display", "write_off", "order.placed", "order.cancelled",
-         "pickup.collected", "return.requested"}
+TAKEN = {
+    "A",
+    "S",
+    "W",
+    "o-1",
+    "mk-1",
+    "web",
+    "pos",
+    "amazon",
+    "sale",
+    "return",
+    "exchange",
+    "order",
+    "cancel",
+    "ship",
+    "pickup",
+    "sellable",
+    "damaged",
+    "inspection",
+    "quarantine",
+    "display",
+    "write_off",
+    "order.placed",
+    "order.cancelled",
+    "pickup.collected",
+    "return.requested",
+}
 
 _world: dict[str, Inventory] = {}
 
@@ -68,41 +94,95 @@ def market_send(body: bytes) -> None:
 
 
 ADAPTERS: list[tuple[str, Callable[[bytes], None]]] = [
-    ("web", web_send), ("pos", pos_send), ("marketplace", market_send)]
+    ("web", web_send),
+    ("pos", pos_send),
+    ("marketplace", market_send),
+]
 
 TEMPLATES: dict[str, list[tuple[dict[str, Any], set[str]]]] = {
     # (valid payload, fields that any foreign string makes invalid)
     "web": [
-        ({"id": "evt-1", "type": "order.placed", "data": {
-            "order_id": "o-new", "lines": [{"sku": "A", "qty": 1, "location": "S"}]}},
-         {"id", "type", "sku", "location"}),
-        ({"id": "evt-2", "type": "order.placed", "data": {
-            "order_id": "o-new", "method": "pickup", "pickup_at": "S",
-            "lines": [{"sku": "A", "qty": 1}]}},
-         {"id", "type", "sku", "method", "pickup_at"}),
-        ({"id": "evt-3", "type": "order.cancelled", "data": {"order_id": "o-1"}},
-         {"id", "type", "order_id"}),
-        ({"id": "evt-4", "type": "pickup.collected", "data": {"order_id": "o-1"}},
-         {"id", "type", "order_id"}),
-        ({"id": "evt-5", "type": "return.requested", "data": {
-            "order_id": "o-1", "location": "S", "condition": "damaged",
-            "lines": [{"sku": "A", "qty": 1}]}},
-         {"id", "type", "location", "condition", "sku"}),
+        (
+            {
+                "id": "evt-1",
+                "type": "order.placed",
+                "data": {"order_id": "o-new", "lines": [{"sku": "A", "qty": 1, "location": "S"}]},
+            },
+            {"id", "type", "sku", "location"},
+        ),
+        (
+            {
+                "id": "evt-2",
+                "type": "order.placed",
+                "data": {
+                    "order_id": "o-new",
+                    "method": "pickup",
+                    "pickup_at": "S",
+                    "lines": [{"sku": "A", "qty": 1}],
+                },
+            },
+            {"id", "type", "sku", "method", "pickup_at"},
+        ),
+        (
+            {"id": "evt-3", "type": "order.cancelled", "data": {"order_id": "o-1"}},
+            {"id", "type", "order_id"},
+        ),
+        (
+            {"id": "evt-4", "type": "pickup.collected", "data": {"order_id": "o-1"}},
+            {"id", "type", "order_id"},
+        ),
+        (
+            {
+                "id": "evt-5",
+                "type": "return.requested",
+                "data": {
+                    "order_id": "o-1",
+                    "location": "S",
+                    "condition": "damaged",
+                    "lines": [{"sku": "A", "qty": 1}],
+                },
+            },
+            {"id", "type", "location", "condition", "sku"},
+        ),
     ],
     "pos": [
-        ({"receipt_id": "r1", "type": "sale", "items": [{"sku": "A", "qty": 1}]},
-         {"receipt_id", "type", "sku"}),
-        ({"receipt_id": "r2", "type": "return", "items": [{"sku": "A", "qty": 1}],
-          "condition": "damaged"}, {"receipt_id", "type", "sku", "condition"}),
-        ({"receipt_id": "r3", "type": "exchange", "items": [{"sku": "A", "qty": 1}],
-          "returned": [{"sku": "A", "qty": 1}]}, {"receipt_id", "type", "sku"}),
+        (
+            {"receipt_id": "r1", "type": "sale", "items": [{"sku": "A", "qty": 1}]},
+            {"receipt_id", "type", "sku"},
+        ),
+        (
+            {
+                "receipt_id": "r2",
+                "type": "return",
+                "items": [{"sku": "A", "qty": 1}],
+                "condition": "damaged",
+            },
+            {"receipt_id", "type", "sku", "condition"},
+        ),
+        (
+            {
+                "receipt_id": "r3",
+                "type": "exchange",
+                "items": [{"sku": "A", "qty": 1}],
+                "returned": [{"sku": "A", "qty": 1}],
+            },
+            {"receipt_id", "type", "sku"},
+        ),
     ],
     "marketplace": [
-        ({"message_id": "m1", "type": "order", "order_id": "mk-2",
-          "lines": [{"sku": "A", "qty": 1, "location": "W"}]},
-         {"message_id", "type", "sku", "location"}),
-        ({"message_id": "m2", "type": "cancel", "order_id": "mk-1"},
-         {"message_id", "type", "order_id"}),
+        (
+            {
+                "message_id": "m1",
+                "type": "order",
+                "order_id": "mk-2",
+                "lines": [{"sku": "A", "qty": 1, "location": "W"}],
+            },
+            {"message_id", "type", "sku", "location"},
+        ),
+        (
+            {"message_id": "m2", "type": "cancel", "order_id": "mk-1"},
+            {"message_id", "type", "order_id"},
+        ),
     ],
 }
 
@@ -110,16 +190,46 @@ OPTIONAL = {"condition", "location"}
 """Template fields whose absence is valid (deleting them is not a mutation): a
 web order line without a location is placed by the sourcing policy."""
 
-HOSTILE = st.sampled_from([
-    "'; DROP TABLE journal; --", "\" OR 1=1 --", "../../etc/passwd", "..\\..\\boot.ini",
-    "/dev/null", "A\x00", "\u202eA", "😀" * 50, "%s%s%n", "${jndi:ldap://x}", " A", "A ",
-    "<script>", "\ud800x", "Ａ", "a" * 129, "",
-]) | st.text(min_size=1, max_size=40).map(lambda s: s + "/'")
-WRONG_STR = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                      st.lists(st.integers(), max_size=2), st.just({"$gt": ""}))
-WRONG_INT = st.one_of(st.none(), st.booleans(), st.text(max_size=5), st.floats(),
-                      st.just(1.0), st.integers(max_value=0), st.integers(min_value=10**6 + 1),
-                      st.just(10**400), st.lists(st.integers(), max_size=2))
+HOSTILE = st.sampled_from(
+    [
+        "'; DROP TABLE journal; --",
+        '" OR 1=1 --',
+        "../../etc/passwd",
+        "..\\..\\boot.ini",
+        "/dev/null",
+        "A\x00",
+        "\u202eA",
+        "😀" * 50,
+        "%s%s%n",
+        "${jndi:ldap://x}",
+        " A",
+        "A ",
+        "<script>",
+        "\ud800x",
+        "Ａ",
+        "a" * 129,
+        "",
+    ]
+) | st.text(min_size=1, max_size=40).map(lambda s: s + "/'")
+WRONG_STR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
+    st.just({"$gt": ""}),
+)
+WRONG_INT = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=5),
+    st.floats(),
+    st.just(1.0),
+    st.integers(max_value=0),
+    st.integers(min_value=10**6 + 1),
+    st.just(10**400),
+    st.lists(st.integers(), max_size=2),
+)
 
 
 def paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -159,8 +269,9 @@ def mutated(draw: st.DrawFn, adapter: str) -> bytes:
         parent[last] = draw(HOSTILE.filter(lambda s: s not in TAKEN))
     elif how == "bomb":
         depth = draw(st.integers(9, 3000))
-        parent[last] = json.loads("[" * min(depth, 900) + "]" * min(depth, 900)) \
-            if depth < 900 else None
+        parent[last] = (
+            json.loads("[" * min(depth, 900) + "]" * min(depth, 900)) if depth < 900 else None
+        )
         body = json.dumps(doc)
         if depth >= 900:  # too deep for json.dumps: splice the bomb in as text
             body = body.replace("null", "[" * depth + "]" * depth, 1)
@@ -206,7 +317,8 @@ def test_random_bytes(name: str, send: Callable[[bytes], None], data: Any) -> No
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 @each_adapter
@@ -246,16 +358,25 @@ def test_huge_payloads(name: str, send: Callable[[bytes], None], data: Any) -> N
 
 
 @FUZZ
-@given(headers=st.dictionaries(
-    st.sampled_from(["X-Omnistock-Timestamp", "X-Omnistock-Signature", "x-other"]),
-    st.text(max_size=80), max_size=3) | st.none(),
-    shift=st.integers(-10**6, 10**6))
+@given(
+    headers=st.dictionaries(
+        st.sampled_from(["X-Omnistock-Timestamp", "X-Omnistock-Signature", "x-other"]),
+        st.text(max_size=80),
+        max_size=3,
+    )
+    | st.none(),
+    shift=st.integers(-(10**6), 10**6),
+)
 def test_web_bad_signatures(headers: dict[str, str] | None, shift: int) -> None:
     body = json.dumps(TEMPLATES["web"][0][0]).encode()
     inv = world()
     head = inv.head
-    for h in (headers, sign(SECRET, body, int(NOW.timestamp()) + shift) if abs(shift) > 300
-              else sign(b"wrong-secret-0123456789", body, int(NOW.timestamp()) + shift)):
+    for h in (
+        headers,
+        sign(SECRET, body, int(NOW.timestamp()) + shift)
+        if abs(shift) > 300
+        else sign(b"wrong-secret-0123456789", body, int(NOW.timestamp()) + shift),
+    ):
         try:
             WEB.handle(inv, body, h)
         except SignatureError:

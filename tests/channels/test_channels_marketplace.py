@@ -46,8 +46,17 @@ def test_fence_keeps_store_floor(inv: Inventory) -> None:
     inv.count("A", "W", 0)  # only the 6 units at the store remain
     assert mk.full(inv).as_dict()["A"] == 1  # 6 - pos minimum 4 - buffer 1
     with pytest.raises(InsufficientStock):  # its orders are held to the fence too
-        mk.handle(inv, json.dumps({"message_id": "m1", "type": "order", "order_id": "mk-1",
-                                   "lines": [{"sku": "A", "qty": 3, "location": "S"}]}).encode())
+        mk.handle(
+            inv,
+            json.dumps(
+                {
+                    "message_id": "m1",
+                    "type": "order",
+                    "order_id": "mk-1",
+                    "lines": [{"sku": "A", "qty": 3, "location": "S"}],
+                }
+            ).encode(),
+        )
 
 
 def test_delta_holds_only_changed_skus(inv: Inventory) -> None:
@@ -104,8 +113,12 @@ def test_csv_and_json_rendering(inv: Inventory) -> None:
 
 def test_orders_and_cancels(inv: Inventory) -> None:
     mk = MarketplaceAdapter("amazon")
-    msg = {"message_id": "m1", "type": "order", "order_id": "mk-1",
-           "lines": [{"sku": "A", "qty": 2, "location": "W"}]}
+    msg = {
+        "message_id": "m1",
+        "type": "order",
+        "order_id": "mk-1",
+        "lines": [{"sku": "A", "qty": 2, "location": "W"}],
+    }
     (res,) = mk.handle(inv, json.dumps(msg).encode())
     head = inv.head
     assert mk.handle(inv, json.dumps(msg).encode()) == [res]

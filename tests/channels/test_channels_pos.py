@@ -45,15 +45,16 @@ def test_online_receipts(central: Inventory) -> None:
     pos = PosAdapter("t1", "S", channel="pos")
     pos.handle(central, receipt("r1", items=items(("A", 2))))
     assert central.on_hand("A", "S") == 3
-    pos.handle(central, receipt("r2", "return", items=items(("A", 1)), condition="damaged",
-                                order_id="o-7"))
+    pos.handle(
+        central, receipt("r2", "return", items=items(("A", 1)), condition="damaged", order_id="o-7")
+    )
     assert central.on_hand("A", "S", "damaged") == 1
-    pos.handle(central, receipt("r3", "exchange", returned=items(("A", 1)),
-                                items=items(("B", 1))))
+    pos.handle(central, receipt("r3", "exchange", returned=items(("A", 1)), items=items(("B", 1))))
     assert (central.on_hand("A", "S"), central.on_hand("B", "S")) == (5, 1)
     head = central.head
-    pos.handle(central, receipt("r3", "exchange", returned=items(("A", 1)),
-                                items=items(("B", 1))))  # printed twice
+    pos.handle(
+        central, receipt("r3", "exchange", returned=items(("A", 1)), items=items(("B", 1)))
+    )  # printed twice
     assert central.head == head
 
 
@@ -61,24 +62,38 @@ def test_exchange_is_all_or_nothing(central: Inventory) -> None:
     pos = PosAdapter("t1", "S")
     head = central.head
     with pytest.raises(UnknownSku):
-        pos.handle(central, receipt("r9", "exchange", returned=items(("A", 1)),
-                                    items=items(("NOPE", 1))))
+        pos.handle(
+            central, receipt("r9", "exchange", returned=items(("A", 1)), items=items(("NOPE", 1)))
+        )
     assert central.head == head
 
 
-@pytest.mark.parametrize("doc, field", [
-    ({"receipt_id": "r1", "type": "sale"}, "items"),
-    ({"receipt_id": "r1", "type": "refund", "items": items(("A", 1))}, "type"),
-    ({"receipt_id": "r 1", "type": "sale", "items": items(("A", 1))}, "receipt_id"),
-    ({"receipt_id": "r1", "type": "sale", "items": items(("A", 1)), "condition": "damaged"},
-     "condition"),
-    ({"receipt_id": "r1", "type": "exchange", "items": items(("A", 1))}, "returned"),
-    ({"receipt_id": "r1", "type": "sale", "items": items(("A", 1)), "terminal": "t2"},
-     "terminal"),
-    ({"receipt_id": "r1", "type": "sale", "items": [{"sku": "A", "qty": "1"}]}, "items[0].qty"),
-    ({"receipt_id": "r1", "type": "sale", "items": [{"sku": "A", "qty": 1, "location": "W"}]},
-     "items[0].location"),
-])
+@pytest.mark.parametrize(
+    "doc, field",
+    [
+        ({"receipt_id": "r1", "type": "sale"}, "items"),
+        ({"receipt_id": "r1", "type": "refund", "items": items(("A", 1))}, "type"),
+        ({"receipt_id": "r 1", "type": "sale", "items": items(("A", 1))}, "receipt_id"),
+        (
+            {"receipt_id": "r1", "type": "sale", "items": items(("A", 1)), "condition": "damaged"},
+            "condition",
+        ),
+        ({"receipt_id": "r1", "type": "exchange", "items": items(("A", 1))}, "returned"),
+        (
+            {"receipt_id": "r1", "type": "sale", "items": items(("A", 1)), "terminal": "t2"},
+            "terminal",
+        ),
+        ({"receipt_id": "r1", "type": "sale", "items": [{"sku": "A", "qty": "1"}]}, "items[0].qty"),
+        (
+            {
+                "receipt_id": "r1",
+                "type": "sale",
+                "items": [{"sku": "A", "qty": 1, "location": "W"}],
+            },
+            "items[0].location",
+        ),
+    ],
+)
 def test_receipt_schema(central: Inventory, doc: dict[str, Any], field: str) -> None:
     with pytest.raises(PayloadError) as e:
         PosAdapter("t1", "S").handle(central, json.dumps(doc).encode())
@@ -112,10 +127,13 @@ def test_offline_scenario(central: Inventory, tmp_path: Path, clock: Any) -> Non
     # the sales sync one receipt at a time: the 3rd and 4th each uncover 1 unit
     assert [(s.sku, s.location, s.qty) for s in report.shortages] == [("A", "S", 1)] * 2
     assert [(m.reservation, m.source, m.qty, m.to, m.missing) for m in report.resourced] == [
-        (web_res.id, "S", 1, (("W", 1),), 0)] * 2
+        (web_res.id, "S", 1, (("W", 1),), 0)
+    ] * 2
     assert report.to_resource == ()
     assert sorted((x.location, x.qty) for x in central.reservation(web_res.id).lines) == [
-        ("S", 1), ("W", 2)]
+        ("S", 1),
+        ("W", 2),
+    ]
     # sold + reserved never exceeds physical stock anywhere now
     for loc in ("S", "W"):
         f = central.explain("A", loc).positions[0]
@@ -152,8 +170,9 @@ class Flaky:
         return call
 
 
-def test_interrupted_sync_resumes_to_the_same_state(make_inventory: Any, tmp_path: Path,
-                                                    clock: Any) -> None:
+def test_interrupted_sync_resumes_to_the_same_state(
+    make_inventory: Any, tmp_path: Path, clock: Any
+) -> None:
     def world() -> Inventory:
         inv: Inventory = make_inventory()
         inv.add_location(Location("S", kind="store"))
@@ -186,8 +205,7 @@ def test_interrupted_sync_resumes_to_the_same_state(make_inventory: Any, tmp_pat
     assert b.digest() == a.digest()
 
 
-def test_sync_stops_on_a_refused_command(central: Inventory, tmp_path: Path,
-                                         clock: Any) -> None:
+def test_sync_stops_on_a_refused_command(central: Inventory, tmp_path: Path, clock: Any) -> None:
     till = PosTerminal(PosAdapter("t1", "S"), local_store(tmp_path, clock))
     till.seed(central)
     till.local.receive("LOCAL-ONLY", "S", 3)  # a SKU the central ledger has never seen

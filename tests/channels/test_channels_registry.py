@@ -59,7 +59,8 @@ def plugin(tmp_path: Path) -> Iterator[str]:
     (info / "entry_points.txt").write_text(
         "[omnistock.channels]\nticker = ticker_plugin:TickerAdapter\n"
         "broken = ticker_plugin:NotAnAdapter\n\n"
-        "[omnistock.storage]\nticker = ticker_plugin:TickerStore\n")
+        "[omnistock.storage]\nticker = ticker_plugin:TickerStore\n"
+    )
     sys.path.insert(0, str(site))
     importlib.invalidate_caches()
     try:

@@ -41,8 +41,9 @@ def body(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode()
 
 
-def send(web: WebShopAdapter, inv: Inventory, clock: Any, event: dict[str, Any],
-         ts_shift: int = 0) -> list[Any]:
+def send(
+    web: WebShopAdapter, inv: Inventory, clock: Any, event: dict[str, Any], ts_shift: int = 0
+) -> list[Any]:
     b = body(event)
     return web.handle(inv, b, sign(SECRET, b, int(clock().timestamp()) + ts_shift))
 
@@ -56,14 +57,16 @@ def test_order_placed_then_cancelled(web: WebShopAdapter, inv: Inventory, clock:
     (res,) = send(web, inv, clock, placed())
     assert res.state == "held" and res.channel == "web"
     assert inv.available("A", "S") == 7
-    (rel,) = send(web, inv, clock, {"id": "evt-2", "type": "order.cancelled",
-                                     "data": {"order_id": "o-1"}})
+    (rel,) = send(
+        web, inv, clock, {"id": "evt-2", "type": "order.cancelled", "data": {"order_id": "o-1"}}
+    )
     assert rel.state == "released"
     assert inv.available("A", "S") == 10
 
 
-def test_redelivered_event_moves_stock_once(web: WebShopAdapter, inv: Inventory,
-                                            clock: Any) -> None:
+def test_redelivered_event_moves_stock_once(
+    web: WebShopAdapter, inv: Inventory, clock: Any
+) -> None:
     first = send(web, inv, clock, placed())
     head, digest = inv.head, inv.digest()
     clock.advance(30)
@@ -79,29 +82,46 @@ def test_redelivered_event_moves_stock_once(web: WebShopAdapter, inv: Inventory,
 
 
 def test_pickup_order_and_collection(web: WebShopAdapter, inv: Inventory, clock: Any) -> None:
-    ev = {"id": "evt-p", "type": "order.placed", "data": {
-        "order_id": "o-p", "method": "pickup", "pickup_at": "S", "commit": True,
-        "lines": [{"sku": "A", "qty": 2}]}}
+    ev = {
+        "id": "evt-p",
+        "type": "order.placed",
+        "data": {
+            "order_id": "o-p",
+            "method": "pickup",
+            "pickup_at": "S",
+            "commit": True,
+            "lines": [{"sku": "A", "qty": 2}],
+        },
+    }
     res = send(web, inv, clock, ev)
     assert [r.state for r in res] == ["held", "committed"]
-    (done,) = send(web, inv, clock, {"id": "evt-c", "type": "pickup.collected",
-                                      "data": {"order_id": "o-p"}})
+    (done,) = send(
+        web, inv, clock, {"id": "evt-c", "type": "pickup.collected", "data": {"order_id": "o-p"}}
+    )
     assert done.state == "fulfilled"
     assert inv.on_hand("A", "S") == 8
 
 
 def test_return_requested(web: WebShopAdapter, inv: Inventory, clock: Any) -> None:
-    ev = {"id": "evt-r", "type": "return.requested", "data": {
-        "order_id": "o-9", "location": "S", "condition": "damaged",
-        "lines": [{"sku": "A", "qty": 1}]}}
+    ev = {
+        "id": "evt-r",
+        "type": "return.requested",
+        "data": {
+            "order_id": "o-9",
+            "location": "S",
+            "condition": "damaged",
+            "lines": [{"sku": "A", "qty": 1}],
+        },
+    }
     send(web, inv, clock, ev)
     assert inv.on_hand("A", "S") == 11
     assert inv.on_hand("A", "S", "damaged") == 1
     assert inv.available("A", "S") == 10
 
 
-def test_unpinned_ship_lines_are_sourced_by_the_policy(web: WebShopAdapter, inv: Inventory,
-                                                        clock: Any) -> None:
+def test_unpinned_ship_lines_are_sourced_by_the_policy(
+    web: WebShopAdapter, inv: Inventory, clock: Any
+) -> None:
     ev = placed(qty=12, ship_to={"lat": 51.5, "lon": -0.1})
     del ev["data"]["lines"][0]["location"]
     (alloc,) = send(web, inv, clock, ev)
@@ -113,15 +133,19 @@ def test_unpinned_ship_lines_are_sourced_by_the_policy(web: WebShopAdapter, inv:
     assert again.lines == alloc.lines and (inv.head, inv.digest()) == (head, digest)
 
 
-@pytest.mark.parametrize("ship_to, field", [
-    ({"lat": 91, "lon": 0}, "data.ship_to.lat"),
-    ({"lat": "51", "lon": 0}, "data.ship_to.lat"),
-    ({"lat": 51, "lon": True}, "data.ship_to.lon"),
-    ({"lat": 51}, "data.ship_to.lon"),
-    ([51, 0], "data.ship_to"),
-])
-def test_bad_ship_to(web: WebShopAdapter, inv: Inventory, clock: Any, ship_to: Any,
-                     field: str) -> None:
+@pytest.mark.parametrize(
+    "ship_to, field",
+    [
+        ({"lat": 91, "lon": 0}, "data.ship_to.lat"),
+        ({"lat": "51", "lon": 0}, "data.ship_to.lat"),
+        ({"lat": 51, "lon": True}, "data.ship_to.lon"),
+        ({"lat": 51}, "data.ship_to.lon"),
+        ([51, 0], "data.ship_to"),
+    ],
+)
+def test_bad_ship_to(
+    web: WebShopAdapter, inv: Inventory, clock: Any, ship_to: Any, field: str
+) -> None:
     before = (inv.head, inv.digest())
     with pytest.raises(PayloadError) as e:
         send(web, inv, clock, placed(ship_to=ship_to))
@@ -129,24 +153,28 @@ def test_bad_ship_to(web: WebShopAdapter, inv: Inventory, clock: Any, ship_to: A
     assert (inv.head, inv.digest()) == before
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda e: e.pop("id"), "id"),
-    (lambda e: e.update(id="../../etc/passwd"), "id"),
-    (lambda e: e.update(type="order.exploded"), "type"),
-    (lambda e: e.update(extra=1), "extra"),
-    (lambda e: e["data"].update(order_id=7), "data.order_id"),
-    (lambda e: e["data"]["lines"][0].update(qty=1.0), "data.lines[0].qty"),
-    (lambda e: e["data"]["lines"][0].update(qty=True), "data.lines[0].qty"),
-    (lambda e: e["data"]["lines"][0].update(qty=0), "data.lines[0].qty"),
-    (lambda e: e["data"]["lines"][0].update(sku="x" * 129), "data.lines[0].sku"),
-    (lambda e: e["data"]["lines"][0].update(sku="A\x00"), "data.lines[0].sku"),
-    (lambda e: e["data"]["lines"][0].update(colour="red"), "data.lines[0].colour"),
-    (lambda e: e["data"].update(lines=[]), "data.lines"),
-    (lambda e: e["data"].update(hold_seconds=-1), "data.hold_seconds"),
-    (lambda e: e["data"].update(pickup_at="S"), "data.pickup_at"),
-])
-def test_schema_errors_name_the_field(web: WebShopAdapter, inv: Inventory, clock: Any,
-                                      mutate: Any, field: str) -> None:
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda e: e.pop("id"), "id"),
+        (lambda e: e.update(id="../../etc/passwd"), "id"),
+        (lambda e: e.update(type="order.exploded"), "type"),
+        (lambda e: e.update(extra=1), "extra"),
+        (lambda e: e["data"].update(order_id=7), "data.order_id"),
+        (lambda e: e["data"]["lines"][0].update(qty=1.0), "data.lines[0].qty"),
+        (lambda e: e["data"]["lines"][0].update(qty=True), "data.lines[0].qty"),
+        (lambda e: e["data"]["lines"][0].update(qty=0), "data.lines[0].qty"),
+        (lambda e: e["data"]["lines"][0].update(sku="x" * 129), "data.lines[0].sku"),
+        (lambda e: e["data"]["lines"][0].update(sku="A\x00"), "data.lines[0].sku"),
+        (lambda e: e["data"]["lines"][0].update(colour="red"), "data.lines[0].colour"),
+        (lambda e: e["data"].update(lines=[]), "data.lines"),
+        (lambda e: e["data"].update(hold_seconds=-1), "data.hold_seconds"),
+        (lambda e: e["data"].update(pickup_at="S"), "data.pickup_at"),
+    ],
+)
+def test_schema_errors_name_the_field(
+    web: WebShopAdapter, inv: Inventory, clock: Any, mutate: Any, field: str
+) -> None:
     ev = placed()
     mutate(ev)
     head, digest = inv.head, inv.digest()
@@ -200,14 +228,12 @@ def test_ledger_errors_apply_nothing(web: WebShopAdapter, inv: Inventory, clock:
     with pytest.raises(InsufficientStock):
         send(web, inv, clock, placed(qty=11))
     with pytest.raises(UnknownReservation):
-        send(web, inv, clock, {"id": "e3", "type": "order.cancelled",
-                               "data": {"order_id": "nope"}})
+        send(web, inv, clock, {"id": "e3", "type": "order.cancelled", "data": {"order_id": "nope"}})
     send(web, inv, clock, placed(eid="e4", order="o-4", qty=1))
     send(web, inv, clock, {"id": "e5", "type": "order.cancelled", "data": {"order_id": "o-4"}})
     head = inv.head
     with pytest.raises(InvalidTransition):
-        send(web, inv, clock, {"id": "e6", "type": "order.cancelled",
-                               "data": {"order_id": "o-4"}})
+        send(web, inv, clock, {"id": "e6", "type": "order.cancelled", "data": {"order_id": "o-4"}})
     assert inv.head == head
 
 

@@ -54,10 +54,14 @@ fence_st = st.builds(
 
 
 @settings(max_examples=300, deadline=None)
-@given(stock=st.integers(0, 100), fences=st.lists(fence_st, min_size=1, max_size=5),
-       takes=st.lists(st.tuples(st.integers(0, 4), st.integers(1, 40)), max_size=40))
-def test_takes_never_exceed_stock(stock: int, fences: list[Fence],
-                                  takes: list[tuple[int, int]]) -> None:
+@given(
+    stock=st.integers(0, 100),
+    fences=st.lists(fence_st, min_size=1, max_size=5),
+    takes=st.lists(st.tuples(st.integers(0, 4), st.integers(1, 40)), max_size=40),
+)
+def test_takes_never_exceed_stock(
+    stock: int, fences: list[Fence], takes: list[tuple[int, int]]
+) -> None:
     names = [f"c{i}" for i in range(len(fences))]
     fs = dict(zip(names, fences, strict=True))
     left, total = stock, 0
@@ -76,10 +80,14 @@ def test_takes_never_exceed_stock(stock: int, fences: list[Fence],
 
 
 @settings(max_examples=300, deadline=None)
-@given(fences=st.lists(fence_st, min_size=2, max_size=5), extra=st.integers(0, 50),
-       takes=st.lists(st.tuples(st.integers(1, 4), st.integers(1, 40)), max_size=40))
+@given(
+    fences=st.lists(fence_st, min_size=2, max_size=5),
+    extra=st.integers(0, 50),
+    takes=st.lists(st.tuples(st.integers(1, 4), st.integers(1, 40)), max_size=40),
+)
 def test_minimum_always_available_while_stock_allows(
-        fences: list[Fence], extra: int, takes: list[tuple[int, int]]) -> None:
+    fences: list[Fence], extra: int, takes: list[tuple[int, int]]
+) -> None:
     names = [f"c{i}" for i in range(len(fences))]
     fs = dict(zip(names, fences, strict=True))
     stock = sum(f.minimum for f in fences) + extra  # the stock covers every minimum
@@ -100,14 +108,21 @@ def test_minimum_always_available_while_stock_allows(
 
 
 @settings(max_examples=200, deadline=None)
-@given(stock=st.lists(st.integers(-5, 100), min_size=1, max_size=30), f=fence_st,
-       data=st.data())
+@given(stock=st.lists(st.integers(-5, 100), min_size=1, max_size=30), f=fence_st, data=st.data())
 def test_vectorised_matches_scalar(stock: list[int], f: Fence, data: st.DataObject) -> None:
     n = len(stock)
     used = data.draw(st.lists(st.integers(0, 20), min_size=n, max_size=n))
     aside = data.draw(st.lists(st.integers(0, 50), min_size=n, max_size=n))
-    got = figures_array(np.array(stock, np.int64), f.minimum, f.buffer, f.cap,
-                        np.array(used, np.int64), np.array(aside, np.int64))
-    want = [channel_figure(s, Fence(f.minimum, f.cap, f.buffer, u), a)
-            for s, u, a in zip(stock, used, aside, strict=True)]
+    got = figures_array(
+        np.array(stock, np.int64),
+        f.minimum,
+        f.buffer,
+        f.cap,
+        np.array(used, np.int64),
+        np.array(aside, np.int64),
+    )
+    want = [
+        channel_figure(s, Fence(f.minimum, f.cap, f.buffer, u), a)
+        for s, u, a in zip(stock, used, aside, strict=True)
+    ]
     assert got.tolist() == want

@@ -9,15 +9,36 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-SMALL = ["--stores", "6", "--dcs", "2", "--skus", "40", "--ship-orders", "150",
-         "--bopis-orders", "30", "--pos-sales", "150", "--returns", "10", "--counts", "20",
-         "--no-progress"]
+SMALL = [
+    "--stores",
+    "6",
+    "--dcs",
+    "2",
+    "--skus",
+    "40",
+    "--ship-orders",
+    "150",
+    "--bopis-orders",
+    "30",
+    "--pos-sales",
+    "150",
+    "--returns",
+    "10",
+    "--counts",
+    "20",
+    "--no-progress",
+]
 WALL = ("wall_s", "events_per_s")
 
 
 def omnistock(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "omnistock.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "omnistock.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _kpis(path: Path) -> dict[str, Any]:
@@ -27,8 +48,18 @@ def _kpis(path: Path) -> dict[str, Any]:
 
 def test_same_seed_same_kpis(tmp_path: Path) -> None:
     for run in ("a", "b"):
-        r = omnistock("--store", f"sqlite:///{tmp_path / run}.db", "simulate", "--fresh",
-                      "--seed", "11", *SMALL, "--json", f"{run}.json", cwd=tmp_path)
+        r = omnistock(
+            "--store",
+            f"sqlite:///{tmp_path / run}.db",
+            "simulate",
+            "--fresh",
+            "--seed",
+            "11",
+            *SMALL,
+            "--json",
+            f"{run}.json",
+            cwd=tmp_path,
+        )
         assert r.returncode == 0, r.stderr
         assert "fill_rate.web" in r.stdout and "oversells" in r.stdout
         assert "check ok" in r.stdout
@@ -42,8 +73,17 @@ def test_same_seed_same_kpis(tmp_path: Path) -> None:
 
 def test_other_seed_other_kpis(tmp_path: Path) -> None:
     for seed in ("1", "2"):
-        r = omnistock("simulate", "--store", f"sqlite:///{tmp_path / seed}.db", "--seed", seed,
-                      *SMALL, "--json", f"{seed}.json", cwd=tmp_path)
+        r = omnistock(
+            "simulate",
+            "--store",
+            f"sqlite:///{tmp_path / seed}.db",
+            "--seed",
+            seed,
+            *SMALL,
+            "--json",
+            f"{seed}.json",
+            cwd=tmp_path,
+        )
         assert r.returncode == 0, r.stderr
     assert _kpis(tmp_path / "1.json") != _kpis(tmp_path / "2.json")
 
@@ -75,8 +115,15 @@ class _Checker(HTMLParser):
 
 
 def test_report_is_valid_html_with_charts(tmp_path: Path) -> None:
-    r = omnistock("simulate", "--store", f"sqlite:///{tmp_path / 'r.db'}", *SMALL,
-                  "--report", "out.html", cwd=tmp_path)
+    r = omnistock(
+        "simulate",
+        "--store",
+        f"sqlite:///{tmp_path / 'r.db'}",
+        *SMALL,
+        "--report",
+        "out.html",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "out.html").read_text()
     assert text.startswith("<!DOCTYPE html>")

@@ -23,8 +23,13 @@ JEAN-32,ST-MANCH,3
 
 
 def omnistock(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "omnistock.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "omnistock.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -100,8 +105,10 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
     assert r.returncode == 2 and "invalid int value" in r.stderr
 
 
-@pytest.mark.parametrize("verb", ["simulate", "compare", "demo", "import", "available",
-                                  "explain", "history", "check", "bench"])
+@pytest.mark.parametrize(
+    "verb",
+    ["simulate", "compare", "demo", "import", "available", "explain", "history", "check", "bench"],
+)
 def test_every_verb_has_help(verb: str, tmp_path: Path) -> None:
     r = omnistock(verb, "--help", cwd=tmp_path)
     assert r.returncode == 0 and "usage: omnistock" in r.stdout
@@ -113,9 +120,12 @@ def test_check_failure_exits_1(shop: tuple[Path, str]) -> None:
     cwd, url = shop
     db = sqlite3.connect(cwd / "shop.db")
     seq, ts = db.execute("SELECT max(seq), max(ts) FROM entries").fetchone()
-    db.execute("INSERT INTO entries (seq, ts, kind, sku, location, qty, ref, channel, key, "
-               "data) VALUES (?, ?, 'held', 'TEE-BLK-M', 'ST-LONDON', 3, 'ghost#1', NULL, "
-               "NULL, NULL)", (seq + 1, ts + 1))
+    db.execute(
+        "INSERT INTO entries (seq, ts, kind, sku, location, qty, ref, channel, key, "
+        "data) VALUES (?, ?, 'held', 'TEE-BLK-M', 'ST-LONDON', 3, 'ghost#1', NULL, "
+        "NULL, NULL)",
+        (seq + 1, ts + 1),
+    )
     db.commit()
     db.close()
     r = omnistock("check", "--store", url, cwd=cwd)

@@ -56,7 +56,8 @@ def test_pickup_store_has_it_reserved_there(make_inventory: MakeInv) -> None:
 
 
 def test_short_pickup_store_transfers_in_ready_after_transfer_hours(
-        make_inventory: MakeInv, clock: Clock) -> None:
+    make_inventory: MakeInv, clock: Clock
+) -> None:
     # s1 holds 1 of 3; the nearest source is the locker at s1's point (0 km).
     inv = make_inventory()
     network(inv)
@@ -99,8 +100,9 @@ def test_transfer_radius_limits_the_sources(make_inventory: MakeInv) -> None:
     inv.set_policy(Policy(transfer_radius_km=50, bopis_fallback=["transfer"]))
     a = inv.allocate(pickup("p1", ("A", 1)))
     assert a.status == "unfillable"
-    assert a.reason == ("pickup store 's1' is short of 1 x A; "
-                        "no transfer or nearby store can cover it")
+    assert a.reason == (
+        "pickup store 's1' is short of 1 x A; no transfer or nearby store can cover it"
+    )
     inv.set_policy(Policy(transfer_radius_km=60, bopis_fallback=["transfer"]))
     b = inv.allocate(pickup("p2", ("A", 1)))
     assert b.status == "allocated"
@@ -108,7 +110,8 @@ def test_transfer_radius_limits_the_sources(make_inventory: MakeInv) -> None:
 
 
 def test_suggest_fallback_names_the_nearest_stores_first_with_distances(
-        make_inventory: MakeInv) -> None:
+    make_inventory: MakeInv,
+) -> None:
     inv = make_inventory()
     network(inv)
     inv.set_policy(Policy(bopis_fallback=["suggest"]))
@@ -126,8 +129,9 @@ def test_suggest_fallback_names_the_nearest_stores_first_with_distances(
         Suggestion("s3", round(haversine_km(S1, S3), 3)),
     )
     assert [s.distance_km for s in a.suggestions] == [11.12, 33.359]
-    assert a.reason == ("pickup store 's1' is short of 1 x A; "
-                        "can serve it now: s2 (11.1 km), s3 (33.4 km)")
+    assert a.reason == (
+        "pickup store 's1' is short of 1 x A; can serve it now: s2 (11.1 km), s3 (33.4 km)"
+    )
     assert inv.head == head  # nothing journaled
     assert inv.available("A", "s1") == 1
 
@@ -155,8 +159,9 @@ def test_a_zero_stock_pickup_store_is_never_suggested(make_inventory: MakeInv) -
     a = inv.allocate(pickup("p1", ("A", 1)))
     assert a.status == "unfillable"
     assert a.suggestions == ()
-    assert a.reason == ("pickup store 's1' is short of 1 x A; "
-                        "no transfer or nearby store can cover it")
+    assert a.reason == (
+        "pickup store 's1' is short of 1 x A; no transfer or nearby store can cover it"
+    )
 
 
 def test_a_location_without_pickup_is_never_offered(make_inventory: MakeInv) -> None:
@@ -184,8 +189,9 @@ def test_nothing_anywhere_is_unfillable_with_the_reason(make_inventory: MakeInv)
     a = inv.allocate(pickup("p1", ("A", 2), ("B", 1)))
     assert a.status == "unfillable"
     assert a.reservation is None
-    assert a.reason == ("pickup store 's1' is short of 1 x A, 1 x B; "
-                        "no transfer or nearby store can cover it")
+    assert a.reason == (
+        "pickup store 's1' is short of 1 x A, 1 x B; no transfer or nearby store can cover it"
+    )
     assert inv.available("A", "s1") == 1
 
 
@@ -226,8 +232,9 @@ def test_an_expired_pickup_window_returns_stock(make_inventory: MakeInv, clock: 
         inv.collect(a.reservation.id)
 
 
-def test_a_transferred_pickup_window_runs_from_ready_at(make_inventory: MakeInv,
-                                                       clock: Clock) -> None:
+def test_a_transferred_pickup_window_runs_from_ready_at(
+    make_inventory: MakeInv, clock: Clock
+) -> None:
     inv = make_inventory()
     network(inv)
     inv.set_policy(Policy(transfer_hours=24))

@@ -27,20 +27,28 @@ from omnistock.fulfilment import Policy
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 SKUS = ("A", "B", "C")
-POINTS = [Point(51.5, -0.1), Point(51.6, -0.1), Point(51.8, 0.0), Point(52.0, 0.0),
-          Point(51.5, -0.1)]
+POINTS = [
+    Point(51.5, -0.1),
+    Point(51.6, -0.1),
+    Point(51.8, 0.0),
+    Point(52.0, 0.0),
+    Point(51.5, -0.1),
+]
 LOCS = ("s0", "s1", "s2", "w3", "d4")
 POLICIES = [
     Policy(),
     Policy(preferences=["closest", "priority"]),
     Policy(preferences=["fewest_splits", "highest_stock"], bopis_fallback=["suggest"]),
-    Policy(preferences=["priority"], radius_km=40, bopis_fallback=["transfer"],
-           transfer_radius_km=30),
-    Policy(preferences=["fewest_splits", "lowest_cost"], per_parcel=2, per_km=0.1,
-           bopis_fallback=[]),
+    Policy(
+        preferences=["priority"], radius_km=40, bopis_fallback=["transfer"], transfer_radius_km=30
+    ),
+    Policy(
+        preferences=["fewest_splits", "lowest_cost"], per_parcel=2, per_km=0.1, bopis_fallback=[]
+    ),
 ]
-PROPS = settings(max_examples=60, derandomize=True, deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(
+    max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def build(setup: dict[str, Any]) -> tuple[Inventory, Clock]:
@@ -48,8 +56,15 @@ def build(setup: dict[str, Any]) -> tuple[Inventory, Clock]:
     inv = Inventory.open("memory://", clock=clock)
     for i, loc in enumerate(LOCS):
         kind = {"s": "store", "w": "warehouse", "d": "dark_store"}[loc[0]]
-        inv.add_location(Location(loc, kind=kind, point=POINTS[i],
-                                  priority=setup["prio"][i], daily_capacity=setup["cap"][i]))
+        inv.add_location(
+            Location(
+                loc,
+                kind=kind,
+                point=POINTS[i],
+                priority=setup["prio"][i],
+                daily_capacity=setup["cap"][i],
+            )
+        )
     for sku in SKUS:
         for i, loc in enumerate(LOCS):
             q = setup["stock"][sku][i]
@@ -64,32 +79,45 @@ def build(setup: dict[str, Any]) -> tuple[Inventory, Clock]:
     return inv, clock
 
 
-setups = st.fixed_dictionaries({
-    "prio": st.lists(st.integers(0, 2), min_size=5, max_size=5),
-    "cap": st.lists(st.sampled_from([None, None, 1, 2]), min_size=5, max_size=5),
-    "stock": st.fixed_dictionaries(
-        {s: st.lists(st.integers(0, 6), min_size=5, max_size=5) for s in SKUS}),
-    "safety": st.dictionaries(st.tuples(st.sampled_from(SKUS), st.integers(0, 4)),
-                              st.integers(1, 3), max_size=3),
-    "policy": st.integers(0, len(POLICIES) - 1),
-})
+setups = st.fixed_dictionaries(
+    {
+        "prio": st.lists(st.integers(0, 2), min_size=5, max_size=5),
+        "cap": st.lists(st.sampled_from([None, None, 1, 2]), min_size=5, max_size=5),
+        "stock": st.fixed_dictionaries(
+            {s: st.lists(st.integers(0, 6), min_size=5, max_size=5) for s in SKUS}
+        ),
+        "safety": st.dictionaries(
+            st.tuples(st.sampled_from(SKUS), st.integers(0, 4)), st.integers(1, 3), max_size=3
+        ),
+        "policy": st.integers(0, len(POLICIES) - 1),
+    }
+)
 
 
 @st.composite
 def orders(draw: Any, n: int) -> Order:
-    lines = draw(st.lists(st.tuples(st.sampled_from(SKUS), st.integers(1, 5)),
-                          min_size=1, max_size=3))
+    lines = draw(
+        st.lists(st.tuples(st.sampled_from(SKUS), st.integers(1, 5)), min_size=1, max_size=3)
+    )
     if draw(st.integers(0, 3)) == 0:
-        return Order(f"o{n}", lines=lines, method="pickup",
-                     pickup_at=draw(st.sampled_from(["s0", "s1", "s2", "d4"])),
-                     allow_partial=draw(st.booleans()))
-    return Order(f"o{n}", lines=lines, ship_to=draw(st.sampled_from(POINTS)),
-                 allow_split=draw(st.booleans()), allow_partial=draw(st.booleans()))
+        return Order(
+            f"o{n}",
+            lines=lines,
+            method="pickup",
+            pickup_at=draw(st.sampled_from(["s0", "s1", "s2", "d4"])),
+            allow_partial=draw(st.booleans()),
+        )
+    return Order(
+        f"o{n}",
+        lines=lines,
+        ship_to=draw(st.sampled_from(POINTS)),
+        allow_split=draw(st.booleans()),
+        allow_partial=draw(st.booleans()),
+    )
 
 
 def order_lists(max_size: int = 8) -> Any:
-    return st.integers(1, max_size).flatmap(
-        lambda k: st.tuples(*[orders(i) for i in range(k)]))
+    return st.integers(1, max_size).flatmap(lambda k: st.tuples(*[orders(i) for i in range(k)]))
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -103,8 +131,9 @@ def snapshot(inv: Inventory) -> dict[tuple[str, str], tuple[int, int, int]]:
     return out
 
 
-def assert_within_atp(before: dict[Any, tuple[int, int, int]],
-                      after: dict[Any, tuple[int, int, int]], what: str) -> None:
+def assert_within_atp(
+    before: dict[Any, tuple[int, int, int]], after: dict[Any, tuple[int, int, int]], what: str
+) -> None:
     for pos, (oh0, free0, res0) in before.items():
         oh1, _, res1 = after[pos]
         atp0 = free0 - res0
@@ -112,26 +141,35 @@ def assert_within_atp(before: dict[Any, tuple[int, int, int]],
         assert res1 - res0 <= max(0, atp0) + arrived, (what, pos, before[pos], after[pos])
 
 
-ops = st.lists(st.one_of(
-    st.tuples(st.just("allocate"), st.integers(0, 10**6)),
-    st.tuples(st.just("sell"), st.sampled_from(LOCS[:3]), st.sampled_from(SKUS),
-              st.integers(1, 4)),
-    st.tuples(st.just("count"), st.sampled_from(LOCS), st.sampled_from(SKUS),
-              st.integers(0, 4)),
-    st.tuples(st.just("receive"), st.sampled_from(LOCS), st.sampled_from(SKUS),
-              st.integers(1, 4)),
-    st.tuples(st.just("reject"), st.integers(0, 50), st.sampled_from(
-        ["not_found", "damaged", "mismatch"])),
-    st.tuples(st.just("arrive"), st.integers(0, 50)),
-    st.tuples(st.just("time"), st.sampled_from([600, 3600, 86400])),
-), min_size=1, max_size=14)
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("allocate"), st.integers(0, 10**6)),
+        st.tuples(
+            st.just("sell"), st.sampled_from(LOCS[:3]), st.sampled_from(SKUS), st.integers(1, 4)
+        ),
+        st.tuples(
+            st.just("count"), st.sampled_from(LOCS), st.sampled_from(SKUS), st.integers(0, 4)
+        ),
+        st.tuples(
+            st.just("receive"), st.sampled_from(LOCS), st.sampled_from(SKUS), st.integers(1, 4)
+        ),
+        st.tuples(
+            st.just("reject"),
+            st.integers(0, 50),
+            st.sampled_from(["not_found", "damaged", "mismatch"]),
+        ),
+        st.tuples(st.just("arrive"), st.integers(0, 50)),
+        st.tuples(st.just("time"), st.sampled_from([600, 3600, 86400])),
+    ),
+    min_size=1,
+    max_size=14,
+)
 
 
 # -- no allocation ever exceeds ATP ------------------------------------------------------
 @PROPS
 @given(setup=setups, steps=ops, data=st.data())
-def test_no_allocation_ever_exceeds_atp(setup: dict[str, Any], steps: list[Any],
-                                        data: Any) -> None:
+def test_no_allocation_ever_exceeds_atp(setup: dict[str, Any], steps: list[Any], data: Any) -> None:
     inv, clock = build(setup)
     physical = False
     n = 0
@@ -151,8 +189,7 @@ def test_no_allocation_ever_exceeds_atp(setup: dict[str, Any], steps: list[Any],
         elif kind == "receive":
             inv.receive(step[2], step[1], step[3])
         elif kind == "reject":
-            open_ = [r for r in inv.reservations() if r.state in ("held", "committed")
-                     and r.lines]
+            open_ = [r for r in inv.reservations() if r.state in ("held", "committed") and r.lines]
             if not open_:
                 continue
             r = open_[step[1] % len(open_)]
@@ -177,15 +214,16 @@ def test_no_allocation_ever_exceeds_atp(setup: dict[str, Any], steps: list[Any],
 # -- allocate_many equals sequential allocate -------------------------------------------
 @PROPS
 @given(setup=setups, wave=order_lists())
-def test_allocate_many_equals_sequential_allocate(setup: dict[str, Any],
-                                                  wave: tuple[Order, ...]) -> None:
+def test_allocate_many_equals_sequential_allocate(
+    setup: dict[str, Any], wave: tuple[Order, ...]
+) -> None:
     one, _ = build(setup)
     many, _ = build(setup)
     seq = [one.allocate(o) for o in wave]
     got = many.allocate_many(list(wave))
-    assert [(a.status, a.lines, a.reason, a.suggestions, a.transfers, a.ready_at)
-            for a in got] == [(a.status, a.lines, a.reason, a.suggestions, a.transfers,
-                               a.ready_at) for a in seq]
+    assert [(a.status, a.lines, a.reason, a.suggestions, a.transfers, a.ready_at) for a in got] == [
+        (a.status, a.lines, a.reason, a.suggestions, a.transfers, a.ready_at) for a in seq
+    ]
     assert got == seq  # traces and reservations included
     assert many.digest() == one.digest()
     assert many.head == one.head
@@ -194,9 +232,9 @@ def test_allocate_many_equals_sequential_allocate(setup: dict[str, Any],
 # -- every trace names every candidate --------------------------------------------------
 @PROPS
 @given(setup=setups, wave=order_lists(6), reject=st.booleans())
-def test_every_trace_names_every_candidate_location(setup: dict[str, Any],
-                                                    wave: tuple[Order, ...],
-                                                    reject: bool) -> None:
+def test_every_trace_names_every_candidate_location(
+    setup: dict[str, Any], wave: tuple[Order, ...], reject: bool
+) -> None:
     inv, _ = build(setup)
     traces = []
     for o in wave:
@@ -230,15 +268,22 @@ def batches(draw: Any) -> OrderBatch:
     skus = draw(st.lists(st.sampled_from(SKUS), min_size=n, max_size=n))
     qty = draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))
     pts = draw(st.lists(st.sampled_from(POINTS), min_size=n, max_size=n))
-    return OrderBatch([f"b{i}" for i in range(n)], skus, np.array(qty, dtype=np.int64),
-                      [p.lat for p in pts], [p.lon for p in pts],
-                      allow_split=draw(st.booleans()), allow_partial=draw(st.booleans()))
+    return OrderBatch(
+        [f"b{i}" for i in range(n)],
+        skus,
+        np.array(qty, dtype=np.int64),
+        [p.lat for p in pts],
+        [p.lon for p in pts],
+        allow_split=draw(st.booleans()),
+        allow_partial=draw(st.booleans()),
+    )
 
 
 @PROPS
 @given(setup=setups, wave=batches())
-def test_a_columnar_wave_equals_sequential_allocate(setup: dict[str, Any],
-                                                    wave: OrderBatch) -> None:
+def test_a_columnar_wave_equals_sequential_allocate(
+    setup: dict[str, Any], wave: OrderBatch
+) -> None:
     one, _ = build(setup)
     many, _ = build(setup)
     seq = [one.allocate(o) for o in wave.orders()]
@@ -246,12 +291,15 @@ def test_a_columnar_wave_equals_sequential_allocate(setup: dict[str, Any],
     codes = {"unfillable": 0, "allocated": 1, "partial": 2}
     assert got.status.tolist() == [codes[a.status] for a in seq]
     assert [sorted(got.takes(j)) for j in range(len(wave))] == [
-        sorted((x.location, x.qty) for x in a.lines) for a in seq]
-    assert list(got.reservation) == [None if a.reservation is None else a.reservation.id
-                                     for a in seq]
+        sorted((x.location, x.qty) for x in a.lines) for a in seq
+    ]
+    assert list(got.reservation) == [
+        None if a.reservation is None else a.reservation.id for a in seq
+    ]
     # The same ledger: every position's figures and every reservation's lines.
     # (Not the digest: within one split reservation the kernel path journals
     # its lines in network order, the sequential path in rank order.)
     assert snapshot(many) == snapshot(one)
     assert [(r.id, r.state, set(r.lines)) for r in many.reservations()] == [
-        (r.id, r.state, set(r.lines)) for r in one.reservations()]
+        (r.id, r.state, set(r.lines)) for r in one.reservations()
+    ]

@@ -38,7 +38,8 @@ def ship(oid: str, qty: int = 2) -> Order:
 
 
 def test_reject_not_found_counts_the_position_to_zero_and_resources(
-        make_inventory: MakeInv) -> None:
+    make_inventory: MakeInv,
+) -> None:
     inv = make_inventory()
     network(inv)
     a = inv.allocate(ship("o1"))
@@ -96,7 +97,8 @@ def test_reject_trace_is_the_rejected_lines_trace(make_inventory: MakeInv) -> No
 
 
 def test_other_reservations_uncovered_by_a_rejection_are_resourced_newest_first(
-        make_inventory: MakeInv) -> None:
+    make_inventory: MakeInv,
+) -> None:
     # s1: 6 units, o1, o2, o3 hold 2 each there; then s2 gets 4, s3 none.
     # o3 is rejected not_found: s1 counted to 0, o3 -> s2. That uncovers o1
     # and o2 at s1: o2 (newer) takes s2's last 2, o1 has nowhere to go.
@@ -109,8 +111,9 @@ def test_other_reservations_uncovered_by_a_rejection_are_resourced_newest_first(
     assert b.lines == (ReservationLine("A", "s2", 2),)
     assert inv.reservation("o2#1").lines == (ReservationLine("A", "s2", 2),)
     assert inv.reservation("o1#1").lines == (ReservationLine("A", "s1", 2),)
-    released = [(e.ref, (e.data or {}).get("reason")) for e in inv.history()
-                if e.kind == "released"]
+    released = [
+        (e.ref, (e.data or {}).get("reason")) for e in inv.history() if e.kind == "released"
+    ]
     assert released == [("o3#1", "not_found"), ("o2#1", "shortage")]
     assert figures(inv, "s1") == (0, 0, 2)  # o1 still uncovered there
     assert figures(inv, "s2") == (4, 0, 4)
@@ -126,23 +129,25 @@ def test_a_rejection_that_cannot_be_resourced_reports_it(make_inventory: MakeInv
     assert b.lines == (ReservationLine("A", "s2", 1),)
     assert b.reason == "2 x A could not be re-sourced"
     assert b.reservation is not None
-    assert set(b.reservation.lines) == {ReservationLine("A", "s1", 2),
-                                        ReservationLine("A", "s2", 1)}
+    assert set(b.reservation.lines) == {
+        ReservationLine("A", "s1", 2),
+        ReservationLine("A", "s2", 1),
+    }
     c = inv.reject("o1#1", "A", "mismatch", location="s1")
     assert c.status == "unfillable"
     assert c.lines == ()
     assert c.reason == "2 x A could not be re-sourced"
 
 
-def test_rejecting_a_pickup_line_transfers_into_the_pickup_store(
-        make_inventory: MakeInv) -> None:
+def test_rejecting_a_pickup_line_transfers_into_the_pickup_store(make_inventory: MakeInv) -> None:
     inv = make_inventory()
     network(inv, s1=2, s2=0, s3=4)
     a = inv.allocate(Order("p1", method="pickup", pickup_at="s1", lines=[("A", 2)]))
     assert a.lines == (ReservationLine("A", "s1", 2),)
     b = inv.reject("p1#1", "A", "not_found")
     assert [(t.source, t.destination, t.qty, t.reservation) for t in b.transfers] == [
-        ("s3", "s1", 2, "p1#1")]
+        ("s3", "s1", 2, "p1#1")
+    ]
     assert b.ready_at == b.transfers[0].eta == datetime(2024, 1, 2, 12, 0, tzinfo=UTC)
     assert inv.on_hand("A", "s1") == 0
     inv.receive_transfer(b.transfers[0].id)
@@ -196,7 +201,8 @@ EXPECTED_RESOURCED = (
 
 
 def test_a_sale_shortage_is_resourced_newest_first_and_the_rest_reported(
-        make_inventory: MakeInv) -> None:
+    make_inventory: MakeInv,
+) -> None:
     inv = _three_orders(make_inventory)
     r = inv.sell("s1", [("A", 3)])  # 3 left for 6 reserved: 3 uncovered
     assert r.shortages == (EXPECTED_SHORTAGE,)
@@ -211,7 +217,8 @@ def test_a_sale_shortage_is_resourced_newest_first_and_the_rest_reported(
 
 
 def test_a_count_shortage_is_resourced_newest_first_and_the_rest_reported(
-        make_inventory: MakeInv) -> None:
+    make_inventory: MakeInv,
+) -> None:
     inv = _three_orders(make_inventory)
     r = inv.count("A", "s1", 3)
     assert r.shortages == (EXPECTED_SHORTAGE,)
@@ -227,7 +234,9 @@ def test_a_shortage_fully_resourced_reports_nothing_missing(make_inventory: Make
     inv.allocate(ship("o2"))
     r = inv.sell("s1", [("A", 4)])
     assert [(x.reservation, x.to, x.missing) for x in r.resourced] == [
-        ("o2#1", (("s3", 2),), 0), ("o1#1", (("s3", 2),), 0)]
+        ("o2#1", (("s3", 2),), 0),
+        ("o1#1", (("s3", 2),), 0),
+    ]
     assert figures(inv, "s1") == (0, 0, 0)
     assert figures(inv, "s3") == (10, 0, 4)
 

@@ -44,8 +44,9 @@ def test_a_sellable_return_restocks_here(make_inventory: MakeInv) -> None:
 
 
 @pytest.mark.parametrize("condition", ["damaged", "inspection"])
-def test_damaged_and_inspection_returns_are_unsellable(make_inventory: MakeInv,
-                                                       condition: str) -> None:
+def test_damaged_and_inspection_returns_are_unsellable(
+    make_inventory: MakeInv, condition: str
+) -> None:
     inv = make_inventory()
     network(inv)
     inv.return_items("s1", [("A", 3)], condition=condition)
@@ -75,8 +76,9 @@ def test_a_later_inspection_moves_units_back_to_sellable(make_inventory: MakeInv
         inv.change_state("A", "s1", 1, to="sellable", from_="inspection")
 
 
-def test_a_sellable_return_not_ranged_here_goes_to_returns_to(make_inventory: MakeInv,
-                                                              clock: Clock) -> None:
+def test_a_sellable_return_not_ranged_here_goes_to_returns_to(
+    make_inventory: MakeInv, clock: Clock
+) -> None:
     # s1 never stocked B: the returned unit is sent on to dc (s1.returns_to).
     inv = make_inventory()
     network(inv)
@@ -110,7 +112,8 @@ def test_a_location_that_does_not_accept_returns_refuses_them(make_inventory: Ma
 
 # -- transfers ------------------------------------------------------------------------
 def test_a_transfer_shows_in_promise_at_its_eta_never_in_todays_atp(
-        make_inventory: MakeInv, clock: Clock) -> None:
+    make_inventory: MakeInv, clock: Clock
+) -> None:
     inv = make_inventory()
     network(inv)
     eta = T0 + timedelta(days=2)
@@ -127,7 +130,8 @@ def test_a_transfer_shows_in_promise_at_its_eta_never_in_todays_atp(
     assert p.date == eta
     assert p.from_stock == 2
     assert [(x.location, x.qty, x.eta, x.kind, x.ref) for x in p.supply] == [
-        ("s2", 3, eta, "transfer", t.id)]
+        ("s2", 3, eta, "transfer", t.id)
+    ]
     at_s2 = inv.promise("B", 3, location="s2")
     assert (at_s2.date, at_s2.from_stock) == (eta, 0)
     assert inv.promise("B", 6).date is None  # more than stock + transit
@@ -144,8 +148,7 @@ def test_a_transfer_shows_in_promise_at_its_eta_never_in_todays_atp(
     assert inv.available("B", "s2") == 3
     assert inv.transfers() == []
     kinds = [(e.kind, e.location, e.qty) for e in inv.history() if e.ref == t.id]
-    assert kinds == [("transfer-out", "dc", 3), ("transfer-in", "s2", 2),
-                     ("transfer-in", "s2", 1)]
+    assert kinds == [("transfer-out", "dc", 3), ("transfer-in", "s2", 2), ("transfer-in", "s2", 1)]
     assert inv.check().ok
 
 

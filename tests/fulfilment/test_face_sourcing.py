@@ -145,17 +145,16 @@ def test_capacity_spills_to_the_next_store(make_inventory: MakeInv) -> None:
     assert [e.location for e in inv.history() if e.kind == "picked"] == ["s1"]
 
 
-def test_capacity_resets_the_next_day_by_the_injected_clock(make_inventory: MakeInv,
-                                                            clock: Clock) -> None:
+def test_capacity_resets_the_next_day_by_the_injected_clock(
+    make_inventory: MakeInv, clock: Clock
+) -> None:
     inv = make_inventory()
     _capacity_net(inv)  # clock: 2024-01-01 12:00 UTC
     inv.allocate(Order("o1", lines=[("A", 1)], ship_to=HOME))
     clock.advance(11 * 3600)  # 23:00, same day
-    assert lines_of(inv.allocate(Order("o2", lines=[("A", 1)], ship_to=HOME))) == {
-        ("A", "s2", 1)}
+    assert lines_of(inv.allocate(Order("o2", lines=[("A", 1)], ship_to=HOME))) == {("A", "s2", 1)}
     clock.advance(3600)  # 00:00 on 2024-01-02
-    assert lines_of(inv.allocate(Order("o3", lines=[("A", 1)], ship_to=HOME))) == {
-        ("A", "s1", 1)}
+    assert lines_of(inv.allocate(Order("o3", lines=[("A", 1)], ship_to=HOME))) == {("A", "s1", 1)}
 
 
 def test_capacity_survives_reopen_on_sqlite(tmp_path: Path, make_inventory: MakeInv) -> None:
@@ -177,8 +176,7 @@ def test_capacity_counts_orders_not_units(make_inventory: MakeInv) -> None:
     inv.add_location(Location("s1", point=HOME, daily_capacity=2))
     inv.receive("A", "s1", 10)
     inv.allocate(Order("o1", lines=[("A", 5)], ship_to=HOME))
-    assert lines_of(inv.allocate(Order("o2", lines=[("A", 1)], ship_to=HOME))) == {
-        ("A", "s1", 1)}
+    assert lines_of(inv.allocate(Order("o2", lines=[("A", 1)], ship_to=HOME))) == {("A", "s1", 1)}
     assert inv.allocate(Order("o3", lines=[("A", 1)], ship_to=HOME)).status == "unfillable"
 
 
@@ -195,8 +193,10 @@ def test_store_safety_stock_is_never_given_to_ship_orders(make_inventory: MakeIn
     assert lines_of(a) == {("A", "wh", 3)}
     b = inv.allocate(Order("o2", lines=[("A", 2)], ship_to=HOME))
     assert lines_of(b) == {("A", "s1", 2)}
-    c = inv.allocate(Order("o3", lines=[("A", 1)], ship_to=HOME, allow_split=False),
-                     policy=Policy(exclude=["wh"]))
+    c = inv.allocate(
+        Order("o3", lines=[("A", 1)], ship_to=HOME, allow_split=False),
+        policy=Policy(exclude=["wh"]),
+    )
     assert c.status == "unfillable"
     assert inv.on_hand("A", "s1") == 5
     assert inv.explain("A", "s1").positions[0].safety == 3
@@ -211,8 +211,12 @@ preferences = ["priority", "closest"]
 radius_km = 150.0
 exclude = ["x"]
 """
-AS_DICT = {"filters": ["capability", "radius", "excluded"],
-           "preferences": ["priority", "closest"], "radius_km": 150, "exclude": ["x"]}
+AS_DICT = {
+    "filters": ["capability", "radius", "excluded"],
+    "preferences": ["priority", "closest"],
+    "radius_km": 150,
+    "exclude": ["x"],
+}
 
 
 def _policy_net(inv: Inventory) -> None:
@@ -238,11 +242,15 @@ def test_policies_from_toml_and_dict_give_the_same_decisions(make_inventory: Mak
         assert got[0].trace.get("far").reason == "radius"
         assert got[0].trace.get("x").reason == "excluded"
         assert inv.policy == pol
-    assert results[0] == results[1] == [
-        ("allocated", [("A", "mid", 2)]),
-        ("allocated", [("A", "near", 2)]),
-        ("unfillable", []),
-    ]
+    assert (
+        results[0]
+        == results[1]
+        == [
+            ("allocated", [("A", "mid", 2)]),
+            ("allocated", [("A", "near", 2)]),
+            ("unfillable", []),
+        ]
+    )
 
 
 def test_the_default_policy_is_fewest_splits_closest_priority(make_inventory: MakeInv) -> None:

@@ -29,7 +29,8 @@ def waves(draw: Any, max_orders: int = 6, max_qty: int = 1) -> dict[str, Any]:
     n_skus = draw(st.integers(1, 2))
     n = draw(st.integers(0, max_orders))
     cands: list[list[int]] = [
-        draw(st.lists(st.integers(0, n_locs - 1), max_size=3, unique=True)) for _ in range(n)]
+        draw(st.lists(st.integers(0, n_locs - 1), max_size=3, unique=True)) for _ in range(n)
+    ]
     start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([len(c) for c in cands], out=start[1:])
     ne = int(start[-1])
@@ -37,17 +38,31 @@ def waves(draw: Any, max_orders: int = 6, max_qty: int = 1) -> dict[str, Any]:
         "start": start,
         "cand": np.array([x for c in cands for x in c], dtype=np.int64),
         # small integer costs make ties (and so several optima) common
-        "cost": np.array(draw(st.lists(st.integers(0, 6), min_size=ne, max_size=ne)),
-                         dtype=np.float64),
-        "sku": np.array(draw(st.lists(st.integers(0, n_skus - 1), min_size=n, max_size=n)),
-                        dtype=np.int64),
-        "qty": np.array(draw(st.lists(st.integers(1, max_qty), min_size=n, max_size=n)),
-                        dtype=np.int64),
-        "atp": np.array(draw(st.lists(st.lists(st.integers(-1, 3), min_size=n_locs,
-                                                max_size=n_locs),
-                                       min_size=n_skus, max_size=n_skus)), dtype=np.int64),
-        "cap": draw(st.one_of(st.none(), st.lists(st.integers(0, 3), min_size=n_locs,
-                                                  max_size=n_locs).map(np.array))),
+        "cost": np.array(
+            draw(st.lists(st.integers(0, 6), min_size=ne, max_size=ne)), dtype=np.float64
+        ),
+        "sku": np.array(
+            draw(st.lists(st.integers(0, n_skus - 1), min_size=n, max_size=n)), dtype=np.int64
+        ),
+        "qty": np.array(
+            draw(st.lists(st.integers(1, max_qty), min_size=n, max_size=n)), dtype=np.int64
+        ),
+        "atp": np.array(
+            draw(
+                st.lists(
+                    st.lists(st.integers(-1, 3), min_size=n_locs, max_size=n_locs),
+                    min_size=n_skus,
+                    max_size=n_skus,
+                )
+            ),
+            dtype=np.int64,
+        ),
+        "cap": draw(
+            st.one_of(
+                st.none(),
+                st.lists(st.integers(0, 3), min_size=n_locs, max_size=n_locs).map(np.array),
+            )
+        ),
     }
 
 
@@ -107,8 +122,13 @@ def brute_split(w: dict[str, Any]) -> tuple[int, float]:
     per_order = []
     for j in range(len(w["sku"])):
         k = int(st_[j + 1] - st_[j])
-        per_order.append([t for t in itertools.product(range(int(w["qty"][j]) + 1), repeat=k)
-                          if sum(t) <= w["qty"][j]])
+        per_order.append(
+            [
+                t
+                for t in itertools.product(range(int(w["qty"][j]) + 1), repeat=k)
+                if sum(t) <= w["qty"][j]
+            ]
+        )
     best = (0, 0.0)
     for pick in itertools.product(*per_order):
         take = np.array([x for t in pick for x in t], dtype=np.int64)
@@ -128,14 +148,31 @@ def greedy(w: dict[str, Any], split: bool = False) -> tuple[np.ndarray, np.ndarr
     n = len(w["sku"])
     prefs, radius, pp, pk = wave_policy(Policy(per_parcel=0.0, per_km=1.0))
     n_locs = w["atp"].shape[1]
-    cap = (np.full(n_locs, UNLIMITED, dtype=np.int64) if w["cap"] is None
-           else np.array(w["cap"], dtype=np.int64))
+    cap = (
+        np.full(n_locs, UNLIMITED, dtype=np.int64)
+        if w["cap"] is None
+        else np.array(w["cap"], dtype=np.int64)
+    )
     take = np.zeros(len(w["cand"]), dtype=np.int64)
     status = np.zeros(n, dtype=np.int8)
     flags = np.full(n, 1 if split else 0, dtype=np.uint8)
-    allocate_wave_single(w["start"], w["cand"], w["cost"].copy(), w["sku"], w["qty"], flags,
-                         np.zeros(n_locs, dtype=np.int64), cap, w["atp"].copy(), prefs,
-                         radius, pp, pk, take, status)
+    allocate_wave_single(
+        w["start"],
+        w["cand"],
+        w["cost"].copy(),
+        w["sku"],
+        w["qty"],
+        flags,
+        np.zeros(n_locs, dtype=np.int64),
+        cap,
+        w["atp"].copy(),
+        prefs,
+        radius,
+        pp,
+        pk,
+        take,
+        status,
+    )
     return take, status
 
 
@@ -180,8 +217,7 @@ def test_unit_orders_exact(w: dict[str, Any]) -> None:
 @settings(max_examples=150, deadline=None)
 @given(waves(max_orders=4, max_qty=2).map(lambda w: {**w, "cap": None}))
 def test_split_exact(w: dict[str, Any]) -> None:
-    p = optimize_wave(w["start"], w["cand"], w["cost"], w["sku"], w["qty"], w["atp"],
-                      split=True)
+    p = optimize_wave(w["start"], w["cand"], w["cost"], w["sku"], w["qty"], w["atp"], split=True)
     _check_limits(w, p.take)
     _consistent(w, p, split=True)
     units, cost = brute_split(w)
@@ -195,8 +231,9 @@ def test_split_exact(w: dict[str, Any]) -> None:
 @given(waves(max_orders=6, max_qty=3))
 def test_pinned_orders_keep_greedy(w: dict[str, Any]) -> None:
     g_take, g_status = greedy(w)
-    p = optimize_wave(w["start"], w["cand"], w["cost"], w["sku"], w["qty"], w["atp"], w["cap"],
-                      greedy_take=g_take)
+    p = optimize_wave(
+        w["start"], w["cand"], w["cost"], w["sku"], w["qty"], w["atp"], w["cap"], greedy_take=g_take
+    )
     _check_limits(w, p.take)
     _consistent(w, p)
     oo = _order_of(w)
@@ -208,16 +245,21 @@ def test_pinned_orders_keep_greedy(w: dict[str, Any]) -> None:
 def test_optimum_moves_an_earlier_order() -> None:
     # order 0 can go to L0 (1) or L1 (5); order 1 only to L0 (2); one unit each.
     # Greedy gives L0 to order 0 and strands order 1; the optimum moves order 0.
-    w = {"start": np.array([0, 2, 3]), "cand": np.array([0, 1, 0]),
-         "cost": np.array([1.0, 5.0, 2.0]), "sku": np.array([0, 0]),
-         "qty": np.array([1, 1]), "atp": np.array([[1, 1]]), "cap": None}
+    w = {
+        "start": np.array([0, 2, 3]),
+        "cand": np.array([0, 1, 0]),
+        "cost": np.array([1.0, 5.0, 2.0]),
+        "sku": np.array([0, 0]),
+        "qty": np.array([1, 1]),
+        "atp": np.array([[1, 1]]),
+        "cap": None,
+    }
     p = optimize_wave(w["start"], w["cand"], w["cost"], w["sku"], w["qty"], w["atp"])
     assert (p.loc.tolist(), p.served, p.cost) == ([1, 0], 2, 7.0)
     _, g_status = greedy(w)
     assert g_status.tolist() == [1, 0]
     # with L1 out of picks, fill is 1 whoever is served: the cheaper one wins
-    p = optimize_wave(w["start"], w["cand"], w["cost"], w["sku"], w["qty"], w["atp"],
-                      cap=[1, 0])
+    p = optimize_wave(w["start"], w["cand"], w["cost"], w["sku"], w["qty"], w["atp"], cap=[1, 0])
     assert (p.loc.tolist(), p.served, p.cost) == ([0, -1], 1, 1.0)
 
 
@@ -230,8 +272,7 @@ def test_fill_beats_cost() -> None:
 
 def test_skus_compete_only_for_capacity() -> None:
     # SKU 0 and SKU 1 both want L0 (cheap); L0 has one pick left
-    args = ([0, 2, 4], [0, 1, 0, 1], [1.0, 3.0, 1.0, 9.0], [0, 1], [1, 1],
-            [[1, 1], [1, 1]])
+    args = ([0, 2, 4], [0, 1, 0, 1], [1.0, 3.0, 1.0, 9.0], [0, 1], [1, 1], [[1, 1], [1, 1]])
     assert optimize_wave(*args).cost == 2.0
     p = optimize_wave(*args, cap=[1, 5])
     assert (p.loc.tolist(), p.cost) == ([1, 0], 4.0)
@@ -249,22 +290,31 @@ def test_empty_wave() -> None:
     assert (p.served, p.units, p.cost, p.take.shape, p.loc.shape) == (0, 0, 0.0, (0,), (0,))
 
 
-@pytest.mark.parametrize(("kw", "field"), [
-    ({"start": [1, 2]}, "start"),
-    ({"cand": [0, 5]}, "cand"),
-    ({"cost": [1.0, -1.0]}, "cost"),
-    ({"cost": [1.0, np.nan]}, "cost"),
-    ({"sku": [3]}, "sku"),
-    ({"qty": [0]}, "qty"),
-    ({"qty": [2]}, "qty"),  # unsplittable qty > 1 without greedy_take
-    ({"atp": [1, 1]}, "atp"),
-    ({"cap": [1]}, "cap"),
-    ({"cap": [1, 1], "split": True}, "cap"),
-    ({"qty": [2], "greedy_take": [2, 2]}, "greedy_take"),  # more than ATP
-])
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"start": [1, 2]}, "start"),
+        ({"cand": [0, 5]}, "cand"),
+        ({"cost": [1.0, -1.0]}, "cost"),
+        ({"cost": [1.0, np.nan]}, "cost"),
+        ({"sku": [3]}, "sku"),
+        ({"qty": [0]}, "qty"),
+        ({"qty": [2]}, "qty"),  # unsplittable qty > 1 without greedy_take
+        ({"atp": [1, 1]}, "atp"),
+        ({"cap": [1]}, "cap"),
+        ({"cap": [1, 1], "split": True}, "cap"),
+        ({"qty": [2], "greedy_take": [2, 2]}, "greedy_take"),  # more than ATP
+    ],
+)
 def test_bad_input(kw: dict[str, Any], field: str) -> None:
-    args: dict[str, Any] = {"start": [0, 2], "cand": [0, 1], "cost": [1.0, 2.0], "sku": [0],
-                            "qty": [1], "atp": [[1, 1]]}
+    args: dict[str, Any] = {
+        "start": [0, 2],
+        "cand": [0, 1],
+        "cost": [1.0, 2.0],
+        "sku": [0],
+        "qty": [1],
+        "atp": [[1, 1]],
+    }
     args.update(kw)
     with pytest.raises(InvalidInput) as exc:
         optimize_wave(**args)

@@ -28,17 +28,23 @@ per_km = 0.2
 exclude = ["dc-north"]
 """
     p = Policy.from_toml(text)
-    assert p == Policy(preferences=("fewest_splits", "lowest_cost"), radius_km=25.0,
-                       per_parcel=4.5, per_km=0.2, exclude=("dc-north",))
+    assert p == Policy(
+        preferences=("fewest_splits", "lowest_cost"),
+        radius_km=25.0,
+        per_parcel=4.5,
+        per_km=0.2,
+        exclude=("dc-north",),
+    )
 
 
 policies = st.builds(
     Policy,
-    filters=st.permutations(FILTERS).flatmap(lambda f: st.integers(0, len(f)).map(
-        lambda n: f[:n])),
+    filters=st.permutations(FILTERS).flatmap(lambda f: st.integers(0, len(f)).map(lambda n: f[:n])),
     preferences=st.permutations(PREFERENCES[1:]).flatmap(
         lambda p: st.tuples(st.booleans(), st.integers(0, len(p))).map(
-            lambda t: (("fewest_splits",) if t[0] else ()) + tuple(p[:t[1]]))),
+            lambda t: (("fewest_splits",) if t[0] else ()) + tuple(p[: t[1]])
+        )
+    ),
     radius_km=st.none() | st.floats(0.5, 2e4),
     protect_safety=st.booleans(),
     exclude=st.lists(st.text("abc-1", min_size=1, max_size=5), unique=True, max_size=3),

@@ -34,12 +34,18 @@ def _locs(n: int, prio: list[int], pts: list[tuple[float, float]]) -> list[Locat
 @st.composite
 def orders(draw: Any) -> dict[str, Any]:
     n = draw(st.integers(1, 7))
-    lines = draw(st.lists(st.tuples(st.sampled_from("ABC"), st.integers(1, 6)),
-                          min_size=1, max_size=4))
+    lines = draw(
+        st.lists(st.tuples(st.sampled_from("ABC"), st.integers(1, 6)), min_size=1, max_size=4)
+    )
     skus = sorted({s for s, _ in lines})
     stock = {s: draw(st.lists(st.integers(-2, 5), min_size=n, max_size=n)) for s in skus}
-    pts = draw(st.lists(st.tuples(st.sampled_from([51.5, 51.6, 52.0]),
-                                  st.sampled_from([-0.1, 0.0])), min_size=n, max_size=n))
+    pts = draw(
+        st.lists(
+            st.tuples(st.sampled_from([51.5, 51.6, 52.0]), st.sampled_from([-0.1, 0.0])),
+            min_size=n,
+            max_size=n,
+        )
+    )
     return {
         "lines": lines,
         "atp": np.array([stock[s] for s, _ in lines], dtype=np.int64),
@@ -54,9 +60,17 @@ def orders(draw: Any) -> dict[str, Any]:
 
 def _run(o: dict[str, Any], search: Any = "auto") -> Any:
     pol = Policy(preferences=o["prefs"], radius_km=o["radius"], per_parcel=1.0, per_km=0.1)
-    return source(o["lines"], o["cands"], o["atp"], pol, ship_to=HOME,
-                  capacity_left=o["cap"], allow_split=o["split"],
-                  allow_partial=o["partial"], search=search)
+    return source(
+        o["lines"],
+        o["cands"],
+        o["atp"],
+        pol,
+        ship_to=HOME,
+        capacity_left=o["cap"],
+        allow_split=o["split"],
+        allow_partial=o["partial"],
+        search=search,
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -97,21 +111,39 @@ def waves(draw: Any) -> dict[str, Any]:
     n_loc = draw(st.integers(1, 6))
     n_sku = draw(st.integers(1, 3))
     n_ord = draw(st.integers(1, 25))
-    atp = np.array(draw(st.lists(st.lists(st.integers(-1, 6), min_size=n_loc, max_size=n_loc),
-                                 min_size=n_sku, max_size=n_sku)), dtype=np.int64)
+    atp = np.array(
+        draw(
+            st.lists(
+                st.lists(st.integers(-1, 6), min_size=n_loc, max_size=n_loc),
+                min_size=n_sku,
+                max_size=n_sku,
+            )
+        ),
+        dtype=np.int64,
+    )
     cap = [draw(st.sampled_from([0, 1, 2, 3, UNLIMITED])) for _ in range(n_loc)]
-    lats = draw(st.lists(st.sampled_from([51.5, 51.6, 51.9, 53.0]), min_size=n_loc,
-                         max_size=n_loc))
+    lats = draw(st.lists(st.sampled_from([51.5, 51.6, 51.9, 53.0]), min_size=n_loc, max_size=n_loc))
     ords = []
     for _ in range(n_ord):
-        cs = draw(st.lists(st.integers(0, n_loc - 1), unique=True, min_size=1,
-                           max_size=n_loc))
-        ords.append((draw(st.integers(0, n_sku - 1)), draw(st.integers(1, 8)), cs,
-                     draw(st.integers(0, 3)), draw(st.sampled_from([51.5, 52.0]))))
-    return {"atp": atp, "cap": cap, "lats": lats, "orders": ords,
-            "prio": draw(st.lists(st.integers(0, 2), min_size=n_loc, max_size=n_loc)),
-            "prefs": draw(st.sampled_from(PREF_LISTS)),
-            "radius": draw(st.sampled_from([None, 40.0]))}
+        cs = draw(st.lists(st.integers(0, n_loc - 1), unique=True, min_size=1, max_size=n_loc))
+        ords.append(
+            (
+                draw(st.integers(0, n_sku - 1)),
+                draw(st.integers(1, 8)),
+                cs,
+                draw(st.integers(0, 3)),
+                draw(st.sampled_from([51.5, 52.0])),
+            )
+        )
+    return {
+        "atp": atp,
+        "cap": cap,
+        "lats": lats,
+        "orders": ords,
+        "prio": draw(st.lists(st.integers(0, 2), min_size=n_loc, max_size=n_loc)),
+        "prefs": draw(st.sampled_from(PREF_LISTS)),
+        "radius": draw(st.sampled_from([None, 40.0])),
+    }
 
 
 @settings(max_examples=300, deadline=None)
@@ -119,8 +151,9 @@ def waves(draw: Any) -> dict[str, Any]:
 def test_wave_kernel_equals_sequential_source(w: dict[str, Any]) -> None:
     pol = Policy(preferences=w["prefs"], radius_km=w["radius"], per_parcel=2.0, per_km=0.5)
     n_loc = len(w["cap"])
-    locs = [Location(f"L{i}", point=(w["lats"][i], 0.0), priority=w["prio"][i])
-            for i in range(n_loc)]
+    locs = [
+        Location(f"L{i}", point=(w["lats"][i], 0.0), priority=w["prio"][i]) for i in range(n_loc)
+    ]
     start = np.zeros(len(w["orders"]) + 1, dtype=np.int64)
     cand_l: list[int] = []
     dist_l: list[float] = []
@@ -139,8 +172,9 @@ def test_wave_kernel_equals_sequential_source(w: dict[str, Any]) -> None:
     take = np.full(len(cand_l), -1, dtype=np.int64)
     status = np.full(len(w["orders"]), -1, dtype=np.int8)
     prefs, radius, pp, pk = wave_policy(pol)
-    done = allocate_wave_single(start, cand, dist, sku, qty, flags, prio, cap, atp, prefs,
-                                radius, pp, pk, take, status)
+    done = allocate_wave_single(
+        start, cand, dist, sku, qty, flags, prio, cap, atp, prefs, radius, pp, pk, take, status
+    )
 
     # the same orders, one at a time, through source()
     ref_atp = w["atp"].copy()
@@ -148,13 +182,17 @@ def test_wave_kernel_equals_sequential_source(w: dict[str, Any]) -> None:
     codes = {"allocated": 1, "partial": 2, "unfillable": 0}
     n_done = 0
     for j, (s, q, cs, fl, _) in enumerate(w["orders"]):
-        plan = source([(f"S{s}", int(q))], [locs[c] for c in cs],
-                      ref_atp[s, cs][None, :], pol,
-                      capacity_left={f"L{c}": ref_cap[c] for c in cs},
-                      allow_split=bool(fl & 1), allow_partial=bool(fl & 2),
-                      distances_km=dist[start[j]:start[j + 1]])
-        got = {cs[e - start[j]]: int(take[e]) for e in range(start[j], start[j + 1])
-               if take[e]}
+        plan = source(
+            [(f"S{s}", int(q))],
+            [locs[c] for c in cs],
+            ref_atp[s, cs][None, :],
+            pol,
+            capacity_left={f"L{c}": ref_cap[c] for c in cs},
+            allow_split=bool(fl & 1),
+            allow_partial=bool(fl & 2),
+            distances_km=dist[start[j] : start[j + 1]],
+        )
+        got = {cs[e - start[j]]: int(take[e]) for e in range(start[j], start[j + 1]) if take[e]}
         want = {int(loc[1:]): qq for loc, qq in plan.lines[0].sources} if plan.lines else {}
         assert got == want, (j, plan.trace.text())
         assert status[j] == codes[plan.status]

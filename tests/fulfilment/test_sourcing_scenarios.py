@@ -73,11 +73,21 @@ def test_location_without_capability_is_filtered_with_that_reason() -> None:
 
 
 def test_filters_channel_radius_excluded_in_policy_order() -> None:
-    cands = [store("a", 51.5, -0.1), store("b", 55.0, -3.0), store("c", 51.5, -0.1),
-             store("d", 51.6, -0.1)]
+    cands = [
+        store("a", 51.5, -0.1),
+        store("b", 55.0, -3.0),
+        store("c", 51.5, -0.1),
+        store("d", 51.6, -0.1),
+    ]
     pol = Policy(radius_km=50, exclude=["c"])
-    plan = source([("A", 1)], cands, [[1, 1, 1, 1]], pol, ship_to=HOME,
-                  channel=Channel("web", locations=["b", "c", "d"]))
+    plan = source(
+        [("A", 1)],
+        cands,
+        [[1, 1, 1, 1]],
+        pol,
+        ship_to=HOME,
+        channel=Channel("web", locations=["b", "c", "d"]),
+    )
     reasons = {c.location: c.reason for c in plan.trace.candidates}
     assert reasons == {"a": "channel", "b": "radius", "c": "excluded", "d": None}
     assert plan.locations == ("d",)
@@ -105,8 +115,7 @@ def test_no_split_and_partial() -> None:
     p = source([("A", 5)], cands, [[2, 4]], ship_to=HOME, allow_split=False)
     assert p.status == "unfillable"
     assert p.reason == "no single location holds the whole order and split is not allowed"
-    p = source([("A", 5)], cands, [[2, 4]], ship_to=HOME, allow_split=False,
-               allow_partial=True)
+    p = source([("A", 5)], cands, [[2, 4]], ship_to=HOME, allow_split=False, allow_partial=True)
     assert (p.status, p.assignments) == ("partial", {0: [("s2", 4)]})
     p = source([("A", 9)], cands, [[2, 4]], ship_to=HOME, allow_partial=True)
     assert (p.status, p.assignments) == ("partial", {0: [("s1", 2), ("s2", 4)]})
@@ -128,8 +137,7 @@ def test_safety_used_only_when_not_protected() -> None:
     cands = [store("s1", 51.5, -0.1)]
     p = source([("A", 3)], cands, [[1]], ship_to=HOME, safety=[[2]])
     assert p.status == "unfillable"
-    p = source([("A", 3)], cands, [[1]], Policy(protect_safety=False), ship_to=HOME,
-               safety=[[2]])
+    p = source([("A", 3)], cands, [[1]], Policy(protect_safety=False), ship_to=HOME, safety=[[2]])
     assert p.assignments == {0: [("s1", 3)]}
 
 
@@ -156,8 +164,13 @@ def test_bad_source_arguments(kwargs: dict[str, object], field: str) -> None:
     args.update(kwargs)
     cands = [store("s1", 51.5, -0.1), store("s2", 51.6, -0.1)]
     with pytest.raises(InvalidInput) as ei:
-        source(args.pop("lines"), cands, args.pop("atp"), DEFAULT_POLICY,  # type: ignore[arg-type]
-               **args)  # type: ignore[arg-type]
+        source(
+            args.pop("lines"),
+            cands,
+            args.pop("atp"),
+            DEFAULT_POLICY,  # type: ignore[arg-type]
+            **args,
+        )  # type: ignore[arg-type]
     assert ei.value.field == field
 
 

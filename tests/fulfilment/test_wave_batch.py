@@ -24,8 +24,7 @@ def _network(stock: list[list[int]], caps: list[int | None], prio: list[int]) ->
     inv = Inventory(clock=Clock())
     pts = [(51.5, -0.1), (53.5, -2.2), (52.5, -1.9), (55.9, -3.2), (50.4, -4.1)]
     for j, (cap, p) in enumerate(zip(caps, prio, strict=True)):
-        inv.add_location(Location(f"L{j}", point=Point(*pts[j]), daily_capacity=cap,
-                                  priority=p))
+        inv.add_location(Location(f"L{j}", point=Point(*pts[j]), daily_capacity=cap, priority=p))
     for i, row in enumerate(stock):
         for j, q in enumerate(row):
             inv.count(f"S{i}", f"L{j}", q)  # a count registers the SKU even at 0
@@ -33,9 +32,14 @@ def _network(stock: list[list[int]], caps: list[int | None], prio: list[int]) ->
 
 
 orders_st = st.lists(
-    st.tuples(st.integers(0, 2), st.integers(1, 6),
-              st.sampled_from([(51.4, -0.2), (53.4, -2.3), (54.0, -1.5), None])),
-    min_size=1, max_size=25)
+    st.tuples(
+        st.integers(0, 2),
+        st.integers(1, 6),
+        st.sampled_from([(51.4, -0.2), (53.4, -2.3), (54.0, -1.5), None]),
+    ),
+    min_size=1,
+    max_size=25,
+)
 
 
 @settings(max_examples=80, deadline=None)
@@ -48,20 +52,34 @@ orders_st = st.lists(
     split=st.booleans(),
     partial=st.booleans(),
 )
-def test_wave_equals_sequential(stock: Any, caps: Any, prio: Any, orders: Any, pol: Policy,
-                                split: bool, partial: bool) -> None:
+def test_wave_equals_sequential(
+    stock: Any, caps: Any, prio: Any, orders: Any, pol: Policy, split: bool, partial: bool
+) -> None:
     a = _network(stock, caps, prio)
     b = _network(stock, caps, prio)
     ids = [f"o{k}" for k in range(len(orders))]
-    seq = [a.allocate(Order(ids[k], lines=[(f"S{s}", q)],
-                            ship_to=None if pt is None else Point(*pt),
-                            allow_split=split, allow_partial=partial), policy=pol)
-           for k, (s, q, pt) in enumerate(orders)]
+    seq = [
+        a.allocate(
+            Order(
+                ids[k],
+                lines=[(f"S{s}", q)],
+                ship_to=None if pt is None else Point(*pt),
+                allow_split=split,
+                allow_partial=partial,
+            ),
+            policy=pol,
+        )
+        for k, (s, q, pt) in enumerate(orders)
+    ]
     batch = OrderBatch(
-        ids, [f"S{s}" for s, _, _ in orders], [q for _, q, _ in orders],
+        ids,
+        [f"S{s}" for s, _, _ in orders],
+        [q for _, q, _ in orders],
         [np.nan if pt is None else pt[0] for _, _, pt in orders],
         [np.nan if pt is None else pt[1] for _, _, pt in orders],
-        allow_split=split, allow_partial=partial)
+        allow_split=split,
+        allow_partial=partial,
+    )
     wave = b.allocate_many(batch, policy=pol)
     codes = {"unfillable": 0, "allocated": 1, "partial": 2}
     assert [codes[x.status] for x in seq] == wave.status.tolist()
@@ -88,17 +106,28 @@ def _cost(inv: Inventory, batch: OrderBatch, res: Any) -> float:
 @given(
     stock=st.lists(st.lists(st.integers(0, 3), min_size=5, max_size=5), min_size=3, max_size=3),
     caps=st.lists(st.none() | st.integers(0, 3), min_size=5, max_size=5),
-    orders=st.lists(st.tuples(st.integers(0, 2), st.just(1),
-                              st.sampled_from([(51.4, -0.2), (53.4, -2.3), (54.0, -1.5),
-                                               (55.0, -3.0)])), min_size=1, max_size=25),
+    orders=st.lists(
+        st.tuples(
+            st.integers(0, 2),
+            st.just(1),
+            st.sampled_from([(51.4, -0.2), (53.4, -2.3), (54.0, -1.5), (55.0, -3.0)]),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
 )
-def test_optimized_wave_serves_no_fewer_and_costs_no_more(stock: Any, caps: Any,
-                                                          orders: Any) -> None:
+def test_optimized_wave_serves_no_fewer_and_costs_no_more(
+    stock: Any, caps: Any, orders: Any
+) -> None:
     greedy_inv = _network(stock, caps, [0] * 5)
     best_inv = _network(stock, caps, [0] * 5)
-    batch = OrderBatch([f"o{k}" for k in range(len(orders))], [f"S{s}" for s, _, _ in orders],
-                       [q for _, q, _ in orders], [pt[0] for *_, pt in orders],
-                       [pt[1] for *_, pt in orders])
+    batch = OrderBatch(
+        [f"o{k}" for k in range(len(orders))],
+        [f"S{s}" for s, _, _ in orders],
+        [q for _, q, _ in orders],
+        [pt[0] for *_, pt in orders],
+        [pt[1] for *_, pt in orders],
+    )
     pol = Policy(preferences=("closest",))
     greedy = greedy_inv.allocate_many(batch, policy=pol)
     best = best_inv.allocate_many(batch, policy=pol, optimize=True)

@@ -83,8 +83,9 @@ def _no_constant(name: str) -> Any:
     raise PayloadError("body", name, "NaN and Infinity are not JSON numbers")
 
 
-def obj(v: Any, path: str, required: tuple[str, ...],
-        optional: tuple[str, ...] = ()) -> dict[str, Any]:
+def obj(
+    v: Any, path: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """A JSON object with exactly the ``required`` fields and any of the
     ``optional`` ones; unknown fields are refused."""
     if not isinstance(v, dict):
@@ -125,8 +126,11 @@ def event_id(v: Any, path: str) -> str:
     """An event or receipt id used in idempotency keys: 1..128 of
     ``A-Z a-z 0-9 _ . : -``, starting with a letter or digit."""
     if not isinstance(v, str) or EVENT_ID.fullmatch(v) is None:
-        raise PayloadError(path, v, "must be 1-128 characters of A-Z a-z 0-9 _ . : - "
-                           "starting with a letter or digit")
+        raise PayloadError(
+            path,
+            v,
+            "must be 1-128 characters of A-Z a-z 0-9 _ . : - starting with a letter or digit",
+        )
     return v
 
 
@@ -159,8 +163,9 @@ def choice(v: Any, path: str, options: tuple[str, ...]) -> str:
     return v
 
 
-def lines(v: Any, path: str, location: str = "optional",
-          max_lines: int = MAX_LINES) -> list[tuple[str, int, str | None]]:
+def lines(
+    v: Any, path: str, location: str = "optional", max_lines: int = MAX_LINES
+) -> list[tuple[str, int, str | None]]:
     """A non-empty list of ``{"sku", "qty"[, "location"]}``. ``location`` is
     ``optional``, ``required`` or ``forbidden``."""
     if not isinstance(v, list):

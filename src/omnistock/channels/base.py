@@ -36,10 +36,21 @@ if TYPE_CHECKING:
 
 __all__ = ["INVENTORY_OPS", "ChannelAdapter", "Command"]
 
-INVENTORY_OPS = frozenset({
-    "receive", "count", "sell", "return_items", "hold", "allocate", "commit", "release",
-    "extend", "ship", "collect",
-})
+INVENTORY_OPS = frozenset(
+    {
+        "receive",
+        "count",
+        "sell",
+        "return_items",
+        "hold",
+        "allocate",
+        "commit",
+        "release",
+        "extend",
+        "ship",
+        "collect",
+    }
+)
 """Inventory commands an adapter may run directly. Anything else is an
 adapter-specific operation the adapter's ``execute`` must handle."""
 
@@ -91,8 +102,9 @@ class ChannelAdapter(ABC):
         of the whole payload finish the job without doing anything twice)."""
         return [self.execute(inv, c) for c in commands]
 
-    def handle(self, inv: Inventory, payload: bytes,
-               headers: Mapping[str, str] | None = None) -> list[Any]:
+    def handle(
+        self, inv: Inventory, payload: bytes, headers: Mapping[str, str] | None = None
+    ) -> list[Any]:
         """Parse ``payload`` and apply it: the one call a webhook endpoint or
         receipt printer hook needs."""
         return self.apply(inv, self.parse(payload, headers))

@@ -66,11 +66,17 @@ class Feed:
     items: tuple[FeedItem, ...]
 
     def to_json(self) -> str:
-        return json.dumps({
-            "channel": self.channel, "kind": self.kind, "cursor": self.cursor,
-            "since": self.since,
-            "items": [{"sku": i.sku, "quantity": i.quantity} for i in self.items],
-        }, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(
+            {
+                "channel": self.channel,
+                "kind": self.kind,
+                "cursor": self.cursor,
+                "since": self.since,
+                "items": [{"sku": i.sku, "quantity": i.quantity} for i in self.items],
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
 
     def to_csv(self) -> str:
         """``sku,quantity`` rows with a header. SKUs that a spreadsheet would
@@ -93,8 +99,9 @@ class MarketplaceAdapter(ChannelAdapter):
 
     name = "marketplace"
 
-    def __init__(self, channel: str = "marketplace", *, ttl_seconds: int = 3600,
-                 max_bytes: int = S.MAX_BODY) -> None:
+    def __init__(
+        self, channel: str = "marketplace", *, ttl_seconds: int = 3600, max_bytes: int = S.MAX_BODY
+    ) -> None:
         self.channel = S.ident(channel, "channel")
         self.ttl_seconds = S.integer(ttl_seconds, "ttl_seconds", 1, 30 * 86400)
         self.max_bytes = max_bytes
@@ -119,8 +126,9 @@ class MarketplaceAdapter(ChannelAdapter):
         cursor = inv.head
         figs = self.figures(inv, inv.skus)
         self._last, self._last_cursor = figs, cursor
-        return Feed(self.channel, "full", cursor, None,
-                    tuple(FeedItem(s, q) for s, q in figs.items()))
+        return Feed(
+            self.channel, "full", cursor, None, tuple(FeedItem(s, q) for s, q in figs.items())
+        )
 
     def delta(self, inv: Inventory, since: int) -> Feed:
         """SKUs whose figure changed after journal seq ``since``.
@@ -163,8 +171,9 @@ class MarketplaceAdapter(ChannelAdapter):
 
         Lines must be pinned (marketplace orders are placed against the feed
         of a location set; unpinned sourcing needs the fulfilment module)."""
-        doc = S.obj(S.load_json(payload, self.max_bytes), "", ("message_id", "type", "order_id"),
-                    ("lines",))
+        doc = S.obj(
+            S.load_json(payload, self.max_bytes), "", ("message_id", "type", "order_id"), ("lines",)
+        )
         mid = S.event_id(doc["message_id"], "message_id")
         kind = S.choice(doc["type"], "type", ("order", "cancel"))
         order_id = S.ident(doc["order_id"], "order_id")
@@ -188,4 +197,3 @@ class MarketplaceAdapter(ChannelAdapter):
         if command.op == "release_order":
             return _by_order(inv, command.kwargs["order_id"], inv.release, command.key)
         return super().execute(inv, command)
-

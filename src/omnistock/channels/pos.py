@@ -57,8 +57,14 @@ class PosAdapter(ChannelAdapter):
 
     name = "pos"
 
-    def __init__(self, terminal: str, location: str, channel: str | None = None,
-                 *, max_bytes: int = S.MAX_BODY) -> None:
+    def __init__(
+        self,
+        terminal: str,
+        location: str,
+        channel: str | None = None,
+        *,
+        max_bytes: int = S.MAX_BODY,
+    ) -> None:
         self.terminal = S.event_id(terminal, "terminal")
         if len(terminal) > 48:
             raise PayloadError("terminal", terminal, "longer than 48 characters")
@@ -71,15 +77,20 @@ class PosAdapter(ChannelAdapter):
 
     def parse(self, payload: bytes, headers: Mapping[str, str] | None = None) -> list[Command]:
         """Validate a receipt. Pure; raises ``PayloadError`` naming the field."""
-        doc = S.obj(S.load_json(payload, self.max_bytes), "", ("receipt_id", "type"),
-                    ("items", "returned", "condition", "order_id", "terminal"))
+        doc = S.obj(
+            S.load_json(payload, self.max_bytes),
+            "",
+            ("receipt_id", "type"),
+            ("items", "returned", "condition", "order_id", "terminal"),
+        )
         rid = S.event_id(doc["receipt_id"], "receipt_id")
         if len(rid) > 64:
             raise PayloadError("receipt_id", rid, "longer than 64 characters")
         kind = S.choice(doc["type"], "type", RECEIPT_TYPES)
         if "terminal" in doc and doc["terminal"] != self.terminal:
-            raise PayloadError("terminal", doc["terminal"],
-                               f"is not this adapter's terminal {self.terminal!r}")
+            raise PayloadError(
+                "terminal", doc["terminal"], f"is not this adapter's terminal {self.terminal!r}"
+            )
         order_id = None if doc.get("order_id") is None else S.ident(doc["order_id"], "order_id")
         cond = S.choice(doc.get("condition", "sellable"), "condition", CONDITIONS)
         if "items" not in doc:
@@ -99,15 +110,21 @@ class PosAdapter(ChannelAdapter):
             if kind == "sale" and ("condition" in doc or order_id is not None):
                 f = "condition" if "condition" in doc else "order_id"
                 raise PayloadError(f, doc[f], "a sale has no returned units")
-            cmds.append(Command("sell", {"location": self.location, "lines": items,
-                                         "channel": self.channel}, self.key(rid, "sale")))
+            cmds.append(
+                Command(
+                    "sell",
+                    {"location": self.location, "lines": items, "channel": self.channel},
+                    self.key(rid, "sale"),
+                )
+            )
         return cmds
 
-    def _ret(self, ls: list[tuple[str, int]], cond: str, order_id: str | None,
-             rid: str) -> Command:
-        return Command("return_items", {"location": self.location, "lines": ls,
-                                        "condition": cond, "order_id": order_id},
-                       self.key(rid, "return"))
+    def _ret(self, ls: list[tuple[str, int]], cond: str, order_id: str | None, rid: str) -> Command:
+        return Command(
+            "return_items",
+            {"location": self.location, "lines": ls, "condition": cond, "order_id": order_id},
+            self.key(rid, "return"),
+        )
 
     def apply(self, inv: Inventory, commands: Sequence[Command]) -> list[Any]:
         """Check every line against ``inv`` first (known SKUs, a location
@@ -127,8 +144,10 @@ class PosAdapter(ChannelAdapter):
 
     def publish(self, inv: Reader, skus: Iterable[str] | None = None) -> dict[str, int]:
         """Units sellable now at the terminal's location (shelf display)."""
-        return {s: inv.available(s, location=self.location)
-                for s in (inv.skus if skus is None else skus)}
+        return {
+            s: inv.available(s, location=self.location)
+            for s in (inv.skus if skus is None else skus)
+        }
 
 
 @attrs.frozen
@@ -217,8 +236,13 @@ class PosTerminal:
                     import json
 
                     data = json.loads(group[0][9]) if group[0][9] else {}
-                    central.return_items(loc, lines, condition=data.get("state", "sellable"),
-                                         order_id=group[0][6], key=ckey)
+                    central.return_items(
+                        loc,
+                        lines,
+                        condition=data.get("state", "sellable"),
+                        order_id=group[0][6],
+                        key=ckey,
+                    )
             except OmnistockError as exc:
                 error = f"{ckey}: {exc}"
                 break
@@ -228,11 +252,22 @@ class PosTerminal:
             self.cursor = max(self.cursor, self.local.head)
         names: list[str] = []
         for r in resourced:  # what the central policy could not move elsewhere
-            if r.missing and r.reservation not in names \
-                    and central.reservation(r.reservation).state in ("held", "committed"):
+            if (
+                r.missing
+                and r.reservation not in names
+                and central.reservation(r.reservation).state in ("held", "committed")
+            ):
                 names.append(r.reservation)
-        return SyncReport(start, self.cursor, tuple(applied), tuple(replayed),
-                          tuple(shortages), tuple(names), error, tuple(resourced))
+        return SyncReport(
+            start,
+            self.cursor,
+            tuple(applied),
+            tuple(replayed),
+            tuple(shortages),
+            tuple(names),
+            error,
+            tuple(resourced),
+        )
 
     def _central_key(self, group: list[Any]) -> str:
         key, seq = group[0][8], group[0][0]

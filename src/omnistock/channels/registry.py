@@ -51,8 +51,11 @@ def adapter_class(name: str) -> type[ChannelAdapter]:
     else:
         found = [ep for ep in entry_points(group=GROUP) if ep.name == name]
         if not found:
-            raise InvalidInput("name", name, f"no channel adapter is registered as {name!r} "
-                               f"(known: {', '.join(available())})")
+            raise InvalidInput(
+                "name",
+                name,
+                f"no channel adapter is registered as {name!r} (known: {', '.join(available())})",
+            )
         obj = found[0].load()
     if not (isinstance(obj, type) and issubclass(obj, ChannelAdapter)):
         raise InvalidInput("name", name, f"{obj!r} is not a ChannelAdapter subclass")

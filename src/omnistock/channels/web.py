@@ -51,8 +51,10 @@ def sign(secret: bytes, body: bytes, timestamp: int) -> dict[str, str]:
     """The headers a sender adds to ``body`` (what a web shop's webhook
     sender, or a test, computes)."""
     mac = hmac.new(secret, str(timestamp).encode() + b"." + body, hashlib.sha256)
-    return {"X-Omnistock-Timestamp": str(timestamp),
-            "X-Omnistock-Signature": "v1=" + mac.hexdigest()}
+    return {
+        "X-Omnistock-Timestamp": str(timestamp),
+        "X-Omnistock-Signature": "v1=" + mac.hexdigest(),
+    }
 
 
 class WebShopAdapter(ChannelAdapter):
@@ -93,8 +95,9 @@ class WebShopAdapter(ChannelAdapter):
         if not isinstance(payload, bytes):
             raise PayloadError("body", payload, "must be the raw request body as bytes")
         if len(payload) > self.max_bytes:
-            raise PayloadError("body", f"<{len(payload)} bytes>",
-                               f"larger than {self.max_bytes} bytes")
+            raise PayloadError(
+                "body", f"<{len(payload)} bytes>", f"larger than {self.max_bytes} bytes"
+            )
         if headers is None or not isinstance(headers, Mapping):
             raise SignatureError("missing signature headers")
         h = {str(k).lower(): v for k, v in headers.items()}
@@ -105,12 +108,15 @@ class WebShopAdapter(ChannelAdapter):
             raise SignatureError(f"{TS_HEADER}={ts_text[:20]!r} is not a Unix time in seconds")
         now = self._clock().timestamp()
         if abs(now - int(ts_text)) > self.tolerance:
-            raise SignatureError(f"{TS_HEADER}={ts_text} is outside the {self.tolerance:g}s "
-                                 "tolerance (replayed or clock skew)")
+            raise SignatureError(
+                f"{TS_HEADER}={ts_text} is outside the {self.tolerance:g}s "
+                "tolerance (replayed or clock skew)"
+            )
         if not sig.startswith("v1=") or not sig.isascii():
             raise SignatureError(f"{SIG_HEADER} must be 'v1=<hex>'")
-        expected = hmac.new(self._secret, ts_text.encode() + b"." + payload,
-                            hashlib.sha256).hexdigest()
+        expected = hmac.new(
+            self._secret, ts_text.encode() + b"." + payload, hashlib.sha256
+        ).hexdigest()
         if not hmac.compare_digest(expected.encode(), sig[3:].encode()):
             raise SignatureError("signature does not match the body")
 
@@ -121,8 +127,12 @@ class WebShopAdapter(ChannelAdapter):
 
     def parse_unsigned(self, payload: bytes) -> list[Command]:
         """Validate an already-authenticated body (schema only)."""
-        doc = S.obj(S.load_json(payload, self.max_bytes, self.max_depth), "",
-                    ("id", "type", "data"), ("created_at",))
+        doc = S.obj(
+            S.load_json(payload, self.max_bytes, self.max_depth),
+            "",
+            ("id", "type", "data"),
+            ("created_at",),
+        )
         eid = S.event_id(doc["id"], "id")
         kind = S.choice(doc["type"], "type", EVENT_TYPES)
         if "created_at" in doc:
@@ -137,17 +147,30 @@ class WebShopAdapter(ChannelAdapter):
             loc = S.ident(d["location"], "data.location")
             ls = S.lines(d["lines"], "data.lines", location="forbidden")
             cond = S.choice(d.get("condition", "sellable"), "data.condition", CONDITIONS)
-            return [Command("return_items", {
-                "location": loc, "lines": [(s, q) for s, q, _ in ls],
-                "condition": cond, "order_id": order_id}, key)]
+            return [
+                Command(
+                    "return_items",
+                    {
+                        "location": loc,
+                        "lines": [(s, q) for s, q, _ in ls],
+                        "condition": cond,
+                        "order_id": order_id,
+                    },
+                    key,
+                )
+            ]
         d = S.obj(data, "data", ("order_id",))
         order_id = S.ident(d["order_id"], "data.order_id")
         op = "release_order" if kind == "order.cancelled" else "collect_order"
         return [Command(op, {"order_id": order_id}, key)]
 
     def _placed(self, data: Any, key: str) -> list[Command]:
-        d = S.obj(data, "data", ("order_id", "lines"),
-                  ("method", "pickup_at", "hold_seconds", "commit", "ship_to"))
+        d = S.obj(
+            data,
+            "data",
+            ("order_id", "lines"),
+            ("method", "pickup_at", "hold_seconds", "commit", "ship_to"),
+        )
         order_id = S.ident(d["order_id"], "data.order_id")
         method = S.choice(d.get("method", "ship"), "data.method", ("ship", "pickup"))
         pickup_at = None
@@ -163,8 +186,10 @@ class WebShopAdapter(ChannelAdapter):
             if method != "ship":
                 raise PayloadError("data.ship_to", d["ship_to"], "only a ship order has it")
             p = S.obj(d["ship_to"], "data.ship_to", ("lat", "lon"))
-            ship_to = Point(S.coordinate(p["lat"], "data.ship_to.lat", -90.0, 90.0),
-                            S.coordinate(p["lon"], "data.ship_to.lon", -180.0, 180.0))
+            ship_to = Point(
+                S.coordinate(p["lat"], "data.ship_to.lat", -90.0, 90.0),
+                S.coordinate(p["lon"], "data.ship_to.lon", -180.0, 180.0),
+            )
         # Unpinned ship lines are placed by the sourcing policy (allocate).
         sourced = method == "ship" and any(loc is None for _, _, loc in ls)
         ttl = self.ttl
@@ -172,9 +197,14 @@ class WebShopAdapter(ChannelAdapter):
             ttl = timedelta(seconds=S.integer(d["hold_seconds"], "data.hold_seconds", 1, MAX_TTL))
         commit = S.boolean(d.get("commit", False), "data.commit")
         try:
-            order = Order(order_id, channel=self.channel,
-                          lines=[Line(s, q, loc) for s, q, loc in ls],
-                          method=method, pickup_at=pickup_at, ship_to=ship_to)
+            order = Order(
+                order_id,
+                channel=self.channel,
+                lines=[Line(s, q, loc) for s, q, loc in ls],
+                method=method,
+                pickup_at=pickup_at,
+                ship_to=ship_to,
+            )
         except PayloadError:
             raise
         except Exception as exc:  # a validator the schema missed: still typed
@@ -188,16 +218,20 @@ class WebShopAdapter(ChannelAdapter):
     def execute(self, inv: Inventory, command: Command) -> Any:
         op = command.op
         if op in ("release_order", "collect_order", "commit_order"):
-            fn = {"release_order": inv.release, "collect_order": inv.collect,
-                  "commit_order": inv.commit}[op]
+            fn = {
+                "release_order": inv.release,
+                "collect_order": inv.collect,
+                "commit_order": inv.commit,
+            }[op]
             return _by_order(inv, command.kwargs["order_id"], fn, command.key)
         return super().execute(inv, command)
 
     # -- outbound -----------------------------------------------------------------
     def publish(self, inv: Reader, skus: Iterable[str] | None = None) -> dict[str, int]:
         """``available(sku, channel=self.channel)`` for each SKU."""
-        return {s: inv.available(s, channel=self.channel)
-                for s in (inv.skus if skus is None else skus)}
+        return {
+            s: inv.available(s, channel=self.channel) for s in (inv.skus if skus is None else skus)
+        }
 
 
 def reservations_of(inv: Reader, order_id: str) -> list[Reservation]:
@@ -217,8 +251,9 @@ def reservations_of(inv: Reader, order_id: str) -> list[Reservation]:
     return out
 
 
-def _by_order(inv: Inventory, order_id: str, fn: Callable[..., Reservation],
-              key: str | None) -> Reservation:
+def _by_order(
+    inv: Inventory, order_id: str, fn: Callable[..., Reservation], key: str | None
+) -> Reservation:
     """Run ``fn(res_id, key=key)`` on the order's open reservation. A
     redelivered event (its key already used) returns the first result."""
     res = reservations_of(inv, order_id)
@@ -232,6 +267,7 @@ def _by_order(inv: Inventory, order_id: str, fn: Callable[..., Reservation],
     if not open_:
         if not res:
             raise UnknownReservation(order_id, "data.order_id")
-        raise InvalidTransition("data.order_id", order_id,
-                                f"has no open reservation (last is {res[-1].state})")
+        raise InvalidTransition(
+            "data.order_id", order_id, f"has no open reservation (last is {res[-1].state})"
+        )
     return fn(open_[-1].id, key=key)

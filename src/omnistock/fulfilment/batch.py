@@ -98,8 +98,9 @@ class OrderBatch:
         n = len(self.order_ids)
         for name in ("skus", "qty", "lat", "lon"):
             if len(getattr(self, name)) != n:
-                raise InvalidInput(name, len(getattr(self, name)),
-                                   f"must have one entry per order ({n})")
+                raise InvalidInput(
+                    name, len(getattr(self, name)), f"must have one entry per order ({n})"
+                )
 
     def __len__(self) -> int:
         return len(self.order_ids)
@@ -108,11 +109,19 @@ class OrderBatch:
         """The wave as ``Order`` values (for the order-by-order path)."""
         from ..values import Order, Point
 
-        return [Order(oid, channel=self.channel, lines=[(sku, int(q))],
-                      ship_to=None if np.isnan(la) else Point(float(la), float(lo)),
-                      allow_split=self.allow_split, allow_partial=self.allow_partial)
-                for oid, sku, q, la, lo in zip(self.order_ids, self.skus, self.qty, self.lat,
-                                               self.lon, strict=True)]
+        return [
+            Order(
+                oid,
+                channel=self.channel,
+                lines=[(sku, int(q))],
+                ship_to=None if np.isnan(la) else Point(float(la), float(lo)),
+                allow_split=self.allow_split,
+                allow_partial=self.allow_partial,
+            )
+            for oid, sku, q, la, lo in zip(
+                self.order_ids, self.skus, self.qty, self.lat, self.lon, strict=True
+            )
+        ]
 
 
 @attrs.frozen(eq=False)
@@ -141,7 +150,10 @@ class BatchResult:
 
     def to_jsonable(self) -> dict[str, Any]:
         return {
-            "order_ids": list(self.order_ids), "status": self.status.tolist(),
-            "reservation": list(self.reservation), "start": self.start.tolist(),
-            "location": list(self.location), "qty": self.qty.tolist(),
+            "order_ids": list(self.order_ids),
+            "status": self.status.tolist(),
+            "reservation": list(self.reservation),
+            "start": self.start.tolist(),
+            "location": list(self.location),
+            "qty": self.qty.tolist(),
         }

@@ -44,12 +44,26 @@ def wave_policy(policy: Policy) -> tuple[np.ndarray, float, float, float]:
     return prefs, radius, policy.per_parcel, policy.per_km
 
 
-@kernel(f"int64({VEC}, {VEC}, {FVEC}, {VEC}, {VEC}, uint8[::1], {VEC}, {VEC}, {GRID}, "
-        f"{VEC}, float64, float64, float64, {VEC}, int8[::1])")
+@kernel(
+    f"int64({VEC}, {VEC}, {FVEC}, {VEC}, {VEC}, uint8[::1], {VEC}, {VEC}, {GRID}, "
+    f"{VEC}, float64, float64, float64, {VEC}, int8[::1])"
+)
 def allocate_wave_single(
-    start: Any, cand: Any, dist: Any, sku: Any, qty: Any, flags: Any, prio: Any,
-    cap_left: Any, atp: Any, prefs: Any, radius: Any, per_parcel: Any, per_km: Any,
-    take: Any, status: Any,
+    start: Any,
+    cand: Any,
+    dist: Any,
+    sku: Any,
+    qty: Any,
+    flags: Any,
+    prio: Any,
+    cap_left: Any,
+    atp: Any,
+    prefs: Any,
+    radius: Any,
+    per_parcel: Any,
+    per_km: Any,
+    take: Any,
+    status: Any,
 ) -> Any:
     """Allocate single-line orders greedily, in sequence.
 
@@ -176,7 +190,7 @@ def allocate_wave_single(
                 for i in range(last + 1, m):
                     rest = 0
                     if need > 0:
-                        r = np.sort(a[i + 1:m])
+                        r = np.sort(a[i + 1 : m])
                         for u in range(min(need, r.shape[0])):
                             rest += r[r.shape[0] - 1 - u]
                     if acc + a[i] + rest >= q:
@@ -221,8 +235,9 @@ def allocate_wave_single(
 
 
 @kernel(f"void({FVEC}, {FVEC}, {FVEC}, {FVEC}, int64, {VEC}, {FVEC})")
-def nearest(olat: Any, olon: Any, clat: Any, clon: Any, k: Any, out_idx: Any,
-            out_dist: Any) -> None:
+def nearest(
+    olat: Any, olon: Any, clat: Any, clon: Any, k: Any, out_idx: Any, out_dist: Any
+) -> None:
     """For each origin ``i`` (degrees; NaN: unknown), write the ``k`` nearest
     candidates to ``out_idx[i*k:(i+1)*k]`` and their haversine km to
     ``out_dist``.

@@ -102,8 +102,9 @@ class WavePlan:
 
 
 @kernel(f"int64({VEC}, {VEC}, {VEC}, {FVEC}, {VEC}, {VEC}, int64, {FVEC})")
-def _ssp(estart: Any, eto: Any, ecap: Any, ecost: Any, erev: Any, supply: Any, t: Any,
-         h: Any) -> Any:
+def _ssp(
+    estart: Any, eto: Any, ecap: Any, ecost: Any, erev: Any, supply: Any, t: Any, h: Any
+) -> Any:
     """Route every node's ``supply`` (nodes ``0..len(supply)-1``) to ``t`` at
     least cost: successive shortest paths, one Dijkstra search per augmenting
     path, on reduced costs with potentials ``h`` (updated in place). The
@@ -228,10 +229,20 @@ def _vec(name: str, v: ArrayLike, dtype: type, n: int | None = None) -> NDArray[
     return a
 
 
-def _graph(tail: NDArray[np.int64], head: NDArray[np.int64], cap: NDArray[np.int64],
-           cost: NDArray[np.float64], n_nodes: int,
-           ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
-                      NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+def _graph(
+    tail: NDArray[np.int64],
+    head: NDArray[np.int64],
+    cap: NDArray[np.int64],
+    cost: NDArray[np.float64],
+    n_nodes: int,
+) -> tuple[
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+]:
     """CSR residual graph from forward edges; each forward edge ``i`` gets a
     reverse edge (capacity 0, cost ``-cost``). Returns ``(estart, eto, ecap,
     ecost, erev, pos)`` where ``pos[i]`` is forward edge ``i``'s position."""
@@ -247,8 +258,14 @@ def _graph(tail: NDArray[np.int64], head: NDArray[np.int64], cap: NDArray[np.int
     erev = np.ascontiguousarray(pos[twin][order])
     estart = np.zeros(n_nodes + 1, dtype=np.int64)
     np.cumsum(np.bincount(u, minlength=n_nodes), out=estart[1:])
-    return (estart, np.ascontiguousarray(v[order]), np.ascontiguousarray(c[order]),
-            np.ascontiguousarray(w[order]), erev, pos[:m])
+    return (
+        estart,
+        np.ascontiguousarray(v[order]),
+        np.ascontiguousarray(c[order]),
+        np.ascontiguousarray(w[order]),
+        erev,
+        pos[:m],
+    )
 
 
 def optimize_wave(
@@ -312,8 +329,12 @@ def optimize_wave(
     C: NDArray[np.int64] | None = None
     if cap is not None:
         if split:
-            raise InvalidInput("cap", cap, "capacity counts parcels, which a split flow "
-                               "cannot count; pass cap=None with split=True")
+            raise InvalidInput(
+                "cap",
+                cap,
+                "capacity counts parcels, which a split flow "
+                "cannot count; pass cap=None with split=True",
+            )
         C = np.maximum(_vec("cap", cap, np.int64, n_locs), 0)
     order_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(st))
 
@@ -322,8 +343,11 @@ def optimize_wave(
     free = np.ones(n, dtype=bool)
     if not split and n and q.max() > 1:
         if greedy_take is None:
-            raise InvalidInput("qty", q, "unsplittable orders with qty > 1 need "
-                               "greedy_take (they are pinned) or split=True")
+            raise InvalidInput(
+                "qty",
+                q,
+                "unsplittable orders with qty > 1 need greedy_take (they are pinned) or split=True",
+            )
         gt = _vec("greedy_take", greedy_take, np.int64, ne)
         free = q == 1
         pe_ = ~free[order_of] & (gt > 0)

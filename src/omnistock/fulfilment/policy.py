@@ -72,9 +72,20 @@ PREFERENCES = ("fewest_splits", "closest", "priority", "highest_stock", "lowest_
 PREF_CODE = {name: i for i, name in enumerate(PREFERENCES)}
 """Integer codes of the preferences, as the wave kernels take them."""
 
-_KEYS = ("filters", "preferences", "radius_km", "protect_safety", "exclude",
-         "per_parcel", "per_km", "bopis_fallback", "transfer_radius_km", "transfer_hours",
-         "suggestions", "candidates")
+_KEYS = (
+    "filters",
+    "preferences",
+    "radius_km",
+    "protect_safety",
+    "exclude",
+    "per_parcel",
+    "per_km",
+    "bopis_fallback",
+    "transfer_radius_km",
+    "transfer_hours",
+    "suggestions",
+    "candidates",
+)
 BOPIS_OUTCOMES = ("transfer", "suggest")
 """What a short pickup store may do, tried in the policy's order; when none
 works the order is refused (``unfillable``) with the reason."""
@@ -99,8 +110,9 @@ def _filters(v: Any) -> tuple[str, ...]:
 def _preferences(v: Any) -> tuple[str, ...]:
     out = _names("preferences", PREFERENCES, v)
     if "fewest_splits" in out[1:]:
-        raise InvalidInput("preferences", v, "fewest_splits decides the plan's size, "
-                           "so it may only come first")
+        raise InvalidInput(
+            "preferences", v, "fewest_splits decides the plan's size, so it may only come first"
+        )
     return out
 
 
@@ -179,7 +191,8 @@ class Policy:
 
     filters: tuple[str, ...] = attrs.field(default=FILTERS, converter=_filters)
     preferences: tuple[str, ...] = attrs.field(
-        default=("fewest_splits", "closest", "priority"), converter=_preferences)
+        default=("fewest_splits", "closest", "priority"), converter=_preferences
+    )
     radius_km: float | None = attrs.field(default=None, converter=_radius)
     protect_safety: bool = attrs.field(default=True, converter=_protect)
     exclude: tuple[str, ...] = attrs.field(default=(), converter=_exclude)
@@ -235,8 +248,9 @@ class Policy:
             raise InvalidInput("policy", d, "must be a mapping of policy settings")
         for key in d:
             if key not in _KEYS:
-                raise InvalidInput(str(key), d[key],
-                                   f"unknown policy key; known: {', '.join(_KEYS)}")
+                raise InvalidInput(
+                    str(key), d[key], f"unknown policy key; known: {', '.join(_KEYS)}"
+                )
         return cls(**dict(d))
 
     def to_toml(self) -> str:

@@ -66,8 +66,7 @@ class Allocation:
         return {
             "order_id": self.order_id,
             "status": self.status,
-            "reservation": None if self.reservation is None else
-            to_jsonable(self.reservation)["v"],
+            "reservation": None if self.reservation is None else to_jsonable(self.reservation)["v"],
             "lines": [[x.sku, x.location, x.qty] for x in self.lines],
             "trace": None if self.trace is None else attrs.asdict(self.trace),
             "suggestions": [[s.location, s.distance_km] for s in self.suggestions],
@@ -81,16 +80,23 @@ class Allocation:
         from ..codec import decode_reservation
 
         tr = d["trace"]
-        trace = None if tr is None else Trace(
-            candidates=tuple(CandidateTrace(**{
-                **c, "keys": tuple((k, v) for k, v in c["keys"])}) for c in tr["candidates"]),
-            preferences=tuple(tr["preferences"]), filters=tuple(tr["filters"]),
-            explanation=tuple(tr["explanation"]))
+        trace = (
+            None
+            if tr is None
+            else Trace(
+                candidates=tuple(
+                    CandidateTrace(**{**c, "keys": tuple((k, v) for k, v in c["keys"])})
+                    for c in tr["candidates"]
+                ),
+                preferences=tuple(tr["preferences"]),
+                filters=tuple(tr["filters"]),
+                explanation=tuple(tr["explanation"]),
+            )
+        )
         return cls(
             order_id=d["order_id"],
             status=d["status"],
-            reservation=None if d["reservation"] is None else
-            decode_reservation(d["reservation"]),
+            reservation=None if d["reservation"] is None else decode_reservation(d["reservation"]),
             lines=tuple(ReservationLine(*x) for x in d["lines"]),
             trace=trace,
             suggestions=tuple(Suggestion(a, b) for a, b in d["suggestions"]),

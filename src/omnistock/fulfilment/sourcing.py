@@ -63,8 +63,7 @@ from ..values import Channel, Line, Location, Order, Point
 from .geo import haversine_km
 from .policy import DEFAULT_POLICY, Policy
 
-__all__ = ["EXACT_WORK", "CandidateTrace", "LinePlan", "Plan", "Trace", "source",
-           "source_order"]
+__all__ = ["EXACT_WORK", "CandidateTrace", "LinePlan", "Plan", "Trace", "source", "source_order"]
 
 EXACT_WORK = 200_000
 """Most (subset x SKU group) coverage tests the exact multi-SKU search makes."""
@@ -168,8 +167,9 @@ class Plan:
 def _as_line(v: Any) -> Line:
     line = Line.of(v)
     if line.location is not None:
-        raise InvalidInput("lines", v, "a pinned line is reserved where pinned; "
-                           "source() takes only unpinned lines")
+        raise InvalidInput(
+            "lines", v, "a pinned line is reserved where pinned; source() takes only unpinned lines"
+        )
     return line
 
 
@@ -185,22 +185,29 @@ def _matrix(field: str, v: ArrayLike, shape: tuple[int, int]) -> NDArray[np.int6
     return a.astype(np.int64, copy=False)
 
 
-def _distances(dist: ArrayLike | None, origin: Point | None,
-               candidates: Sequence[Location]) -> NDArray[np.float64]:
+def _distances(
+    dist: ArrayLike | None, origin: Point | None, candidates: Sequence[Location]
+) -> NDArray[np.float64]:
     if dist is None:
-        return np.array([haversine_km(origin, c.point) for c in candidates],
-                        dtype=np.float64)
+        return np.array([haversine_km(origin, c.point) for c in candidates], dtype=np.float64)
     d = np.asarray(dist, dtype=np.float64)
     if d.shape != (len(candidates),):
-        raise InvalidInput("distances_km", d.shape,
-                           f"must have one distance per candidate ({len(candidates)})")
+        raise InvalidInput(
+            "distances_km", d.shape, f"must have one distance per candidate ({len(candidates)})"
+        )
     if np.isnan(d).any() or (d < 0).any():
         raise InvalidInput("distances_km", dist, "must be >= 0 (inf for unknown)")
     return d
 
 
-def _rank_key(pref: str, i: int, dist: NDArray[np.float64], cands: Sequence[Location],
-              stock: NDArray[np.int64], policy: Policy) -> float:
+def _rank_key(
+    pref: str,
+    i: int,
+    dist: NDArray[np.float64],
+    cands: Sequence[Location],
+    stock: NDArray[np.int64],
+    policy: Policy,
+) -> float:
     if pref == "closest":
         return float(dist[i])
     if pref == "priority":
@@ -210,8 +217,14 @@ def _rank_key(pref: str, i: int, dist: NDArray[np.float64], cands: Sequence[Loca
     return policy.cost(float(dist[i]))  # lowest_cost
 
 
-def _rank_sort_key(pref: str, i: int, dist: NDArray[np.float64], cands: Sequence[Location],
-                   stock: NDArray[np.int64], policy: Policy) -> float | int:
+def _rank_sort_key(
+    pref: str,
+    i: int,
+    dist: NDArray[np.float64],
+    cands: Sequence[Location],
+    stock: NDArray[np.int64],
+    policy: Policy,
+) -> float | int:
     # exact integers for priority and stock (the trace shows floats)
     if pref == "priority":
         return cands[i].priority
@@ -238,7 +251,7 @@ def _lex_first_single(a: NDArray[np.int64], demand: int, k: int) -> list[int]:
     for p in range(k):
         need = k - p - 1
         for i in range(last + 1, n):
-            rest = np.sort(a[i + 1:])[::-1][:need].sum() if need else 0
+            rest = np.sort(a[i + 1 :])[::-1][:need].sum() if need else 0
             if acc + int(a[i]) + int(rest) >= demand:
                 chosen.append(i)
                 acc += int(a[i])
@@ -269,8 +282,9 @@ def _covers(A: NDArray[np.int64], demand: NDArray[np.int64], cols: Sequence[int]
     return bool((A[:, list(cols)].sum(axis=1) >= demand).all())
 
 
-def _exact(A: NDArray[np.int64], demand: NDArray[np.int64],
-           greedy: list[int]) -> tuple[list[int] | None, int]:
+def _exact(
+    A: NDArray[np.int64], demand: NDArray[np.int64], greedy: list[int]
+) -> tuple[list[int] | None, int]:
     """Lexicographically first smallest cover by enumeration, or None when the
     work bound is hit first. Also returns the size it was proven minimal from."""
     g, n = A.shape
@@ -369,14 +383,16 @@ def source(
     # 1. filters
     reasons: list[tuple[str, str] | None] = []
     for j, c in enumerate(cands):
-        reasons.append(_filter(c, float(dist[j]), int(stock[j]), policy, method, channel,
-                               capacity_left))
+        reasons.append(
+            _filter(c, float(dist[j]), int(stock[j]), policy, method, channel, capacity_left)
+        )
     kept = [j for j in range(n) if reasons[j] is None]
 
     # 2. rank
     prefs = policy.rank_preferences
-    order = sorted(kept, key=lambda j: (
-        *(_rank_sort_key(p, j, dist, cands, stock, policy) for p in prefs), j))
+    order = sorted(
+        kept, key=lambda j: (*(_rank_sort_key(p, j, dist, cands, stock, policy) for p in prefs), j)
+    )
     rank = {j: r for r, j in enumerate(order)}
 
     # 3. choose S (rank positions)
@@ -392,8 +408,10 @@ def source(
         for r in range(len(order)):
             if _covers(A, demand, [r]):
                 chosen = [r]
-                explain.append(f"split not allowed: rank {r} is the best-ranked location "
-                               "that holds the whole order")
+                explain.append(
+                    f"split not allowed: rank {r} is the best-ranked location "
+                    "that holds the whole order"
+                )
                 break
         reason = "no single location holds the whole order and split is not allowed"
         if chosen is None and allow_partial:
@@ -403,8 +421,10 @@ def source(
             explain.append(f"partial: rank {best} serves the most units ({served[best]})")
     elif not covered_all:
         how = "greedy"
-        reason = (f"the kept locations hold {int(np.minimum(A.sum(axis=1), demand).sum())} "
-                  f"of {int(demand.sum())} units")
+        reason = (
+            f"the kept locations hold {int(np.minimum(A.sum(axis=1), demand).sum())} "
+            f"of {int(demand.sum())} units"
+        )
         if allow_partial:
             chosen = _greedy(A, demand)
             explain.append("partial: greedy cover of every unit the kept locations hold")
@@ -419,15 +439,19 @@ def source(
             found, k = _exact(A, demand, greedy)
             if found is None:
                 chosen, how = greedy, "greedy"
-                explain.append(f"exact search stopped at {k} locations (work bound "
-                               f"{EXACT_WORK}); greedy cover used")
+                explain.append(
+                    f"exact search stopped at {k} locations (work bound "
+                    f"{EXACT_WORK}); greedy cover used"
+                )
             else:
                 chosen, how = found, "exact"
         if how == "exact":
-            explain.append(f"fewest_splits: no set of fewer than {len(chosen)} location(s) "
-                           "covers the order")
-            explain.append(f"among covering sets of {len(chosen)}, the best ranks are "
-                           f"{sorted(chosen)}")
+            explain.append(
+                f"fewest_splits: no set of fewer than {len(chosen)} location(s) covers the order"
+            )
+            explain.append(
+                f"among covering sets of {len(chosen)}, the best ranks are {sorted(chosen)}"
+            )
         reason = ""
     else:
         how = "prefix"
@@ -436,19 +460,22 @@ def source(
             chosen.append(r)
             if _covers(A, demand, chosen):
                 break
-        explain.append(f"no fewest_splits: the best {len(chosen)} ranked location(s) "
-                       "cover the order")
+        explain.append(
+            f"no fewest_splits: the best {len(chosen)} ranked location(s) cover the order"
+        )
         reason = ""
 
     if chosen is None:
-        trace = _trace(cands, reasons, dist, stock, prefs, rank, policy, {},
-                       [f"unfillable: {reason}"])
+        trace = _trace(
+            cands, reasons, dist, stock, prefs, rank, policy, {}, [f"unfillable: {reason}"]
+        )
         return Plan("unfillable", (), (), 0, 0.0, how, trace, reason)
 
     # 4. fill
     S = sorted(chosen)  # rank positions, best first
-    work = {(group_of[ls[i].sku], r): int(A[group_of[ls[i].sku], r])
-            for i in range(n_lines) for r in S}
+    work = {
+        (group_of[ls[i].sku], r): int(A[group_of[ls[i].sku], r]) for i in range(n_lines) for r in S
+    }
     plans: list[LinePlan] = []
     take: dict[int, int] = {}
     for i, line in enumerate(ls):
@@ -472,17 +499,34 @@ def source(
     status: Status = "allocated" if full else "partial"
     cost = sum(policy.cost(float(dist[j])) for j in used)
     best = used[0]
-    explain.insert(0, f"{status}: {len(used)} location(s) "
-                   f"[{', '.join(cands[j].id for j in used)}], best {cands[best].id} "
-                   f"(rank {rank[best]} of {len(order)} kept)")
+    explain.insert(
+        0,
+        f"{status}: {len(used)} location(s) "
+        f"[{', '.join(cands[j].id for j in used)}], best {cands[best].id} "
+        f"(rank {rank[best]} of {len(order)} kept)",
+    )
     trace = _trace(cands, reasons, dist, stock, prefs, rank, policy, take, explain)
-    return Plan(status, tuple(plans), tuple(cands[j].id for j in used), len(used) - 1,
-                cost, how, trace, None if full else reason or "partial")
+    return Plan(
+        status,
+        tuple(plans),
+        tuple(cands[j].id for j in used),
+        len(used) - 1,
+        cost,
+        how,
+        trace,
+        None if full else reason or "partial",
+    )
 
 
-def _filter(c: Location, d: float, stock: int, policy: Policy, method: str,
-            channel: Channel | None, capacity_left: Mapping[str, int] | None,
-            ) -> tuple[str, str] | None:
+def _filter(
+    c: Location,
+    d: float,
+    stock: int,
+    policy: Policy,
+    method: str,
+    channel: Channel | None,
+    capacity_left: Mapping[str, int] | None,
+) -> tuple[str, str] | None:
     for f in policy.filters:
         if f == "capability":
             if method == "ship" and not c.ships:
@@ -490,8 +534,11 @@ def _filter(c: Location, d: float, stock: int, policy: Policy, method: str,
             if method == "pickup" and not c.pickup:
                 return f, "does not offer pickup"
         elif f == "channel":
-            if channel is not None and channel.locations is not None \
-                    and c.id not in channel.locations:
+            if (
+                channel is not None
+                and channel.locations is not None
+                and c.id not in channel.locations
+            ):
                 return f, f"not a location of channel {channel.id!r}"
         elif f == "radius":
             r = policy.radius_km
@@ -509,20 +556,38 @@ def _filter(c: Location, d: float, stock: int, policy: Policy, method: str,
     return None
 
 
-def _trace(cands: Sequence[Location], reasons: list[tuple[str, str] | None],
-           dist: NDArray[np.float64], stock: NDArray[np.int64], prefs: tuple[str, ...],
-           rank: dict[int, int], policy: Policy, take: dict[int, int],
-           explain: list[str]) -> Trace:
+def _trace(
+    cands: Sequence[Location],
+    reasons: list[tuple[str, str] | None],
+    dist: NDArray[np.float64],
+    stock: NDArray[np.int64],
+    prefs: tuple[str, ...],
+    rank: dict[int, int],
+    policy: Policy,
+    take: dict[int, int],
+    explain: list[str],
+) -> Trace:
     out = []
     for j, c in enumerate(cands):
         why = reasons[j]
         if why is not None:
-            out.append(CandidateTrace(c.id, False, why[0], why[1], float(dist[j]),
-                                      int(stock[j])))
+            out.append(CandidateTrace(c.id, False, why[0], why[1], float(dist[j]), int(stock[j])))
         else:
             keys = tuple((p, _rank_key(p, j, dist, cands, stock, policy)) for p in prefs)
-            out.append(CandidateTrace(c.id, True, None, None, float(dist[j]), int(stock[j]),
-                                      keys, rank[j], j in take, take.get(j, 0)))
+            out.append(
+                CandidateTrace(
+                    c.id,
+                    True,
+                    None,
+                    None,
+                    float(dist[j]),
+                    int(stock[j]),
+                    keys,
+                    rank[j],
+                    j in take,
+                    take.get(j, 0),
+                )
+            )
     return Trace(tuple(out), policy.preferences, policy.filters, tuple(explain))
 
 
@@ -546,7 +611,17 @@ def source_order(
     origin = order.ship_to
     if origin is None and order.method == "pickup":
         origin = next((c.point for c in candidates if c.id == order.pickup_at), None)
-    return source(order.lines, candidates, atp, policy, method=order.method, ship_to=origin,
-                  channel=channel, capacity_left=capacity_left,
-                  allow_split=order.allow_split, allow_partial=order.allow_partial,
-                  safety=safety, distances_km=distances_km)
+    return source(
+        order.lines,
+        candidates,
+        atp,
+        policy,
+        method=order.method,
+        ship_to=origin,
+        channel=channel,
+        capacity_left=capacity_left,
+        allow_split=order.allow_split,
+        allow_partial=order.allow_partial,
+        safety=safety,
+        distances_km=distances_km,
+    )

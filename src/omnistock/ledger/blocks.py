@@ -101,7 +101,7 @@ class Packed(Sequence[str]):
         ends = self._ends
         if ends is None:
             ends = self._ends = [0, *np.cumsum(self.lens).tolist()]
-        return self.joined[ends[j]:ends[j + 1]] if j >= 0 else self[len(self) + j]
+        return self.joined[ends[j] : ends[j + 1]] if j >= 0 else self[len(self) + j]
 
     def __iter__(self) -> Iterator[str]:
         items = self._items
@@ -124,7 +124,7 @@ def unpack_strs(v: list[Any]) -> list[str]:
     """The strings of ``pack_strs`` (the lengths packed, or an array)."""
     text, lens = v
     ends = np.cumsum(unpack_ints(lens) if isinstance(lens, str) else lens).tolist()
-    return [text[a:b] for a, b in zip([0, *ends][:len(ends)], ends, strict=True)]
+    return [text[a:b] for a, b in zip([0, *ends][: len(ends)], ends, strict=True)]
 
 
 def packed(v: list[str]) -> Packed:
@@ -132,13 +132,11 @@ def packed(v: list[str]) -> Packed:
     return Packed(v[0], unpack_ints(v[1]))
 
 
-def columns(d: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str], list[str],
-                                        np.ndarray]:
+def columns(d: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str], list[str], np.ndarray]:
     """``(orders, start, skus, locs, q)`` of a ``held-batch`` row's parsed
     data: ``skus``/``locs``/``q`` one per line."""
     orders = unpack_strs(d["orders"])
-    start = (unpack_ints(d["start"]) if "start" in d
-             else np.arange(len(orders) + 1, dtype=np.int64))
+    start = unpack_ints(d["start"]) if "start" in d else np.arange(len(orders) + 1, dtype=np.int64)
     names = unpack_strs(d["locs"])
     locs = [names[i] for i in unpack_ints(d["loc"]).tolist()]
     return orders, start, unpack_strs(d["skus"]), locs, unpack_ints(d["q"])
@@ -172,9 +170,18 @@ class Block:
         "token",
     )
 
-    def __init__(self, token: str, seq: int, exp: int, channel: str | None,
-                 orders: Sequence[str], start: np.ndarray, s: np.ndarray, l: np.ndarray,
-                 q: np.ndarray) -> None:
+    def __init__(
+        self,
+        token: str,
+        seq: int,
+        exp: int,
+        channel: str | None,
+        orders: Sequence[str],
+        start: np.ndarray,
+        s: np.ndarray,
+        l: np.ndarray,
+        q: np.ndarray,
+    ) -> None:
         self.token = token
         self.seq = seq
         self.exp = exp
@@ -218,8 +225,17 @@ class Block:
         return (int(j) for j in np.flatnonzero(self.live))
 
     def copy(self) -> Block:
-        b = Block(self.token, self.seq, self.exp, self.channel, self.orders, self.start,
-                  self.s, self.l, self.q)
+        b = Block(
+            self.token,
+            self.seq,
+            self.exp,
+            self.channel,
+            self.orders,
+            self.start,
+            self.s,
+            self.l,
+            self.q,
+        )
         b.live = self.live.copy()
         b.n_live = self.n_live
         b.expired = self.expired
@@ -227,8 +243,16 @@ class Block:
         return b
 
 
-def encode(orders: Packed, start: np.ndarray | None, skus: Packed, table: np.ndarray,
-           li: np.ndarray, q: np.ndarray, exp: int, g: Grid) -> str:
+def encode(
+    orders: Packed,
+    start: np.ndarray | None,
+    skus: Packed,
+    table: np.ndarray,
+    li: np.ndarray,
+    q: np.ndarray,
+    exp: int,
+    g: Grid,
+) -> str:
     """The ``held-batch`` row's data text (see the module doc): order ids
     and SKU names as packed strings, locations (few) by a name table
     (``table``: grid indices) and an index into it per line (``li``),
@@ -238,9 +262,15 @@ def encode(orders: Packed, start: np.ndarray | None, skus: Packed, table: np.nda
     lt = pack_strs([g.locs[i] for i in table.tolist()])
     # The JSON json.dumps would write, without it scanning the base64 parts
     # (tens of kilobytes) for characters to escape: only names can hold any.
-    parts = [f'{{"exp":{int(exp)},"orders":[', _json_str(o[0]), f',"{o[1]}"],"skus":[',
-             _json_str(sk[0]), f',"{sk[1]}"],"locs":[', _json_str(lt[0]),
-             f',"{lt[1]}"],"loc":"{pack_ints(li)}","q":"{pack_ints(q)}"']
+    parts = [
+        f'{{"exp":{int(exp)},"orders":[',
+        _json_str(o[0]),
+        f',"{o[1]}"],"skus":[',
+        _json_str(sk[0]),
+        f',"{sk[1]}"],"locs":[',
+        _json_str(lt[0]),
+        f',"{lt[1]}"],"loc":"{pack_ints(li)}","q":"{pack_ints(q)}"',
+    ]
     if start is not None:
         parts.append(f',"start":"{pack_ints(start)}"')
     parts.append("}")
@@ -256,8 +286,7 @@ def _json_str(text: str) -> str:
     return f'"{text}"'
 
 
-def resolve(d: dict[str, Any], g: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                  np.ndarray]:
+def resolve(d: dict[str, Any], g: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(start, s, l, q)`` as grid indices from a row's data, interning
     names the grid has not seen (replay in a fresh process). O(lines)."""
     if "S" in d:  # planned in this process: already grid indices
@@ -279,15 +308,34 @@ def orders_of(d: dict[str, Any]) -> Sequence[str]:
 def to_record(b: Block) -> list[Any]:
     """A block as JSON-able data for a snapshot (grid indices: a snapshot
     carries its own grid order)."""
-    return [b.token, b.seq, b.exp, b.channel, pack_strs(b.orders), b.expired,
-            _pack(b.live, "u1"), _pack(b.start, "<i8"), _pack(b.s, "<i8"),
-            _pack(b.l, "<i8"), _pack(b.q, "<i8")]
+    return [
+        b.token,
+        b.seq,
+        b.exp,
+        b.channel,
+        pack_strs(b.orders),
+        b.expired,
+        _pack(b.live, "u1"),
+        _pack(b.start, "<i8"),
+        _pack(b.s, "<i8"),
+        _pack(b.l, "<i8"),
+        _pack(b.q, "<i8"),
+    ]
 
 
 def from_record(rec: list[Any]) -> Block:
     token, seq, exp, channel, orders, expired, live, start, s, l, q = rec
-    b = Block(token, seq, exp, channel, packed(orders), _unpack(start, "<i8"),
-              _unpack(s, "<i8"), _unpack(l, "<i8"), _unpack(q, "<i8"))
+    b = Block(
+        token,
+        seq,
+        exp,
+        channel,
+        packed(orders),
+        _unpack(start, "<i8"),
+        _unpack(s, "<i8"),
+        _unpack(l, "<i8"),
+        _unpack(q, "<i8"),
+    )
     b.live = np.frombuffer(base64.b64decode(live), dtype="u1").astype(np.bool_)
     b.n_live = int(b.live.sum())
     b.expired = bool(expired)

@@ -36,8 +36,17 @@ def _resident(shape: tuple[int, int]) -> np.ndarray:
 class Grid:
     """SKU x location positions. Not thread-safe; the ledger serialises."""
 
-    __slots__ = ("_names", "free", "loc_ix", "locs", "reserved", "safety", "sku_ix", "skus",
-                 "unsell")
+    __slots__ = (
+        "_names",
+        "free",
+        "loc_ix",
+        "locs",
+        "reserved",
+        "safety",
+        "sku_ix",
+        "skus",
+        "unsell",
+    )
 
     def __init__(self, sku_cap: int = 64, loc_cap: int = 8) -> None:
         self.skus: list[str] = []
@@ -53,7 +62,8 @@ class Grid:
         # time) once this process has loaded their kernels; before that, the
         # first ``find`` builds them, so interning never waits on numba.
         self._names: tuple[NameIndex, NameIndex] | None = (
-            (NameIndex(), NameIndex()) if index_ready() else None)
+            (NameIndex(), NameIndex()) if index_ready() else None
+        )
 
     # -- interning -------------------------------------------------------
     def sku(self, name: str) -> int:

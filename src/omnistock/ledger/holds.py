@@ -22,7 +22,11 @@ from .blocks import Block, split_rid
 from .grid import Pos
 
 HELD, COMMITTED, FULFILLED, EXPIRED, RELEASED = (
-    "held", "committed", "fulfilled", "expired", "released",
+    "held",
+    "committed",
+    "fulfilled",
+    "expired",
+    "released",
 )
 OPEN = (HELD, COMMITTED)
 
@@ -30,8 +34,19 @@ OPEN = (HELD, COMMITTED)
 class Hold:
     """Mutable ledger-side record of one reservation."""
 
-    __slots__ = ("channel", "dest", "expires_us", "id", "lines", "order_id", "pickup", "seq",
-                 "shipped", "state", "sub")
+    __slots__ = (
+        "channel",
+        "dest",
+        "expires_us",
+        "id",
+        "lines",
+        "order_id",
+        "pickup",
+        "seq",
+        "shipped",
+        "state",
+        "sub",
+    )
 
     def __init__(self, rid: str, order_id: str | None, channel: str | None, seq: int) -> None:
         self.id = rid
@@ -240,7 +255,8 @@ class Holds:
         # members share one and their order in the batch is their age order.
         by_id = self.by_id
         rank: dict[str, tuple[int, int]] = {
-            rid: (by_id[rid].seq, by_id[rid].sub) for rid in self.by_pos.get(p, ())}
+            rid: (by_id[rid].seq, by_id[rid].sub) for rid in self.by_pos.get(p, ())
+        }
         for b in self.blocks.values():
             hit = (b.s == p[0]) & (b.l == p[1]) & b.live_lines()
             if hit.any():

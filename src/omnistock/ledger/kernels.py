@@ -45,10 +45,18 @@ def reserve_lines(s: Any, loc: Any, qty: Any, free: Any, reserved: Any, ok: Any)
     return n
 
 
-@kernel(f"int64({VEC}, {VEC}, {VEC}, {VEC}, uint8[::1], {GRID}, {GRID}, int8[::1], "
-        "uint8[::1])")
-def hold_block(start: Any, s: Any, loc: Any, qty: Any, served: Any, free: Any,
-               reserved: Any, status: Any, line_held: Any) -> Any:
+@kernel(f"int64({VEC}, {VEC}, {VEC}, {VEC}, uint8[::1], {GRID}, {GRID}, int8[::1], uint8[::1])")
+def hold_block(
+    start: Any,
+    s: Any,
+    loc: Any,
+    qty: Any,
+    served: Any,
+    free: Any,
+    reserved: Any,
+    status: Any,
+    line_held: Any,
+) -> Any:
     """Decide and reserve a batch of orders all-or-nothing, in order: the
     bulk hold's whole plan in one pass.
 
@@ -101,12 +109,32 @@ def hold_block(start: Any, s: Any, loc: Any, qty: Any, served: Any, free: Any,
     return n
 
 
-@kernel(f"void(Array(uint32, 1, 'C', readonly=True), {VEC}, int8[::1], {VEC}, {VEC}, {VEC}, "
-        f"{VEC}, uint32[::1], uint32[::1], {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, "
-        f"{VEC}, {VEC}, {VEC})")
-def compact_held(buf: Any, offs: Any, status: Any, start: Any, s: Any, loc: Any, qty: Any,
-                 ocodes: Any, scodes: Any, olens: Any, slens: Any, hs: Any, hl: Any,
-                 hq: Any, hstart: Any, mark: Any, table: Any, li: Any, sizes: Any) -> None:
+@kernel(
+    f"void(Array(uint32, 1, 'C', readonly=True), {VEC}, int8[::1], {VEC}, {VEC}, {VEC}, "
+    f"{VEC}, uint32[::1], uint32[::1], {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, {VEC}, "
+    f"{VEC}, {VEC}, {VEC})"
+)
+def compact_held(
+    buf: Any,
+    offs: Any,
+    status: Any,
+    start: Any,
+    s: Any,
+    loc: Any,
+    qty: Any,
+    ocodes: Any,
+    scodes: Any,
+    olens: Any,
+    slens: Any,
+    hs: Any,
+    hl: Any,
+    hq: Any,
+    hstart: Any,
+    mark: Any,
+    table: Any,
+    li: Any,
+    sizes: Any,
+) -> None:
     """The held orders of a decided batch (``status == 1``), compacted in
     one pass. ``(buf, offs)`` hold the batch's names NUL-separated
     (``ledger.names``): its ``n`` order ids, then one SKU per line. Writes

@@ -76,8 +76,9 @@ def _append(table: Any, ent: Any, used: int, buf: Any, offs: Any, lo: int) -> An
         a, e = offs[i], offs[i + 1] - 1
         h = np.uint64(e - a)
         for k in range(a, e - 1, 2):  # two code points a multiply: half the latency
-            h = (h ^ (np.uint64(buf[k]) | (np.uint64(buf[k + 1]) << np.uint64(32)))) \
-                * np.uint64(0x9E3779B97F4A7C15)
+            h = (h ^ (np.uint64(buf[k]) | (np.uint64(buf[k + 1]) << np.uint64(32)))) * np.uint64(
+                0x9E3779B97F4A7C15
+            )
         if (e - a) & 1:
             h = (h ^ np.uint64(buf[e - 1])) * np.uint64(0x9E3779B97F4A7C15)
         h ^= h >> np.uint64(33)  # the low bits mix poorly: finish as murmur3 does
@@ -120,8 +121,9 @@ def _find(table: Any, ent: Any, qbuf: Any, qoffs: Any, out: Any) -> Any:
         a, e = qoffs[i], qoffs[i + 1] - 1
         h = np.uint64(e - a)
         for k in range(a, e - 1, 2):
-            h = (h ^ (np.uint64(qbuf[k]) | (np.uint64(qbuf[k + 1]) << np.uint64(32)))) \
-                * np.uint64(0x9E3779B97F4A7C15)
+            h = (h ^ (np.uint64(qbuf[k]) | (np.uint64(qbuf[k + 1]) << np.uint64(32)))) * np.uint64(
+                0x9E3779B97F4A7C15
+            )
         if (e - a) & 1:
             h = (h ^ np.uint64(qbuf[e - 1])) * np.uint64(0x9E3779B97F4A7C15)
         h ^= h >> np.uint64(33)
@@ -183,7 +185,7 @@ class Encoded:
         ``flag`` is the whole buffer's: ``ASCII`` still holds for the part,
         ``OTHER`` only says some name in the buffer is not ASCII."""
         e = Encoded.__new__(Encoded)
-        e.buf, e.offs, e.flag = self.buf, self.offs[lo:hi + 1], self.flag
+        e.buf, e.offs, e.flag = self.buf, self.offs[lo : hi + 1], self.flag
         return e
 
     def lengths(self) -> np.ndarray:
@@ -244,13 +246,13 @@ class NameIndex:
         """``(positions, missing)``: each query name's position, -1 where
         not indexed, and how many are -1. O(query characters) expected."""
         out = np.empty(len(q.offs) - 1, dtype=np.int64)
-        missing = int(_find(self.table, self.ent[:self.used], q.buf, q.offs, out))
+        missing = int(_find(self.table, self.ent[: self.used], q.buf, q.offs, out))
         return out, missing
 
 
 def _grown(a: np.ndarray, need: int) -> np.ndarray:
     b = np.zeros(max(need, 2 * len(a)), dtype=a.dtype)
-    b[:len(a)] = a
+    b[: len(a)] = a
     return b
 
 

@@ -104,11 +104,12 @@ def figures(stock: Mapping[str, int], fences: Mapping[str, Fence]) -> dict[str, 
     locations); ``fences`` holds every channel's terms (a channel missing from
     ``fences`` has no fence). Returns ``{channel: figure}`` for the channels in
     ``stock``. O(channels)."""
-    aside = {c: min(unconsumed(fences.get(c, _NONE)), max(0, stock.get(c, 0)))
-             for c in set(stock) | set(fences)}
+    aside = {
+        c: min(unconsumed(fences.get(c, _NONE)), max(0, stock.get(c, 0)))
+        for c in set(stock) | set(fences)
+    }
     total = sum(aside.values())
-    return {c: channel_figure(s, fences.get(c, _NONE), total - aside[c])
-            for c, s in stock.items()}
+    return {c: channel_figure(s, fences.get(c, _NONE), total - aside[c]) for c, s in stock.items()}
 
 
 _NONE = Fence()

@@ -41,8 +41,14 @@ def replay(st: LedgerState, rows: Iterable[Row]) -> int:
 
             s = np.asarray(s_buf, dtype=np.int64)
             zeros = np.zeros(len(s_buf), dtype=np.int64)
-            apply_deltas(s, np.asarray(l_buf, dtype=np.int64),
-                         np.asarray(d_buf, dtype=np.int64), zeros, g.free, g.reserved)
+            apply_deltas(
+                s,
+                np.asarray(l_buf, dtype=np.int64),
+                np.asarray(d_buf, dtype=np.int64),
+                zeros,
+                g.free,
+                g.reserved,
+            )
         s_buf.clear()
         l_buf.clear()
         d_buf.clear()

@@ -33,8 +33,19 @@ SNAPSHOT_MAGIC = b"OMNISNAP1\n"
 class LedgerState:
     """Everything the journal implies, at ``head``."""
 
-    __slots__ = ("chan_used", "channels", "grid", "head", "holds", "last_ts", "locations",
-                 "picks", "policy", "ranged", "supply")
+    __slots__ = (
+        "chan_used",
+        "channels",
+        "grid",
+        "head",
+        "holds",
+        "last_ts",
+        "locations",
+        "picks",
+        "policy",
+        "ranged",
+        "supply",
+    )
 
     def __init__(self) -> None:
         self.grid = Grid()
@@ -77,27 +88,38 @@ class LedgerState:
         assert sku is not None and loc is not None
         return self.grid.sku(sku), self.grid.loc(loc)
 
-    def _location(self, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: dict[str, Any],
-                  _seq: int) -> None:
+    def _location(
+        self, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: dict[str, Any], _seq: int
+    ) -> None:
         location = Location.from_dict(d["location"])
         self.locations[location.id] = location
         self.grid.loc(location.id)
 
-    def _channel(self, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: dict[str, Any],
-                 _seq: int) -> None:
+    def _channel(
+        self, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: dict[str, Any], _seq: int
+    ) -> None:
         channel = Channel.from_dict(d["channel"])
         self.channels[channel.id] = channel
 
-    def _received(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
-                  _c: Any, _d: Any, _seq: int) -> None:
+    def _received(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        ref: str | None,
+        _c: Any,
+        _d: Any,
+        _seq: int,
+    ) -> None:
         s, l = self._pos(sku, loc)
         self.grid.free[s, l] += qty
         self.ranged.add((s, l))
         if ref is not None and ref in self.supply.by_id:
             self.supply.take(ref, qty)
 
-    def _sold(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any, _d: Any,
-              _seq: int) -> None:
+    def _sold(
+        self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any, _d: Any, _seq: int
+    ) -> None:
         s, l = self._pos(sku, loc)
         self.grid.free[s, l] -= qty
 
@@ -108,37 +130,78 @@ class LedgerState:
         else:
             self.grid.add_unsellable(p, STATE_INDEX[state], qty)
 
-    def _counted(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
-                 d: dict[str, Any], _seq: int) -> None:
+    def _counted(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        _r: Any,
+        _c: Any,
+        d: dict[str, Any],
+        _seq: int,
+    ) -> None:
         p = self._pos(sku, loc)
         self._to_state(p, d.get("state", SELLABLE), qty)
         self.ranged.add(p)
 
-    def _returned(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
-                  d: dict[str, Any], _seq: int) -> None:
+    def _returned(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        _r: Any,
+        _c: Any,
+        d: dict[str, Any],
+        _seq: int,
+    ) -> None:
         p, state = self._pos(sku, loc), d.get("state", SELLABLE)
         if state != "write_off":  # a written-off return never enters on_hand
             self._to_state(p, state, qty)
 
-    def _written_off(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
-                     d: dict[str, Any], _seq: int) -> None:
+    def _written_off(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        _r: Any,
+        _c: Any,
+        d: dict[str, Any],
+        _seq: int,
+    ) -> None:
         self._to_state(self._pos(sku, loc), d.get("state", SELLABLE), -qty)
 
-    def _state_changed(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any,
-                       d: dict[str, Any], _seq: int) -> None:
+    def _state_changed(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        _r: Any,
+        _c: Any,
+        d: dict[str, Any],
+        _seq: int,
+    ) -> None:
         p = self._pos(sku, loc)
         self._to_state(p, d["from"], -qty)
         self._to_state(p, d["to"], qty)
 
-    def _safety(self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any, _d: Any,
-                _seq: int) -> None:
+    def _safety(
+        self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any, _d: Any, _seq: int
+    ) -> None:
         p = self._pos(sku, loc)
         self.grid.add_safety(p, qty)
         self.grid.free[p] -= qty
         self.ranged.add(p)
 
-    def _held(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
-              channel: str | None, d: dict[str, Any], seq: int) -> None:
+    def _held(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        ref: str | None,
+        channel: str | None,
+        d: dict[str, Any],
+        seq: int,
+    ) -> None:
         assert ref is not None
         p = self._pos(sku, loc)
         h = self._open(ref, channel, d, seq)
@@ -187,8 +250,16 @@ class LedgerState:
         for a, v in _per_sku(s, q):
             self._use(channel, a, v)
 
-    def _held_batch(self, _s: Any, _l: Any, _q: int, ref: str | None, channel: str | None,
-                    d: dict[str, Any], seq: int) -> None:
+    def _held_batch(
+        self,
+        _s: Any,
+        _l: Any,
+        _q: int,
+        ref: str | None,
+        channel: str | None,
+        d: dict[str, Any],
+        seq: int,
+    ) -> None:
         """A block of reservations (see ``blocks.py``). A command planned in
         this process has already reserved the units (``d["done"]``)."""
         assert ref is not None
@@ -196,11 +267,13 @@ class LedgerState:
         if not d.get("done"):
             self._add_reserved(s, l, q)
         self._use_many(channel, s, q)
-        self.holds.add_block(Block(ref, seq, d["exp"], channel, blocks.orders_of(d), start,
-                                   s, l, q))
+        self.holds.add_block(
+            Block(ref, seq, d["exp"], channel, blocks.orders_of(d), start, s, l, q)
+        )
 
-    def _expired_batch(self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any,
-                       _d: Any, _seq: int) -> None:
+    def _expired_batch(
+        self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any, _d: Any, _seq: int
+    ) -> None:
         assert ref is not None
         b = self.holds.blocks[ref]
         m = b.live_lines()
@@ -209,18 +282,21 @@ class LedgerState:
         self._use_many(b.channel, s, -q)
         self.holds.expire_block(b)
 
-    def _committed(self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any, _d: Any,
-                   _seq: int) -> None:
+    def _committed(
+        self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any, _d: Any, _seq: int
+    ) -> None:
         h = self._hold_of(ref)
         h.state = COMMITTED
         self.holds.set_expiry(h, None)
 
-    def _extended(self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any,
-                  d: dict[str, Any], _seq: int) -> None:
+    def _extended(
+        self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any, d: dict[str, Any], _seq: int
+    ) -> None:
         self.holds.set_expiry(self._hold_of(ref), d["exp"])
 
-    def _unreserve(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
-                   state: str, keep: bool) -> Hold:
+    def _unreserve(
+        self, sku: str | None, loc: str | None, qty: int, ref: str | None, state: str, keep: bool
+    ) -> Hold:
         h = self._hold_of(ref)
         p = self._pos(sku, loc)
         self.holds.take_line(h, p, qty)
@@ -230,16 +306,40 @@ class LedgerState:
             self.holds.close(h, state)
         return h
 
-    def _released(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
-                  _c: Any, d: dict[str, Any], _seq: int) -> None:
+    def _released(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        ref: str | None,
+        _c: Any,
+        d: dict[str, Any],
+        _seq: int,
+    ) -> None:
         self._unreserve(sku, loc, qty, ref, RELEASED, bool(d.get("resize")))
 
-    def _expired(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
-                 _c: Any, _d: Any, _seq: int) -> None:
+    def _expired(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        ref: str | None,
+        _c: Any,
+        _d: Any,
+        _seq: int,
+    ) -> None:
         self._unreserve(sku, loc, qty, ref, EXPIRED, False)
 
-    def _fulfilled(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
-                   _c: Any, _d: Any, _seq: int) -> None:
+    def _fulfilled(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        ref: str | None,
+        _c: Any,
+        _d: Any,
+        _seq: int,
+    ) -> None:
         h = self._unreserve(sku, loc, qty, ref, FULFILLED, True)
         p = self._pos(sku, loc)
         h.shipped[p] = h.shipped.get(p, 0) + qty
@@ -247,14 +347,30 @@ class LedgerState:
         if not h.lines:
             self.holds.close(h, FULFILLED)
 
-    def _expected(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
-                  _c: Any, d: dict[str, Any], _seq: int) -> None:
+    def _expected(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        ref: str | None,
+        _c: Any,
+        d: dict[str, Any],
+        _seq: int,
+    ) -> None:
         assert ref is not None
         s, l = self._pos(sku, loc)
         self.supply.add(Incoming(ref, s, l, qty, d["eta"], "po"))
 
-    def _transfer_out(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
-                      _c: str | None, d: dict[str, Any], _seq: int) -> None:
+    def _transfer_out(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        ref: str | None,
+        _c: str | None,
+        d: dict[str, Any],
+        _seq: int,
+    ) -> None:
         assert ref is not None
         s, l = self._pos(sku, loc)
         self.grid.free[s, l] -= qty
@@ -262,13 +378,20 @@ class LedgerState:
         rid = d.get("res")
         self.supply.add(Incoming(ref, s, dst, qty, d["eta"], "transfer", l, rid))
         if rid is not None:  # earmarked for an order: opens its reservation if new
-            h = self._open(rid, _c, {k: v for k, v in d.items() if k in ("order", "pickup")},
-                           _seq)
+            h = self._open(rid, _c, {k: v for k, v in d.items() if k in ("order", "pickup")}, _seq)
             if "exp" in d:
                 self.holds.set_expiry(h, d["exp"])
 
-    def _transfer_in(self, sku: str | None, loc: str | None, qty: int, ref: str | None,
-                     _c: Any, d: dict[str, Any], seq: int) -> None:
+    def _transfer_in(
+        self,
+        sku: str | None,
+        loc: str | None,
+        qty: int,
+        ref: str | None,
+        _c: Any,
+        d: dict[str, Any],
+        seq: int,
+    ) -> None:
         assert ref is not None
         s, l = self._pos(sku, loc)
         self.grid.free[s, l] += qty
@@ -281,16 +404,18 @@ class LedgerState:
             self.grid.reserved[s, l] += qty
             self._use(h.channel, s, qty)
 
-    def _policy(self, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: dict[str, Any],
-                _seq: int) -> None:
+    def _policy(
+        self, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: dict[str, Any], _seq: int
+    ) -> None:
         self.policy = d["policy"]
 
     def _claimed(self, *_: Any) -> None:
         """A claim only makes writers minting the same id conflict in a
         partitioned store (its "sku" is the claim's scope); no state."""
 
-    def _picked(self, _s: Any, loc: str | None, qty: int, _r: Any, _c: Any,
-                d: dict[str, Any], _seq: int) -> None:
+    def _picked(
+        self, _s: Any, loc: str | None, qty: int, _r: Any, _c: Any, d: dict[str, Any], _seq: int
+    ) -> None:
         assert loc is not None
         k = (loc, int(d["day"]))
         self.picks[k] = self.picks.get(k, 0) + qty
@@ -348,8 +473,12 @@ class LedgerState:
         g = self.grid
         ns, nl = g.shape
         _, res = g.used()
-        if (g.free[ns:, :] != 0).any() or (g.free[:, nl:] != 0).any() \
-                or (g.reserved[ns:, :] != 0).any() or (g.reserved[:, nl:] != 0).any():
+        if (
+            (g.free[ns:, :] != 0).any()
+            or (g.free[:, nl:] != 0).any()
+            or (g.reserved[ns:, :] != 0).any()
+            or (g.reserved[:, nl:] != 0).any()
+        ):
             out.append("grid holds figures outside the used positions")
         expect = np.zeros_like(res)
         earmarked = {i.res for i in self.supply.by_id.values() if i.res is not None}
@@ -419,8 +548,12 @@ class LedgerState:
                 out.append(f"block {token} counts {b.n_live} members, holds {b.live.sum()}")
             if ((b.exp, token) in hs.block_expiry) == b.expired:
                 out.append(f"block {token} (expired={b.expired}) misfiled in the expiry index")
-            if len(b.start) != len(b.orders) + 1 or int(b.start[-1]) != len(b.s) \
-                    or (np.diff(b.start) <= 0).any() or (b.q <= 0).any():
+            if (
+                len(b.start) != len(b.orders) + 1
+                or int(b.start[-1]) != len(b.s)
+                or (np.diff(b.start) <= 0).any()
+                or (b.q <= 0).any()
+            ):
                 out.append(f"block {token} has malformed lines")
             m = b.live_lines()
             np.add.at(expect, (b.s[m], b.l[m]), b.q[m])
@@ -462,7 +595,7 @@ class LedgerState:
             off = len(SNAPSHOT_MAGIC)
             hlen, ns, nl = struct.unpack_from("<QQQ", blob, off)
             off += 24
-            header = json.loads(blob[off: off + hlen])
+            header = json.loads(blob[off : off + hlen])
             off += hlen
             n = ns * nl * 8
             free = np.frombuffer(blob, dtype=np.int64, count=ns * nl, offset=off)
@@ -531,10 +664,17 @@ def _per_sku(s: np.ndarray, q: np.ndarray) -> list[tuple[int, int]]:
 
 def _hold_rec(h: Hold) -> list[Any]:
     return [
-        h.id, h.state, h.order_id, h.channel, h.expires_us, h.seq,
+        h.id,
+        h.state,
+        h.order_id,
+        h.channel,
+        h.expires_us,
+        h.seq,
         [[s, l, q] for (s, l), q in h.lines.items()],
         [[s, l, q] for (s, l), q in h.shipped.items()],  # first-shipped order, as live
-        None if h.dest is None else list(h.dest), h.pickup, h.sub,
+        None if h.dest is None else list(h.dest),
+        h.pickup,
+        h.sub,
     ]
 
 

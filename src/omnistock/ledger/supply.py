@@ -12,8 +12,17 @@ from sortedcontainers import SortedList
 class Incoming:
     __slots__ = ("eta_us", "id", "kind", "loc", "qty", "res", "sku", "src")
 
-    def __init__(self, sid: str, sku: int, loc: int, qty: int, eta_us: int, kind: str,
-                 src: int | None = None, res: str | None = None) -> None:
+    def __init__(
+        self,
+        sid: str,
+        sku: int,
+        loc: int,
+        qty: int,
+        eta_us: int,
+        kind: str,
+        src: int | None = None,
+        res: str | None = None,
+    ) -> None:
         self.id = sid
         self.sku = sku
         self.loc = loc

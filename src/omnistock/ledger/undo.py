@@ -25,9 +25,7 @@ from .supply import Incoming
 _MISSING = object()
 _IN_BLOCK = object()  # a reservation that was a block member at the savepoint
 _SUPPLY_KINDS = frozenset(("expected", "received", "transfer-out", "transfer-in"))
-_HOLD_KINDS = frozenset(
-    ("held", "committed", "extended", "released", "expired", "fulfilled")
-)
+_HOLD_KINDS = frozenset(("held", "committed", "extended", "released", "expired", "fulfilled"))
 
 
 class Savepoint:
@@ -91,8 +89,11 @@ class Savepoint:
             self.per_order[order] = st.holds.per_order.get(order, _MISSING)
         if ref is not None and kind in _SUPPLY_KINDS and ref not in self.supply:
             item = st.supply.by_id.get(ref)
-            self.supply[ref] = None if item is None else (
-                item.sku, item.loc, item.qty, item.eta_us, item.kind, item.src, item.res)
+            self.supply[ref] = (
+                None
+                if item is None
+                else (item.sku, item.loc, item.qty, item.eta_us, item.kind, item.src, item.res)
+            )
         if kind == "location-added" and loc is not None and loc not in self.locations:
             self.locations[loc] = st.locations.get(loc, _MISSING)
         if kind == "channel-added" and channel is not None and channel not in self.channels:
@@ -102,8 +103,9 @@ class Savepoint:
             if k not in self.picks:
                 self.picks[k] = st.picks.get(k, _MISSING)
 
-    def _touch_block(self, kind: str, token: str | None, channel: str | None,
-                     data: dict[str, Any]) -> None:
+    def _touch_block(
+        self, kind: str, token: str | None, channel: str | None, data: dict[str, Any]
+    ) -> None:
         """A block row: its positions, its block and its channel's figures.
         O(lines) in Python; the hot path commits blocks without savepoints."""
         st = self.st
@@ -129,8 +131,12 @@ class Savepoint:
             return
         g = self.st.grid
         u = g.unsell.get(p)
-        self.pos[p] = (int(g.free[p]), int(g.reserved[p]), g.safety.get(p),
-                       None if u is None else list(u))
+        self.pos[p] = (
+            int(g.free[p]),
+            int(g.reserved[p]),
+            g.safety.get(p),
+            None if u is None else list(u),
+        )
 
     def rollback(self) -> None:
         """Restore the state recorded; rows applied since are forgotten."""
@@ -191,26 +197,29 @@ class Savepoint:
                 st.ranged.add(p)
             else:
                 st.ranged.discard(p)
-        st.ranged = {p for p in st.ranged if p[0] < self.n_skus and p[1] < self.n_locs} \
-            if len(g.skus) > self.n_skus or len(g.locs) > self.n_locs else st.ranged
+        st.ranged = (
+            {p for p in st.ranged if p[0] < self.n_skus and p[1] < self.n_locs}
+            if len(g.skus) > self.n_skus or len(g.locs) > self.n_locs
+            else st.ranged
+        )
         st.policy = self.policy
         # SKUs and locations interned since the savepoint: forget them.
-        for name in g.skus[self.n_skus:]:
+        for name in g.skus[self.n_skus :]:
             del g.sku_ix[name]
-        for name in g.locs[self.n_locs:]:
+        for name in g.locs[self.n_locs :]:
             del g.loc_ix[name]
         if len(g.skus) > self.n_skus or len(g.locs) > self.n_locs:
-            g.free[self.n_skus:, :] = 0
-            g.reserved[self.n_skus:, :] = 0
-            g.free[:, self.n_locs:] = 0
-            g.reserved[:, self.n_locs:] = 0
+            g.free[self.n_skus :, :] = 0
+            g.reserved[self.n_skus :, :] = 0
+            g.free[:, self.n_locs :] = 0
+            g.reserved[:, self.n_locs :] = 0
             for k in [k for k in st.chan_used if k[1] >= self.n_skus]:
                 del st.chan_used[k]
             for d in (g.safety, g.unsell, hs.by_pos):
                 for p in [p for p in d if p[0] >= self.n_skus or p[1] >= self.n_locs]:
                     del d[p]
-        del g.skus[self.n_skus:]
-        del g.locs[self.n_locs:]
+        del g.skus[self.n_skus :]
+        del g.locs[self.n_locs :]
         st.head = self.head
         st.last_ts = self.last_ts
 

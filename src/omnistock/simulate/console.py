@@ -58,10 +58,12 @@ def _number(kind: type, name: str) -> Callable[[str], Any]:
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}"
+            ) from None
         if v < 0 or (name.endswith("_rate") and v > 1):
             raise argparse.ArgumentTypeError(
-                f"{text} is out of range ({'0 to 1' if name.endswith('_rate') else '>= 0'})")
+                f"{text} is out of range ({'0 to 1' if name.endswith('_rate') else '>= 0'})"
+            )
         return v
 
     return conv
@@ -73,16 +75,25 @@ def add_sim_arguments(p: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(SimConfig):
         default = f.default
         flag = "--" + f.name.replace("_", "-")
-        g.add_argument(flag, dest=f.name, type=_number(type(default), f.name),
-                       default=default, metavar="N",
-                       help=f"{HELP.get(f.name, f.name)} (default {default})")
+        g.add_argument(
+            flag,
+            dest=f.name,
+            type=_number(type(default), f.name),
+            default=default,
+            metavar="N",
+            help=f"{HELP.get(f.name, f.name)} (default {default})",
+        )
     g.add_argument("--week", action="store_true", help="simulate 7 days (same as --days 7)")
     o = p.add_argument_group("output")
     o.add_argument("--json", metavar="OUT.json", help="write the KPIs as JSON")
-    o.add_argument("--report", metavar="OUT.html",
-                   help="write a self-contained HTML report with charts")
-    o.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (it is off anyway when stderr is not a terminal)")
+    o.add_argument(
+        "--report", metavar="OUT.html", help="write a self-contained HTML report with charts"
+    )
+    o.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (it is off anyway when stderr is not a terminal)",
+    )
 
 
 def config_of(args: argparse.Namespace) -> SimConfig:
@@ -116,9 +127,15 @@ def _progress(enabled: bool, label: str) -> Iterator[Callable[[int, int], None] 
     if not enabled:
         yield None
         return
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("events"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:
@@ -131,8 +148,9 @@ def _show(enabled: bool) -> bool:
     return enabled and sys.stderr.isatty()
 
 
-def _outputs(args: argparse.Namespace, results: list[SimResult], payload: Any,
-             out: Console) -> None:
+def _outputs(
+    args: argparse.Namespace, results: list[SimResult], payload: Any, out: Console
+) -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
         out.print(f"KPIs written to {args.json}")
@@ -188,8 +206,9 @@ def run_compare(args: argparse.Namespace) -> int:
     for k, row in zip(kpi_names, cells, strict=True):
         t.add_row(k, *row)
     out.print(t)
-    out.print(f"differences: {differing} KPI(s) differ from {names[0]} "
-              "(wall-time figures excluded)")
+    out.print(
+        f"differences: {differing} KPI(s) differ from {names[0]} (wall-time figures excluded)"
+    )
     payload = {"runs": {r.policy: r.kpis for r in results}, "differing": differing}
     _outputs(args, results, payload, out)
     ok = all(r.kpis["check_ok"] and r.kpis["oversells"] == 0 for r in results)

@@ -24,8 +24,32 @@ __all__ = ["Catalogue", "Event", "SimConfig", "build_catalogue", "generate_event
 HOUR = 3600
 DAY = 24 * HOUR
 # Share of a day's web/app/marketplace traffic per hour (UTC), evening peak.
-ONLINE_CURVE = (1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3, 4, 4.5, 5, 6, 5.5, 5, 4.5, 4.5, 5,
-                6, 7, 7.5, 6.5, 4, 2)
+ONLINE_CURVE = (
+    1,
+    0.6,
+    0.4,
+    0.3,
+    0.3,
+    0.5,
+    1,
+    2,
+    3,
+    4,
+    4.5,
+    5,
+    6,
+    5.5,
+    5,
+    4.5,
+    4.5,
+    5,
+    6,
+    7,
+    7.5,
+    6.5,
+    4,
+    2,
+)
 # Store opening hours 09-20, lunchtime and after-work peaks.
 STORE_CURVE = (0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 4, 5, 7, 7, 5, 5, 5, 6, 7, 5, 0, 0, 0, 0)
 # Click-and-collect orders are placed from early morning to late evening.
@@ -81,7 +105,7 @@ class Catalogue:
 
 def build_catalogue(n: int, s: float) -> Catalogue:
     """``n`` SKUs whose demand falls off as ``1 / rank**s`` (Zipf)."""
-    raw = [1.0 / (r ** s) for r in range(1, n + 1)]
+    raw = [1.0 / (r**s) for r in range(1, n + 1)]
     total = sum(raw)
     weights = tuple(w / total for w in raw)
     families = ("TEE", "JEAN", "SHOE", "BAG", "HAT", "SOCK", "COAT", "DRESS")
@@ -137,8 +161,15 @@ class _Gen:
         c = self.city()
         to = Point(c.point.lat + (r.random() - 0.5) * 0.15, c.point.lon + (r.random() - 0.5) * 0.2)
         oid = f"{ch[0].upper()}{day}-{i:06d}"
-        self.add(t, "order", id=oid, channel=ch, lines=self.lines(), city=c.name,
-                 ship_to=(to.lat, to.lon))
+        self.add(
+            t,
+            "order",
+            id=oid,
+            channel=ch,
+            lines=self.lines(),
+            city=c.name,
+            ship_to=(to.lat, to.lon),
+        )
         if r.random() < cfg.abandon_rate:
             return  # checkout abandoned: the hold expires
         t += 60 + r.random() * 600
@@ -148,8 +179,13 @@ class _Gen:
             return
         ship_at = t + HOUR + r.random() * 5 * HOUR
         if r.random() < cfg.reject_rate:
-            self.add(ship_at - 600, "reject", id=oid,
-                     reason=r.choice(("not_found", "damaged", "mismatch")), pick=r.random())
+            self.add(
+                ship_at - 600,
+                "reject",
+                id=oid,
+                reason=r.choice(("not_found", "damaged", "mismatch")),
+                pick=r.random(),
+            )
         self.add(ship_at, "ship", id=oid)
 
     def bopis(self, day: int, i: int) -> None:
@@ -157,8 +193,14 @@ class _Gen:
         t = self.when(day, BOPIS_CURVE)
         c = self.city()
         oid = f"B{day}-{i:06d}"
-        self.add(t, "bopis", id=oid, channel=r.choice(("web", "app")),
-                 lines=self.lines(3), store=self.net.home[c.name])
+        self.add(
+            t,
+            "bopis",
+            id=oid,
+            channel=r.choice(("web", "app")),
+            lines=self.lines(3),
+            store=self.net.home[c.name],
+        )
         window = cfg.pickup_hours * HOUR
         if r.random() < cfg.noshow_rate:
             self.add(t + window + 60, "noshow", id=oid)
@@ -173,16 +215,27 @@ class _Gen:
         for i in range(cfg.bopis_orders):
             self.bopis(day, i)
         for _ in range(cfg.pos_sales):
-            self.add(self.when(day, STORE_CURVE), "sale", store=r.choice(stores).id,
-                     lines=self.lines(3))
+            self.add(
+                self.when(day, STORE_CURVE), "sale", store=r.choice(stores).id, lines=self.lines(3)
+            )
         for _ in range(cfg.returns):
             cond = r.choices(("sellable", "damaged", "inspection", "write_off"), (7, 1, 1, 1))[0]
-            self.add(self.when(day, STORE_CURVE), "return", store=r.choice(stores).id,
-                     lines=self.lines(2), condition=cond)
+            self.add(
+                self.when(day, STORE_CURVE),
+                "return",
+                store=r.choice(stores).id,
+                lines=self.lines(2),
+                condition=cond,
+            )
         for _ in range(cfg.counts):
             shrink = r.choices((0, 1, 2, -1), (6, 3, 1, 1))[0]
-            self.add(day * DAY + (7 + r.random()) * HOUR, "count", store=r.choice(stores).id,
-                     sku=self.cat.draw(r), shrink=shrink)
+            self.add(
+                day * DAY + (7 + r.random()) * HOUR,
+                "count",
+                store=r.choice(stores).id,
+                sku=self.cat.draw(r),
+                shrink=shrink,
+            )
 
 
 def generate_events(cfg: SimConfig, net: Network, cat: Catalogue) -> list[Event]:

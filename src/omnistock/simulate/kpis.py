@@ -159,8 +159,11 @@ def format_kpis(kpis: dict[str, Any]) -> list[tuple[str, str]]:
     for k, v in flatten(kpis).items():
         if k == "check":
             continue
-        if k.startswith("fill_rate.") or k in ("split_rate", "bopis_success",
-                                               "shortages_resourced"):
+        if k.startswith("fill_rate.") or k in (
+            "split_rate",
+            "bopis_success",
+            "shortages_resourced",
+        ):
             rows.append((k, f"{v:.1%}"))
         else:
             rows.append((k, _fmt(v)))
@@ -183,11 +186,13 @@ def compare_rows(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]
         base = vals[0]
         differs = False
         for v in vals[1:]:
-            if isinstance(v, int | float) and isinstance(base, int | float) \
-                    and not isinstance(v, bool):
+            if (
+                isinstance(v, int | float)
+                and isinstance(base, int | float)
+                and not isinstance(v, bool)
+            ):
                 d = v - base
-                row.append("0" if d == 0 else (f"{d:+.4g}" if isinstance(d, float)
-                                               else f"{d:+,}"))
+                row.append("0" if d == 0 else (f"{d:+.4g}" if isinstance(d, float) else f"{d:+,}"))
                 differs = differs or d != 0
             else:
                 same = v == base

@@ -21,6 +21,7 @@ from ..values import Channel, Location, Point
 
 __all__ = ["City", "Network", "build_network", "load_cities"]
 
+
 @dataclass(frozen=True)
 class City:
     """A city of the shipped table."""
@@ -34,9 +35,12 @@ class City:
 def load_cities() -> list[City]:
     """The shipped city table, largest first."""
     text = resources.files("omnistock.simulate").joinpath("cities.csv").read_text("utf-8")
-    out = [City(r["city"], r["country"], Point(float(r["lat"]), float(r["lon"])),
-                int(r["population_k"]))
-           for r in csv.DictReader(io.StringIO(text))]
+    out = [
+        City(
+            r["city"], r["country"], Point(float(r["lat"]), float(r["lon"])), int(r["population_k"])
+        )
+        for r in csv.DictReader(io.StringIO(text))
+    ]
     return sorted(out, key=lambda c: (-c.population_k, c.name))
 
 
@@ -76,14 +80,23 @@ def _spread(cities: list[City], n: int) -> list[City]:
     pool = cities[: max(n * 4, 12)]
     chosen = [pool[0]]
     while len(chosen) < min(n, len(pool)):
-        best = max(pool, key=lambda c: (min(haversine_km(c.point, x.point) for x in chosen)
-                                        * math.sqrt(c.population_k)))
+        best = max(
+            pool,
+            key=lambda c: (
+                min(haversine_km(c.point, x.point) for x in chosen) * math.sqrt(c.population_k)
+            ),
+        )
         chosen.append(best)
     return chosen
 
 
-def build_network(rng: random.Random, stores: int = 40, dcs: int = 3,
-                  store_capacity: int = 120, marketplace_buffer: int = 2) -> Network:
+def build_network(
+    rng: random.Random,
+    stores: int = 40,
+    dcs: int = 3,
+    store_capacity: int = 120,
+    marketplace_buffer: int = 2,
+) -> Network:
     """Place ``dcs`` DCs and ``stores`` stores on the city table.
 
     Stores sell (POS), ship (ship-from-store, limited to ``store_capacity``
@@ -106,18 +119,28 @@ def build_network(rng: random.Random, stores: int = 40, dcs: int = 3,
     for c in order:
         n = used.get(c.name, 0) + 1
         used[c.name] = n
-        jitter = Point(c.point.lat + (rng.random() - 0.5) * 0.04 * (n > 1),
-                       c.point.lon + (rng.random() - 0.5) * 0.06 * (n > 1))
+        jitter = Point(
+            c.point.lat + (rng.random() - 0.5) * 0.04 * (n > 1),
+            c.point.lon + (rng.random() - 0.5) * 0.06 * (n > 1),
+        )
         sid = f"ST-{_slug(c.name)}" + (f"-{n}" if n > 1 else "")
         nearest_dc = min(dc_locs, key=lambda d: haversine_km(d.point, jitter))
-        store_locs.append(Location(sid, kind="store", point=jitter, priority=1,
-                                   daily_capacity=store_capacity,
-                                   returns_to=nearest_dc.id))
+        store_locs.append(
+            Location(
+                sid,
+                kind="store",
+                point=jitter,
+                priority=1,
+                daily_capacity=store_capacity,
+                returns_to=nearest_dc.id,
+            )
+        )
         city_of[sid] = c.name
     for d in dc_locs:
         city_of[d.id] = min(cities, key=lambda c: haversine_km(c.point, d.point)).name
-    home = {c.name: min(store_locs, key=lambda s: haversine_km(s.point, c.point)).id
-            for c in cities}
+    home = {
+        c.name: min(store_locs, key=lambda s: haversine_km(s.point, c.point)).id for c in cities
+    }
     ids = tuple(x.id for x in dc_locs)
     channels = (
         Channel("web"),

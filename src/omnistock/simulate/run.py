@@ -54,7 +54,7 @@ class SimResult:
 def remove_sqlite(url: str) -> None:
     """Delete the files of a ``sqlite:///`` store (for ``--fresh``)."""
     if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///") :]
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)
@@ -63,8 +63,16 @@ def remove_sqlite(url: str) -> None:
 class _Run:
     """One simulation over one open inventory."""
 
-    def __init__(self, inv: Inventory, cfg: SimConfig, net: Network, cat: Catalogue,
-                 start: datetime, tag: str, clock: list[datetime]) -> None:
+    def __init__(
+        self,
+        inv: Inventory,
+        cfg: SimConfig,
+        net: Network,
+        cat: Catalogue,
+        start: datetime,
+        tag: str,
+        clock: list[datetime],
+    ) -> None:
         self.inv, self.cfg, self.net, self.cat = inv, cfg, net, cat
         self.start, self.tag, self.clock = start, tag, clock
         self.t = Tally()
@@ -119,11 +127,21 @@ class _Run:
         self.n = len(events) + 1
         total = len(events)
         handlers: dict[str, Callable[[dict[str, Any]], None]] = {
-            "order": self.order, "commit": self.commit, "cancel": self.cancel,
-            "reject": self.reject, "ship": self.ship, "bopis": self.bopis,
-            "collect": self.collect, "noshow": self.noshow, "sale": self.sale,
-            "return": self.returned, "count": self.count, "replenish": self.replenish,
-            "sample": self.sample, "arrive": self.arrive, "po": self.po,
+            "order": self.order,
+            "commit": self.commit,
+            "cancel": self.cancel,
+            "reject": self.reject,
+            "ship": self.ship,
+            "bopis": self.bopis,
+            "collect": self.collect,
+            "noshow": self.noshow,
+            "sale": self.sale,
+            "return": self.returned,
+            "count": self.count,
+            "replenish": self.replenish,
+            "sample": self.sample,
+            "arrive": self.arrive,
+            "po": self.po,
         }
         while self.queue:  # after the horizon, only the day's orders play out
             ev = heapq.heappop(self.queue)
@@ -234,8 +252,13 @@ class _Run:
 
     # -- click and collect ------------------------------------------------------
     def bopis(self, d: dict[str, Any]) -> None:
-        o = Order(f"{self.tag}{d['id']}", channel=d["channel"], lines=d["lines"],
-                  method="pickup", pickup_at=d["store"])
+        o = Order(
+            f"{self.tag}{d['id']}",
+            channel=d["channel"],
+            lines=d["lines"],
+            method="pickup",
+            pickup_at=d["store"],
+        )
         a = self.inv.allocate(o, ttl=timedelta(hours=self.cfg.pickup_hours))
         t = self.t
         t.bopis_orders += 1
@@ -252,8 +275,11 @@ class _Run:
         self.guard(a.lines)
         if a.transfers:
             t.bopis_transfer += 1
-            ready = self.now_s + (a.ready_at - self.clock[0]).total_seconds() \
-                if a.ready_at is not None else self.now_s
+            ready = (
+                self.now_s + (a.ready_at - self.clock[0]).total_seconds()
+                if a.ready_at is not None
+                else self.now_s
+            )
             self.ready[d["id"]] = ready
             for tr in a.transfers:
                 self._arrive_at(ready, tr.id)
@@ -269,8 +295,11 @@ class _Run:
         """A pickup waiting for a transfer: move the event past its arrival."""
         ready = self.ready.pop(d["id"], None)
         if ready is not None and ready > self.now_s:
-            self.push(ready + self.cfg.pickup_hours * HOUR * (0.5 if kind == "collect" else 1)
-                      + 60, kind, **d)
+            self.push(
+                ready + self.cfg.pickup_hours * HOUR * (0.5 if kind == "collect" else 1) + 60,
+                kind,
+                **d,
+            )
             if kind == "collect":
                 self.ready[d["id"]] = ready  # the no-show check defers too
             return True
@@ -353,8 +382,9 @@ class _Run:
             for dc in sorted(dcs, key=lambda x: haversine_km(x.point, self.points[loc])):
                 if inv.available(sku, dc.id) >= need:
                     eta = self.now_s + TRANSFER_HOURS * HOUR
-                    tr = inv.transfer(sku, dc.id, loc, need,
-                                      eta=self.start + timedelta(seconds=eta))
+                    tr = inv.transfer(
+                        sku, dc.id, loc, need, eta=self.start + timedelta(seconds=eta)
+                    )
                     self.t.transfers += 1
                     self._arrive_at(eta, tr.id)
                     break
@@ -365,8 +395,9 @@ class _Run:
         self.arriving.discard(d["id"])
 
     def po(self, d: dict[str, Any]) -> None:
-        self.inv.receive(d["sku"], d["loc"], d["qty"], ref=d["ref"],
-                         key=f"{self.tag}:po:{d['ref']}")
+        self.inv.receive(
+            d["sku"], d["loc"], d["qty"], ref=d["ref"], key=f"{self.tag}:po:{d['ref']}"
+        )
         self.t.received_units += d["qty"]
 
     def sample(self, d: dict[str, Any]) -> None:
@@ -399,16 +430,26 @@ def _start_of(inv: Inventory) -> datetime:
     return max(START, day + timedelta(days=1))
 
 
-def simulate(cfg: SimConfig, url: str, policy: Policy | None = None,
-             policy_name: str = "default", fresh: bool = False,
-             progress: Progress | None = None) -> SimResult:
+def simulate(
+    cfg: SimConfig,
+    url: str,
+    policy: Policy | None = None,
+    policy_name: str = "default",
+    fresh: bool = False,
+    progress: Progress | None = None,
+) -> SimResult:
     """Run ``cfg`` on the store at ``url`` (``fresh``: delete a SQLite store
     first) under ``policy`` (default: ``Policy()``) and return its KPIs."""
     t0 = time.perf_counter()
     if fresh:
         remove_sqlite(url)
-    net = build_network(random.Random(cfg.seed * 7919 + 1), cfg.stores, cfg.dcs,
-                        cfg.store_capacity, cfg.marketplace_buffer)
+    net = build_network(
+        random.Random(cfg.seed * 7919 + 1),
+        cfg.stores,
+        cfg.dcs,
+        cfg.store_capacity,
+        cfg.marketplace_buffer,
+    )
     cat = build_catalogue(cfg.skus, cfg.zipf)
     events = generate_events(cfg, net, cat)
     clock = [START]
@@ -426,5 +467,13 @@ def simulate(cfg: SimConfig, url: str, policy: Policy | None = None,
     wall = time.perf_counter() - t0
     kpis = run.t.kpis(wall, report.ok, str(report))
     kpis["events_per_s"] = round(run.t.events / loop_s, 1) if loop_s > 0 else 0.0
-    return SimResult(cfg, policy_name, kpis, run.atp, run.served, list(net.locations),
-                     dict(net.city_of), dict(sorted(run.splits.items())))
+    return SimResult(
+        cfg,
+        policy_name,
+        kpis,
+        run.atp,
+        run.served,
+        list(net.locations),
+        dict(net.city_of),
+        dict(sorted(run.splits.items())),
+    )

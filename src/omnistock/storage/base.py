@@ -20,10 +20,12 @@ from typing import Any
 
 import attrs
 
-NewRow = tuple[int, str, str | None, str | None, int, str | None, str | None, str | None,
-               str | None]
-Row = tuple[int, int, str, str | None, str | None, int, str | None, str | None, str | None,
-            str | None]
+NewRow = tuple[
+    int, str, str | None, str | None, int, str | None, str | None, str | None, str | None
+]
+Row = tuple[
+    int, int, str, str | None, str | None, int, str | None, str | None, str | None, str | None
+]
 
 
 @attrs.frozen

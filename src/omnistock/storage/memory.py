@@ -56,7 +56,7 @@ class MemoryStore(Store):
     def read(self, since: int = 0, until: int | None = None) -> Iterator[Row]:
         end = len(self._rows) if until is None else min(until, len(self._rows))
         # Slice under no lock: rows are only appended, never changed.
-        yield from self._rows[max(0, since):end]
+        yield from self._rows[max(0, since) : end]
 
     def lookup_key(self, key: str) -> KeyRecord | None:
         return self._keys.get(key)

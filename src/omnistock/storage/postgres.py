@@ -363,10 +363,12 @@ class PostgresStore(Store):
                     # Not read_meta(): this backend's catalog cache may still
                     # say "no such table" after the other creator committed.
                     conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
-                    conn.execute(sql.SQL(
-                        "CREATE TABLE IF NOT EXISTS {}.meta"
-                        " (name text PRIMARY KEY, value text NOT NULL)"
-                    ).format(s))
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE TABLE IF NOT EXISTS {}.meta"
+                            " (name text PRIMARY KEY, value text NOT NULL)"
+                        ).format(s)
+                    )
                     meta = dict(conn.execute(sql.SQL("SELECT name, value FROM {}.meta").format(s)))
                     if not meta:
                         self._create(conn)
@@ -394,13 +396,15 @@ class PostgresStore(Store):
         from psycopg import sql
 
         s = self._ident()
-        conn.execute(sql.SQL(_DDL).format(
-            s=s,
-            nparts=sql.Literal(self.partitions),
-            conflict=sql.Literal(_CONFLICT),
-            ahead=sql.Literal(_AHEAD),
-            channel=sql.Literal(self.channel),
-        ))
+        conn.execute(
+            sql.SQL(_DDL).format(
+                s=s,
+                nparts=sql.Literal(self.partitions),
+                conflict=sql.Literal(_CONFLICT),
+                ahead=sql.Literal(_AHEAD),
+                channel=sql.Literal(self.channel),
+            )
+        )
         conn.execute(
             sql.SQL("INSERT INTO {}.meta (name, value) VALUES (%s, %s), (%s, %s)").format(s),
             ("version", str(SCHEMA_VERSION), "partitions", str(self.partitions)),
@@ -410,8 +414,11 @@ class PostgresStore(Store):
         # speed depends on it, so a server without lz4 keeps the default.
         try:
             with conn.transaction():
-                conn.execute(sql.SQL(
-                    "ALTER TABLE {}.journal ALTER COLUMN data SET COMPRESSION lz4").format(s))
+                conn.execute(
+                    sql.SQL("ALTER TABLE {}.journal ALTER COLUMN data SET COMPRESSION lz4").format(
+                        s
+                    )
+                )
         except _driver().Error:
             pass
 
@@ -421,21 +428,27 @@ class PostgresStore(Store):
         conn = self._wconn
         assert conn is not None
         s = self._ident()
-        self._q_append = sql.SQL(
-            "SELECT {}.append(%s::bigint, %s::jsonb)"
-        ).format(s).as_bytes(conn)
+        self._q_append = sql.SQL("SELECT {}.append(%s::bigint, %s::jsonb)").format(s).as_bytes(conn)
         cols = sql.SQL("seq, ts_us, kind, sku, location, qty, ref, channel, key, data")
         self._cols = cols
         self._q_head = sql.SQL("SELECT head FROM {}.global_head").format(s).as_bytes(conn)
-        self._q_read = sql.SQL(
-            "SELECT {} FROM {}.journal WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
-        ).format(cols, s).as_bytes(conn)
-        self._q_key = sql.SQL(
-            "SELECT fingerprint, result, seq FROM {}.keys WHERE key = %s"
-        ).format(s).as_bytes(conn)
-        self._q_seq_at = sql.SQL(
-            "SELECT seq FROM {}.journal WHERE ts_us <= %s ORDER BY ts_us DESC, seq DESC LIMIT 1"
-        ).format(s).as_bytes(conn)
+        self._q_read = (
+            sql.SQL("SELECT {} FROM {}.journal WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s")
+            .format(cols, s)
+            .as_bytes(conn)
+        )
+        self._q_key = (
+            sql.SQL("SELECT fingerprint, result, seq FROM {}.keys WHERE key = %s")
+            .format(s)
+            .as_bytes(conn)
+        )
+        self._q_seq_at = (
+            sql.SQL(
+                "SELECT seq FROM {}.journal WHERE ts_us <= %s ORDER BY ts_us DESC, seq DESC LIMIT 1"
+            )
+            .format(s)
+            .as_bytes(conn)
+        )
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -568,9 +581,11 @@ class PostgresStore(Store):
                 conds.append(sql.SQL("{} = %s").format(sql.Identifier(name)))
                 args.append(value)
         with self._reading("filter the journal") as conn:
-            q = sql.SQL("SELECT {} FROM {}.journal WHERE {} ORDER BY seq LIMIT %s").format(
-                self._cols, self._ident(), sql.SQL(" AND ").join(conds)
-            ).as_bytes(conn)
+            q = (
+                sql.SQL("SELECT {} FROM {}.journal WHERE {} ORDER BY seq LIMIT %s")
+                .format(self._cols, self._ident(), sql.SQL(" AND ").join(conds))
+                .as_bytes(conn)
+            )
         hi = _MAX_SEQ if until is None else until
         lo = since
         batch_size = self.READ_BATCH
@@ -669,7 +684,9 @@ class PostgresStore(Store):
         """Close every connection. Idempotent; the store is unusable afterwards."""
         self._closed = True
         for lock, attr in (
-            (self._wlock, "_wconn"), (self._rlock, "_rconn"), (self._llock, "_lconn")
+            (self._wlock, "_wconn"),
+            (self._rlock, "_rconn"),
+            (self._llock, "_lconn"),
         ):
             # The listen lock may be held by a waiter for up to its timeout; do
             # not block close on it (closing the socket ends the wait).
@@ -695,9 +712,7 @@ class PostgresStore(Store):
         try:
             with self._errors(f"drop schema {self.schema!r}"):
                 conn = self._connect()
-                conn.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(self._ident())
-                )
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(self._ident()))
         finally:
             if conn is not None:
                 conn.close()

@@ -115,8 +115,7 @@ _CATCH_UP: Final = tuple(
 _SET_INDEXED: Final = "UPDATE meta SET value = ? WHERE name = 'indexed_upto'"
 _GET_INDEXED: Final = "SELECT value FROM meta WHERE name = 'indexed_upto'"
 _HEAD_AND_INDEXED: Final = (
-    "SELECT (SELECT max(seq) FROM entries), "
-    "(SELECT value FROM meta WHERE name = 'indexed_upto')"
+    "SELECT (SELECT max(seq) FROM entries), (SELECT value FROM meta WHERE name = 'indexed_upto')"
 )
 
 _COLUMNS: Final = "seq, ts, kind, sku, location, qty, ref, channel, key, data"
@@ -148,8 +147,10 @@ def parse_url(url: str) -> tuple[str, dict[str, str]]:
         path = rest[1:]  # "/rel.db" -> "rel.db", "//abs.db" -> "/abs.db"
     else:
         raise InvalidInput(
-            "url", url, "a SQLite URL has no host: use 'sqlite:///relative.db' or "
-            "'sqlite:////absolute/path.db'"
+            "url",
+            url,
+            "a SQLite URL has no host: use 'sqlite:///relative.db' or "
+            "'sqlite:////absolute/path.db'",
         )
     if path == "":
         raise InvalidInput("url", url, "names no file: use 'sqlite:///path.db'")
@@ -187,8 +188,9 @@ class SQLiteStore(Store):
 
         sync = str(merged.get("synchronous", "normal")).lower()
         if sync not in _SYNCHRONOUS:
-            raise InvalidInput("synchronous", merged["synchronous"],
-                               f"must be one of {tuple(_SYNCHRONOUS)}")
+            raise InvalidInput(
+                "synchronous", merged["synchronous"], f"must be one of {tuple(_SYNCHRONOUS)}"
+            )
         busy = _number("busy_timeout", merged.get("busy_timeout", 10.0), float)
         keep = _number("keep_snapshots", merged.get("keep_snapshots", 3), int)
         if busy < 0:
@@ -207,7 +209,10 @@ class SQLiteStore(Store):
         self._closed = False
         try:
             self._conn = sqlite3.connect(
-                path, timeout=busy, isolation_level=None, check_same_thread=False,
+                path,
+                timeout=busy,
+                isolation_level=None,
+                check_same_thread=False,
             )
         except sqlite3.Error as exc:
             self._fail(exc, "cannot open")
@@ -248,8 +253,10 @@ class SQLiteStore(Store):
                 if version is None:
                     for stmt in _SCHEMA:
                         c.execute(stmt)
-                    c.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
-                              ("schema_version", str(SCHEMA_VERSION)))
+                    c.execute(
+                        "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                        ("schema_version", str(SCHEMA_VERSION)),
+                    )
                     c.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
                 c.execute("COMMIT")
             except BaseException:
@@ -442,13 +449,17 @@ class SQLiteStore(Store):
         values = tuple(v for _, v in conds)
         if conds and conds[0][0] in _INDEXED and since < upto:
             column = conds[0][0]
-            sql = (f"SELECT {_E_COLUMNS} FROM ix_{column} i JOIN entries e ON e.seq = i.seq "
-                   f"WHERE i.v = ? AND i.seq > ? AND i.seq <= ?{where.format(t='e.')} "
-                   "ORDER BY i.seq LIMIT ?")
+            sql = (
+                f"SELECT {_E_COLUMNS} FROM ix_{column} i JOIN entries e ON e.seq = i.seq "
+                f"WHERE i.v = ? AND i.seq > ? AND i.seq <= ?{where.format(t='e.')} "
+                "ORDER BY i.seq LIMIT ?"
+            )
             yield from self._pages(sql, values[:1], since, min(until, upto), values)
             since = max(since, upto)
-        sql = (f"SELECT {_COLUMNS} FROM entries WHERE seq > ? AND seq <= ?"
-               f"{where.format(t='')} ORDER BY seq LIMIT ?")
+        sql = (
+            f"SELECT {_COLUMNS} FROM entries WHERE seq > ? AND seq <= ?"
+            f"{where.format(t='')} ORDER BY seq LIMIT ?"
+        )
         yield from self._pages(sql, (), since, until, values)
 
     def _pages(
@@ -496,8 +507,9 @@ class SQLiteStore(Store):
         with self._locked("save_snapshot") as c:
             c.execute("BEGIN IMMEDIATE")
             try:
-                c.execute("INSERT OR REPLACE INTO snapshots (seq, blob) VALUES (?, ?)",
-                          (seq, bytes(blob)))
+                c.execute(
+                    "INSERT OR REPLACE INTO snapshots (seq, blob) VALUES (?, ?)", (seq, bytes(blob))
+                )
                 c.execute(
                     "DELETE FROM snapshots WHERE seq NOT IN "
                     "(SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?)",
