@@ -86,7 +86,7 @@ def batch_group(name: str, scale: str) -> tuple[wl.Workload, list[Approach]]:
 
 def orders_group(scale: str) -> tuple[wl.Workload, list[Approach]]:
     w = wl.make("W4", scale)
-    k = "omnistock kernel hold_block (orders)"
+    k = "omnistock kernel decide_batch (orders)"
     return w, [
         Approach(k, lambda c: omni.prepare_kernel_orders(w), omnistock=True),
         Approach(

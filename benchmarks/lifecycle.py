@@ -205,7 +205,7 @@ def bytes_per_position(skus: int, locs: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "positions": positions,
         "replay": g.nbytes() / positions,
-        "replay_capacity": list(g.free.shape),
+        "replay_capacity": list(g.holdable.shape),
     }
     digest = inv.digest()
     inv.snapshot()

@@ -60,9 +60,9 @@ def prepare_kernel_lines(w: Workload) -> Callable[[], int]:
 
 
 def prepare_kernel_orders(w: Workload) -> Callable[[], int]:
-    """``hold_block``, the kernel bulk holds run: orders all-or-nothing,
+    """``decide_batch``, the kernel bulk holds run: orders all-or-nothing,
     every location served, a status per order."""
-    from omnistock.ledger.kernels import hold_block
+    from omnistock.ledger.kernels import decide_batch
 
     assert w.start is not None
     free, reserved, _ok = _grids(w)
@@ -70,7 +70,7 @@ def prepare_kernel_orders(w: Workload) -> Callable[[], int]:
     served = np.ones(free.shape[1], dtype=np.uint8)
     status = np.empty(len(start) - 1, dtype=np.int8)
     line_held = np.empty(len(s), dtype=np.uint8)
-    return lambda: int(hold_block(start, s, l, q, served, free, reserved, status, line_held))
+    return lambda: int(decide_batch(start, s, l, q, served, free, reserved, status, line_held))
 
 
 # -- the face --------------------------------------------------------------------

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from omnistock import HoldBatch, HoldBatchResult, Inventory, Line, Location, Order, codec, errors
-from omnistock.ledger import blocks
+from omnistock.ledger import heldbatches
 
 SKUS = ("hot-a", "hot-b", "hot-c")
 LOCS = ("L1", "L2")
@@ -144,7 +144,7 @@ def warm_kernels() -> None:
     from omnistock.ledger import kernels, names
 
     for k in (
-        kernels.hold_block,
+        kernels.decide_batch,
         kernels.compact_held,
         kernels.apply_deltas,
         names._offsets,
@@ -157,7 +157,7 @@ def warm_kernels() -> None:
 def _report_warm(conn: Any) -> None:
     from omnistock.ledger import kernels
 
-    conn.send(kernels.hold_block._fn is not None and "_warm" in sys.modules)
+    conn.send(kernels.decide_batch._fn is not None and "_warm" in sys.modules)
 
 
 # -- shared set-up -------------------------------------------------------------------
@@ -205,10 +205,10 @@ def bulk_batch(
 
 def decode_held_batch(data: str | None) -> BulkOrders:
     """A ``held-batch`` row's orders and their lines, by name (the layout of
-    ``omnistock.ledger.blocks``)."""
+    ``omnistock.ledger.heldbatches``)."""
     assert data is not None
     d = json.loads(data)
-    orders, start, skus, locs, q = blocks.columns(d)  # skus, locs, q: one per line
+    orders, start, skus, locs, q = heldbatches.columns(d)  # skus, locs, q: one per line
     qty = q.tolist()
     bounds = start.tolist()
     return [

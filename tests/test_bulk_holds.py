@@ -51,9 +51,9 @@ from omnistock import (
 )
 from omnistock.channels.marketplace import MarketplaceAdapter
 from omnistock.holdbatch import HELD, NOT_SERVED, REFUSED, UNKNOWN_LOCATION, UNKNOWN_SKU
-from omnistock.ledger import blocks
+from omnistock.ledger import heldbatches
+from omnistock.ledger.savepoint import Savepoint
 from omnistock.ledger.state import LedgerState
-from omnistock.ledger.undo import Savepoint
 
 Make = Callable[..., Inventory]
 # An order as plain data: (order id, [(sku, qty, location), ...]).
@@ -106,13 +106,13 @@ def member(r: HoldBatchResult, j: int) -> str:
     return rid
 
 
-def block_of(inv: Inventory, token: str | None) -> blocks.Block:
+def block_of(inv: Inventory, token: str | None) -> heldbatches.HeldBatch:
     assert token is not None
-    return inv._state.holds.blocks[token]
+    return inv._state.holds.batches[token]
 
 
 def blocks_state(st: LedgerState) -> dict[str, tuple[list[bool], int, bool]]:
-    return {t: (b.live.tolist(), b.n_live, b.expired) for t, b in st.holds.blocks.items()}
+    return {t: (b.live.tolist(), b.n_live, b.expired) for t, b in st.holds.batches.items()}
 
 
 def figures(inv: Inventory, skus: Sequence[str], locs: Sequence[str]) -> list[Any]:
@@ -330,7 +330,7 @@ def test_every_command_works_on_a_block_member(inv: Inventory, clock: Clock) -> 
         gone = inv.reservation(rid)
         assert (gone.state, gone.lines, gone.expires_at) == ("expired", (), None)
     assert inv.reservation(m[2]).state == "held"
-    assert b.expired and r.token in inv._state.holds.blocks
+    assert b.expired and r.token in inv._state.holds.batches
     assert b.n_live == 2 and b.live.tolist() == [False] * 4 + [True, True, False]
     with pytest.raises(errors.InvalidTransition, match="expired"):
         inv.commit(m[4])
@@ -348,9 +348,9 @@ def test_a_block_leaves_the_ledger_when_its_last_member_detaches(inv: Inventory)
     token = r.token
     assert token is not None
     inv.commit(member(r, 0))
-    assert token in inv._state.holds.blocks
+    assert token in inv._state.holds.batches
     inv.release(member(r, 1))
-    assert token not in inv._state.holds.blocks
+    assert token not in inv._state.holds.batches
     assert inv._state.holds.first_expiry() is None  # nothing left held
     assert [x.state for x in inv.reservations()] == ["committed", "released"]
     assert_sound(inv)
@@ -547,7 +547,7 @@ def test_a_second_writer_sees_and_drives_block_members(
     b = make_inventory(url)
     r = a.hold_many(batch_of(SIX))
     assert b.digest() == a.digest()
-    assert r.token in b._state.holds.blocks
+    assert r.token in b._state.holds.batches
     b.commit(member(r, 0))
     assert a.reservation(member(r, 0)).state == "committed"
     assert a.digest() == b.digest()
@@ -619,7 +619,7 @@ def test_a_repeated_key_returns_the_first_result_and_appends_nothing(inv: Invent
     )
     assert same.token == first.token
     assert (inv.head, inv.digest(), inv.history()) == (head, digest, hist)
-    assert len(inv._state.holds.blocks) == 1
+    assert len(inv._state.holds.batches) == 1
     assert [e.key for e in inv.history(ref=member(first, 0))] == ["k"]
 
 
@@ -854,7 +854,7 @@ def test_an_empty_batch_holds_nothing(inv: Inventory) -> None:
     head = inv.head
     r = inv.hold_many(HoldBatch([], [], [], []))
     assert (len(r), r.held, r.token, r.reservation_ids()) == (0, 0, None, [])
-    assert inv.head == head and not inv._state.holds.blocks
+    assert inv.head == head and not inv._state.holds.batches
 
 
 # == 7. history ======================================================================
@@ -974,7 +974,7 @@ def test_the_delta_after_a_bulk_hold_lists_only_changed_skus(
     clock.advance(61)  # p3 and p4 expire with the block; p1 is committed
     d3 = mk.delta(market, d2.cursor)
     assert d3.kind == "delta" and d3.as_dict() == {"K07": 5}
-    assert market.store.read(d2.cursor, d3.cursor).__next__()[2] == blocks.EXPIRED_BATCH
+    assert market.store.read(d2.cursor, d3.cursor).__next__()[2] == heldbatches.EXPIRED_BATCH
 
 
 # == 9. savepoint rollback of block rows ==============================================
@@ -996,15 +996,26 @@ def test_a_savepoint_rolls_back_block_expiry_and_member_detach(
     live = blocks_state(st)
     by_id = {k: (h.state, dict(h.lines), h.expires_us) for k, h in st.holds.by_id.items()}
     by_pos = {p: set(v) for p, v in st.holds.by_pos.items()}
-    index = (list(st.holds.expiry), list(st.holds.block_expiry))
+    index = (list(st.holds.expiry), list(st.holds.batch_expiry))
     used = dict(st.chan_used)
 
     ts = st.last_ts + 1
-    b1 = st.holds.blocks[t1]
+    b1 = st.holds.batches[t1]
     rows: list[tuple[Any, ...]] = [
         # the ledger takes an expired block's members from the block itself;
         # the row's data is for readers of the journal (history, feeds)
-        (head + 1, ts, blocks.EXPIRED_BATCH, blocks.BLOCK_SKU, None, 3, t1, "web", None, None),
+        (
+            head + 1,
+            ts,
+            heldbatches.EXPIRED_BATCH,
+            heldbatches.BATCH_SKU,
+            None,
+            3,
+            t1,
+            "web",
+            None,
+            None,
+        ),
         (head + 2, ts, "committed", "A", "s1", 1, last, None, None, None),
         (head + 3, ts, "committed", "B", "s1", 1, last, None, None, None),
     ]
@@ -1014,7 +1025,7 @@ def test_a_savepoint_rolls_back_block_expiry_and_member_detach(
         st.apply(row)
     assert st.head == head + 3 and st.digest() != digest
     assert b1.expired and used != st.chan_used
-    assert (t2 in st.holds.blocks) == (members > 1)
+    assert (t2 in st.holds.batches) == (members > 1)
     assert st.holds.by_id[last].state == "committed"
     assert st.violations() == []
 
@@ -1024,7 +1035,7 @@ def test_a_savepoint_rolls_back_block_expiry_and_member_detach(
     assert blocks_state(st) == live
     assert {k: (h.state, dict(h.lines), h.expires_us) for k, h in st.holds.by_id.items()} == by_id
     assert {p: set(v) for p, v in st.holds.by_pos.items()} == by_pos
-    assert (list(st.holds.expiry), list(st.holds.block_expiry)) == index
+    assert (list(st.holds.expiry), list(st.holds.batch_expiry)) == index
     assert st.chan_used == used
     assert_sound(inv)  # the journal never saw the rows; live equals replay again
     # and the ledger goes on as if nothing happened
@@ -1089,7 +1100,7 @@ def test_a_fenced_channel_is_decided_order_by_order(make_inventory: Make, fence:
     ]
     r = bulk.hold_many(batch_of(orders, channel="amz"), ttl=120)
     assert isinstance(r, HoldBatchResult)
-    assert r.token is None and r.ids is not None and not bulk._state.holds.blocks
+    assert r.token is None and r.ids is not None and not bulk._state.holds.batches
     want = [status_of_hold(seq, order_of(o, "amz"), 120) for o in orders]
     assert r.status.tolist() == [w for w, _ in want]
     assert REFUSED in r.status.tolist() and HELD in r.status.tolist()
@@ -1188,11 +1199,13 @@ def test_a_name_no_id_can_be_takes_the_name_by_name_path(inv: Inventory, single:
             inv.release(rid)
     r2 = inv.hold_many(plain)
     assert r1.status.tolist() == r2.status.tolist() == [HELD, UNKNOWN_SKU, REFUSED, HELD]
-    rows = [r for r in inv._store.filtered(0, None) if r[2] == blocks.HELD_BATCH]
+    rows = [r for r in inv._store.filtered(0, None) if r[2] == heldbatches.HELD_BATCH]
     d1, d2 = (json.loads(r[9]) for r in rows[-2:])
-    assert [o[1:] for o in blocks.columns(d1)[0]] == [o[1:] for o in blocks.columns(d2)[0]]
-    assert [x.tolist() if hasattr(x, "tolist") else x for x in blocks.columns(d1)[1:]] == [
-        x.tolist() if hasattr(x, "tolist") else x for x in blocks.columns(d2)[1:]
+    assert [o[1:] for o in heldbatches.columns(d1)[0]] == [
+        o[1:] for o in heldbatches.columns(d2)[0]
+    ]
+    assert [x.tolist() if hasattr(x, "tolist") else x for x in heldbatches.columns(d1)[1:]] == [
+        x.tolist() if hasattr(x, "tolist") else x for x in heldbatches.columns(d2)[1:]
     ]
     assert_sound(inv)
 

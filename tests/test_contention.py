@@ -34,7 +34,7 @@ from _workers import (
     warm_context,
 )
 from omnistock import HoldBatchResult, Inventory, codec
-from omnistock.ledger import blocks
+from omnistock.ledger import heldbatches
 from omnistock.ledger.holds import HELD as HELD_STATE
 from omnistock.ledger.state import LedgerState
 
@@ -80,7 +80,7 @@ def _atp(st: LedgerState) -> dict[tuple[str, str], int]:
     out = {}
     for sku, loc in POSITIONS:
         s, l = g.sku_ix[sku], g.loc_ix[loc]
-        out[(sku, loc)] = int(g.free[s, l]) - int(g.reserved[s, l])
+        out[(sku, loc)] = int(g.holdable[s, l]) - int(g.reserved[s, l])
     return out
 
 
@@ -108,22 +108,22 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
     with Inventory.open(url) as inv:
         for row in inv.store.read(0):
             seq, ts, kind, sku, loc, qty, ref, _ch, key, data = row
-            member = blocks.split_rid(ref) if ref is not None else None
+            member = heldbatches.split_rid(ref) if ref is not None else None
             if member is not None:
                 assert member[1] in batches, f"seq {seq} names {ref} of no earlier block"
                 assert member[0] in batches[member[1]]["orders"], f"seq {seq}: no member {ref}"
             if kind == "held":
                 g = st.grid
                 s, l = g.sku_ix[sku], g.loc_ix[loc]
-                atp = int(g.free[s, l]) - int(g.reserved[s, l])
+                atp = int(g.holdable[s, l]) - int(g.reserved[s, l])
                 assert qty <= atp, (
                     f"oversold: seq {seq} holds {qty} of {sku}@{loc} with only {atp} available"
                 )
                 if '"exp"' in data:  # the hold itself, not a re-sourcing
                     assert member is None, f"seq {seq} holds {ref} again"
                     held.setdefault(ref, []).append([sku, loc, qty])
-            elif kind == blocks.HELD_BATCH:
-                assert sku == blocks.BLOCK_SKU and loc is None and ref is not None, row
+            elif kind == heldbatches.HELD_BATCH:
+                assert sku == heldbatches.BATCH_SKU and loc is None and ref is not None, row
                 assert ref not in batches, f"seq {seq}: block {ref} journaled twice"
                 orders = decode_held_batch(data)
                 want: Counter[tuple[str, str]] = Counter()
@@ -144,14 +144,14 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
                     "atp": avail,
                 }
                 named[ref] = set()
-            elif kind == blocks.EXPIRED_BATCH:
-                assert sku == blocks.BLOCK_SKU and loc is None and ref is not None, row
+            elif kind == heldbatches.EXPIRED_BATCH:
+                assert sku == heldbatches.BATCH_SKU and loc is None and ref is not None, row
                 assert ref in batches, f"seq {seq} expires block {ref}, never made"
                 assert ref not in expired_batches, f"seq {seq}: block {ref} expired twice"
                 b = batches[ref]
                 live = [o for o in b["orders"] if o not in named[ref]]
                 assert live, f"seq {seq} expires block {ref} with no member left"
-                assert list(blocks.orders_of(_json(data))) == live, (seq, ref)
+                assert list(heldbatches.orders_of(_json(data))) == live, (seq, ref)
                 assert qty == sum(q for o in live for _, _, q in b["orders"][o]), row
                 assert ts >= b["exp"], f"seq {seq} expires block {ref} before its expiry"
                 expired_batches[ref] = set(live)
@@ -260,7 +260,7 @@ def test_eight_processes_never_oversell_and_agree(kind: str, tmp_path: Path) -> 
             sold = sum(
                 q for r in reports for (k2, l2, q) in r["sells"].values() if (k2, l2) == (sku, loc)
             )
-            assert int(st.grid.free[s, l]) == STOCK + rec - sold, (sku, loc)
+            assert int(st.grid.holdable[s, l]) == STOCK + rec - sold, (sku, loc)
 
         holds = len(acked_holds)
         refused = sum(r["refused"] for r in reports)
@@ -341,7 +341,7 @@ def _check_bulk_holds(url: str, reports: list[dict[str, Any]], j: dict[str, Any]
                 assert isinstance(res, HoldBatchResult) and res.token is None, key
                 assert key not in keyed, f"refused bulk key {key} has a row"
     for rid in j["kinds"]["expired"]:  # only detached short-TTL members expire alone
-        member = blocks.split_rid(rid)
+        member = heldbatches.split_rid(rid)
         assert member is not None and acked[member[1]]["short"], rid
     return {"batches": len(acked), "members": members, "expired": len(j["expired_batches"])}
 

@@ -53,14 +53,14 @@ from _workers import (
     warm_context,
 )
 from omnistock import HoldBatchResult, Inventory, codec
-from omnistock.ledger import blocks
+from omnistock.ledger import heldbatches
 
 KILLS = 50
 
 
 # The only rows the journal may hold: the set-up, the holds (with the id
 # claims a partitioned store needs) and the bulk holds. Nothing expires.
-KINDS = frozenset(("location-added", "received", "held", "claimed", blocks.HELD_BATCH))
+KINDS = frozenset(("location-added", "received", "held", "claimed", heldbatches.HELD_BATCH))
 
 
 def _start_writer(ctx: Any, url: str, log: Path, run: int, err: Path) -> Any:
@@ -121,9 +121,9 @@ class Journal:
             self.head = row[0]
             kind, sku, loc, qty, ref, key = row[2], row[3], row[4], row[5], row[6], row[8]
             assert kind in KINDS, f"unexpected row {row}"
-            if kind == blocks.HELD_BATCH:
+            if kind == heldbatches.HELD_BATCH:
                 assert key is not None and ref is not None, f"unkeyed bulk hold row {row}"
-                assert sku == blocks.BLOCK_SKU and loc is None, row
+                assert sku == heldbatches.BATCH_SKU and loc is None, row
                 orders = decode_held_batch(row[9])
                 assert qty == sum(q for _, ls in orders for _, _, q in ls), row
                 self.batches[key].append((ref, orders))

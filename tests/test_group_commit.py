@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from conftest import Clock
 from omnistock import Inventory, Line, Location, Order, errors
+from omnistock.ledger.savepoint import Savepoint
 from omnistock.ledger.state import LedgerState
-from omnistock.ledger.undo import Savepoint
 from omnistock.storage import Commit
 from omnistock.storage.memory import MemoryStore
 

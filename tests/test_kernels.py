@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnistock.ledger import _jit, kernels
+from omnistock.ledger import compiler, kernels
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -69,7 +69,7 @@ def test_hold_block_decides_orders_as_hold_would(orders: list[list[Any]], stock:
     served = np.array([1, 1, 0], dtype=np.uint8)
     status = np.full(len(orders), 9, dtype=np.int8)
     line_held = np.full(len(flat), 9, dtype=np.uint8)
-    n = kernels.hold_block(start, s, loc, qty, served, free, reserved, status, line_held)
+    n = kernels.decide_batch(start, s, loc, qty, served, free, reserved, status, line_held)
     ref = [[0, 0, 0], [0, 0, 0]]
     want_status, want_lines = [], []
     for o in orders:
@@ -118,7 +118,7 @@ def test_cache_fallback_when_numba_cannot_cache() -> None:
             raise RuntimeError("cannot cache function 'f': no locator available for file")
         return lambda fn: fn
 
-    fn, cached = _jit.compile_kernel(lambda: 1, "int64()", njit=fake_njit)
+    fn, cached = compiler.compile_kernel(lambda: 1, "int64()", njit=fake_njit)
     assert not cached
     assert [c["cache"] for c in calls] == [True, False]
     assert fn() == 1
@@ -129,7 +129,7 @@ def test_other_runtime_errors_are_not_swallowed() -> None:
         raise RuntimeError("something else")
 
     with pytest.raises(RuntimeError, match="something else"):
-        _jit.compile_kernel(lambda: 1, "int64()", njit=broken)
+        compiler.compile_kernel(lambda: 1, "int64()", njit=broken)
 
 
 def test_read_only_install_still_runs(tmp_path: Any) -> None:
@@ -154,13 +154,13 @@ def test_read_only_install_still_runs(tmp_path: Any) -> None:
             os.chmod(os.path.join(root, name), 0o444)
         os.chmod(root, 0o555)
     code = (
-        "import numpy as np, omnistock; from omnistock.ledger import kernels, _jit;"
+        "import numpy as np, omnistock; from omnistock.ledger import kernels, compiler;"
         "n = omnistock.warmup();"
         "f = np.ones((2, 2), dtype=np.int64); r = np.zeros_like(f);"
         "ok = np.zeros(1, dtype=np.uint8);"
         "one = np.ones(1, dtype=np.int64); zero = np.zeros(1, dtype=np.int64);"
         "print(n, kernels.reserve_lines(zero, zero, one, f, r, ok), int(r[0, 0]),"
-        " all(k.cached for k in _jit._registry))"
+        " all(k.cached for k in compiler._registry))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "not-a-dir" / "cache")

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnistock.ledger.blocks import Packed, pack_strs, packed, unpack_strs
 from omnistock.ledger.grid import SYNC_EVERY, Grid
-from omnistock.ledger.names import ASCII, BAD, OTHER, Encoded, NameIndex, index_ready
+from omnistock.ledger.heldbatches import PackedNames, pack_strs, packed, unpack_strs
+from omnistock.ledger.names import ASCII, BAD, OTHER, NameBuffer, NameIndex, index_ready
 
 # Short names over a small alphabet (so duplicates and shared prefixes are
 # common), with non-ASCII, astral and empty names mixed in.
@@ -27,9 +27,9 @@ def _flag(names: list[str]) -> int:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(COLUMN, min_size=1, max_size=3))
 def test_encoded_lengths_flag_and_parts_match_python(cols: list[list[str]]) -> None:
-    enc = Encoded(*cols)
+    enc = NameBuffer(*cols)
     flat = list(itertools.chain(*cols))
-    assert enc.flag == _flag(flat)
+    assert enc.charset == _flag(flat)
     assert enc.lengths().tolist() == [len(x) for x in flat]
     lo = 0
     for c in cols:  # each column as its own view of the shared buffer
@@ -48,7 +48,7 @@ def test_first_duplicate_is_the_first_repeat(names: list[str]) -> None:
             want = i
             break
         seen.add(x)
-    assert Encoded(names).first_duplicate() == want
+    assert NameBuffer(names).first_duplicate() == want
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_first_duplicate_is_the_first_repeat(names: list[str]) -> None:
     ],
 )
 def test_what_cannot_be_encoded_is_flagged_bad(names: list[Any]) -> None:
-    assert Encoded(names).flag == BAD
+    assert NameBuffer(names).charset == BAD
 
 
 @settings(max_examples=200, deadline=None)
@@ -80,7 +80,7 @@ def test_name_index_finds_what_a_dict_finds(chunks: list[list[str]], query: list
         ix.sync(names)
         d = {x: i for i, x in enumerate(names)}
         q = query + names[::3]
-        pos, missing = ix.find(Encoded(q))
+        pos, missing = ix.find(NameBuffer(q))
         want = [d.get(x, -1) for x in q]
         assert pos.tolist() == want
         assert missing == want.count(-1)
@@ -91,7 +91,7 @@ def test_name_index_through_thousands_of_growths(follows: bool) -> None:
     """A grid made once the kernels are loaded keeps its index in step as
     it interns (``SYNC_EVERY`` names at a time); one made before builds it
     on its first lookup. Either way lookups match the interning."""
-    Encoded(["warm"]).first_duplicate()  # the index kernels are loaded
+    NameBuffer(["warm"]).first_duplicate()  # the index kernels are loaded
     assert index_ready()
     g = Grid()
     if not follows:
@@ -99,13 +99,13 @@ def test_name_index_through_thousands_of_growths(follows: bool) -> None:
     for i in range(5000):
         g.sku(f"S{i:05d}")
         if i % 997 == 0 and not follows:  # lookups part-way, between receipts
-            g.find(Encoded([f"S{i:05d}"]), Encoded([]))
+            g.find(NameBuffer([f"S{i:05d}"]), NameBuffer([]))
     if follows:
         assert g._names is not None
         assert 5000 - SYNC_EVERY < g._names[0].n <= 5000
     g.loc("L1")
     q = [f"S{i:05d}" for i in range(0, 6000, 7)]
-    s, l = g.find(Encoded(q), Encoded(["L1", "L2"]))
+    s, l = g.find(NameBuffer(q), NameBuffer(["L1", "L2"]))
     assert s.tolist() == [i if i < 5000 else -1 for i in range(0, 6000, 7)]
     assert l.tolist() == [0, -1]
 
@@ -113,7 +113,7 @@ def test_name_index_through_thousands_of_growths(follows: bool) -> None:
 @settings(max_examples=200, deadline=None)
 @given(COLUMN)
 def test_packed_reads_like_the_list(names: list[str]) -> None:
-    p = Packed("".join(names), np.array([len(x) for x in names], dtype=np.int64))
+    p = PackedNames("".join(names), np.array([len(x) for x in names], dtype=np.int64))
     assert len(p) == len(names)
     assert [p[j] for j in range(len(names))] == names
     assert list(p) == names
@@ -144,7 +144,7 @@ def test_a_held_batch_row_is_json_that_reads_back(
     backslashes and non-ASCII characters must still read back exactly."""
     import json
 
-    from omnistock.ledger import blocks
+    from omnistock.ledger import heldbatches
 
     g = Grid()
     for x in locs:
@@ -156,12 +156,19 @@ def test_a_held_batch_row_is_json_that_reads_back(
     l = np.array([t[2] for t in lines], dtype=np.int64)
     q = np.array([t[3] for t in lines], dtype=np.int64)
     table, li = np.unique(l, return_inverse=True)
-    text = blocks.encode(
-        Packed("".join(orders), lens), None, Packed("".join(skus), slens), table, li, q, 1234, g
+    text = heldbatches.encode(
+        PackedNames("".join(orders), lens),
+        None,
+        PackedNames("".join(skus), slens),
+        table,
+        li,
+        q,
+        1234,
+        g,
     )
     d = json.loads(text)
     assert d["exp"] == 1234
-    got_orders, start, got_skus, got_locs, got_q = blocks.columns(d)
+    got_orders, start, got_skus, got_locs, got_q = heldbatches.columns(d)
     assert (got_orders, got_skus, got_q.tolist()) == (orders, skus, q.tolist())
     assert got_locs == [locs[i] for i in l.tolist()]
     assert start.tolist() == list(range(len(lines) + 1))

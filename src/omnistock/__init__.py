@@ -66,6 +66,6 @@ def warmup() -> int:
     no request pays the compile cost later. Returns how many kernels."""
     from .fulfilment import kernels as _fk  # noqa: F401  (importing declares them)
     from .fulfilment import optimize as _fo  # noqa: F401
-    from .ledger import _jit, kernels  # noqa: F401
+    from .ledger import compiler, kernels  # noqa: F401
 
-    return _jit.warmup_all()
+    return compiler.warmup_all()

@@ -3,7 +3,7 @@
 The whole batch is decided by one kernel call against the live grids
 (each order all-or-nothing, in batch order, as sequential ``hold`` calls
 would decide them) and journaled as one ``held-batch`` row, so its cost per
-order is a few array operations, not a command. See ``ledger/blocks.py``
+order is a few array operations, not a command. See ``ledger/heldbatches.py``
 for how the reservations are kept and ``Inventory._commit_block`` for how
 the row is committed.
 """
@@ -32,8 +32,8 @@ from .holdbatch import (
     HoldBatch,
     HoldBatchResult,
 )
-from .ledger import blocks
-from .ledger.kernels import compact_held, hold_block
+from .ledger import heldbatches
+from .ledger.kernels import compact_held, decide_batch
 from .storage import NewRow
 from .values import Line, Order, Reservation
 
@@ -97,7 +97,7 @@ class BulkHoldCommands(CommandBase):
 
     def _plan_hold_batch(self, b: HoldBatch, now: int, ttl_us: int, key: str | None) -> BlockPlan:
         """Decide the batch in the live grids: names looked up and every
-        order decided and reserved by one kernel call each (``hold_block``),
+        order decided and reserved by one kernel call each (``decide_batch``),
         O(lines). Raises nothing for stock: every order gets a status."""
         st = self._state
         g = st.grid
@@ -122,7 +122,9 @@ class BulkHoldCommands(CommandBase):
             served[[g.loc_ix[x] for x in ch.locations if x in g.loc_ix]] = 1
         status = np.empty(n, dtype=np.int8)
         line_held = np.empty(len(s), dtype=np.uint8)
-        n_ok = int(hold_block(start, s, l, b.qty, served, g.free, g.reserved, status, line_held))
+        n_ok = int(
+            decide_batch(start, s, l, b.qty, served, g.holdable, g.reserved, status, line_held)
+        )
         exp = now + ttl_us
         if not n_ok:
             return [], [], HoldBatchResult(b.order_ids, status, None, from_micros(exp)), _noop
@@ -142,13 +144,13 @@ class BulkHoldCommands(CommandBase):
         if single:
             hstart = None
         token = "b" + os.urandom(6).hex()
-        while token in st.holds.blocks:  # pragma: no cover - 48 random bits
+        while token in st.holds.batches:  # pragma: no cover - 48 random bits
             token = "b" + os.urandom(6).hex()
-        text = blocks.encode(orders, hstart, skus, table, li, hq, exp, g)
+        text = heldbatches.encode(orders, hstart, skus, table, li, hq, exp, g)
         row: NewRow = (
             self._ts(now),
-            blocks.HELD_BATCH,
-            blocks.BLOCK_SKU,
+            heldbatches.HELD_BATCH,
+            heldbatches.BATCH_SKU,
             None,
             int(hq.sum()),
             token,
@@ -175,8 +177,8 @@ class BulkHoldCommands(CommandBase):
 def _held_of(
     b: HoldBatch, status: np.ndarray, start: np.ndarray, s: np.ndarray, l: np.ndarray, n_locs: int
 ) -> tuple[
-    blocks.Packed,
-    blocks.Packed,
+    heldbatches.PackedNames,
+    heldbatches.PackedNames,
     np.ndarray,
     np.ndarray,
     np.ndarray,
@@ -219,15 +221,15 @@ def _held_of(
         sizes,
     )
     no, ns, jo, ko, kt = sizes.tolist()
-    orders = blocks.Packed(ocodes[:no].tobytes().decode("utf-32-le"), olens[:jo])
-    skus = blocks.Packed(scodes[:ns].tobytes().decode("utf-32-le"), slens[:ko])
+    orders = heldbatches.PackedNames(ocodes[:no].tobytes().decode("utf-32-le"), olens[:jo])
+    skus = heldbatches.PackedNames(scodes[:ns].tobytes().decode("utf-32-le"), slens[:ko])
     return (orders, skus, hs[:ko], hl[:ko], hq[:ko], hstart[: jo + 1], table[:kt], li[:ko])
 
 
-def _packed(col: Sequence[str], mask: np.ndarray) -> blocks.Packed:
+def _packed(col: Sequence[str], mask: np.ndarray) -> heldbatches.PackedNames:
     """The names where ``mask``, packed (the name-by-name path). O(len)."""
     kept = list(itertools.compress(col, mask.tolist()))
-    return blocks.Packed("".join(kept), np.fromiter(map(len, kept), np.int64, len(kept)))
+    return heldbatches.PackedNames("".join(kept), np.fromiter(map(len, kept), np.int64, len(kept)))
 
 
 def _lookup(index: dict[str, int], names: Sequence[str]) -> np.ndarray:

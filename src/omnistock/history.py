@@ -1,5 +1,5 @@
 """Journal entries for ``Inventory.history``: rows as ``Entry`` values, with
-block rows (``ledger/blocks.py``) shown as one entry per reservation line.
+block rows (``ledger/heldbatches.py``) shown as one entry per reservation line.
 
 A ``held-batch`` row becomes a ``held`` entry per line of each order it
 held (``data`` names the order, the expiry and the batch token); an
@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ._validate import from_micros
-from .ledger import blocks
+from .ledger import heldbatches
 from .storage import Row, Store
 from .values import Entry
 
@@ -51,12 +51,12 @@ def rows_for(
         return store.filtered(since, until)
     main = store.filtered(since, until, sku=sku, location=location, ref=ref)
     if ref is not None:
-        parts = blocks.split_rid(ref)
+        parts = heldbatches.split_rid(ref)
         if parts is None:
             return main
         extra = store.filtered(since, until, ref=parts[1])
     else:
-        extra = store.filtered(since, until, sku=blocks.BLOCK_SKU)
+        extra = store.filtered(since, until, sku=heldbatches.BATCH_SKU)
     return _unique(heapq.merge(main, extra, key=lambda r: r[0]))
 
 
@@ -75,7 +75,7 @@ def entries(
     held: dict[str, dict[str, Any]] = {}  # token -> its held-batch data
     for row in rows:
         kind = row[2]
-        if kind not in blocks.BLOCK_KINDS:
+        if kind not in heldbatches.BATCH_KINDS:
             e = entry_of(row)
             if (
                 (sku is None or e.sku == sku)
@@ -87,24 +87,24 @@ def entries(
         token = row[6]
         assert token is not None and row[9] is not None
         d = json.loads(row[9])
-        if kind == blocks.HELD_BATCH:
+        if kind == heldbatches.HELD_BATCH:
             held[token] = d
-            members: Sequence[int] = range(len(blocks.orders_of(d)))
+            members: Sequence[int] = range(len(heldbatches.orders_of(d)))
             out_kind = "held"
         else:
             hd = held.get(token) or _held_data(store, token)
             if hd is None:  # pragma: no cover - a journal always has the held row
                 continue
-            want = set(blocks.orders_of(d))
+            want = set(heldbatches.orders_of(d))
             d = hd
-            members = [j for j, o in enumerate(blocks.orders_of(d)) if o in want]
+            members = [j for j, o in enumerate(heldbatches.orders_of(d)) if o in want]
             out_kind = "expired"
         yield from _expand(row, d, members, out_kind, token, sku, location, ref)
 
 
 def _held_data(store: Store, token: str) -> dict[str, Any] | None:
     for r in store.filtered(0, None, ref=token):
-        if r[2] == blocks.HELD_BATCH and r[9] is not None:
+        if r[2] == heldbatches.HELD_BATCH and r[9] is not None:
             d: dict[str, Any] = json.loads(r[9])
             return d
     return None
@@ -122,7 +122,7 @@ def _expand(
 ) -> Iterator[Entry]:
     seq, ts, _k, _s, _l, _q, _r, channel, key, _d = row
     at = from_micros(ts)
-    orders, start_a, s, l, q_a = blocks.columns(d)
+    orders, start_a, s, l, q_a = heldbatches.columns(d)
     start, q = start_a.tolist(), q_a.tolist()
     for j in members:
         rid = f"{orders[j]}#{token}"

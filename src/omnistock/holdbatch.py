@@ -18,7 +18,7 @@ import numpy as np
 
 from ._validate import MAX_ID_LEN, MAX_QTY, check_id, check_opt_id
 from .errors import InvalidInput, InvalidQuantity
-from .ledger.names import ASCII, BAD, Encoded
+from .ledger.names import ASCII, BAD, NameBuffer
 
 __all__ = [
     "HELD",
@@ -124,7 +124,7 @@ class HoldBatch:
     channel: str | None = attrs.field(default=None, converter=_c_channel)
     # The three name columns as one UTF-32 buffer (``ledger.names``), None
     # when a name column holds a string no id can be (looked up one by one).
-    _names: Encoded | None = attrs.field(init=False, default=None, repr=False)
+    _names: NameBuffer | None = attrs.field(init=False, default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         n, m = len(self.order_ids), len(self.skus)
@@ -149,11 +149,11 @@ class HoldBatch:
         passes (lengths and printable; distinct order ids), O(characters);
         element by element only to name what is wrong."""
         o, sk, lc = self.order_ids, self.skus, self.locations
-        enc = Encoded(o, sk, lc)
-        shared: Encoded | None = enc
-        if enc.flag == BAD:  # which column, and can names still be encoded?
-            orders = Encoded(o)
-            if orders.flag == BAD:
+        enc = NameBuffer(o, sk, lc)
+        shared: NameBuffer | None = enc
+        if enc.charset == BAD:  # which column, and can names still be encoded?
+            orders = NameBuffer(o)
+            if orders.charset == BAD:
                 _check_ids("order_ids", o)
             _check_names("skus", sk)
             _check_names("locations", lc)
@@ -164,7 +164,7 @@ class HoldBatch:
         if n and not (
             ol.min() >= 1
             and ol.max() <= MAX_ID_LEN
-            and (orders.flag == ASCII or "".join(o).isprintable())
+            and (orders.charset == ASCII or "".join(o).isprintable())
         ):
             _check_ids("order_ids", o)
         dup = orders.first_duplicate()
@@ -172,13 +172,13 @@ class HoldBatch:
             raise InvalidInput(f"order_ids[{dup}]", o[dup], "appears twice in one batch")
         object.__setattr__(self, "_names", shared)
 
-    def encoded(self) -> Encoded | None:
+    def encoded(self) -> NameBuffer | None:
         """Every name, order ids then SKUs then locations, in one UTF-32
         buffer (``ledger.names``), or None when a name column holds a
         string no id can be."""
         return self._names
 
-    def name_columns(self) -> tuple[Encoded, Encoded] | None:
+    def name_columns(self) -> tuple[NameBuffer, NameBuffer] | None:
         """The SKU and location columns encoded for a kernel lookup, or None
         when one holds a string no id can be."""
         enc, n, m = self._names, len(self.order_ids), len(self.skus)

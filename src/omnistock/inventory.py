@@ -44,9 +44,9 @@ from .errors import (
     StorageError,
     UnknownLocation,
 )
-from .ledger import blocks
+from .ledger import heldbatches
+from .ledger.savepoint import Savepoint
 from .ledger.state import LedgerState
-from .ledger.undo import Savepoint
 from .orders import OrderCommands
 from .queries import Reader
 from .reports import CheckReport
@@ -457,7 +457,7 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
     def _plan_expiry(self, now: int, sp: Savepoint, commits: list[Commit]) -> None:
         st = self._state
         due = st.holds.due(now)
-        if not due and not st.holds.due_blocks(now):
+        if not due and not st.holds.due_batches(now):
             return
         rows: list[NewRow] = []
         ts = self._ts(now)
@@ -466,21 +466,21 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
             h = st.holds.by_id[rid]
             for (s, l), q in h.lines.items():
                 rows.append((ts, "expired", g.skus[s], g.locs[l], q, rid, h.channel, None, None))
-        for token in st.holds.due_blocks(now):
-            b = st.holds.blocks[token]
+        for token in st.holds.due_batches(now):
+            b = st.holds.batches[token]
             m = b.live_lines()
             names = [g.skus[i] for i in np.unique(b.s[m]).tolist()]
             members = [b.orders[j] for j in b.live_members()]
             text = json.dumps(
-                {"orders": blocks.pack_strs(members), "skus": blocks.pack_strs(names)},
+                {"orders": heldbatches.pack_strs(members), "skus": heldbatches.pack_strs(names)},
                 separators=(",", ":"),
                 ensure_ascii=False,
             )
             rows.append(
                 (
                     ts,
-                    blocks.EXPIRED_BATCH,
-                    blocks.BLOCK_SKU,
+                    heldbatches.EXPIRED_BATCH,
+                    heldbatches.BATCH_SKU,
                     None,
                     int(b.q[m].sum()),
                     token,

@@ -240,7 +240,7 @@ class OrderCommands(CommandBase):
         idx, dist = _nearest(b.lat, b.lon, cands, k)
         cand = cols[idx]
         ns, nl = g.shape
-        atp = np.ascontiguousarray(g.free[:ns, :nl] - g.reserved[:ns, :nl])
+        atp = np.ascontiguousarray(g.holdable[:ns, :nl] - g.reserved[:ns, :nl])
         prio = np.zeros(nl, dtype=np.int64)
         cap = np.full(nl, UNLIMITED, dtype=np.int64)
         left = self._capacity_left(now) if "capacity" in pol.filters else {}
@@ -484,7 +484,7 @@ class OrderCommands(CommandBase):
         atp = np.empty((len(lines), len(cands)), dtype=np.int64)
         for i, ln in enumerate(lines):
             s = g.sku_ix[ln.sku]
-            row = g.free[s, cols] - g.reserved[s, cols]
+            row = g.holdable[s, cols] - g.reserved[s, cols]
             for (ts, tl), q in taken.items():
                 if ts == s:
                     row[cols == tl] -= q

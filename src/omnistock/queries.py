@@ -120,7 +120,7 @@ class Reader:
     @staticmethod
     def _positive_sum(st: LedgerState, s: int, cols: list[int] | None) -> int:
         nl = len(st.grid.locs)
-        row = st.grid.free[s, :nl] - st.grid.reserved[s, :nl]
+        row = st.grid.holdable[s, :nl] - st.grid.reserved[s, :nl]
         if cols is not None:
             row = row[cols]
         return int(np.maximum(row, 0).sum())

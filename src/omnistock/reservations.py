@@ -178,7 +178,7 @@ class ReservationCommands(CommandBase):
         g = st.grid
         out: dict[Pos, int] = {}
         for (s, l), q in want.items():
-            atp = int(g.free[s, l]) - int(g.reserved[s, l])
+            atp = int(g.holdable[s, l]) - int(g.reserved[s, l])
             if atp < q:
                 if not order.allow_partial:
                     raise InsufficientStock(g.skus[s], q, max(0, atp), g.locs[l], order.channel)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..errors import PayloadError, UnknownChannel
-from ..ledger.blocks import BLOCK_KINDS, row_skus
+from ..ledger.heldbatches import BATCH_KINDS, row_skus
 from ..values import Line, Order
 from . import _schema as S
 from .base import ChannelAdapter, Command
@@ -141,7 +141,7 @@ class MarketplaceAdapter(ChannelAdapter):
             raise PayloadError("since", since, f"is past the journal head {cursor}")
         touched: set[str] = set()
         for row in inv.store.read(since, cursor):
-            if row[2] in BLOCK_KINDS:  # a bulk hold names its SKUs in its data
+            if row[2] in BATCH_KINDS:  # a bulk hold names its SKUs in its data
                 touched.update(row_skus(row[2], row[9]))
                 continue
             if row[3] is None:

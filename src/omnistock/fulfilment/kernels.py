@@ -1,7 +1,7 @@
 """Numba kernels for allocating waves of orders.
 
 Pure functions over integer and float arrays, declared through the one
-module that owns numba options (``omnistock.ledger._jit``): explicit
+module that owns numba options (``omnistock.ledger.compiler``): explicit
 signatures, compiled lazily, ``cache=True``. They read no globals, write
 only into caller-supplied outputs, and update ``atp`` and ``cap_left`` in
 place. Importing this module registers them for ``omnistock.warmup()``.
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ledger._jit import kernel
+from ..ledger.compiler import kernel
 from .policy import PREF_CODE, Policy
 
 __all__ = ["UNLIMITED", "allocate_wave_single", "nearest", "wave_policy"]

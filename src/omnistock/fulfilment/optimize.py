@@ -70,7 +70,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..errors import InvalidInput
-from ..ledger._jit import kernel
+from ..ledger.compiler import kernel
 
 __all__ = ["WavePlan", "optimize_wave"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..values import UNSELLABLE_STATES
-from .names import Encoded, NameIndex, index_ready
+from .names import NameBuffer, NameIndex, index_ready
 
 N_STATES = len(UNSELLABLE_STATES)
 STATE_INDEX = {name: i for i, name in enumerate(UNSELLABLE_STATES)}
@@ -38,7 +38,7 @@ class Grid:
 
     __slots__ = (
         "_names",
-        "free",
+        "holdable",
         "loc_ix",
         "locs",
         "reserved",
@@ -53,8 +53,8 @@ class Grid:
         self.sku_ix: dict[str, int] = {}
         self.locs: list[str] = []
         self.loc_ix: dict[str, int] = {}
-        self.free = _resident((max(1, sku_cap), max(1, loc_cap)))
-        self.reserved = _resident(self.free.shape)
+        self.holdable = _resident((max(1, sku_cap), max(1, loc_cap)))
+        self.reserved = _resident(self.holdable.shape)
         self.safety: dict[Pos, int] = {}
         self.unsell: dict[Pos, list[int]] = {}
         # Kernel-side indexes of ``skus`` and ``locs`` for column lookups.
@@ -71,8 +71,8 @@ class Grid:
         i = self.sku_ix.get(name)
         if i is None:
             i = len(self.skus)
-            if i >= self.free.shape[0]:
-                self._resize(2 * self.free.shape[0], self.free.shape[1])
+            if i >= self.holdable.shape[0]:
+                self._resize(2 * self.holdable.shape[0], self.holdable.shape[1])
             self.skus.append(name)
             self.sku_ix[name] = i
             ix = self._names
@@ -85,8 +85,8 @@ class Grid:
         i = self.loc_ix.get(name)
         if i is None:
             i = len(self.locs)
-            if i >= self.free.shape[1]:
-                self._resize(self.free.shape[0], 2 * self.free.shape[1])
+            if i >= self.holdable.shape[1]:
+                self._resize(self.holdable.shape[0], 2 * self.holdable.shape[1])
             self.locs.append(name)
             self.loc_ix[name] = i
             ix = self._names
@@ -94,7 +94,7 @@ class Grid:
                 ix[1].sync(self.locs)
         return i
 
-    def find(self, skus: Encoded, locs: Encoded) -> tuple[np.ndarray, np.ndarray]:
+    def find(self, skus: NameBuffer, locs: NameBuffer) -> tuple[np.ndarray, np.ndarray]:
         """Grid indices of a column of SKU names and one of location names,
         -1 where unknown (nothing is interned). O(characters) expected, in
         kernels, plus indexing the names interned since the last sync (fewer
@@ -108,11 +108,11 @@ class Grid:
 
     def reserve_capacity(self, skus: int, locs: int) -> None:
         """Pre-size the grids (bulk loads), so no doubling slack is left."""
-        if skus > self.free.shape[0] or locs > self.free.shape[1]:
-            self._resize(max(skus, self.free.shape[0]), max(locs, self.free.shape[1]))
+        if skus > self.holdable.shape[0] or locs > self.holdable.shape[1]:
+            self._resize(max(skus, self.holdable.shape[0]), max(locs, self.holdable.shape[1]))
 
     def _resize(self, rows: int, cols: int) -> None:
-        for name in ("free", "reserved"):
+        for name in ("holdable", "reserved"):
             old = getattr(self, name)
             new = _resident((rows, cols))
             new[: old.shape[0], : old.shape[1]] = old
@@ -125,14 +125,14 @@ class Grid:
 
     def on_hand(self, s: int, l: int) -> int:
         p = (s, l)
-        return int(self.free[s, l]) + self.safety.get(p, 0) + self.unsellable(p)
+        return int(self.holdable[s, l]) + self.safety.get(p, 0) + self.unsellable(p)
 
     def sellable(self, s: int, l: int) -> int:
         """Units on hand in a sellable state (safety stock included)."""
-        return int(self.free[s, l]) + self.safety.get((s, l), 0)
+        return int(self.holdable[s, l]) + self.safety.get((s, l), 0)
 
     def atp(self, s: int, l: int) -> int:
-        return int(self.free[s, l]) - int(self.reserved[s, l])
+        return int(self.holdable[s, l]) - int(self.reserved[s, l])
 
     def add_unsellable(self, p: Pos, state: int, qty: int) -> None:
         u = self.unsell.get(p)
@@ -157,7 +157,7 @@ class Grid:
     def used(self) -> tuple[np.ndarray, np.ndarray]:
         """Views of the used part of ``free`` and ``reserved``."""
         ns, nl = self.shape
-        return self.free[:ns, :nl], self.reserved[:ns, :nl]
+        return self.holdable[:ns, :nl], self.reserved[:ns, :nl]
 
     def nbytes(self) -> int:
-        return int(self.free.nbytes + self.reserved.nbytes)
+        return int(self.holdable.nbytes + self.reserved.nbytes)

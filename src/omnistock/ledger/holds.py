@@ -6,7 +6,7 @@ O(log n + due). ``by_pos`` holds the ids of the open reservations at each
 position; ``newest_at`` orders them by creation, so a shortage can name the
 newest first.
 
-Reservations made by ``hold_many(HoldBatch)`` live in blocks (``blocks.py``)
+Reservations made by ``hold_many(HoldBatch)`` live in blocks (``heldbatches.py``)
 until a command names one; ``get``/``need`` detach it, ``peek`` and
 ``records`` read it without detaching.
 """
@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import numpy as np
 from sortedcontainers import SortedList
 
-from .blocks import Block, split_rid
 from .grid import Pos
+from .heldbatches import HeldBatch, split_rid
 
 HELD, COMMITTED, FULFILLED, EXPIRED, RELEASED = (
     "held",
@@ -77,37 +77,37 @@ class Hold:
 
 
 class Holds:
-    __slots__ = ("block_expiry", "blocks", "by_id", "by_pos", "expiry", "per_order")
+    __slots__ = ("batch_expiry", "batches", "by_id", "by_pos", "expiry", "per_order")
 
     def __init__(self) -> None:
         self.by_id: dict[str, Hold] = {}
         self.expiry: SortedList = SortedList()
         self.by_pos: dict[Pos, set[str]] = {}
         self.per_order: dict[str, int] = {}
-        self.blocks: dict[str, Block] = {}
-        self.block_expiry: SortedList = SortedList()
+        self.batches: dict[str, HeldBatch] = {}
+        self.batch_expiry: SortedList = SortedList()
 
     # -- blocks ----------------------------------------------------------
-    def add_block(self, b: Block) -> None:
-        self.blocks[b.token] = b
-        self.block_expiry.add((b.exp, b.token))
+    def add_batch(self, b: HeldBatch) -> None:
+        self.batches[b.token] = b
+        self.batch_expiry.add((b.exp, b.token))
 
-    def drop_block(self, b: Block) -> None:
-        del self.blocks[b.token]
-        self.block_expiry.discard((b.exp, b.token))
+    def drop_batch(self, b: HeldBatch) -> None:
+        del self.batches[b.token]
+        self.batch_expiry.discard((b.exp, b.token))
 
-    def expire_block(self, b: Block) -> None:
+    def expire_batch(self, b: HeldBatch) -> None:
         """The members still in ``b`` are expired (they stay readable)."""
         b.expired = True
-        self.block_expiry.discard((b.exp, b.token))
+        self.batch_expiry.discard((b.exp, b.token))
 
-    def member(self, rid: str) -> tuple[Block, int] | None:
-        if not self.blocks:
+    def member(self, rid: str) -> tuple[HeldBatch, int] | None:
+        if not self.batches:
             return None
         parts = split_rid(rid)
         if parts is None:
             return None
-        b = self.blocks.get(parts[1])
+        b = self.batches.get(parts[1])
         if b is None:
             return None
         j = b.index(parts[0])
@@ -115,7 +115,7 @@ class Holds:
             return None
         return b, j
 
-    def _synth(self, b: Block, j: int) -> Hold:
+    def _synth(self, b: HeldBatch, j: int) -> Hold:
         h = Hold(b.rid(j), b.orders[j], b.channel, b.seq)
         h.sub = j
         if b.expired:
@@ -125,7 +125,7 @@ class Holds:
             h.expires_us = b.exp
         return h
 
-    def get(self, rid: str) -> Hold | None:
+    def for_update(self, rid: str) -> Hold | None:
         """The reservation ``rid``, detached from its block if it was in one
         (a command is about to change it). O(1); O(block) the first time a
         block is searched."""
@@ -145,11 +145,11 @@ class Holds:
         b.live[j] = False
         b.n_live -= 1
         if not b.n_live:
-            self.drop_block(b)
+            self.drop_batch(b)
         return h
 
-    def need(self, rid: str) -> Hold:
-        h = self.get(rid)
+    def need_for_update(self, rid: str) -> Hold:
+        h = self.for_update(rid)
         if h is None:
             raise KeyError(rid)
         return h
@@ -172,21 +172,21 @@ class Holds:
     def records(self) -> Iterator[Hold]:
         """Every reservation, block members synthesised (read-only)."""
         yield from self.by_id.values()
-        for b in self.blocks.values():
+        for b in self.batches.values():
             for j in b.live_members():
                 yield self._synth(b, j)
 
     def first_expiry(self) -> int | None:
         """The earliest expiry of a held reservation, or None."""
         a: int | None = self.expiry[0][0] if self.expiry else None
-        b: int | None = self.block_expiry[0][0] if self.block_expiry else None
+        b: int | None = self.batch_expiry[0][0] if self.batch_expiry else None
         if a is None:
             return b
         return a if b is None else min(a, b)
 
-    def due_blocks(self, now_us: int) -> list[str]:
+    def due_batches(self, now_us: int) -> list[str]:
         out = []
-        for exp, token in self.block_expiry:
+        for exp, token in self.batch_expiry:
             if exp > now_us:
                 break
             out.append(token)
@@ -202,7 +202,7 @@ class Holds:
                 return rid
 
     def open_hold(self, rid: str, order_id: str | None, channel: str | None, seq: int) -> Hold:
-        h = self.get(rid)
+        h = self.for_update(rid)
         if h is None:
             h = Hold(rid, order_id, channel, seq)
             self.by_id[rid] = h
@@ -257,7 +257,7 @@ class Holds:
         rank: dict[str, tuple[int, int]] = {
             rid: (by_id[rid].seq, by_id[rid].sub) for rid in self.by_pos.get(p, ())
         }
-        for b in self.blocks.values():
+        for b in self.batches.values():
             hit = (b.s == p[0]) & (b.l == p[1]) & b.live_lines()
             if hit.any():
                 owner = np.searchsorted(b.start, np.flatnonzero(hit), side="right") - 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._jit import kernel
+from .compiler import kernel
 
 GRID = "int64[:, ::1]"
 VEC = "int64[::1]"
@@ -46,7 +46,7 @@ def reserve_lines(s: Any, loc: Any, qty: Any, free: Any, reserved: Any, ok: Any)
 
 
 @kernel(f"int64({VEC}, {VEC}, {VEC}, {VEC}, uint8[::1], {GRID}, {GRID}, int8[::1], uint8[::1])")
-def hold_block(
+def decide_batch(
     start: Any,
     s: Any,
     loc: Any,

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ._jit import kernel
+from .compiler import kernel
 
 # ``encode`` flags.
 BAD, OTHER, ASCII = -1, 0, 1
@@ -153,39 +153,39 @@ def _find(table: Any, ent: Any, qbuf: Any, qoffs: Any, out: Any) -> Any:
     return missing
 
 
-class Encoded:
+class NameBuffer:
     """Names as one UTF-32 buffer of NUL-separated names and where each
     starts (``offs``, one more than there are names; name ``i`` is
-    ``buf[offs[i]:offs[i + 1] - 1]``). ``flag``: ``ASCII`` (every character
+    ``buf[offs[i]:offs[i + 1] - 1]``). ``charset``: ``ASCII`` (every character
     printable ASCII), ``OTHER`` or ``BAD`` (an element is not a string, or
     holds a NUL or a lone surrogate: ``buf`` and ``offs`` are then
     unusable). Several columns can share one buffer: ``part`` views a range
     of it. O(characters), mostly ``str.join``."""
 
-    __slots__ = ("buf", "flag", "offs")
+    __slots__ = ("buf", "charset", "offs")
 
     def __init__(self, *columns: Sequence[str]) -> None:
         n = sum(map(len, columns))
         self.offs = np.zeros(n + 1, dtype=np.int64)
         self.buf = np.zeros(0, dtype=np.uint32)
         if not n:
-            self.flag = ASCII
+            self.charset = ASCII
             return
         try:  # a join per column: joining one chained iterator is twice as slow
             text = "\x00".join(["\x00".join(c) for c in columns if len(c)])
             raw = text.encode("utf-32-le")
         except (TypeError, UnicodeEncodeError):
-            self.flag = BAD
+            self.charset = BAD
             return
         self.buf = np.frombuffer(raw, dtype=np.uint32)
-        self.flag = int(_offsets(self.buf, self.offs))
+        self.charset = int(_offsets(self.buf, self.offs))
 
-    def part(self, lo: int, hi: int) -> Encoded:
-        """Names ``lo..hi-1`` as their own ``Encoded`` (a view, O(1)). Its
-        ``flag`` is the whole buffer's: ``ASCII`` still holds for the part,
+    def part(self, lo: int, hi: int) -> NameBuffer:
+        """Names ``lo..hi-1`` as their own ``NameBuffer`` (a view, O(1)). Its
+        ``charset`` is the whole buffer's: ``ASCII`` still holds for the part,
         ``OTHER`` only says some name in the buffer is not ASCII."""
-        e = Encoded.__new__(Encoded)
-        e.buf, e.offs, e.flag = self.buf, self.offs[lo : hi + 1], self.flag
+        e = NameBuffer.__new__(NameBuffer)
+        e.buf, e.offs, e.charset = self.buf, self.offs[lo : hi + 1], self.charset
         return e
 
     def lengths(self) -> np.ndarray:
@@ -231,8 +231,8 @@ class NameIndex:
         if 2 * hi > len(self.table):  # re-index everything into a bigger table
             self.table = np.zeros(_table_size(hi), dtype=np.uint64)
             lo, self.used = 0, 0
-        new = Encoded(names[lo:hi])
-        if new.flag == BAD:  # pragma: no cover - grid names are checked ids
+        new = NameBuffer(names[lo:hi])
+        if new.charset == BAD:  # pragma: no cover - grid names are checked ids
             raise ValueError("a grid name cannot be indexed")
         need = self.used + len(new.buf) + (hi - lo) + 1
         if need > len(self.ent):
@@ -242,7 +242,7 @@ class NameIndex:
             raise ValueError(f"{names[lo - used - 1]!r} is interned twice")
         self.used, self.n = used, hi
 
-    def find(self, q: Encoded) -> tuple[np.ndarray, int]:
+    def find(self, q: NameBuffer) -> tuple[np.ndarray, int]:
         """``(positions, missing)``: each query name's position, -1 where
         not indexed, and how many are -1. O(query characters) expected."""
         out = np.empty(len(q.offs) - 1, dtype=np.int64)

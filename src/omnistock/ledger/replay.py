@@ -35,7 +35,7 @@ def replay(st: LedgerState, rows: Iterable[Row]) -> int:
             return
         if len(s_buf) < 64:  # a kernel call costs more than a few numpy writes
             for a, b, d in zip(s_buf, l_buf, d_buf, strict=True):
-                g.free[a, b] += d
+                g.holdable[a, b] += d
         else:
             from .kernels import apply_deltas
 
@@ -46,7 +46,7 @@ def replay(st: LedgerState, rows: Iterable[Row]) -> int:
                 np.asarray(l_buf, dtype=np.int64),
                 np.asarray(d_buf, dtype=np.int64),
                 zeros,
-                g.free,
+                g.holdable,
                 g.reserved,
             )
         s_buf.clear()

@@ -20,9 +20,9 @@ import numpy as np
 from ..errors import StorageError
 from ..storage.base import Row
 from ..values import Channel, Location
-from . import blocks
-from .blocks import Block
+from . import heldbatches
 from .grid import N_STATES, STATE_INDEX, Grid, Pos
+from .heldbatches import HeldBatch
 from .holds import COMMITTED, EXPIRED, FULFILLED, HELD, OPEN, RELEASED, Hold, Holds
 from .supply import Incoming, Supply
 
@@ -112,7 +112,7 @@ class LedgerState:
         _seq: int,
     ) -> None:
         s, l = self._pos(sku, loc)
-        self.grid.free[s, l] += qty
+        self.grid.holdable[s, l] += qty
         self.ranged.add((s, l))
         if ref is not None and ref in self.supply.by_id:
             self.supply.take(ref, qty)
@@ -121,12 +121,12 @@ class LedgerState:
         self, sku: str | None, loc: str | None, qty: int, _r: Any, _c: Any, _d: Any, _seq: int
     ) -> None:
         s, l = self._pos(sku, loc)
-        self.grid.free[s, l] -= qty
+        self.grid.holdable[s, l] -= qty
 
     def _to_state(self, p: Pos, state: str, qty: int) -> None:
         """Add ``qty`` (may be negative) units in ``state`` at ``p``."""
         if state == SELLABLE:
-            self.grid.free[p] += qty
+            self.grid.holdable[p] += qty
         else:
             self.grid.add_unsellable(p, STATE_INDEX[state], qty)
 
@@ -189,7 +189,7 @@ class LedgerState:
     ) -> None:
         p = self._pos(sku, loc)
         self.grid.add_safety(p, qty)
-        self.grid.free[p] -= qty
+        self.grid.holdable[p] -= qty
         self.ranged.add(p)
 
     def _held(
@@ -231,7 +231,7 @@ class LedgerState:
 
     def _hold_of(self, ref: str | None) -> Hold:
         assert ref is not None
-        return self.holds.need(ref)
+        return self.holds.need_for_update(ref)
 
     def _add_reserved(self, s: np.ndarray, l: np.ndarray, q: np.ndarray) -> None:
         """``reserved[s[i], l[i]] += q[i]`` for every i (q may be negative)."""
@@ -242,7 +242,7 @@ class LedgerState:
             return
         from .kernels import apply_deltas
 
-        apply_deltas(s, l, np.zeros(len(s), dtype=np.int64), q, g.free, g.reserved)
+        apply_deltas(s, l, np.zeros(len(s), dtype=np.int64), q, g.holdable, g.reserved)
 
     def _use_many(self, channel: str | None, s: np.ndarray, q: np.ndarray) -> None:
         if channel is None:
@@ -260,27 +260,27 @@ class LedgerState:
         d: dict[str, Any],
         seq: int,
     ) -> None:
-        """A block of reservations (see ``blocks.py``). A command planned in
+        """A block of reservations (see ``heldbatches.py``). A command planned in
         this process has already reserved the units (``d["done"]``)."""
         assert ref is not None
-        start, s, l, q = blocks.resolve(d, self.grid)
+        start, s, l, q = heldbatches.resolve(d, self.grid)
         if not d.get("done"):
             self._add_reserved(s, l, q)
         self._use_many(channel, s, q)
-        self.holds.add_block(
-            Block(ref, seq, d["exp"], channel, blocks.orders_of(d), start, s, l, q)
+        self.holds.add_batch(
+            HeldBatch(ref, seq, d["exp"], channel, heldbatches.orders_of(d), start, s, l, q)
         )
 
     def _expired_batch(
         self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any, _d: Any, _seq: int
     ) -> None:
         assert ref is not None
-        b = self.holds.blocks[ref]
+        b = self.holds.batches[ref]
         m = b.live_lines()
         s, l, q = b.s[m], b.l[m], b.q[m]
         self._add_reserved(s, l, -q)
         self._use_many(b.channel, s, -q)
-        self.holds.expire_block(b)
+        self.holds.expire_batch(b)
 
     def _committed(
         self, _s: Any, _l: Any, _q: int, ref: str | None, _c: Any, _d: Any, _seq: int
@@ -343,7 +343,7 @@ class LedgerState:
         h = self._unreserve(sku, loc, qty, ref, FULFILLED, True)
         p = self._pos(sku, loc)
         h.shipped[p] = h.shipped.get(p, 0) + qty
-        self.grid.free[p] -= qty
+        self.grid.holdable[p] -= qty
         if not h.lines:
             self.holds.close(h, FULFILLED)
 
@@ -373,7 +373,7 @@ class LedgerState:
     ) -> None:
         assert ref is not None
         s, l = self._pos(sku, loc)
-        self.grid.free[s, l] -= qty
+        self.grid.holdable[s, l] -= qty
         dst = self.grid.loc(d["to"])
         rid = d.get("res")
         self.supply.add(Incoming(ref, s, dst, qty, d["eta"], "transfer", l, rid))
@@ -394,12 +394,12 @@ class LedgerState:
     ) -> None:
         assert ref is not None
         s, l = self._pos(sku, loc)
-        self.grid.free[s, l] += qty
+        self.grid.holdable[s, l] += qty
         self.ranged.add((s, l))
         self.supply.take(ref, qty)
         rid = d.get("res")
         if rid is not None:  # units earmarked for a reservation arrive reserved
-            h = self.holds.need(rid)
+            h = self.holds.need_for_update(rid)
             self.holds.add_line(h, (s, l), qty)
             self.grid.reserved[s, l] += qty
             self._use(h.channel, s, qty)
@@ -436,8 +436,8 @@ class LedgerState:
         h.update(np.ascontiguousarray(free).tobytes())
         h.update(np.ascontiguousarray(res).tobytes())
         h.update(json.dumps(self._records(), sort_keys=True).encode())
-        for token in sorted(self.holds.blocks):
-            b = self.holds.blocks[token]
+        for token in sorted(self.holds.batches):
+            b = self.holds.batches[token]
             h.update(json.dumps([token, b.seq, b.exp, b.channel, b.expired]).encode())
             h.update("\x1f".join(b.orders).encode())
             for a in (b.start, b.s, b.l, b.q):
@@ -474,8 +474,8 @@ class LedgerState:
         ns, nl = g.shape
         _, res = g.used()
         if (
-            (g.free[ns:, :] != 0).any()
-            or (g.free[:, nl:] != 0).any()
+            (g.holdable[ns:, :] != 0).any()
+            or (g.holdable[:, nl:] != 0).any()
             or (g.reserved[ns:, :] != 0).any()
             or (g.reserved[:, nl:] != 0).any()
         ):
@@ -514,7 +514,7 @@ class LedgerState:
             if h.channel is not None:
                 for (s, _), q in h.lines.items():
                     used[(h.channel, s)] = used.get((h.channel, s), 0) + q
-        for b in self.holds.blocks.values():
+        for b in self.holds.batches.values():
             m = b.live_lines()
             if b.channel is not None:
                 for a, v in _per_sku(b.s[m], b.q[m]):
@@ -540,13 +540,13 @@ class LedgerState:
         hs = self.holds
         detached: dict[str, list[str]] = {}  # token -> orders of its detached members
         for rid in hs.by_id:
-            parts = blocks.split_rid(rid)
-            if parts is not None and parts[1] in hs.blocks:
+            parts = heldbatches.split_rid(rid)
+            if parts is not None and parts[1] in hs.batches:
                 detached.setdefault(parts[1], []).append(parts[0])
-        for token, b in hs.blocks.items():
+        for token, b in hs.batches.items():
             if b.n_live != int(b.live.sum()) or b.n_live <= 0:
                 out.append(f"block {token} counts {b.n_live} members, holds {b.live.sum()}")
-            if ((b.exp, token) in hs.block_expiry) == b.expired:
+            if ((b.exp, token) in hs.batch_expiry) == b.expired:
                 out.append(f"block {token} (expired={b.expired}) misfiled in the expiry index")
             if (
                 len(b.start) != len(b.orders) + 1
@@ -561,7 +561,7 @@ class LedgerState:
                 j = b.index(order)
                 if j is not None and b.live[j]:
                     out.append(f"reservation {b.rid(j)} is both in block {token} and detached")
-        if len(hs.block_expiry) != sum(1 for b in hs.blocks.values() if not b.expired):
+        if len(hs.batch_expiry) != sum(1 for b in hs.batches.values() if not b.expired):
             out.append("block expiry index lists blocks that are not held")
         return out
 
@@ -576,7 +576,7 @@ class LedgerState:
             "skus": g.skus,
             "locs": g.locs,
             **self._records(),
-            "blocks": [blocks.to_record(b) for b in self.holds.blocks.values()],
+            "blocks": [heldbatches.to_record(b) for b in self.holds.batches.values()],
         }
         hb = json.dumps(header).encode()
         buf = io.BytesIO()
@@ -607,7 +607,7 @@ class LedgerState:
                 g.sku(s)
             for name in header["locs"]:
                 g.loc(name)
-            g.free[:ns, :nl] = free.reshape(ns, nl)
+            g.holdable[:ns, :nl] = free.reshape(ns, nl)
             g.reserved[:ns, :nl] = res.reshape(ns, nl)
             g.safety = {(p[0], p[1]): v for p, v in header["safety"]}
             g.unsell = {(p[0], p[1]): u for p, u in header["unsell"]}
@@ -619,10 +619,10 @@ class LedgerState:
                 for (s, _), q in h.lines.items():
                     st._use(h.channel, s, q)
             for rec in header.get("blocks", ()):
-                b = blocks.from_record(rec)
-                st.holds.blocks[b.token] = b
+                b = heldbatches.from_record(rec)
+                st.holds.batches[b.token] = b
                 if not b.expired:
-                    st.holds.block_expiry.add((b.exp, b.token))
+                    st.holds.batch_expiry.add((b.exp, b.token))
                 m = b.live_lines()
                 st._use_many(b.channel, b.s[m], b.q[m])
             for sid, s, l, q, eta, kind, src, res in header["supply"]:
@@ -700,7 +700,7 @@ _HANDLERS: dict[str, Any] = {
     "picked": LedgerState._picked,
     "policy-set": LedgerState._policy,
     "claimed": LedgerState._claimed,
-    blocks.HELD_BATCH: LedgerState._held_batch,
-    blocks.EXPIRED_BATCH: LedgerState._expired_batch,
+    heldbatches.HELD_BATCH: LedgerState._held_batch,
+    heldbatches.EXPIRED_BATCH: LedgerState._expired_batch,
 }
 KINDS = tuple(_HANDLERS)

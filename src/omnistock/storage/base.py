@@ -135,7 +135,7 @@ class Store(ABC):
         return last
 
     def wait(self, head: int, timeout: float) -> bool:
-        """Block until the store's head passes ``head`` or ``timeout`` seconds
+        """HeldBatch until the store's head passes ``head`` or ``timeout`` seconds
         pass; True if it moved. The default polls; stores with notifications
         (PostgreSQL LISTEN/NOTIFY) override it."""
         import time

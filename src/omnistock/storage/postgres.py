@@ -640,7 +640,7 @@ class PostgresStore(Store):
         return None if row is None else (int(row[0]), bytes(row[1]))
 
     def wait(self, head: int, timeout: float) -> bool:
-        """Block until the head passes ``head`` (True) or ``timeout`` seconds
+        """HeldBatch until the head passes ``head`` (True) or ``timeout`` seconds
         pass (False), woken by NOTIFY; the table is read once, never polled."""
         deadline = time.monotonic() + max(0.0, timeout)
         if not self._llock.acquire(timeout=max(0.0, timeout)):

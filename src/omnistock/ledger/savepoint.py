@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..storage.base import Row
-from . import blocks
+from . import heldbatches
 from .grid import Pos
 from .holds import Hold
 from .state import LedgerState
@@ -39,7 +39,7 @@ class Savepoint:
         self.n_locs = len(st.grid.locs)
         self.pos: dict[Pos, tuple[int, int, Any, Any]] = {}
         self.holds: dict[str, Any] = {}
-        self.blocks: dict[str, Any] = {}
+        self.batches: dict[str, Any] = {}
         self.per_order: dict[str, Any] = {}
         self.supply: dict[str, Any] = {}
         self.locations: dict[str, Any] = {}
@@ -63,7 +63,7 @@ class Savepoint:
                 self._pos((s, l))
                 if (s, l) not in self.ranged:
                     self.ranged[(s, l)] = (s, l) in st.ranged
-        if kind in blocks.BLOCK_KINDS:
+        if kind in heldbatches.BATCH_KINDS:
             self._touch_block(kind, ref, channel, data)
             return
         rid = ref if kind in _HOLD_KINDS else data.get("res")
@@ -71,15 +71,15 @@ class Savepoint:
             member = st.holds.member(rid) if rid not in st.holds.by_id else None
             if member is not None:  # applying detaches it: keep its block as it was
                 b = member[0]
-                if b.token not in self.blocks:
-                    self.blocks[b.token] = b.copy()
+                if b.token not in self.batches:
+                    self.batches[b.token] = b.copy()
                 self.holds[rid] = _IN_BLOCK
-                st.holds.get(rid)
+                st.holds.for_update(rid)
             else:
                 h = st.holds.by_id.get(rid)
                 self.holds[rid] = None if h is None else h.copy()
         if rid is not None and sku is not None:
-            h = st.holds.get(rid)
+            h = st.holds.for_update(rid)
             ch = h.channel if h is not None else channel
             s_ix = g.sku_ix.get(sku)
             if ch is not None and s_ix is not None and (ch, s_ix) not in self.chan_used:
@@ -110,15 +110,15 @@ class Savepoint:
         O(lines) in Python; the hot path commits blocks without savepoints."""
         st = self.st
         assert token is not None
-        b = st.holds.blocks.get(token)
-        if kind == blocks.HELD_BATCH:
-            _start, s, l, _q = blocks.resolve(data, st.grid)
+        b = st.holds.batches.get(token)
+        if kind == heldbatches.HELD_BATCH:
+            _start, s, l, _q = heldbatches.resolve(data, st.grid)
         else:
             assert b is not None
             m = b.live_lines()
             s, l, channel = b.s[m], b.l[m], b.channel
-        if token not in self.blocks:
-            self.blocks[token] = None if b is None else b.copy()
+        if token not in self.batches:
+            self.batches[token] = None if b is None else b.copy()
         for a, c in set(zip(s.tolist(), l.tolist(), strict=True)):
             self._pos((a, c))
         if channel is not None:
@@ -132,7 +132,7 @@ class Savepoint:
         g = self.st.grid
         u = g.unsell.get(p)
         self.pos[p] = (
-            int(g.free[p]),
+            int(g.holdable[p]),
             int(g.reserved[p]),
             g.safety.get(p),
             None if u is None else list(u),
@@ -144,7 +144,7 @@ class Savepoint:
         g = st.grid
         hs = st.holds
         for p, (free, reserved, safety, unsell) in self.pos.items():
-            g.free[p] = free
+            g.holdable[p] = free
             g.reserved[p] = reserved
             _put(g.safety, p, safety)
             _put(g.unsell, p, unsell)
@@ -170,14 +170,14 @@ class Savepoint:
                     hs.by_pos.setdefault(p, set()).add(rid)
         for oid, n in self.per_order.items():
             _put(hs.per_order, oid, None if n is _MISSING else n)
-        for token, old_b in self.blocks.items():
-            cur_b = hs.blocks.get(token)
+        for token, old_b in self.batches.items():
+            cur_b = hs.batches.get(token)
             if cur_b is not None:
-                hs.drop_block(cur_b)
+                hs.drop_batch(cur_b)
             if old_b is not None:
-                hs.blocks[token] = old_b
+                hs.batches[token] = old_b
                 if not old_b.expired:
-                    hs.block_expiry.add((old_b.exp, token))
+                    hs.batch_expiry.add((old_b.exp, token))
         for sid, rec in self.supply.items():
             cur_item = st.supply.by_id.get(sid)
             if cur_item is not None:
@@ -209,9 +209,9 @@ class Savepoint:
         for name in g.locs[self.n_locs :]:
             del g.loc_ix[name]
         if len(g.skus) > self.n_skus or len(g.locs) > self.n_locs:
-            g.free[self.n_skus :, :] = 0
+            g.holdable[self.n_skus :, :] = 0
             g.reserved[self.n_skus :, :] = 0
-            g.free[:, self.n_locs :] = 0
+            g.holdable[:, self.n_locs :] = 0
             g.reserved[:, self.n_locs :] = 0
             for k in [k for k in st.chan_used if k[1] >= self.n_skus]:
                 del st.chan_used[k]

@@ -18,7 +18,7 @@ rolled-back savepoint restores its blocks, snapshots keep them), which
 members are still in a block is fixed by the journal, so the digest hashes
 blocks as arrays and a replay still equals the live ledger.
 
-Journal rows (one per command; ``sku`` is ``BLOCK_SKU``, the empty string,
+Journal rows (one per command; ``sku`` is ``BATCH_SKU``, the empty string,
 so a partitioned store treats them as touching every partition, and
 ``location`` is None)::
 
@@ -50,11 +50,11 @@ from .grid import Grid, Pos
 
 HELD_BATCH = "held-batch"
 EXPIRED_BATCH = "expired-batch"
-BLOCK_KINDS = frozenset((HELD_BATCH, EXPIRED_BATCH))
+BATCH_KINDS = frozenset((HELD_BATCH, EXPIRED_BATCH))
 # The SKU column of a block row. No SKU id can be empty, so
 # ``history(sku=...)`` finds block rows through the stores' SKU index, and a
 # partitioned store treats the row as touching every partition (it spans SKUs).
-BLOCK_SKU = ""
+BATCH_SKU = ""
 _WIDTHS = (("1", "u1", 2**8), ("2", "<u2", 2**16), ("4", "<u4", 2**32), ("8", "<i8", 2**63))
 
 
@@ -79,7 +79,7 @@ def unpack_ints(text: str) -> np.ndarray:
     return _unpack(text[1:], dtype)
 
 
-class Packed(Sequence[str]):
+class PackedNames(Sequence[str]):
     """Strings kept as their concatenation and lengths, as a journal row
     stores them: ``p[j]`` slices one out (O(1) after an O(n) prefix sum on
     first use), and the list is only split if iterated."""
@@ -113,7 +113,7 @@ class Packed(Sequence[str]):
 def pack_strs(names: Sequence[str], lens: np.ndarray | None = None) -> list[str]:
     """Strings as ``[concatenation, lengths]``: no separator to escape, and
     an id is at most 200 characters, so a length costs 1.33 bytes."""
-    if isinstance(names, Packed):
+    if isinstance(names, PackedNames):
         return [names.joined, pack_ints(names.lens)]
     if lens is None:
         lens = np.fromiter(map(len, names), np.int64, len(names))
@@ -127,9 +127,9 @@ def unpack_strs(v: list[Any]) -> list[str]:
     return [text[a:b] for a, b in zip([0, *ends][: len(ends)], ends, strict=True)]
 
 
-def packed(v: list[str]) -> Packed:
+def packed(v: list[str]) -> PackedNames:
     """The strings of ``pack_strs``, left packed."""
-    return Packed(v[0], unpack_ints(v[1]))
+    return PackedNames(v[0], unpack_ints(v[1]))
 
 
 def columns(d: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str], list[str], np.ndarray]:
@@ -151,7 +151,7 @@ def split_rid(rid: str) -> tuple[str, str] | None:
     return order, token
 
 
-class Block:
+class HeldBatch:
     """The reservations one ``held-batch`` row made (see the module doc)."""
 
     __slots__ = (
@@ -224,8 +224,8 @@ class Block:
     def live_members(self) -> Iterator[int]:
         return (int(j) for j in np.flatnonzero(self.live))
 
-    def copy(self) -> Block:
-        b = Block(
+    def copy(self) -> HeldBatch:
+        b = HeldBatch(
             self.token,
             self.seq,
             self.exp,
@@ -244,9 +244,9 @@ class Block:
 
 
 def encode(
-    orders: Packed,
+    orders: PackedNames,
     start: np.ndarray | None,
-    skus: Packed,
+    skus: PackedNames,
     table: np.ndarray,
     li: np.ndarray,
     q: np.ndarray,
@@ -305,7 +305,7 @@ def orders_of(d: dict[str, Any]) -> Sequence[str]:
     return o if "S" in d else packed(o)
 
 
-def to_record(b: Block) -> list[Any]:
+def to_record(b: HeldBatch) -> list[Any]:
     """A block as JSON-able data for a snapshot (grid indices: a snapshot
     carries its own grid order)."""
     return [
@@ -323,9 +323,9 @@ def to_record(b: Block) -> list[Any]:
     ]
 
 
-def from_record(rec: list[Any]) -> Block:
+def from_record(rec: list[Any]) -> HeldBatch:
     token, seq, exp, channel, orders, expired, live, start, s, l, q = rec
-    b = Block(
+    b = HeldBatch(
         token,
         seq,
         exp,
@@ -345,6 +345,6 @@ def from_record(rec: list[Any]) -> Block:
 def row_skus(kind: str, data: str | None) -> list[str]:
     """The SKU names a block row touches (for readers of the raw journal,
     such as a marketplace delta feed)."""
-    if kind not in BLOCK_KINDS or data is None:
+    if kind not in BATCH_KINDS or data is None:
         return []
     return list(set(unpack_strs(json.loads(data)["skus"])))
