@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from omnistock import Channel, Inventory, Line, Location, Order, Point
+
+# Shared helpers by bare name: the reference model and the worker processes'
+# entry points (spawned processes import them the same way).
+for _dir in ("reference", "processes"):
+    sys.path.insert(0, str(Path(__file__).with_name(_dir)))
 
 
 class Clock:

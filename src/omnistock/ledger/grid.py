@@ -131,8 +131,27 @@ class Grid:
         """Units on hand in a sellable state (safety stock included)."""
         return int(self.holdable[s, l]) + self.safety.get((s, l), 0)
 
+    # The ATP formula, ``on_hand - unsellable - reserved - safety``, is
+    # ``holdable - reserved`` here; these three are its only spellings.
     def atp(self, s: int, l: int) -> int:
+        """ATP at one position (may be negative). O(1)."""
         return int(self.holdable[s, l]) - int(self.reserved[s, l])
+
+    def atp_row(self, s: int, cols: np.ndarray | list[int] | None = None) -> np.ndarray:
+        """ATP of SKU row ``s`` at ``cols`` (every used location if None), a
+        new int64 array the caller may change. O(len(cols))."""
+        if cols is None:
+            nl = len(self.locs)
+            row: np.ndarray = self.holdable[s, :nl] - self.reserved[s, :nl]
+        else:
+            row = self.holdable[s, cols] - self.reserved[s, cols]
+        return row
+
+    def atp_matrix(self) -> np.ndarray:
+        """ATP of every used position, a new contiguous int64 array.
+        O(positions)."""
+        ns, nl = self.shape
+        return np.ascontiguousarray(self.holdable[:ns, :nl] - self.reserved[:ns, :nl])
 
     def add_unsellable(self, p: Pos, state: int, qty: int) -> None:
         u = self.unsell.get(p)
@@ -155,7 +174,7 @@ class Grid:
         return len(self.skus), len(self.locs)
 
     def used(self) -> tuple[np.ndarray, np.ndarray]:
-        """Views of the used part of ``free`` and ``reserved``."""
+        """Views of the used part of ``holdable`` and ``reserved``."""
         ns, nl = self.shape
         return self.holdable[:ns, :nl], self.reserved[:ns, :nl]
 

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from omnistock.channels.web import sign
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fastapi_backend.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fastapi_backend.py"
 SECRET = "a-shared-secret-of-32-bytes-long"
 
 

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _workers import (
     CRASH_TTL,
     BulkOrders,
@@ -52,6 +51,7 @@ from _workers import (
     store_url,
     warm_context,
 )
+
 from omnistock import HoldBatchResult, Inventory, codec
 from omnistock.ledger import heldbatches
 

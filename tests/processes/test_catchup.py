@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _workers import LOCS, SKUS, setup_network, store_url
+
 from omnistock import Inventory
 
 WORKERS_PY = str(Path(__file__).with_name("_workers.py"))

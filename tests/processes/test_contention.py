@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _workers import (
     HELD,
     POSITIONS,
@@ -33,6 +32,7 @@ from _workers import (
     store_url,
     warm_context,
 )
+
 from omnistock import HoldBatchResult, Inventory, codec
 from omnistock.ledger import heldbatches
 from omnistock.ledger.holds import HELD as HELD_STATE

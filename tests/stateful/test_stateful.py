@@ -34,9 +34,9 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-
 from model import CONDITIONS, SELLABLE, UNSELLABLE, Model, Refused
 from model import Location as ModelLocation
+
 from omnistock import (
     Applied,
     HoldBatch,
