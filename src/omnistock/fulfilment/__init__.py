@@ -8,9 +8,11 @@ plain values and numpy arrays so it can be tested, and reused, alone.
 
 from __future__ import annotations
 
+from .cover import EXACT_WORK
 from .geo import EARTH_RADIUS_KM, haversine_km, haversine_km_array
 from .policy import DEFAULT_POLICY, FILTERS, PREFERENCES, Policy
-from .sourcing import EXACT_WORK, CandidateTrace, LinePlan, Plan, Trace, source, source_order
+from .sourcing import LinePlan, SourcingPlan, source, source_order
+from .trace import CandidateTrace, Trace
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -20,8 +22,8 @@ __all__ = [
     "PREFERENCES",
     "CandidateTrace",
     "LinePlan",
-    "Plan",
     "Policy",
+    "SourcingPlan",
     "Trace",
     "haversine_km",
     "haversine_km_array",

@@ -2,12 +2,13 @@
 
 :func:`source` works on plain values and an ATP matrix, so it can be tested
 and reused without a ledger. It never changes its inputs. Every call
-returns a :class:`Plan` with a :class:`Trace` that names every candidate.
+returns a :class:`SourcingPlan` with a :class:`Trace` that names every candidate.
 
 How a plan is chosen
 --------------------
-1. Filter the candidates with the policy's filters, in order, then drop
-   those with no ATP for any line (``no_stock``).
+1. Filter the candidates with the policy's filters, in order
+   (:func:`~omnistock.fulfilment.filters.rejection`), then drop those with
+   no ATP for any line (``no_stock``).
 2. Rank the kept candidates lexicographically by the policy's location-level
    preferences (``closest``, ``priority``, ``highest_stock``,
    ``lowest_cost``), ties to the earlier candidate. Rank 0 is best.
@@ -28,20 +29,8 @@ How a plan is chosen
    ``S`` that still holds it, else from ``S`` in rank order. Lines of the
    same SKU share that SKU's ATP.
 
-Exact-search bound
-------------------
-When the order has one distinct SKU, the smallest lexicographically-first
-cover is found exactly in O(k * n^2) for n kept candidates (no bound). With
-several SKUs, sets are enumerated by increasing size from a lower bound
-(pruned: the largest number of locations any single SKU needs) up to the
-size a greedy cover reached, testing ``C(n, k)`` sets of ``g`` SKU groups at
-size k. The search is exact while the running total ``sum C(n, k) * g``
-stays within :data:`EXACT_WORK` (200,000): e.g. up to 3 locations out of 20
-candidates for up to 100 SKUs, up to 3 out of 30 for 40 SKUs, or 2 out of
-60 for 100 SKUs. Beyond it the greedy set cover (largest number of
-still-needed units first, ties by rank) is used and the plan says
-``search="greedy"``. Greedy is never worse than exact by more than the usual
-``H(max units)`` factor, and the exact plan never has more splits.
+The covering-set search and its work bound are in
+:mod:`omnistock.fulfilment.cover`.
 
 Complexity: O(g * n) to filter and rank, plus the search above; the fill is
 O(lines * |S|).
@@ -49,8 +38,6 @@ O(lines * |S|).
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -60,68 +47,25 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..errors import InvalidInput
 from ..values import Channel, Line, Location, Order, Point
+from .cover import EXACT_WORK, covers, greedy_cover, lex_first_single, need_count, smallest_cover
+from .filters import rejection
 from .geo import haversine_km
 from .policy import DEFAULT_POLICY, Policy
+from .trace import CandidateTrace, Trace
 
-__all__ = ["EXACT_WORK", "CandidateTrace", "LinePlan", "Plan", "Trace", "source", "source_order"]
-
-EXACT_WORK = 200_000
-"""Most (subset x SKU group) coverage tests the exact multi-SKU search makes."""
+__all__ = [
+    "EXACT_WORK",
+    "CandidateTrace",
+    "LinePlan",
+    "Plan",
+    "SourcingPlan",
+    "Trace",
+    "source",
+    "source_order",
+]
 
 Status = Literal["allocated", "partial", "unfillable"]
 Search = Literal["exact", "greedy", "single", "prefix", "none"]
-
-
-@attrs.frozen
-class CandidateTrace:
-    """What the policy did with one candidate location.
-
-    ``kept`` False: ``reason`` is the filter that dropped it (a policy filter
-    name or ``no_stock``) and ``detail`` says why. ``kept`` True: ``keys``
-    holds the location-level preference values in policy order, ``rank`` its
-    place among the kept (0 best). ``used`` tells whether the plan takes
-    units there and ``take`` how many."""
-
-    location: str
-    kept: bool
-    reason: str | None = None
-    detail: str | None = None
-    distance_km: float = math.inf
-    stock: int = 0
-    keys: tuple[tuple[str, float], ...] = ()
-    rank: int | None = None
-    used: bool = False
-    take: int = 0
-
-
-@attrs.frozen
-class Trace:
-    """Per candidate location (every one, in the caller's order), plus an
-    explanation of how the plan won."""
-
-    candidates: tuple[CandidateTrace, ...]
-    preferences: tuple[str, ...]
-    filters: tuple[str, ...]
-    explanation: tuple[str, ...]
-
-    def get(self, location: str) -> CandidateTrace:
-        """The entry of ``location``; ``KeyError`` if it was not a candidate."""
-        for c in self.candidates:
-            if c.location == location:
-                return c
-        raise KeyError(location)
-
-    def text(self) -> str:
-        """Human-readable, one line per candidate then the explanation."""
-        rows = []
-        for c in self.candidates:
-            if c.kept:
-                keys = ", ".join(f"{k}={v:g}" for k, v in c.keys)
-                mark = f" -> takes {c.take}" if c.used else ""
-                rows.append(f"{c.location}: kept, rank {c.rank} ({keys}){mark}")
-            else:
-                rows.append(f"{c.location}: filtered by {c.reason}: {c.detail}")
-        return "\n".join(rows + list(self.explanation))
 
 
 @attrs.frozen
@@ -139,7 +83,7 @@ class LinePlan:
 
 
 @attrs.frozen
-class Plan:
+class SourcingPlan:
     """The sourcing decision for one order.
 
     ``status``: ``allocated`` (every unit placed), ``partial`` (some, when
@@ -161,6 +105,9 @@ class Plan:
     def assignments(self) -> dict[int, list[tuple[str, int]]]:
         """Line index -> list of (location, qty)."""
         return {lp.index: list(lp.sources) for lp in self.lines}
+
+
+Plan = SourcingPlan  # old name, for orders.py until the face rewrite lands
 
 
 # ---------------------------------------------------------------- helpers
@@ -233,79 +180,6 @@ def _rank_sort_key(
     return _rank_key(pref, i, dist, cands, stock, policy)
 
 
-def _need_count(a: NDArray[np.int64], demand: int) -> int:
-    """Fewest locations whose ATP (row ``a``) sums to ``demand``; len+1 if none."""
-    s = np.sort(a)[::-1]
-    c = np.cumsum(s)
-    hit = np.nonzero(c >= demand)[0]
-    return int(hit[0]) + 1 if hit.size else a.shape[0] + 1
-
-
-def _lex_first_single(a: NDArray[np.int64], demand: int, k: int) -> list[int]:
-    """Lexicographically first k-subset (indices in rank order) of ``a`` that
-    sums to ``demand``; the same algorithm as the wave kernel. O(k * n^2)."""
-    n = a.shape[0]
-    chosen: list[int] = []
-    acc = 0
-    last = -1
-    for p in range(k):
-        need = k - p - 1
-        for i in range(last + 1, n):
-            rest = np.sort(a[i + 1 :])[::-1][:need].sum() if need else 0
-            if acc + int(a[i]) + int(rest) >= demand:
-                chosen.append(i)
-                acc += int(a[i])
-                last = i
-                break
-    return chosen
-
-
-def _greedy(A: NDArray[np.int64], demand: NDArray[np.int64]) -> list[int]:
-    """Greedy set cover: repeatedly the location (column of ``A``, rank order)
-    adding the most still-needed units, ties to the better rank; stops when
-    covered or nothing adds. Returns rank positions in pick order."""
-    rem = demand.copy()
-    left = list(range(A.shape[1]))
-    picked: list[int] = []
-    while left and rem.sum() > 0:
-        gains = [int(np.minimum(A[:, j], rem).sum()) for j in left]
-        best = max(range(len(left)), key=lambda t: (gains[t], -t))
-        if gains[best] <= 0:
-            break
-        j = left.pop(best)
-        picked.append(j)
-        rem = rem - np.minimum(A[:, j], rem)
-    return picked
-
-
-def _covers(A: NDArray[np.int64], demand: NDArray[np.int64], cols: Sequence[int]) -> bool:
-    return bool((A[:, list(cols)].sum(axis=1) >= demand).all())
-
-
-def _exact(
-    A: NDArray[np.int64], demand: NDArray[np.int64], greedy: list[int]
-) -> tuple[list[int] | None, int]:
-    """Lexicographically first smallest cover by enumeration, or None when the
-    work bound is hit first. Also returns the size it was proven minimal from."""
-    g, n = A.shape
-    kmin = max(_need_count(A[r], int(demand[r])) for r in range(g))
-    work = 0
-    for k in range(kmin, len(greedy) + 1):
-        work += math.comb(n, k) * g
-        if work > EXACT_WORK:
-            return None, k
-        combos = itertools.combinations(range(n), k)
-        while True:
-            chunk = np.array(list(itertools.islice(combos, 4096)), dtype=np.int64)
-            if chunk.size == 0:
-                break
-            ok = (A[:, chunk].sum(axis=2) >= demand[:, None]).all(axis=0)
-            hit = np.nonzero(ok)[0]
-            if hit.size:
-                return [int(x) for x in chunk[hit[0]]], k
-    return None, kmin  # unreachable when greedy covers
-
-
 # ---------------------------------------------------------------- source
 def source(
     lines: Sequence[Line | tuple[str, int]],
@@ -322,7 +196,7 @@ def source(
     safety: ArrayLike | None = None,
     distances_km: ArrayLike | None = None,
     search: Literal["auto", "greedy"] = "auto",
-) -> Plan:
+) -> SourcingPlan:
     """Choose where to serve ``lines`` from ``candidates`` (see module doc).
 
     ``atp[i, j]`` is the ATP of line i's SKU at candidate j (negative counts
@@ -383,9 +257,12 @@ def source(
     # 1. filters
     reasons: list[tuple[str, str] | None] = []
     for j, c in enumerate(cands):
-        reasons.append(
-            _filter(c, float(dist[j]), int(stock[j]), policy, method, channel, capacity_left)
+        why = rejection(
+            c, policy, method, channel, distance_km=float(dist[j]), capacity_left=capacity_left
         )
+        if why is None and int(stock[j]) <= 0:
+            why = "no_stock", "no ATP for any line of the order"
+        reasons.append(why)
     kept = [j for j in range(n) if reasons[j] is None]
 
     # 2. rank
@@ -406,7 +283,7 @@ def source(
     elif not allow_split:
         how = "single"
         for r in range(len(order)):
-            if _covers(A, demand, [r]):
+            if covers(A, demand, [r]):
                 chosen = [r]
                 explain.append(
                     f"split not allowed: rank {r} is the best-ranked location "
@@ -426,17 +303,17 @@ def source(
             f"of {int(demand.sum())} units"
         )
         if allow_partial:
-            chosen = _greedy(A, demand)
+            chosen = greedy_cover(A, demand)
             explain.append("partial: greedy cover of every unit the kept locations hold")
     elif policy.fewest_splits:
-        greedy = _greedy(A, demand)
+        greedy = greedy_cover(A, demand)
         if len(rows) == 1:
-            k = _need_count(A[0], int(demand[0]))
-            chosen, how = _lex_first_single(A[0], int(demand[0]), k), "exact"
+            k = need_count(A[0], int(demand[0]))
+            chosen, how = lex_first_single(A[0], int(demand[0]), k), "exact"
         elif search == "greedy":
             chosen, how = greedy, "greedy"
         else:
-            found, k = _exact(A, demand, greedy)
+            found, k = smallest_cover(A, demand, greedy)
             if found is None:
                 chosen, how = greedy, "greedy"
                 explain.append(
@@ -458,7 +335,7 @@ def source(
         chosen = []
         for r in range(len(order)):
             chosen.append(r)
-            if _covers(A, demand, chosen):
+            if covers(A, demand, chosen):
                 break
         explain.append(
             f"no fewest_splits: the best {len(chosen)} ranked location(s) cover the order"
@@ -469,7 +346,7 @@ def source(
         trace = _trace(
             cands, reasons, dist, stock, prefs, rank, policy, {}, [f"unfillable: {reason}"]
         )
-        return Plan("unfillable", (), (), 0, 0.0, how, trace, reason)
+        return SourcingPlan("unfillable", (), (), 0, 0.0, how, trace, reason)
 
     # 4. fill
     S = sorted(chosen)  # rank positions, best first
@@ -506,7 +383,7 @@ def source(
         f"(rank {rank[best]} of {len(order)} kept)",
     )
     trace = _trace(cands, reasons, dist, stock, prefs, rank, policy, take, explain)
-    return Plan(
+    return SourcingPlan(
         status,
         tuple(plans),
         tuple(cands[j].id for j in used),
@@ -516,44 +393,6 @@ def source(
         trace,
         None if full else reason or "partial",
     )
-
-
-def _filter(
-    c: Location,
-    d: float,
-    stock: int,
-    policy: Policy,
-    method: str,
-    channel: Channel | None,
-    capacity_left: Mapping[str, int] | None,
-) -> tuple[str, str] | None:
-    for f in policy.filters:
-        if f == "capability":
-            if method == "ship" and not c.ships:
-                return f, "does not ship"
-            if method == "pickup" and not c.pickup:
-                return f, "does not offer pickup"
-        elif f == "channel":
-            if (
-                channel is not None
-                and channel.locations is not None
-                and c.id not in channel.locations
-            ):
-                return f, f"not a location of channel {channel.id!r}"
-        elif f == "radius":
-            r = policy.radius_km
-            if r is not None and not d <= r:
-                why = "distance unknown" if math.isinf(d) else f"{d:.3f} km"
-                return f, f"{why} > radius {r:g} km"
-        elif f == "capacity":
-            left = None if capacity_left is None else capacity_left.get(c.id)
-            if left is not None and left <= 0:
-                return f, "no picks left today"
-        elif c.id in policy.exclude:  # excluded
-            return f, "excluded by the policy"
-    if stock <= 0:
-        return "no_stock", "no ATP for any line of the order"
-    return None
 
 
 def _trace(
@@ -601,7 +440,7 @@ def source_order(
     capacity_left: Mapping[str, int] | None = None,
     safety: ArrayLike | None = None,
     distances_km: ArrayLike | None = None,
-) -> Plan:
+) -> SourcingPlan:
     """:func:`source` for an :class:`Order`'s lines, method, split and partial
     flags. The destination is ``ship_to``; for a pickup order without one, the
     point of the ``pickup_at`` candidate (so "closest" means nearest to the
