@@ -1,23 +1,19 @@
 """Group commit: many commands, one transaction, a result or error each.
 
-Also proves the savepoint (undo log) the batch relies on: rows folded into
-the live ledger and rolled back leave it exactly as it was.
+The savepoint the batch relies on (rows folded into the live ledger and
+rolled back leave it exactly as it was) is tested in
+``tests/unit/test_savepoint.py``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from conftest import Clock
 from omnistock import Inventory, Line, Location, Order, errors
-from omnistock.ledger.savepoint import Savepoint
-from omnistock.ledger.state import LedgerState
 from omnistock.storage import Commit
 from omnistock.storage.memory import MemoryStore
 
@@ -147,104 +143,3 @@ def test_a_store_failure_fails_the_batch_and_changes_nothing() -> None:
         inv.hold(Order("o3", lines=[Line("a", 1, "S1")]))
     assert inv.digest() == before
     assert inv.head == 2
-
-
-# -- the undo log -------------------------------------------------------------
-command = st.one_of(
-    st.tuples(
-        st.just("receive"), st.sampled_from("abc"), st.sampled_from(["S1", "S2"]), st.integers(1, 5)
-    ),
-    st.tuples(
-        st.just("hold"), st.sampled_from("abc"), st.sampled_from(["S1", "S2"]), st.integers(1, 5)
-    ),
-    st.tuples(
-        st.just("sell"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]), st.integers(1, 3)
-    ),
-    st.tuples(
-        st.just("count"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]), st.integers(0, 4)
-    ),
-    st.tuples(
-        st.just("damage"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]), st.integers(1, 2)
-    ),
-    st.tuples(
-        st.just("safety"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]), st.integers(0, 3)
-    ),
-    st.tuples(
-        st.just("close"),
-        st.sampled_from(["release", "commit", "ship", "expire"]),
-        st.integers(0, 5),
-        st.integers(0, 0),
-    ),
-    st.tuples(
-        st.just("expect"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]), st.integers(1, 5)
-    ),
-)
-
-
-def _drive(inv: Inventory, clock: Clock, cmds: list[Any]) -> None:
-    n = 0
-    for cmd in cmds:
-        n += 1
-        try:
-            if cmd[0] == "receive":
-                inv.receive(cmd[1], cmd[2], cmd[3])
-            elif cmd[0] == "hold":
-                inv.hold(Order(f"o{n}", lines=[Line(cmd[1], cmd[3], cmd[2])]), ttl=30)
-            elif cmd[0] == "sell":
-                inv.sell(cmd[2], [(cmd[1], cmd[3])])
-            elif cmd[0] == "count":
-                inv.count(cmd[1], cmd[2], cmd[3])
-            elif cmd[0] == "damage":
-                inv.change_state(cmd[1], cmd[2], cmd[3], to="damaged")
-            elif cmd[0] == "safety":
-                inv.set_safety(cmd[1], cmd[2], cmd[3])
-            elif cmd[0] == "expect":
-                from datetime import timedelta
-
-                inv.expect(cmd[1], cmd[2], cmd[3], eta=clock.now + timedelta(days=2))
-            else:
-                open_ = inv.reservations("held") + inv.reservations("committed")
-                if not open_:
-                    continue
-                r = open_[cmd[2] % len(open_)]
-                if cmd[1] == "release":
-                    inv.release(r.id)
-                elif cmd[1] == "commit":
-                    inv.commit(r.id)
-                elif cmd[1] == "ship" and r.state == "committed":
-                    inv.ship(r.id)
-                else:
-                    clock.advance(31)
-        except errors.OmnistockError:
-            pass
-
-
-def _rows(store: MemoryStore, since: int) -> Iterator[Any]:
-    return store.read(since)
-
-
-@settings(max_examples=120, deadline=None)
-@given(st.lists(command, max_size=12), st.lists(command, min_size=1, max_size=12))
-def test_rollback_restores_the_exact_state(before: list[Any], after: list[Any]) -> None:
-    store = MemoryStore()
-    clock = Clock()
-    writer = Inventory(store=store, clock=clock)
-    writer.add_location(Location("S1"))
-    writer.add_location(Location("S2"))
-    _drive(writer, clock, before)
-    mid = writer.head
-    _drive(writer, clock, after)
-
-    st_ = LedgerState()
-    st_.apply_all(store.read(0, mid))
-    digest = st_.digest()
-    sp = Savepoint(st_)
-    for row in store.read(mid):
-        sp.touch(row)
-        st_.apply(row)
-    assert st_.digest() == writer._state.digest()
-    sp.rollback()
-    assert st_.digest() == digest
-    assert st_.violations() == []
-    st_.apply_all(store.read(mid))  # and it can go forward again
-    assert st_.digest() == writer._state.digest()
