@@ -3,7 +3,12 @@
 A :class:`Policy` is a frozen value. It is built in code, from a dict
 (:meth:`Policy.from_dict`) or from TOML text (:meth:`Policy.from_toml`);
 :meth:`Policy.to_dict` / :meth:`Policy.to_toml` round-trip. Bad keys or
-values raise :class:`omnistock.errors.InvalidInput` naming the field.
+values raise :class:`omnistock.errors.InvalidInput` naming the field and the
+value. Every number is range-checked where it enters: distances in
+``(0, 20040]`` km (half the Earth's circumference), ``transfer_hours`` in
+``[0, 8760]`` (a year), ``per_parcel`` and ``per_km`` in ``[0, 1e6]``,
+``suggestions`` in ``[0, 50]``, ``candidates`` in ``[1, 100000]``; NaN and
+infinities are refused.
 
 Filters (applied in the listed order; the first that fails is the reason
 recorded in the trace):
@@ -116,30 +121,47 @@ def _preferences(v: Any) -> tuple[str, ...]:
     return out
 
 
-def _nonneg(field: str, v: Any) -> float:
+MAX_KM = 20_040.0
+"""Half the Earth's circumference, rounded up: no two points are farther
+apart, so a larger radius means nothing (use None for "any distance")."""
+MAX_HOURS = 8_760.0
+"""One year: the longest ``transfer_hours`` (a longer ETA is a data error, and
+would overflow the dates it is added to)."""
+MAX_COST = 1_000_000.0
+"""The largest ``per_parcel`` and ``per_km``: costs stay exact in the
+optimiser's float arithmetic (its "unserved" penalty sums them)."""
+MAX_EXCLUDE = 100_000
+
+
+def _bounded(field: str, v: Any, hi: float) -> float:
+    """``v`` as a float in ``[0, hi]``; NaN, infinities, bools and
+    non-numbers are refused naming the field and the value."""
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise InvalidInput(field, v, "must be a number")
-    f = float(v)
-    if not math.isfinite(f) or f < 0:
-        raise InvalidInput(field, v, "must be a finite number >= 0")
+    try:
+        f = float(v)
+    except (OverflowError, ValueError):  # an int beyond float range
+        raise InvalidInput(field, v, f"must be a finite number from 0 to {hi:g}") from None
+    if not math.isfinite(f) or not 0 <= f <= hi:
+        raise InvalidInput(field, v, f"must be a finite number from 0 to {hi:g}")
     return f
 
 
 def _radius(v: Any) -> float | None:
     if v is None:
         return None
-    f = _nonneg("radius_km", v)
+    f = _bounded("radius_km", v, MAX_KM)
     if f == 0:
         raise InvalidInput("radius_km", v, "must be > 0 (or None for no radius)")
     return f
 
 
 def _per_parcel(v: Any) -> float:
-    return _nonneg("per_parcel", v)
+    return _bounded("per_parcel", v, MAX_COST)
 
 
 def _per_km(v: Any) -> float:
-    return _nonneg("per_km", v)
+    return _bounded("per_km", v, MAX_COST)
 
 
 def _protect(v: Any) -> bool:
@@ -150,6 +172,8 @@ def _exclude(v: Any) -> tuple[str, ...]:
     if isinstance(v, str) or not isinstance(v, Iterable):
         raise InvalidInput("exclude", v, "must be a list of location ids")
     out = tuple(check_id("exclude", x) for x in v)
+    if len(out) > MAX_EXCLUDE:
+        raise InvalidInput("exclude", f"<{len(out)} ids>", f"lists more than {MAX_EXCLUDE} ids")
     if len(set(out)) != len(out):
         raise InvalidInput("exclude", v, "lists a location twice")
     return out
@@ -160,11 +184,11 @@ def _bopis(v: Any) -> tuple[str, ...]:
 
 
 def _transfer_radius(v: Any) -> float | None:
-    return None if v is None else _nonneg("transfer_radius_km", v)
+    return None if v is None else _bounded("transfer_radius_km", v, MAX_KM)
 
 
 def _transfer_hours(v: Any) -> float:
-    return _nonneg("transfer_hours", v)
+    return _bounded("transfer_hours", v, MAX_HOURS)
 
 
 def _candidates(v: Any) -> int | None:

@@ -126,15 +126,24 @@ def _driver() -> Any:
 
 
 def _redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """``url`` with any password (user-info or ``password=``) replaced by ``***``."""
+    from . import redact
+
+    return redact(url)
+
+
+_SECRETS = frozenset({"password", "passwd", "pwd", "sslpassword"})
+_PORT_RULE = "must be a whole number from 1 to 65535"
+# libpq's numeric URL parameters, checked here so that a typo is a typed error
+# naming the parameter rather than a driver message at connect time.
+_LIBPQ_SECONDS = frozenset({"connect_timeout", "keepalives_idle", "keepalives_interval"})
+_LIBPQ_INTS = {"keepalives": (0, 1), "keepalives_count": (0, 1000), "port": (1, 65535)}
+
+
+def _check_libpq_int(name: str, value: str, lo: int, hi: int) -> None:
+    text = value.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 9 and lo <= int(text) <= hi):
+        raise InvalidInput(name, value, f"must be a whole number from {lo} to {hi}")
 
 
 _DDL = """
@@ -235,7 +244,11 @@ class PostgresStore(Store):
     def __init__(self, url: str, **options: Any) -> None:
         unknown = sorted(set(options) - set(_OPTIONS))
         if unknown:
-            raise InvalidInput("options", unknown, f"unknown option(s); known: {list(_OPTIONS)}")
+            raise InvalidInput(
+                unknown[0],
+                options[unknown[0]],
+                f"unknown option of a postgresql:// store; known: {', '.join(_OPTIONS)}",
+            )
         if not isinstance(url, str):
             raise InvalidInput("url", url, "must be a postgresql:// URL string")
         self.url = url
@@ -292,7 +305,28 @@ class PostgresStore(Store):
             raise InvalidInput("url", _redact(url), f"not a URL: {e}") from e
         if parts.scheme.lower() not in ("postgresql", "postgres"):
             raise InvalidInput("url", _redact(url), "must start with postgresql:// or postgres://")
-        query = parse_qsl(parts.query, keep_blank_values=True)
+        try:
+            query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+        except ValueError as e:
+            raise InvalidInput("url", _redact(url), f"malformed query string: {e}") from None
+        seen: set[str] = set()
+        for k, v in query:
+            if k in seen:
+                shown = "***" if k.lower() in _SECRETS else v
+                raise InvalidInput(k, shown, "option given twice in the URL")
+            seen.add(k)
+            if k in _LIBPQ_SECONDS:
+                _check_libpq_int(k, v, 0, 86_400)
+            elif k in _LIBPQ_INTS:
+                _check_libpq_int(k, v, *_LIBPQ_INTS[k])
+        hostport = parts.netloc.rpartition("@")[2]
+        if "," not in hostport:  # libpq's multi-host form is libpq's to check
+            try:
+                port = parts.port
+            except ValueError:
+                raise InvalidInput("port", hostport.rpartition(":")[2], _PORT_RULE) from None
+            if port == 0:
+                raise InvalidInput("port", port, _PORT_RULE)
         ours = {k: v for k, v in query if k in _OPTIONS}
         rest = [(k, v) for k, v in query if k not in _OPTIONS]
         return urlunsplit(parts._replace(query=urlencode(rest))), ours

@@ -10,8 +10,13 @@ URL
 
     - ``synchronous``: ``normal`` (default), ``full``, ``extra`` or ``off``.
     - ``busy_timeout``: seconds a writer waits for another connection's write
-      lock before failing with ``StorageError`` (default 10).
-    - ``keep_snapshots``: how many of the newest snapshots to keep (default 3).
+      lock before failing with ``StorageError`` (default 10; 0 to 86400).
+    - ``keep_snapshots``: how many of the newest snapshots to keep (default 3;
+      1 to 1000).
+
+    An unknown option, an option given twice, or a value that is not a
+    number, is NaN, infinite or out of range raises ``InvalidInput`` naming
+    the option and the value.
 
 Durability
     The database runs in WAL mode. With ``synchronous=normal`` a commit is
@@ -41,6 +46,7 @@ Errors
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 import time
@@ -60,6 +66,8 @@ SCHEMA_VERSION: Final = 1
 _APPLICATION_ID: Final = 0x4F4D4E49  # "OMNI": marks a file as an omnistock journal
 _SYNCHRONOUS: Final = {"off": 0, "normal": 1, "full": 2, "extra": 3}
 _OPTIONS: Final = ("synchronous", "busy_timeout", "keep_snapshots")
+MAX_BUSY_TIMEOUT: Final = 86_400.0  # seconds: a day; longer is a typo, not a wait
+MAX_KEEP_SNAPSHOTS: Final = 1_000
 _PAGE: Final = 2048  # rows fetched per query while streaming a read
 
 _SCHEMA: Final = (
@@ -155,9 +163,14 @@ def parse_url(url: str) -> tuple[str, dict[str, str]]:
     if path == "":
         raise InvalidInput("url", url, "names no file: use 'sqlite:///path.db'")
     try:
-        options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as exc:
         raise InvalidInput("url", url, f"malformed query string: {exc}") from None
+    options: dict[str, str] = {}
+    for name, value in pairs:
+        if name in options:
+            raise InvalidInput(name, value, f"option given twice in {url!r}")
+        options[name] = value
     return path, options
 
 
@@ -178,25 +191,22 @@ class SQLiteStore(Store):
 
     def __init__(self, url: str, **options: Any) -> None:
         path, opts = parse_url(url)
-        unknown = sorted(set(opts) - set(_OPTIONS))
-        if unknown:
-            raise InvalidInput("url", url, f"unknown option {unknown[0]!r}; known: {_OPTIONS}")
-        bad = sorted(set(options) - set(_OPTIONS))
-        if bad:
-            raise InvalidInput(bad[0], options[bad[0]], f"unknown option; known: {_OPTIONS}")
+        for given in (opts, options):
+            unknown = sorted(set(given) - set(_OPTIONS))
+            if unknown:
+                raise InvalidInput(
+                    unknown[0],
+                    given[unknown[0]],
+                    f"unknown option of a sqlite:// store; known: {', '.join(_OPTIONS)}",
+                )
         merged: dict[str, Any] = {**opts, **options}
 
-        sync = str(merged.get("synchronous", "normal")).lower()
+        raw_sync = merged.get("synchronous", "normal")
+        sync = raw_sync.lower() if isinstance(raw_sync, str) else ""
         if sync not in _SYNCHRONOUS:
-            raise InvalidInput(
-                "synchronous", merged["synchronous"], f"must be one of {tuple(_SYNCHRONOUS)}"
-            )
-        busy = _number("busy_timeout", merged.get("busy_timeout", 10.0), float)
-        keep = _number("keep_snapshots", merged.get("keep_snapshots", 3), int)
-        if busy < 0:
-            raise InvalidInput("busy_timeout", busy, "must be >= 0 seconds")
-        if keep < 1:
-            raise InvalidInput("keep_snapshots", keep, "must be >= 1")
+            raise InvalidInput("synchronous", raw_sync, f"must be one of {', '.join(_SYNCHRONOUS)}")
+        busy = _seconds("busy_timeout", merged.get("busy_timeout", 10.0), MAX_BUSY_TIMEOUT)
+        keep = _whole("keep_snapshots", merged.get("keep_snapshots", 3), 1, MAX_KEEP_SNAPSHOTS)
 
         self.url = url
         self.path = path
@@ -550,11 +560,41 @@ class SQLiteStore(Store):
         return f"SQLiteStore({self.url!r})"
 
 
-def _number(field: str, value: Any, kind: type[int] | type[float]) -> Any:
-    """``value`` (a URL string or a keyword) as ``kind``, or ``InvalidInput``."""
+def _seconds(field: str, value: Any, hi: float) -> float:
+    """``value`` (a URL string or a keyword) as seconds in ``[0, hi]``, or
+    ``InvalidInput`` naming the option and the value (NaN, infinities and
+    non-numbers included)."""
     if isinstance(value, bool):
-        raise InvalidInput(field, value, f"must be a number, not {value!r}")
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(field, value, "must be a number") from None
+        raise InvalidInput(field, value, "must be a number of seconds, not a bool")
+    if isinstance(value, str):
+        try:
+            f = float(value.strip())
+        except ValueError:
+            raise InvalidInput(field, value, "must be a number of seconds") from None
+    elif isinstance(value, int | float):
+        try:
+            f = float(value)
+        except OverflowError:
+            raise InvalidInput(field, value, f"must be from 0 to {hi:g} seconds") from None
+    else:
+        raise InvalidInput(field, value, "must be a number of seconds")
+    if not math.isfinite(f) or not 0 <= f <= hi:
+        raise InvalidInput(field, value, f"must be a finite number from 0 to {hi:g} seconds")
+    return f
+
+
+def _whole(field: str, value: Any, lo: int, hi: int) -> int:
+    """``value`` (a URL string or a keyword) as a whole number in ``[lo, hi]``,
+    or ``InvalidInput`` naming the option and the value."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit()):
+            raise InvalidInput(field, value, f"must be a whole number from {lo} to {hi}")
+        v = int(text) if len(text) <= 18 else hi + 1
+    elif isinstance(value, int) and not isinstance(value, bool):
+        v = value
+    else:
+        raise InvalidInput(field, value, f"must be a whole number from {lo} to {hi}")
+    if not lo <= v <= hi:
+        raise InvalidInput(field, value, f"must be a whole number from {lo} to {hi}")
+    return v
