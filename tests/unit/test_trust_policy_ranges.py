@@ -236,7 +236,11 @@ def test_memory_takes_no_options(url: str, kw: dict[str, Any], option: str) -> N
             "postgresql://bob:***@db:5432/x?sslmode=require",
             {"s3cr%40t", "s3cr@t"},
         ),
-        ("postgresql://bob@db/x?password=hunter2", "postgresql://bob@db/x?password=***", {"hunter2"}),
+        (
+            "postgresql://bob@db/x?password=hunter2",
+            "postgresql://bob@db/x?password=***",
+            {"hunter2"},
+        ),
         ("postgresql://bob:p@ss@db/x", "postgresql://bob:***@db/x", {"p@ss"}),
         ("sqlite:///shop.db", "sqlite:///shop.db", set()),
         ("memory://", "memory://", set()),
