@@ -1,0 +1,18 @@
+"""The whole store contract, as one pytest base class."""
+
+from __future__ import annotations
+
+from .journal import JournalTests
+from .peers import PeerTests
+
+__all__ = ["StoreContract"]
+
+
+class StoreContract(JournalTests, PeerTests):
+    """Pytest base class: the guarantees of ``Store``, for any store.
+
+    Subclass it as ``Test...`` and implement :meth:`make_store`. Override
+    :meth:`reopen` or :meth:`open_peer` when a second store object on the same
+    journal is made differently; set ``durable = False`` for stores whose data
+    dies with the object.
+    """
