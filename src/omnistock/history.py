@@ -1,10 +1,12 @@
 """Journal entries for ``Inventory.history``: rows as ``Entry`` values, with
 block rows (``ledger/heldbatches.py``) shown as one entry per reservation line.
 
-A ``held-batch`` row becomes a ``held`` entry per line of each order it
-held (``data`` names the order, the expiry and the batch token); an
-``expired-batch`` row an ``expired`` entry per line of each order still in
-the block. All entries of one row share its ``seq``.
+A row kind with an ``expands_to`` in ``ledger.rows.INFO`` is a block row:
+a ``held-batch`` row becomes a ``held`` entry per position of each order it
+held (``data`` names the order, the expiry and the batch token; the entry
+keeps the row's key); an ``expired-batch`` row an ``expired`` entry per
+position of each order still in the block. All entries of one row share its
+``seq``. Every other row is one entry as it is. O(rows read + entries).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from ._validate import from_micros
 from .ledger import heldbatches
+from .ledger.rows import BATCH_KINDS, INFO, Kind
 from .storage import Row, Store
 from .values import Entry
 
@@ -75,7 +78,7 @@ def entries(
     held: dict[str, dict[str, Any]] = {}  # token -> its held-batch data
     for row in rows:
         kind = row[2]
-        if kind not in heldbatches.BATCH_KINDS:
+        if kind not in BATCH_KINDS:
             e = entry_of(row)
             if (
                 (sku is None or e.sku == sku)
@@ -87,10 +90,11 @@ def entries(
         token = row[6]
         assert token is not None and row[9] is not None
         d = json.loads(row[9])
-        if kind == heldbatches.HELD_BATCH:
+        out_kind = INFO[kind].expands_to
+        assert out_kind is not None
+        if kind == Kind.HELD_BATCH:
             held[token] = d
             members: Sequence[int] = range(len(heldbatches.orders_of(d)))
-            out_kind = "held"
         else:
             hd = held.get(token) or _held_data(store, token)
             if hd is None:  # pragma: no cover - a journal always has the held row
@@ -98,13 +102,12 @@ def entries(
             want = set(heldbatches.orders_of(d))
             d = hd
             members = [j for j, o in enumerate(heldbatches.orders_of(d)) if o in want]
-            out_kind = "expired"
         yield from _expand(row, d, members, out_kind, token, sku, location, ref)
 
 
 def _held_data(store: Store, token: str) -> dict[str, Any] | None:
     for r in store.filtered(0, None, ref=token):
-        if r[2] == heldbatches.HELD_BATCH and r[9] is not None:
+        if r[2] == Kind.HELD_BATCH and r[9] is not None:
             d: dict[str, Any] = json.loads(r[9])
             return d
     return None
@@ -114,7 +117,7 @@ def _expand(
     row: Row,
     d: dict[str, Any],
     members: Any,
-    kind: str,
+    kind: Kind,
     token: str,
     sku: str | None,
     location: str | None,
@@ -122,6 +125,7 @@ def _expand(
 ) -> Iterator[Entry]:
     seq, ts, _k, _s, _l, _q, _r, channel, key, _d = row
     at = from_micros(ts)
+    name = kind.value  # entries carry the plain journal string, as other rows do
     orders, start_a, s, l, q_a = heldbatches.columns(d)
     start, q = start_a.tolist(), q_a.tolist()
     for j in members:
@@ -134,8 +138,8 @@ def _expand(
         for (sk, lc), n in per_pos.items():
             if (sku is None or sk == sku) and (location is None or lc == location):
                 data = {"order": orders[j], "batch": token}
-                if kind == "held":
+                if kind == Kind.HELD:
                     data["exp"] = d["exp"]
                 yield Entry(
-                    seq, at, kind, sk, lc, n, rid, channel, key if kind == "held" else None, data
+                    seq, at, name, sk, lc, n, rid, channel, key if kind == Kind.HELD else None, data
                 )

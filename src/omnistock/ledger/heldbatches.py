@@ -47,10 +47,12 @@ from typing import Any
 import numpy as np
 
 from .grid import Grid, Pos
+from .rows import BATCH_KINDS as BATCH_KINDS  # re-exported for the block's readers
+from .rows import Kind
 
-HELD_BATCH = "held-batch"
-EXPIRED_BATCH = "expired-batch"
-BATCH_KINDS = frozenset((HELD_BATCH, EXPIRED_BATCH))
+# The block kinds' journal strings (their home is ``rows.Kind``).
+HELD_BATCH: str = Kind.HELD_BATCH.value
+EXPIRED_BATCH: str = Kind.EXPIRED_BATCH.value
 # The SKU column of a block row. No SKU id can be empty, so
 # ``history(sku=...)`` finds block rows through the stores' SKU index, and a
 # partitioned store treats the row as touching every partition (it spans SKUs).

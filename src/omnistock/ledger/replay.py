@@ -1,10 +1,11 @@
 """Replay: fold journal rows into a ledger state, fast.
 
-Rows that only move ``free``/``reserved`` are the bulk of any journal. They
-are reduced to delta vectors and applied by one kernel call per chunk; every
+Rows whose whole effect is a delta on ``holdable`` (``rows.HOLDABLE_SIGN``:
+receipts of no supply item, sales) are the bulk of any journal. They are
+reduced to delta vectors and applied by one kernel call per chunk; every
 other row (holds, network, supply) goes through ``LedgerState.apply`` in
 order. Per-chunk ordering is kept: the kernel runs before each slow row, so
-the result equals applying every row one by one.
+the result equals applying every row one by one. O(rows).
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..storage.base import Row
+from .rows import HOLDABLE_SIGN, SUPPLY_REF_KINDS
 from .state import LedgerState
 
-# Kinds whose whole effect is a delta on ``free`` at (sku, location), sign given.
-_FREE_SIGN = {"received": 1, "sold": -1}
 CHUNK = 65536
 
 
@@ -56,8 +56,8 @@ def replay(st: LedgerState, rows: Iterable[Row]) -> int:
     for row in rows:
         n += 1
         kind = row[2]
-        sign = _FREE_SIGN.get(kind)
-        if sign is not None and (kind == "sold" or row[6] is None):
+        sign = HOLDABLE_SIGN.get(kind)
+        if sign is not None and (row[6] is None or kind not in SUPPLY_REF_KINDS):
             sku_ix = g.sku_ix.get(row[3])  # type: ignore[arg-type]
             loc_ix = g.loc_ix.get(row[4])  # type: ignore[arg-type]
             if sku_ix is None or loc_ix is None:

@@ -19,13 +19,18 @@ from ..storage.base import Row
 from . import heldbatches
 from .grid import Pos
 from .holds import Hold
+from .rows import (
+    BATCH_KINDS,
+    RES_DATA_KINDS,
+    RESERVATION_REF_KINDS,
+    SUPPLY_REF_KINDS,
+    Kind,
+)
 from .state import LedgerState
 from .supply import Incoming
 
 _MISSING = object()
 _IN_BLOCK = object()  # a reservation that was a block member at the savepoint
-_SUPPLY_KINDS = frozenset(("expected", "received", "transfer-out", "transfer-in"))
-_HOLD_KINDS = frozenset(("held", "committed", "extended", "released", "expired", "fulfilled"))
 
 
 class Savepoint:
@@ -63,10 +68,17 @@ class Savepoint:
                 self._pos((s, l))
                 if (s, l) not in self.ranged:
                     self.ranged[(s, l)] = (s, l) in st.ranged
-        if kind in heldbatches.BATCH_KINDS:
+        if kind in BATCH_KINDS:
             self._touch_block(kind, ref, channel, data)
             return
-        rid = ref if kind in _HOLD_KINDS else data.get("res")
+        # The reservation the row changes (``rows.KindInfo``).
+        rid = (
+            ref
+            if kind in RESERVATION_REF_KINDS
+            else data.get("res")
+            if kind in RES_DATA_KINDS
+            else None
+        )
         if rid is not None and rid not in self.holds:
             member = st.holds.member(rid) if rid not in st.holds.by_id else None
             if member is not None:  # applying detaches it: keep its block as it was
@@ -87,18 +99,18 @@ class Savepoint:
         order = data.get("order")
         if order is not None and order not in self.per_order:
             self.per_order[order] = st.holds.per_order.get(order, _MISSING)
-        if ref is not None and kind in _SUPPLY_KINDS and ref not in self.supply:
+        if ref is not None and kind in SUPPLY_REF_KINDS and ref not in self.supply:
             item = st.supply.by_id.get(ref)
             self.supply[ref] = (
                 None
                 if item is None
                 else (item.sku, item.loc, item.qty, item.eta_us, item.kind, item.src, item.res)
             )
-        if kind == "location-added" and loc is not None and loc not in self.locations:
+        if kind == Kind.LOCATION_ADDED and loc is not None and loc not in self.locations:
             self.locations[loc] = st.locations.get(loc, _MISSING)
-        if kind == "channel-added" and channel is not None and channel not in self.channels:
+        if kind == Kind.CHANNEL_ADDED and channel is not None and channel not in self.channels:
             self.channels[channel] = st.channels.get(channel, _MISSING)
-        if kind == "picked" and loc is not None:
+        if kind == Kind.PICKED and loc is not None:
             k = (loc, int(data["day"]))
             if k not in self.picks:
                 self.picks[k] = st.picks.get(k, _MISSING)
@@ -111,7 +123,7 @@ class Savepoint:
         st = self.st
         assert token is not None
         b = st.holds.batches.get(token)
-        if kind == heldbatches.HELD_BATCH:
+        if kind == Kind.HELD_BATCH:
             _start, s, l, _q = heldbatches.resolve(data, st.grid)
         else:
             assert b is not None

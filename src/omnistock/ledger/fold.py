@@ -1,0 +1,371 @@
+"""The fold: one handler per journal row kind, turning a row into state.
+
+``FOLD`` maps each ``rows.Kind`` to its handler; ``LedgerState.apply``
+looks the row's kind up here and calls it, for live commands and replay
+alike, which is why a replay of the journal equals the live ledger. Every
+row becomes state through these handlers, with one shortcut: replay folds
+the rows ``rows.HOLDABLE_SIGN`` declares to be a bare ``holdable`` delta
+(``received`` with no supply item, ``sold``) in bulk, the same arithmetic
+as ``_received``/``_sold`` here. ``check()`` replays the journal and
+compares digests, so the two cannot drift apart unnoticed.
+
+The other writers of state are not folds: a snapshot load
+(``snapshot.py``), a savepoint rollback (``savepoint.py``), and a bulk hold
+reserving ahead of its ``held-batch`` row (``add_reserved``; the row then
+says ``"done"``). A handler costs O(1) plus its reservation's lines, except
+a block row: O(its lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..values import Channel, Location
+from . import heldbatches
+from .grid import STATE_INDEX, Pos
+from .heldbatches import HeldBatch
+from .holds import COMMITTED, EXPIRED, FULFILLED, RELEASED, Hold
+from .rows import SELLABLE, Kind
+from .supply import Incoming
+
+if TYPE_CHECKING:  # the container; state.py imports this module, not the reverse
+    from .state import LedgerState
+
+Id = str | None
+Data = dict[str, Any]
+Handler = Callable[
+    ["LedgerState", Id, Id, int, Id, Id, Data, int],
+    None,
+]
+"""``(state, sku, location, qty, ref, channel, data, seq)``: ``data`` is the
+row's parsed JSON, ``{}`` when it has none."""
+
+
+# -- helpers shared with snapshots and bulk holds -------------------------------------
+def use(st: LedgerState, channel: str | None, s: int, qty: int) -> None:
+    """Add ``qty`` (may be negative) to the channel's open reserved units of
+    SKU row ``s`` (the ring-fence's "used"); a zero total is dropped."""
+    if channel is None or not qty:
+        return
+    k = (channel, s)
+    v = st.chan_used.get(k, 0) + qty
+    if v:
+        st.chan_used[k] = v
+    else:
+        del st.chan_used[k]
+
+
+def use_many(st: LedgerState, channel: str | None, s: np.ndarray, q: np.ndarray) -> None:
+    """``use`` for lines ``s``/``q``, each SKU once. O(lines log lines)."""
+    if channel is None:
+        return
+    for a, v in per_sku(s, q):
+        use(st, channel, a, v)
+
+
+def per_sku(s: np.ndarray, q: np.ndarray) -> list[tuple[int, int]]:
+    """``(sku row, total units)`` over lines ``s``/``q``, each SKU once."""
+    if not len(s):
+        return []
+    us, inv = np.unique(s, return_inverse=True)
+    sums = np.zeros(len(us), dtype=np.int64)
+    np.add.at(sums, inv, q)
+    return list(zip(us.tolist(), sums.tolist(), strict=True))
+
+
+def add_reserved(st: LedgerState, s: np.ndarray, l: np.ndarray, q: np.ndarray) -> None:
+    """``reserved[s[i], l[i]] += q[i]`` for every i (q may be negative)."""
+    g = st.grid
+    if len(s) < 64:  # a kernel call costs more than a few numpy writes
+        for a, b, d in zip(s.tolist(), l.tolist(), q.tolist(), strict=True):
+            g.reserved[a, b] += d
+        return
+    from .kernels import apply_deltas
+
+    apply_deltas(s, l, np.zeros(len(s), dtype=np.int64), q, g.holdable, g.reserved)
+
+
+def _pos(st: LedgerState, sku: str | None, loc: str | None) -> Pos:
+    assert sku is not None and loc is not None
+    return st.grid.sku(sku), st.grid.loc(loc)
+
+
+def _to_state(st: LedgerState, p: Pos, state: str, qty: int) -> None:
+    """Add ``qty`` (may be negative) units in stock state ``state`` at ``p``."""
+    if state == SELLABLE:
+        st.grid.holdable[p] += qty
+    else:
+        st.grid.add_unsellable(p, STATE_INDEX[state], qty)
+
+
+def _open(st: LedgerState, rid: str, channel: str | None, d: Data, seq: int) -> Hold:
+    h = st.holds.open_hold(rid, d.get("order"), channel, seq)
+    if "to" in d:
+        h.dest = (d["to"][0], d["to"][1])
+    if "pickup" in d:
+        h.pickup = d["pickup"]
+    return h
+
+
+def _hold_of(st: LedgerState, ref: str | None) -> Hold:
+    assert ref is not None
+    return st.holds.need_for_update(ref)
+
+
+def _unreserve(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, state: str, keep: bool
+) -> Hold:
+    h = _hold_of(st, ref)
+    p = _pos(st, sku, loc)
+    st.holds.take_line(h, p, qty)
+    st.grid.reserved[p] -= qty
+    use(st, h.channel, p[0], -qty)
+    if not keep:
+        st.holds.close(h, state)
+    return h
+
+
+# -- network and policy -------------------------------------------------------------
+def _location(
+    st: LedgerState, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    location = Location.from_dict(d["location"])
+    st.locations[location.id] = location
+    st.grid.loc(location.id)
+
+
+def _channel(
+    st: LedgerState, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    channel = Channel.from_dict(d["channel"])
+    st.channels[channel.id] = channel
+
+
+def _policy(
+    st: LedgerState, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    st.policy = d["policy"]
+
+
+def _claimed(*_: Any) -> None:
+    """A claim only makes writers minting the same id conflict in a
+    partitioned store (its "sku" is the claim's scope); no state."""
+
+
+def _picked(
+    st: LedgerState, _s: Any, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    assert loc is not None
+    k = (loc, int(d["day"]))
+    st.picks[k] = st.picks.get(k, 0) + qty
+
+
+# -- stock on hand ------------------------------------------------------------------
+def _received(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
+) -> None:
+    s, l = _pos(st, sku, loc)
+    st.grid.holdable[s, l] += qty
+    st.ranged.add((s, l))
+    if ref is not None and ref in st.supply.by_id:
+        st.supply.take(ref, qty)
+
+
+def _sold(
+    st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, _d: Any, _seq: int
+) -> None:
+    s, l = _pos(st, sku, loc)
+    st.grid.holdable[s, l] -= qty
+
+
+def _counted(
+    st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    p = _pos(st, sku, loc)
+    _to_state(st, p, d.get("state", SELLABLE), qty)
+    st.ranged.add(p)
+
+
+def _returned(
+    st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    p, state = _pos(st, sku, loc), d.get("state", SELLABLE)
+    if state != "write_off":  # a written-off return never enters on_hand
+        _to_state(st, p, state, qty)
+
+
+def _written_off(
+    st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    _to_state(st, _pos(st, sku, loc), d.get("state", SELLABLE), -qty)
+
+
+def _state_changed(
+    st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    p = _pos(st, sku, loc)
+    _to_state(st, p, d["from"], -qty)
+    _to_state(st, p, d["to"], qty)
+
+
+def _safety(
+    st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, _d: Any, _seq: int
+) -> None:
+    p = _pos(st, sku, loc)
+    st.grid.add_safety(p, qty)
+    st.grid.holdable[p] -= qty
+    st.ranged.add(p)
+
+
+# -- reservations -------------------------------------------------------------------
+def _held(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, channel: Id, d: Data, seq: int
+) -> None:
+    assert ref is not None
+    p = _pos(st, sku, loc)
+    h = _open(st, ref, channel, d, seq)
+    st.holds.add_line(h, p, qty)
+    use(st, h.channel, p[0], qty)
+    if "exp" in d:
+        st.holds.set_expiry(h, d["exp"])
+    st.grid.reserved[p] += qty
+
+
+def _committed(
+    st: LedgerState, _s: Any, _l: Any, _q: int, ref: Id, _c: Any, _d: Any, _seq: int
+) -> None:
+    h = _hold_of(st, ref)
+    h.state = COMMITTED
+    st.holds.set_expiry(h, None)
+
+
+def _extended(
+    st: LedgerState, _s: Any, _l: Any, _q: int, ref: Id, _c: Any, d: Data, _seq: int
+) -> None:
+    st.holds.set_expiry(_hold_of(st, ref), d["exp"])
+
+
+def _released(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
+) -> None:
+    _unreserve(st, sku, loc, qty, ref, RELEASED, bool(d.get("resize")))
+
+
+def _expired(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
+) -> None:
+    _unreserve(st, sku, loc, qty, ref, EXPIRED, False)
+
+
+def _fulfilled(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
+) -> None:
+    h = _unreserve(st, sku, loc, qty, ref, FULFILLED, True)
+    p = _pos(st, sku, loc)
+    h.shipped[p] = h.shipped.get(p, 0) + qty
+    st.grid.holdable[p] -= qty
+    if not h.lines:
+        st.holds.close(h, FULFILLED)
+
+
+def _held_batch(
+    st: LedgerState, _s: Any, _l: Any, _q: int, ref: Id, channel: Id, d: Data, seq: int
+) -> None:
+    """A block of reservations (see ``heldbatches.py``). A command planned in
+    this process has already reserved the units (``d["done"]``)."""
+    assert ref is not None
+    start, s, l, q = heldbatches.resolve(d, st.grid)
+    if not d.get("done"):
+        add_reserved(st, s, l, q)
+    use_many(st, channel, s, q)
+    st.holds.add_batch(
+        HeldBatch(ref, seq, d["exp"], channel, heldbatches.orders_of(d), start, s, l, q)
+    )
+
+
+def _expired_batch(
+    st: LedgerState, _s: Any, _l: Any, _q: int, ref: Id, _c: Any, _d: Any, _seq: int
+) -> None:
+    assert ref is not None
+    b = st.holds.batches[ref]
+    m = b.live_lines()
+    s, l, q = b.s[m], b.l[m], b.q[m]
+    add_reserved(st, s, l, -q)
+    use_many(st, b.channel, s, -q)
+    st.holds.expire_batch(b)
+
+
+# -- supply -------------------------------------------------------------------------
+def _expected(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
+) -> None:
+    assert ref is not None
+    s, l = _pos(st, sku, loc)
+    st.supply.add(Incoming(ref, s, l, qty, d["eta"], "po"))
+
+
+def _transfer_out(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, channel: Id, d: Data, seq: int
+) -> None:
+    assert ref is not None
+    s, l = _pos(st, sku, loc)
+    st.grid.holdable[s, l] -= qty
+    dst = st.grid.loc(d["to"])
+    rid = d.get("res")
+    st.supply.add(Incoming(ref, s, dst, qty, d["eta"], "transfer", l, rid))
+    if rid is not None:  # earmarked for an order: opens its reservation if new
+        h = _open(st, rid, channel, {k: v for k, v in d.items() if k in ("order", "pickup")}, seq)
+        if "exp" in d:
+            st.holds.set_expiry(h, d["exp"])
+
+
+def _transfer_in(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
+) -> None:
+    assert ref is not None
+    s, l = _pos(st, sku, loc)
+    st.grid.holdable[s, l] += qty
+    st.ranged.add((s, l))
+    st.supply.take(ref, qty)
+    rid = d.get("res")
+    if rid is not None:  # units earmarked for a reservation arrive reserved
+        h = st.holds.need_for_update(rid)
+        st.holds.add_line(h, (s, l), qty)
+        st.grid.reserved[s, l] += qty
+        use(st, h.channel, s, qty)
+
+
+_BY_KIND: dict[Kind, Handler] = {
+    Kind.LOCATION_ADDED: _location,
+    Kind.CHANNEL_ADDED: _channel,
+    Kind.POLICY_SET: _policy,
+    Kind.RECEIVED: _received,
+    Kind.COUNTED: _counted,
+    Kind.SOLD: _sold,
+    Kind.RETURNED: _returned,
+    Kind.WRITTEN_OFF: _written_off,
+    Kind.STATE_CHANGED: _state_changed,
+    Kind.SAFETY_SET: _safety,
+    Kind.HELD: _held,
+    Kind.COMMITTED: _committed,
+    Kind.EXTENDED: _extended,
+    Kind.RELEASED: _released,
+    Kind.EXPIRED: _expired,
+    Kind.FULFILLED: _fulfilled,
+    Kind.EXPECTED: _expected,
+    Kind.TRANSFER_OUT: _transfer_out,
+    Kind.TRANSFER_IN: _transfer_in,
+    Kind.PICKED: _picked,
+    Kind.CLAIMED: _claimed,
+    Kind.HELD_BATCH: _held_batch,
+    Kind.EXPIRED_BATCH: _expired_batch,
+}
+FOLD: dict[str, Handler] = {k._value_: h for k, h in _BY_KIND.items()}
+"""Kind (its journal string) -> handler. Plain ``str`` keys: the journal's
+kinds are plain strings, and an all-``str`` dict is the fastest lookup."""
+
+if set(FOLD) != set(Kind):  # pragma: no cover - a kind added without its fold
+    raise ImportError(f"fold.FOLD does not cover {set(Kind) ^ set(FOLD)}")

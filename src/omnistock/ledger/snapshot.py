@@ -1,0 +1,182 @@
+"""Snapshots and digests of a ``LedgerState``.
+
+``to_bytes`` writes a snapshot (no pickle): ``SNAPSHOT_MAGIC``, then the
+header's length and the grid's shape as three little-endian u64, then a
+JSON header (head, names, every record, the blocks), then the used part of
+the ``holdable`` and ``reserved`` grids as raw int64. ``load`` reads one
+back into a fresh state; a blob that is not a sound snapshot raises
+``StorageError``. ``digest`` hashes every figure and record: equal digests
+mean equal states. All three are O(state size). Headers without blocks or
+without reservation sub-numbers (older snapshots) still load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import StorageError
+from ..values import Channel, Location
+from . import heldbatches
+from .fold import use, use_many
+from .holds import Hold
+from .supply import Incoming
+
+if TYPE_CHECKING:
+    from .state import LedgerState
+
+SNAPSHOT_MAGIC = b"OMNISNAP1\n"
+
+
+def digest(st: LedgerState) -> str:
+    """A hash of every figure and record; equal digests mean equal state.
+
+    Blocks are hashed as their arrays, O(their size) in C: which
+    reservations are still kept in a block is itself fixed by the journal
+    (only applying a row detaches one; a rolled-back savepoint restores
+    its blocks; snapshots keep them), so a replay, a snapshot and the
+    live ledger keep them alike."""
+    g = st.grid
+    free, res = g.used()
+    h = hashlib.sha256()
+    h.update(json.dumps([g.skus, g.locs, st.head]).encode())
+    h.update(np.ascontiguousarray(free).tobytes())
+    h.update(np.ascontiguousarray(res).tobytes())
+    h.update(json.dumps(_records(st), sort_keys=True).encode())
+    for token in sorted(st.holds.batches):
+        b = st.holds.batches[token]
+        h.update(json.dumps([token, b.seq, b.exp, b.channel, b.expired]).encode())
+        h.update("\x1f".join(b.orders).encode())
+        for a in (b.start, b.s, b.l, b.q):
+            h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+        h.update(np.ascontiguousarray(b.live, dtype=np.bool_).tobytes())
+    return h.hexdigest()
+
+
+def _records(st: LedgerState) -> dict[str, Any]:
+    """Every record but the blocks, as plain data (digest, snapshots)."""
+    g = st.grid
+    holds = st.holds.by_id.values()
+    return {
+        "safety": sorted([list(p), v] for p, v in g.safety.items()),
+        "unsell": sorted([list(p), u] for p, u in g.unsell.items()),
+        "holds": sorted(_hold_rec(h) for h in holds),
+        "per_order": sorted(st.holds.per_order.items()),
+        "supply": sorted(
+            [i.id, i.sku, i.loc, i.qty, i.eta_us, i.kind, i.src, i.res]
+            for i in st.supply.by_id.values()
+        ),
+        "ranged": sorted(list(p) for p in st.ranged),
+        "policy": st.policy,
+        "locations": [st.locations[k].to_dict() for k in sorted(st.locations)],
+        "channels": [st.channels[k].to_dict() for k in sorted(st.channels)],
+        "picks": sorted([k[0], k[1], v] for k, v in st.picks.items()),
+    }
+
+
+def _hold_rec(h: Hold) -> list[Any]:
+    return [
+        h.id,
+        h.state,
+        h.order_id,
+        h.channel,
+        h.expires_us,
+        h.seq,
+        [[s, l, q] for (s, l), q in h.lines.items()],
+        [[s, l, q] for (s, l), q in h.shipped.items()],  # first-shipped order, as live
+        None if h.dest is None else list(h.dest),
+        h.pickup,
+        h.sub,
+    ]
+
+
+def to_bytes(st: LedgerState) -> bytes:
+    """Serialise ``st`` (no pickle: JSON header plus raw arrays)."""
+    g = st.grid
+    free, res = g.used()
+    header = {
+        "head": st.head,
+        "last_ts": st.last_ts,
+        "skus": g.skus,
+        "locs": g.locs,
+        **_records(st),
+        "blocks": [heldbatches.to_record(b) for b in st.holds.batches.values()],
+    }
+    hb = json.dumps(header).encode()
+    buf = io.BytesIO()
+    buf.write(SNAPSHOT_MAGIC)
+    buf.write(struct.pack("<QQQ", len(hb), free.shape[0], free.shape[1]))
+    buf.write(hb)
+    buf.write(np.ascontiguousarray(free).tobytes())
+    buf.write(np.ascontiguousarray(res).tobytes())
+    return buf.getvalue()
+
+
+def load(st: LedgerState, blob: bytes) -> LedgerState:
+    """Fill ``st``, a fresh state, from the snapshot ``blob``; returns it."""
+    if not blob.startswith(SNAPSHOT_MAGIC):
+        raise StorageError("snapshot is not an omnistock snapshot (bad magic)")
+    try:
+        off = len(SNAPSHOT_MAGIC)
+        hlen, ns, nl = struct.unpack_from("<QQQ", blob, off)
+        off += 24
+        header = json.loads(blob[off : off + hlen])
+        off += hlen
+        n = ns * nl * 8
+        free = np.frombuffer(blob, dtype=np.int64, count=ns * nl, offset=off)
+        res = np.frombuffer(blob, dtype=np.int64, count=ns * nl, offset=off + n)
+        g = st.grid
+        g.reserve_capacity(max(ns, 1), max(nl, 1))
+        for s in header["skus"]:
+            g.sku(s)
+        for name in header["locs"]:
+            g.loc(name)
+        g.holdable[:ns, :nl] = free.reshape(ns, nl)
+        g.reserved[:ns, :nl] = res.reshape(ns, nl)
+        g.safety = {(p[0], p[1]): v for p, v in header["safety"]}
+        g.unsell = {(p[0], p[1]): u for p, u in header["unsell"]}
+        # Creation order (seq), as replay creates them.
+        for rec in sorted(header["holds"], key=lambda r: (r[5], r[10] if len(r) > 10 else 0)):
+            _load_hold(st, rec)
+        st.holds.per_order = dict(header["per_order"])
+        for h in st.holds.by_id.values():
+            for (s, _), q in h.lines.items():
+                use(st, h.channel, s, q)
+        for rec in header.get("blocks", ()):
+            b = heldbatches.from_record(rec)
+            st.holds.batches[b.token] = b
+            if not b.expired:
+                st.holds.batch_expiry.add((b.exp, b.token))
+            m = b.live_lines()
+            use_many(st, b.channel, b.s[m], b.q[m])
+        for sid, s, l, q, eta, kind, src, r in header["supply"]:
+            st.supply.add(Incoming(sid, s, l, q, eta, kind, src, r))
+        st.ranged = {(p[0], p[1]) for p in header["ranged"]}
+        st.policy = header["policy"]
+        st.locations = {d["id"]: Location.from_dict(d) for d in header["locations"]}
+        st.channels = {d["id"]: Channel.from_dict(d) for d in header["channels"]}
+        st.picks = {(loc, day): v for loc, day, v in header["picks"]}
+        st.head = header["head"]
+        st.last_ts = header["last_ts"]
+        return st
+    except (ValueError, KeyError, TypeError, struct.error) as exc:
+        raise StorageError(f"snapshot is corrupt: {exc}") from exc
+
+
+def _load_hold(st: LedgerState, rec: list[Any]) -> None:
+    rid, state, order_id, channel, exp, seq, lines, shipped, dest, pickup = rec[:10]
+    h = Hold(rid, order_id, channel, seq)
+    h.sub = rec[10] if len(rec) > 10 else 0
+    h.state = state
+    st.holds.by_id[rid] = h
+    for s, l, q in lines:
+        st.holds.add_line(h, (s, l), q)
+    h.shipped = {(s, l): q for s, l, q in shipped}
+    h.dest = None if dest is None else (dest[0], dest[1])
+    h.pickup = pickup
+    st.holds.set_expiry(h, exp)
