@@ -32,7 +32,7 @@ from ..errors import InvalidInput
 
 if TYPE_CHECKING:
     from ..inventory import Inventory
-    from ..queries import Reader
+    from ..queries import Queries
 
 __all__ = ["INVENTORY_OPS", "ChannelAdapter", "Command"]
 
@@ -84,7 +84,7 @@ class ChannelAdapter(ABC):
         Pure; raises ``PayloadError`` or ``SignatureError``."""
 
     @abstractmethod
-    def publish(self, inv: Reader, skus: Iterable[str] | None = None) -> dict[str, int]:
+    def publish(self, inv: Queries, skus: Iterable[str] | None = None) -> dict[str, int]:
         """Availability to show on the channel: ``{sku: units}`` for ``skus``
         (every SKU of the ledger when None)."""
 

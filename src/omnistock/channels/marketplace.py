@@ -33,12 +33,12 @@ from ..errors import PayloadError, UnknownChannel
 from ..ledger.heldbatches import BATCH_KINDS, row_skus
 from ..values import Line, Order
 from . import _schema as S
+from ._orders import by_order, scope
 from .base import ChannelAdapter, Command
-from .web import _by_order
 
 if TYPE_CHECKING:
     from ..inventory import Inventory
-    from ..queries import Reader
+    from ..queries import Queries
 
 __all__ = ["Feed", "FeedItem", "MarketplaceAdapter"]
 
@@ -95,21 +95,33 @@ class Feed:
 
 
 class MarketplaceAdapter(ChannelAdapter):
-    """Feeds and order messages for one marketplace channel."""
+    """Feeds and order messages for one marketplace channel.
+
+    ``instance`` scopes message ids (keys are
+    ``marketplace:<instance>:<message_id>``); default: the channel. A
+    ``cancel`` releases only this channel's reservation for the order id."""
 
     name = "marketplace"
 
     def __init__(
-        self, channel: str = "marketplace", *, ttl_seconds: int = 3600, max_bytes: int = S.MAX_BODY
+        self,
+        channel: str = "marketplace",
+        *,
+        ttl_seconds: int = 3600,
+        max_bytes: int = S.MAX_BODY,
+        instance: str | None = None,
     ) -> None:
         self.channel = S.ident(channel, "channel")
+        self.instance = self.channel if instance is None else S.ident(instance, "instance")
+        self.prefix = f"marketplace:{scope(self.instance)}:"
+        """Every key this adapter writes starts with it."""
         self.ttl_seconds = S.integer(ttl_seconds, "ttl_seconds", 1, 30 * 86400)
         self.max_bytes = max_bytes
         self._last: dict[str, int] = {}
         self._last_cursor: int | None = None
 
     # -- figures ----------------------------------------------------------------
-    def figures(self, inv: Reader, skus: Iterable[str]) -> dict[str, int]:
+    def figures(self, inv: Queries, skus: Iterable[str]) -> dict[str, int]:
         """The channel's ring-fenced figure for each SKU: exactly what the
         ledger's ``available(sku, channel=...)`` gives (buffer, cap and the
         other channels' fences, :mod:`omnistock.ledger.pools`).
@@ -118,10 +130,10 @@ class MarketplaceAdapter(ChannelAdapter):
             raise UnknownChannel(self.channel)
         return {sku: inv.available(sku, channel=self.channel) for sku in skus}
 
-    def publish(self, inv: Reader, skus: Iterable[str] | None = None) -> dict[str, int]:
+    def publish(self, inv: Queries, skus: Iterable[str] | None = None) -> dict[str, int]:
         return self.figures(inv, inv.skus if skus is None else skus)
 
-    def full(self, inv: Reader) -> Feed:
+    def full(self, inv: Queries) -> Feed:
         """Every SKU's figure. O(SKUs x channel locations)."""
         cursor = inv.head
         figs = self.figures(inv, inv.skus)
@@ -177,7 +189,7 @@ class MarketplaceAdapter(ChannelAdapter):
         mid = S.event_id(doc["message_id"], "message_id")
         kind = S.choice(doc["type"], "type", ("order", "cancel"))
         order_id = S.ident(doc["order_id"], "order_id")
-        key = f"marketplace:{self.channel}:{mid}"
+        key = self.prefix + mid
         if len(key) > 200:
             raise PayloadError("message_id", mid, "too long once prefixed")
         if kind == "cancel":
@@ -195,5 +207,7 @@ class MarketplaceAdapter(ChannelAdapter):
         ring-fence itself, in the same commit, so a marketplace can never
         take stock fenced for other channels, even under concurrency."""
         if command.op == "release_order":
-            return _by_order(inv, command.kwargs["order_id"], inv.release, command.key)
+            return by_order(
+                inv, command.kwargs["order_id"], self.channel, inv.release, command.key, "order_id"
+            )
         return super().execute(inv, command)

@@ -29,19 +29,28 @@ and returns to the central ledger:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..errors import InvalidInput, OmnistockError, PayloadError
+from ..errors import (
+    InvalidInput,
+    OmnistockError,
+    PayloadError,
+    UnknownChannel,
+    UnknownLocation,
+    UnknownSku,
+)
 from ..values import Resourced, Shortage
 from . import _schema as S
+from ._orders import scope
 from .base import ChannelAdapter, Command
 
 if TYPE_CHECKING:
     from ..inventory import Inventory
-    from ..queries import Reader
+    from ..queries import Queries
 
 __all__ = ["PosAdapter", "PosTerminal", "SyncReport"]
 
@@ -53,7 +62,14 @@ class PosAdapter(ChannelAdapter):
     """Receipts of one terminal at one store location.
 
     ``channel``: the ledger channel sales are journaled under (must exist in
-    every ledger the receipts reach), or None."""
+    every ledger the receipts reach), or None. ``instance`` scopes receipt
+    ids (keys are ``pos:<instance>:<receipt_id>:sale``); default
+    ``<terminal>@<location>``, so till ``t1`` of one store and till ``t1`` of
+    another never share a key.
+
+    A sale is refused (``InvalidInput`` naming the location) at a location
+    whose ``sells`` is False, a return at one whose ``accepts_returns`` is
+    False."""
 
     name = "pos"
 
@@ -64,6 +80,7 @@ class PosAdapter(ChannelAdapter):
         channel: str | None = None,
         *,
         max_bytes: int = S.MAX_BODY,
+        instance: str | None = None,
     ) -> None:
         self.terminal = S.event_id(terminal, "terminal")
         if len(terminal) > 48:
@@ -71,9 +88,16 @@ class PosAdapter(ChannelAdapter):
         self.location = S.ident(location, "location")
         self.channel = None if channel is None else S.ident(channel, "channel")
         self.max_bytes = max_bytes
+        self.instance = (
+            f"{self.terminal}@{self.location}"
+            if instance is None
+            else S.ident(instance, "instance")
+        )
+        self.prefix = f"pos:{scope(self.instance)}:"
+        """Every key this adapter writes starts with it."""
 
     def key(self, receipt_id: str, part: str) -> str:
-        return f"pos:{self.terminal}:{receipt_id}:{part}"
+        return f"{self.prefix}{receipt_id}:{part}"
 
     def parse(self, payload: bytes, headers: Mapping[str, str] | None = None) -> list[Command]:
         """Validate a receipt. Pure; raises ``PayloadError`` naming the field."""
@@ -126,23 +150,31 @@ class PosAdapter(ChannelAdapter):
             self.key(rid, "return"),
         )
 
+    def check_location(self, inv: Queries, commands: Sequence[Command]) -> None:
+        """The location exists in ``inv``, sells (for a sale) and accepts
+        returns (for a return); else a typed error naming it."""
+        loc = inv.locations.get(self.location)
+        if loc is None:
+            raise UnknownLocation(self.location)
+        for c in commands:
+            if c.op == "sell" and not loc.sells:
+                raise InvalidInput(
+                    "location", self.location, "does not sell (sells=False): no POS sales here"
+                )
+            if c.op == "return_items" and not loc.accepts_returns:
+                raise InvalidInput("location", self.location, "does not accept returns")
+
     def apply(self, inv: Inventory, commands: Sequence[Command]) -> list[Any]:
         """Check every line against ``inv`` first (known SKUs, a location
         that sells and takes returns), so an exchange applies both halves or
         neither; then apply in order."""
-        loc = inv.locations.get(self.location)
-        if loc is None:
-            from ..errors import UnknownLocation
-
-            raise UnknownLocation(self.location)
+        self.check_location(inv, commands)
         for c in commands:
-            if c.op == "return_items" and not loc.accepts_returns:
-                raise InvalidInput("location", self.location, "does not accept returns")
             for sku, _ in c.kwargs["lines"]:
                 inv.on_hand(sku, self.location)  # raises UnknownSku
         return super().apply(inv, commands)
 
-    def publish(self, inv: Reader, skus: Iterable[str] | None = None) -> dict[str, int]:
+    def publish(self, inv: Queries, skus: Iterable[str] | None = None) -> dict[str, int]:
         """Units sellable now at the terminal's location (shelf display)."""
         return {
             s: inv.available(s, location=self.location)
@@ -161,8 +193,12 @@ class SyncReport:
     ``resourced``: how the central ledger re-sourced them (in the same
     commit as each sale); ``to_resource``: reservations still open that it
     could not fully re-source (units nowhere to be had);
-    ``cursor``: local journal seq synced up to; ``error``: why the sync
-    stopped early (it resumes from ``cursor``)."""
+    ``negative_stock``: positions where the synced sales sold more than the
+    central ledger had sellable (a SKU the till was never seeded with, stock
+    the central ledger never heard of): ``qty`` is how far below zero the
+    central sellable figure is after the sync (the reservations a sale
+    uncovers are in ``shortages``); ``cursor``: local journal seq synced up to; ``error``: why
+    the sync stopped early (it resumes from ``cursor``)."""
 
     since: int
     cursor: int
@@ -172,6 +208,7 @@ class SyncReport:
     to_resource: tuple[str, ...] = ()
     error: str | None = None
     resourced: tuple[Resourced, ...] = ()
+    negative_stock: tuple[Shortage, ...] = ()
 
 
 class PosTerminal:
@@ -179,6 +216,12 @@ class PosTerminal:
 
     ``local``: an :class:`Inventory` on the till's own store (e.g.
     ``Inventory.open("sqlite:///till.db")``), holding the adapter's location.
+
+    A sale is physical truth: the till rings any SKU, including one it was
+    never seeded with (the local ledger then learns the SKU at zero and goes
+    below it), and :meth:`sync` sends it on; the central ledger reports what
+    it leaves short (:attr:`SyncReport.negative_stock`,
+    :attr:`SyncReport.shortages`).
     """
 
     def __init__(self, adapter: PosAdapter, local: Inventory, cursor: int = 0) -> None:
@@ -186,26 +229,72 @@ class PosTerminal:
         self.local = local
         self.cursor = cursor
 
-    def seed(self, central: Reader, skus: Iterable[str] | None = None) -> int:
+    def seed(self, central: Queries, skus: Iterable[str] | None = None) -> int:
         """Copy the location (and channel) and its sellable counts from the
         central ledger into the local one; returns how many SKUs. Counts are
-        not synced back (only sales and returns are)."""
+        not synced back (only sales and returns are).
+
+        Sales and returns rung but not yet synced are kept: they stay after
+        the cursor (the next :meth:`sync` sends them), and each SKU's local
+        count is the central figure less what was sold here since (plus
+        sellable returns), since the central figure does not include them
+        yet. The cursor moves past the seed only when nothing is unsynced."""
         loc = self.adapter.location
-        self.local.add_location(central.locations[loc])
+        where = central.locations.get(loc)
+        if where is None:
+            raise UnknownLocation(loc)
+        # the till holds one location: its returns stay here; the central
+        # ledger routes them to returns_to when they sync
+        self.local.add_location(attrs.evolve(where, returns_to=None))
         ch = self.adapter.channel
         if ch is not None:
-            c = central.channels[ch]
+            c = central.channels.get(ch)
+            if c is None:
+                raise UnknownChannel(ch)
             self.local.add_channel(attrs.evolve(c, locations=(loc,)))
+        pending = self._unsynced()
         n = 0
         for sku in central.skus if skus is None else skus:
-            self.local.count(sku, loc, central.on_hand(sku, loc, "sellable"))
+            figure = central.on_hand(sku, loc, "sellable") + pending.get(sku, 0)
+            self.local.count(sku, loc, max(0, figure))
             n += 1
-        self.cursor = self.local.head
+        if not pending:
+            self.cursor = self.local.head
         return n
 
+    def _unsynced(self) -> dict[str, int]:
+        """Net sellable units moved by sales and returns after the cursor,
+        per SKU (sold: minus; returned sellable: plus). A SKU whose net is 0
+        is still listed, so an empty dict means nothing is unsynced."""
+        out: dict[str, int] = {}
+        for r in self.local.store.read(self.cursor, self.local.head):
+            kind, sku, qty = r[2], r[3], int(r[5])
+            if sku is None:
+                continue
+            if kind == "sold":
+                out[sku] = out.get(sku, 0) - qty
+            elif kind == "returned":
+                data = json.loads(r[9]) if r[9] else {}
+                sellable = data.get("state", "sellable") == "sellable"
+                out[sku] = out.get(sku, 0) + (qty if sellable else 0)
+        return out
+
     def ring(self, payload: bytes) -> list[Any]:
-        """Ring a receipt into the local ledger (works with no network)."""
-        return self.adapter.handle(self.local, payload)
+        """Ring a receipt into the local ledger (works with no network).
+
+        A SKU the till was never seeded with is learnt at zero and sold
+        below it: the sale happened, so it is recorded and synced. A sale at
+        a location that does not sell is refused (``InvalidInput``)."""
+        commands = self.adapter.parse(payload)
+        self.adapter.check_location(self.local, commands)
+        loc = self.adapter.location
+        for c in commands:
+            for sku, _ in c.kwargs["lines"]:
+                try:
+                    self.local.on_hand(sku, loc)
+                except UnknownSku:
+                    self.local.count(sku, loc, 0)
+        return self.adapter.apply(self.local, commands)
 
     def sync(self, central: Inventory, since: int | None = None) -> SyncReport:
         """Send local sales and returns after ``since`` (default: the saved
@@ -216,6 +305,7 @@ class PosTerminal:
         replayed: list[str] = []
         shortages: list[Shortage] = []
         resourced: list[Resourced] = []
+        sold_at: dict[tuple[str, str], None] = {}
         error = None
         for group in _groups(self.local.store.read(start, self.local.head)):
             last = group[-1][0]
@@ -232,9 +322,8 @@ class PosTerminal:
                     res = central.sell(loc, lines, key=ckey, channel=group[0][7])
                     shortages.extend(res.shortages)
                     resourced.extend(res.resourced)
+                    sold_at.update(((sku, loc), None) for sku, _ in lines)
                 else:
-                    import json
-
                     data = json.loads(group[0][9]) if group[0][9] else {}
                     central.return_items(
                         loc,
@@ -267,11 +356,22 @@ class PosTerminal:
             tuple(names),
             error,
             tuple(resourced),
+            self._negative(central, sold_at),
         )
+
+    @staticmethod
+    def _negative(central: Inventory, positions: Iterable[tuple[str, str]]) -> tuple[Shortage, ...]:
+        """Positions whose central sellable figure is below zero."""
+        out = []
+        for sku, loc in positions:
+            figure = central.on_hand(sku, loc, "sellable")
+            if figure < 0:
+                out.append(Shortage(sku, loc, -figure, ()))
+        return tuple(out)
 
     def _central_key(self, group: list[Any]) -> str:
         key, seq = group[0][8], group[0][0]
-        prefix = f"pos:{self.adapter.terminal}:"
+        prefix = self.adapter.prefix
         if isinstance(key, str) and key.startswith(prefix):
             return key
         return f"{prefix}@{seq}"

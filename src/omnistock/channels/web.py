@@ -23,22 +23,17 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..errors import (
-    IdempotencyConflict,
-    InvalidTransition,
-    PayloadError,
-    SignatureError,
-    UnknownReservation,
-)
-from ..values import Line, Order, Point, Reservation
+from ..errors import PayloadError, SignatureError
+from ..values import Line, Order, Point
 from . import _schema as S
+from ._orders import by_order, reservations_of, scope
 from .base import ChannelAdapter, Command
 
 if TYPE_CHECKING:
     from ..inventory import Inventory
-    from ..queries import Reader
+    from ..queries import Queries
 
-__all__ = ["EVENT_TYPES", "WebShopAdapter", "sign"]
+__all__ = ["EVENT_TYPES", "WebShopAdapter", "reservations_of", "sign"]
 
 TS_HEADER = "x-omnistock-timestamp"
 SIG_HEADER = "x-omnistock-signature"
@@ -63,6 +58,14 @@ class WebShopAdapter(ChannelAdapter):
     ``secret``: the shared HMAC key (at least 16 bytes). ``channel``: the
     ledger channel orders are placed under. ``clock``: aware-UTC "now" for the
     timestamp check. ``ttl``: default hold time of placed orders.
+    ``instance``: the name of this web shop, which scopes its event ids
+    (keys are ``web:<instance>:<event id>``); default: the channel. Two shops
+    that feed the same channel must each be given their own ``instance``,
+    since their event ids are numbered independently.
+
+    Order events (``order.cancelled``, ``pickup.collected``, ``commit``) act
+    only on this adapter's channel's reservations: another channel's order
+    with the same id is never touched.
     """
 
     name = "web"
@@ -77,12 +80,16 @@ class WebShopAdapter(ChannelAdapter):
         ttl: timedelta = timedelta(minutes=30),
         max_bytes: int = S.MAX_BODY,
         max_depth: int = S.MAX_DEPTH,
+        instance: str | None = None,
     ) -> None:
         key = secret.encode() if isinstance(secret, str) else secret
         if not isinstance(key, bytes) or len(key) < 16:
             raise PayloadError("secret", "<hidden>", "must be at least 16 bytes")
         self._secret = key
         self.channel = S.ident(channel, "channel")
+        self.instance = self.channel if instance is None else S.ident(instance, "instance")
+        self.prefix = f"web:{scope(self.instance)}:"
+        """Every key this adapter writes starts with it."""
         self.tolerance = float(tolerance)
         self._clock = clock or (lambda: datetime.now(UTC))
         self.ttl = ttl
@@ -137,7 +144,7 @@ class WebShopAdapter(ChannelAdapter):
         kind = S.choice(doc["type"], "type", EVENT_TYPES)
         if "created_at" in doc:
             S.integer(doc["created_at"], "created_at", 0, 2**40)
-        key = f"web:{eid}"
+        key = self.prefix + eid
         data = doc["data"]
         if kind == "order.placed":
             return self._placed(data, key)
@@ -223,51 +230,12 @@ class WebShopAdapter(ChannelAdapter):
                 "collect_order": inv.collect,
                 "commit_order": inv.commit,
             }[op]
-            return _by_order(inv, command.kwargs["order_id"], fn, command.key)
+            return by_order(inv, command.kwargs["order_id"], self.channel, fn, command.key)
         return super().execute(inv, command)
 
     # -- outbound -----------------------------------------------------------------
-    def publish(self, inv: Reader, skus: Iterable[str] | None = None) -> dict[str, int]:
+    def publish(self, inv: Queries, skus: Iterable[str] | None = None) -> dict[str, int]:
         """``available(sku, channel=self.channel)`` for each SKU."""
         return {
             s: inv.available(s, channel=self.channel) for s in (inv.skus if skus is None else skus)
         }
-
-
-def reservations_of(inv: Reader, order_id: str) -> list[Reservation]:
-    """The reservations made for ``order_id``, oldest first. Uses the ledger's
-    ``<order>#<n>`` ids (O(reservations of the order)); falls back to a scan
-    of every reservation if the numbering has a gap."""
-    out: list[Reservation] = []
-    n = 1
-    while True:
-        try:
-            out.append(inv.reservation(f"{order_id}#{n}"))
-        except UnknownReservation:
-            break
-        n += 1
-    if not out:
-        out = [r for r in inv.reservations() if r.order_id == order_id]
-    return out
-
-
-def _by_order(
-    inv: Inventory, order_id: str, fn: Callable[..., Reservation], key: str | None
-) -> Reservation:
-    """Run ``fn(res_id, key=key)`` on the order's open reservation. A
-    redelivered event (its key already used) returns the first result."""
-    res = reservations_of(inv, order_id)
-    if key is not None and inv.store.lookup_key(key) is not None:
-        for r in reversed(res):  # find the reservation the key was used on
-            try:
-                return fn(r.id, key=key)
-            except IdempotencyConflict:
-                continue
-    open_ = [r for r in res if r.state in ("held", "committed")]
-    if not open_:
-        if not res:
-            raise UnknownReservation(order_id, "data.order_id")
-        raise InvalidTransition(
-            "data.order_id", order_id, f"has no open reservation (last is {res[-1].state})"
-        )
-    return fn(open_[-1].id, key=key)

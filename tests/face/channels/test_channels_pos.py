@@ -212,7 +212,7 @@ def test_sync_stops_on_a_refused_command(central: Inventory, tmp_path: Path, clo
     till.ring(receipt("x1", items=items(("A", 1))))
     till.ring(receipt("x2", items=items(("LOCAL-ONLY", 1))))
     rep = till.sync(central)
-    assert rep.applied == ("pos:t1:x1:sale",)
+    assert rep.applied == ("pos:t1@S:x1:sale",)
     assert rep.error is not None and "LOCAL-ONLY" in rep.error
     cursor = till.cursor
     assert till.sync(central).cursor == cursor  # it resumes at the refused command
