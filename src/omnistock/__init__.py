@@ -63,9 +63,8 @@ __all__ = [
 
 def warmup() -> int:
     """Compile every numba kernel now (or load it from the on-disk cache), so
-    no request pays the compile cost later. Returns how many kernels."""
-    from .fulfilment import kernels as _fk  # noqa: F401  (importing declares them)
-    from .fulfilment import optimize as _fo  # noqa: F401
-    from .ledger import compiler, kernels  # noqa: F401
+    no request pays the compile cost later. Returns how many kernels. The
+    kernels are those of ``ledger.compiler``'s registry (``KERNEL_MODULES``)."""
+    from .ledger import compiler
 
     return compiler.warmup_all()

@@ -18,6 +18,7 @@ import numpy as np
 
 from ._validate import MAX_ID_LEN, MAX_QTY, check_id, check_opt_id
 from .errors import InvalidInput, InvalidQuantity
+from .ledger.kernels import HELD, NOT_SERVED, REFUSED, UNKNOWN_LOCATION, UNKNOWN_SKU
 from .ledger.names import ASCII, BAD, NameBuffer
 
 __all__ = [
@@ -30,8 +31,7 @@ __all__ = [
     "HoldBatchResult",
 ]
 
-# Per-order outcome codes (``HoldBatchResult.status``).
-REFUSED, HELD, UNKNOWN_SKU, UNKNOWN_LOCATION, NOT_SERVED = 0, 1, 2, 3, 4
+# Per-order outcome codes (``HoldBatchResult.status``): ``decide_batch``'s.
 REASONS = {
     REFUSED: "insufficient stock",
     HELD: "held",

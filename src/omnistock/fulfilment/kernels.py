@@ -2,9 +2,15 @@
 
 Pure functions over integer and float arrays, declared through the one
 module that owns numba options (``omnistock.ledger.compiler``): explicit
-signatures, compiled lazily, ``cache=True``. They read no globals, write
-only into caller-supplied outputs, and update ``atp`` and ``cap_left`` in
-place. Importing this module registers them for ``omnistock.warmup()``.
+signatures, compiled lazily, ``cache=True``. They read no globals but the
+codes below (frozen into them when they compile), write only into
+caller-supplied outputs, and update ``atp`` and ``cap_left`` in place.
+Importing this module registers them for ``omnistock.warmup()``.
+
+Codes shared with callers: a wave order's ``status`` (``UNFILLABLE``,
+``ALLOCATED``, ``PARTIAL``; ``STATUS_CODE`` by ``Allocation.status``), its
+``flags`` bits (``ALLOW_SPLIT``, ``ALLOW_PARTIAL``) and the preference
+codes (``PREF_CODE``, by ``Policy.preferences`` name).
 
 Contract with :func:`omnistock.fulfilment.sourcing.source`: for the same
 candidates (in the same order), the same distances and the same policy,
@@ -23,12 +29,45 @@ from typing import Any
 import numpy as np
 
 from ..ledger.compiler import kernel
-from .policy import PREF_CODE, Policy
+from .policy import PREFERENCES, Policy
 
-__all__ = ["UNLIMITED", "allocate_wave_single", "nearest", "wave_policy"]
+__all__ = [
+    "ALLOCATED",
+    "ALLOW_PARTIAL",
+    "ALLOW_SPLIT",
+    "PARTIAL",
+    "PREF_CODE",
+    "STATUS_CODE",
+    "UNFILLABLE",
+    "UNLIMITED",
+    "allocate_wave_single",
+    "nearest",
+    "wave_policy",
+]
 
 UNLIMITED = 2**62
 """``cap_left`` value for a location without a daily capacity."""
+
+# A wave order's ``status``, as ``allocate_wave_single`` writes it.
+UNFILLABLE, ALLOCATED, PARTIAL = 0, 1, 2
+STATUS_CODE = {"unfillable": UNFILLABLE, "allocated": ALLOCATED, "partial": PARTIAL}
+"""``Allocation.status`` -> wave status code (``BatchResult.status``)."""
+
+# A wave order's ``flags`` bits.
+ALLOW_SPLIT, ALLOW_PARTIAL = 1, 2
+
+# Preference codes, as ``prefs`` holds them (``wave_policy``).
+FEWEST_SPLITS, CLOSEST, PRIORITY, HIGHEST_STOCK, LOWEST_COST = 0, 1, 2, 3, 4
+PREF_CODE = {
+    "fewest_splits": FEWEST_SPLITS,
+    "closest": CLOSEST,
+    "priority": PRIORITY,
+    "highest_stock": HIGHEST_STOCK,
+    "lowest_cost": LOWEST_COST,
+}
+"""``Policy.preferences`` name -> the kernel's preference code."""
+if set(PREF_CODE) != set(PREFERENCES):  # pragma: no cover - a preference without a code
+    raise ImportError(f"wave kernel preference codes differ from {PREFERENCES}")
 
 VEC = "int64[::1]"
 FVEC = "float64[::1]"
@@ -37,8 +76,7 @@ GRID = "int64[:, ::1]"
 
 def wave_policy(policy: Policy) -> tuple[np.ndarray, float, float, float]:
     """The kernel's view of a policy: ``(prefs, radius, per_parcel, per_km)``;
-    ``prefs`` holds :data:`~omnistock.fulfilment.policy.PREF_CODE` codes and
-    ``radius`` is -1.0 for none."""
+    ``prefs`` holds :data:`PREF_CODE` codes and ``radius`` is -1.0 for none."""
     prefs = np.array([PREF_CODE[p] for p in policy.preferences], dtype=np.int64)
     radius = -1.0 if policy.radius_km is None else policy.radius_km
     return prefs, radius, policy.per_parcel, policy.per_km
@@ -70,11 +108,11 @@ def allocate_wave_single(
     Order ``j`` wants ``qty[j]`` of SKU row ``sku[j]``; its candidates are
     the location columns ``cand[start[j]:start[j + 1]]`` (no repeats), at
     distances ``dist[...]`` (same positions; ``inf`` unknown). ``flags[j]``:
-    bit 0 allow_split, bit 1 allow_partial. ``prio`` and ``cap_left`` are per
+    ``ALLOW_SPLIT | ALLOW_PARTIAL`` bits. ``prio`` and ``cap_left`` are per
     location column. ``atp[sku, loc]`` is lowered by what is taken and
     ``cap_left`` by one per used location. Outputs: ``take[e]`` units taken
-    at candidate entry ``e``; ``status[j]`` 1 allocated, 2 partial, 0
-    unfillable. Returns the number of orders fully allocated.
+    at candidate entry ``e``; ``status[j]`` ``ALLOCATED``, ``PARTIAL`` or
+    ``UNFILLABLE``. Returns the number of orders fully allocated.
 
     Guarantees: never takes more than a position's positive ATP; identical
     decisions to ``source`` one order at a time (module doc).
@@ -90,7 +128,7 @@ def allocate_wave_single(
     kept = np.empty(width, dtype=np.int64)
     a = np.empty(width, dtype=np.int64)
     sel = np.zeros(width, dtype=np.uint8)
-    fs = prefs.shape[0] > 0 and prefs[0] == 0
+    fs = prefs.shape[0] > 0 and prefs[0] == FEWEST_SPLITS
     done = 0
     for j in range(n_orders):
         lo = start[j]
@@ -114,22 +152,22 @@ def allocate_wave_single(
                 c = 0
                 for t in range(prefs.shape[0]):
                     p = prefs[t]
-                    if p == 1:
+                    if p == CLOSEST:
                         if dist[e] < dist[f]:
                             c = -1
                         elif dist[e] > dist[f]:
                             c = 1
-                    elif p == 2:
+                    elif p == PRIORITY:
                         if prio[loc] < prio[lf]:
                             c = -1
                         elif prio[loc] > prio[lf]:
                             c = 1
-                    elif p == 3:
+                    elif p == HIGHEST_STOCK:
                         if atp[s, loc] > atp[s, lf]:
                             c = -1
                         elif atp[s, loc] < atp[s, lf]:
                             c = 1
-                    elif p == 4:
+                    elif p == LOWEST_COST:
                         if per_km == 0.0:
                             ce = per_parcel
                             cf = per_parcel
@@ -155,8 +193,8 @@ def allocate_wave_single(
             sel[i] = 0
             total += a[i]
         # choose the set
-        split = (flags[j] & 1) != 0
-        partial = (flags[j] & 2) != 0
+        split = (flags[j] & ALLOW_SPLIT) != 0
+        partial = (flags[j] & ALLOW_PARTIAL) != 0
         if m == 0:
             pass
         elif not split:
@@ -225,12 +263,12 @@ def allocate_wave_single(
                 cap_left[cand[e]] -= 1
                 rem -= x
         if rem == 0:
-            status[j] = 1
+            status[j] = ALLOCATED
             done += 1
         elif rem < q:
-            status[j] = 2
+            status[j] = PARTIAL
         else:
-            status[j] = 0
+            status[j] = UNFILLABLE
     return done
 
 

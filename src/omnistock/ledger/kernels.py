@@ -2,8 +2,9 @@
 
 The ledger keeps two dense ``int64[sku, location]`` grids: ``free`` (on hand
 less unsellable less safety) and ``reserved``; ``atp = free - reserved``.
-Kernels read no globals, write only into the arrays they are given, and
-are all-or-nothing where they say so. Complexity is O(lines) per call.
+Kernels read no globals but the constants below (frozen into them when they
+compile), write only into the arrays they are given, and are all-or-nothing
+where they say so. Complexity is O(lines) per call.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from .compiler import kernel
 
 GRID = "int64[:, ::1]"
 VEC = "int64[::1]"
+
+# ``decide_batch``'s per-order statuses (``HoldBatchResult.status``): refused
+# for want of stock, held, or the first unusable line's reason.
+REFUSED, HELD, UNKNOWN_SKU, UNKNOWN_LOCATION, NOT_SERVED = 0, 1, 2, 3, 4
 
 
 @kernel(f"void({VEC}, {VEC}, {VEC}, {VEC}, {GRID}, {GRID})")
@@ -61,27 +66,27 @@ def decide_batch(
     bulk hold's whole plan in one pass.
 
     Order ``j`` owns lines ``start[j]:start[j + 1]``. An order whose first
-    unusable line has ``s < 0`` gets status 2 (unknown SKU), ``loc < 0``
-    status 3 (unknown location), ``served[loc] == 0`` status 4 (location not
-    served); it reserves nothing. Otherwise its lines are reserved one by
-    one where ``atp >= qty`` and rolled back together if one is short
-    (status 0), else it is held (status 1, and ``line_held`` is 1 on its
-    lines). Returns the number held. O(lines)."""
+    unusable line has ``s < 0`` gets status ``UNKNOWN_SKU``, ``loc < 0``
+    ``UNKNOWN_LOCATION``, ``served[loc] == 0`` ``NOT_SERVED``; it reserves
+    nothing. Otherwise its lines are reserved one by one where ``atp >=
+    qty`` and rolled back together if one is short (``REFUSED``), else it
+    is ``HELD`` (and ``line_held`` is 1 on its lines). Returns the number
+    held. O(lines)."""
     n = 0
     for j in range(start.shape[0] - 1):
         lo = start[j]
         hi = start[j + 1]
-        code = 0
+        code = HELD  # until a line is unusable
         for k in range(lo, hi):
             if s[k] < 0:
-                code = 2
+                code = UNKNOWN_SKU
             elif loc[k] < 0:
-                code = 3
+                code = UNKNOWN_LOCATION
             elif served[loc[k]] == 0:
-                code = 4
-            if code != 0:
+                code = NOT_SERVED
+            if code != HELD:
                 break
-        if code != 0:
+        if code != HELD:
             status[j] = code
             for k in range(lo, hi):
                 line_held[k] = 0
@@ -96,14 +101,14 @@ def decide_batch(
             else:
                 break
         if k == hi:
-            status[j] = 1
+            status[j] = HELD
             for r in range(lo, hi):
                 line_held[r] = 1
             n += 1
         else:
             for r in range(lo, k):
                 reserved[s[r], loc[r]] -= qty[r]
-            status[j] = 0
+            status[j] = REFUSED
             for r in range(lo, hi):
                 line_held[r] = 0
     return n
@@ -135,7 +140,7 @@ def compact_held(
     li: Any,
     sizes: Any,
 ) -> None:
-    """The held orders of a decided batch (``status == 1``), compacted in
+    """The held orders of a decided batch (``status == HELD``), compacted in
     one pass. ``(buf, offs)`` hold the batch's names NUL-separated
     (``ledger.names``): its ``n`` order ids, then one SKU per line. Writes
     the held order ids' and their lines' SKU code points, concatenated,
@@ -154,7 +159,7 @@ def compact_held(
     kt = 0
     hstart[0] = 0
     for j in range(n):
-        if status[j] != 1:
+        if status[j] != HELD:
             continue
         a = offs[j]
         e = offs[j + 1] - 1

@@ -11,12 +11,12 @@ and whether all of it is printable ASCII, one hash-table pass for
 duplicates or for the positions of names in a ``NameIndex``. (A batch's
 held subset is gathered from the same buffer by ``kernels.compact_held``.)
 
-Hash: two code points per 64-bit multiply, then murmur3's finaliser; a
-table slot holds the hash's high 32 bits and where the name's entry starts
-plus one (0 is empty), linear probing, at most half full. The hash is
-written out in both kernels that probe (a kernel reads no globals, so it
-cannot call a shared helper). Names are compared in full
-on a tag match, so a hash collision never conflates two names.
+Hash (``_hash``, an njit helper both probing kernels call): two code
+points per 64-bit multiply, then murmur3's finaliser; a table slot holds
+the hash's high 32 bits and where the name's entry starts plus one (0 is
+empty), linear probing, at most half full. Names are compared in full on a
+tag match (``_is_entry``, shared too), so a hash collision never conflates
+two names.
 """
 
 from __future__ import annotations
@@ -26,14 +26,43 @@ from typing import Any
 
 import numpy as np
 
-from .compiler import kernel
+from .compiler import helper, kernel
 
-# ``encode`` flags.
+# ``NameBuffer.charset`` codes, as ``_offsets`` returns them: a malformed
+# buffer (or a name no id can be), some name not printable ASCII, all ASCII.
 BAD, OTHER, ASCII = -1, 0, 1
 
 BUF = "Array(uint32, 1, 'C', readonly=True)"  # straight from ``str.encode``
 OFFS = "int64[::1]"
 TABLE = "uint64[::1]"
+
+
+@helper
+def _hash(buf: Any, a: Any, e: Any) -> Any:
+    """The 64-bit hash of the name ``buf[a:e]``: two code points a multiply
+    (half the latency of one), then murmur3's finaliser, since the low bits
+    mix poorly. O(e - a)."""
+    h = np.uint64(e - a)
+    for k in range(a, e - 1, 2):
+        h = (h ^ (np.uint64(buf[k]) | (np.uint64(buf[k + 1]) << np.uint64(32)))) * np.uint64(
+            0x9E3779B97F4A7C15
+        )
+    if (e - a) & 1:
+        h = (h ^ np.uint64(buf[e - 1])) * np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+@helper
+def _is_entry(ent: Any, q: Any, buf: Any, a: Any, e: Any) -> Any:
+    """Whether the entry whose code points start at ``ent[q]`` is the name
+    ``buf[a:e]`` (the same code points, then the entry's 0). O(e - a)."""
+    for k in range(e - a):
+        if ent[q + k] != buf[a + k]:
+            return False
+    return ent[q + e - a] == 0
 
 
 @kernel(f"int64({BUF}, {OFFS})")
@@ -42,24 +71,25 @@ def _offsets(buf: Any, offs: Any) -> Any:
     each NUL-separated name of ``buf`` starts, and ``offs[-1] = len(buf) +
     1``, so name ``i`` is ``buf[offs[i]:offs[i + 1] - 1]``. Returns -1
     unless ``buf`` holds exactly ``len(offs) - 1`` names, else 1 when every
-    code point is printable ASCII (0x20-0x7e), else 0. O(len(buf))."""
+    code point is printable ASCII (0x20-0x7e), else 0: ``BAD``, ``ASCII``,
+    ``OTHER``. O(len(buf))."""
     n = offs.shape[0] - 1
     j = 0
-    ascii_only = 1
+    charset = ASCII
     offs[0] = 0
     for i in range(buf.shape[0]):
         c = buf[i]
         if c == 0:
             j += 1
             if j >= n:
-                return -1
+                return BAD
             offs[j] = i + 1
         elif c < 0x20 or c > 0x7E:
-            ascii_only = 0
+            charset = OTHER
     if j != n - 1:
-        return -1
+        return BAD
     offs[n] = buf.shape[0] + 1
-    return ascii_only
+    return charset
 
 
 @kernel(f"int64({TABLE}, uint32[::1], int64, {BUF}, {OFFS}, int64)")
@@ -74,16 +104,7 @@ def _append(table: Any, ent: Any, used: int, buf: Any, offs: Any, lo: int) -> An
     p = used
     for i in range(offs.shape[0] - 1):
         a, e = offs[i], offs[i + 1] - 1
-        h = np.uint64(e - a)
-        for k in range(a, e - 1, 2):  # two code points a multiply: half the latency
-            h = (h ^ (np.uint64(buf[k]) | (np.uint64(buf[k + 1]) << np.uint64(32)))) * np.uint64(
-                0x9E3779B97F4A7C15
-            )
-        if (e - a) & 1:
-            h = (h ^ np.uint64(buf[e - 1])) * np.uint64(0x9E3779B97F4A7C15)
-        h ^= h >> np.uint64(33)  # the low bits mix poorly: finish as murmur3 does
-        h *= np.uint64(0xFF51AFD7ED558CCD)
-        h ^= h >> np.uint64(33)
+        h = _hash(buf, a, e)
         tag = h >> np.uint64(32)
         slot = h & mask
         while True:
@@ -93,12 +114,7 @@ def _append(table: Any, ent: Any, used: int, buf: Any, offs: Any, lo: int) -> An
                 break
             if (v >> np.uint64(32)) == tag:
                 q = np.int64(v & np.uint64(0xFFFFFFFF))  # the entry's first code point
-                same = True
-                for k in range(e - a):
-                    if ent[q + k] != buf[a + k]:
-                        same = False
-                        break
-                if same and ent[q + e - a] == 0:
+                if _is_entry(ent, q, buf, a, e):
                     return -(i + 1)
             slot = (slot + np.uint64(1)) & mask
         ent[p] = lo + i
@@ -119,16 +135,7 @@ def _find(table: Any, ent: Any, qbuf: Any, qoffs: Any, out: Any) -> Any:
     missing = 0
     for i in range(qoffs.shape[0] - 1):
         a, e = qoffs[i], qoffs[i + 1] - 1
-        h = np.uint64(e - a)
-        for k in range(a, e - 1, 2):
-            h = (h ^ (np.uint64(qbuf[k]) | (np.uint64(qbuf[k + 1]) << np.uint64(32)))) * np.uint64(
-                0x9E3779B97F4A7C15
-            )
-        if (e - a) & 1:
-            h = (h ^ np.uint64(qbuf[e - 1])) * np.uint64(0x9E3779B97F4A7C15)
-        h ^= h >> np.uint64(33)
-        h *= np.uint64(0xFF51AFD7ED558CCD)
-        h ^= h >> np.uint64(33)
+        h = _hash(qbuf, a, e)
         tag = h >> np.uint64(32)
         slot = h & mask
         found = np.int64(-1)
@@ -138,12 +145,7 @@ def _find(table: Any, ent: Any, qbuf: Any, qoffs: Any, out: Any) -> Any:
                 break
             if (v >> np.uint64(32)) == tag:
                 q = np.int64(v & np.uint64(0xFFFFFFFF))
-                same = True
-                for k in range(e - a):
-                    if ent[q + k] != qbuf[a + k]:
-                        same = False
-                        break
-                if same and ent[q + e - a] == 0:
+                if _is_entry(ent, q, qbuf, a, e):
                     found = np.int64(ent[q - 1])
                     break
             slot = (slot + np.uint64(1)) & mask
