@@ -1,72 +1,71 @@
 """``Inventory``: the public face over one journal store.
 
-Every state change is a command: it checks its arguments, expires holds due
-by the clock, validates against the in-memory ledger, appends its journal
-rows atomically with the head it saw (optimistic concurrency), then folds
-the rows into the ledger through the same code replay uses. A command that
-raises has changed nothing.
+Each command method checks its arguments and asks the runner
+(``omnistock.runner``) to commit a plan function from ``omnistock.commands``;
+each query asks the reader (``omnistock.queries``). A command that raised
+changed nothing; a command that returned is in the journal. See
+docs/architecture.md for how a command flows and how to add one.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal, overload
 
-import numpy as np
-
-from . import codec, history
-from ._validate import (
-    check_id,
-    check_opt_id,
-    check_qty,
-    check_when,
-    to_micros,
-)
-from .bulkholds import BulkHoldCommands
-from .commands import (
-    RETRIES,
-    Clock,
-    Follow,
-    Plan,
-    _nothing,
-    _Request,
-    _utcnow,
-)
-from .errors import (
-    ConcurrencyConflict,
-    IdempotencyConflict,
-    InvalidInput,
-    OmnistockError,
-    StorageError,
-    UnknownLocation,
-)
-from .ledger import heldbatches
-from .ledger.savepoint import Savepoint
+from . import audit, codec
+from ._validate import check_id, check_opt_id, check_qty, check_ttl, check_when, to_micros
+from .commands import allocation, holdbatches, network, reservations, stock, transfers
+from .errors import InvalidInput, OmnistockError, UnknownChannel
+from .fulfilment.batch import BatchResult, OrderBatch
+from .fulfilment.policy import Policy
+from .fulfilment.resourcing import resource_shortages
+from .fulfilment.results import Allocation
+from .fulfilment.returns import CONDITIONS
+from .fulfilment.waves import batch_of
+from .holdbatch import HoldBatch, HoldBatchResult
 from .ledger.state import LedgerState
-from .orders import OrderCommands
+from .lookup import check_state, fenced
+from .planning import nothing
 from .queries import Reader
-from .reports import CheckReport
-from .reservations import ReservationCommands
-from .stock import StockCommands
-from .storage import Commit, NewRow, Store, open_store
-from .values import (
-    Channel,
-    Entry,
-    Location,
-)
+from .reports import CheckReport, Explanation, Promise
+from .runner import Clock, Command, Runner
+from .storage import Store, open_store
+from .storage.memory import MemoryStore
+from .values import Applied, Channel, Entry, Location, Order, Reservation, Transfer, lines_of
+
+Ttl = timedelta | float
+DEFAULT_TTL = timedelta(minutes=15)
+State = Literal["sellable", "damaged", "inspection", "quarantine", "display"]
+Condition = Literal["sellable", "damaged", "inspection", "quarantine", "display", "write_off"]
+RejectReason = Literal["not_found", "damaged", "mismatch"]
+
+codec.register("Allocation", Allocation.from_jsonable)
+codec.register("HoldBatchResult", HoldBatchResult.from_jsonable)
 
 
-class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockCommands, Reader):
+def _ttl_us(ttl: Any) -> int:
+    return check_ttl("ttl", ttl) // timedelta(microseconds=1)
+
+
+def _order(order: Any) -> Order:
+    if not isinstance(order, Order):
+        raise InvalidInput("order", order, "must be an Order")
+    return order
+
+
+def _policy(policy: Any) -> Policy | None:
+    if policy is not None and not isinstance(policy, Policy):
+        raise InvalidInput("policy", policy, "must be a Policy")
+    return policy
+
+
+class Inventory:
     """One retailer's stock ledger over a journal store.
 
-    Thread-safe: commands from several threads are serialised. Several
-    processes may open the same durable store; each sees the others' commands
-    (queries catch up first) and conflicting writes are retried.
-    """
+    Thread-safe: commands from several threads are group-committed. Several
+    processes may open the same durable store; each sees the others'
+    commands (queries catch up first) and conflicting writes are retried."""
 
     def __init__(
         self,
@@ -75,507 +74,512 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
         *,
         snapshot_every: int = 200_000,
     ) -> None:
-        from .storage.memory import MemoryStore
-
         if clock is not None and not callable(clock):
-            raise InvalidInput(
-                "clock", clock, "must be a zero-argument callable returning an aware UTC datetime"
-            )
-        self._store = store if store is not None else MemoryStore()
-        self._clock: Clock = clock or _utcnow
-        self._lock = threading.RLock()  # held by the group-commit leader
-        self._queue_lock = threading.Lock()
-        self._queue: list[_Request] = []
-        self._snapshot_every = snapshot_every
-        self._shared = not isinstance(self._store, MemoryStore) or store is not None
-        self._state = self._load()
-        self._last_snap = self._state.head
-        self._closed = False
+            why = "must be a zero-argument callable returning an aware UTC datetime"
+            raise InvalidInput("clock", clock, why)
+        shared = store is not None  # another Inventory may append to a store given in
+        self._runner = Runner(
+            store if store is not None else MemoryStore(), clock,
+            snapshot_every=snapshot_every, shared=shared,
+        )  # fmt: skip
+        self._reader = Reader(self._runner.sync, self._now_of)
 
     @classmethod
     def open(cls, url: str = "memory://", clock: Clock | None = None, **options: Any) -> Inventory:
         """Open the inventory kept in ``url``: ``memory://`` (default),
-        ``sqlite:///path.db`` or ``postgresql://...``. Opening loads the newest
-        snapshot and replays the journal after it."""
+        ``sqlite:///path.db`` or ``postgresql://...``. Opening loads the
+        newest snapshot and replays the journal after it."""
         snapshot_every = options.pop("snapshot_every", 200_000)
         return cls(open_store(url, **options), clock=clock, snapshot_every=snapshot_every)
 
+    def _now_of(self, st: LedgerState) -> int:
+        return max(self._runner.now_us(), st.last_ts)
+
+    @property
+    def _state(self) -> Any:
+        """The live ledger, for white-box tests and benchmarks."""
+        return self._runner.state
+
     @property
     def store(self) -> Store:
-        return self._store
-
-    def _load(self) -> LedgerState:
-        snap = self._store.load_snapshot()
-        st: LedgerState | None = None
-        if snap is not None:
-            try:
-                st = LedgerState.from_bytes(snap[1])
-                if st.head != snap[0]:
-                    st = None
-            except StorageError:
-                st = None  # the journal is the truth: fall back to a full replay
-        if st is None:
-            st = LedgerState()
-        from .ledger.replay import replay
-
-        replay(st, self._store.read(st.head))
-        return st
-
-    # -- plumbing --------------------------------------------------------------
-    def _sync(self) -> LedgerState:
-        """Before a query: fold in other writers' rows, then expire (and
-        journal) the holds due by the clock, so figures are true at now."""
-        with self._lock:
-            if self._closed:
-                return self._state
-            if self._shared:
-                self._catch_up()
-            first = self._state.holds.first_expiry()
-            if first is not None and first <= self._now_us():
-                self._run("expire", None, None, _nothing)
-        return self._state
+        return self._runner.store
 
     def refresh(self) -> int:
         """Fold in what other writers appended; returns the new head."""
-        with self._lock:
-            self._catch_up()
-            return self._state.head
+        with self._runner.lock:
+            self._runner.catch_up()
+            return self._runner.state.head
 
-    def _catch_up(self) -> None:
-        st = self._state
-        if self._store.head() > st.head:
-            st.apply_all(self._store.read(st.head))
-
-    def _now_us(self) -> int:
-        if self._clock is _utcnow:
-            return time.time_ns() // 1000
-        return to_micros(check_when("clock()", self._clock()))
-
-    def _now_of(self, st: LedgerState) -> int:
-        return max(self._now_us(), st.last_ts)
-
-    def _run(
-        self,
-        name: str,
-        args: Any,
-        key: str | None,
-        plan: Callable[[int], Plan],
-        follow: Follow | None = None,
-    ) -> Any:
-        """Run one command: idempotency, lazy expiry, validation, append.
-
-        ``args`` (or a callable returning them) identify the command for its
-        idempotency key; they are only built when a key is given. Commands
-        from several threads are group-committed (see ``_drain``)."""
-        return self._submit(self._request(name, args, key, plan, follow))
-
-    def _request(
-        self,
-        name: str,
-        args: Any,
-        key: str | None,
-        plan: Callable[[int], Plan],
-        follow: Follow | None = None,
-    ) -> _Request:
-        fp = None
-        if key is not None:
-            check_id("key", key)
-            if callable(args):
-                args = args()
-            fp = name + ":" + json.dumps(args, sort_keys=True, default=str)
-        return _Request(name, key, fp, plan, follow)
-
-    def _submit(self, req: _Request) -> Any:
-        self._check_open()
-        with self._queue_lock:
-            self._queue.append(req)
-        with self._lock:
-            if not req.done:
-                self._drain()
-        if req.error is not None:
-            raise req.error
-        return req.result
-
-    def _submit_many(self, reqs: list[_Request]) -> None:
-        """Queue several commands and drain them: one group commit when no
-        other thread is draining. Each request ends done with its result or
-        error; requests already done (refused up front) are left as they are."""
-        self._check_open()
-        with self._queue_lock:
-            self._queue.extend(r for r in reqs if not r.done)
-        with self._lock:
-            self._drain()
-
-    def _drain(self) -> None:
-        """Group commit. The thread holding the lock takes every queued
-        command, plans each against the live ledger (applying its rows before
-        the next one plans, under a savepoint), then appends them all in one
-        store transaction. A command that fails validation gets its own error
-        and is left out; its neighbours go on. If the store refuses the batch
-        the ledger is rolled back, caught up and the batch planned again."""
-        while True:
-            with self._queue_lock:
-                batch, self._queue = self._queue, []
-            if not batch:
-                return
-            self._commit_batch(batch)
-
-    def _commit_batch(self, batch: list[_Request]) -> None:
-        st = self._state
-        if (
-            len(batch) == 1
-            and batch[0].follow is None
-            and batch[0].key is None
-            and self._commit_alone(batch[0])
-        ):
-            # A refusal is only true if the ledger it was checked against was
-            # current: another process may have received stock meanwhile.
-            if not (
-                self._shared
-                and isinstance(batch[0].error, OmnistockError)
-                and self._store.head() > st.head
-            ):
-                return
-            batch[0].error, batch[0].done = None, False
-            self._catch_up()
-        for attempt in range(RETRIES):
-            sp = Savepoint(st)
-            commits: list[Commit] = []
-            try:
-                now = self._now_us()
-                self._plan_expiry(now, sp, commits)
-                in_batch: dict[str, _Request] = {}
-                for req in batch:
-                    req.error = None
-                    self._plan_one(req, now, sp, commits, in_batch)
-                if (
-                    self._shared
-                    and any(isinstance(r.error, OmnistockError) for r in batch)
-                    and self._store.head() != sp.head
-                ):
-                    # Refused against a stale ledger: catch up and plan again.
-                    raise ConcurrencyConflict("refused against a stale ledger")
-                if commits:
-                    new_head = self._store.append(commits, sp.head)
-                    if new_head != st.head:  # partitioned store: others' rows between
-                        sp.rollback()
-                        self._catch_up()
-            except ConcurrencyConflict:
-                sp.rollback()
-                self._catch_up()
-                time.sleep(0.0002 * attempt)
-                continue
-            except BaseException as exc:
-                sp.rollback()
-                for req in batch:
-                    if req.error is None:
-                        req.error = exc if isinstance(exc, Exception) else StorageError(str(exc))
-                    req.done = True
-                if not isinstance(exc, Exception):
-                    raise
-                return
-            for req in batch:
-                req.done = True
-            if st.head - self._last_snap >= self._snapshot_every:
-                self._snapshot()
-            return
-        for req in batch:
-            req.error = ConcurrencyConflict(f"{req.name}: gave up after {RETRIES} conflicts")
-            req.done = True
-
-    def _commit_alone(self, req: _Request) -> bool:
-        """The lone-command path: plan, append, then apply. Nothing is applied
-        before the store accepts, so no savepoint is needed. Returns False
-        (nothing done) when holds are due to expire or the store refused, for
-        the general path to handle."""
-        st = self._state
-        now = self._now_us()
-        first = st.holds.first_expiry()
-        if first is not None and first <= now:
-            return False
-        try:
-            rows, datas, result = req.plan(now)
-        except OmnistockError as exc:
-            req.error, req.done = exc, True
-            return True
-        if rows:
-            head = st.head
-            try:
-                new_head = self._store.append([Commit(tuple(rows))], head)
-            except ConcurrencyConflict:
-                self._catch_up()
-                return False
-            except Exception as exc:
-                req.error, req.done = exc, True
-                return True
-            self._fold_appended(head, new_head, rows, datas)
-        req.result, req.done = result, True
-        return True
-
-    def _fold_appended(
-        self,
-        head: int,
-        new_head: int,
-        rows: list[NewRow],
-        datas: list[dict[str, Any] | None],
-        undo: Callable[[], None] | None = None,
-    ) -> None:
-        """Fold rows the store just appended after ``head``: directly when
-        they got the next numbers, else (a partitioned store put others' rows
-        between) by taking back what planning did (``undo``) and catching up,
-        which reads ours back too. Then snapshot if due."""
-        st = self._state
-        if new_head != head + len(rows):
-            if undo is not None:
-                undo()
-            self._catch_up()
-        else:
-            for i, r in enumerate(rows):
-                st.apply((head + 1 + i, *r), datas[i])
-        if st.head - self._last_snap >= self._snapshot_every:
-            self._snapshot()
-
-    def _commit_block(
-        self, name: str, key: str | None, fp: str | None, plan: Callable[[int], Any]
-    ) -> Any:
-        """Commit one bulk command alone, with no savepoint: ``plan(now)``
-        decides it in the live grids and returns ``(rows, datas, result,
-        undo)``; the rows are appended, then folded (their data says the
-        grids are already done). If the store refuses, ``undo`` takes the
-        reservations back and the command is planned again on the caught-up
-        ledger. Commands queued earlier go first; holds due expire first.
-
-        There is no catch-up before planning (a store round trip): the
-        append carries the head the plan saw, and a block row conflicts with
-        any row appended since, so a batch whose refusals were decided on a
-        stale ledger is refused by the store and decided again. Only a
-        batch with nothing to append checks the head itself."""
-        self._check_open()
-        with self._lock:
-            self._drain()
-            st = self._state
-            for attempt in range(RETRIES):
-                now = self._now_us()
-                first = st.holds.first_expiry()
-                if first is not None and first <= now:
-                    self._run("expire", None, None, _nothing)
-                    now = self._now_us()
-                if key is not None:
-                    rec = self._store.lookup_key(key)
-                    if rec is not None:
-                        if rec.fingerprint != fp:
-                            raise IdempotencyConflict(key, rec.fingerprint.split(":", 1)[0], name)
-                        return codec.decode(rec.result)
-                rows, datas, result, undo = plan(now)
-                if not rows and self._shared and self._store.head() != st.head:
-                    # Only refusals, decided on a ledger that may be stale:
-                    # another process may have received stock. Decide again.
-                    self._catch_up()
-                    continue
-                if not rows and key is None:
-                    return result
-                head = st.head
-                try:
-                    new_head = self._store.append(
-                        [
-                            Commit(
-                                tuple(rows), key, fp, None if key is None else codec.encode(result)
-                            )
-                        ],
-                        head,
-                    )
-                except ConcurrencyConflict:
-                    undo()
-                    self._catch_up()
-                    time.sleep(0.0002 * attempt)
-                    continue
-                except BaseException:
-                    undo()
-                    raise
-                self._fold_appended(head, new_head, rows, datas, undo)
-                return result
-            raise ConcurrencyConflict(f"{name}: gave up after {RETRIES} conflicts")
-
-    def _plan_one(
-        self,
-        req: _Request,
-        now: int,
-        sp: Savepoint,
-        commits: list[Commit],
-        in_batch: dict[str, _Request],
-    ) -> None:
-        key = req.key
-        if key is not None:
-            first = in_batch.get(key)
-            if first is None:
-                rec = self._store.lookup_key(key)
-                if rec is not None:
-                    if rec.fingerprint != req.fp:
-                        req.error = IdempotencyConflict(
-                            key, rec.fingerprint.split(":", 1)[0], req.name
-                        )
-                    else:
-                        req.result = codec.decode(rec.result)
-                    return
-            elif first.fp != req.fp:
-                req.error = IdempotencyConflict(key, first.name, req.name)
-                return
-            else:
-                req.error, req.result = first.error, first.result
-                return
-            in_batch[key] = req
-        try:
-            rows, datas, result = req.plan(now)
-        except OmnistockError as exc:
-            req.error = exc
-            return
-        self._apply_local(sp, rows, datas)
-        if req.follow is not None:
-            more: list[NewRow] = []
-
-            def emit(new: list[NewRow], new_datas: list[dict[str, Any] | None]) -> None:
-                self._apply_local(sp, new, new_datas)
-                more.extend(new)
-
-            result = req.follow(now, result, emit)
-            rows = rows + more
-        req.result = result
-        if rows or key is not None:
-            commits.append(
-                Commit(tuple(rows), key, req.fp, None if key is None else codec.encode(result))
-            )
-
-    def _apply_local(
-        self, sp: Savepoint, rows: list[NewRow], datas: list[dict[str, Any] | None]
-    ) -> None:
-        st = self._state
-        for r, data in zip(rows, datas, strict=True):
-            row = (st.head + 1, *r)
-            sp.touch(row, data)
-            st.apply(row, data)
-
-    def _plan_expiry(self, now: int, sp: Savepoint, commits: list[Commit]) -> None:
-        st = self._state
-        due = st.holds.due(now)
-        if not due and not st.holds.due_batches(now):
-            return
-        rows: list[NewRow] = []
-        ts = self._ts(now)
-        g = st.grid
-        for rid in due:
-            h = st.holds.by_id[rid]
-            for (s, l), q in h.lines.items():
-                rows.append((ts, "expired", g.skus[s], g.locs[l], q, rid, h.channel, None, None))
-        for token in st.holds.due_batches(now):
-            b = st.holds.batches[token]
-            m = b.live_lines()
-            names = [g.skus[i] for i in np.unique(b.s[m]).tolist()]
-            members = [b.orders[j] for j in b.live_members()]
-            text = json.dumps(
-                {"orders": heldbatches.pack_strs(members), "skus": heldbatches.pack_strs(names)},
-                separators=(",", ":"),
-                ensure_ascii=False,
-            )
-            rows.append(
-                (
-                    ts,
-                    heldbatches.EXPIRED_BATCH,
-                    heldbatches.BATCH_SKU,
-                    None,
-                    int(b.q[m].sum()),
-                    token,
-                    b.channel,
-                    None,
-                    text,
-                )
-            )
-        self._apply_local(sp, rows, [None] * len(rows))
-        commits.append(Commit(tuple(rows)))
-
-    def _claim(self, ts: int, key: str | None, scope: str) -> list[NewRow]:
-        """Rows that make a new id's minting conflict between writers. In a
-        partitioned store, two processes could otherwise derive the same id
-        (``<order>#1``, ``T<head>``) for rows in different partitions; the
-        claim's partition key is the scope the id is derived from, so they
-        conflict and the loser catches up and mints the next id."""
-        if not self._store.partitioned:
-            return []
-        return [(ts, "claimed", "~" + scope, None, 0, None, None, key, None)]
-
-    def _ts(self, now: int) -> int:
-        # Journal time never runs backwards, even if clocks differ.
-        return max(now, self._state.last_ts)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageError("inventory is closed")
-
-    # -- network ----------------------------------------------------------------
+    # -- network ------------------------------------------------------------------
     def add_location(self, location: Location, key: str | None = None) -> Location:
         """Add (or replace) a location. Journaled, so every process sees it."""
         if not isinstance(location, Location):
             raise InvalidInput("location", location, "must be a Location")
-        d = location.to_dict()
-
-        def plan(now: int) -> Plan:
-            st = self._state
-            rt = location.returns_to
-            if rt is not None and rt not in st.locations and rt != location.id:
-                raise UnknownLocation(rt, "returns_to")
-            if (
-                st.locations.get(location.id) == location
-                and st.locations[location.id].to_dict() == d
-            ):
-                return [], [], location
-            data = {"location": d}
-            row = (
-                self._ts(now),
-                "location-added",
-                None,
-                location.id,
-                0,
-                None,
-                None,
-                key,
-                json.dumps(data),
-            )
-            return [row], [data], location
-
-        result: Location = self._run("add_location", d, key, plan)
-        return result
+        r = self._runner
+        plan = lambda st, cx: network.add_location(st, cx, location)  # noqa: E731
+        return r.run(r.command("add_location", plan, key, location.to_dict()))
 
     def add_channel(self, channel: Channel, key: str | None = None) -> Channel:
         """Add (or replace) a channel. Its locations must exist."""
         if not isinstance(channel, Channel):
             raise InvalidInput("channel", channel, "must be a Channel")
-        d = channel.to_dict()
+        r = self._runner
+        plan = lambda st, cx: network.add_channel(st, cx, channel)  # noqa: E731
+        return r.run(r.command("add_channel", plan, key, channel.to_dict()))
 
-        def plan(now: int) -> Plan:
-            st = self._state
-            for loc in channel.locations or ():
-                if loc not in st.locations:
-                    raise UnknownLocation(loc, "locations")
-            old = st.channels.get(channel.id)
-            if old is not None and old.to_dict() == d:
-                return [], [], channel
-            data = {"channel": d}
-            row = (
-                self._ts(now),
-                "channel-added",
-                None,
-                None,
-                0,
-                None,
-                channel.id,
-                key,
-                json.dumps(data),
-            )
-            return [row], [data], channel
+    @property
+    def policy(self) -> Policy:
+        """The sourcing policy in force (journaled, shared by every process)."""
+        return self._reader.policy()
 
-        result: Channel = self._run("add_channel", d, key, plan)
+    def set_policy(self, policy: Policy, key: str | None = None) -> Policy:
+        """Make ``policy`` the sourcing policy of this inventory (journaled)."""
+        if not isinstance(policy, Policy):
+            raise InvalidInput("policy", policy, "must be a Policy")
+        r = self._runner
+        plan = lambda st, cx: network.set_policy(st, cx, policy)  # noqa: E731
+        r.run(r.command("set_policy", plan, key, policy.to_dict()))
+        return policy
+
+    # -- stock --------------------------------------------------------------------
+    def receive(
+        self, sku: str, location: str, qty: int, key: str | None = None, ref: str | None = None
+    ) -> Applied:
+        """Add ``qty`` sellable units. ``ref`` names the expected supply (from
+        ``expect``) that this receipt fulfils."""
+        check_id("sku", sku)
+        q = check_qty("qty", qty)
+        check_opt_id("ref", ref)
+        r = self._runner
+        plan = lambda st, cx: stock.receive(st, cx, sku, location, q, ref)  # noqa: E731
+        return r.run(r.command("receive", plan, key, [sku, location, q, ref]))
+
+    def count(
+        self, sku: str, location: str, qty: int, state: State = "sellable", key: str | None = None
+    ) -> Applied:
+        """A cycle count sets the units in ``state`` to ``qty``. Physical
+        truth: it always applies, and re-sources the reservations it leaves
+        uncovered (``Applied.shortages``, ``Applied.resourced``)."""
+        check_id("sku", sku)
+        q = check_qty("qty", qty, 0)
+        check_state("state", state)
+        r = self._runner
+        plan = lambda st, cx: stock.count(st, cx, sku, location, q, state)  # noqa: E731
+        args = [sku, location, q, state]
+        return r.run(r.command("count", plan, key, args, then=resource_shortages))
+
+    def sell(
+        self,
+        location: str,
+        lines: Iterable[Any],
+        key: str | None = None,
+        channel: str | None = None,
+    ) -> Applied:
+        """A walk-in sale at ``location``: physical truth, always applied even
+        beyond ATP. Re-sources the reservations it leaves uncovered."""
+        ls = lines_of(lines)
+        check_opt_id("channel", channel)
+        r = self._runner
+        plan = lambda st, cx: stock.sell(st, cx, location, ls, channel)  # noqa: E731
+        args = [location, [[x.sku, x.qty] for x in ls], channel]
+        return r.run(r.command("sell", plan, key, args, then=resource_shortages))
+
+    def set_safety(self, sku: str, location: str, qty: int, key: str | None = None) -> Applied:
+        """Set the safety stock of a position: units kept out of ATP."""
+        check_id("sku", sku)
+        q = check_qty("qty", qty, 0)
+        r = self._runner
+        plan = lambda st, cx: stock.set_safety(st, cx, sku, location, q)  # noqa: E731
+        return r.run(r.command("set_safety", plan, key, [sku, location, q]))
+
+    def change_state(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        to: State,
+        from_: State = "sellable",
+        key: str | None = None,
+    ) -> Applied:
+        """Move ``qty`` units between states (sellable, damaged, inspection,
+        quarantine, display). Moving sellable units out may leave
+        reservations uncovered: they are re-sourced."""
+        check_id("sku", sku)
+        q = check_qty("qty", qty)
+        check_state("to", to)
+        check_state("from_", from_)
+        if to == from_:
+            raise InvalidInput("to", to, "is the same as from_")
+        r = self._runner
+        plan = lambda st, cx: stock.change_state(st, cx, sku, location, q, to, from_)  # noqa: E731
+        args = [sku, location, q, to, from_]
+        return r.run(r.command("change_state", plan, key, args, then=resource_shortages))
+
+    def return_items(
+        self,
+        location: str,
+        lines: Iterable[Any],
+        condition: Condition = "sellable",
+        order_id: str | None = None,
+        key: str | None = None,
+    ) -> Applied:
+        """Take back returned units at a location that accepts returns.
+        ``sellable`` restocks here when the location ranges the SKU, else
+        transfers on to its ``returns_to``; an unsellable state keeps them
+        out of ATP; ``write_off`` journals the return, on_hand unchanged."""
+        ls = lines_of(lines)
+        check_opt_id("order_id", order_id)
+        if condition not in CONDITIONS:
+            raise InvalidInput("condition", condition, f"must be one of {', '.join(CONDITIONS)}")
+        r = self._runner
+        plan = lambda st, cx: stock.return_items(st, cx, location, ls, condition, order_id)  # noqa: E731
+        args = [location, [[x.sku, x.qty] for x in ls], condition, order_id]
+        return r.run(r.command("return_items", plan, key, args))
+
+    def expect(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        eta: datetime,
+        ref: str | None = None,
+        key: str | None = None,
+    ) -> str:
+        """Record incoming supply (a purchase order line) due at ``eta``;
+        returns its id. Not in ATP; ``promise()`` counts it."""
+        check_id("sku", sku)
+        q = check_qty("qty", qty)
+        eta_us = to_micros(check_when("eta", eta))
+        check_opt_id("ref", ref)
+        r = self._runner
+        plan = lambda st, cx: stock.expect(st, cx, sku, location, q, eta_us, ref)  # noqa: E731
+        return r.run(r.command("expect", plan, key, [sku, location, q, eta_us, ref]))
+
+    # -- reservations -----------------------------------------------------------
+    def hold(self, order: Order, ttl: Ttl = DEFAULT_TTL, key: str | None = None) -> Reservation:
+        """Reserve an order's lines until ``now + ttl``. All-or-nothing unless
+        ``order.allow_partial``: raises ``InsufficientStock`` naming the first
+        short line, reserving nothing. Lines must be pinned or the order a
+        pickup order (reserved at ``pickup_at``). O(lines)."""
+        return self._runner.run(self._hold_command(order, ttl, key))
+
+    def _hold_command(self, order: Any, ttl: Any, key: str | None) -> Command[Reservation]:
+        order, ttl_us = _order(order), _ttl_us(ttl)
+        plan = lambda st, cx: reservations.hold(st, cx, order, ttl_us)  # noqa: E731
+        return self._runner.command("hold", plan, key, lambda: [codec.order_args(order), ttl_us])
+
+    @overload
+    def hold_many(
+        self, orders: HoldBatch, ttl: Ttl = ..., keys: None = None, *, key: str | None = None
+    ) -> HoldBatchResult: ...
+    @overload
+    def hold_many(
+        self,
+        orders: Sequence[Order],
+        ttl: Ttl = ...,
+        keys: Sequence[str | None] | None = None,
+        *,
+        key: None = None,
+    ) -> list[Reservation | OmnistockError]: ...
+
+    def hold_many(
+        self,
+        orders: Sequence[Order] | HoldBatch,
+        ttl: Ttl = DEFAULT_TTL,
+        keys: Sequence[str | None] | None = None,
+        *,
+        key: str | None = None,
+    ) -> list[Reservation | OmnistockError] | HoldBatchResult:
+        """Hold many orders in one store transaction.
+
+        A list of ``Order`` is group-committed: each is reserved in sequence,
+        exactly as ``hold`` would; the result holds a ``Reservation`` or the
+        typed error per order. ``keys``: one idempotency key per order.
+
+        A columnar ``HoldBatch`` of pinned orders is the bulk path: one kernel
+        call decides every order (all-or-nothing each, in batch order) and
+        one journal row records them; ``key`` is one key for the whole batch.
+        About a microsecond an order on SQLite (docs/performance.md)."""
+        if isinstance(orders, HoldBatch):
+            if keys is not None:
+                why = "a HoldBatch takes one key for the whole batch (key=...)"
+                raise InvalidInput("keys", keys, why)
+            return self._hold_batch(orders, ttl, key)
+        if key is not None:
+            raise InvalidInput("key", key, "a list of orders takes one key per order (keys=[...])")
+        if isinstance(orders, str | bytes) or not isinstance(orders, Sequence):
+            raise InvalidInput("orders", orders, "must be a HoldBatch or a list of Order")
+        if keys is not None and len(keys) != len(orders):
+            raise InvalidInput("keys", len(keys), f"must give one key per order ({len(orders)})")
+        cmds: list[Command[Any]] = []
+        for i, o in enumerate(orders):
+            try:
+                cmds.append(self._hold_command(o, ttl, None if keys is None else keys[i]))
+            except OmnistockError as exc:
+                cmds.append(Command("hold", nothing, error=exc, done=True))
+        self._runner.run_all(cmds)
+        out: list[Reservation | OmnistockError] = []
+        for c in cmds:
+            if c.error is not None and not isinstance(c.error, OmnistockError):
+                raise c.error  # a bug or an interrupt, not a refusal
+            out.append(c.error if c.error is not None else c.result)
+        return out
+
+    def _hold_batch(self, batch: HoldBatch, ttl: Any, key: str | None) -> HoldBatchResult:
+        ttl_us = _ttl_us(ttl)
+        if key is not None:
+            check_id("key", key)
+        fp = None if key is None else "hold_many:" + holdbatches.fingerprint(batch, ttl_us)
+        r = self._runner
+        if batch.channel is not None:  # is it fenced? (the commit catches up itself)
+            st = r.sync()
+            ch = st.channels.get(batch.channel)
+            if ch is None:
+                raise UnknownChannel(batch.channel, "channel")
+            if fenced(st, ch):
+                return r.run(holdbatches.fenced_command(batch, ttl_us, key, fp))
+        plan = lambda st, cx: holdbatches.hold_batch(st, cx, batch, ttl_us)  # noqa: E731
+        try:
+            return r.run(Command("hold_many", plan, key, fp, alone=True))
+        except holdbatches.Fenced:  # another process fenced the channel meanwhile
+            return r.run(holdbatches.fenced_command(batch, ttl_us, key, fp))
+
+    def commit(self, res_id: str, key: str | None = None) -> Reservation:
+        """HELD -> COMMITTED: the hold no longer expires (a no-op if committed)."""
+        r = self._runner
+        plan = lambda st, cx: reservations.commit(st, cx, res_id)  # noqa: E731
+        return r.run(r.command("commit", plan, key, [res_id]))
+
+    def release(self, res_id: str, key: str | None = None) -> Reservation:
+        """Cancel a held or committed reservation; its units return to ATP."""
+        r = self._runner
+        plan = lambda st, cx: reservations.release(st, cx, res_id)  # noqa: E731
+        return r.run(r.command("release", plan, key, [res_id]))
+
+    def extend(self, res_id: str, ttl: Ttl, key: str | None = None) -> Reservation:
+        """Move a held reservation's expiry to ``now + ttl``."""
+        ttl_us = _ttl_us(ttl)
+        r = self._runner
+        plan = lambda st, cx: reservations.extend(st, cx, res_id, ttl_us)  # noqa: E731
+        return r.run(r.command("extend", plan, key, [res_id, ttl_us]))
+
+    def resize(self, res_id: str, lines: Iterable[Any], key: str | None = None) -> Reservation:
+        """Change a held reservation's quantities (a cart edit): each line is
+        the new total for a (sku, location) of it; increases are checked
+        against ATP (only the delta), decreases are released."""
+        ls = lines_of(lines)
+        r = self._runner
+        plan = lambda st, cx: reservations.resize(st, cx, res_id, ls)  # noqa: E731
+        args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
+        return r.run(r.command("resize", plan, key, args))
+
+    def ship(
+        self, res_id: str, lines: Iterable[Any] | None = None, key: str | None = None
+    ) -> Reservation:
+        """Units of a committed reservation leave the building: all of it, or
+        the given ``(sku, qty)`` lines. When nothing is left it is FULFILLED."""
+        return self._fulfil("ship", res_id, None if lines is None else lines_of(lines), key)
+
+    def collect(self, res_id: str, key: str | None = None) -> Reservation:
+        """The shopper collected a pickup order: every unit leaves."""
+        return self._fulfil("collect", res_id, None, key)
+
+    def _fulfil(self, how: str, res_id: str, ls: Any, key: str | None) -> Reservation:
+        r = self._runner
+        plan = lambda st, cx: reservations.fulfil(st, cx, how, res_id, ls)  # noqa: E731
+        args = [res_id, None if ls is None else [[x.sku, x.qty, x.location] for x in ls]]
+        return r.run(r.command(how, plan, key, args))
+
+    # -- fulfilment ---------------------------------------------------------------
+    def allocate(
+        self,
+        order: Order,
+        ttl: Ttl | None = None,
+        key: str | None = None,
+        policy: Policy | None = None,
+    ) -> Allocation:
+        """Reserve ``order``, its unpinned lines where the sourcing policy
+        says (pinned lines where pinned). Pickup orders (BOPIS) are reserved
+        at ``pickup_at``; if it is short, the policy's ``bopis_fallback``
+        transfers stock in or suggests stores. ``unfillable`` is an answer,
+        not an error. The hold lasts ``ttl`` (default 15 minutes; for a
+        transfer, from when the units are ready)."""
+        order = _order(order)
+        ttl_us = _ttl_us(DEFAULT_TTL if ttl is None else ttl)
+        pol = _policy(policy)
+        plan = lambda st, cx: allocation.allocate(st, cx, order, ttl_us, pol)  # noqa: E731
+        args = lambda: [codec.order_args(order), ttl_us, None if pol is None else pol.to_dict()]  # noqa: E731
+        r = self._runner
+        return r.run(r.command("allocate", plan, key, args))
+
+    @overload
+    def allocate_many(
+        self, orders: OrderBatch, ttl: Ttl | None = None, policy: Policy | None = None,
+        optimize: bool = False,
+    ) -> BatchResult: ...  # fmt: skip
+    @overload
+    def allocate_many(
+        self, orders: Sequence[Order], ttl: Ttl | None = None, policy: Policy | None = None,
+        optimize: bool = False,
+    ) -> list[Allocation]: ...  # fmt: skip
+
+    def allocate_many(
+        self,
+        orders: Sequence[Order] | OrderBatch,
+        ttl: Ttl | None = None,
+        policy: Policy | None = None,
+        optimize: bool = False,
+    ) -> list[Allocation] | BatchResult:
+        """Allocate a wave in one store transaction, each order decided
+        against the ledger as the previous ones left it (as ``allocate`` one
+        at a time). A columnar ``OrderBatch`` goes through the numba wave
+        kernel and returns a ``BatchResult``; ``optimize=True`` re-plans it
+        by min-cost flow (never fewer orders served, least total cost).
+        One bad order raises before anything is reserved."""
+        if optimize is not True and optimize is not False:
+            raise InvalidInput("optimize", optimize, "must be True or False")
+        if optimize and not isinstance(orders, OrderBatch):
+            raise InvalidInput("optimize", optimize, "re-planning needs a columnar OrderBatch")
+        ttl_us = _ttl_us(DEFAULT_TTL if ttl is None else ttl)
+        pol = _policy(policy)
+        r = self._runner
+        if isinstance(orders, OrderBatch):
+            b = orders
+            st = r.sync()
+            ch = st.channels.get(b.channel) if b.channel is not None else None
+            if ch is not None and fenced(st, ch):
+                if optimize:
+                    why = f"channel {ch.id!r} has a buffer, cap or fences: decided order by order"
+                    raise InvalidInput("optimize", optimize, why)
+                return batch_of(b, self.allocate_many(b.orders(), ttl, policy))
+            plan_b = lambda st, cx: allocation.allocate_wave(st, cx, b, ttl_us, pol, optimize)  # noqa: E731
+            return r.run(r.command("allocate_many", plan_b))
+        orders = list(orders)
+        for i, o in enumerate(orders):
+            if not isinstance(o, Order):
+                raise InvalidInput(f"orders[{i}]", o, "must be an Order")
+        cmds = [r.command("allocate", allocation.allocate_with(o, ttl_us, pol)) for o in orders]
+        r.run_all(cmds)
+        for c in cmds:
+            if c.error is not None:
+                raise c.error
+        return [c.result for c in cmds]
+
+    def reject(
+        self,
+        res_id: str,
+        sku: str,
+        reason: RejectReason,
+        location: str | None = None,
+        key: str | None = None,
+    ) -> Allocation:
+        """A store cannot fulfil a reservation line: the inventory effect at
+        that store (``not_found``: counted to zero; ``damaged``: the line's
+        units move to damaged; ``mismatch``: on_hand drops by the line), then
+        the line is re-sourced by the policy and its new ``Allocation``
+        returned. Reservations the effect leaves uncovered are re-sourced."""
+        check_id("sku", sku)
+        check_opt_id("location", location)
+        if reason not in allocation.REJECT_REASONS:
+            why = f"must be one of {', '.join(allocation.REJECT_REASONS)}"
+            raise InvalidInput("reason", reason, why)
+        r = self._runner
+        plan = lambda st, cx: allocation.reject(st, cx, res_id, sku, reason, location)  # noqa: E731
+        args = [res_id, sku, reason, location]
+        cmd = r.command("reject", plan, key, args, then=allocation.then_resource(reason))
+        result: Allocation = r.run(cmd)
         return result
 
-    # -- journal ------------------------------------------------------------------------
+    def transfer(
+        self,
+        sku: str,
+        source: str,
+        destination: str,
+        qty: int,
+        eta: datetime | None = None,
+        key: str | None = None,
+    ) -> Transfer:
+        """Send ``qty`` units free at ``source`` to ``destination``: they
+        leave now, are in transit (``promise()`` counts them) and arrive
+        with ``receive_transfer``. ``eta`` defaults to the policy's lead time."""
+        check_id("sku", sku)
+        q = check_qty("qty", qty)
+        eta_us = None if eta is None else to_micros(check_when("eta", eta))
+        r = self._runner
+        plan = lambda st, cx: transfers.transfer(st, cx, sku, source, destination, q, eta_us)  # noqa: E731
+        return r.run(r.command("transfer", plan, key, [sku, source, destination, q, eta_us]))
+
+    def receive_transfer(
+        self, transfer_id: str, qty: int | None = None, key: str | None = None
+    ) -> Applied:
+        """Units of a transfer arrive at its destination (all, or ``qty``).
+        Units earmarked for an open reservation arrive reserved for it."""
+        check_id("transfer_id", transfer_id)
+        q = None if qty is None else check_qty("qty", qty)
+        r = self._runner
+        plan = lambda st, cx: transfers.receive_transfer(st, cx, transfer_id, q)  # noqa: E731
+        return r.run(r.command("receive_transfer", plan, key, [transfer_id, q]))
+
+    # -- queries --------------------------------------------------------------------
+    @property
+    def head(self) -> int:
+        """Sequence number of the last journal entry folded in."""
+        return self._reader.head
+
+    @property
+    def locations(self) -> dict[str, Location]:
+        return self._reader.locations
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        return self._reader.channels
+
+    @property
+    def skus(self) -> list[str]:
+        return self._reader.skus
+
+    def available(self, sku: str, location: str | None = None, channel: str | None = None) -> int:
+        """Units of ``sku`` that can be promised now: at a ``location``,
+        ``max(0, atp)``; over the network, the sum of ``max(0, atp)``; for a
+        ``channel``, that sum over its locations less others' unconsumed
+        fences and its buffer, within its cap (``ledger.pools``)."""
+        return self._reader.available(sku, location, channel)
+
+    def explain(
+        self, sku: str, location: str | None = None, channel: str | None = None
+    ) -> Explanation:
+        """Every term behind ``available(sku, location, channel)``."""
+        return self._reader.explain(sku, location, channel)
+
+    def on_hand(self, sku: str, location: str, state: State | None = None) -> int:
+        """Physical units at a location: all of them, or those in ``state``."""
+        return self._reader.on_hand(sku, location, state)
+
+    def promise(
+        self, sku: str, qty: int, channel: str | None = None, location: str | None = None
+    ) -> Promise:
+        """The earliest date ``qty`` units can be had: now if ATP covers it,
+        else when enough dated supply arrives (overdue counts as now; units
+        earmarked for a reservation do not count)."""
+        return self._reader.promise(sku, qty, channel, location)
+
+    def reservation(self, res_id: str) -> Reservation:
+        """The reservation as it stands now."""
+        return self._reader.reservation(res_id)
+
+    def reservations(self, state: str | None = None) -> list[Reservation]:
+        """Every reservation (optionally only those in ``state``), oldest first."""
+        return self._reader.reservations(state)
+
+    def transfers(self) -> list[Transfer]:
+        """Transfers in transit, soonest first."""
+        return self._reader.transfers()
+
+    def digest(self) -> str:
+        """Hash of the full ledger state (equal digests, equal ledgers)."""
+        return self._reader.digest()
+
+    # -- the journal ------------------------------------------------------------------
     def history(
         self,
         sku: str | None = None,
@@ -587,93 +591,33 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
         limit: int | None = None,
     ) -> list[Entry]:
         """Journal entries matching every filter given, oldest first. A bulk
-        hold's row is shown as one ``held`` entry per reservation line (all
-        with the row's seq); see ``omnistock.history``."""
-        check_opt_id("sku", sku)
-        check_opt_id("location", location)
-        check_opt_id("ref", ref)
-        since = check_qty("since", since, 0)
-        if until is not None:
-            until = check_qty("until", until, 0)
-        check_opt_id("kind", kind)
-        if limit is not None:
-            limit = check_qty("limit", limit, 0)
-            if limit == 0:
-                return []
-        out: list[Entry] = []
-        rows = history.rows_for(self._store, since, until, sku, location, ref)
-        for e in history.entries(self._store, rows, sku, location, ref):
-            if kind is not None and e.kind != kind:
-                continue
-            out.append(e)
-            if limit is not None and len(out) >= limit:
-                break
-        return out
+        hold's row is shown as one ``held`` entry per reservation line."""
+        return audit.entries(self.store, sku, location, ref, since, until, kind, limit)
 
     def at(self, when: int | datetime) -> LedgerView:
         """A read-only view of the ledger as it was at a sequence number or a
         time (the last entry at or before it)."""
-        with self._lock:
-            self._catch_up()
-            if isinstance(when, datetime):
-                seq = self._store.seq_at(to_micros(check_when("when", when)))
-            else:
-                seq = check_qty("when", when, 0)
-                if seq > self._state.head:
-                    raise InvalidInput("when", when, f"is past the head {self._state.head}")
-            snap = self._store.load_snapshot(seq)
-            st = LedgerState.from_bytes(snap[1]) if snap else LedgerState()
-            from .ledger.replay import replay
-
-            replay(st, self._store.read(st.head, seq))
-            return LedgerView(st)
+        with self._runner.lock:
+            self._runner.catch_up()
+            return LedgerView(audit.state_at(self.store, when, self._runner.state.head))
 
     def check(self) -> CheckReport:
         """The built-in reconciler: replay the whole journal into a fresh
         ledger, compare it with the live one and check every invariant.
         O(journal + positions)."""
-        with self._lock:
-            self._catch_up()
-            live = self._state
-            fresh = LedgerState()
-            from .ledger.replay import replay
-
-            n = replay(fresh, self._store.read(0, live.head))
-            problems = []
-            if fresh.digest() != live.digest():
-                problems.append("live ledger differs from a replay of the journal")
-            problems += live.violations()
-            problems += [f"replay: {p}" for p in fresh.violations() if p not in problems]
-            return CheckReport(not problems, live.head, n, live.digest(), tuple(problems))
+        with self._runner.lock:
+            self._runner.catch_up()
+            return audit.check(self.store, self._runner.state)
 
     def snapshot(self) -> int:
         """Save a snapshot at the current head (fast start-up); returns its seq."""
-        with self._lock:
-            self._catch_up()
-            return self._snapshot()
-
-    def _snapshot(self) -> int:
-        st = self._state
-        self._store.save_snapshot(st.head, st.to_bytes())
-        self._last_snap = st.head
-        return st.head
-
-    def digest(self) -> str:
-        """Hash of the full ledger state (equal digests, equal ledgers)."""
-        return self._sync().digest()
+        with self._runner.lock:
+            self._runner.catch_up()
+            return self._runner.snapshot()
 
     def close(self) -> None:
         """Snapshot if much happened since the last one, and close the store."""
-        with self._lock:
-            if self._closed:
-                return
-            try:
-                if self._state.head - self._last_snap >= 1000:
-                    self._snapshot()
-            except OmnistockError:
-                pass
-            self._store.close()
-            self._closed = True
+        self._runner.close()
 
     def __enter__(self) -> Inventory:
         return self
@@ -683,10 +627,8 @@ class Inventory(OrderCommands, ReservationCommands, BulkHoldCommands, StockComma
 
 
 class LedgerView(Reader):
-    """A read-only ledger at one point of the journal (from ``Inventory.at``)."""
+    """A read-only ledger at one point of the journal (from ``Inventory.at``):
+    the same queries as ``Inventory``, as of its last entry."""
 
-    def __init__(self, state: LedgerState) -> None:
-        self._state = state
-
-    def digest(self) -> str:
-        return self._state.digest()
+    def __init__(self, state: Any) -> None:
+        super().__init__(lambda: state)

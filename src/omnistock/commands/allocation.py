@@ -1,0 +1,149 @@
+"""Allocation plans: allocate one order (ship or BOPIS), a columnar wave,
+and a store's rejection of a line (with its re-sourcing).
+
+The decisions live in the fulfilment services (``allocate``, ``bopis``,
+``waves``, ``resourcing``); these plans validate, dispatch and claim the
+new reservation id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from ..errors import InsufficientStock, InvalidInput
+from ..fulfilment.allocate import decide_ship, policy_of, refused
+from ..fulfilment.batch import BatchResult, OrderBatch
+from ..fulfilment.bopis import decide_pickup
+from ..fulfilment.policy import Policy
+from ..fulfilment.resourcing import move_line, resource_uncovered
+from ..fulfilment.results import Allocation, Status
+from ..fulfilment.waves import decide_wave
+from ..ledger.grid import Pos
+from ..ledger.holds import OPEN
+from ..ledger.state import SELLABLE, LedgerState
+from ..lookup import channel_of, loc_col, open_hold, reservation_of, sku_row
+from ..planning import Context, Datas, Emit, InState, Plan, done
+from ..storage import NewRow
+from ..values import Order, ReservationLine
+from .reservations import pinned
+
+REJECT_REASONS = ("not_found", "damaged", "mismatch")
+
+
+def allocate(
+    st: LedgerState, cx: Context, order: Order, ttl_us: int, policy: Policy | None
+) -> Plan[Allocation]:
+    """Reserve ``order``, its unpinned lines where the policy says."""
+    pol = policy or policy_of(st)
+    for ln in order.lines:
+        sku_row(st, ln.sku)
+        if ln.location is not None:
+            loc_col(st, ln.location, "lines")
+    ch = channel_of(st, order.channel) if order.channel is not None else None
+    if order.method == "pickup":
+        loc_col(st, order.pickup_at, "pickup_at")
+        plan = decide_pickup(st, cx, order, ttl_us, pol, ch)
+    else:
+        pinned_lines = tuple(ln for ln in order.lines if ln.location is not None)
+        want: dict[Pos, int] = {}
+        if pinned_lines:
+            try:
+                want = pinned(st, attrs.evolve(order, lines=pinned_lines))
+            except InsufficientStock as exc:
+                return refused(order.id, reason=str(exc))
+        plan = decide_ship(st, cx, order, ttl_us, pol, ch, want)
+    if plan.rows:  # a reservation was minted: claim its id
+        claim = cx.claim("order:" + order.id)
+        plan.rows, plan.datas = claim + plan.rows, [*([None] * len(claim)), *plan.datas]
+    return plan
+
+
+def allocate_with(
+    order: Order, ttl_us: int, policy: Policy | None
+) -> Callable[[LedgerState, Context], Plan[Allocation]]:
+    """``allocate`` bound to one order (a wave's commands)."""
+    return lambda st, cx: allocate(st, cx, order, ttl_us, policy)
+
+
+def allocate_wave(
+    st: LedgerState, cx: Context, b: OrderBatch, ttl_us: int, policy: Policy | None, optimize: bool
+) -> Plan[BatchResult]:
+    """A columnar wave through the kernel (``fulfilment.waves``)."""
+    return decide_wave(st, cx, b, ttl_us, policy or policy_of(st), optimize)
+
+
+def reject(
+    st: LedgerState, cx: Context, res_id: str, sku: str, reason: str, location: str | None
+) -> Plan[tuple[str, Pos, int]]:
+    """The inventory effect of a store rejecting a line; ``then_resource``
+    moves the line in the same commit."""
+    g = st.grid
+    h = open_hold(st, res_id, OPEN, "reject")
+    found = [
+        (p, q)
+        for p, q in h.lines.items()
+        if g.skus[p[0]] == sku and (location is None or g.locs[p[1]] == location)
+    ]
+    if not found:
+        at = f" at {location!r}" if location else ""
+        raise InvalidInput("sku", sku, f"is not held by reservation {res_id!r}{at}")
+    if len(found) > 1:
+        why = f"reservation holds {sku!r} at several locations; say which"
+        raise InvalidInput("location", location, why)
+    (s, l), q = found[0]
+    loc = g.locs[l]
+    rows: list[NewRow] = []
+    datas: Datas = []
+    sellable = g.sellable(s, l)
+    d: dict[str, Any]
+    if reason == "not_found":
+        d = {"state": SELLABLE, "to": 0, "reason": reason}
+        rows.append((cx.ts, "counted", sku, loc, -sellable, res_id, None, cx.key, json.dumps(d)))
+        datas.append(d)
+    elif reason == "damaged":
+        moved = min(q, max(0, sellable))
+        if moved:
+            d = {"from": SELLABLE, "to": "damaged", "reason": reason}
+            rows.append(
+                (cx.ts, "state-changed", sku, loc, moved, res_id, None, cx.key, json.dumps(d))
+            )
+            datas.append(d)
+    else:
+        d = {"state": SELLABLE, "reason": reason}
+        rows.append((cx.ts, "written-off", sku, loc, q, res_id, None, cx.key, json.dumps(d)))
+        datas.append(d)
+    return Plan(rows, datas, done((h.id, (s, l), q)), [InState(h.id, OPEN)])
+
+
+def then_resource(reason: str) -> Any:
+    """The follow-up of ``reject``: re-source the rejected line (and what the
+    effect left uncovered), then answer with the line's new allocation."""
+
+    def then(st: LedgerState, cx: Context, found: Any, emit: Emit) -> Allocation:
+        rid, p, _q = found
+        g = st.grid
+        sku = g.skus[p[0]]
+        moved, trace = move_line(st, cx, rid, p, found[2], emit, reason)
+        h = st.holds.need_peek(rid)
+        resource_uncovered(st, cx, {p: 0}, emit)
+        res = reservation_of(st, h)
+        lines = tuple(ReservationLine(sku, loc, n) for loc, n in moved.to)
+        if moved.transfers:
+            lines = tuple(res.lines)
+        status: Status = (
+            "allocated"
+            if not moved.missing
+            else ("partial" if moved.to or moved.transfers else "unfillable")
+        )
+        why = None if not moved.missing else f"{moved.missing} x {sku} could not be re-sourced"
+        ready = max((t.eta for t in moved.transfers), default=None)
+        return Allocation(
+            h.order_id or rid, status, res, lines, trace, reason=why,
+            transfers=moved.transfers, ready_at=ready,
+        )  # fmt: skip
+
+    return then

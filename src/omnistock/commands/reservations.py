@@ -1,0 +1,250 @@
+"""Reservation plans: hold, commit, release, extend, resize, ship, collect.
+
+Holds are location-level and all-or-nothing unless the order allows
+partial; what was confirmed is what ships. Each plan returns the
+reservation as the fold leaves it.
+"""
+
+from __future__ import annotations
+
+import json
+from json.encoder import encode_basestring as _json_str
+from typing import Any
+
+from ..errors import InsufficientStock, InvalidInput, InvalidQuantity, InvalidTransition
+from ..ledger.grid import Pos
+from ..ledger.holds import COMMITTED, HELD, OPEN, Hold
+from ..ledger.state import LedgerState
+from ..lookup import (
+    channel_of,
+    channel_room,
+    fenced,
+    hold_of,
+    loc_col,
+    open_hold,
+    reservation_now,
+    reservation_of,
+    sku_row,
+)
+from ..planning import Context, Datas, FenceRoom, Guard, InState, Plan, WithinFree, done
+from ..storage import NewRow
+from ..values import Line, Order, Reservation
+
+
+def pinned(st: LedgerState, order: Order) -> dict[Pos, int]:
+    """Positions and quantities to reserve for ``order``'s pinned lines (or
+    all at its pickup store), checked against ATP and the channel's figure.
+    Raises without side effects. O(lines), O(channels x locations) fenced."""
+    ch = channel_of(st, order.channel) if order.channel is not None else None
+    if order.method == "pickup":
+        loc_col(st, order.pickup_at, "pickup_at")
+        assert order.pickup_at is not None
+        if not st.locations[order.pickup_at].pickup:
+            raise InvalidInput("pickup_at", order.pickup_at, "does not offer pickup")
+    want: dict[Pos, int] = {}
+    for ln in order.lines:
+        loc = ln.location or (order.pickup_at if order.method == "pickup" else None)
+        if loc is None:
+            raise InvalidInput(
+                "lines",
+                ln,
+                "has no location; sourcing unpinned lines needs the fulfilment "
+                "policy (inv.allocate); pin it with Line(sku, qty, location=...)",
+            )
+        s = sku_row(st, ln.sku)
+        l = loc_col(st, loc)
+        if ch is not None and ch.locations is not None and loc not in ch.locations:
+            raise InvalidInput("lines", ln, f"location {loc!r} does not serve channel {ch.id!r}")
+        want[(s, l)] = want.get((s, l), 0) + ln.qty
+    g = st.grid
+    out: dict[Pos, int] = {}
+    for (s, l), q in want.items():
+        atp = g.atp(s, l)
+        if atp < q:
+            if not order.allow_partial:
+                raise InsufficientStock(g.skus[s], q, max(0, atp), g.locs[l], order.channel)
+            q = max(0, atp)
+        if q:
+            out[(s, l)] = q
+    if ch is not None and fenced(st, ch):
+        per_sku: dict[int, int] = {}
+        for (s, _), q in out.items():
+            per_sku[s] = per_sku.get(s, 0) + q
+        for s, q in per_sku.items():
+            room = channel_room(st, ch, s)
+            if q > room:
+                raise InsufficientStock(g.skus[s], q, room, None, ch.id)
+    if not out:
+        first = order.lines[0]
+        raise InsufficientStock(first.sku, first.qty, 0, first.location, order.channel)
+    return out
+
+
+def reserve_guards(st: LedgerState, channel: str | None, want: dict[Pos, int]) -> list[Guard]:
+    """What a plan that adds reserved units at ``want`` relies on."""
+    g = st.grid
+    guards: list[Guard] = [WithinFree(g.skus[s], g.locs[l]) for (s, l) in want]
+    ch = st.channels.get(channel) if channel is not None else None
+    if ch is not None and fenced(st, ch):
+        guards += [FenceRoom(ch.id, g.skus[s]) for s in dict.fromkeys(s for s, _ in want)]
+    return guards
+
+
+def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reservation]:
+    """Reserve ``order``'s pinned lines until ``now + ttl``."""
+    want = pinned(st, order)
+    exp = cx.now + ttl_us
+    rid = st.holds.next_id(order.id)
+    ts, key = cx.ts, cx.key
+    rows: list[NewRow] = cx.claim("order:" + order.id)
+    datas: Datas = [None] * len(rows)
+    g = st.grid
+    data = {"exp": exp, "order": order.id}
+    text = f'{{"exp":{exp},"order":{_json_str(order.id)}}}'
+    for (s, l), q in want.items():
+        rows.append((ts, "held", g.skus[s], g.locs[l], q, rid, order.channel, key, text))
+        datas.append(data)
+    return Plan(rows, datas, reservation_now(rid), reserve_guards(st, order.channel, want))
+
+
+def line_rows(
+    st: LedgerState,
+    cx: Context,
+    h: Hold,
+    kind: str,
+    data: dict[str, Any] | None = None,
+    qtys: dict[Pos, int] | None = None,
+) -> tuple[list[NewRow], Datas]:
+    """One ``kind`` row per line of ``h`` (or per ``qtys`` position)."""
+    g = st.grid
+    text = None if data is None else json.dumps(data)
+    rows: list[NewRow] = [
+        (cx.ts, kind, g.skus[s], g.locs[l], q, h.id, h.channel, cx.key, text)
+        for (s, l), q in (qtys or h.lines).items()
+    ]
+    return rows, [data] * len(rows)
+
+
+def _on_lines(
+    st: LedgerState, cx: Context, h: Hold, kind: str, data: dict[str, Any] | None = None
+) -> Plan[Reservation]:
+    rows, datas = line_rows(st, cx, h, kind, data)
+    return Plan(rows, datas, reservation_now(h.id), [InState(h.id, (h.state,))])
+
+
+def commit(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:
+    """HELD -> COMMITTED: the hold no longer expires (a no-op if committed)."""
+    h = open_hold(st, res_id, OPEN, "commit")
+    if h.state == COMMITTED:
+        return Plan([], [], done(reservation_of(st, h)))
+    return _on_lines(st, cx, h, "committed")
+
+
+def release(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:
+    """Cancel a held or committed reservation; its units return to ATP."""
+    return _on_lines(st, cx, open_hold(st, res_id, OPEN, "release"), "released")
+
+
+def extend(st: LedgerState, cx: Context, res_id: str, ttl_us: int) -> Plan[Reservation]:
+    """Move a held reservation's expiry to ``now + ttl``."""
+    h = open_hold(st, res_id, (HELD,), "extend")
+    return _on_lines(st, cx, h, "extended", {"exp": cx.now + ttl_us})
+
+
+def resize(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Plan[Reservation]:
+    """Set a held reservation's quantity per (sku, location): only the
+    increase is checked against ATP and the channel; decreases release."""
+    h = open_hold(st, res_id, (HELD,), "resize")
+    g = st.grid
+    rows: list[NewRow] = []
+    datas: Datas = []
+    seen: set[Pos] = set()
+    grow: dict[Pos, int] = {}
+    left = dict(h.lines)
+    for ln in ls:
+        loc = ln.location
+        if loc is None:
+            locs = [g.locs[l] for (s, l) in h.lines if g.skus[s] == ln.sku]
+            if len(locs) != 1:
+                raise InvalidInput("lines", ln, "needs a location to resize")
+            loc = locs[0]
+        p = (sku_row(st, ln.sku), loc_col(st, loc))
+        if p in seen:
+            raise InvalidInput("lines", ln, "gives the same sku and location twice")
+        seen.add(p)
+        delta = ln.qty - h.lines.get(p, 0)
+        left[p] = ln.qty
+        if delta > 0:
+            atp = g.atp(*p)
+            if atp < delta:
+                raise InsufficientStock(ln.sku, delta, max(0, atp), loc, h.channel)
+            grow[p] = delta
+            data: dict[str, Any] = {"order": h.order_id}
+            rows.append(
+                (cx.ts, "held", ln.sku, loc, delta, h.id, h.channel, cx.key, json.dumps(data))
+            )
+            datas.append(data)
+        elif delta < 0:
+            data = {"resize": 1}
+            text = json.dumps(data)
+            rows.append((cx.ts, "released", ln.sku, loc, -delta, h.id, h.channel, cx.key, text))
+            datas.append(data)
+    ch = st.channels.get(h.channel) if h.channel is not None else None
+    if ch is not None and fenced(st, ch):
+        per_sku: dict[int, int] = {}
+        for (s, _), more in grow.items():
+            per_sku[s] = per_sku.get(s, 0) + more
+        for s, more in per_sku.items():
+            room = channel_room(st, ch, s)
+            if more > room:
+                raise InsufficientStock(g.skus[s], more, room, None, ch.id)
+    if not any(left.values()):
+        lines = [[x.sku, x.qty] for x in ls]
+        raise InvalidInput("lines", lines, "would leave the reservation empty; release it instead")
+    guards = [InState(h.id, (HELD,)), *reserve_guards(st, h.channel, grow)]
+    return Plan(rows, datas, reservation_now(h.id), guards)
+
+
+def fulfil(
+    st: LedgerState, cx: Context, how: str, res_id: str, ls: tuple[Line, ...] | None
+) -> Plan[Reservation]:
+    """Units leave the building: ``ship`` (a committed reservation, all of
+    it or the given lines) or ``collect`` (a pickup order, all of it)."""
+    allowed = (COMMITTED,) if how == "ship" else OPEN
+    h = open_hold(st, res_id, allowed, how)
+    if how == "collect":
+        coming = [i.id for i in st.supply.by_id.values() if i.res == h.id]
+        if coming:
+            raise InvalidTransition(
+                "res_id",
+                res_id,
+                "has units in transit (" + ", ".join(coming) + "); receive them first",
+            )
+    qtys = dict(h.lines) if ls is None else _pick(st, h, ls)
+    rows, datas = line_rows(st, cx, h, "fulfilled", {"how": how}, qtys)
+    return Plan(rows, datas, reservation_now(h.id), [InState(h.id, allowed)])
+
+
+def _pick(st: LedgerState, h: Hold, ls: tuple[Line, ...]) -> dict[Pos, int]:
+    """The reservation's units that the lines name, line by line."""
+    out: dict[Pos, int] = {}
+    g = st.grid
+    for ln in ls:
+        need = ln.qty
+        for (s, l), q in h.lines.items():
+            if g.skus[s] != ln.sku or (ln.location is not None and g.locs[l] != ln.location):
+                continue
+            take = min(need, q - out.get((s, l), 0))
+            if take > 0:
+                out[(s, l)] = out.get((s, l), 0) + take
+                need -= take
+            if need == 0:
+                break
+        if need:
+            raise InvalidQuantity("lines", ln, f"more than reservation {h.id} holds")
+    return out
+
+
+def reservation(st: LedgerState, res_id: Any) -> Reservation:
+    """The reservation as it stands (for queries)."""
+    return reservation_of(st, hold_of(st, res_id))

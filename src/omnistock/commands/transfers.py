@@ -1,0 +1,97 @@
+"""Transfer plans: units leave a location (``transfer-out``), are in transit
+(counted by ``promise()``, never in today's ATP) and arrive
+(``transfer-in``). Units earmarked for an open reservation arrive reserved
+for it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .._validate import from_micros
+from ..errors import InsufficientStock, InvalidInput, InvalidQuantity
+from ..fulfilment.allocate import policy_of
+from ..fulfilment.bopis import lead_time_us
+from ..ledger.holds import OPEN
+from ..ledger.state import LedgerState
+from ..lookup import known_pos, loc_col, sku_row
+from ..planning import Context, Plan, WithinFree, done
+from ..values import Applied, Transfer
+
+
+def transfer(
+    st: LedgerState,
+    cx: Context,
+    sku: str,
+    source: str,
+    destination: str,
+    q: int,
+    eta_us: int | None,
+) -> Plan[Transfer]:
+    """Send ``q`` units free at ``source`` (its ATP) to ``destination``."""
+    s, l = known_pos(st, sku, source)
+    loc_col(st, destination, "destination")
+    if source == destination:
+        raise InvalidInput("destination", destination, "is the source")
+    sku_row(st, sku)
+    atp = st.grid.atp(s, l)
+    if atp < q:
+        raise InsufficientStock(sku, q, max(0, atp), source)
+    due = eta_us if eta_us is not None else cx.now + lead_time_us(policy_of(st))
+    tid = f"T{st.head + 1}"
+    data = {"to": destination, "eta": due}
+    claim = cx.claim("head:" + tid)
+    row = (cx.ts, "transfer-out", sku, source, q, tid, None, cx.key, json.dumps(data))
+    result = Transfer(tid, sku, source, destination, q, from_micros(due))
+    return Plan(
+        [*claim, row], [None] * len(claim) + [data], done(result), [WithinFree(sku, source)]
+    )
+
+
+def receive_transfer(
+    st: LedgerState, cx: Context, transfer_id: str, q_in: int | None
+) -> Plan[Applied]:
+    """Units of a transfer arrive at its destination (all, or ``q_in``)."""
+    item = st.supply.by_id.get(transfer_id)
+    if item is None or item.kind != "transfer":
+        raise InvalidInput("transfer_id", transfer_id, "no such transfer in transit")
+    q = item.qty if q_in is None else q_in
+    if q > item.qty:
+        raise InvalidQuantity("qty", q, f"only {item.qty} in transit")
+    data: dict[str, Any] = {}
+    h = st.holds.peek(item.res) if item.res is not None else None
+    if h is not None and h.state in OPEN:
+        data["res"] = h.id
+    g = st.grid
+    text = json.dumps(data) if data else None
+    row = (
+        cx.ts,
+        "transfer-in",
+        g.skus[item.sku],
+        g.locs[item.loc],
+        q,
+        transfer_id,
+        None,
+        cx.key,
+        text,
+    )
+    return Plan([row], [data or None], lambda s: Applied(s.head))
+
+
+def in_transit(st: LedgerState) -> list[Transfer]:
+    """Transfers in transit, soonest first."""
+    g = st.grid
+    out = [
+        Transfer(
+            i.id,
+            g.skus[i.sku],
+            g.locs[i.src] if i.src is not None else "?",
+            g.locs[i.loc],
+            i.qty,
+            from_micros(i.eta_us),
+            i.res,
+        )
+        for i in st.supply.by_id.values()
+        if i.kind == "transfer"
+    ]
+    return sorted(out, key=lambda t: (t.eta, t.id))

@@ -1,0 +1,177 @@
+"""Validating lookups and channel figures shared by plans, services and queries.
+
+Every lookup takes the raw argument, checks it is an id, and raises the
+typed error naming the field when the ledger does not know it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._validate import check_id, from_micros
+from .errors import (
+    InvalidInput,
+    InvalidTransition,
+    UnknownChannel,
+    UnknownLocation,
+    UnknownReservation,
+    UnknownSku,
+)
+from .ledger.grid import STATE_INDEX, Pos
+from .ledger.holds import Hold
+from .ledger.pools import Fence, figures
+from .ledger.state import SELLABLE, LedgerState
+from .values import Channel, Reservation, ReservationLine, Shortage
+
+
+def sku_row(st: LedgerState, sku: Any, field: str = "sku") -> int:
+    """The grid row of a known SKU. O(1)."""
+    check_id(field, sku)
+    s = st.grid.sku_ix.get(sku)
+    if s is None:
+        raise UnknownSku(sku, field)
+    return s
+
+
+def loc_col(st: LedgerState, loc: Any, field: str = "location") -> int:
+    """The grid column of a registered location. O(1)."""
+    check_id(field, loc)
+    if loc not in st.locations:
+        raise UnknownLocation(loc, field)
+    return st.grid.loc_ix[loc]
+
+
+def channel_of(st: LedgerState, ch: Any) -> Channel:
+    check_id("channel", ch)
+    c = st.channels.get(ch)
+    if c is None:
+        raise UnknownChannel(ch)
+    return c
+
+
+def known_pos(st: LedgerState, sku: str, location: str, new_sku: bool = False) -> Pos:
+    """The position of ``sku`` at a registered ``location``. With
+    ``new_sku`` an unknown SKU is fine: its row is the index it will get."""
+    l = loc_col(st, location)
+    check_id("sku", sku)
+    s = st.grid.sku_ix.get(sku)
+    if s is None:
+        if not new_sku:
+            raise UnknownSku(sku)
+        return len(st.grid.skus), l
+    return s, l
+
+
+def check_state(field: str, state: Any) -> None:
+    if state != SELLABLE and state not in STATE_INDEX:
+        raise InvalidInput(
+            field, state, "must be sellable, damaged, inspection, quarantine or display"
+        )
+
+
+def units(st: LedgerState, p: Pos, state: str) -> int:
+    """Units at ``p`` in ``state`` (0 for a SKU the grid has not met yet)."""
+    g = st.grid
+    if p[0] >= len(g.skus):
+        return 0
+    if state == SELLABLE:
+        return g.sellable(*p)
+    u = g.unsell.get(p)
+    return 0 if u is None else u[STATE_INDEX[state]]
+
+
+# -- reservations -------------------------------------------------------------
+def hold_of(st: LedgerState, res_id: Any) -> Hold:
+    """The reservation ``res_id`` for reading (a held-batch member is a copy)."""
+    check_id("res_id", res_id)
+    h = st.holds.peek(res_id)
+    if h is None:
+        raise UnknownReservation(res_id, "res_id")
+    return h
+
+
+def open_hold(st: LedgerState, res_id: Any, allowed: tuple[str, ...], action: str) -> Hold:
+    """The reservation, if its state allows ``action``."""
+    h = hold_of(st, res_id)
+    if h.state not in allowed:
+        raise InvalidTransition("res_id", res_id, f"is {h.state}; cannot {action} it")
+    return h
+
+
+def reservation_of(st: LedgerState, h: Hold) -> Reservation:
+    """The public value of a reservation record. O(lines)."""
+    g = st.grid
+    return Reservation(
+        id=h.id,
+        state=h.state,
+        lines=tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.lines.items()),
+        expires_at=None if h.expires_us is None else from_micros(h.expires_us),
+        order_id=h.order_id,
+        channel=h.channel,
+        shipped=tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items()),
+    )
+
+
+def reservation_now(rid: str) -> Any:
+    """A plan's result: reservation ``rid`` as the fold left it."""
+    return lambda st: reservation_of(st, st.holds.need_peek(rid))
+
+
+def shortages(st: LedgerState, taken: dict[Pos, int]) -> tuple[Shortage, ...]:
+    """Reservations left uncovered once ``taken`` sellable units leave each
+    position: reserved beyond what stays physically sellable, newest first."""
+    g = st.grid
+    out = []
+    for (s, l), q in taken.items():
+        if s >= len(g.skus):
+            continue
+        left = g.sellable(s, l) - q
+        deficit = int(g.reserved[s, l]) - max(0, left)
+        if deficit <= 0:
+            continue
+        names, covered = [], 0
+        for rid in st.holds.newest_at((s, l)):
+            names.append(rid)
+            covered += st.holds.need_peek(rid).lines[(s, l)]
+            if covered >= deficit:
+                break
+        out.append(Shortage(g.skus[s], g.locs[l], deficit, tuple(names)))
+    return tuple(out)
+
+
+# -- channel figures ------------------------------------------------------------
+def channel_cols(st: LedgerState, ch: Channel) -> list[int]:
+    ids = ch.locations if ch.locations is not None else list(st.locations)
+    return [st.grid.loc_ix[i] for i in ids]
+
+
+def positive_sum(st: LedgerState, s: int, cols: list[int] | None) -> int:
+    """Sum of ``max(0, atp)`` of SKU row ``s`` over ``cols`` (all if None):
+    a short location never drags another down. O(len(cols))."""
+    return int(np.maximum(st.grid.atp_row(s, cols), 0).sum())
+
+
+def fenced(st: LedgerState, ch: Channel) -> bool:
+    """Whether holds for ``ch`` need a channel check beyond position ATP."""
+    return bool(ch.buffer) or ch.cap is not None or any(d.minimum for d in st.channels.values())
+
+
+def channel_room(st: LedgerState, ch: Channel, s: int) -> int:
+    """Channel ``ch``'s figure for SKU row ``s`` by the ring-fence rule
+    (``ledger.pools``): its positive ATP sum, less the unconsumed minimums
+    of the other channels, less its buffer, within what its cap leaves given
+    the units it already holds. O(channels x locations)."""
+    used = st.chan_used
+    if not any(d.minimum for d in st.channels.values()):
+        v = max(0, positive_sum(st, s, channel_cols(st, ch)) - ch.buffer)
+        if ch.cap is not None:
+            v = min(v, max(0, ch.cap - used.get((ch.id, s), 0)))
+        return v
+    stocks = {d.id: positive_sum(st, s, channel_cols(st, d)) for d in st.channels.values()}
+    fences = {
+        d.id: Fence(d.minimum, d.cap, d.buffer, used.get((d.id, s), 0))
+        for d in st.channels.values()
+    }
+    return figures(stocks, fences)[ch.id]

@@ -1,0 +1,468 @@
+"""One command pipeline: idempotency, lazy expiry, planning, the guarded
+append, the fold and the result.
+
+Every state change goes through ``Runner.run`` (one command) or
+``Runner.run_all`` (several, group-committed). The thread that holds the
+lock drains the queue and commits what it finds in one of two shapes, inside
+one retry loop:
+
+- **lone**: one command with no key, no follow-up and nothing due to expire
+  (or a bulk command, which plans in the live grids): plan, append, then
+  fold. Nothing is applied before the store accepts, so no savepoint.
+- **group**: everything else. Holds due expire first; each command is
+  planned against the ledger as the previous ones left it (its rows applied
+  under a savepoint), then every command's rows go to the store in one
+  transaction.
+
+A command's outcome is its own: a refusal (an ``OmnistockError`` from its
+plan) fails that command alone and writes nothing, not even its key; an
+unexpected exception in one command's plan or follow-up rolls the group
+back and commits the others without it. If the store refuses the append
+(another writer got in first), the ledger is rolled back, caught up and the
+commands planned again, at most ``RETRIES`` times. A failure after the
+commit (a snapshot) is logged, never reported as the command's outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from . import codec
+from ._validate import check_id, check_when, to_micros
+from .errors import ConcurrencyConflict, IdempotencyConflict, OmnistockError, StorageError
+from .expiry import plan_expiry
+from .ledger.replay import replay
+from .ledger.savepoint import Savepoint
+from .ledger.state import LedgerState
+from .planning import Context, Datas, Emit, Plan, nothing
+from .storage import Commit, NewRow, Store
+
+log = logging.getLogger("omnistock")
+
+R = TypeVar("R")
+Clock = Callable[[], datetime]
+RETRIES = 50
+PlanFn = Callable[[LedgerState, Context], Plan[R]]
+# A follow-up: runs once the plan's rows are applied, may emit more rows
+# into the same commit, and returns the command's final result.
+Then = Callable[[LedgerState, Context, R, Emit], R]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@attrs.define(slots=True, eq=False)
+class Command(Generic[R]):
+    """One command on its way through the pipeline, then its outcome."""
+
+    name: str
+    plan: PlanFn[R]
+    key: str | None = None
+    fingerprint: str | None = None
+    then: Then[R] | None = None
+    alone: bool = False
+    """Plans in the live grids (bulk): committed by itself, undone on failure."""
+    result: Any = None
+    error: BaseException | None = None
+    done: bool = False
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        self.result, self.error, self.done = result, error, True
+
+
+class _Retry(Exception):
+    """The store refused the append, or a refusal was decided on a stale
+    ledger: catch up and plan again."""
+
+
+class _Culprit(Exception):
+    """A command failed after its rows were applied to the live ledger: the
+    group is rolled back and committed again without it."""
+
+    def __init__(self, cmd: Command[Any], error: BaseException) -> None:
+        super().__init__(str(error))
+        self.cmd, self.error = cmd, error
+
+
+class Runner:
+    """Runs commands against one store and keeps the live ledger.
+
+    Thread-safe: one thread at a time commits (the group-commit leader);
+    others queue. Several processes may share a durable store (``shared``):
+    queries catch up first and conflicting appends are retried."""
+
+    def __init__(
+        self, store: Store, clock: Clock | None, *, snapshot_every: int, shared: bool
+    ) -> None:
+        self.store = store
+        self.clock: Clock = clock or utcnow
+        self.lock = threading.RLock()  # held by the group-commit leader
+        self._queue_lock = threading.Lock()
+        self._queue: list[Command[Any]] = []
+        self.snapshot_every = snapshot_every
+        self.shared = shared
+        self.closed = False
+        self.state = self._load()
+        self._last_snap = self.state.head
+
+    def _load(self) -> LedgerState:
+        snap = self.store.load_snapshot()
+        st: LedgerState | None = None
+        if snap is not None:
+            try:
+                st = LedgerState.from_bytes(snap[1])
+                if st.head != snap[0]:
+                    st = None
+            except StorageError:
+                st = None  # the journal is the truth: fall back to a full replay
+        if st is None:
+            st = LedgerState()
+        replay(st, self.store.read(st.head))
+        return st
+
+    # -- building and running commands ----------------------------------------
+    def command(
+        self,
+        name: str,
+        plan: PlanFn[R],
+        key: str | None = None,
+        args: Any = None,
+        *,
+        then: Then[R] | None = None,
+        alone: bool = False,
+    ) -> Command[R]:
+        """A command named ``name``. ``args`` (or a callable returning them)
+        identify it for its idempotency key; they are built only when a key
+        is given."""
+        fp = None
+        if key is not None:
+            check_id("key", key)
+            if callable(args):
+                args = args()
+            fp = name + ":" + json.dumps(args, sort_keys=True, default=str)
+        return Command(name, plan, key, fp, then, alone)
+
+    def run(self, cmd: Command[R]) -> R:
+        """Commit ``cmd`` (group-committed with other threads' commands) and
+        return its result, or raise its error."""
+        self._check_open()
+        if cmd.alone:
+            with self.lock:
+                self._drain()  # commands queued earlier go first
+                self._commit([cmd])
+        else:
+            with self._queue_lock:
+                self._queue.append(cmd)
+            with self.lock:
+                if not cmd.done:
+                    self._drain()
+        if cmd.error is not None:
+            raise cmd.error
+        result: R = cmd.result
+        return result
+
+    def run_all(self, cmds: Sequence[Command[Any]]) -> None:
+        """Commit several commands in one group commit when no other thread
+        is committing. Each ends done with its own result or error; commands
+        already done (refused up front) are left as they are."""
+        self._check_open()
+        with self._queue_lock:
+            self._queue.extend(c for c in cmds if not c.done)
+        with self.lock:
+            self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+            if not batch:
+                return
+            self._commit(batch)
+
+    # -- the one retry loop ---------------------------------------------------
+    def _commit(self, batch: list[Command[Any]]) -> None:
+        attempt = 0
+        while batch:
+            if attempt == RETRIES:
+                for cmd in batch:
+                    cmd.settle(
+                        error=ConcurrencyConflict(f"{cmd.name}: gave up after {RETRIES} conflicts")
+                    )
+                return
+            now = self.now_us()
+            due = self._expiry_due(now)
+            lone = len(batch) == 1 and batch[0].then is None
+            lone = lone and (batch[0].alone or (batch[0].key is None and not due))
+            try:
+                if lone and due:  # a bulk command: expire first, on its own
+                    self._commit_group([], now)
+                    continue
+                if lone:
+                    self._commit_lone(batch[0], now)
+                else:
+                    self._commit_group(batch, now)
+                return
+            except _Retry:
+                self.catch_up()
+                time.sleep(0.0002 * attempt)
+                attempt += 1
+            except _Culprit as c:
+                c.cmd.settle(error=c.error)
+                batch = [cmd for cmd in batch if cmd is not c.cmd]
+
+    def _context(self, now: int, key: str | None) -> Context:
+        return Context(now, max(now, self.state.last_ts), key, self.store.partitioned)
+
+    def _stale(self) -> bool:
+        """A refusal is only true if the ledger it was checked against was
+        current: another process may have received stock meanwhile."""
+        return self.shared and self.store.head() > self.state.head
+
+    def _commit_lone(self, cmd: Command[Any], now: int) -> None:
+        st = self.state
+        if cmd.key is not None and self._settled_by_key(cmd, None):
+            return
+        cx = self._context(now, cmd.key)
+        try:
+            plan = cmd.plan(st, cx)
+        except OmnistockError as exc:
+            if self._stale():
+                raise _Retry from None
+            cmd.settle(error=exc)
+            return
+        except Exception as exc:  # its own outcome, whichever thread leads
+            cmd.settle(error=exc)
+            return
+        rows = plan.rows
+        if not rows and cmd.alone and self._stale():
+            raise _Retry  # only refusals, decided on a ledger that may be stale
+        if not rows and cmd.key is None:
+            cmd.settle(plan.result(st))
+            return
+        result = plan.result(st) if cmd.key is not None else None
+        text = None if cmd.key is None else codec.encode(result)
+        head = st.head
+        try:
+            new_head = self.store.append(
+                [Commit(tuple(rows), cmd.key, cmd.fingerprint, text)], head
+            )
+        except ConcurrencyConflict:
+            if plan.undo is not None:
+                plan.undo()
+            raise _Retry from None
+        except BaseException as exc:
+            if plan.undo is not None:
+                plan.undo()
+            if not isinstance(exc, Exception):
+                raise
+            cmd.settle(error=exc)
+            return
+        self._fold(head, new_head, rows, plan.datas, plan.undo)
+        cmd.settle(result if cmd.key is not None else plan.result(self.state))
+        self._maybe_snapshot()
+
+    def _commit_group(self, batch: list[Command[Any]], now: int) -> None:
+        st = self.state
+        sp = Savepoint(st)
+        commits: list[Commit] = []
+        try:
+            expiry = plan_expiry(st, self._context(now, None))
+            if expiry.rows:
+                self._apply(sp, expiry.rows, expiry.datas)
+                commits.append(Commit(tuple(expiry.rows)))
+            seen: dict[str, Command[Any]] = {}
+            for cmd in batch:
+                cmd.error = cmd.result = None
+                if cmd.key is not None:
+                    if self._settled_by_key(cmd, seen):
+                        continue
+                    seen[cmd.key] = cmd
+                commit = self._plan_into(cmd, now, sp)
+                if commit is not None:
+                    commits.append(commit)
+            if any(isinstance(c.error, OmnistockError) for c in batch) and self._stale():
+                raise _Retry
+            if commits:
+                new_head = self.store.append(commits, sp.head)
+                if new_head != st.head:  # a partitioned store put others' rows between
+                    sp.rollback()
+                    self.catch_up()
+        except ConcurrencyConflict:
+            sp.rollback()
+            raise _Retry from None
+        except (_Retry, _Culprit):
+            sp.rollback()
+            raise
+        except BaseException as exc:
+            sp.rollback()  # nothing was appended: every command fails with the store
+            for cmd in batch:
+                if cmd.error is None:
+                    cmd.error = exc if isinstance(exc, Exception) else StorageError(str(exc))
+                cmd.done = True
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for cmd in batch:
+            cmd.done = True
+        self._maybe_snapshot()
+
+    def _plan_into(self, cmd: Command[Any], now: int, sp: Savepoint) -> Commit | None:
+        """Plan ``cmd`` against the live ledger and apply its rows (and its
+        follow-up's) under ``sp``. Returns its commit, or None when it was
+        refused (its error set) or moved nothing without a key."""
+        st = self.state
+        cx = self._context(now, cmd.key)
+        try:
+            plan = cmd.plan(st, cx)
+        except OmnistockError as exc:
+            cmd.error = exc
+            return None
+        except Exception as exc:  # nothing applied yet: fail this command alone
+            cmd.error = exc
+            return None
+        rows = list(plan.rows)
+        try:
+            self._apply(sp, rows, plan.datas)
+            result = plan.result(st)
+            if cmd.then is not None:
+                more: list[NewRow] = []
+
+                def emit(new: list[NewRow], new_datas: Datas) -> None:
+                    self._apply(sp, new, new_datas)
+                    more.extend(new)
+
+                result = cmd.then(st, cx, result, emit)
+                rows += more
+        except Exception as exc:
+            raise _Culprit(cmd, exc) from exc
+        cmd.result = result
+        if not rows and cmd.key is None:
+            return None
+        text = None if cmd.key is None else codec.encode(result)
+        return Commit(tuple(rows), cmd.key, cmd.fingerprint, text)
+
+    def _settled_by_key(self, cmd: Command[Any], seen: dict[str, Command[Any]] | None) -> bool:
+        """Settle ``cmd`` from an earlier use of its key (the store's record,
+        or an earlier command of this group); False when the key is new."""
+        assert cmd.key is not None
+        first = None if seen is None else seen.get(cmd.key)
+        if first is not None:
+            if first.fingerprint != cmd.fingerprint:
+                cmd.error = IdempotencyConflict(cmd.key, first.name, cmd.name)
+            else:
+                cmd.error, cmd.result = first.error, first.result
+            cmd.done = seen is None
+            return True
+        rec = self.store.lookup_key(cmd.key)
+        if rec is None:
+            return False
+        if rec.fingerprint != cmd.fingerprint:
+            name = rec.fingerprint.split(":", 1)[0]
+            cmd.error = IdempotencyConflict(cmd.key, name, cmd.name)
+        else:
+            cmd.result = codec.decode(rec.result)
+        cmd.done = seen is None
+        return True
+
+    # -- applying rows --------------------------------------------------------
+    def _apply(self, sp: Savepoint, rows: list[NewRow], datas: Datas) -> None:
+        st = self.state
+        for r, data in zip(rows, datas, strict=True):
+            row = (st.head + 1, *r)
+            sp.touch(row, data)
+            st.apply(row, data)
+
+    def _fold(
+        self,
+        head: int,
+        new_head: int,
+        rows: list[NewRow],
+        datas: Datas,
+        undo: Callable[[], None] | None,
+    ) -> None:
+        """Fold rows the store just appended after ``head``: directly when
+        they got the next numbers, else (a partitioned store put others' rows
+        between) by taking back what planning did and catching up, which
+        reads ours back too."""
+        st = self.state
+        if new_head != head + len(rows):
+            if undo is not None:
+                undo()
+            self.catch_up()
+            return
+        apply = st.apply
+        for i, r in enumerate(rows):
+            apply((head + 1 + i, *r), datas[i])
+
+    # -- time, expiry, catching up --------------------------------------------
+    def now_us(self) -> int:
+        """The ledger clock in UTC microseconds."""
+        if self.clock is utcnow:
+            return time.time_ns() // 1000
+        return to_micros(check_when("clock()", self.clock()))
+
+    def _expiry_due(self, now: int) -> bool:
+        first = self.state.holds.first_expiry()
+        return first is not None and first <= now
+
+    def sync(self) -> LedgerState:
+        """Before a query: fold in other writers' rows, then expire (and
+        journal) the holds due by the clock, so figures are true at now."""
+        with self.lock:
+            if self.closed:
+                return self.state
+            if self.shared:
+                self.catch_up()
+            if self._expiry_due(self.now_us()):
+                self.run(self.command("expire", nothing))
+        return self.state
+
+    def catch_up(self) -> None:
+        """Fold in what other writers appended."""
+        st = self.state
+        if self.store.head() > st.head:
+            st.apply_all(self.store.read(st.head))
+
+    # -- snapshots and closing ------------------------------------------------
+    def _maybe_snapshot(self) -> None:
+        """Snapshot when due. After a commit: a failure here is logged and
+        retried at the next commit, never the command's outcome."""
+        if self.state.head - self._last_snap < self.snapshot_every:
+            return
+        try:
+            self.snapshot()
+        except Exception:
+            log.warning("snapshot at seq %d failed; will retry", self.state.head, exc_info=True)
+
+    def snapshot(self) -> int:
+        """Save a snapshot at the current head; returns its seq."""
+        st = self.state
+        self.store.save_snapshot(st.head, st.to_bytes())
+        self._last_snap = st.head
+        return st.head
+
+    def close(self) -> None:
+        """Snapshot if much happened since the last one, and close the store."""
+        with self.lock:
+            if self.closed:
+                return
+            try:
+                if self.state.head - self._last_snap >= 1000:
+                    self.snapshot()
+            except OmnistockError:
+                pass
+            self.store.close()
+            self.closed = True
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise StorageError("inventory is closed")
