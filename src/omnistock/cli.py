@@ -1,12 +1,13 @@
 """The ``omnistock`` command.
 
-Verbs work on any store URL (``--store``, before or after the verb; default
-``sqlite:///omnistock.db``, the embedded store in the current directory):
+Verbs work on any store URL (``--store``, before or after the verb; else the
+``OMNISTOCK_STORE`` environment variable; else ``sqlite:///omnistock.db``, the
+embedded store in the current directory):
 
     omnistock simulate [--seed N] [--days N | --week] [--json F] [--report F]
     omnistock compare A.toml B.toml [...]   the same events under each policy
     omnistock demo                          an omnichannel morning, end to end
-    omnistock import FILE.csv               stock (sku,location,qty) or locations
+    omnistock import FILE.csv               stock (sku,location,qty[,ref]) or locations
     omnistock available SKU [--location L] [--channel C]
     omnistock explain SKU [--location L] [--channel C]
     omnistock history [--sku S] [--location L] [--ref R] [--limit N]
@@ -14,50 +15,65 @@ Verbs work on any store URL (``--store``, before or after the verb; default
     omnistock bench                         a quick holds/s micro benchmark
 
 Exit codes: 0 success, 1 a failed check (or a simulation that oversold),
-2 bad usage or bad input.
+2 bad usage or bad input, 3 an internal error (a bug: please report it),
+130 interrupted (Ctrl-C), 141 the reader of the output went away (``| head``).
+
+A password in the store URL is never printed: output and errors show the URL
+with ``***`` in its place.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
+import contextlib
 import os
 import sys
 import tempfile
-import time
+import traceback
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from . import errors
+from . import errors, importer
 from .inventory import Inventory
-from .values import Channel, Line, Location, Order, Point
+from .storage import redact, secrets_of
 
 DEFAULT_STORE = "sqlite:///omnistock.db"
-EXIT_OK, EXIT_CHECK, EXIT_USAGE = 0, 1, 2
+STORE_ENV = "OMNISTOCK_STORE"
+EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
+QUERIES = ("available", "explain", "history", "check")
 
 
 class UsageError(Exception):
     """Bad input the user can fix; the message says how (exit 2)."""
 
 
+def default_store() -> str:
+    """``$OMNISTOCK_STORE`` if set and not empty, else ``sqlite:///omnistock.db``."""
+    return os.environ.get(STORE_ENV, "").strip() or DEFAULT_STORE
+
+
 def _parser() -> argparse.ArgumentParser:
+    default = default_store()
+    shown = redact(default)
     p = argparse.ArgumentParser(
         prog="omnistock",
         description="omnistock: one truthful stock ledger for omnichannel retail. Simulate "
         "a retailer's day, compare sourcing policies, and inspect or check any store.",
         epilog="Run 'omnistock VERB --help' for a verb's options.",
     )
-    p.add_argument(
-        "--store",
-        default=DEFAULT_STORE,
-        help=f"store URL (default {DEFAULT_STORE}; memory://, sqlite:///path, postgresql://...)",
+    store_help = (
+        f"store URL (memory://, sqlite:///path, postgresql://...; default: ${STORE_ENV}, "
+        f"else {DEFAULT_STORE}; now {shown})"
     )
+    p.add_argument("--store", default=default, help=store_help)
     store = argparse.ArgumentParser(add_help=False)
-    store.add_argument(
-        "--store", default=argparse.SUPPRESS, help=f"store URL (default {DEFAULT_STORE})"
+    store.add_argument("--store", default=argparse.SUPPRESS, help=store_help)
+    create = argparse.ArgumentParser(add_help=False)
+    create.add_argument(
+        "--create",
+        action="store_true",
+        help="start an empty store if the sqlite file does not exist (else: an error)",
     )
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -103,13 +119,15 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--fresh", action="store_true", help="start from an empty store file")
     i = sub.add_parser(
         "import",
-        parents=[store],
+        parents=[store, create],
         help="import a CSV of stock or locations",
-        description="Import a CSV file. Stock: columns sku,location,qty "
-        "(received, or set with --count). Locations: columns id,kind and "
+        description="Import a CSV file. Stock: columns sku,location,qty and optionally "
+        "ref (received, or set with --count). Locations: columns id,kind and "
         "optionally lat,lon,sells,ships,pickup,accepts_returns,priority,"
-        "daily_capacity,returns_to. The kind is told from the header. "
-        "Importing the same file again changes nothing.",
+        "daily_capacity,returns_to. Any other column is refused. The whole file "
+        "is checked first and every bad row reported; a refused file writes "
+        "nothing. Each row has its own key, so importing the file again (or "
+        "with rows appended) writes only the new rows.",
     )
     i.add_argument("file", help="CSV file with a header row")
     i.add_argument(
@@ -123,15 +141,30 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stock rows are cycle counts (set sellable units) instead of receipts",
     )
+    i.add_argument(
+        "--update",
+        action="store_true",
+        help="redefine existing locations whose fields differ (prints the differences)",
+    )
+    i.add_argument(
+        "--batch",
+        metavar="NAME",
+        default="",
+        help="name this delivery: rows are keyed within it (a new delivery file "
+        "without a ref column needs a new batch name)",
+    )
+    i.add_argument(
+        "--dry-run", action="store_true", help="check the file and say what would change"
+    )
     for name, helptext in (
         ("available", "units that can be promised now"),
         ("explain", "every term of the ATP formula"),
     ):
-        q = sub.add_parser(name, parents=[store], help=helptext, description=helptext)
+        q = sub.add_parser(name, parents=[store, create], help=helptext, description=helptext)
         q.add_argument("sku")
         q.add_argument("--location")
         q.add_argument("--channel")
-    h = sub.add_parser("history", parents=[store], help="journal entries, oldest first")
+    h = sub.add_parser("history", parents=[store, create], help="journal entries, oldest first")
     h.add_argument("--sku")
     h.add_argument("--location")
     h.add_argument("--ref")
@@ -139,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--limit", type=int, default=50)
     sub.add_parser(
         "check",
-        parents=[store],
+        parents=[store, create],
         help="replay the journal and verify every invariant (exit 1 on failure)",
     )
     b = sub.add_parser(
@@ -153,54 +186,182 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Out:
+    """Prints errors for one run with the store URL's password scrubbed."""
+
+    def __init__(self) -> None:
+        self.verb = ""
+        self.url = ""
+        self.secrets: list[str] = []
+
+    def scrub(self, text: str) -> str:
+        if self.url:
+            text = text.replace(self.url, redact(self.url))
+        for s in self.secrets:
+            text = text.replace(s, "***")
+        return text
+
+    def error(self, message: str) -> None:
+        prefix = f"omnistock {self.verb}: " if self.verb else "omnistock: "
+        with contextlib.suppress(OSError, ValueError):  # stderr closed too
+            print(self.scrub(prefix + message), file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code."""
-    p = _parser()
-    args = p.parse_args(argv)
+    out = _Out()
     try:
-        if args.verb == "simulate":
-            from .simulate.console import run_simulate
-
-            return run_simulate(args, args.store)
-        if args.verb == "compare":
-            from .simulate.console import run_compare
-
-            if len(args.policies) < 2:
-                p.error(
-                    "compare needs at least two policy files, e.g. "
-                    "'omnistock compare closest.toml cheapest.toml'"
-                )
-            return run_compare(args)
-        if args.verb == "demo":
-            return _demo(args.store, args.fresh)
-        if args.verb == "bench":
-            return _bench(args.n)
-        if args.verb == "import":
-            return _import(args.store, args.file, args.kind, args.count)
-        return _query(args)
-    except (UsageError, ValueError) as exc:
-        print(f"omnistock {args.verb}: {exc}", file=sys.stderr)
+        p = _parser()
+        args = p.parse_args(argv)
+        out.verb, out.url = args.verb, args.store
+        out.secrets = secrets_of(args.store)
+        code = _run(p, args)
+        sys.stdout.flush()
+        return code
+    except KeyboardInterrupt:
+        out.error("interrupted" + _interrupted_hint(out.verb))
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_PIPE
+    except importer.ImportRefused as exc:
+        out.error(f"{exc.path}: {len(exc.problems)} problem(s); nothing was written:")
+        for problem in exc.problems:
+            out.error("  " + problem.render(exc.path))
         return EXIT_USAGE
     except errors.StorageError as exc:
-        print(
-            f"omnistock {args.verb}: store error: {exc} (is --store {args.store!r} right?)",
-            file=sys.stderr,
-        )
+        out.error(f"store error: {exc} (is --store {redact(out.url)!r} right?)")
         return EXIT_USAGE
     except errors.OmnistockError as exc:
-        print(f"omnistock {args.verb}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        out.error(f"{type(exc).__name__}: {exc}")
         return EXIT_USAGE
+    except (UsageError, ValueError) as exc:
+        out.error(str(exc))
+        return EXIT_USAGE
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        out.error(f"{where}{exc.strerror or exc}")
+        return EXIT_USAGE
+    except Exception:
+        out.error(
+            "internal error (a bug; please report it with this message):\n"
+            + "".join(traceback.format_exc())
+        )
+        return EXIT_INTERNAL
+
+
+def _interrupted_hint(verb: str) -> str:
+    if verb == "import":
+        return (
+            " (rows written so far stay, each under its own key: run the same import "
+            "again to write the rest)"
+        )
+    return ""
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so that the
+    interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _run(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.verb in ("simulate", "compare"):
+        for flag in ("json", "report"):  # before the run, not after it
+            if getattr(args, flag):
+                _check_writable(getattr(args, flag), f"--{flag}")
+    if args.verb == "simulate":
+        from .simulate.console import run_simulate
+
+        return run_simulate(args, args.store)
+    if args.verb == "compare":
+        from .simulate.console import run_compare
+
+        if len(args.policies) < 2:
+            p.error(
+                "compare needs at least two policy files, e.g. "
+                "'omnistock compare closest.toml cheapest.toml'"
+            )
+        if args.store_dir:
+            _check_dir(args.store_dir, "--store-dir")
+        return run_compare(args)
+    if args.verb == "demo":
+        from .cli_demo import demo
+
+        return demo(args.store, args.fresh)
+    if args.verb == "bench":
+        from .cli_demo import bench
+
+        return bench(args.n)
+    if args.verb == "import":
+        return _import(args)
+    return _query(args)
+
+
+def _check_writable(path: str, flag: str) -> None:
+    """``path`` can be written (created if need be); checked before a long
+    run so that its result is not lost at the end."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory; give a file name")
+    try:
+        if target.exists():
+            with open(target, "ab"):
+                pass
+        else:
+            with open(target, "xb"):
+                pass
+            target.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write {flag} {path}: {exc.strerror}") from None
+
+
+def _check_dir(path: str, flag: str) -> None:
+    target = Path(path)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write in {flag} {path}: {exc.strerror}") from None
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of a ``sqlite:///`` URL (None for other stores and for an
+    in-memory SQLite database)."""
+    if not url.lower().startswith("sqlite:"):
+        return None
+    from .storage.sqlite import parse_url
+
+    path, _ = parse_url(url)
+    return None if path == ":memory:" else path
+
+
+def _need_store(url: str, create: bool) -> None:
+    """A query on a sqlite file that does not exist is a mistyped path, not
+    an empty store: say so (unless ``--create``)."""
+    path = _sqlite_file(url)
+    if path is not None and not create and not os.path.exists(path):
+        raise UsageError(
+            f"store file {path!r} does not exist (--store {redact(url)}); check the "
+            f"path (or ${STORE_ENV}), or pass --create to start an empty store"
+        )
 
 
 def _query(args: argparse.Namespace) -> int:
+    _need_store(args.store, args.create)
+    if args.verb == "history" and (args.limit < 0 or args.since < 0):
+        raise UsageError("--since and --limit must be >= 0")
     with Inventory.open(args.store) as inv:
         if args.verb == "available":
             print(inv.available(args.sku, args.location, args.channel))
         elif args.verb == "explain":
             print(inv.explain(args.sku, args.location, args.channel))
         elif args.verb == "history":
-            if args.limit < 0 or args.since < 0:
-                raise UsageError("--since and --limit must be >= 0")
             for e in inv.history(
                 sku=args.sku,
                 location=args.location,
@@ -221,254 +382,57 @@ def _query(args: argparse.Namespace) -> int:
 
 
 # -- import -----------------------------------------------------------------------
-STOCK_COLUMNS = ("sku", "location", "qty")
-LOCATION_COLUMNS = ("id", "kind")
-BOOLS = {
-    "true": True,
-    "yes": True,
-    "1": True,
-    "y": True,
-    "false": False,
-    "no": False,
-    "0": False,
-    "n": False,
-}
-
-
-def _read_csv(path: str) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path!r}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text; save it as UTF-8 CSV") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    if not header:
-        raise UsageError(
-            f"{path} is empty; it needs a header row such as '{','.join(STOCK_COLUMNS)}'"
-        )
-    reader.fieldnames = header
-    rows = [
-        (n + 2, {k: (v or "").strip() for k, v in r.items() if k is not None})
-        for n, r in enumerate(reader)
-    ]
-    return header, rows, hashlib.sha256(raw).hexdigest()[:16]
-
-
-def _int(path: str, line: int, col: str, text: str, low: int) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise UsageError(f"{path}:{line}: column {col!r}: {text!r} is not a whole number") from None
-    if v < low:
-        raise UsageError(f"{path}:{line}: column {col!r}: {v} must be >= {low}")
-    return v
-
-
-def _location_of(path: str, line: int, r: dict[str, str]) -> Location:
-    kw: dict[str, Any] = {"id": r["id"], "kind": r["kind"] or "store"}
-    lat, lon = r.get("lat", ""), r.get("lon", "")
-    if bool(lat) != bool(lon):
-        raise UsageError(f"{path}:{line}: give both lat and lon, or neither")
-    if lat:
-        try:
-            kw["point"] = Point(float(lat), float(lon))
-        except ValueError:
-            raise UsageError(f"{path}:{line}: lat/lon {lat!r},{lon!r} are not numbers") from None
-    for col in ("sells", "ships", "pickup", "accepts_returns"):
-        if r.get(col):
-            if r[col].lower() not in BOOLS:
-                raise UsageError(f"{path}:{line}: column {col!r}: {r[col]!r} is not true/false")
-            kw[col] = BOOLS[r[col].lower()]
-    if r.get("priority"):
-        kw["priority"] = _int(path, line, "priority", r["priority"], -(2**31))
-    if r.get("daily_capacity"):
-        kw["daily_capacity"] = _int(path, line, "daily_capacity", r["daily_capacity"], 0)
-    if r.get("returns_to"):
-        kw["returns_to"] = r["returns_to"]
-    try:
-        return Location(**kw)
-    except errors.InvalidInput as exc:
-        raise UsageError(f"{path}:{line}: {exc}") from None
-
-
-def _import(url: str, path: str, kind: str | None, count: bool) -> int:
-    header, rows, digest = _read_csv(path)
-    if kind is None:
-        if all(c in header for c in STOCK_COLUMNS):
-            kind = "stock"
-        elif all(c in header for c in LOCATION_COLUMNS):
-            kind = "locations"
-        else:
-            raise UsageError(
-                f"{path}: cannot tell what it holds from its header {header}; "
-                f"stock needs columns {','.join(STOCK_COLUMNS)}, locations "
-                f"{','.join(LOCATION_COLUMNS)} (or say --as stock|locations)"
-            )
-    need = STOCK_COLUMNS if kind == "stock" else LOCATION_COLUMNS
-    missing = [c for c in need if c not in header]
-    if missing:
-        raise UsageError(
-            f"{path}: missing column(s) {', '.join(missing)}; the header must "
-            f"include {','.join(need)}"
-        )
-    with Inventory.open(url) as inv:
-        before = inv.head
-        if kind == "locations":
-            locs = [_location_of(path, n, r) for n, r in rows]
-            known = set(inv.locations)
-            pending = locs
-            while pending:  # a location's returns_to must exist before it
-                ready = [
-                    x for x in pending if x.returns_to in (None, x.id) or x.returns_to in known
-                ]
-                if not ready:
-                    raise UsageError(
-                        f"{path}: returns_to names unknown location(s): "
-                        + ", ".join(sorted({str(x.returns_to) for x in pending}))
-                    )
-                for loc in ready:
-                    inv.add_location(loc)
-                    known.add(loc.id)
-                pending = [x for x in pending if x not in ready]
-            print(f"{len(locs)} location(s) from {path}: journal head {before} -> {inv.head}")
+def _import(args: argparse.Namespace) -> int:
+    data = importer.read_csv(args.file)
+    holds_locations = args.kind == "locations" or (
+        args.kind is None
+        and set(importer.LOCATION_COLUMNS) <= set(data.header)
+        and not set(importer.STOCK_COLUMNS) <= set(data.header)
+    )
+    # a new store starts with its locations; stock needs an existing one
+    _need_store(args.store, args.create or holds_locations)
+    with Inventory.open(args.store) as inv:
+        plan = importer.plan(inv, data, args.kind, args.count, args.update, args.batch)
+        for row in plan.updates:
+            print(f"update {row.location.id}: " + "; ".join(row.changes))
+        if args.dry_run:
+            print(_summary(plan, None))
             return EXIT_OK
-        known = set(inv.locations)
-        parsed = []
-        for n, r in rows:
-            if r["location"] not in known:
-                raise UsageError(
-                    f"{path}:{n}: location {r['location']!r} is not in the store "
-                    f"{url}; import the locations first (omnistock import "
-                    "locations.csv)"
-                )
-            parsed.append(
-                (n, r["sku"], r["location"], _int(path, n, "qty", r["qty"], 0 if count else 1))
-            )
-        units = 0
-        for n, sku, where, qty in parsed:
-            key = f"import:{digest}:{n}"
-            try:
-                if count:
-                    inv.count(sku, where, qty, key=key)
-                else:
-                    inv.receive(sku, where, qty, key=key)
-            except errors.InvalidInput as exc:
-                raise UsageError(
-                    f"{path}:{n}: {exc} (rows before it were imported; fix "
-                    "the row and import the file again)"
-                ) from None
-            units += qty
-        verb = "counted" if count else "received"
-        print(
-            f"{len(parsed)} stock row(s), {units} unit(s) {verb} from {path}: "
-            f"journal head {before} -> {inv.head}"
-        )
-        if inv.head == before and parsed:
-            print("nothing changed: this file was imported before")
+        print(_summary(plan, importer.apply(inv, plan)))
     return EXIT_OK
 
 
-# -- bench ------------------------------------------------------------------------
-def _bench(n: int) -> int:
-    """Holds per second (one pinned line each) on memory:// and SQLite."""
-    if n < 1:
-        raise UsageError("-n must be at least 1")
-    print(f"{'store':<10} {'holds':>7} {'seconds':>8} {'holds/s':>10}")
-    with tempfile.TemporaryDirectory(prefix="omnistock-bench-") as tmp:
-        for name, url in (
-            ("memory", "memory://"),
-            ("sqlite", f"sqlite:///{os.path.join(tmp, 'bench.db')}"),
-        ):
-            with Inventory.open(url) as inv:
-                inv.add_location(Location("S1"))
-                skus = [f"SKU-{i}" for i in range(100)]
-                for s in skus:
-                    inv.receive(s, "S1", 10**9)
-                inv.hold(Order("warm", lines=[Line(skus[0], 1, "S1")]))
-                t0 = time.perf_counter()
-                for i in range(n):
-                    inv.hold(Order(f"o{i}", lines=[Line(skus[i % 100], 1, "S1")]))
-                dt = time.perf_counter() - t0
-                print(f"{name:<10} {n:>7} {dt:>8.3f} {n / dt:>10,.0f}")
-    print("the full suite: python -m benchmarks.compare (in a source checkout)")
-    return EXIT_OK
-
-
-def _demo(url: str, fresh: bool) -> int:
-    """A small omnichannel morning on the store: DC replenishment, a web cart
-    that expires, a BOPIS order collected, a POS sale that eats into a web
-    reservation (a shortage), a return, and the reconciler's verdict."""
-    if fresh and url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :]
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
-    now = [datetime.now(UTC).replace(microsecond=0)]
-    with Inventory.open(url, clock=lambda: now[0]) as inv:
-        run = inv.head
-        tag = f"d{run}"
-        for loc in (
-            Location("DC-LEEDS", kind="dc", point=Point(53.80, -1.55)),
-            Location("ST-LONDON", kind="store", point=Point(51.51, -0.13)),
-            Location("ST-MANCH", kind="store", point=Point(53.48, -2.24)),
-        ):
-            inv.add_location(loc)
-        inv.add_channel(Channel("web", buffer=1))
-        inv.add_channel(Channel("pos"))
-        sku = "TEE-BLK-M"
-        inv.receive(sku, "DC-LEEDS", 40, key=f"{tag}-po-1")
-        inv.receive(sku, "ST-LONDON", 5, key=f"{tag}-asn-1")
-        inv.receive(sku, "ST-MANCH", 3, key=f"{tag}-asn-2")
-        print(f"store {url}: journal head {inv.head}")
-        print(
-            f"received: network available {inv.available(sku)}, "
-            f"web {inv.available(sku, channel='web')}"
+def _summary(plan: importer.ImportPlan, done: importer.ImportResult | None) -> str:
+    path = plan.path
+    if plan.kind == "locations":
+        status = [r.status for r in plan.locations]
+        counts = f"{status.count('new')} added, {status.count('update')} updated, " + (
+            f"{status.count('same')} unchanged"
         )
-
-        cart = inv.hold(
-            Order(f"{tag}-cart", channel="web", lines=[Line(sku, 2, "ST-LONDON")]),
-            ttl=timedelta(minutes=15),
+        if done is None:
+            return f"dry run: {len(status)} location(s) from {path}: would be {counts}"
+        return (
+            f"{len(status)} location(s) from {path}: {counts}: journal head "
+            f"{done.head_before} -> {done.head_after}"
         )
-        print(f"web cart {cart.id} held 2 at ST-LONDON until {cart.expires_at:%H:%M}")
-        now[0] += timedelta(minutes=16)
-        print(
-            f"16 minutes later the cart is {inv.reservation(cart.id).state}; "
-            f"ST-LONDON available {inv.available(sku, 'ST-LONDON')}"
+    verb = "counted" if plan.op == "count" else "received"
+    rows = len(plan.new) + plan.before
+    if done is None:
+        units = sum(r.qty for r in plan.new)
+        return (
+            f"dry run: {rows} stock row(s) in {path}: {len(plan.new)} new ({units} unit(s) "
+            f"would be {verb}), {plan.before} imported before"
         )
-
-        bopis = inv.hold(
-            Order(
-                f"{tag}-bopis",
-                channel="web",
-                method="pickup",
-                pickup_at="ST-MANCH",
-                lines=[(sku, 2)],
-            ),
-            ttl=timedelta(hours=48),
-        )
-        inv.collect(bopis.id)
-        print(f"BOPIS {bopis.id}: 2 collected at ST-MANCH")
-
-        web = inv.hold(Order(f"{tag}-web", channel="web", lines=[Line(sku, 4, "ST-LONDON")]))
-        inv.commit(web.id)
-        sale = inv.sell("ST-LONDON", [(sku, 3)], key=f"{tag}-receipt-1")
-        for s in sale.shortages:
-            print(
-                f"POS sale of 3 at ST-LONDON leaves {s.qty} reserved unit(s) uncovered: "
-                f"{', '.join(s.reservations)} must be re-sourced"
-            )
-        inv.return_items("ST-MANCH", [(sku, 1)], condition="damaged", key=f"{tag}-rma-1")
-        print("a damaged return at ST-MANCH goes to the damaged state")
-        print()
-        print(inv.explain(sku))
-        print()
-        report = inv.check()
-        print(report)
-        return 0 if report.ok else 1
+    text = (
+        f"{rows} stock row(s), {done.units} unit(s) {verb} from {path} "
+        f"({done.written} new, {plan.before} imported before): journal head "
+        f"{done.head_before} -> {done.head_after}"
+    )
+    if rows == 0:
+        text += "\nthe file has no rows"
+    elif done.written == 0:
+        text += "\nnothing changed: every row was imported before"
+    return text
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..fulfilment.policy import Policy
+from ..storage import redact
 from .demand import SimConfig
 from .kpis import compare_rows, format_kpis
 from .report import render_report
@@ -175,7 +176,7 @@ def run_simulate(args: argparse.Namespace, url: str) -> int:
     for k, v in format_kpis(res.kpis):
         t.add_row(k, v)
     out.print(t)
-    out.print(f"store {url}: {res.kpis['check']}")
+    out.print(f"store {redact(url)}: {res.kpis['check']}")
     _outputs(args, [res], res.kpis, out)
     return 0 if res.kpis["check_ok"] and res.kpis["oversells"] == 0 else 1
 
