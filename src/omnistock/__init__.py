@@ -11,7 +11,8 @@ from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.policy import Policy
 from .fulfilment.results import Allocation, Suggestion
 from .holdbatch import HoldBatch, HoldBatchResult
-from .inventory import Inventory, LedgerView
+from .inventory import Inventory
+from .queries import LedgerView
 from .reports import CheckReport, Explanation, PositionFigures, Promise
 from .values import (
     Applied,

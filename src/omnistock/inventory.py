@@ -1,63 +1,45 @@
 """``Inventory``: the public face over one journal store.
 
-Each command method checks its arguments and asks the runner
-(``omnistock.runner``) to commit a plan function from ``omnistock.commands``;
-each query asks the reader (``omnistock.queries``). A command that raised
-changed nothing; a command that returned is in the journal. See
-docs/architecture.md for how a command flows and how to add one.
+Each command checks its arguments and asks the runner (``runner.py``) to
+commit a plan function from ``commands/``; each query asks the reader
+(``queries.py``). A command that raised changed nothing; one that returned
+is journaled. docs/architecture.md shows how to add a command.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Literal, overload
+from datetime import datetime
+from typing import Any, overload
 
 from . import audit, codec
-from ._validate import check_id, check_opt_id, check_qty, check_ttl, check_when, to_micros
+from ._validate import check_id, check_opt_id, check_qty, check_when, to_micros
+from .arguments import (
+    DEFAULT_TTL,
+    Condition,
+    RejectReason,
+    State,
+    Ttl,
+    condition_arg,
+    order_arg,
+    policy_arg,
+    reason_arg,
+    ttl_micros,
+)
 from .commands import allocation, holdbatches, network, reservations, stock, transfers
-from .errors import InvalidInput, OmnistockError, UnknownChannel
+from .errors import InvalidInput, OmnistockError
 from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.policy import Policy
 from .fulfilment.resourcing import resource_shortages
 from .fulfilment.results import Allocation
-from .fulfilment.returns import CONDITIONS
-from .fulfilment.waves import batch_of
 from .holdbatch import HoldBatch, HoldBatchResult
-from .ledger.state import LedgerState
-from .lookup import check_state, fenced
-from .planning import nothing
-from .queries import Reader
+from .lookup import check_state
+from .queries import LedgerView, Reader
 from .reports import CheckReport, Explanation, Promise
-from .runner import Clock, Command, Runner
+from .runner import Clock, PlanFn, R, Runner, Then
 from .storage import Store, open_store
 from .storage.memory import MemoryStore
 from .values import Applied, Channel, Entry, Location, Order, Reservation, Transfer, lines_of
-
-Ttl = timedelta | float
-DEFAULT_TTL = timedelta(minutes=15)
-State = Literal["sellable", "damaged", "inspection", "quarantine", "display"]
-Condition = Literal["sellable", "damaged", "inspection", "quarantine", "display", "write_off"]
-RejectReason = Literal["not_found", "damaged", "mismatch"]
-
-codec.register("Allocation", Allocation.from_jsonable)
-codec.register("HoldBatchResult", HoldBatchResult.from_jsonable)
-
-
-def _ttl_us(ttl: Any) -> int:
-    return check_ttl("ttl", ttl) // timedelta(microseconds=1)
-
-
-def _order(order: Any) -> Order:
-    if not isinstance(order, Order):
-        raise InvalidInput("order", order, "must be an Order")
-    return order
-
-
-def _policy(policy: Any) -> Policy | None:
-    if policy is not None and not isinstance(policy, Policy):
-        raise InvalidInput("policy", policy, "must be a Policy")
-    return policy
 
 
 class Inventory:
@@ -82,7 +64,7 @@ class Inventory:
             store if store is not None else MemoryStore(), clock,
             snapshot_every=snapshot_every, shared=shared,
         )  # fmt: skip
-        self._reader = Reader(self._runner.sync, self._now_of)
+        self._reader = Reader(self._runner.sync, self._runner.now_of)
 
     @classmethod
     def open(cls, url: str = "memory://", clock: Clock | None = None, **options: Any) -> Inventory:
@@ -92,8 +74,11 @@ class Inventory:
         snapshot_every = options.pop("snapshot_every", 200_000)
         return cls(open_store(url, **options), clock=clock, snapshot_every=snapshot_every)
 
-    def _now_of(self, st: LedgerState) -> int:
-        return max(self._runner.now_us(), st.last_ts)
+    def _run(
+        self, name: str, plan: PlanFn[R], key: str | None = None, args: Any = None,
+        then: Then[R] | None = None,
+    ) -> R:  # fmt: skip
+        return self._runner.run(self._runner.command(name, plan, key, args, then=then))
 
     @property
     def _state(self) -> Any:
@@ -106,26 +91,22 @@ class Inventory:
 
     def refresh(self) -> int:
         """Fold in what other writers appended; returns the new head."""
-        with self._runner.lock:
-            self._runner.catch_up()
-            return self._runner.state.head
+        return self._runner.caught_up(lambda st: st.head)
 
     # -- network ------------------------------------------------------------------
     def add_location(self, location: Location, key: str | None = None) -> Location:
         """Add (or replace) a location. Journaled, so every process sees it."""
         if not isinstance(location, Location):
             raise InvalidInput("location", location, "must be a Location")
-        r = self._runner
         plan = lambda st, cx: network.add_location(st, cx, location)  # noqa: E731
-        return r.run(r.command("add_location", plan, key, location.to_dict()))
+        return self._run("add_location", plan, key, location.to_dict())
 
     def add_channel(self, channel: Channel, key: str | None = None) -> Channel:
         """Add (or replace) a channel. Its locations must exist."""
         if not isinstance(channel, Channel):
             raise InvalidInput("channel", channel, "must be a Channel")
-        r = self._runner
         plan = lambda st, cx: network.add_channel(st, cx, channel)  # noqa: E731
-        return r.run(r.command("add_channel", plan, key, channel.to_dict()))
+        return self._run("add_channel", plan, key, channel.to_dict())
 
     @property
     def policy(self) -> Policy:
@@ -136,9 +117,8 @@ class Inventory:
         """Make ``policy`` the sourcing policy of this inventory (journaled)."""
         if not isinstance(policy, Policy):
             raise InvalidInput("policy", policy, "must be a Policy")
-        r = self._runner
         plan = lambda st, cx: network.set_policy(st, cx, policy)  # noqa: E731
-        r.run(r.command("set_policy", plan, key, policy.to_dict()))
+        self._run("set_policy", plan, key, policy.to_dict())
         return policy
 
     # -- stock --------------------------------------------------------------------
@@ -150,9 +130,8 @@ class Inventory:
         check_id("sku", sku)
         q = check_qty("qty", qty)
         check_opt_id("ref", ref)
-        r = self._runner
         plan = lambda st, cx: stock.receive(st, cx, sku, location, q, ref)  # noqa: E731
-        return r.run(r.command("receive", plan, key, [sku, location, q, ref]))
+        return self._run("receive", plan, key, [sku, location, q, ref])
 
     def count(
         self, sku: str, location: str, qty: int, state: State = "sellable", key: str | None = None
@@ -163,10 +142,9 @@ class Inventory:
         check_id("sku", sku)
         q = check_qty("qty", qty, 0)
         check_state("state", state)
-        r = self._runner
         plan = lambda st, cx: stock.count(st, cx, sku, location, q, state)  # noqa: E731
         args = [sku, location, q, state]
-        return r.run(r.command("count", plan, key, args, then=resource_shortages))
+        return self._run("count", plan, key, args, then=resource_shortages)
 
     def sell(
         self,
@@ -179,18 +157,16 @@ class Inventory:
         beyond ATP. Re-sources the reservations it leaves uncovered."""
         ls = lines_of(lines)
         check_opt_id("channel", channel)
-        r = self._runner
         plan = lambda st, cx: stock.sell(st, cx, location, ls, channel)  # noqa: E731
         args = [location, [[x.sku, x.qty] for x in ls], channel]
-        return r.run(r.command("sell", plan, key, args, then=resource_shortages))
+        return self._run("sell", plan, key, args, then=resource_shortages)
 
     def set_safety(self, sku: str, location: str, qty: int, key: str | None = None) -> Applied:
         """Set the safety stock of a position: units kept out of ATP."""
         check_id("sku", sku)
         q = check_qty("qty", qty, 0)
-        r = self._runner
         plan = lambda st, cx: stock.set_safety(st, cx, sku, location, q)  # noqa: E731
-        return r.run(r.command("set_safety", plan, key, [sku, location, q]))
+        return self._run("set_safety", plan, key, [sku, location, q])
 
     def change_state(
         self,
@@ -210,10 +186,9 @@ class Inventory:
         check_state("from_", from_)
         if to == from_:
             raise InvalidInput("to", to, "is the same as from_")
-        r = self._runner
         plan = lambda st, cx: stock.change_state(st, cx, sku, location, q, to, from_)  # noqa: E731
         args = [sku, location, q, to, from_]
-        return r.run(r.command("change_state", plan, key, args, then=resource_shortages))
+        return self._run("change_state", plan, key, args, then=resource_shortages)
 
     def return_items(
         self,
@@ -223,18 +198,14 @@ class Inventory:
         order_id: str | None = None,
         key: str | None = None,
     ) -> Applied:
-        """Take back returned units at a location that accepts returns.
-        ``sellable`` restocks here when the location ranges the SKU, else
-        transfers on to its ``returns_to``; an unsellable state keeps them
-        out of ATP; ``write_off`` journals the return, on_hand unchanged."""
+        """Take back returned units where returns are accepted: restocked,
+        sent on to ``returns_to``, kept unsellable, or written off."""
         ls = lines_of(lines)
         check_opt_id("order_id", order_id)
-        if condition not in CONDITIONS:
-            raise InvalidInput("condition", condition, f"must be one of {', '.join(CONDITIONS)}")
-        r = self._runner
+        condition_arg(condition)
         plan = lambda st, cx: stock.return_items(st, cx, location, ls, condition, order_id)  # noqa: E731
         args = [location, [[x.sku, x.qty] for x in ls], condition, order_id]
-        return r.run(r.command("return_items", plan, key, args))
+        return self._run("return_items", plan, key, args)
 
     def expect(
         self,
@@ -251,9 +222,8 @@ class Inventory:
         q = check_qty("qty", qty)
         eta_us = to_micros(check_when("eta", eta))
         check_opt_id("ref", ref)
-        r = self._runner
         plan = lambda st, cx: stock.expect(st, cx, sku, location, q, eta_us, ref)  # noqa: E731
-        return r.run(r.command("expect", plan, key, [sku, location, q, eta_us, ref]))
+        return self._run("expect", plan, key, [sku, location, q, eta_us, ref])
 
     # -- reservations -----------------------------------------------------------
     def hold(self, order: Order, ttl: Ttl = DEFAULT_TTL, key: str | None = None) -> Reservation:
@@ -261,12 +231,8 @@ class Inventory:
         ``order.allow_partial``: raises ``InsufficientStock`` naming the first
         short line, reserving nothing. Lines must be pinned or the order a
         pickup order (reserved at ``pickup_at``). O(lines)."""
-        return self._runner.run(self._hold_command(order, ttl, key))
-
-    def _hold_command(self, order: Any, ttl: Any, key: str | None) -> Command[Reservation]:
-        order, ttl_us = _order(order), _ttl_us(ttl)
-        plan = lambda st, cx: reservations.hold(st, cx, order, ttl_us)  # noqa: E731
-        return self._runner.command("hold", plan, key, lambda: [codec.order_args(order), ttl_us])
+        cmd = reservations.hold_command(self._runner, order_arg(order), ttl_micros(ttl), key)
+        return self._runner.run(cmd)
 
     @overload
     def hold_many(
@@ -290,88 +256,39 @@ class Inventory:
         *,
         key: str | None = None,
     ) -> list[Reservation | OmnistockError] | HoldBatchResult:
-        """Hold many orders in one store transaction.
-
-        A list of ``Order`` is group-committed: each is reserved in sequence,
-        exactly as ``hold`` would; the result holds a ``Reservation`` or the
-        typed error per order. ``keys``: one idempotency key per order.
-
-        A columnar ``HoldBatch`` of pinned orders is the bulk path: one kernel
-        call decides every order (all-or-nothing each, in batch order) and
-        one journal row records them; ``key`` is one key for the whole batch.
-        About a microsecond an order on SQLite (docs/performance.md)."""
+        """Hold many orders in one store transaction. A list of ``Order`` is
+        group-committed, each as ``hold`` would (a ``Reservation`` or the
+        typed error per order; ``keys``: one per order). A columnar
+        ``HoldBatch`` is decided by one kernel call and journaled as one row
+        (``key``: one for the batch); see docs/concepts.md#bulk-holds."""
         if isinstance(orders, HoldBatch):
-            if keys is not None:
-                why = "a HoldBatch takes one key for the whole batch (key=...)"
-                raise InvalidInput("keys", keys, why)
-            return self._hold_batch(orders, ttl, key)
-        if key is not None:
-            raise InvalidInput("key", key, "a list of orders takes one key per order (keys=[...])")
-        if isinstance(orders, str | bytes) or not isinstance(orders, Sequence):
-            raise InvalidInput("orders", orders, "must be a HoldBatch or a list of Order")
-        if keys is not None and len(keys) != len(orders):
-            raise InvalidInput("keys", len(keys), f"must give one key per order ({len(orders)})")
-        cmds: list[Command[Any]] = []
-        for i, o in enumerate(orders):
-            try:
-                cmds.append(self._hold_command(o, ttl, None if keys is None else keys[i]))
-            except OmnistockError as exc:
-                cmds.append(Command("hold", nothing, error=exc, done=True))
-        self._runner.run_all(cmds)
-        out: list[Reservation | OmnistockError] = []
-        for c in cmds:
-            if c.error is not None and not isinstance(c.error, OmnistockError):
-                raise c.error  # a bug or an interrupt, not a refusal
-            out.append(c.error if c.error is not None else c.result)
-        return out
-
-    def _hold_batch(self, batch: HoldBatch, ttl: Any, key: str | None) -> HoldBatchResult:
-        ttl_us = _ttl_us(ttl)
-        if key is not None:
-            check_id("key", key)
-        fp = None if key is None else "hold_many:" + holdbatches.fingerprint(batch, ttl_us)
-        r = self._runner
-        if batch.channel is not None:  # is it fenced? (the commit catches up itself)
-            st = r.sync()
-            ch = st.channels.get(batch.channel)
-            if ch is None:
-                raise UnknownChannel(batch.channel, "channel")
-            if fenced(st, ch):
-                return r.run(holdbatches.fenced_command(batch, ttl_us, key, fp))
-        plan = lambda st, cx: holdbatches.hold_batch(st, cx, batch, ttl_us)  # noqa: E731
-        try:
-            return r.run(Command("hold_many", plan, key, fp, alone=True))
-        except holdbatches.Fenced:  # another process fenced the channel meanwhile
-            return r.run(holdbatches.fenced_command(batch, ttl_us, key, fp))
+            return holdbatches.run_batch(self._runner, orders, ttl_micros(ttl), keys, key)
+        return reservations.run_holds(self._runner, orders, ttl_micros(ttl), keys, key)
 
     def commit(self, res_id: str, key: str | None = None) -> Reservation:
         """HELD -> COMMITTED: the hold no longer expires (a no-op if committed)."""
-        r = self._runner
         plan = lambda st, cx: reservations.commit(st, cx, res_id)  # noqa: E731
-        return r.run(r.command("commit", plan, key, [res_id]))
+        return self._run("commit", plan, key, [res_id])
 
     def release(self, res_id: str, key: str | None = None) -> Reservation:
         """Cancel a held or committed reservation; its units return to ATP."""
-        r = self._runner
         plan = lambda st, cx: reservations.release(st, cx, res_id)  # noqa: E731
-        return r.run(r.command("release", plan, key, [res_id]))
+        return self._run("release", plan, key, [res_id])
 
     def extend(self, res_id: str, ttl: Ttl, key: str | None = None) -> Reservation:
         """Move a held reservation's expiry to ``now + ttl``."""
-        ttl_us = _ttl_us(ttl)
-        r = self._runner
+        ttl_us = ttl_micros(ttl)
         plan = lambda st, cx: reservations.extend(st, cx, res_id, ttl_us)  # noqa: E731
-        return r.run(r.command("extend", plan, key, [res_id, ttl_us]))
+        return self._run("extend", plan, key, [res_id, ttl_us])
 
     def resize(self, res_id: str, lines: Iterable[Any], key: str | None = None) -> Reservation:
         """Change a held reservation's quantities (a cart edit): each line is
         the new total for a (sku, location) of it; increases are checked
         against ATP (only the delta), decreases are released."""
         ls = lines_of(lines)
-        r = self._runner
         plan = lambda st, cx: reservations.resize(st, cx, res_id, ls)  # noqa: E731
         args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
-        return r.run(r.command("resize", plan, key, args))
+        return self._run("resize", plan, key, args)
 
     def ship(
         self, res_id: str, lines: Iterable[Any] | None = None, key: str | None = None
@@ -385,10 +302,9 @@ class Inventory:
         return self._fulfil("collect", res_id, None, key)
 
     def _fulfil(self, how: str, res_id: str, ls: Any, key: str | None) -> Reservation:
-        r = self._runner
         plan = lambda st, cx: reservations.fulfil(st, cx, how, res_id, ls)  # noqa: E731
         args = [res_id, None if ls is None else [[x.sku, x.qty, x.location] for x in ls]]
-        return r.run(r.command(how, plan, key, args))
+        return self._run(how, plan, key, args)
 
     # -- fulfilment ---------------------------------------------------------------
     def allocate(
@@ -398,19 +314,15 @@ class Inventory:
         key: str | None = None,
         policy: Policy | None = None,
     ) -> Allocation:
-        """Reserve ``order``, its unpinned lines where the sourcing policy
-        says (pinned lines where pinned). Pickup orders (BOPIS) are reserved
-        at ``pickup_at``; if it is short, the policy's ``bopis_fallback``
-        transfers stock in or suggests stores. ``unfillable`` is an answer,
-        not an error. The hold lasts ``ttl`` (default 15 minutes; for a
-        transfer, from when the units are ready)."""
-        order = _order(order)
-        ttl_us = _ttl_us(DEFAULT_TTL if ttl is None else ttl)
-        pol = _policy(policy)
+        """Reserve ``order``, unpinned lines where the sourcing policy says;
+        a pickup order at ``pickup_at`` (short: transfer in or suggest stores,
+        by the policy). ``unfillable`` is an answer, not an error."""
+        order = order_arg(order)
+        ttl_us = ttl_micros(DEFAULT_TTL if ttl is None else ttl)
+        pol = policy_arg(policy)
         plan = lambda st, cx: allocation.allocate(st, cx, order, ttl_us, pol)  # noqa: E731
         args = lambda: [codec.order_args(order), ttl_us, None if pol is None else pol.to_dict()]  # noqa: E731
-        r = self._runner
-        return r.run(r.command("allocate", plan, key, args))
+        return self._run("allocate", plan, key, args)
 
     @overload
     def allocate_many(
@@ -430,40 +342,18 @@ class Inventory:
         policy: Policy | None = None,
         optimize: bool = False,
     ) -> list[Allocation] | BatchResult:
-        """Allocate a wave in one store transaction, each order decided
-        against the ledger as the previous ones left it (as ``allocate`` one
-        at a time). A columnar ``OrderBatch`` goes through the numba wave
-        kernel and returns a ``BatchResult``; ``optimize=True`` re-plans it
-        by min-cost flow (never fewer orders served, least total cost).
-        One bad order raises before anything is reserved."""
+        """Allocate a wave in one store transaction, as ``allocate`` one order
+        at a time. An ``OrderBatch`` goes through the wave kernel;
+        ``optimize=True`` re-plans it by min-cost flow (docs/fulfilment.md)."""
         if optimize is not True and optimize is not False:
             raise InvalidInput("optimize", optimize, "must be True or False")
         if optimize and not isinstance(orders, OrderBatch):
             raise InvalidInput("optimize", optimize, "re-planning needs a columnar OrderBatch")
-        ttl_us = _ttl_us(DEFAULT_TTL if ttl is None else ttl)
-        pol = _policy(policy)
-        r = self._runner
+        ttl_us = ttl_micros(DEFAULT_TTL if ttl is None else ttl)
+        pol = policy_arg(policy)
         if isinstance(orders, OrderBatch):
-            b = orders
-            st = r.sync()
-            ch = st.channels.get(b.channel) if b.channel is not None else None
-            if ch is not None and fenced(st, ch):
-                if optimize:
-                    why = f"channel {ch.id!r} has a buffer, cap or fences: decided order by order"
-                    raise InvalidInput("optimize", optimize, why)
-                return batch_of(b, self.allocate_many(b.orders(), ttl, policy))
-            plan_b = lambda st, cx: allocation.allocate_wave(st, cx, b, ttl_us, pol, optimize)  # noqa: E731
-            return r.run(r.command("allocate_many", plan_b))
-        orders = list(orders)
-        for i, o in enumerate(orders):
-            if not isinstance(o, Order):
-                raise InvalidInput(f"orders[{i}]", o, "must be an Order")
-        cmds = [r.command("allocate", allocation.allocate_with(o, ttl_us, pol)) for o in orders]
-        r.run_all(cmds)
-        for c in cmds:
-            if c.error is not None:
-                raise c.error
-        return [c.result for c in cmds]
+            return allocation.run_wave(self._runner, orders, ttl_us, pol, optimize)
+        return allocation.run_orders(self._runner, orders, ttl_us, pol)
 
     def reject(
         self,
@@ -473,21 +363,15 @@ class Inventory:
         location: str | None = None,
         key: str | None = None,
     ) -> Allocation:
-        """A store cannot fulfil a reservation line: the inventory effect at
-        that store (``not_found``: counted to zero; ``damaged``: the line's
-        units move to damaged; ``mismatch``: on_hand drops by the line), then
-        the line is re-sourced by the policy and its new ``Allocation``
-        returned. Reservations the effect leaves uncovered are re-sourced."""
+        """A store cannot fulfil a line: its inventory effect there (counted
+        to zero, damaged, or written off), then the line (and what the effect
+        uncovers) is re-sourced; returns the line's new ``Allocation``."""
         check_id("sku", sku)
         check_opt_id("location", location)
-        if reason not in allocation.REJECT_REASONS:
-            why = f"must be one of {', '.join(allocation.REJECT_REASONS)}"
-            raise InvalidInput("reason", reason, why)
-        r = self._runner
-        plan = lambda st, cx: allocation.reject(st, cx, res_id, sku, reason, location)  # noqa: E731
-        args = [res_id, sku, reason, location]
-        cmd = r.command("reject", plan, key, args, then=allocation.then_resource(reason))
-        result: Allocation = r.run(cmd)
+        reason_arg(reason)
+        plan: Any = lambda st, cx: allocation.reject(st, cx, res_id, sku, reason, location)  # noqa: E731
+        then = allocation.then_resource(reason)
+        result: Allocation = self._run("reject", plan, key, [res_id, sku, reason, location], then)
         return result
 
     def transfer(
@@ -505,9 +389,8 @@ class Inventory:
         check_id("sku", sku)
         q = check_qty("qty", qty)
         eta_us = None if eta is None else to_micros(check_when("eta", eta))
-        r = self._runner
         plan = lambda st, cx: transfers.transfer(st, cx, sku, source, destination, q, eta_us)  # noqa: E731
-        return r.run(r.command("transfer", plan, key, [sku, source, destination, q, eta_us]))
+        return self._run("transfer", plan, key, [sku, source, destination, q, eta_us])
 
     def receive_transfer(
         self, transfer_id: str, qty: int | None = None, key: str | None = None
@@ -516,9 +399,8 @@ class Inventory:
         Units earmarked for an open reservation arrive reserved for it."""
         check_id("transfer_id", transfer_id)
         q = None if qty is None else check_qty("qty", qty)
-        r = self._runner
         plan = lambda st, cx: transfers.receive_transfer(st, cx, transfer_id, q)  # noqa: E731
-        return r.run(r.command("receive_transfer", plan, key, [transfer_id, q]))
+        return self._run("receive_transfer", plan, key, [transfer_id, q])
 
     # -- queries --------------------------------------------------------------------
     @property
@@ -539,10 +421,8 @@ class Inventory:
         return self._reader.skus
 
     def available(self, sku: str, location: str | None = None, channel: str | None = None) -> int:
-        """Units of ``sku`` that can be promised now: at a ``location``,
-        ``max(0, atp)``; over the network, the sum of ``max(0, atp)``; for a
-        ``channel``, that sum over its locations less others' unconsumed
-        fences and its buffer, within its cap (``ledger.pools``)."""
+        """Units that can be promised now: ``max(0, atp)`` at a location, its
+        sum over the network, or a channel's figure (docs/concepts.md)."""
         return self._reader.available(sku, location, channel)
 
     def explain(
@@ -558,9 +438,7 @@ class Inventory:
     def promise(
         self, sku: str, qty: int, channel: str | None = None, location: str | None = None
     ) -> Promise:
-        """The earliest date ``qty`` units can be had: now if ATP covers it,
-        else when enough dated supply arrives (overdue counts as now; units
-        earmarked for a reservation do not count)."""
+        """The earliest date ``qty`` units can be had, from ATP then dated supply."""
         return self._reader.promise(sku, qty, channel, location)
 
     def reservation(self, res_id: str) -> Reservation:
@@ -597,23 +475,19 @@ class Inventory:
     def at(self, when: int | datetime) -> LedgerView:
         """A read-only view of the ledger as it was at a sequence number or a
         time (the last entry at or before it)."""
-        with self._runner.lock:
-            self._runner.catch_up()
-            return LedgerView(audit.state_at(self.store, when, self._runner.state.head))
+        return LedgerView(
+            self._runner.caught_up(lambda st: audit.state_at(self.store, when, st.head))
+        )
 
     def check(self) -> CheckReport:
         """The built-in reconciler: replay the whole journal into a fresh
         ledger, compare it with the live one and check every invariant.
         O(journal + positions)."""
-        with self._runner.lock:
-            self._runner.catch_up()
-            return audit.check(self.store, self._runner.state)
+        return self._runner.caught_up(lambda st: audit.check(self.store, st))
 
     def snapshot(self) -> int:
         """Save a snapshot at the current head (fast start-up); returns its seq."""
-        with self._runner.lock:
-            self._runner.catch_up()
-            return self._runner.snapshot()
+        return self._runner.caught_up(lambda _st: self._runner.snapshot())
 
     def close(self) -> None:
         """Snapshot if much happened since the last one, and close the store."""
@@ -624,11 +498,3 @@ class Inventory:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-class LedgerView(Reader):
-    """A read-only ledger at one point of the journal (from ``Inventory.at``):
-    the same queries as ``Inventory``, as of its last entry."""
-
-    def __init__(self, state: Any) -> None:
-        super().__init__(lambda: state)

@@ -213,3 +213,11 @@ def _figures(st: LedgerState, s: int, col: int) -> PositionFigures:
         reserved=int(g.reserved[s, col]),
         safety=g.safety.get(p, 0),
     )
+
+
+class LedgerView(Reader):
+    """A read-only ledger at one point of the journal (from ``Inventory.at``):
+    the same queries as ``Inventory``, as of its last entry."""
+
+    def __init__(self, state: LedgerState) -> None:
+        super().__init__(lambda: state)

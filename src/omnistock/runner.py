@@ -410,6 +410,10 @@ class Runner:
             return time.time_ns() // 1000
         return to_micros(check_when("clock()", self.clock()))
 
+    def now_of(self, st: LedgerState) -> int:
+        """A query's "now": the clock, never before the journal's last time."""
+        return max(self.now_us(), st.last_ts)
+
     def _expiry_due(self, now: int) -> bool:
         first = self.state.holds.first_expiry()
         return first is not None and first <= now
@@ -425,6 +429,12 @@ class Runner:
             if self._expiry_due(self.now_us()):
                 self.run(self.command("expire", nothing))
         return self.state
+
+    def caught_up(self, read: Callable[[LedgerState], R]) -> R:
+        """``read(state)`` under the lock, once other writers' rows are folded in."""
+        with self.lock:
+            self.catch_up()
+            return read(self.state)
 
     def catch_up(self) -> None:
         """Fold in what other writers appended."""

@@ -9,11 +9,12 @@ new reservation id.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 
+from .. import codec
 from ..errors import InsufficientStock, InvalidInput
 from ..fulfilment.allocate import decide_ship, policy_of, refused
 from ..fulfilment.batch import BatchResult, OrderBatch
@@ -21,17 +22,18 @@ from ..fulfilment.bopis import decide_pickup
 from ..fulfilment.policy import Policy
 from ..fulfilment.resourcing import move_line, resource_uncovered
 from ..fulfilment.results import Allocation, Status
-from ..fulfilment.waves import decide_wave
+from ..fulfilment.waves import batch_of, decide_wave
 from ..ledger.grid import Pos
 from ..ledger.holds import OPEN
 from ..ledger.state import SELLABLE, LedgerState
-from ..lookup import channel_of, loc_col, open_hold, reservation_of, sku_row
+from ..lookup import channel_of, fenced, loc_col, open_hold, reservation_of, sku_row
 from ..planning import Context, Datas, Emit, InState, Plan, done
+from ..runner import Runner
 from ..storage import NewRow
 from ..values import Order, ReservationLine
 from .reservations import pinned
 
-REJECT_REASONS = ("not_found", "damaged", "mismatch")
+codec.register("Allocation", Allocation.from_jsonable)
 
 
 def allocate(
@@ -147,3 +149,39 @@ def then_resource(reason: str) -> Any:
         )  # fmt: skip
 
     return then
+
+
+def run_orders(
+    runner: Runner, orders: Sequence[Order], ttl_us: int, policy: Policy | None
+) -> list[Allocation]:
+    """Commit a list wave: one ``allocate`` command per order, group
+    committed, each decided against the ledger as the previous ones left it."""
+    orders = list(orders)
+    for i, o in enumerate(orders):
+        if not isinstance(o, Order):
+            raise InvalidInput(f"orders[{i}]", o, "must be an Order")
+    cmds = [runner.command("allocate", allocate_with(o, ttl_us, policy)) for o in orders]
+    runner.run_all(cmds)
+    for c in cmds:
+        if c.error is not None:
+            raise c.error
+    return [c.result for c in cmds]
+
+
+def run_wave(
+    runner: Runner, b: OrderBatch, ttl_us: int, policy: Policy | None, optimize: bool
+) -> BatchResult:
+    """Commit a columnar wave: through the kernel, or order by order when
+    its channel is fenced (its room is per SKU across the wave)."""
+    st = runner.sync()
+    ch = st.channels.get(b.channel) if b.channel is not None else None
+    if ch is not None and fenced(st, ch):
+        if optimize:
+            why = f"channel {ch.id!r} has a buffer, cap or fences: decided order by order"
+            raise InvalidInput("optimize", optimize, why)
+        return batch_of(b, run_orders(runner, b.orders(), ttl_us, policy))
+
+    def plan(st: LedgerState, cx: Context) -> Plan[BatchResult]:
+        return allocate_wave(st, cx, b, ttl_us, policy, optimize)
+
+    return runner.run(runner.command("allocate_many", plan))

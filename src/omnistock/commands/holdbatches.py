@@ -23,11 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from .. import codec
 from .._validate import check_id, from_micros
 from ..errors import (
     InsufficientStock,
     InvalidInput,
     OmnistockError,
+    UnknownChannel,
     UnknownLocation,
     UnknownSku,
 )
@@ -38,10 +40,12 @@ from ..ledger.kernels import compact_held, decide_batch
 from ..ledger.state import LedgerState
 from ..lookup import fenced
 from ..planning import Context, Emit, Plan, done
-from ..runner import Command
+from ..runner import Command, Runner
 from ..storage import NewRow
 from ..values import Line, Order, Reservation
 from . import reservations
+
+codec.register("HoldBatchResult", HoldBatchResult.from_jsonable)
 
 
 class Fenced(Exception):
@@ -292,3 +296,31 @@ def fenced_command(
         return Plan([], [], done(result_of(b, [])))  # replaced by ``then``
 
     return Command("hold_many", plan, key, fp, then=then)
+
+
+def run_batch(
+    runner: Runner, batch: HoldBatch, ttl_us: int, keys: Any, key: str | None
+) -> HoldBatchResult:
+    """Commit ``hold_many(batch)``: the bulk command alone (``Command.alone``),
+    or order by order when the channel is fenced (checked first, and again
+    by the plan in case another process fenced it meanwhile)."""
+    if keys is not None:
+        raise InvalidInput("keys", keys, "a HoldBatch takes one key for the whole batch (key=...)")
+    if key is not None:
+        check_id("key", key)
+    fp = None if key is None else "hold_many:" + fingerprint(batch, ttl_us)
+    if batch.channel is not None:
+        st = runner.sync()
+        ch = st.channels.get(batch.channel)
+        if ch is None:
+            raise UnknownChannel(batch.channel, "channel")
+        if fenced(st, ch):
+            return runner.run(fenced_command(batch, ttl_us, key, fp))
+
+    def plan(st: LedgerState, cx: Context) -> Plan[HoldBatchResult]:
+        return hold_batch(st, cx, batch, ttl_us)
+
+    try:
+        return runner.run(Command("hold_many", plan, key, fp, alone=True))
+    except Fenced:
+        return runner.run(fenced_command(batch, ttl_us, key, fp))

@@ -8,10 +8,18 @@ reservation as the fold leaves it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from json.encoder import encode_basestring as _json_str
 from typing import Any
 
-from ..errors import InsufficientStock, InvalidInput, InvalidQuantity, InvalidTransition
+from .. import codec
+from ..errors import (
+    InsufficientStock,
+    InvalidInput,
+    InvalidQuantity,
+    InvalidTransition,
+    OmnistockError,
+)
 from ..ledger.grid import Pos
 from ..ledger.holds import COMMITTED, HELD, OPEN, Hold
 from ..ledger.state import LedgerState
@@ -26,7 +34,8 @@ from ..lookup import (
     reservation_of,
     sku_row,
 )
-from ..planning import Context, Datas, FenceRoom, Guard, InState, Plan, WithinFree, done
+from ..planning import Context, Datas, FenceRoom, Guard, InState, Plan, WithinFree, done, nothing
+from ..runner import Command, Runner
 from ..storage import NewRow
 from ..values import Line, Order, Reservation
 
@@ -248,3 +257,49 @@ def _pick(st: LedgerState, h: Hold, ls: tuple[Line, ...]) -> dict[Pos, int]:
 def reservation(st: LedgerState, res_id: Any) -> Reservation:
     """The reservation as it stands (for queries)."""
     return reservation_of(st, hold_of(st, res_id))
+
+
+def hold_command(
+    runner: Runner, order: Order, ttl_us: int, key: str | None
+) -> Command[Reservation]:
+    """The ``hold`` command for ``order`` (its key fingerprints the order)."""
+
+    def plan(st: LedgerState, cx: Context) -> Plan[Reservation]:
+        return hold(st, cx, order, ttl_us)
+
+    return runner.command("hold", plan, key, lambda: [codec.order_args(order), ttl_us])
+
+
+def run_holds(
+    runner: Runner,
+    orders: Any,
+    ttl_us: int,
+    keys: Sequence[str | None] | None,
+    key: str | None,
+) -> list[Reservation | OmnistockError]:
+    """Commit ``hold_many(list of Order)``: one ``hold`` per order, group
+    committed; each order's outcome is its reservation or its typed error."""
+    if key is not None:
+        raise InvalidInput("key", key, "a list of orders takes one key per order (keys=[...])")
+    if isinstance(orders, str | bytes) or not isinstance(orders, Sequence):
+        raise InvalidInput("orders", orders, "must be a HoldBatch or a list of Order")
+    if keys is not None and len(keys) != len(orders):
+        raise InvalidInput("keys", len(keys), f"must give one key per order ({len(orders)})")
+    cmds: list[Command[Any]] = []
+    for i, o in enumerate(orders):
+        k = None if keys is None else keys[i]
+        if isinstance(o, Order):
+            cmds.append(hold_command(runner, o, ttl_us, k))
+        else:
+            cmds.append(
+                Command(
+                    "hold", nothing, error=InvalidInput("order", o, "must be an Order"), done=True
+                )
+            )
+    runner.run_all(cmds)
+    out: list[Reservation | OmnistockError] = []
+    for c in cmds:
+        if c.error is not None and not isinstance(c.error, OmnistockError):
+            raise c.error  # a bug or an interrupt, not a refusal
+        out.append(c.error if c.error is not None else c.result)
+    return out

@@ -28,9 +28,7 @@ def applied(short: tuple[Shortage, ...] = ()) -> Plan[Applied]:
     return Plan([], [], lambda st: Applied(st.head, short))
 
 
-def _one(
-    row: NewRow, data: Any, short: tuple[Shortage, ...] = ()
-) -> Plan[Applied]:
+def _one(row: NewRow, data: Any, short: tuple[Shortage, ...] = ()) -> Plan[Applied]:
     return Plan([row], [data], lambda st: Applied(st.head, short))
 
 
