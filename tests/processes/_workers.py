@@ -1,7 +1,7 @@
 """Helper processes for the contention, crash and catch-up tests, and the
 PostgreSQL plumbing those tests share.
 
-Run as a script (``python tests/_workers.py crash URL LOG RUN SEED`` or
+Run as a script (``python tests/processes/_workers.py crash URL LOG RUN SEED`` or
 ``... wait URL TIMEOUT``) or imported by a ``multiprocessing`` child.
 It imports only omnistock and the standard library (never pytest, and numba
 only once a bulk hold needs its kernels), so a helper process starts in well
@@ -102,7 +102,7 @@ def store_url(kind: str, tmp_path: Any, tag: str) -> Iterator[str]:
 def warm_context() -> Any:
     """A ``multiprocessing`` context whose processes fork from a server that
     has imported omnistock and these helpers and loaded every kernel once
-    (``tests/_warm.py``): each starts in milliseconds, clean (nothing of
+    (``tests/processes/_warm.py``): each starts in milliseconds, clean (nothing of
     pytest's), and does its first bulk hold without importing numba.
 
     The server is started here, with this directory on its ``PYTHONPATH``
@@ -132,7 +132,7 @@ def warm_context() -> Any:
     probe.join(30)
     if warm is not True:
         raise RuntimeError(
-            f"the forkserver did not preload tests/_warm.py ({warm!r}); "
+            f"the forkserver did not preload tests/processes/_warm.py ({warm!r}); "
             "was it started earlier without it?"
         )
     return ctx

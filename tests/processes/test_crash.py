@@ -3,7 +3,7 @@ threads group-commit keyed holds and keyed ``hold_many`` lists and commit
 keyed bulk holds (``hold_many(HoldBatch)``: one ``held-batch`` row each), on
 SQLite and on PostgreSQL. One store is reused across the kills; the writer is
 restarted each time. Writers are forked from a server that imported
-omnistock and loaded its kernels once (``tests/_warm.py``), so a restart
+omnistock and loaded its kernels once (``tests/processes/_warm.py``), so a restart
 costs opening the store, not importing numba.
 
 The writer (``_workers.crash_writer``) logs the keys it is about to send and,
