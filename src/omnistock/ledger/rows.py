@@ -13,9 +13,10 @@ every command) and ``numbered`` gives it its sequence number.
 disk. ``INFO`` says, per kind, what its ``ref`` names, whether its data
 names a reservation (``"res"``), what replay may fold as a bare delta on
 ``holdable``, how ``history`` shows it, and its fields. The fold
-(``fold.py``), the savepoint (``savepoint.py``), replay (``replay.py``) and
-history (``omnistock/history.py``) read a kind's meaning from here, through
-the sets and maps derived below; none spells out its own list of kinds.
+(``fold.py``) keys its handlers by ``Kind``; the savepoint
+(``savepoint.py``), replay (``replay.py``) and history
+(``omnistock/history.py``) read a kind's meaning from ``INFO``, through the
+sets and maps derived below; none spells out its own list of kinds.
 
 Adding a kind: a ``Kind`` member and its ``INFO`` entry here (import fails
 without one), its handler in ``fold.FOLD`` (import of ``fold`` fails
@@ -182,7 +183,8 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.EXPECTED: KindInfo("supply", 'sku, location, qty; data {"eta"}'),
     Kind.TRANSFER_OUT: KindInfo(
         "supply",
-        f'sku, source location, qty, channel; data {{"to", "eta", "res"?}} and {_RES_DATA}',
+        'sku, source location, qty, channel; data {"to": destination, "eta", "res"?,'
+        ' "order"?, "pickup"?, "exp"?} (the last three open the reservation "res")',
         res_in_data=True,
     ),
     Kind.TRANSFER_IN: KindInfo(
