@@ -15,12 +15,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from ..errors import StorageError
 from ..storage.base import Row
 from ..values import Channel, Location
-from . import fold, invariants, snapshot
+from . import invariants, snapshot
 from .fold import FOLD
 from .grid import Grid, Pos
 from .holds import Holds
@@ -84,10 +82,6 @@ class LedgerState:
         self.head = seq
         if ts > self.last_ts:
             self.last_ts = ts
-
-    def _add_reserved(self, s: np.ndarray, l: np.ndarray, q: np.ndarray) -> None:
-        """``fold.add_reserved`` (kept for callers not yet moved to it)."""
-        fold.add_reserved(self, s, l, q)
 
     # -- derived figures ---------------------------------------------------
     def digest(self) -> str:
