@@ -13,6 +13,7 @@ import json
 import numpy as np
 
 from .ledger import heldbatches
+from .ledger.rows import Kind, make
 from .ledger.state import LedgerState
 from .planning import Context, Plan, done
 from .storage import NewRow
@@ -29,7 +30,17 @@ def plan_expiry(st: LedgerState, cx: Context) -> Plan[None]:
     for rid in due:
         h = st.holds.by_id[rid]
         for (s, l), q in h.lines.items():
-            rows.append((ts, "expired", g.skus[s], g.locs[l], q, rid, h.channel, None, None))
+            rows.append(
+                make(
+                    Kind.EXPIRED,
+                    ts,
+                    sku=g.skus[s],
+                    location=g.locs[l],
+                    qty=q,
+                    ref=rid,
+                    channel=h.channel,
+                )
+            )
     for token in batches:
         b = st.holds.batches[token]
         m = b.live_lines()
@@ -42,16 +53,14 @@ def plan_expiry(st: LedgerState, cx: Context) -> Plan[None]:
         )
         qty = int(b.q[m].sum())
         rows.append(
-            (
+            make(
+                Kind.EXPIRED_BATCH,
                 ts,
-                heldbatches.EXPIRED_BATCH,
-                heldbatches.BATCH_SKU,
-                None,
-                qty,
-                token,
-                b.channel,
-                None,
-                text,
+                sku=heldbatches.BATCH_SKU,
+                qty=qty,
+                ref=token,
+                channel=b.channel,
+                data=text,
             )
         )
     return Plan(rows, [None] * len(rows), done(None))

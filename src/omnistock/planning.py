@@ -21,6 +21,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import attrs
 
+from .ledger.rows import Kind, make
 from .ledger.state import LedgerState
 from .storage.base import NewRow
 
@@ -91,7 +92,7 @@ class Context:
         is empty."""
         if not self.partitioned:
             return []
-        return [(self.ts, "claimed", "~" + scope, None, 0, None, None, self.key, None)]
+        return [make(Kind.CLAIMED, self.ts, sku="~" + scope, key=self.key)]
 
 
 @attrs.define(slots=True)

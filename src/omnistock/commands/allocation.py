@@ -25,6 +25,7 @@ from ..fulfilment.results import Allocation, Status
 from ..fulfilment.waves import batch_of, decide_wave
 from ..ledger.grid import Pos
 from ..ledger.holds import OPEN
+from ..ledger.rows import Kind, make
 from ..ledger.state import SELLABLE, LedgerState
 from ..lookup import channel_of, fenced, loc_col, open_hold, reservation_of, sku_row
 from ..planning import Context, Datas, Emit, InState, Plan, done
@@ -104,19 +105,50 @@ def reject(
     d: dict[str, Any]
     if reason == "not_found":
         d = {"state": SELLABLE, "to": 0, "reason": reason}
-        rows.append((cx.ts, "counted", sku, loc, -sellable, res_id, None, cx.key, json.dumps(d)))
+        rows.append(
+            make(
+                Kind.COUNTED,
+                cx.ts,
+                sku=sku,
+                location=loc,
+                qty=-sellable,
+                ref=res_id,
+                key=cx.key,
+                data=json.dumps(d),
+            )
+        )
         datas.append(d)
     elif reason == "damaged":
         moved = min(q, max(0, sellable))
         if moved:
             d = {"from": SELLABLE, "to": "damaged", "reason": reason}
             rows.append(
-                (cx.ts, "state-changed", sku, loc, moved, res_id, None, cx.key, json.dumps(d))
+                make(
+                    Kind.STATE_CHANGED,
+                    cx.ts,
+                    sku=sku,
+                    location=loc,
+                    qty=moved,
+                    ref=res_id,
+                    key=cx.key,
+                    data=json.dumps(d),
+                )
             )
             datas.append(d)
     else:
         d = {"state": SELLABLE, "reason": reason}
-        rows.append((cx.ts, "written-off", sku, loc, q, res_id, None, cx.key, json.dumps(d)))
+        rows.append(
+            make(
+                Kind.WRITTEN_OFF,
+                cx.ts,
+                sku=sku,
+                location=loc,
+                qty=q,
+                ref=res_id,
+                key=cx.key,
+                data=json.dumps(d),
+            )
+        )
         datas.append(d)
     return Plan(rows, datas, done((h.id, (s, l), q)), [InState(h.id, OPEN)])
 

@@ -37,6 +37,7 @@ from ..holdbatch import HELD, NOT_SERVED, UNKNOWN_LOCATION, UNKNOWN_SKU, HoldBat
 from ..ledger import heldbatches
 from ..ledger.fold import add_reserved
 from ..ledger.kernels import compact_held, decide_batch
+from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import fenced
 from ..planning import Context, Emit, Plan, done
@@ -100,16 +101,15 @@ def hold_batch(st: LedgerState, cx: Context, b: HoldBatch, ttl_us: int) -> Plan[
     while token in st.holds.batches:  # pragma: no cover - 48 random bits
         token = "b" + os.urandom(6).hex()
     text = heldbatches.encode(orders, hstart, skus, table, li, hq, exp, g)
-    row: NewRow = (
+    row: NewRow = make(
+        Kind.HELD_BATCH,
         cx.ts,
-        heldbatches.HELD_BATCH,
-        heldbatches.BATCH_SKU,
-        None,
-        int(hq.sum()),
-        token,
-        b.channel,
-        cx.key,
-        text,
+        sku=heldbatches.BATCH_SKU,
+        qty=int(hq.sum()),
+        ref=token,
+        channel=b.channel,
+        key=cx.key,
+        data=text,
     )
     data = {
         "exp": exp,

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import UnknownLocation
 from ..fulfilment.policy import Policy
+from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..planning import Context, Plan, done
 from ..values import Channel, Location
@@ -23,7 +24,7 @@ def add_location(st: LedgerState, cx: Context, location: Location) -> Plan[Locat
     if old == location and old.to_dict() == d:
         return Plan([], [], done(location))
     data = {"location": d}
-    row = (cx.ts, "location-added", None, location.id, 0, None, None, cx.key, json.dumps(data))
+    row = make(Kind.LOCATION_ADDED, cx.ts, location=location.id, key=cx.key, data=json.dumps(data))
     return Plan([row], [data], done(location))
 
 
@@ -37,12 +38,12 @@ def add_channel(st: LedgerState, cx: Context, channel: Channel) -> Plan[Channel]
     if old is not None and old.to_dict() == d:
         return Plan([], [], done(channel))
     data = {"channel": d}
-    row = (cx.ts, "channel-added", None, None, 0, None, channel.id, cx.key, json.dumps(data))
+    row = make(Kind.CHANNEL_ADDED, cx.ts, channel=channel.id, key=cx.key, data=json.dumps(data))
     return Plan([row], [data], done(channel))
 
 
 def set_policy(_st: LedgerState, cx: Context, policy: Policy) -> Plan[None]:
     """Make ``policy`` the sourcing policy."""
     data: dict[str, Any] = {"policy": policy.to_dict()}
-    row = (cx.ts, "policy-set", None, None, 0, None, None, cx.key, json.dumps(data))
+    row = make(Kind.POLICY_SET, cx.ts, key=cx.key, data=json.dumps(data))
     return Plan([row], [data], done(None))

@@ -22,6 +22,7 @@ from ..errors import (
 )
 from ..ledger.grid import Pos
 from ..ledger.holds import COMMITTED, HELD, OPEN, Hold
+from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import (
     channel_of,
@@ -111,7 +112,19 @@ def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reserv
     data = {"exp": exp, "order": order.id}
     text = f'{{"exp":{exp},"order":{_json_str(order.id)}}}'
     for (s, l), q in want.items():
-        rows.append((ts, "held", g.skus[s], g.locs[l], q, rid, order.channel, key, text))
+        rows.append(
+            make(
+                Kind.HELD,
+                ts,
+                sku=g.skus[s],
+                location=g.locs[l],
+                qty=q,
+                ref=rid,
+                channel=order.channel,
+                key=key,
+                data=text,
+            )
+        )
         datas.append(data)
     return Plan(rows, datas, reservation_now(rid), reserve_guards(st, order.channel, want))
 
@@ -120,7 +133,7 @@ def line_rows(
     st: LedgerState,
     cx: Context,
     h: Hold,
-    kind: str,
+    kind: Kind,
     data: dict[str, Any] | None = None,
     qtys: dict[Pos, int] | None = None,
 ) -> tuple[list[NewRow], Datas]:
@@ -128,14 +141,24 @@ def line_rows(
     g = st.grid
     text = None if data is None else json.dumps(data)
     rows: list[NewRow] = [
-        (cx.ts, kind, g.skus[s], g.locs[l], q, h.id, h.channel, cx.key, text)
+        make(
+            kind,
+            cx.ts,
+            sku=g.skus[s],
+            location=g.locs[l],
+            qty=q,
+            ref=h.id,
+            channel=h.channel,
+            key=cx.key,
+            data=text,
+        )
         for (s, l), q in (qtys or h.lines).items()
     ]
     return rows, [data] * len(rows)
 
 
 def _on_lines(
-    st: LedgerState, cx: Context, h: Hold, kind: str, data: dict[str, Any] | None = None
+    st: LedgerState, cx: Context, h: Hold, kind: Kind, data: dict[str, Any] | None = None
 ) -> Plan[Reservation]:
     rows, datas = line_rows(st, cx, h, kind, data)
     return Plan(rows, datas, reservation_now(h.id), [InState(h.id, (h.state,))])
@@ -146,18 +169,18 @@ def commit(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:
     h = open_hold(st, res_id, OPEN, "commit")
     if h.state == COMMITTED:
         return Plan([], [], done(reservation_of(st, h)))
-    return _on_lines(st, cx, h, "committed")
+    return _on_lines(st, cx, h, Kind.COMMITTED)
 
 
 def release(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:
     """Cancel a held or committed reservation; its units return to ATP."""
-    return _on_lines(st, cx, open_hold(st, res_id, OPEN, "release"), "released")
+    return _on_lines(st, cx, open_hold(st, res_id, OPEN, "release"), Kind.RELEASED)
 
 
 def extend(st: LedgerState, cx: Context, res_id: str, ttl_us: int) -> Plan[Reservation]:
     """Move a held reservation's expiry to ``now + ttl``."""
     h = open_hold(st, res_id, (HELD,), "extend")
-    return _on_lines(st, cx, h, "extended", {"exp": cx.now + ttl_us})
+    return _on_lines(st, cx, h, Kind.EXTENDED, {"exp": cx.now + ttl_us})
 
 
 def resize(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Plan[Reservation]:
@@ -190,13 +213,35 @@ def resize(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> P
             grow[p] = delta
             data: dict[str, Any] = {"order": h.order_id}
             rows.append(
-                (cx.ts, "held", ln.sku, loc, delta, h.id, h.channel, cx.key, json.dumps(data))
+                make(
+                    Kind.HELD,
+                    cx.ts,
+                    sku=ln.sku,
+                    location=loc,
+                    qty=delta,
+                    ref=h.id,
+                    channel=h.channel,
+                    key=cx.key,
+                    data=json.dumps(data),
+                )
             )
             datas.append(data)
         elif delta < 0:
             data = {"resize": 1}
             text = json.dumps(data)
-            rows.append((cx.ts, "released", ln.sku, loc, -delta, h.id, h.channel, cx.key, text))
+            rows.append(
+                make(
+                    Kind.RELEASED,
+                    cx.ts,
+                    sku=ln.sku,
+                    location=loc,
+                    qty=-delta,
+                    ref=h.id,
+                    channel=h.channel,
+                    key=cx.key,
+                    data=text,
+                )
+            )
             datas.append(data)
     ch = st.channels.get(h.channel) if h.channel is not None else None
     if ch is not None and fenced(st, ch):
@@ -230,7 +275,7 @@ def fulfil(
                 "has units in transit (" + ", ".join(coming) + "); receive them first",
             )
     qtys = dict(h.lines) if ls is None else _pick(st, h, ls)
-    rows, datas = line_rows(st, cx, h, "fulfilled", {"how": how}, qtys)
+    rows, datas = line_rows(st, cx, h, Kind.FULFILLED, {"how": how}, qtys)
     return Plan(rows, datas, reservation_now(h.id), [InState(h.id, allowed)])
 
 

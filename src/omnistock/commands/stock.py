@@ -16,6 +16,7 @@ from ..errors import InsufficientStock, InvalidInput, InvalidQuantity
 from ..fulfilment.allocate import policy_of
 from ..fulfilment.returns import plan_return
 from ..ledger.grid import Pos
+from ..ledger.rows import Kind, make
 from ..ledger.state import SELLABLE, LedgerState
 from ..lookup import channel_of, known_pos, loc_col, shortages, units
 from ..planning import Context, Plan
@@ -43,7 +44,9 @@ def receive(
     """``q`` sellable units arrive (``ref``: the expected supply they fulfil)."""
     p = known_pos(st, sku, location, new_sku=True)
     _no_overflow(st, p, q)
-    return _one((cx.ts, "received", sku, location, q, ref, None, cx.key, None), None)
+    return _one(
+        make(Kind.RECEIVED, cx.ts, sku=sku, location=location, qty=q, ref=ref, key=cx.key), None
+    )
 
 
 def count(
@@ -55,7 +58,15 @@ def count(
     if delta > 0 and p[0] < len(st.grid.skus) and st.grid.on_hand(*p) + delta > MAX_QTY:
         raise InvalidQuantity("qty", q, "would take on_hand past 2**62")
     data = {"state": state, "to": q}
-    row = (cx.ts, "counted", sku, location, delta, None, None, cx.key, json.dumps(data))
+    row = make(
+        Kind.COUNTED,
+        cx.ts,
+        sku=sku,
+        location=location,
+        qty=delta,
+        key=cx.key,
+        data=json.dumps(data),
+    )
     return _one(row, data, shortages(st, {p: -delta} if state == SELLABLE else {}))
 
 
@@ -76,7 +87,17 @@ def sell(
         taken[p] = taken.get(p, 0) + ln.qty
         if st.grid.on_hand(*p) - taken[p] < -MAX_QTY:
             raise InvalidQuantity("qty", ln.qty, "would take on_hand below -2**62")
-        rows.append((cx.ts, "sold", ln.sku, location, ln.qty, None, channel, cx.key, None))
+        rows.append(
+            make(
+                Kind.SOLD,
+                cx.ts,
+                sku=ln.sku,
+                location=location,
+                qty=ln.qty,
+                channel=channel,
+                key=cx.key,
+            )
+        )
     short = shortages(st, taken)
     return Plan(rows, [None] * len(rows), lambda s: Applied(s.head, short))
 
@@ -89,7 +110,16 @@ def set_safety(st: LedgerState, cx: Context, sku: str, location: str, q: int) ->
         return applied()
     data = {"to": q}
     return _one(
-        (cx.ts, "safety-set", sku, location, delta, None, None, cx.key, json.dumps(data)), data
+        make(
+            Kind.SAFETY_SET,
+            cx.ts,
+            sku=sku,
+            location=location,
+            qty=delta,
+            key=cx.key,
+            data=json.dumps(data),
+        ),
+        data,
     )
 
 
@@ -103,7 +133,15 @@ def change_state(
     if have < q:
         raise InsufficientStock(sku, q, max(0, have), location)
     data = {"from": from_, "to": to}
-    row = (cx.ts, "state-changed", sku, location, q, None, None, cx.key, json.dumps(data))
+    row = make(
+        Kind.STATE_CHANGED,
+        cx.ts,
+        sku=sku,
+        location=location,
+        qty=q,
+        key=cx.key,
+        data=json.dumps(data),
+    )
     return _one(row, data, shortages(st, {p: q} if from_ == SELLABLE else {}))
 
 
@@ -135,5 +173,14 @@ def expect(
     sid = ref or f"po-{st.head + 1}"
     claim = [] if ref else cx.claim("head:" + sid)
     data = {"eta": eta_us}
-    row = (cx.ts, "expected", sku, location, q, sid, None, cx.key, json.dumps(data))
+    row = make(
+        Kind.EXPECTED,
+        cx.ts,
+        sku=sku,
+        location=location,
+        qty=q,
+        ref=sid,
+        key=cx.key,
+        data=json.dumps(data),
+    )
     return Plan([*claim, row], [None] * len(claim) + [data], lambda _s: sid)

@@ -13,6 +13,7 @@ from ..errors import InsufficientStock, InvalidInput, InvalidQuantity
 from ..fulfilment.allocate import policy_of
 from ..fulfilment.bopis import lead_time_us
 from ..ledger.holds import OPEN
+from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import known_pos, loc_col, sku_row
 from ..planning import Context, Plan, WithinFree, done
@@ -41,7 +42,16 @@ def transfer(
     tid = f"T{st.head + 1}"
     data = {"to": destination, "eta": due}
     claim = cx.claim("head:" + tid)
-    row = (cx.ts, "transfer-out", sku, source, q, tid, None, cx.key, json.dumps(data))
+    row = make(
+        Kind.TRANSFER_OUT,
+        cx.ts,
+        sku=sku,
+        location=source,
+        qty=q,
+        ref=tid,
+        key=cx.key,
+        data=json.dumps(data),
+    )
     result = Transfer(tid, sku, source, destination, q, from_micros(due))
     return Plan(
         [*claim, row], [None] * len(claim) + [data], done(result), [WithinFree(sku, source)]
@@ -64,16 +74,15 @@ def receive_transfer(
         data["res"] = h.id
     g = st.grid
     text = json.dumps(data) if data else None
-    row = (
+    row = make(
+        Kind.TRANSFER_IN,
         cx.ts,
-        "transfer-in",
-        g.skus[item.sku],
-        g.locs[item.loc],
-        q,
-        transfer_id,
-        None,
-        cx.key,
-        text,
+        sku=g.skus[item.sku],
+        location=g.locs[item.loc],
+        qty=q,
+        ref=transfer_id,
+        key=cx.key,
+        data=text,
     )
     return Plan([row], [data or None], lambda s: Applied(s.head))
 

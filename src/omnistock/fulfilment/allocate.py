@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 
 from ..ledger.grid import Pos
+from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import channel_room, fenced, reservation_of
 from ..planning import Context, Datas, Guard, Plan, WithinFree, done
@@ -168,7 +169,17 @@ def hold_rows(
     data = hold_data(order.id, order.ship_to, pickup, exp)
     text = json.dumps(data)
     rows: list[NewRow] = [
-        (cx.ts, "held", g.skus[s], g.locs[l], q, rid, order.channel, cx.key, text)
+        make(
+            Kind.HELD,
+            cx.ts,
+            sku=g.skus[s],
+            location=g.locs[l],
+            qty=q,
+            ref=rid,
+            channel=order.channel,
+            key=cx.key,
+            data=text,
+        )
         for (s, l), q in want.items()
     ]
     return rows, [data] * len(rows)
@@ -184,7 +195,7 @@ def pick_rows(
     text = json.dumps(data)
     locs = dict.fromkeys(st.grid.locs[l] for (_, l) in want)
     rows: list[NewRow] = [
-        (cx.ts, "picked", None, loc, 1, None, None, cx.key, text)
+        make(Kind.PICKED, cx.ts, location=loc, qty=1, key=cx.key, data=text)
         for loc in locs
         if st.locations[loc].daily_capacity is not None
     ]

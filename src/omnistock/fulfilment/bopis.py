@@ -17,6 +17,7 @@ import attrs
 from .._validate import from_micros
 from ..errors import InvalidInput
 from ..ledger.grid import Pos
+from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..planning import Context, Datas, Plan
 from ..storage import NewRow
@@ -151,7 +152,17 @@ def transfer_rows(
             if exp is not None:
                 data["exp"] = exp
             rows.append(
-                (cx.ts, "transfer-out", lp.sku, src, q, tid, channel, cx.key, json.dumps(data))
+                make(
+                    Kind.TRANSFER_OUT,
+                    cx.ts,
+                    sku=lp.sku,
+                    location=src,
+                    qty=q,
+                    ref=tid,
+                    channel=channel,
+                    key=cx.key,
+                    data=json.dumps(data),
+                )
             )
             datas.append(data)
             transfers.append(Transfer(tid, lp.sku, src, dst, q, from_micros(eta), rid))

@@ -17,6 +17,7 @@ import attrs
 
 from ..ledger.grid import Pos
 from ..ledger.holds import HELD
+from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import shortages
 from ..planning import Context, Emit
@@ -79,7 +80,17 @@ def move_line(
             text = json.dumps(d)
             emit(
                 [
-                    (cx.ts, "held", g.skus[s], g.locs[l], n, rid, h.channel, cx.key, text)
+                    make(
+                        Kind.HELD,
+                        cx.ts,
+                        sku=g.skus[s],
+                        location=g.locs[l],
+                        qty=n,
+                        ref=rid,
+                        channel=h.channel,
+                        key=cx.key,
+                        data=text,
+                    )
                     for (s, l), n in want.items()
                 ],
                 [d] * len(want),
@@ -93,7 +104,22 @@ def move_line(
         rd: dict[str, Any] = (
             {"resize": 1, "reason": why} if (others or h.lines[p] > moved) else {"reason": why}
         )
-        emit([(cx.ts, "released", sku, loc, moved, rid, h.channel, cx.key, json.dumps(rd))], [rd])
+        emit(
+            [
+                make(
+                    Kind.RELEASED,
+                    cx.ts,
+                    sku=sku,
+                    location=loc,
+                    qty=moved,
+                    ref=rid,
+                    channel=h.channel,
+                    key=cx.key,
+                    data=json.dumps(rd),
+                )
+            ],
+            [rd],
+        )
     return Resourced(rid, sku, loc, q, to, q - moved, transfers), plan.trace
 
 

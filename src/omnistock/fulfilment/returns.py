@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from .._validate import from_micros
+from ..ledger.rows import Kind, make
 from ..ledger.state import SELLABLE, LedgerState
 from ..planning import Context, Datas
 from ..storage import NewRow
@@ -41,7 +42,18 @@ def plan_return(
     back_to = st.locations[location].returns_to
     l = g.loc_ix[location]
     for ln in ls:
-        rows.append((cx.ts, "returned", ln.sku, location, ln.qty, order_id, None, cx.key, text))
+        rows.append(
+            make(
+                Kind.RETURNED,
+                cx.ts,
+                sku=ln.sku,
+                location=location,
+                qty=ln.qty,
+                ref=order_id,
+                key=cx.key,
+                data=text,
+            )
+        )
         datas.append(data)
         ranged = (g.sku_ix[ln.sku], l) in st.ranged
         if condition == SELLABLE and back_to is not None and not ranged and back_to != location:
@@ -54,7 +66,18 @@ def plan_return(
         for sku, q in onward:
             tid = f"T{st.head + len(rows) + 1}"
             d: dict[str, Any] = {"to": back_to, "eta": eta}
-            rows.append((cx.ts, "transfer-out", sku, location, q, tid, None, cx.key, json.dumps(d)))
+            rows.append(
+                make(
+                    Kind.TRANSFER_OUT,
+                    cx.ts,
+                    sku=sku,
+                    location=location,
+                    qty=q,
+                    ref=tid,
+                    key=cx.key,
+                    data=json.dumps(d),
+                )
+            )
             datas.append(d)
             transfers.append(Transfer(tid, sku, location, back_to, q, from_micros(eta)))
     return rows, datas, tuple(transfers)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnknownSku
+from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import channel_of
 from ..planning import Context, Datas, Plan, done
@@ -128,10 +129,21 @@ def _wave_rows(
                 data["to"] = [float(lat[j]), float(lon[j])]
             text = json.dumps(data)
         col = int(cand[e])
-        rows.append((ts, "held", b.skus[j], locs[col], int(take[e]), rid, channel, None, text))
+        rows.append(
+            make(
+                Kind.HELD,
+                ts,
+                sku=b.skus[j],
+                location=locs[col],
+                qty=int(take[e]),
+                ref=rid,
+                channel=channel,
+                data=text,
+            )
+        )
         datas.append(data)
         if col in capped:
-            rows.append((ts, "picked", None, locs[col], 1, None, None, None, pick_text))
+            rows.append(make(Kind.PICKED, ts, location=locs[col], qty=1, data=pick_text))
             datas.append(pick)
     counts = np.bincount(owner, minlength=len(b)) if len(b) else np.zeros(0, np.int64)
     out_start = np.zeros(len(b) + 1, dtype=np.int64)
