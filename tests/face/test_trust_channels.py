@@ -207,3 +207,14 @@ def test_bad_instance_names_are_refused(bad: Any) -> None:
         MarketplaceAdapter(instance=bad)
     with pytest.raises(InvalidInput):
         PosAdapter("t1", "S", instance=bad)
+
+
+def test_an_event_id_cannot_forge_another_events_commit_key(inv: Inventory, clock: Any) -> None:
+    """Event ids may hold ':'; event "e1:commit" must not collide with the
+    commit of event "e1"."""
+    web = web_sender(WebShopAdapter(SECRET, "web", clock=clock), clock)
+    paid = placed("e1", "o-1", 1)
+    paid["data"]["commit"] = True
+    web(inv, paid)
+    web(inv, placed("e1:commit", "o-2", 2))
+    assert states(inv) == {("web", "o-1"): "committed", ("web", "o-2"): "held"}

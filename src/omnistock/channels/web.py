@@ -218,7 +218,8 @@ class WebShopAdapter(ChannelAdapter):
             raise PayloadError("data", order_id, str(exc)) from None
         cmds = [Command("allocate" if sourced else "hold", {"order": order, "ttl": ttl}, key)]
         if commit:
-            cmds.append(Command("commit_order", {"order_id": order_id}, key + ":commit"))
+            # "/" is not in the event-id alphabet: no event id can forge this key
+            cmds.append(Command("commit_order", {"order_id": order_id}, key + "/commit"))
         return cmds
 
     # -- applying -----------------------------------------------------------------
