@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 import omnistock
 from omnistock.fulfilment import kernels as wave
 from omnistock.fulfilment import optimize
-from omnistock.fulfilment.policy import PREF_CODE, PREFERENCES
+from omnistock.fulfilment.kernels import PREF_CODE
+from omnistock.fulfilment.policy import PREFERENCES
 from omnistock.ledger import compiler, kernels, names
 from omnistock.ledger.names import BAD, NameBuffer
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._validate import MAX_QTY, check_bool, check_id, check_opt_id
 from ..errors import InvalidInput
+from .kernels import ALLOCATED
 
 __all__ = ["BatchResult", "OrderBatch"]
 
@@ -146,7 +147,7 @@ class BatchResult:
 
     @property
     def allocated(self) -> int:
-        return int((self.status == 1).sum())
+        return int((self.status == ALLOCATED).sum())
 
     def to_jsonable(self) -> dict[str, Any]:
         return {

@@ -74,7 +74,6 @@ __all__ = ["BOPIS_OUTCOMES", "DEFAULT_POLICY", "FILTERS", "PREFERENCES", "Policy
 
 FILTERS = ("capability", "channel", "radius", "capacity", "excluded")
 PREFERENCES = ("fewest_splits", "closest", "priority", "highest_stock", "lowest_cost")
-PREF_CODE = {name: i for i, name in enumerate(PREFERENCES)}
 """Integer codes of the preferences, as the wave kernels take them."""
 
 _KEYS = (

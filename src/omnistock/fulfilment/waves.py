@@ -25,7 +25,17 @@ from ..storage import NewRow
 from .allocate import DAY_US, capacity_left, nearest_of
 from .batch import BatchResult, OrderBatch
 from .filters import static_ok
-from .kernels import UNLIMITED, allocate_wave_single, wave_policy
+from .kernels import (
+    ALLOCATED,
+    ALLOW_PARTIAL,
+    ALLOW_SPLIT,
+    PARTIAL,
+    STATUS_CODE,
+    UNFILLABLE,
+    UNLIMITED,
+    allocate_wave_single,
+    wave_policy,
+)
 from .optimize import optimize_wave
 from .policy import Policy
 from .results import Allocation
@@ -59,7 +69,7 @@ def decide_wave(
         prio[g.loc_ix[c.id]] = c.priority
         if c.id in left:
             cap[g.loc_ix[c.id]] = left[c.id]
-    flags = np.full(n, int(b.allow_split) | (int(b.allow_partial) << 1), dtype=np.uint8)
+    flags = np.full(n, ALLOW_SPLIT * b.allow_split | ALLOW_PARTIAL * b.allow_partial, np.uint8)
     prefs, radius, per_parcel, per_km = wave_policy(pol)
     if "radius" not in pol.filters:
         radius = -1.0
@@ -79,7 +89,9 @@ def decide_wave(
             cap0 if "capacity" in pol.filters else None, greedy_take=take,
         )  # fmt: skip
         take = plan.take
-        status = np.where(plan.qty >= b.qty, 1, np.where(plan.qty > 0, 2, 0)).astype(np.int8)
+        status = np.where(
+            plan.qty >= b.qty, ALLOCATED, np.where(plan.qty > 0, PARTIAL, UNFILLABLE)
+        ).astype(np.int8)
     return _wave_rows(st, cx, b, ttl_us, start, cand, take, status)
 
 
@@ -157,7 +169,6 @@ def _wave_rows(
 
 def batch_of(b: OrderBatch, allocs: list[Allocation]) -> BatchResult:
     """Order-by-order allocations as a columnar result."""
-    codes = {"unfillable": 0, "allocated": 1, "partial": 2}
     start = [0]
     locs: list[str] = []
     qty: list[int] = []
@@ -168,7 +179,7 @@ def batch_of(b: OrderBatch, allocs: list[Allocation]) -> BatchResult:
         start.append(len(locs))
     return BatchResult(
         b.order_ids,
-        np.array([codes[a.status] for a in allocs], dtype=np.int8),
+        np.array([STATUS_CODE[a.status] for a in allocs], dtype=np.int8),
         tuple(None if a.reservation is None else a.reservation.id for a in allocs),
         np.array(start, dtype=np.int64),
         tuple(locs),
