@@ -10,6 +10,11 @@ Rows travel as plain tuples because the hot path appends one per command:
     Row    = (seq, ts_us, kind, sku, location, qty, ref, channel, key, data)
 
 ``ts_us`` is UTC microseconds since the epoch; ``data`` is JSON text or None.
+
+Each stored row also carries a hash chained to the row before it (see
+``storage.chain``); ``read_chain`` reads rows with their hashes, ``hash_at``
+one row's hash. The journal is then tamper-evident: ``audit.check`` sees a
+deleted, inserted or edited row and a gap in the sequence.
 """
 
 from __future__ import annotations
@@ -70,6 +75,11 @@ class Store(ABC):
     - Sequence numbers start at 1 and are gap-free and increasing, in commit
       order, so a reader that has seen ``seq <= h`` never misses a row later.
     - Reads return rows in sequence order.
+    - Times never go backwards along the journal: the store clamps each
+      row's ``ts_us`` to at least its predecessor's, where it assigns the
+      seq (writers' clocks may be skewed), so ``seq_at`` is a boundary.
+    - Each row carries the chain hash of ``storage.chain`` (``read_chain``,
+      ``hash_at``), computed where the seq and the time are assigned.
     - Driver errors surface as ``omnistock.errors.StorageError``.
     """
 
@@ -105,6 +115,21 @@ class Store(ABC):
     @abstractmethod
     def load_snapshot(self, max_seq: int | None = None) -> tuple[int, bytes] | None:
         """The newest snapshot with ``seq <= max_seq`` (any if None)."""
+
+    def read_chain(
+        self, since: int = 0, until: int | None = None
+    ) -> Iterator[tuple[Row, bytes | None]]:
+        """Rows with ``since < seq <= until`` with their stored chain hashes.
+        A store that keeps no chain (the default, for old third-party stores)
+        gives None for every hash; ``audit.check`` then reports the journal
+        as unchained, and ``StoreContract`` fails it."""
+        for row in self.read(since, until):
+            yield row, None
+
+    def hash_at(self, seq: int) -> bytes | None:
+        """The stored chain hash of row ``seq``; ``chain.GENESIS`` for 0; None
+        when there is no such row (or the store keeps no chain)."""
+        return None
 
     def filtered(
         self,

@@ -3,6 +3,12 @@
 Fast and volatile: nothing survives the process. Several ``Inventory``
 objects in one process may share one store object (``Inventory(store=...)``),
 and the optimistic-concurrency rules hold between them as for any store.
+
+Times are clamped to the previous row's under the lock that numbers the
+rows. The hash chain is computed lazily, the first time a row's hash is
+read (``read_chain``, ``hash_at``): the rows live in this process's memory,
+where nothing outside it can edit them, so hashing at append time would
+cost every command and prove nothing more.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections.abc import Iterator, Sequence
 
 from ..errors import ConcurrencyConflict
 from .base import Commit, KeyRecord, Row, Store
+from .chain import GENESIS, row_hash
 
 KEEP_SNAPSHOTS = 3
 
@@ -25,6 +32,7 @@ class MemoryStore(Store):
         self._rows: list[Row] = []
         self._keys: dict[str, KeyRecord] = {}
         self._snaps: list[tuple[int, bytes]] = []
+        self._hashes: list[bytes] = []  # the chain of rows[: len(_hashes)]
         self._lock = threading.Lock()
 
     def head(self) -> int:
@@ -44,9 +52,13 @@ class MemoryStore(Store):
                     seen.add(c.key)
             seq = expected_head
             rows = self._rows
+            last = rows[-1][1] if rows else None
             for c in commits:
                 for r in c.rows:
                     seq += 1
+                    if last is not None and r[0] < last:
+                        r = (last, *r[1:])  # time never goes backwards
+                    last = r[0]
                     rows.append((seq, *r))
                 if c.key is not None:
                     assert c.fingerprint is not None
@@ -57,6 +69,35 @@ class MemoryStore(Store):
         end = len(self._rows) if until is None else min(until, len(self._rows))
         # Slice under no lock: rows are only appended, never changed.
         yield from self._rows[max(0, since) : end]
+
+    def read_chain(
+        self, since: int = 0, until: int | None = None
+    ) -> Iterator[tuple[Row, bytes | None]]:
+        end = len(self._rows) if until is None else min(until, len(self._rows))
+        since = max(0, since)
+        if since >= end:
+            return
+        self._chain_upto(end)
+        yield from zip(self._rows[since:end], self._hashes[since:end], strict=True)
+
+    def hash_at(self, seq: int) -> bytes | None:
+        if seq == 0:
+            return GENESIS
+        if not 0 < seq <= len(self._rows):
+            return None
+        self._chain_upto(seq)
+        return self._hashes[seq - 1]
+
+    def _chain_upto(self, end: int) -> None:
+        """Hash rows up to ``end`` that were never hashed."""
+        if len(self._hashes) >= end:
+            return
+        with self._lock:
+            hashes, rows = self._hashes, self._rows
+            prev = hashes[-1] if hashes else GENESIS
+            for i in range(len(hashes), end):
+                prev = row_hash(prev, rows[i])
+                hashes.append(prev)
 
     def lookup_key(self, key: str) -> KeyRecord | None:
         return self._keys.get(key)

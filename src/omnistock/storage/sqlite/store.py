@@ -1,108 +1,23 @@
-"""``sqlite:///path.db``: an embedded, durable journal in one SQLite file.
-
-URL
-    ``sqlite:///relative/path.db`` (three slashes, path relative to the current
-    directory), ``sqlite:////abs/path.db`` or ``sqlite:///C:/path.db`` (absolute),
-    following SQLAlchemy. ``sqlite://`` or ``sqlite:///:memory:`` opens a private,
-    volatile in-memory database (useful in tests only). The path is used
-    verbatim (no percent-decoding). Options may be given in the query string or
-    as keyword arguments (keywords win):
-
-    - ``synchronous``: ``normal`` (default), ``full``, ``extra`` or ``off``.
-    - ``busy_timeout``: seconds a writer waits for another connection's write
-      lock before failing with ``StorageError`` (default 10; 0 to 86400).
-    - ``keep_snapshots``: how many of the newest snapshots to keep (default 3;
-      1 to 1000).
-
-    An unknown option, an option given twice, or a value that is not a
-    number, is NaN, infinite or out of range raises ``InvalidInput`` naming
-    the option and the value.
-
-Durability
-    The database runs in WAL mode. With ``synchronous=normal`` a commit is
-    durable once ``append`` returns *as far as the process is concerned*: it
-    survives the process being killed (``kill -9``, a crash, an exception), but
-    an operating-system crash or a power loss may lose the last few commits
-    (never corrupt the file, never leave a partial commit). Use
-    ``?synchronous=full`` (or ``extra``) when commits must survive power loss;
-    each commit then waits for an fsync and appends are much slower. ``off``
-    risks corruption on an OS crash and is meant for throw-away benchmarks.
-
-Concurrency
-    One store object may be shared by the threads of one process (a single
-    connection, guarded by a lock). Several processes on one machine may open
-    the same file: every append runs in a ``BEGIN IMMEDIATE`` transaction, so
-    the head check, the key check and the inserts are atomic across processes,
-    and readers never block writers (WAL). WAL needs shared memory, so the file
-    must live on a local file system, not a network share.
-
-Errors
-    Every ``sqlite3`` error (a missing directory, a file that is not a
-    database, a lock held past ``busy_timeout``, a full disk, ...) is raised as
-    ``omnistock.errors.StorageError`` naming the path. A file that is not an
-    omnistock journal, or was written by a newer schema version, is refused at
-    open time.
-"""
+"""The SQLite store's class: the port on one connection under a lock (see
+the package docstring for the URL, durability and concurrency guarantees)."""
 
 from __future__ import annotations
 
-import math
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, NoReturn
-from urllib.parse import parse_qsl
 
-from ..errors import ConcurrencyConflict, InvalidInput, StorageError
-from .base import Commit, KeyRecord, Row, Store
+from ...errors import ConcurrencyConflict, StorageError
+from ..base import Commit, KeyRecord, Row, Store
+from ..chain import GENESIS, leaves, link
+from .options import SYNCHRONOUS, Options
+from .schema import enable_wal, ensure_schema
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["SQLiteStore"]
 
-SCHEMA_VERSION: Final = 1
-"""Version of the table layout this module writes and reads."""
-
-_APPLICATION_ID: Final = 0x4F4D4E49  # "OMNI": marks a file as an omnistock journal
-_SYNCHRONOUS: Final = {"off": 0, "normal": 1, "full": 2, "extra": 3}
-_OPTIONS: Final = ("synchronous", "busy_timeout", "keep_snapshots")
-MAX_BUSY_TIMEOUT: Final = 86_400.0  # seconds: a day; longer is a typo, not a wait
-MAX_KEEP_SNAPSHOTS: Final = 1_000
 _PAGE: Final = 2048  # rows fetched per query while streaming a read
-
-_SCHEMA: Final = (
-    """CREATE TABLE IF NOT EXISTS meta (
-        name  TEXT PRIMARY KEY,
-        value
-    )""",
-    """CREATE TABLE IF NOT EXISTS entries (
-        seq      INTEGER PRIMARY KEY,
-        ts       INTEGER NOT NULL,
-        kind     TEXT NOT NULL,
-        sku      TEXT,
-        location TEXT,
-        qty      INTEGER NOT NULL,
-        ref      TEXT,
-        channel  TEXT,
-        key      TEXT,
-        data     TEXT
-    )""",
-    # Secondary indexes of the journal, maintained in batches (see _INDEXED).
-    "CREATE TABLE IF NOT EXISTS ix_sku (v TEXT, seq INTEGER, PRIMARY KEY (v, seq)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS ix_ref (v TEXT, seq INTEGER, PRIMARY KEY (v, seq)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS ix_ts (v INTEGER, seq INTEGER, PRIMARY KEY (v, seq)) WITHOUT ROWID",
-    """CREATE TABLE IF NOT EXISTS keys (
-        key         TEXT PRIMARY KEY,
-        fingerprint TEXT NOT NULL,
-        result      TEXT,
-        seq         INTEGER NOT NULL
-    ) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS snapshots (
-        seq  INTEGER PRIMARY KEY,
-        blob BLOB NOT NULL
-    )""",
-    "INSERT OR IGNORE INTO meta (name, value) VALUES ('indexed_upto', 0)",
-)
 
 # Batched indexes. An ordinary index on entries costs one more page written to
 # the WAL per commit per index, which halves single-row append throughput.
@@ -129,7 +44,11 @@ _HEAD_AND_INDEXED: Final = (
 _COLUMNS: Final = "seq, ts, kind, sku, location, qty, ref, channel, key, data"
 _E_COLUMNS: Final = ", ".join(f"e.{c}" for c in _COLUMNS.split(", "))
 _HEAD: Final = "SELECT max(seq) FROM entries"
-_INSERT_ROW: Final = f"INSERT INTO entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_ROW: Final = (
+    f"INSERT INTO entries ({_COLUMNS}, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_LAST: Final = "SELECT seq, ts, hash FROM entries ORDER BY seq DESC LIMIT 1"
+_HASH_AT: Final = "SELECT hash FROM entries WHERE seq = ?"
 _INSERT_KEY: Final = "INSERT INTO keys (key, fingerprint, result, seq) VALUES (?, ?, ?, ?)"
 _KEY_EXISTS: Final = "SELECT 1 FROM keys WHERE key = ?"
 _LOOKUP_KEY: Final = "SELECT key, fingerprint, result, seq FROM keys WHERE key = ?"
@@ -137,41 +56,23 @@ _SEQ_AT_TAIL: Final = "SELECT max(seq) FROM entries WHERE seq > ? AND ts <= ?"
 _SEQ_AT_INDEXED: Final = "SELECT seq FROM ix_ts WHERE v <= ? ORDER BY v DESC, seq DESC LIMIT 1"
 
 
-def parse_url(url: str) -> tuple[str, dict[str, str]]:
-    """Split a ``sqlite:///path?opt=value`` URL into the path and its options.
-
-    Raises ``InvalidInput`` naming the URL if it is not a ``sqlite://`` URL or
-    names a host.
-    """
-    if not isinstance(url, str):
-        raise InvalidInput("url", url, "must be a string like 'sqlite:///path.db'")
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() != "sqlite":
-        raise InvalidInput("url", url, "must look like 'sqlite:///path.db'")
-    rest, _, query = rest.partition("?")
-    if rest == "":
-        path = ":memory:"
-    elif rest.startswith("/"):
-        path = rest[1:]  # "/rel.db" -> "rel.db", "//abs.db" -> "/abs.db"
+def _chained(
+    last: tuple[int, int, bytes | None] | None, news: list[Any], hashes: list[bytes]
+) -> Iterator[tuple[Any, ...]]:
+    """The rows to insert after ``last`` (the head row's seq, time and hash,
+    or None when empty): numbered, times clamped, chained."""
+    if last is None:
+        seq, prev_ts, prev = 0, None, GENESIS
     else:
-        raise InvalidInput(
-            "url",
-            url,
-            "a SQLite URL has no host: use 'sqlite:///relative.db' or "
-            "'sqlite:////absolute/path.db'",
-        )
-    if path == "":
-        raise InvalidInput("url", url, "names no file: use 'sqlite:///path.db'")
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-    except ValueError as exc:
-        raise InvalidInput("url", url, f"malformed query string: {exc}") from None
-    options: dict[str, str] = {}
-    for name, value in pairs:
-        if name in options:
-            raise InvalidInput(name, value, f"option given twice in {url!r}")
-        options[name] = value
-    return path, options
+        seq, prev_ts, prev = last[0], last[1], last[2] or GENESIS
+    for r, h in zip(news, hashes, strict=True):
+        seq += 1
+        ts = r[0]
+        if prev_ts is not None and ts < prev_ts:
+            ts = prev_ts  # time never goes backwards along the journal
+        prev_ts = ts
+        prev = link(prev, seq, ts, h)
+        yield (seq, ts, *r[1:], prev)
 
 
 class SQLiteStore(Store):
@@ -190,37 +91,20 @@ class SQLiteStore(Store):
     """
 
     def __init__(self, url: str, **options: Any) -> None:
-        path, opts = parse_url(url)
-        for given in (opts, options):
-            unknown = sorted(set(given) - set(_OPTIONS))
-            if unknown:
-                raise InvalidInput(
-                    unknown[0],
-                    given[unknown[0]],
-                    f"unknown option of a sqlite:// store; known: {', '.join(_OPTIONS)}",
-                )
-        merged: dict[str, Any] = {**opts, **options}
-
-        raw_sync = merged.get("synchronous", "normal")
-        sync = raw_sync.lower() if isinstance(raw_sync, str) else ""
-        if sync not in _SYNCHRONOUS:
-            raise InvalidInput("synchronous", raw_sync, f"must be one of {', '.join(_SYNCHRONOUS)}")
-        busy = _seconds("busy_timeout", merged.get("busy_timeout", 10.0), MAX_BUSY_TIMEOUT)
-        keep = _whole("keep_snapshots", merged.get("keep_snapshots", 3), 1, MAX_KEEP_SNAPSHOTS)
-
+        opts = Options(url, options)
         self.url = url
-        self.path = path
-        self.synchronous = sync
-        self.busy_timeout = busy
-        self.keep_snapshots = keep
+        self.path = opts.path
+        self.synchronous = opts.synchronous
+        self.busy_timeout = opts.busy_timeout
+        self.keep_snapshots = opts.keep_snapshots
         self._page = _PAGE
         self._indexed = 0  # lower bound of meta.indexed_upto
         self._lock = threading.Lock()
         self._closed = False
         try:
             self._conn = sqlite3.connect(
-                path,
-                timeout=busy,
+                self.path,
+                timeout=self.busy_timeout,
                 isolation_level=None,
                 check_same_thread=False,
             )
@@ -233,92 +117,19 @@ class SQLiteStore(Store):
             self._conn.close()
             raise
 
-    # -- setup ---------------------------------------------------------------
-
     def _setup(self) -> None:
-        """Configure the connection and create or check the schema.
-
-        Safe to race: several processes opening a fresh file at once all end
-        with the same schema (the creation runs under the write lock and every
-        statement is idempotent)."""
+        """Configure the connection and create, check or migrate the schema
+        (``schema.ensure_schema``)."""
         with self._errors("cannot open"):
             c = self._conn
             c.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             # The first statement to read the file: a non-database fails here.
-            mode = self._enable_wal()
+            mode = enable_wal(c, self.busy_timeout)
             if self.path != ":memory:" and str(mode).lower() != "wal":
                 raise StorageError(f"sqlite store {self.path!r}: cannot enable WAL (got {mode!r})")
-            c.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[self.synchronous]}")
+            c.execute(f"PRAGMA synchronous = {SYNCHRONOUS[self.synchronous]}")
             c.execute("PRAGMA cache_size = -16384")  # KiB: 16 MiB of page cache
-            c.execute("BEGIN")  # one read snapshot: another process may be creating it
-            try:
-                version = self._schema_version()
-            finally:
-                c.execute("COMMIT")
-            if version == SCHEMA_VERSION:
-                return
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                version = self._schema_version()
-                if version is None:
-                    for stmt in _SCHEMA:
-                        c.execute(stmt)
-                    c.execute(
-                        "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
-                        ("schema_version", str(SCHEMA_VERSION)),
-                    )
-                    c.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-
-    def _enable_wal(self) -> str:
-        """Switch the file to WAL and return the journal mode. Switching needs
-        an exclusive lock and SQLite does not always run the busy handler for
-        it (several processes opening a fresh file at once), so retry until
-        ``busy_timeout``."""
-        deadline = time.monotonic() + self.busy_timeout
-        delay = 0.001
-        while True:
-            try:
-                return str(self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
-
-    def _schema_version(self) -> int | None:
-        """The file's schema version; None for a fresh, empty database.
-        Raises ``StorageError`` for a foreign or newer file."""
-        c = self._conn
-        app = c.execute("PRAGMA application_id").fetchone()[0]
-        if app == 0:
-            tables = c.execute(
-                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
-            ).fetchone()[0]
-            if tables == 0:
-                return None
-            raise StorageError(
-                f"sqlite store {self.path!r}: the database holds other tables and is not an "
-                "omnistock journal"
-            )
-        if app != _APPLICATION_ID:
-            raise StorageError(
-                f"sqlite store {self.path!r}: not an omnistock journal (application_id={app})"
-            )
-        found = c.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-        try:
-            version = int(found[0]) if found is not None else -1
-        except ValueError:
-            version = -1
-        if version != SCHEMA_VERSION:
-            raise StorageError(
-                f"sqlite store {self.path!r}: schema version {found[0] if found else None!r} "
-                f"is not supported (this omnistock reads version {SCHEMA_VERSION})"
-            )
-        return version
+            ensure_schema(c, self.path)
 
     # -- error translation ---------------------------------------------------
 
@@ -357,21 +168,25 @@ class SQLiteStore(Store):
 
         Under one ``BEGIN IMMEDIATE`` transaction: raises ``ConcurrencyConflict``
         (writing nothing) if the head is not ``expected_head`` or a commit's key
-        is already recorded or repeated within ``commits``; otherwise inserts
-        the rows and the keys (each key's ``seq`` is the head right after its
-        commit's rows) and commits. Any driver failure rolls back, writes
-        nothing and raises ``StorageError``."""
-        rows: list[tuple[Any, ...]] = []
+        is already recorded or repeated within ``commits``; otherwise clamps
+        each row's time to at least its predecessor's, chains it to the row
+        before (``storage.chain``: the leaves are hashed before the lock,
+        only the 40-byte links inside it), inserts the rows and the keys
+        (each key's ``seq`` is the head right after its commit's rows) and
+        commits. Any driver failure rolls back, writes nothing and raises
+        ``StorageError``."""
+        news: list[Any] = []
         keys: list[tuple[str, str | None, str | None, int]] = []
-        seq = expected_head
         for commit in commits:
-            for r in commit.rows:
-                seq += 1
-                rows.append((seq, *r))
+            news.extend(commit.rows)
             if commit.key is not None:
-                keys.append((commit.key, commit.fingerprint, commit.result, seq))
+                keys.append(
+                    (commit.key, commit.fingerprint, commit.result, expected_head + len(news))
+                )
         if len(keys) > 1 and len({k[0] for k in keys}) != len(keys):
             raise ConcurrencyConflict("the same key is used twice in one append")
+        hashes = leaves(news)
+        seq = expected_head + len(news)
 
         with self._lock:
             if self._closed:
@@ -380,8 +195,8 @@ class SQLiteStore(Store):
             try:
                 c.execute("BEGIN IMMEDIATE")
                 try:
-                    found = c.execute(_HEAD).fetchone()[0]
-                    head = 0 if found is None else found
+                    last = c.execute(_LAST).fetchone()
+                    head = 0 if last is None else last[0]
                     if head != expected_head:
                         raise ConcurrencyConflict(
                             f"head moved: expected {expected_head}, store is at {head}"
@@ -391,8 +206,8 @@ class SQLiteStore(Store):
                             raise ConcurrencyConflict(
                                 f"key={k[0]!r} was recorded by another writer"
                             )
-                    if rows:
-                        c.executemany(_INSERT_ROW, rows)
+                    if news:
+                        c.executemany(_INSERT_ROW, _chained(last, news, hashes))
                     if keys:
                         c.executemany(_INSERT_KEY, keys)
                     if seq - self._indexed >= _BATCH:
@@ -487,6 +302,28 @@ class SQLiteStore(Store):
                 return
             lo = page[-1][0]
 
+    def read_chain(
+        self, since: int = 0, until: int | None = None
+    ) -> Iterator[tuple[Row, bytes | None]]:
+        """Rows with ``since < seq <= until`` and their chain hashes, in
+        sequence order, streamed in pages."""
+        with self._locked("read") as c:
+            head = c.execute(_HEAD).fetchone()[0] or 0
+        until = head if until is None else min(until, head)
+        sql = (
+            f"SELECT {_COLUMNS}, hash FROM entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
+        )
+        for r in self._pages(sql, (), max(0, since), until, ()):
+            yield r[:10], r[10]  # type: ignore[misc]
+
+    def hash_at(self, seq: int) -> bytes | None:
+        """The chain hash of row ``seq`` (``GENESIS`` for 0, None if absent)."""
+        if seq == 0:
+            return GENESIS
+        with self._locked("hash_at") as c:
+            found = c.execute(_HASH_AT, (seq,)).fetchone()
+        return None if found is None or found[0] is None else bytes(found[0])
+
     def seq_at(self, ts_us: int) -> int:
         """The last sequence number whose time is at or before ``ts_us``
         (0 if none), by index."""
@@ -558,43 +395,3 @@ class SQLiteStore(Store):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.url!r})"
-
-
-def _seconds(field: str, value: Any, hi: float) -> float:
-    """``value`` (a URL string or a keyword) as seconds in ``[0, hi]``, or
-    ``InvalidInput`` naming the option and the value (NaN, infinities and
-    non-numbers included)."""
-    if isinstance(value, bool):
-        raise InvalidInput(field, value, "must be a number of seconds, not a bool")
-    if isinstance(value, str):
-        try:
-            f = float(value.strip())
-        except ValueError:
-            raise InvalidInput(field, value, "must be a number of seconds") from None
-    elif isinstance(value, int | float):
-        try:
-            f = float(value)
-        except OverflowError:
-            raise InvalidInput(field, value, f"must be from 0 to {hi:g} seconds") from None
-    else:
-        raise InvalidInput(field, value, "must be a number of seconds")
-    if not math.isfinite(f) or not 0 <= f <= hi:
-        raise InvalidInput(field, value, f"must be a finite number from 0 to {hi:g} seconds")
-    return f
-
-
-def _whole(field: str, value: Any, lo: int, hi: int) -> int:
-    """``value`` (a URL string or a keyword) as a whole number in ``[lo, hi]``,
-    or ``InvalidInput`` naming the option and the value."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not (text.isascii() and text.isdigit()):
-            raise InvalidInput(field, value, f"must be a whole number from {lo} to {hi}")
-        v = int(text) if len(text) <= 18 else hi + 1
-    elif isinstance(value, int) and not isinstance(value, bool):
-        v = value
-    else:
-        raise InvalidInput(field, value, f"must be a whole number from {lo} to {hi}")
-    if not lo <= v <= hi:
-        raise InvalidInput(field, value, f"must be a whole number from {lo} to {hi}")
-    return v
