@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CommandFailed",
     "ConcurrencyConflict",
     "IdempotencyConflict",
     "InsufficientStock",
@@ -122,6 +123,12 @@ class ConcurrencyConflict(OmnistockError):
 
 class StorageError(OmnistockError):
     """The store failed or holds data omnistock cannot read."""
+
+
+class CommandFailed(OmnistockError):
+    """A command failed for a reason that is neither bad input nor a
+    refusal (a defect). Nothing of it was written; neighbours in the same
+    group commit were not affected. ``__cause__`` is the original error."""
 
 
 class PayloadError(InvalidInput):

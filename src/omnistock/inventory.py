@@ -2,8 +2,7 @@
 
 Each command checks its arguments and asks the runner (``runner.py``) to
 commit a plan function from ``commands/``; each query asks the reader
-(``queries.py``). A command that raised changed nothing; one that returned
-is journaled. docs/architecture.md shows how to add a command.
+(``queries.py``). docs/architecture.md shows how to add a command.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from .arguments import (
     reason_arg,
     ttl_micros,
 )
+from .command import Clock, PlanFn, R, Then
 from .commands import allocation, holdbatches, network, reservations, stock, transfers
 from .errors import InvalidInput, OmnistockError
 from .fulfilment.batch import BatchResult, OrderBatch
@@ -36,7 +36,7 @@ from .holdbatch import HoldBatch, HoldBatchResult
 from .lookup import check_state
 from .queries import LedgerView, Reader
 from .reports import CheckReport, Explanation, Promise
-from .runner import Clock, PlanFn, R, Runner, Then
+from .runner import Runner
 from .storage import Store, open_store
 from .storage.memory import MemoryStore
 from .values import Applied, Channel, Entry, Location, Order, Reservation, Transfer, lines_of
@@ -81,8 +81,7 @@ class Inventory:
         return self._runner.run(self._runner.command(name, plan, key, args, then=then))
 
     @property
-    def _state(self) -> Any:
-        """The live ledger, for white-box tests and benchmarks."""
+    def _state(self) -> Any:  # the live ledger, for white-box tests and benchmarks
         return self._runner.state
 
     @property
@@ -245,7 +244,7 @@ class Inventory:
         ttl: Ttl = ...,
         keys: Sequence[str | None] | None = None,
         *,
-        key: None = None,
+        key: str | None = None,
     ) -> list[Reservation | OmnistockError]: ...
 
     def hold_many(
@@ -256,11 +255,9 @@ class Inventory:
         *,
         key: str | None = None,
     ) -> list[Reservation | OmnistockError] | HoldBatchResult:
-        """Hold many orders in one store transaction. A list of ``Order`` is
-        group-committed, each as ``hold`` would (a ``Reservation`` or the
-        typed error per order; ``keys``: one per order). A columnar
-        ``HoldBatch`` is decided by one kernel call and journaled as one row
-        (``key``: one for the batch); see docs/concepts.md#bulk-holds."""
+        """Hold many orders in one transaction: a list of ``Order`` as ``hold``
+        would, all-or-nothing for bad input (a ``Reservation`` or the refusal
+        per order); a ``HoldBatch`` by one kernel call, journaled as one row."""
         if isinstance(orders, HoldBatch):
             return holdbatches.run_batch(self._runner, orders, ttl_micros(ttl), keys, key)
         return reservations.run_holds(self._runner, orders, ttl_micros(ttl), keys, key)
@@ -327,12 +324,12 @@ class Inventory:
     @overload
     def allocate_many(
         self, orders: OrderBatch, ttl: Ttl | None = None, policy: Policy | None = None,
-        optimize: bool = False,
+        optimize: bool = False, *, key: str | None = None,
     ) -> BatchResult: ...  # fmt: skip
     @overload
     def allocate_many(
         self, orders: Sequence[Order], ttl: Ttl | None = None, policy: Policy | None = None,
-        optimize: bool = False,
+        optimize: bool = False, *, key: str | None = None,
     ) -> list[Allocation]: ...  # fmt: skip
 
     def allocate_many(
@@ -341,10 +338,12 @@ class Inventory:
         ttl: Ttl | None = None,
         policy: Policy | None = None,
         optimize: bool = False,
+        *,
+        key: str | None = None,
     ) -> list[Allocation] | BatchResult:
-        """Allocate a wave in one store transaction, as ``allocate`` one order
-        at a time. An ``OrderBatch`` goes through the wave kernel;
-        ``optimize=True`` re-plans it by min-cost flow (docs/fulfilment.md)."""
+        """Allocate a wave in one transaction, as ``allocate`` one order at a
+        time; bad input in any order writes nothing. An ``OrderBatch`` goes
+        through the wave kernel (``optimize``: min-cost flow re-plan)."""
         if optimize is not True and optimize is not False:
             raise InvalidInput("optimize", optimize, "must be True or False")
         if optimize and not isinstance(orders, OrderBatch):
@@ -352,8 +351,8 @@ class Inventory:
         ttl_us = ttl_micros(DEFAULT_TTL if ttl is None else ttl)
         pol = policy_arg(policy)
         if isinstance(orders, OrderBatch):
-            return allocation.run_wave(self._runner, orders, ttl_us, pol, optimize)
-        return allocation.run_orders(self._runner, orders, ttl_us, pol)
+            return allocation.run_wave(self._runner, orders, ttl_us, pol, optimize, key)
+        return allocation.run_orders(self._runner, orders, ttl_us, pol, key)
 
     def reject(
         self,
@@ -490,11 +489,11 @@ class Inventory:
         return self._runner.caught_up(lambda _st: self._runner.snapshot())
 
     def close(self) -> None:
-        """Snapshot if much happened since the last one, and close the store."""
+        """Snapshot if much happened since the last one; close the store."""
         self._runner.close()
 
     def __enter__(self) -> Inventory:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

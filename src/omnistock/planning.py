@@ -17,15 +17,19 @@ checks the guards themselves appends whenever they still hold.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import attrs
 
+from ._validate import to_micros
+from .errors import InvalidInput
 from .ledger.rows import Kind, make
 from .ledger.state import LedgerState
 from .storage.base import NewRow
 
 R = TypeVar("R")
+MAX_US = to_micros(datetime.max.replace(tzinfo=UTC)) - 86_400_000_000  # a day of headroom
 Datas = list[dict[str, Any] | None]
 # Appends more rows to the command being planned (applied at once).
 Emit = Callable[[list[NewRow], Datas], None]
@@ -84,6 +88,14 @@ class Context:
     partitioned: bool = False
     """The store orders rows per partition (see ``claim``)."""
 
+    def until(self, field: str, delta_us: int) -> int:
+        """``now + delta_us`` in journal microseconds, refused with
+        ``InvalidInput`` naming ``field`` when no datetime can hold it."""
+        t = self.now + delta_us
+        if not 0 <= t <= MAX_US:
+            raise InvalidInput(field, delta_us, "ends beyond the last representable time")
+        return t
+
     def claim(self, scope: str) -> list[NewRow]:
         """Rows that make minting a new id derived from ``scope`` conflict
         between writers. A partitioned store could otherwise let two
@@ -108,6 +120,9 @@ class Plan(Generic[R]):
     result: Callable[[LedgerState], R]
     guards: Sequence[Guard] = ()
     undo: Callable[[], None] | None = None
+    refused: bool = False
+    """The result is a refusal (an ``unfillable`` answer): nothing is
+    written, not even the command's key, so a retry may succeed."""
 
 
 def done(value: R) -> Callable[[LedgerState], R]:

@@ -30,58 +30,35 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
-
-import attrs
+from typing import Any
 
 from . import codec
 from ._validate import check_id, check_when, to_micros
-from .errors import ConcurrencyConflict, IdempotencyConflict, OmnistockError, StorageError
+from .command import RETRIES, Clock, Command, PlanFn, R, Then, failed, is_refusal, utcnow
+from .errors import (
+    CommandFailed,
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    OmnistockError,
+    StorageError,
+)
 from .expiry import plan_expiry
 from .ledger.replay import replay
 from .ledger.savepoint import Savepoint
 from .ledger.state import LedgerState
-from .planning import Context, Datas, Emit, Plan, nothing
+from .planning import Context, Datas, nothing
 from .storage import Commit, NewRow, Store
 
 log = logging.getLogger("omnistock")
-
-R = TypeVar("R")
-Clock = Callable[[], datetime]
-RETRIES = 50
-PlanFn = Callable[[LedgerState, Context], Plan[R]]
-# A follow-up: runs once the plan's rows are applied, may emit more rows
-# into the same commit, and returns the command's final result.
-Then = Callable[[LedgerState, Context, R, Emit], R]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@attrs.define(slots=True, eq=False)
-class Command(Generic[R]):
-    """One command on its way through the pipeline, then its outcome."""
-
-    name: str
-    plan: PlanFn[R]
-    key: str | None = None
-    fingerprint: str | None = None
-    then: Then[R] | None = None
-    alone: bool = False
-    """Plans in the live grids (bulk): committed by itself, undone on failure."""
-    result: Any = None
-    error: BaseException | None = None
-    done: bool = False
-
-    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        self.result, self.error, self.done = result, error, True
 
 
 class _Retry(Exception):
     """The store refused the append, or a refusal was decided on a stale
     ledger: catch up and plan again."""
+
+
+class _Abort(Exception):
+    """An all-or-nothing group met bad input: roll everything back."""
 
 
 class _Culprit(Exception):
@@ -170,11 +147,23 @@ class Runner:
         result: R = cmd.result
         return result
 
-    def run_all(self, cmds: Sequence[Command[Any]]) -> None:
+    def run_all(self, cmds: Sequence[Command[Any]], *, whole: bool = False) -> None:
         """Commit several commands in one group commit when no other thread
         is committing. Each ends done with its own result or error; commands
-        already done (refused up front) are left as they are."""
+        already done (refused up front) are left as they are.
+
+        ``whole``: the commands are one all-or-nothing batch, committed by
+        themselves: if any meets bad input (an error that is not a refusal
+        for want of stock), nothing is written and every command ends with
+        an error (the bad one's own, the others' ``CommandFailed``)."""
         self._check_open()
+        if whole:
+            todo = [c for c in cmds if not c.done]
+            with self.lock:
+                self._drain()
+                if todo:
+                    self._commit(todo, whole=True)
+            return
         with self._queue_lock:
             self._queue.extend(c for c in cmds if not c.done)
         with self.lock:
@@ -189,7 +178,7 @@ class Runner:
             self._commit(batch)
 
     # -- the one retry loop ---------------------------------------------------
-    def _commit(self, batch: list[Command[Any]]) -> None:
+    def _commit(self, batch: list[Command[Any]], whole: bool = False) -> None:
         attempt = 0
         while batch:
             if attempt == RETRIES:
@@ -200,7 +189,7 @@ class Runner:
                 return
             now = self.now_us()
             due = self._expiry_due(now)
-            lone = len(batch) == 1 and batch[0].then is None
+            lone = len(batch) == 1 and batch[0].then is None and not whole
             lone = lone and (batch[0].alone or (batch[0].key is None and not due))
             try:
                 if lone and due:  # a bulk command: expire first, on its own
@@ -209,7 +198,7 @@ class Runner:
                 if lone:
                     self._commit_lone(batch[0], now)
                 else:
-                    self._commit_group(batch, now)
+                    self._commit_group(batch, now, whole)
                 return
             except _Retry:
                 self.catch_up()
@@ -218,6 +207,9 @@ class Runner:
             except _Culprit as c:
                 c.cmd.settle(error=c.error)
                 batch = [cmd for cmd in batch if cmd is not c.cmd]
+                if whole:
+                    self._abort(batch, c.cmd)
+                    return
 
     def _context(self, now: int, key: str | None) -> Context:
         return Context(now, max(now, self.state.last_ts), key, self.store.partitioned)
@@ -240,7 +232,13 @@ class Runner:
             cmd.settle(error=exc)
             return
         except Exception as exc:  # its own outcome, whichever thread leads
-            cmd.settle(error=exc)
+            cmd.settle(error=failed(cmd, exc))
+            return
+        if plan.refused:
+            if self._stale():
+                raise _Retry
+            cmd.refused = True
+            cmd.settle(plan.result(st))
             return
         rows = plan.rows
         if not rows and cmd.alone and self._stale():
@@ -270,7 +268,7 @@ class Runner:
         cmd.settle(result if cmd.key is not None else plan.result(self.state))
         self._maybe_snapshot()
 
-    def _commit_group(self, batch: list[Command[Any]], now: int) -> None:
+    def _commit_group(self, batch: list[Command[Any]], now: int, whole: bool = False) -> None:
         st = self.state
         sp = Savepoint(st)
         commits: list[Commit] = []
@@ -289,8 +287,11 @@ class Runner:
                 commit = self._plan_into(cmd, now, sp)
                 if commit is not None:
                     commits.append(commit)
-            if any(isinstance(c.error, OmnistockError) for c in batch) and self._stale():
+            refusals = any(c.refused or isinstance(c.error, OmnistockError) for c in batch)
+            if refusals and self._stale():
                 raise _Retry
+            if whole and any(c.error is not None and not is_refusal(c.error) for c in batch):
+                raise _Abort
             if commits:
                 new_head = self.store.append(commits, sp.head)
                 if new_head != st.head:  # a partitioned store put others' rows between
@@ -302,6 +303,11 @@ class Runner:
         except (_Retry, _Culprit):
             sp.rollback()
             raise
+        except _Abort:
+            sp.rollback()
+            bad = next(c for c in batch if c.error is not None and not is_refusal(c.error))
+            self._abort(batch, bad)
+            return
         except BaseException as exc:
             sp.rollback()  # nothing was appended: every command fails with the store
             for cmd in batch:
@@ -315,6 +321,14 @@ class Runner:
             cmd.done = True
         self._maybe_snapshot()
 
+    def _abort(self, batch: list[Command[Any]], bad: Command[Any]) -> None:
+        """End an all-or-nothing batch that met ``bad``: nothing written."""
+        for cmd in batch:
+            if cmd is not bad:
+                why = f"{cmd.name}: not applied: its batch met bad input ({bad.error})"
+                cmd.settle(error=CommandFailed(why))
+            cmd.done = True
+
     def _plan_into(self, cmd: Command[Any], now: int, sp: Savepoint) -> Commit | None:
         """Plan ``cmd`` against the live ledger and apply its rows (and its
         follow-up's) under ``sp``. Returns its commit, or None when it was
@@ -323,11 +337,11 @@ class Runner:
         cx = self._context(now, cmd.key)
         try:
             plan = cmd.plan(st, cx)
-        except OmnistockError as exc:
-            cmd.error = exc
-            return None
         except Exception as exc:  # nothing applied yet: fail this command alone
-            cmd.error = exc
+            cmd.error = failed(cmd, exc)
+            return None
+        if plan.refused:  # an answer, not a change: no rows, no key
+            cmd.refused, cmd.result = True, plan.result(st)
             return None
         rows = list(plan.rows)
         try:
@@ -343,7 +357,7 @@ class Runner:
                 result = cmd.then(st, cx, result, emit)
                 rows += more
         except Exception as exc:
-            raise _Culprit(cmd, exc) from exc
+            raise _Culprit(cmd, failed(cmd, exc)) from exc
         cmd.result = result
         if not rows and cmd.key is None:
             return None

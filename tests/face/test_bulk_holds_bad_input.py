@@ -156,10 +156,16 @@ CALL_CASES: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
     ),
     ("keys-with-batch", lambda i: i.hold_many(BT, keys=["a"]), errors.InvalidInput, "keys=['a']"),
     (
-        "key-with-list",
-        lambda i: i.hold_many([order_of(("o1", [("A", 1, "s1")]))], key="k"),
+        "key-and-keys-with-list",
+        lambda i: i.hold_many([order_of(("o1", [("A", 1, "s1")]))], keys=["a"], key="k"),
         errors.InvalidInput,
         "key='k'",
+    ),
+    (
+        "a-non-order-in-a-list",
+        lambda i: i.hold_many([order_of(("o1", [("A", 1, "s1")])), "o2"]),
+        errors.InvalidInput,
+        "orders[1]='o2'",
     ),
     ("key-empty", lambda i: i.hold_many(BT, key=""), errors.InvalidInput, "key=''"),
     ("key-control", lambda i: i.hold_many(BT, key="k\x00"), errors.InvalidInput, "key="),
@@ -195,10 +201,13 @@ def test_bad_hold_many_calls_change_nothing(
     assert reservations_seen(inv) == live
 
 
-def test_a_list_with_a_non_order_refuses_only_that_entry(inv: Inventory) -> None:
-    out = inv.hold_many([order_of(("o1", [("A", 1, "s1")])), "o2"])  # type: ignore[list-item]
-    assert isinstance(out[0], Reservation)
-    assert isinstance(out[1], errors.InvalidInput) and "order='o2'" in str(out[1])
+def test_a_list_takes_one_key_for_the_call(inv: Inventory) -> None:
+    orders = [order_of(("o1", [("A", 1, "s1")])), order_of(("o2", [("A", 1, "s1")]))]
+    first = inv.hold_many(orders, key="call-1")
+    head = inv.head
+    assert inv.hold_many(orders, key="call-1") == first  # a retried call changes nothing
+    assert inv.head == head
+    assert all(isinstance(r, Reservation) for r in first)
 
 
 def test_an_empty_batch_holds_nothing(inv: Inventory) -> None:

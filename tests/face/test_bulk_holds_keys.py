@@ -99,9 +99,11 @@ def test_key_conflicts_across_commands_and_ttl(inv: Inventory) -> None:
     assert (inv.head, inv.digest()) == (head, digest)
 
 
-def test_a_keyed_batch_that_holds_nothing_is_remembered(
+def test_a_keyed_batch_that_holds_nothing_keeps_no_key(
     make_inventory: Make, tmp_path: Path
 ) -> None:
+    """A batch that holds nothing is a refusal: it writes nothing, not even
+    its key, so the same key after a restock holds (DESIGN.md)."""
     url = f"sqlite:///{tmp_path / 'none.db'}"
     inv = two_stores(make_inventory(url))
     bt = batch_of([("n1", [("A", 99, "s1")]), ("n2", [("ZZ", 1, "s1")])])
@@ -109,13 +111,14 @@ def test_a_keyed_batch_that_holds_nothing_is_remembered(
     first = inv.hold_many(bt, key="nothing")
     assert first.status.tolist() == [REFUSED, UNKNOWN_SKU] and first.token is None
     assert (inv.head, inv.digest()) == (head, digest)
+    assert inv.store.lookup_key("nothing") is None
     inv.close()
     again = make_inventory(url)
+    again.receive("A", "s1", 100)
     repeat = again.hold_many(bt, key="nothing")
-    assert repeat.status.tolist() == first.status.tolist() and repeat.token is None
-    with pytest.raises(errors.IdempotencyConflict):
-        again.hold_many(batch_of([("n1", [("A", 1, "s1")])]), key="nothing")
-    assert again.head == head
+    assert repeat.status.tolist() == [HELD, UNKNOWN_SKU] and repeat.token is not None
+    again_ = again.hold_many(bt, key="nothing")  # now the key is used: the same answer
+    assert (again_.status.tolist(), again_.token) == (repeat.status.tolist(), repeat.token)
 
 
 def test_a_key_survives_reopen_with_the_same_token(make_inventory: Make, tmp_path: Path) -> None:

@@ -56,36 +56,48 @@ def test_threads_never_oversell_and_each_gets_its_own_result() -> None:
     assert inv.check().ok
 
 
-def test_one_bad_command_never_fails_its_neighbours() -> None:
+def test_one_refused_order_never_fails_its_neighbours() -> None:
     inv = _inv(stock=3)
     out = inv.hold_many(
         [
             Order("o1", lines=[Line("a", 2, "S1")]),
             Order("o2", lines=[Line("a", 2, "S1")]),  # only 1 left
-            Order("o3", lines=[Line("nope", 1, "S1")]),  # unknown SKU
             Order("o4", lines=[Line("a", 1, "S1"), Line("b", 3, "S2")]),
         ]
     )
-    assert [type(x).__name__ for x in out] == [
-        "Reservation",
-        "InsufficientStock",
-        "UnknownSku",
-        "Reservation",
-    ]
+    assert [type(x).__name__ for x in out] == ["Reservation", "InsufficientStock", "Reservation"]
     assert inv.available("a", "S1") == 0
     assert inv.available("b", "S2") == 0
     assert inv.check().ok
+
+
+def test_one_bad_order_refuses_the_whole_list_and_changes_nothing() -> None:
+    """A batch is validated whole (DESIGN.md): bad input in one order
+    refuses the call; nothing of the good orders is written."""
+    inv = _inv(stock=3)
+    head, digest = inv.head, inv.digest()
+    with pytest.raises(errors.UnknownSku):
+        inv.hold_many(
+            [
+                Order("o1", lines=[Line("a", 2, "S1")]),
+                Order("o3", lines=[Line("nope", 1, "S1")]),  # unknown SKU
+            ]
+        )
+    assert (inv.head, inv.digest(), inv.reservations()) == (head, digest, [])
 
 
 def test_keys_repeated_inside_one_batch() -> None:
     inv = _inv()
     same = Order("o1", lines=[Line("a", 1, "S1")])
     other = Order("o2", lines=[Line("a", 1, "S1")])
-    first, repeat, clash = inv.hold_many([same, same, other], keys=["k1", "k1", "k1"])
+    first, repeat = inv.hold_many([same, same], keys=["k1", "k1"])
     assert repeat == first
-    assert isinstance(clash, errors.IdempotencyConflict)
     assert inv.available("a", "S1") == 9
     assert inv.hold(same, key="k1") == first
+    head = inv.head
+    with pytest.raises(errors.IdempotencyConflict):  # a key reused for another order
+        inv.hold_many([Order("o3", lines=[Line("b", 1, "S2")]), other], keys=["k3", "k1"])
+    assert inv.head == head and inv.available("b", "S2") == 10
 
 
 def test_a_conflicting_batch_is_rolled_back_and_replanned() -> None:
@@ -134,11 +146,10 @@ def test_a_store_failure_fails_the_batch_and_changes_nothing() -> None:
     )
     inv = Inventory(store=store, clock=Clock())
     before = inv.digest()
-    out = inv.hold_many(
-        [Order("o1", lines=[Line("a", 1, "S1")]), Order("o2", lines=[Line("a", 9, "S1")])]
-    )
-    assert isinstance(out[0], errors.StorageError)
-    assert isinstance(out[1], errors.InsufficientStock)  # its own error stands
+    with pytest.raises(errors.StorageError):  # the transaction failed: so did the call
+        inv.hold_many(
+            [Order("o1", lines=[Line("a", 1, "S1")]), Order("o2", lines=[Line("a", 9, "S1")])]
+        )
     with pytest.raises(errors.StorageError):
         inv.hold(Order("o3", lines=[Line("a", 1, "S1")]))
     assert inv.digest() == before

@@ -8,14 +8,16 @@ new reservation id.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
+import numpy as np
 
 from .. import codec
-from ..errors import InsufficientStock, InvalidInput
+from ..errors import CommandFailed, InsufficientStock, InvalidInput
 from ..fulfilment.allocate import decide_ship, policy_of, refused
 from ..fulfilment.batch import BatchResult, OrderBatch
 from ..fulfilment.bopis import decide_pickup
@@ -32,15 +34,24 @@ from ..planning import Context, Datas, Emit, InState, Plan, done
 from ..runner import Runner
 from ..storage import NewRow
 from ..values import Order, ReservationLine
-from .reservations import pinned
+from .reservations import already_held, pinned
 
 codec.register("Allocation", Allocation.from_jsonable)
+codec.register("BatchResult", BatchResult.from_jsonable)
 
 
 def allocate(
     st: LedgerState, cx: Context, order: Order, ttl_us: int, policy: Policy | None
 ) -> Plan[Allocation]:
-    """Reserve ``order``, its unpinned lines where the policy says."""
+    """Reserve ``order``, its unpinned lines where the policy says. A repeat
+    of an order that is open returns its reservation."""
+    h = already_held(st, order)
+    if h is not None:
+        res = reservation_of(st, h)
+        asked = sum(ln.qty for ln in order.lines)
+        got = sum(x.qty for x in res.lines) + sum(x.qty for x in res.shipped)
+        status: Status = "allocated" if got >= asked else "partial"
+        return Plan([], [], done(Allocation(order.id, status, res, res.lines)))
     pol = policy or policy_of(st)
     for ln in order.lines:
         sku_row(st, ln.sku)
@@ -184,16 +195,34 @@ def then_resource(reason: str) -> Any:
 
 
 def run_orders(
-    runner: Runner, orders: Sequence[Order], ttl_us: int, policy: Policy | None
+    runner: Runner,
+    orders: Sequence[Order],
+    ttl_us: int,
+    policy: Policy | None,
+    key: str | None = None,
 ) -> list[Allocation]:
-    """Commit a list wave: one ``allocate`` command per order, group
-    committed, each decided against the ledger as the previous ones left it."""
+    """Commit a list wave: one ``allocate`` command per order, each decided
+    against the ledger as the previous ones left it, all in one transaction.
+    Validated whole: one bad order raises and nothing is written. With
+    ``key``, order ``i`` has the key ``<key>#<i>``, so a retried wave returns
+    each order's first allocation."""
     orders = list(orders)
     for i, o in enumerate(orders):
         if not isinstance(o, Order):
             raise InvalidInput(f"orders[{i}]", o, "must be an Order")
-    cmds = [runner.command("allocate", allocate_with(o, ttl_us, policy)) for o in orders]
-    runner.run_all(cmds)
+    cmds = [
+        runner.command(
+            "allocate",
+            allocate_with(o, ttl_us, policy),
+            None if key is None else f"{key}#{i}",
+            lambda o=o: [codec.order_args(o), ttl_us, None if policy is None else policy.to_dict()],
+        )
+        for i, o in enumerate(orders)
+    ]
+    runner.run_all(cmds, whole=True)
+    for c in cmds:
+        if c.error is not None and not isinstance(c.error, CommandFailed):
+            raise c.error
     for c in cmds:
         if c.error is not None:
             raise c.error
@@ -201,7 +230,12 @@ def run_orders(
 
 
 def run_wave(
-    runner: Runner, b: OrderBatch, ttl_us: int, policy: Policy | None, optimize: bool
+    runner: Runner,
+    b: OrderBatch,
+    ttl_us: int,
+    policy: Policy | None,
+    optimize: bool,
+    key: str | None = None,
 ) -> BatchResult:
     """Commit a columnar wave: through the kernel, or order by order when
     its channel is fenced (its room is per SKU across the wave)."""
@@ -211,9 +245,23 @@ def run_wave(
         if optimize:
             why = f"channel {ch.id!r} has a buffer, cap or fences: decided order by order"
             raise InvalidInput("optimize", optimize, why)
-        return batch_of(b, run_orders(runner, b.orders(), ttl_us, policy))
+        return batch_of(b, run_orders(runner, b.orders(), ttl_us, policy, key))
 
     def plan(st: LedgerState, cx: Context) -> Plan[BatchResult]:
         return allocate_wave(st, cx, b, ttl_us, policy, optimize)
 
-    return runner.run(runner.command("allocate_many", plan))
+    args = lambda: [wave_digest(b), ttl_us, None if policy is None else policy.to_dict(), optimize]  # noqa: E731
+    return runner.run(runner.command("allocate_many", plan, key, args))
+
+
+def wave_digest(b: OrderBatch) -> str:
+    """A digest of a wave's every column (a repeated key must name the same
+    wave). O(orders)."""
+    h = hashlib.sha256()
+    for col in (b.order_ids, b.skus):
+        h.update("\x1f".join(col).encode())
+        h.update(b"\x1e")
+    for arr in (b.qty, b.lat, b.lon):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(f"{b.channel}|{b.allow_split}|{b.allow_partial}".encode())
+    return h.hexdigest()

@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import codec
 from .._validate import check_id, from_micros
+from ..command import Command
 from ..errors import (
     InsufficientStock,
     InvalidInput,
@@ -41,7 +42,7 @@ from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import fenced
 from ..planning import Context, Emit, Plan, done
-from ..runner import Command, Runner
+from ..runner import Runner
 from ..storage import NewRow
 from ..values import Line, Order, Reservation
 from . import reservations
@@ -81,9 +82,10 @@ def hold_batch(st: LedgerState, cx: Context, b: HoldBatch, ttl_us: int) -> Plan[
     status = np.empty(n, dtype=np.int8)
     line_held = np.empty(len(s), dtype=np.uint8)
     n_ok = int(decide_batch(start, s, l, b.qty, served, g.holdable, g.reserved, status, line_held))
-    exp = cx.now + ttl_us
+    exp = cx.until("ttl", ttl_us)
     if not n_ok:
-        return Plan([], [], done(HoldBatchResult(b.order_ids, status, None, from_micros(exp))))
+        result = HoldBatchResult(b.order_ids, status, None, from_micros(exp))
+        return Plan([], [], done(result), refused=True)  # nothing held: a refusal
     hstart: np.ndarray | None
     if b.encoded() is not None:  # one kernel pass over the batch's buffer
         orders, skus, hs, hl, hq, hstart, table, li = _held_of(b, status, start, s, l, len(g.locs))

@@ -13,7 +13,11 @@ from json.encoder import encode_basestring as _json_str
 from typing import Any
 
 from .. import codec
+from .._validate import MAX_QTY
+from ..command import Command
 from ..errors import (
+    CommandFailed,
+    IdempotencyConflict,
     InsufficientStock,
     InvalidInput,
     InvalidQuantity,
@@ -35,8 +39,8 @@ from ..lookup import (
     reservation_of,
     sku_row,
 )
-from ..planning import Context, Datas, FenceRoom, Guard, InState, Plan, WithinFree, done, nothing
-from ..runner import Command, Runner
+from ..planning import Context, Datas, FenceRoom, Guard, InState, Plan, WithinFree, done
+from ..runner import Runner
 from ..storage import NewRow
 from ..values import Line, Order, Reservation
 
@@ -69,11 +73,16 @@ def pinned(st: LedgerState, order: Order) -> dict[Pos, int]:
     g = st.grid
     out: dict[Pos, int] = {}
     for (s, l), q in want.items():
-        atp = g.atp(s, l)
+        if q > MAX_QTY:  # lines of one position add up
+            raise InvalidQuantity("qty", q, f"lines of {g.skus[s]}@{g.locs[l]} add up past 2**62")
+        r = int(g.reserved[s, l])
+        atp = int(g.holdable[s, l]) - r
         if atp < q:
             if not order.allow_partial:
                 raise InsufficientStock(g.skus[s], q, max(0, atp), g.locs[l], order.channel)
             q = max(0, atp)
+        if q > MAX_QTY - r:  # within ATP it cannot be, unless the grid is out of bounds
+            raise InvalidQuantity("qty", q, f"would take reserved to {r + q}, past 2**62")
         if q:
             out[(s, l)] = q
     if ch is not None and fenced(st, ch):
@@ -90,6 +99,53 @@ def pinned(st: LedgerState, order: Order) -> dict[Pos, int]:
     return out
 
 
+def open_for_order(st: LedgerState, order: Order) -> Hold | None:
+    """The open (held or committed) reservation of ``order``'s id in its
+    channel: the order id is a natural key. Looks at ``<order>#<n>`` ids and
+    live held-batch members. O(reservations of that order id + batches)."""
+    hs = st.holds
+    for n in range(hs.per_order.get(order.id, 0), 0, -1):
+        h = hs.by_id.get(f"{order.id}#{n}")
+        if h is not None and h.state in OPEN and h.channel == order.channel:
+            return h
+    for b in hs.batches.values():
+        if b.channel == order.channel and not b.expired:
+            j = b.index(order.id)
+            if j is not None and b.live[j]:
+                return hs.peek(b.rid(j))
+    return None
+
+
+def same_lines(st: LedgerState, h: Hold, order: Order) -> bool:
+    """Whether ``h`` is what ``order`` asks for: per SKU (and location, where
+    the order pins one), reserved and shipped units equal what it asks, or
+    at most that when it allows partial."""
+    at = order.pickup_at if order.method == "pickup" else None
+    want: dict[tuple[str, str | None], int] = {}
+    for ln in order.lines:
+        k = (ln.sku, ln.location or at)
+        want[k] = want.get(k, 0) + ln.qty
+    g = st.grid
+    have: dict[tuple[str, str | None], int] = {}
+    for part in (h.lines, h.shipped):
+        for (s, l), q in part.items():
+            k = (g.skus[s], g.locs[l])
+            k = k if k in want else (k[0], None)
+            have[k] = have.get(k, 0) + q
+    if order.allow_partial:
+        return all(k in want and q <= want[k] for k, q in have.items())
+    return have == want
+
+
+def already_held(st: LedgerState, order: Order) -> Hold | None:
+    """The open reservation a repeat of ``order`` returns, or None; raises
+    ``IdempotencyConflict`` when the order id is open with other lines."""
+    h = open_for_order(st, order)
+    if h is not None and not same_lines(st, h, order):
+        raise IdempotencyConflict(f"order:{order.id}", f"reservation {h.id}", "other lines")
+    return h
+
+
 def reserve_guards(st: LedgerState, channel: str | None, want: dict[Pos, int]) -> list[Guard]:
     """What a plan that adds reserved units at ``want`` relies on."""
     g = st.grid
@@ -101,9 +157,14 @@ def reserve_guards(st: LedgerState, channel: str | None, want: dict[Pos, int]) -
 
 
 def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reservation]:
-    """Reserve ``order``'s pinned lines until ``now + ttl``."""
+    """Reserve ``order``'s pinned lines until ``now + ttl``; a repeat of an
+    order that is open returns its reservation (the order id is a natural
+    key within its channel)."""
+    h = already_held(st, order)
+    if h is not None:
+        return Plan([], [], done(reservation_of(st, h)), [InState(h.id, OPEN)])
+    exp = cx.until("ttl", ttl_us)
     want = pinned(st, order)
-    exp = cx.now + ttl_us
     rid = st.holds.next_id(order.id)
     ts, key = cx.ts, cx.key
     rows: list[NewRow] = cx.claim("order:" + order.id)
@@ -180,7 +241,7 @@ def release(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:
 def extend(st: LedgerState, cx: Context, res_id: str, ttl_us: int) -> Plan[Reservation]:
     """Move a held reservation's expiry to ``now + ttl``."""
     h = open_hold(st, res_id, (HELD,), "extend")
-    return _on_lines(st, cx, h, Kind.EXTENDED, {"exp": cx.now + ttl_us})
+    return _on_lines(st, cx, h, Kind.EXTENDED, {"exp": cx.until("ttl", ttl_us)})
 
 
 def resize(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Plan[Reservation]:
@@ -207,9 +268,13 @@ def resize(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> P
         delta = ln.qty - h.lines.get(p, 0)
         left[p] = ln.qty
         if delta > 0:
-            atp = g.atp(*p)
+            r = int(g.reserved[p])
+            atp = int(g.holdable[p]) - r
             if atp < delta:
                 raise InsufficientStock(ln.sku, delta, max(0, atp), loc, h.channel)
+            if delta > MAX_QTY - r:  # within ATP only if the grid is out of bounds
+                why = f"would take reserved to {r + delta}, past 2**62"
+                raise InvalidQuantity("qty", ln.qty, why)
             grow[p] = delta
             data: dict[str, Any] = {"order": h.order_id}
             rows.append(
@@ -322,29 +387,32 @@ def run_holds(
     keys: Sequence[str | None] | None,
     key: str | None,
 ) -> list[Reservation | OmnistockError]:
-    """Commit ``hold_many(list of Order)``: one ``hold`` per order, group
-    committed; each order's outcome is its reservation or its typed error."""
-    if key is not None:
-        raise InvalidInput("key", key, "a list of orders takes one key per order (keys=[...])")
+    """Commit ``hold_many(list of Order)``: one ``hold`` per order, in one
+    transaction, each seeing the ones before. Validated whole: bad input in
+    any order raises and nothing is written; an order short of stock is
+    refused alone (its entry is the ``InsufficientStock``). Keys: ``keys``
+    (one per order), or ``key`` for the call (order ``i``: ``<key>#<i>``)."""
     if isinstance(orders, str | bytes) or not isinstance(orders, Sequence):
         raise InvalidInput("orders", orders, "must be a HoldBatch or a list of Order")
+    if keys is not None and key is not None:
+        raise InvalidInput("key", key, "give one key for the call or keys=[...], not both")
     if keys is not None and len(keys) != len(orders):
         raise InvalidInput("keys", len(keys), f"must give one key per order ({len(orders)})")
+    for i, o in enumerate(orders):
+        if not isinstance(o, Order):
+            raise InvalidInput(f"orders[{i}]", o, "must be an Order")
     cmds: list[Command[Any]] = []
     for i, o in enumerate(orders):
-        k = None if keys is None else keys[i]
-        if isinstance(o, Order):
-            cmds.append(hold_command(runner, o, ttl_us, k))
-        else:
-            cmds.append(
-                Command(
-                    "hold", nothing, error=InvalidInput("order", o, "must be an Order"), done=True
-                )
-            )
-    runner.run_all(cmds)
+        k = keys[i] if keys is not None else (None if key is None else f"{key}#{i}")
+        cmds.append(hold_command(runner, o, ttl_us, k))
+    runner.run_all(cmds, whole=True)
+    for c in cmds:  # bad input first: it refused the whole call
+        if c.error is not None and not isinstance(c.error, InsufficientStock | CommandFailed):
+            raise c.error
+    for c in cmds:
+        if isinstance(c.error, CommandFailed):
+            raise c.error
     out: list[Reservation | OmnistockError] = []
     for c in cmds:
-        if c.error is not None and not isinstance(c.error, OmnistockError):
-            raise c.error  # a bug or an interrupt, not a refusal
-        out.append(c.error if c.error is not None else c.result)
+        out.append(c.error if isinstance(c.error, OmnistockError) else c.result)
     return out

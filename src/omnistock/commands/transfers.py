@@ -15,7 +15,7 @@ from ..fulfilment.bopis import lead_time_us
 from ..ledger.holds import OPEN
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
-from ..lookup import known_pos, loc_col, sku_row
+from ..lookup import check_bounds, known_pos, loc_col, sku_row
 from ..planning import Context, Plan, WithinFree, done
 from ..values import Applied, Transfer
 
@@ -38,7 +38,7 @@ def transfer(
     atp = st.grid.atp(s, l)
     if atp < q:
         raise InsufficientStock(sku, q, max(0, atp), source)
-    due = eta_us if eta_us is not None else cx.now + lead_time_us(policy_of(st))
+    due = eta_us if eta_us is not None else cx.until("eta", lead_time_us(policy_of(st)))
     tid = f"T{st.head + 1}"
     data = {"to": destination, "eta": due}
     claim = cx.claim("head:" + tid)
@@ -72,6 +72,9 @@ def receive_transfer(
     h = st.holds.peek(item.res) if item.res is not None else None
     if h is not None and h.state in OPEN:
         data["res"] = h.id
+    # Units arrive (reserved for the order they are earmarked for); leaving
+    # the source took them from its ATP, which no bound needs checked.
+    check_bounds(st, (item.sku, item.loc), "qty", q, holdable=q, reserved=q if data else 0)
     g = st.grid
     text = json.dumps(data) if data else None
     row = make(

@@ -214,8 +214,9 @@ def allocated(rid: str, order_id: str, status: Status, **fields: Any) -> Any:
 
 
 def refused(order_id: str, **fields: Any) -> Plan[Allocation]:
-    """An ``unfillable`` allocation: nothing is journaled."""
-    return Plan([], [], done(Allocation(order_id, "unfillable", **fields)))
+    """An ``unfillable`` allocation: a refusal, so nothing is journaled,
+    not even the command's key (a retry after a restock may succeed)."""
+    return Plan([], [], done(Allocation(order_id, "unfillable", **fields)), refused=True)
 
 
 def channel_refusal(st: LedgerState, ch: Channel | None, lines: Iterable[Line]) -> str | None:
@@ -268,7 +269,7 @@ def decide_ship(
     asked = sum(ln.qty for ln in order.lines)
     status: Status = "allocated" if sum(want.values()) >= asked else "partial"
     rid = st.holds.next_id(order.id)
-    rows, datas = hold_rows(st, cx, rid, order, want, cx.now + ttl_us)
+    rows, datas = hold_rows(st, cx, rid, order, want, cx.until("ttl", ttl_us))
     rows_p, datas_p = pick_rows(st, cx, order.method, want)
     reason = plan.reason if plan is not None and plan.status == "partial" else None
     trace = None if plan is None else plan.trace

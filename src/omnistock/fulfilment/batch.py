@@ -158,3 +158,15 @@ class BatchResult:
             "location": list(self.location),
             "qty": self.qty.tolist(),
         }
+
+    @classmethod
+    def from_jsonable(cls, d: dict[str, Any]) -> BatchResult:
+        """The result ``to_jsonable`` wrote (a repeated key returns it)."""
+        return cls(
+            tuple(d["order_ids"]),
+            np.array(d["status"], dtype=np.int8),
+            tuple(d["reservation"]),
+            np.array(d["start"], dtype=np.int64),
+            tuple(d["location"]),
+            np.array(d["qty"], dtype=np.int64),
+        )

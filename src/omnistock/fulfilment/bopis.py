@@ -72,7 +72,7 @@ def decide_pickup(
     want = {(g.sku_ix[sku], l): q for sku, q in here.items() if q > 0}
     rid = st.holds.next_id(order.id)
     if not short:
-        rows, datas = hold_rows(st, cx, rid, order, want, cx.now + ttl_us)
+        rows, datas = hold_rows(st, cx, rid, order, want, cx.until("ttl", ttl_us))
         return Plan(rows, datas, allocated(rid, order.id, "allocated"), guards_of(st, want))
     missing = ", ".join(f"{q} x {sku}" for sku, q in short.items())
     reason = f"pickup store {store_id!r} is short of {missing}"
@@ -89,7 +89,7 @@ def decide_pickup(
                     order.id, suggestions=sugg, reason=f"{reason}; can serve it now: {names}"
                 )
     if order.allow_partial and want:
-        rows, datas = hold_rows(st, cx, rid, order, want, cx.now + ttl_us)
+        rows, datas = hold_rows(st, cx, rid, order, want, cx.until("ttl", ttl_us))
         result = allocated(rid, order.id, "partial", reason=reason)
         return Plan(rows, datas, result, guards_of(st, want))
     return refused(order.id, reason=f"{reason}; no transfer or nearby store can cover it")
@@ -112,8 +112,8 @@ def _transfer_in(
     )
     if plan.status != "allocated":
         return None
-    eta = cx.now + lead_time_us(pol)
-    exp = eta + ttl_us
+    eta = cx.until("transfer_hours", lead_time_us(pol))
+    exp = cx.until("ttl", lead_time_us(pol) + ttl_us)
     rows, datas = hold_rows(st, cx, rid, order, want, exp)
     t_rows, t_datas, transfers = transfer_rows(st, cx, plan, store.id, rid, order, eta, exp)
     result = allocated(

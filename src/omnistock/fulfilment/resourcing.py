@@ -54,7 +54,7 @@ def move_line(
             exclude, True, True,
         )  # fmt: skip
         if plan.status != "unfillable":
-            eta = cx.now + lead_time_us(pol)
+            eta = cx.until("transfer_hours", lead_time_us(pol))
             # A held pickup keeps what was left of its window, counted from
             # when the units are ready (at least the default window).
             exp = None

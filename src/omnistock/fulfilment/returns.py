@@ -62,7 +62,7 @@ def plan_return(
     if back_to is not None and onward:  # not ranged here: send it on
         claim = cx.claim(f"head:T{st.head + 1}")
         rows, datas = claim + rows, [*([None] * len(claim)), *datas]
-        eta = cx.now + int(transfer_hours * 3600 * 1_000_000)
+        eta = cx.until("transfer_hours", int(transfer_hours * 3600 * 1_000_000))
         for sku, q in onward:
             tid = f"T{st.head + len(rows) + 1}"
             d: dict[str, Any] = {"to": back_to, "eta": eta}

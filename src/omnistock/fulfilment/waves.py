@@ -109,7 +109,7 @@ def _wave_rows(
     the candidate entries that took units: O(orders + takes)."""
     g = st.grid
     ts = cx.ts
-    exp = cx.now + ttl_us
+    exp = cx.until("ttl", ttl_us)
     pick = {"day": cx.now // DAY_US}
     pick_text = json.dumps(pick)
     capped = {g.loc_ix[c.id] for c in st.locations.values() if c.daily_capacity is not None}

@@ -298,16 +298,23 @@ def test_a_different_command_under_the_same_key_is_a_conflict(make_inventory: Ma
     assert inv.available("A", "s1") == 3
 
 
-def test_an_unfillable_allocation_is_replayed_by_its_key(make_inventory: MakeInv) -> None:
+def test_an_unfillable_allocation_keeps_no_key(make_inventory: MakeInv) -> None:
+    """A refusal writes nothing and keeps nothing (DESIGN.md): the same key
+    after a restock decides again, and then the allocation is remembered."""
     inv = make_inventory()
     inv.add_location(Location("s1", point=HOME))
     inv.receive("A", "s1", 1)
     order = Order("o1", lines=[("A", 2)], ship_to=HOME)
+    head = inv.head
     first = inv.allocate(order, key="k1")
     assert first.status == "unfillable"
     assert first.reason == "the kept locations hold 1 of 2 units"
+    assert inv.head == head and inv.store.lookup_key("k1") is None
     inv.receive("A", "s1", 5)
-    assert inv.allocate(order, key="k1") == first  # the first answer, not a new decision
+    second = inv.allocate(order, key="k1")
+    assert second.status == "allocated"
+    assert inv.allocate(order, key="k1") == second  # now the key is used
+    assert inv.available("A") == 4
 
 
 def test_pinned_lines_are_reserved_where_pinned(make_inventory: MakeInv) -> None:
