@@ -1,18 +1,38 @@
-"""Reading the journal back: history, point-in-time views and ``check()``,
-the built-in reconciler."""
+"""Reading the journal back: history, point-in-time views, ``check()`` (the
+built-in reconciler) and the trusted start: ``restore`` loads the newest
+sound snapshot and replays the journal after it.
+
+A snapshot is used only if its seal holds (``ledger.snapshot.unseal``: the
+checksum of its bytes, the seq it was taken at and the journal's chain hash
+at that seq); otherwise it is ignored, the fallback is logged on the
+``omnistock`` logger at WARNING, and an older snapshot or the journal from
+the start is used. ``check`` verifies the journal's hash chain
+(``storage.chain``) while it replays it, and reports the first bad seq of
+each problem. ``anchor``/``verify_anchor`` let a deployment pin the head's
+hash outside the store, which is what makes a rewritten tail detectable
+(docs/concepts.md).
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from . import history as _history
 from ._validate import check_opt_id, check_qty, check_when, to_micros
-from .errors import InvalidInput
+from .errors import InvalidInput, StorageError
+from .ledger import snapshot
 from .ledger.replay import replay
 from .ledger.state import LedgerState
 from .reports import CheckReport
 from .storage import Store
+from .storage.chain import ChainFault, verify
 from .values import Entry
+
+log = logging.getLogger("omnistock")
+
+MAX_REFUSED = 3
+"""Refused snapshots tried (each older than the last) before a full replay."""
 
 
 def entries(
@@ -49,29 +69,110 @@ def entries(
     return out
 
 
+def sealed(store: Store, st: LedgerState) -> bytes:
+    """A snapshot of ``st`` for ``store``, sealed with the journal's chain
+    hash at ``st.head`` (``ledger.snapshot.seal``)."""
+    return snapshot.seal(st.to_bytes(), st.head, store.hash_at(st.head))
+
+
+def from_snapshot(store: Store, upto: int | None = None) -> LedgerState:
+    """The newest snapshot at or before seq ``upto`` (any if None) whose
+    seal holds, loaded; a fresh ledger if there is none. A refused snapshot
+    is logged at WARNING and the next older one tried, up to
+    ``MAX_REFUSED``. The caller replays the journal after ``head``."""
+    limit = upto
+    for _ in range(MAX_REFUSED):
+        found = store.load_snapshot(limit)
+        if found is None:
+            break
+        seq, blob = found
+        try:
+            return _unsealed(blob, seq, store.hash_at(seq))
+        except StorageError as exc:
+            log.warning("ignoring the snapshot at seq %d, replaying the journal: %s", seq, exc)
+        if seq <= 0:
+            break
+        limit = seq - 1
+    return LedgerState()
+
+
+def restore(store: Store, upto: int | None = None) -> LedgerState:
+    """The ledger at seq ``upto`` (the head if None): ``from_snapshot``,
+    then the journal after it."""
+    st = from_snapshot(store, upto)
+    replay(st, store.read(st.head, upto))
+    return st
+
+
+def _unsealed(blob: bytes, seq: int, row_hash: bytes | None) -> LedgerState:
+    payload = snapshot.unseal(blob, seq, row_hash)
+    try:
+        st = LedgerState.from_bytes(payload)
+    except StorageError:
+        raise
+    except Exception as exc:  # a sealed payload that does not load: a defect or a forgery
+        raise StorageError(f"snapshot at seq {seq} does not load: {exc!r}") from exc
+    if st.head != seq:
+        raise StorageError(f"snapshot at seq {seq} holds a ledger at seq {st.head}")
+    return st
+
+
 def state_at(store: Store, when: int | datetime, head: int) -> LedgerState:
     """The ledger as it was at a sequence number or a time (the last entry
-    at or before it), from the newest snapshot before it and the journal."""
+    at or before it), from the newest sound snapshot before it and the
+    journal (``restore``)."""
     if isinstance(when, datetime):
         seq = store.seq_at(to_micros(check_when("when", when)))
     else:
         seq = check_qty("when", when, 0)
         if seq > head:
             raise InvalidInput("when", when, f"is past the head {head}")
-    snap = store.load_snapshot(seq)
-    st = LedgerState.from_bytes(snap[1]) if snap else LedgerState()
-    replay(st, store.read(st.head, seq))
-    return st
+    return restore(store, seq)
 
 
 def check(store: Store, live: LedgerState) -> CheckReport:
-    """Replay the whole journal into a fresh ledger, compare it with the live
-    one and check every invariant. O(journal + positions)."""
+    """Replay the whole journal into a fresh ledger while verifying its hash
+    chain, compare the replay with the live ledger and check every
+    invariant. Reports a gap in the sequence, a deleted, inserted or edited
+    row and a broken chain, each naming its first bad seq. O(journal +
+    positions)."""
     fresh = LedgerState()
-    n = replay(fresh, store.read(0, live.head))
-    problems = []
+    faults: list[ChainFault] = []
+    n = replay(fresh, verify(store.read_chain(0, live.head), faults))
+    problems = [str(f) for f in faults]
+    if fresh.head < live.head and not any(f.seq > fresh.head for f in faults):
+        problems.append(
+            f"journal: seq {fresh.head + 1}..{live.head} missing: the journal ends at "
+            f"{fresh.head} but the ledger has seen {live.head} (rows deleted at the end)"
+        )
     if fresh.digest() != live.digest():
         problems.append("live ledger differs from a replay of the journal")
     problems += live.violations()
     problems += [f"replay: {p}" for p in fresh.violations() if p not in problems]
     return CheckReport(not problems, live.head, n, live.digest(), tuple(problems))
+
+
+def anchor(store: Store, seq: int | None = None) -> tuple[int, str]:
+    """``(seq, hex chain hash)`` of the journal at ``seq`` (the head if
+    None): the value to keep outside the store (a log, another database, a
+    signed message) so that a rewrite of everything up to ``seq`` is seen by
+    ``verify_anchor`` later."""
+    at = store.head() if seq is None else check_qty("seq", seq, 0)
+    h = store.hash_at(at)
+    if h is None:
+        raise InvalidInput("seq", at, "has no chain hash in this journal")
+    return at, h.hex()
+
+
+def verify_anchor(store: Store, seq: int, hash_hex: str) -> str | None:
+    """None if the journal's row ``seq`` still has the chain hash
+    ``hash_hex`` recorded by ``anchor``; otherwise the problem. Together
+    with a ``check()`` that finds the chain sound, this proves rows
+    ``1..seq`` are the rows that were anchored."""
+    seq = check_qty("seq", seq, 0)
+    h = store.hash_at(seq)
+    if h is None:
+        return f"journal: row {seq} of the anchor is missing"
+    if h.hex() != hash_hex.lower():
+        return f"journal: row {seq} has chain hash {h.hex()}, the anchor says {hash_hex}"
+    return None

@@ -92,17 +92,12 @@ class Runner:
         self._last_snap = self.state.head
 
     def _load(self) -> LedgerState:
-        snap = self.store.load_snapshot()
-        st: LedgerState | None = None
-        if snap is not None:
-            try:
-                st = LedgerState.from_bytes(snap[1])
-                if st.head != snap[0]:
-                    st = None
-            except StorageError:
-                st = None  # the journal is the truth: fall back to a full replay
-        if st is None:
-            st = LedgerState()
+        """The newest snapshot whose seal holds (checksum, seq and the
+        journal's chain hash; a bad one is ignored and logged, see
+        ``audit.from_snapshot``), then the journal after it."""
+        from .audit import from_snapshot
+
+        st = from_snapshot(self.store)
         replay(st, self.store.read(st.head))
         return st
 
@@ -469,8 +464,10 @@ class Runner:
 
     def snapshot(self) -> int:
         """Save a snapshot at the current head; returns its seq."""
+        from .audit import sealed
+
         st = self.state
-        self.store.save_snapshot(st.head, st.to_bytes())
+        self.store.save_snapshot(st.head, sealed(self.store, st))
         self._last_snap = st.head
         return st.head
 

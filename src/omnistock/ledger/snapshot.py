@@ -8,6 +8,17 @@ back into a fresh state; a blob that is not a sound snapshot raises
 ``StorageError``. ``digest`` hashes every figure and record: equal digests
 mean equal states. All three are O(state size). Headers without blocks or
 without reservation sub-numbers (older snapshots) still load.
+
+``seal`` wraps a snapshot for the store: ``SEAL_MAGIC``, the seq it was
+taken at, the chain hash of the journal row at that seq (``storage.chain``)
+and a SHA-256 checksum of all of it and the snapshot's bytes. ``unseal``
+gives the snapshot back only if the checksum, the seq and the row hash all
+match, so a corrupt or edited snapshot, one stored under another seq, or
+one taken from another journal is refused (``StorageError`` saying why)
+and the caller replays the journal instead (``audit.restore``). The
+checksum catches corruption and careless edits, not a forger who
+recomputes it: ``check()`` replays the whole journal and compares, so a
+forged snapshot is still caught there.
 """
 
 from __future__ import annotations
@@ -28,9 +39,56 @@ from .holds import Hold
 from .supply import Incoming
 
 if TYPE_CHECKING:
-    from .state import LedgerState
+    from .fields import LedgerFields as LedgerState
 
 SNAPSHOT_MAGIC = b"OMNISNAP1\n"
+SEAL_MAGIC = b"OMNISEAL1\n"
+_SEAL = struct.Struct("<qB16s")  # seq, has a row hash, the row hash
+_SUM = 32  # a SHA-256 checksum follows the seal header
+
+
+def seal(payload: bytes, seq: int, row_hash: bytes | None) -> bytes:
+    """``payload`` (``to_bytes``) sealed with the seq it was taken at, the
+    journal's chain hash at that seq (None for a store that keeps no chain)
+    and a checksum of both and the payload. O(size), one SHA-256 pass."""
+    head = SEAL_MAGIC + _SEAL.pack(seq, row_hash is not None, row_hash or bytes(16))
+    h = hashlib.sha256(head)
+    h.update(payload)
+    return b"".join((head, h.digest(), payload))
+
+
+def unseal(blob: bytes, seq: int, row_hash: bytes | None) -> bytes:
+    """The payload of a sealed snapshot stored at ``seq``, if it is sound
+    and matches the journal, whose chain hash at ``seq`` is ``row_hash``.
+    Raises ``StorageError`` saying why it is refused."""
+    if not blob.startswith(SEAL_MAGIC):
+        why = (
+            "an unsealed snapshot from an older omnistock"
+            if blob.startswith(SNAPSHOT_MAGIC)
+            else "not a sealed omnistock snapshot"
+        )
+        raise StorageError(f"snapshot at seq {seq} is {why}")
+    off = len(SEAL_MAGIC) + _SEAL.size
+    if len(blob) < off + _SUM:
+        raise StorageError(f"snapshot at seq {seq} is truncated ({len(blob)} bytes)")
+    view = memoryview(blob)
+    h = hashlib.sha256(view[:off])
+    h.update(view[off + _SUM :])
+    if h.digest() != blob[off : off + _SUM]:
+        raise StorageError(
+            f"snapshot at seq {seq}: its checksum does not match its bytes (corrupt, "
+            "truncated or edited)"
+        )
+    at, has_hash, sealed_hash = _SEAL.unpack_from(blob, len(SEAL_MAGIC))
+    if at != seq:
+        raise StorageError(f"snapshot stored at seq {seq} was taken at seq {at}")
+    if (sealed_hash if has_hash else None) != row_hash:
+        raise StorageError(
+            f"snapshot at seq {seq} does not match the journal: the journal's row {seq} "
+            "has another chain hash (or none), so the snapshot was taken from another "
+            "journal, or the journal was changed since"
+        )
+    return blob[off + _SUM :]
 
 
 def digest(st: LedgerState) -> str:
@@ -118,7 +176,11 @@ def to_bytes(st: LedgerState) -> bytes:
 
 
 def load(st: LedgerState, blob: bytes) -> LedgerState:
-    """Fill ``st``, a fresh state, from the snapshot ``blob``; returns it."""
+    """Fill ``st``, a fresh state, from the snapshot ``blob``; returns it.
+    A sealed blob is read past its seal without checking it: ``unseal`` (as
+    ``audit.from_snapshot`` does) checks it."""
+    if blob.startswith(SEAL_MAGIC):
+        blob = blob[len(SEAL_MAGIC) + _SEAL.size + _SUM :]
     if not blob.startswith(SNAPSHOT_MAGIC):
         raise StorageError("snapshot is not an omnistock snapshot (bad magic)")
     try:
