@@ -32,7 +32,7 @@ from .rows import SELLABLE, Kind
 from .supply import Incoming
 
 if TYPE_CHECKING:  # the container; state.py imports this module, not the reverse
-    from .state import LedgerState
+    from .fields import LedgerFields as LedgerState
 
 Id = str | None
 Data = dict[str, Any]

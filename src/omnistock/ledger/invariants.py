@@ -11,22 +11,54 @@ transit for them), closed ones none; a reservation has an expiry exactly
 while it is held, and the expiry and position indexes list exactly that;
 blocks are well formed and no member is both in a block and detached; the
 per-channel reserved units match the reservations; safety stock,
-unsellable units and supply quantities are never negative.
+unsellable units and supply quantities are never negative; and every term
+of the ATP formula stays within its bound (``breach``; ``_validate.MAX_QTY``
+says why), so a ledger that got past one (an old journal) is flagged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._validate import MAX_QTY
 from . import heldbatches
 from .fold import per_sku
 from .grid import N_STATES
 from .holds import HELD, OPEN
 
 if TYPE_CHECKING:
-    from .state import LedgerState
+    from .fields import LedgerFields as LedgerState
+
+
+def breach(
+    holdable: int, reserved: int, safety: int, unsell: Sequence[int]
+) -> tuple[str, object, str] | None:
+    """The first term of one position outside its bound, as ``(term, value,
+    "past 2**62" or "below ...")``; None when every term is within. The
+    bounds: ``|on_hand|, |holdable|, |atp| <= 2**62``; ``reserved``,
+    ``safety``, each unsellable state and their sum in ``[0, 2**62]``.
+    Python ints. O(1)."""
+    b = MAX_QTY
+    u = sum(unsell)
+    terms = (
+        ("on_hand", holdable + safety + u, -b),
+        ("unsellable", u, 0),
+        ("safety", safety, 0),
+        ("reserved", reserved, 0),
+        ("holdable", holdable, -b),
+        ("atp", holdable - reserved, -b),
+    )
+    for name, v, lo in terms:
+        if v > b:
+            return name, v, "past 2**62"
+        if v < lo:
+            return name, v, "below -2**62" if lo else "below 0"
+    if unsell and min(unsell) < 0:
+        return "unsellable", list(unsell), "below 0"
+    return None
 
 
 def violations(st: LedgerState) -> list[str]:
@@ -78,10 +110,31 @@ def violations(st: LedgerState) -> list[str]:
     for p, u in g.unsell.items():
         if len(u) != N_STATES or min(u) < 0:
             out.append(f"negative unsellable at {p}: {u}")
+    out += _bound_violations(st)
     for item in st.supply.by_id.values():
-        if item.qty <= 0:
+        if not 0 < item.qty <= MAX_QTY:
             out.append(f"supply {item.id} has qty {item.qty}")
     return out
+
+
+def _bound_violations(st: LedgerState) -> list[str]:
+    """Terms past their bound (``breach``): the grids in numpy, the positions
+    with safety or unsellable units one by one. O(positions)."""
+    g = st.grid
+    hold, res = g.used()
+    b = MAX_QTY
+    wild = (hold > b) | (hold < -b) | (res > b) | (res < 0)
+    atp = np.where(wild, 0, hold) - np.where(wild, 0, res)  # cannot wrap
+    bad = {(int(s), int(l)) for s, l in np.argwhere(wild | (atp > b) | (atp < -b))}
+    bad.update(p for p in (*g.safety, *g.unsell) if p[0] < hold.shape[0] and p[1] < hold.shape[1])
+    out = []
+    for s, l in sorted(bad):
+        p = (s, l)
+        why = breach(int(hold[s, l]), int(res[s, l]), g.safety.get(p, 0), g.unsell.get(p, ()))
+        if why is not None:
+            name, v, bound = why
+            out.append(f"{name} at ({g.skus[s]}, {g.locs[l]}) is {v}, {bound}")
+    return out[:10] + ([f"... and {len(out) - 10} more"] if len(out) > 10 else [])
 
 
 def _channel_violations(st: LedgerState) -> list[str]:

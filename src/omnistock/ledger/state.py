@@ -17,50 +17,18 @@ from typing import Any
 
 from ..errors import StorageError
 from ..storage.base import Row
-from ..values import Channel, Location
 from . import invariants, snapshot
+from .fields import LedgerFields
 from .fold import FOLD
-from .grid import Grid, Pos
-from .holds import Holds
 from .rows import SELLABLE
-from .supply import Supply
 
 __all__ = ["SELLABLE", "LedgerState"]
 
 
-class LedgerState:
-    """Everything the journal implies, at ``head``."""
+class LedgerState(LedgerFields):
+    """Everything the journal implies, at ``head`` (fields: ``LedgerFields``)."""
 
-    __slots__ = (
-        "chan_used",
-        "channels",
-        "grid",
-        "head",
-        "holds",
-        "last_ts",
-        "locations",
-        "picks",
-        "policy",
-        "ranged",
-        "supply",
-    )
-
-    def __init__(self) -> None:
-        self.grid = Grid()
-        self.holds = Holds()
-        self.supply = Supply()
-        self.locations: dict[str, Location] = {}
-        self.channels: dict[str, Channel] = {}
-        # Orders picked per (location, UTC day): ship-from-store capacity.
-        self.picks: dict[tuple[str, int], int] = {}
-        # Positions that have ever been stocked: the location ranges the SKU.
-        self.ranged: set[Pos] = set()
-        # The sourcing policy as a plain dict (the ledger knows no services).
-        self.policy: dict[str, Any] | None = None
-        # Open reserved units per (channel, sku index): ring-fence "used".
-        self.chan_used: dict[tuple[str, int], int] = {}
-        self.head = 0
-        self.last_ts = 0
+    __slots__ = ()
 
     # -- applying rows ---------------------------------------------------
     def apply_all(self, rows: Iterable[Row]) -> None:
@@ -102,4 +70,6 @@ class LedgerState:
     @classmethod
     def from_bytes(cls, blob: bytes) -> LedgerState:
         """A state read back from ``to_bytes``; ``StorageError`` if corrupt."""
-        return snapshot.load(cls(), blob)
+        st = cls()
+        snapshot.load(st, blob)
+        return st

@@ -1,0 +1,54 @@
+"""The ledger's fields: what the fold, the invariants and snapshots work on.
+
+Kept apart from ``state.LedgerState`` (which adds ``apply`` and friends by
+calling ``fold``, ``invariants`` and ``snapshot``) so those modules can name
+the type without importing ``state``: no import cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..values import Channel, Location
+from .grid import Grid, Pos
+from .holds import Holds
+from .supply import Supply
+
+__all__ = ["LedgerFields"]
+
+
+class LedgerFields:
+    """Everything the journal implies, at ``head``: the fields only. The
+    fold, the invariants and the snapshot format work on these;
+    ``state.LedgerState`` adds the methods that call them."""
+
+    __slots__ = (
+        "chan_used",
+        "channels",
+        "grid",
+        "head",
+        "holds",
+        "last_ts",
+        "locations",
+        "picks",
+        "policy",
+        "ranged",
+        "supply",
+    )
+
+    def __init__(self) -> None:
+        self.grid = Grid()
+        self.holds = Holds()
+        self.supply = Supply()
+        self.locations: dict[str, Location] = {}
+        self.channels: dict[str, Channel] = {}
+        # Orders picked per (location, UTC day): ship-from-store capacity.
+        self.picks: dict[tuple[str, int], int] = {}
+        # Positions that have ever been stocked: the location ranges the SKU.
+        self.ranged: set[Pos] = set()
+        # The sourcing policy as a plain dict (the ledger knows no services).
+        self.policy: dict[str, Any] | None = None
+        # Open reserved units per (channel, sku index): ring-fence "used".
+        self.chan_used: dict[tuple[str, int], int] = {}
+        self.head = 0
+        self.last_ts = 0
