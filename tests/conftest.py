@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -91,3 +93,47 @@ def make_inventory(clock: Clock) -> Iterator[Callable[..., Inventory]]:
 @pytest.fixture
 def world(make_inventory: Callable[..., Inventory], clock: Clock) -> World:
     return build_world(make_inventory(), clock)
+
+
+# -- one test on every store ----------------------------------------------------
+PG_DSN = os.environ.get("OMNISTOCK_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("OMNISTOCK_REQUIRE_PG") == "1"
+
+
+def _pg_unreachable() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_DSN, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # any failure means "cannot test here"
+        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+    return None
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh store's URL, once per kind: ``memory://``, a SQLite file, and
+    a private PostgreSQL schema (dropped afterwards; skipped with the reason
+    when no server answers at ``OMNISTOCK_PG_DSN``, failed under CI's
+    ``OMNISTOCK_REQUIRE_PG=1``)."""
+    kind = request.param
+    if kind == "memory":
+        yield "memory://"
+        return
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    why = _pg_unreachable()
+    if why is not None:
+        if REQUIRE_PG:
+            pytest.fail(f"OMNISTOCK_REQUIRE_PG=1 but no PostgreSQL at {PG_DSN}: {why}")
+        pytest.skip(f"no PostgreSQL server reachable via OMNISTOCK_PG_DSN ({why})")
+    import psycopg
+    from psycopg import sql
+
+    schema = f"omnistock_t_{uuid.uuid4().hex[:12]}"
+    sep = "&" if "?" in PG_DSN else "?"
+    yield f"{PG_DSN}{sep}schema={schema}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,11 +49,24 @@ class _SQLiteFails(_SnapshotFails, SQLiteStore):
     pass
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def _failing_store(url: str) -> Any:
+    if url.startswith("memory"):
+        return _MemoryFails()
+    if url.startswith("sqlite"):
+        return _SQLiteFails(url)
+    from omnistock.storage.postgres import PostgresStore
+
+    class _PostgresFails(_SnapshotFails, PostgresStore):
+        pass
+
+    base, _, opts = url.partition("?")
+    return _PostgresFails(base, schema=opts.split("schema=", 1)[1])
+
+
 def test_a_failing_snapshot_never_fails_the_committed_command(
-    kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = _MemoryFails() if kind == "memory" else _SQLiteFails(f"sqlite:///{tmp_path / 's.db'}")
+    store = _failing_store(store_url)
     inv = Inventory(store, clock=Clock(), snapshot_every=1)
     inv.add_location(Location("S1"))
     with caplog.at_level(logging.WARNING, logger="omnistock"):
@@ -72,8 +85,8 @@ def test_a_failing_snapshot_never_fails_the_committed_command(
 
 
 # -- 3: waves are validated whole and take keys ---------------------------------
-def test_a_wave_with_a_bad_order_writes_nothing_however_often_retried() -> None:
-    inv = _net(Inventory(clock=Clock()))
+def test_a_wave_with_a_bad_order_writes_nothing_however_often_retried(store_url: str) -> None:
+    inv = _net(Inventory.open(store_url, clock=Clock()))
     good = Order("good", channel="web", lines=[("A", 1)], ship_to=HOME)
     bads = [
         (Order("bad", lines=[("nope", 1)], ship_to=HOME), errors.UnknownSku),
@@ -89,8 +102,8 @@ def test_a_wave_with_a_bad_order_writes_nothing_however_often_retried() -> None:
     assert inv.available("A") == 10
 
 
-def test_a_keyed_list_wave_is_allocated_once() -> None:
-    inv = _net(Inventory(clock=Clock()))
+def test_a_keyed_list_wave_is_allocated_once(store_url: str) -> None:
+    inv = _net(Inventory.open(store_url, clock=Clock()))
     wave = [
         Order("w1", channel="web", lines=[("A", 2)], ship_to=HOME),
         Order("w2", channel="web", lines=[("B", 3)], ship_to=HOME),
@@ -102,8 +115,8 @@ def test_a_keyed_list_wave_is_allocated_once() -> None:
     assert (inv.available("A"), inv.available("B")) == (8, 7)
 
 
-def test_a_keyed_columnar_wave_is_allocated_once() -> None:
-    inv = _net(Inventory(clock=Clock()))
+def test_a_keyed_columnar_wave_is_allocated_once(store_url: str) -> None:
+    inv = _net(Inventory.open(store_url, clock=Clock()))
     wave = OrderBatch(["c1", "c2"], ["A", "A"], [1, 2], [HOME.lat, HOME.lat], [HOME.lon, HOME.lon])
     first = inv.allocate_many(wave, key="cols-1")
     head = inv.head
@@ -118,8 +131,8 @@ def test_a_keyed_columnar_wave_is_allocated_once() -> None:
 
 
 # -- 4: a refusal keeps no key ------------------------------------------------------
-def test_a_refused_hold_keeps_no_key_either() -> None:
-    inv = _net(Inventory(clock=Clock()))
+def test_a_refused_hold_keeps_no_key_either(store_url: str) -> None:
+    inv = _net(Inventory.open(store_url, clock=Clock()))
     order = Order("o1", lines=[Line("A", 50, "S1")])
     with pytest.raises(errors.InsufficientStock):
         inv.hold(order, key="h-1")
@@ -128,8 +141,8 @@ def test_a_refused_hold_keeps_no_key_either() -> None:
 
 
 # -- 5: the order id is a natural key within its channel -------------------------
-def test_holding_an_order_twice_returns_its_open_reservation() -> None:
-    inv = _net(Inventory(clock=Clock()))
+def test_holding_an_order_twice_returns_its_open_reservation(store_url: str) -> None:
+    inv = _net(Inventory.open(store_url, clock=Clock()))
     order = Order("o-1", channel="web", lines=[Line("A", 2, "S1")])
     first = inv.hold(order)
     head = inv.head
@@ -143,9 +156,9 @@ def test_holding_an_order_twice_returns_its_open_reservation() -> None:
     assert other.id != first.id and inv.available("A") == 7
 
 
-def test_a_released_or_expired_order_may_be_held_again() -> None:
+def test_a_released_or_expired_order_may_be_held_again(store_url: str) -> None:
     clock = Clock()
-    inv = _net(Inventory(clock=clock))
+    inv = _net(Inventory.open(store_url, clock=clock))
     order = Order("o-2", lines=[Line("A", 1, "S1")])
     first = inv.hold(order, ttl=60)
     inv.release(first.id)
@@ -157,8 +170,8 @@ def test_a_released_or_expired_order_may_be_held_again() -> None:
     assert inv.available("A") == 9
 
 
-def test_allocating_an_order_twice_returns_its_allocation() -> None:
-    inv = _net(Inventory(clock=Clock()))
+def test_allocating_an_order_twice_returns_its_allocation(store_url: str) -> None:
+    inv = _net(Inventory.open(store_url, clock=Clock()))
     order = Order("a-1", channel="web", lines=[("A", 3)], ship_to=HOME)
     first = inv.allocate(order)
     assert first.status == "allocated"
