@@ -140,16 +140,31 @@ def check(store: Store, live: LedgerState) -> CheckReport:
     faults: list[ChainFault] = []
     n = replay(fresh, verify(store.read_chain(0, live.head), faults))
     problems = [str(f) for f in faults]
-    if fresh.head < live.head and not any(f.seq > fresh.head for f in faults):
+    end = _missing_tail(store, fresh.head, live.head)
+    if end is not None:
         problems.append(
-            f"journal: seq {fresh.head + 1}..{live.head} missing: the journal ends at "
-            f"{fresh.head} but the ledger has seen {live.head} (rows deleted at the end)"
+            f"journal: seq {fresh.head + 1}..{end} missing: the rows end at {fresh.head} "
+            f"but the journal's head is {max(end, live.head)} (rows deleted at the end)"
         )
     if fresh.digest() != live.digest():
         problems.append("live ledger differs from a replay of the journal")
     problems += live.violations()
     problems += [f"replay: {p}" for p in fresh.violations() if p not in problems]
     return CheckReport(not problems, live.head, n, live.digest(), tuple(problems))
+
+
+def _missing_tail(store: Store, last: int, seen: int) -> int | None:
+    """The last missing seq if rows after ``last`` (the last row read) are
+    missing up to the head the ledger has seen or the store reports (a
+    store such as PostgreSQL keeps its head apart from its rows), else
+    None. Rows another writer appended meanwhile are not missing."""
+    head = max(seen, store.head())
+    if head <= last:
+        return None
+    following = next(iter(store.read(last, head)), None)
+    if following is not None and following[0] == last + 1:
+        return None
+    return head if following is None else following[0] - 1
 
 
 def anchor(store: Store, seq: int | None = None) -> tuple[int, str]:

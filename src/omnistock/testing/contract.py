@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from .journal import JournalTests
 from .peers import PeerTests
+from .trust import TrustTests
 
 __all__ = ["StoreContract"]
 
 
-class StoreContract(JournalTests, PeerTests):
-    """Pytest base class: the guarantees of ``Store``, for any store.
+class StoreContract(JournalTests, PeerTests, TrustTests):
+    """Pytest base class: the guarantees of ``Store``, for any store,
+    including the trust ones (``TrustTests``: a hash chain that verifies,
+    time that never goes backwards).
 
     Subclass it as ``Test...`` and implement :meth:`make_store`. Override
     :meth:`reopen` or :meth:`open_peer` when a second store object on the same
