@@ -15,7 +15,13 @@ from typing import Any
 from .errors import InvalidInput, InvalidQuantity
 
 MAX_QTY = 2**62
-"""Largest quantity accepted anywhere. Sums of two stay inside int64."""
+"""Largest quantity accepted anywhere, and the ledger's bound on every term
+of the ATP formula at a position: ``|on_hand|``, ``|holdable|`` and
+``|atp|`` are at most 2**62; ``reserved``, ``safety``, each unsellable
+state and their sum lie in ``[0, 2**62]``. The difference of any two terms
+therefore fits int64, and so does a term plus a quantity. Commands refuse
+a change past a bound (``lookup.check_bounds``); ``check()`` reports one
+(``ledger.invariants``). Sums over positions are Python ints."""
 
 MAX_ID_LEN = 200
 

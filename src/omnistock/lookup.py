@@ -13,6 +13,7 @@ import numpy as np
 from ._validate import check_id, from_micros
 from .errors import (
     InvalidInput,
+    InvalidQuantity,
     InvalidTransition,
     UnknownChannel,
     UnknownLocation,
@@ -21,6 +22,7 @@ from .errors import (
 )
 from .ledger.grid import STATE_INDEX, Pos
 from .ledger.holds import Hold
+from .ledger.invariants import breach
 from .ledger.pools import Fence, figures
 from .ledger.state import SELLABLE, LedgerState
 from .values import Channel, Reservation, ReservationLine, Shortage
@@ -80,6 +82,43 @@ def units(st: LedgerState, p: Pos, state: str) -> int:
         return g.sellable(*p)
     u = g.unsell.get(p)
     return 0 if u is None else u[STATE_INDEX[state]]
+
+
+def state_delta(state: str, q: int) -> tuple[int, dict[int, int]]:
+    """``(holdable delta, {unsellable state index: delta})`` of adding ``q``
+    units in stock state ``state`` (as the fold does)."""
+    return (q, {}) if state == SELLABLE else (0, {STATE_INDEX[state]: q})
+
+
+def check_bounds(
+    st: LedgerState,
+    p: Pos,
+    field: str,
+    value: Any,
+    holdable: int = 0,
+    reserved: int = 0,
+    safety: int = 0,
+    unsell: dict[int, int] | None = None,
+) -> None:
+    """Refuse a change of the terms at ``p`` (deltas, Python ints; a command's
+    whole change there, its lines added up) that would take one past its
+    bound (``ledger.invariants.breach``), with ``InvalidQuantity`` naming
+    ``field`` and ``value``. ``p`` may be a SKU the grid has not met. O(1)."""
+    g = st.grid
+    if p[0] < len(g.skus):
+        h, r = int(g.holdable[p]) + holdable, int(g.reserved[p]) + reserved
+        sf = g.safety.get(p, 0) + safety
+        u = list(g.unsell.get(p) or ())
+    else:
+        h, r, sf, u = holdable, reserved, safety, []
+    if unsell:
+        u = u or [0] * len(STATE_INDEX)
+        for i, d in unsell.items():
+            u[i] += d
+    why = breach(h, r, sf, u)
+    if why is not None:
+        name, v, bound = why
+        raise InvalidQuantity(field, value, f"would take {name} to {v}, {bound}")
 
 
 # -- reservations -------------------------------------------------------------
@@ -147,10 +186,20 @@ def channel_cols(st: LedgerState, ch: Channel) -> list[int]:
     return [st.grid.loc_ix[i] for i in ids]
 
 
+_I64_MAX = 2**63 - 1
+
+
 def positive_sum(st: LedgerState, s: int, cols: list[int] | None) -> int:
     """Sum of ``max(0, atp)`` of SKU row ``s`` over ``cols`` (all if None):
-    a short location never drags another down. O(len(cols))."""
-    return int(np.maximum(st.grid.atp_row(s, cols), 0).sum())
+    a short location never drags another down. Exact, a Python int (it may
+    pass 2**63 over many locations): summed in int64 when the largest term
+    proves it cannot wrap, else in Python. O(len(cols))."""
+    row = st.grid.atp_row(s, cols)  # a new array: clipped in place
+    np.maximum(row, 0, out=row)
+    n = row.shape[0]
+    if n > 1 and int(row.max()) > _I64_MAX // n:
+        return sum(row.tolist())
+    return int(row.sum())
 
 
 def fenced(st: LedgerState, ch: Channel) -> bool:

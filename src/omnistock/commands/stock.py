@@ -18,7 +18,15 @@ from ..fulfilment.returns import plan_return
 from ..ledger.grid import Pos
 from ..ledger.rows import Kind, make
 from ..ledger.state import SELLABLE, LedgerState
-from ..lookup import channel_of, known_pos, loc_col, shortages, units
+from ..lookup import (
+    channel_of,
+    check_bounds,
+    known_pos,
+    loc_col,
+    shortages,
+    state_delta,
+    units,
+)
 from ..planning import Context, Plan
 from ..storage import NewRow
 from ..values import Applied, Line, Shortage
@@ -33,17 +41,12 @@ def _one(row: NewRow, data: Any, short: tuple[Shortage, ...] = ()) -> Plan[Appli
     return Plan([row], [data], lambda st: Applied(st.head, short))
 
 
-def _no_overflow(st: LedgerState, p: Pos, q: int) -> None:
-    if p[0] < len(st.grid.skus) and st.grid.on_hand(*p) + q > MAX_QTY:
-        raise InvalidQuantity("qty", q, "would take on_hand past 2**62")
-
-
 def receive(
     st: LedgerState, cx: Context, sku: str, location: str, q: int, ref: str | None
 ) -> Plan[Applied]:
     """``q`` sellable units arrive (``ref``: the expected supply they fulfil)."""
     p = known_pos(st, sku, location, new_sku=True)
-    _no_overflow(st, p, q)
+    check_bounds(st, p, "qty", q, holdable=q)
     return _one(
         make(Kind.RECEIVED, cx.ts, sku=sku, location=location, qty=q, ref=ref, key=cx.key), None
     )
@@ -55,8 +58,10 @@ def count(
     """A cycle count sets the units in ``state`` to ``q``."""
     p = known_pos(st, sku, location, new_sku=True)
     delta = q - units(st, p, state)
-    if delta > 0 and p[0] < len(st.grid.skus) and st.grid.on_hand(*p) + delta > MAX_QTY:
-        raise InvalidQuantity("qty", q, "would take on_hand past 2**62")
+    if abs(delta) > MAX_QTY:  # the entry's qty is a term too
+        raise InvalidQuantity("qty", q, f"would change the count by {delta}, past 2**62")
+    d_hold, d_unsell = state_delta(state, delta)
+    check_bounds(st, p, "qty", q, holdable=d_hold, unsell=d_unsell)
     data = {"state": state, "to": q}
     row = make(
         Kind.COUNTED,
@@ -85,8 +90,7 @@ def sell(
             raise InvalidInput("lines", ln, why)
         p = known_pos(st, ln.sku, location)
         taken[p] = taken.get(p, 0) + ln.qty
-        if st.grid.on_hand(*p) - taken[p] < -MAX_QTY:
-            raise InvalidQuantity("qty", ln.qty, "would take on_hand below -2**62")
+        check_bounds(st, p, "qty", ln.qty, holdable=-taken[p])
         rows.append(
             make(
                 Kind.SOLD,
@@ -108,6 +112,7 @@ def set_safety(st: LedgerState, cx: Context, sku: str, location: str, q: int) ->
     delta = q - st.grid.safety.get(p, 0)
     if delta == 0:
         return applied()
+    check_bounds(st, p, "qty", q, holdable=-delta, safety=delta)
     data = {"to": q}
     return _one(
         make(
@@ -132,6 +137,11 @@ def change_state(
     have = units(st, p, from_)
     if have < q:
         raise InsufficientStock(sku, q, max(0, have), location)
+    d_out, u_out = state_delta(from_, -q)
+    d_in, u_in = state_delta(to, q)
+    for i, d in u_in.items():
+        u_out[i] = u_out.get(i, 0) + d
+    check_bounds(st, p, "qty", q, holdable=d_out + d_in, unsell=u_out)
     data = {"from": from_, "to": to}
     row = make(
         Kind.STATE_CHANGED,
@@ -157,8 +167,13 @@ def return_items(
     loc_col(st, location)
     if not st.locations[location].accepts_returns:
         raise InvalidInput("location", location, "does not accept returns")
-    for ln in ls:
-        _no_overflow(st, known_pos(st, ln.sku, location), ln.qty)
+    came: dict[Pos, int] = {}
+    for ln in ls:  # lines of one position add up
+        p = known_pos(st, ln.sku, location)
+        if condition != "write_off":  # a written-off return never enters on_hand
+            came[p] = came.get(p, 0) + ln.qty
+            d_hold, d_unsell = state_delta(condition, came[p])
+            check_bounds(st, p, "qty", ln.qty, holdable=d_hold, unsell=d_unsell)
     rows, datas, transfers = plan_return(
         st, cx, location, ls, condition, order_id, policy_of(st).transfer_hours
     )
@@ -171,6 +186,9 @@ def expect(
     """Dated incoming supply; returns its id."""
     known_pos(st, sku, location, new_sku=True)
     sid = ref or f"po-{st.head + 1}"
+    old = st.supply.by_id.get(sid)  # more of the same supply adds up
+    if old is not None and old.qty + q > MAX_QTY:
+        raise InvalidQuantity("qty", q, f"would take supply {sid} to {old.qty + q}, past 2**62")
     claim = [] if ref else cx.claim("head:" + sid)
     data = {"eta": eta_us}
     row = make(
