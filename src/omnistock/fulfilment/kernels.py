@@ -116,6 +116,13 @@ def allocate_wave_single(
 
     Guarantees: never takes more than a position's positive ATP; identical
     decisions to ``source`` one order at a time (module doc).
+
+    Bounds: assumes ``1 <= qty[j] <= 2**62`` (``OrderBatch`` validates it)
+    and ``atp <= 2**62`` (the ledger's bound; ``_validate.MAX_QTY``). No sum
+    wraps: the total ATP of an order's candidates is only compared with
+    ``qty[j]``, so it stops growing once it reaches it; every other sum
+    stays below ``2 * 2**62``. A take is within positive ATP, so the
+    caller's ``reserved + take`` stays at most ``free <= 2**62``.
     Complexity: O(c^2) per order for c candidates (insertion ranking), plus
     O(k * c^2 log c) when a split of k locations is needed.
     """
@@ -187,11 +194,12 @@ def allocate_wave_single(
                     break
             kept[pos] = e
             m += 1
-        total = 0
+        total = 0  # saturates at q: sum over many candidates may pass int64
         for i in range(m):
             a[i] = atp[s, cand[kept[i]]]
             sel[i] = 0
-            total += a[i]
+            if total < q:
+                total += a[i]
         # choose the set
         split = (flags[j] & ALLOW_SPLIT) != 0
         partial = (flags[j] & ALLOW_PARTIAL) != 0

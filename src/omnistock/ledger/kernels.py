@@ -5,12 +5,19 @@ less unsellable less safety) and ``reserved``; ``atp = free - reserved``.
 Kernels read no globals but the constants below (frozen into them when they
 compile), write only into the arrays they are given, and are all-or-nothing
 where they say so. Complexity is O(lines) per call.
+
+Bounds: the kernels assume the ledger's (``_validate.MAX_QTY``): ``|free|
+<= 2**62`` and ``0 <= reserved <= 2**62`` at every position, so ``free -
+reserved`` never wraps, and every quantity in ``[1, 2**62]`` (``HoldBatch``
+validates it). A reservation is made only within ATP and only while
+``reserved`` stays at most ``MAX_QTY``, so the bounds still hold after.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .._validate import MAX_QTY
 from .compiler import kernel
 
 GRID = "int64[:, ::1]"
@@ -24,7 +31,9 @@ REFUSED, HELD, UNKNOWN_SKU, UNKNOWN_LOCATION, NOT_SERVED = 0, 1, 2, 3, 4
 @kernel(f"void({VEC}, {VEC}, {VEC}, {VEC}, {GRID}, {GRID})")
 def apply_deltas(s: Any, loc: Any, d_free: Any, d_res: Any, free: Any, reserved: Any) -> None:
     """Add ``d_free[i]``/``d_res[i]`` at position ``(s[i], loc[i])``, in order.
-    Used by replay: journal rows reduced to deltas on the two grids."""
+    Used by replay: journal rows reduced to deltas on the two grids. Sums
+    wrap like int64: the commands that wrote the rows kept every term
+    within its bound, and ``check()`` reports a grid that is not."""
     for i in range(s.shape[0]):
         free[s[i], loc[i]] += d_free[i]
         reserved[s[i], loc[i]] += d_res[i]
@@ -35,13 +44,14 @@ def reserve_lines(s: Any, loc: Any, qty: Any, free: Any, reserved: Any, ok: Any)
     """Reserve each line independently where ``atp >= qty``, in order.
 
     ``ok[i]`` is set to 1 for a reserved line, 0 for a refused one. Returns
-    the number reserved. A line never takes a position below zero ATP."""
+    the number reserved. A line never takes a position below zero ATP, nor
+    its ``reserved`` past ``MAX_QTY`` (inputs within the module's bounds)."""
     n = 0
     for i in range(s.shape[0]):
         a = s[i]
         b = loc[i]
         q = qty[i]
-        if free[a, b] - reserved[a, b] >= q:
+        if free[a, b] - reserved[a, b] >= q and reserved[a, b] <= MAX_QTY - q:
             reserved[a, b] += q
             ok[i] = 1
             n += 1
@@ -70,7 +80,9 @@ def decide_batch(
     ``UNKNOWN_LOCATION``, ``served[loc] == 0`` ``NOT_SERVED``; it reserves
     nothing. Otherwise its lines are reserved one by one where ``atp >=
     qty`` and rolled back together if one is short (``REFUSED``), else it
-    is ``HELD`` (and ``line_held`` is 1 on its lines). Returns the number
+    is ``HELD`` (and ``line_held`` is 1 on its lines). A line that would
+    take ``reserved`` past ``MAX_QTY`` is short too (it cannot be within
+    ATP while the grids are within the module's bounds). Returns the number
     held. O(lines)."""
     n = 0
     for j in range(start.shape[0] - 1):
@@ -95,7 +107,7 @@ def decide_batch(
         while k < hi:
             a = s[k]
             b = loc[k]
-            if free[a, b] - reserved[a, b] >= qty[k]:
+            if free[a, b] - reserved[a, b] >= qty[k] and reserved[a, b] <= MAX_QTY - qty[k]:
                 reserved[a, b] += qty[k]
                 k += 1
             else:

@@ -125,7 +125,14 @@ def figures_array(
 ) -> IntArray:
     """The rule for one channel over many SKUs at once (numpy int64 arrays of
     equal length, one entry per SKU). Same result as :func:`channel_figure`
-    element by element. O(n) in numpy, no Python loop."""
+    element by element. O(n) in numpy, no Python loop.
+
+    Bounds: with ``used >= 0`` and ``minimum``, ``buffer`` and ``cap`` in
+    ``[0, 2**62]`` (what ``Channel`` accepts) no step wraps int64: every
+    intermediate lies in ``[-(2**63 - 1), 2**63 - 1]``. ``stock`` must fit
+    int64 (a caller summing positive ATP over locations clamps it there);
+    :func:`channel_figure` and :func:`figures` work in Python ints and are
+    exact at any size."""
     stock = np.maximum(np.asarray(stock, dtype=np.int64), 0)
     used = np.asarray(used, dtype=np.int64)
     uncons = np.maximum(np.int64(minimum) - used, 0)
