@@ -108,11 +108,11 @@ def check_bounds(
     if p[0] < len(g.skus):
         h, r = int(g.holdable[p]) + holdable, int(g.reserved[p]) + reserved
         sf = g.safety.get(p, 0) + safety
-        u = list(g.unsell.get(p) or ())
+        u: list[int] = g.unsell.get(p) or []
     else:
         h, r, sf, u = holdable, reserved, safety, []
     if unsell:
-        u = u or [0] * len(STATE_INDEX)
+        u = list(u) if u else [0] * len(STATE_INDEX)  # a copy: the grid's stays
         for i, d in unsell.items():
             u[i] += d
     why = breach(h, r, sf, u)
@@ -192,12 +192,15 @@ _I64_MAX = 2**63 - 1
 def positive_sum(st: LedgerState, s: int, cols: list[int] | None) -> int:
     """Sum of ``max(0, atp)`` of SKU row ``s`` over ``cols`` (all if None):
     a short location never drags another down. Exact, a Python int (it may
-    pass 2**63 over many locations): summed in int64 when the largest term
-    proves it cannot wrap, else in Python. O(len(cols))."""
-    row = st.grid.atp_row(s, cols)  # a new array: clipped in place
-    np.maximum(row, 0, out=row)
+    pass 2**63 over many locations): a short row in Python; a long one in
+    int64 when its largest term proves the sum cannot wrap, else in Python.
+    O(len(cols))."""
+    row = st.grid.atp_row(s, cols)
     n = row.shape[0]
-    if n > 1 and int(row.max()) > _I64_MAX // n:
+    if n <= 64:  # Python ints: exact, and cheaper than numpy calls at this size
+        return sum([x for x in row.tolist() if x > 0])
+    np.maximum(row, 0, out=row)  # a new array: clipped in place
+    if int(row.max()) > _I64_MAX // n:
         return sum(row.tolist())
     return int(row.sum())
 

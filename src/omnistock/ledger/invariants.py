@@ -43,13 +43,24 @@ def breach(
     Python ints. O(1)."""
     b = MAX_QTY
     u = sum(unsell)
+    on_hand, atp = holdable + safety + u, holdable - reserved
+    if (
+        -b <= on_hand <= b
+        and -b <= holdable <= b
+        and -b <= atp <= b
+        and 0 <= reserved <= b
+        and 0 <= safety <= b
+        and 0 <= u <= b
+        and (not unsell or min(unsell) >= 0)
+    ):  # the common case, a few compares
+        return None
     terms = (
-        ("on_hand", holdable + safety + u, -b),
+        ("on_hand", on_hand, -b),
         ("unsellable", u, 0),
         ("safety", safety, 0),
         ("reserved", reserved, 0),
         ("holdable", holdable, -b),
-        ("atp", holdable - reserved, -b),
+        ("atp", atp, -b),
     )
     for name, v, lo in terms:
         if v > b:
