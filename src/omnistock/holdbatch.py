@@ -10,6 +10,7 @@ not per element in Python.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from ._validate import MAX_ID_LEN, MAX_QTY, check_id, check_opt_id
 from .errors import InvalidInput, InvalidQuantity
 from .ledger.kernels import HELD, NOT_SERVED, REFUSED, UNKNOWN_LOCATION, UNKNOWN_SKU
 from .ledger.names import ASCII, BAD, NameBuffer
+from .values import IntColumn
 
 __all__ = [
     "HELD",
@@ -41,7 +43,7 @@ REASONS = {
 }
 
 
-def _seq(field: str, v: Any) -> tuple[str, ...]:
+def _seq(field: str, v: Collection[str]) -> tuple[str, ...]:
     if isinstance(v, str | bytes) or not hasattr(v, "__len__"):
         raise InvalidInput(field, v, "must be a sequence of ids")
     return tuple(v)
@@ -60,7 +62,7 @@ def _check_names(field: str, t: tuple[str, ...]) -> None:
             raise InvalidInput(f"{field}[{i}]", x, "must be a string id")
 
 
-def _qty(v: Any) -> np.ndarray:
+def _qty(v: IntColumn) -> np.ndarray:
     a = np.asarray(v)
     if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
         raise InvalidQuantity(
@@ -73,7 +75,7 @@ def _qty(v: Any) -> np.ndarray:
     return a
 
 
-def _start(v: Any) -> np.ndarray | None:
+def _start(v: IntColumn | None) -> np.ndarray | None:
     if v is None:
         return None
     a = np.asarray(v)
@@ -89,19 +91,19 @@ def _start(v: Any) -> np.ndarray | None:
     return a
 
 
-def _c_orders(v: Any) -> tuple[str, ...]:
+def _c_orders(v: Collection[str]) -> tuple[str, ...]:
     return _seq("order_ids", v)
 
 
-def _c_skus(v: Any) -> tuple[str, ...]:
+def _c_skus(v: Collection[str]) -> tuple[str, ...]:
     return _seq("skus", v)
 
 
-def _c_locations(v: Any) -> tuple[str, ...]:
+def _c_locations(v: Collection[str]) -> tuple[str, ...]:
     return _seq("locations", v)
 
 
-def _c_channel(v: Any) -> str | None:
+def _c_channel(v: str | None) -> str | None:
     return check_opt_id("channel", v)
 
 

@@ -8,11 +8,13 @@ invalid value cannot be built: the constructor raises a typed
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias, get_args
 
 import attrs
+import numpy as np
+import numpy.typing as npt
 
 from ._validate import (
     check_bool,
@@ -31,10 +33,15 @@ __all__ = [
     "Applied",
     "Channel",
     "Entry",
+    "IntColumn",
     "Line",
+    "LineInput",
     "Location",
+    "LocationKind",
     "Order",
+    "OrderMethod",
     "Point",
+    "PointInput",
     "Reservation",
     "ReservationLine",
     "Resourced",
@@ -42,90 +49,96 @@ __all__ = [
     "Transfer",
 ]
 
-KINDS = ("store", "warehouse", "dc", "dark_store")
-METHODS = ("ship", "pickup")
+LocationKind: TypeAlias = Literal["store", "warehouse", "dc", "dark_store"]
+"""What ``Location(kind=...)`` accepts."""
+OrderMethod: TypeAlias = Literal["ship", "pickup"]
+"""What ``Order(method=...)`` accepts."""
+KINDS: tuple[LocationKind, ...] = get_args(LocationKind)
+METHODS: tuple[OrderMethod, ...] = get_args(OrderMethod)
+IntColumn: TypeAlias = npt.NDArray[np.integer[Any]] | Sequence[int]
+"""A 1-d column of whole numbers: an integer numpy array or a list of ints."""
 UNSELLABLE_STATES = ("damaged", "inspection", "quarantine", "display")
 """States of units that are on hand but may not be sold. Index order is the
 column order in the ledger."""
 
 
-def _c_accepts_returns(v: Any) -> bool:
+def _c_accepts_returns(v: bool) -> bool:
     return check_bool("accepts_returns", v)
 
 
-def _c_allow_partial(v: Any) -> bool:
+def _c_allow_partial(v: bool) -> bool:
     return check_bool("allow_partial", v)
 
 
-def _c_allow_split(v: Any) -> bool:
+def _c_allow_split(v: bool) -> bool:
     return check_bool("allow_split", v)
 
 
-def _c_buffer_0(v: Any) -> int:
+def _c_buffer_0(v: int) -> int:
     return check_qty("buffer", v, 0)
 
 
-def _c_cap(v: Any) -> int | None:
+def _c_cap(v: int | None) -> int | None:
     return None if v is None else check_qty("cap", v, 0)
 
 
-def _c_channel(v: Any) -> str | None:
+def _c_channel(v: str | None) -> str | None:
     return check_opt_id("channel", v)
 
 
-def _c_daily_capacity(v: Any) -> int | None:
+def _c_daily_capacity(v: int | None) -> int | None:
     return None if v is None else check_int("daily_capacity", v, 0)
 
 
-def _c_id(v: Any) -> str:
+def _c_id(v: str) -> str:
     return check_id("id", v)
 
 
-def _c_lat_90_0_90_0(v: Any) -> float:
+def _c_lat_90_0_90_0(v: float) -> float:
     return check_float("lat", v, -90.0, 90.0)
 
 
-def _c_location(v: Any) -> str | None:
+def _c_location(v: str | None) -> str | None:
     return check_opt_id("location", v)
 
 
-def _c_lon_180_0_180_0(v: Any) -> float:
+def _c_lon_180_0_180_0(v: float) -> float:
     return check_float("lon", v, -180.0, 180.0)
 
 
-def _c_minimum_0(v: Any) -> int:
+def _c_minimum_0(v: int) -> int:
     return check_qty("minimum", v, 0)
 
 
-def _c_pickup(v: Any) -> bool:
+def _c_pickup(v: bool) -> bool:
     return check_bool("pickup", v)
 
 
-def _c_pickup_at(v: Any) -> str | None:
+def _c_pickup_at(v: str | None) -> str | None:
     return check_opt_id("pickup_at", v)
 
 
-def _c_priority(v: Any) -> int:
+def _c_priority(v: int) -> int:
     return check_int("priority", v)
 
 
-def _c_qty(v: Any) -> int:
+def _c_qty(v: int) -> int:
     return check_qty("qty", v)
 
 
-def _c_returns_to(v: Any) -> str | None:
+def _c_returns_to(v: str | None) -> str | None:
     return check_opt_id("returns_to", v)
 
 
-def _c_sells(v: Any) -> bool:
+def _c_sells(v: bool) -> bool:
     return check_bool("sells", v)
 
 
-def _c_ships(v: Any) -> bool:
+def _c_ships(v: bool) -> bool:
     return check_bool("ships", v)
 
 
-def _c_sku(v: Any) -> str:
+def _c_sku(v: str) -> str:
     return check_id("sku", v)
 
 
@@ -153,7 +166,12 @@ class Point:
     lon: float = attrs.field(converter=_c_lon_180_0_180_0)
 
 
-def _point(v: Any, field: str = "point") -> Point | None:
+PointInput: TypeAlias = Point | tuple[float, float] | None
+"""What a ``point`` or ``ship_to`` accepts: a ``Point``, a ``(lat, lon)``
+pair, or None."""
+
+
+def _point(v: PointInput, field: str = "point") -> Point | None:
     if v is None or isinstance(v, Point):
         return v
     if isinstance(v, tuple | list) and len(v) == 2:
@@ -161,7 +179,7 @@ def _point(v: Any, field: str = "point") -> Point | None:
     raise InvalidInput(field, v, "must be a Point(lat, lon) or a (lat, lon) pair")
 
 
-def _ship_to(v: Any) -> Point | None:
+def _ship_to(v: PointInput) -> Point | None:
     return _point(v, "ship_to")
 
 
@@ -183,7 +201,12 @@ class Line:
         raise InvalidInput("lines", value, "each line must be a Line or a (sku, qty) pair")
 
 
-def lines_of(value: Any, field: str = "lines") -> tuple[Line, ...]:
+LineInput: TypeAlias = Line | tuple[str, int] | tuple[str, int, str | None]
+"""One line as ``Order(lines=...)`` and the face's ``lines`` arguments accept
+it: a ``Line``, a ``(sku, qty)`` or a ``(sku, qty, location)``."""
+
+
+def lines_of(value: Iterable[LineInput], field: str = "lines") -> tuple[Line, ...]:
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise InvalidInput(field, value, "must be a list of Line or (sku, qty) pairs")
     lines = tuple(Line.of(v) for v in value)
@@ -194,7 +217,7 @@ def lines_of(value: Any, field: str = "lines") -> tuple[Line, ...]:
     return lines
 
 
-def _kind(v: Any) -> str:
+def _kind(v: LocationKind) -> str:
     if v not in KINDS:
         raise InvalidInput("kind", v, f"must be one of {', '.join(KINDS)}")
     return str(v)
@@ -238,7 +261,7 @@ class Location:
         return cls(**d)
 
 
-def _locations(v: Any) -> tuple[str, ...] | None:
+def _locations(v: Iterable[str] | None) -> tuple[str, ...] | None:
     if v is None:
         return None
     if isinstance(v, str) or not isinstance(v, Iterable):
@@ -280,7 +303,7 @@ class Channel:
         return cls(**d)
 
 
-def _method(v: Any) -> str:
+def _method(v: OrderMethod) -> str:
     if v not in METHODS:
         raise InvalidInput("method", v, "must be 'ship' or 'pickup'")
     return str(v)
@@ -295,7 +318,7 @@ class Order:
     id: str = attrs.field(converter=_c_id)
     channel: str | None = attrs.field(default=None, converter=_c_channel)
     lines: tuple[Line, ...] = attrs.field(default=(), converter=lines_of)
-    method: Literal["ship", "pickup"] = attrs.field(default="ship", converter=_method)
+    method: OrderMethod = attrs.field(default="ship", converter=_method)
     ship_to: Point | None = attrs.field(default=None, converter=_ship_to)
     pickup_at: str | None = attrs.field(default=None, converter=_c_pickup_at)
     allow_split: bool = attrs.field(default=True, converter=_c_allow_split)

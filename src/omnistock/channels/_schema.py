@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import PayloadError
 
@@ -157,7 +157,10 @@ def boolean(v: Any, path: str) -> bool:
     return v
 
 
-def choice(v: Any, path: str, options: tuple[str, ...]) -> str:
+_Name = TypeVar("_Name", bound=str)
+
+
+def choice(v: Any, path: str, options: tuple[_Name, ...]) -> _Name:
     if not isinstance(v, str) or v not in options:
         raise PayloadError(path, v, f"must be one of {', '.join(options)}")
     return v

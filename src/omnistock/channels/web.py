@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PayloadError, SignatureError
-from ..values import Line, Order, Point
+from ..values import METHODS, Line, Order, Point
 from . import _schema as S
 from ._orders import by_order, reservations_of, scope
 from .base import ChannelAdapter, Command
@@ -179,7 +179,7 @@ class WebShopAdapter(ChannelAdapter):
             ("method", "pickup_at", "hold_seconds", "commit", "ship_to"),
         )
         order_id = S.ident(d["order_id"], "data.order_id")
-        method = S.choice(d.get("method", "ship"), "data.method", ("ship", "pickup"))
+        method = S.choice(d.get("method", "ship"), "data.method", METHODS)
         pickup_at = None
         if method == "pickup":
             if "pickup_at" not in d:

@@ -7,26 +7,33 @@ whole wave through one numba kernel call and journals it in one commit.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeAlias
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 
 from .._validate import MAX_QTY, check_bool, check_id, check_opt_id
 from ..errors import InvalidInput
+from ..values import IntColumn
 from .kernels import ALLOCATED
 
 __all__ = ["BatchResult", "OrderBatch"]
 
 
-def _strings(field: str, v: Any) -> tuple[str, ...]:
+FloatColumn: TypeAlias = npt.NDArray[np.floating[Any] | np.integer[Any]] | Sequence[float]
+"""A 1-d column of numbers (NaN allowed): a numpy array or a list of floats."""
+
+
+def _strings(field: str, v: Iterable[str]) -> tuple[str, ...]:
     if isinstance(v, str | bytes):
         raise InvalidInput(field, v, "must be a sequence of ids")
     out = tuple(check_id(field, x) for x in v)
     return out
 
 
-def _ints(field: str, v: Any) -> np.ndarray:
+def _ints(field: str, v: IntColumn) -> np.ndarray:
     a = np.asarray(v)
     if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
         raise InvalidInput(field, a.dtype, "must be a 1-d integer array")
@@ -36,7 +43,7 @@ def _ints(field: str, v: Any) -> np.ndarray:
     return a
 
 
-def _floats(field: str, v: Any, lo: float, hi: float) -> np.ndarray:
+def _floats(field: str, v: FloatColumn, lo: float, hi: float) -> np.ndarray:
     a = np.asarray(v, dtype=np.float64)
     if a.ndim != 1:
         raise InvalidInput(field, a.shape, "must be a 1-d float array")
@@ -46,35 +53,35 @@ def _floats(field: str, v: Any, lo: float, hi: float) -> np.ndarray:
     return a
 
 
-def _c_ids(v: Any) -> tuple[str, ...]:
+def _c_ids(v: Iterable[str]) -> tuple[str, ...]:
     return _strings("order_ids", v)
 
 
-def _c_skus(v: Any) -> tuple[str, ...]:
+def _c_skus(v: Iterable[str]) -> tuple[str, ...]:
     return _strings("skus", v)
 
 
-def _c_qty(v: Any) -> np.ndarray:
+def _c_qty(v: IntColumn) -> np.ndarray:
     return _ints("qty", v)
 
 
-def _c_lat(v: Any) -> np.ndarray:
+def _c_lat(v: FloatColumn) -> np.ndarray:
     return _floats("lat", v, -90.0, 90.0)
 
 
-def _c_lon(v: Any) -> np.ndarray:
+def _c_lon(v: FloatColumn) -> np.ndarray:
     return _floats("lon", v, -180.0, 180.0)
 
 
-def _c_channel(v: Any) -> str | None:
+def _c_channel(v: str | None) -> str | None:
     return check_opt_id("channel", v)
 
 
-def _c_split(v: Any) -> bool:
+def _c_split(v: bool) -> bool:
     return check_bool("allow_split", v)
 
 
-def _c_partial(v: Any) -> bool:
+def _c_partial(v: bool) -> bool:
     return check_bool("allow_partial", v)
 
 

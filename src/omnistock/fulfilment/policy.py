@@ -63,17 +63,32 @@ import math
 import numbers
 import tomllib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, TypeAlias, get_args
 
 import attrs
 
 from .._validate import check_bool, check_id
 from ..errors import InvalidInput
 
-__all__ = ["BOPIS_OUTCOMES", "DEFAULT_POLICY", "FILTERS", "PREFERENCES", "Policy"]
+__all__ = [
+    "BOPIS_OUTCOMES",
+    "DEFAULT_POLICY",
+    "FILTERS",
+    "PREFERENCES",
+    "BopisOutcome",
+    "FilterName",
+    "Policy",
+    "PreferenceName",
+]
 
-FILTERS = ("capability", "channel", "radius", "capacity", "excluded")
-PREFERENCES = ("fewest_splits", "closest", "priority", "highest_stock", "lowest_cost")
+FilterName: TypeAlias = Literal["capability", "channel", "radius", "capacity", "excluded"]
+PreferenceName: TypeAlias = Literal[
+    "fewest_splits", "closest", "priority", "highest_stock", "lowest_cost"
+]
+BopisOutcome: TypeAlias = Literal["transfer", "suggest"]
+
+FILTERS: tuple[FilterName, ...] = get_args(FilterName)
+PREFERENCES: tuple[PreferenceName, ...] = get_args(PreferenceName)
 """Integer codes of the preferences, as the wave kernels take them."""
 
 _KEYS = (
@@ -90,12 +105,12 @@ _KEYS = (
     "suggestions",
     "candidates",
 )
-BOPIS_OUTCOMES = ("transfer", "suggest")
+BOPIS_OUTCOMES: tuple[BopisOutcome, ...] = get_args(BopisOutcome)
 """What a short pickup store may do, tried in the policy's order; when none
 works the order is refused (``unfillable``) with the reason."""
 
 
-def _names(field: str, allowed: tuple[str, ...], v: Any) -> tuple[str, ...]:
+def _names(field: str, allowed: tuple[str, ...], v: Iterable[str]) -> tuple[str, ...]:
     if isinstance(v, str) or not isinstance(v, Iterable):
         raise InvalidInput(field, v, f"must be a list of names from {', '.join(allowed)}")
     out = tuple(v)
@@ -107,11 +122,11 @@ def _names(field: str, allowed: tuple[str, ...], v: Any) -> tuple[str, ...]:
     return out
 
 
-def _filters(v: Any) -> tuple[str, ...]:
+def _filters(v: Iterable[FilterName]) -> tuple[str, ...]:
     return _names("filters", FILTERS, v)
 
 
-def _preferences(v: Any) -> tuple[str, ...]:
+def _preferences(v: Iterable[PreferenceName]) -> tuple[str, ...]:
     out = _names("preferences", PREFERENCES, v)
     if "fewest_splits" in out[1:]:
         raise InvalidInput(
@@ -146,7 +161,7 @@ def _bounded(field: str, v: Any, hi: float) -> float:
     return f
 
 
-def _radius(v: Any) -> float | None:
+def _radius(v: float | None) -> float | None:
     if v is None:
         return None
     f = _bounded("radius_km", v, MAX_KM)
@@ -155,19 +170,19 @@ def _radius(v: Any) -> float | None:
     return f
 
 
-def _per_parcel(v: Any) -> float:
+def _per_parcel(v: float) -> float:
     return _bounded("per_parcel", v, MAX_COST)
 
 
-def _per_km(v: Any) -> float:
+def _per_km(v: float) -> float:
     return _bounded("per_km", v, MAX_COST)
 
 
-def _protect(v: Any) -> bool:
+def _protect(v: bool) -> bool:
     return check_bool("protect_safety", v)
 
 
-def _exclude(v: Any) -> tuple[str, ...]:
+def _exclude(v: Iterable[str]) -> tuple[str, ...]:
     if isinstance(v, str) or not isinstance(v, Iterable):
         raise InvalidInput("exclude", v, "must be a list of location ids")
     out = tuple(check_id("exclude", x) for x in v)
@@ -178,19 +193,19 @@ def _exclude(v: Any) -> tuple[str, ...]:
     return out
 
 
-def _bopis(v: Any) -> tuple[str, ...]:
+def _bopis(v: Iterable[BopisOutcome]) -> tuple[str, ...]:
     return _names("bopis_fallback", BOPIS_OUTCOMES, v)
 
 
-def _transfer_radius(v: Any) -> float | None:
+def _transfer_radius(v: float | None) -> float | None:
     return None if v is None else _bounded("transfer_radius_km", v, MAX_KM)
 
 
-def _transfer_hours(v: Any) -> float:
+def _transfer_hours(v: float) -> float:
     return _bounded("transfer_hours", v, MAX_HOURS)
 
 
-def _candidates(v: Any) -> int | None:
+def _candidates(v: int | None) -> int | None:
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 1 <= int(v) <= 100_000:
@@ -198,7 +213,7 @@ def _candidates(v: Any) -> int | None:
     return int(v)
 
 
-def _suggestions(v: Any) -> int:
+def _suggestions(v: int) -> int:
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= int(v) <= 50:
         raise InvalidInput("suggestions", v, "must be an integer from 0 to 50")
     return int(v)
