@@ -1,0 +1,392 @@
+"""Play a simulated run's events against one open inventory.
+
+``Play`` stocks the network, then pops events in time order and hands each
+to the handler for its kind (online orders, click and collect, store sales,
+returns and counts, replenishment); handlers may schedule more events
+(transfer arrivals, purchase orders, deferred pickups). It keeps the tally
+the KPIs are computed from. ``run.simulate`` builds the inputs and drives it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..errors import OmnistockError
+from ..fulfilment.geo import haversine_km
+from ..fulfilment.policy import Policy
+from ..fulfilment.results import Allocation
+from ..inventory import Inventory
+from ..values import Applied, Order, Point
+from .demand import HOUR, Catalogue, Event, SimConfig
+from .kpis import Tally
+from .network import Network
+
+__all__ = ["PO_HOURS", "TRANSFER_HOURS", "Play", "Progress"]
+
+TRANSFER_HOURS = 4.0
+PO_HOURS = 8.0
+Progress = Callable[[int, int], None]
+
+
+class Play:
+    """One simulation over one open inventory: set-up, the event loop and one
+    handler per event kind, then the end-of-run checks."""
+
+    def __init__(
+        self,
+        inv: Inventory,
+        cfg: SimConfig,
+        net: Network,
+        cat: Catalogue,
+        start: datetime,
+        tag: str,
+        clock: list[datetime],
+    ) -> None:
+        self.inv, self.cfg, self.net, self.cat = inv, cfg, net, cat
+        self.start, self.tag, self.clock = start, tag, clock
+        self.t = Tally()
+        self.points = {loc.id: loc.point for loc in net.locations}
+        self.res: dict[str, str] = {}  # simulated order id -> reservation id
+        self.ready: dict[str, float] = {}  # BOPIS by transfer: ready time (s)
+        self.arriving: set[str] = set()  # transfer ids with an arrival scheduled
+        self.target: dict[tuple[str, str], int] = {}
+        self.touched: set[tuple[str, str]] = set()
+        self.served: dict[str, int] = {}
+        self.splits: dict[int, int] = {}
+        self.top = cat.skus[: cfg.top_skus]
+        self.atp: dict[str, list[tuple[float, int]]] = {s: [] for s in self.top}
+        self.queue: list[Event] = []
+        self.n = 0
+        self.now_s = 0.0
+
+    # -- set-up ------------------------------------------------------------
+    def setup(self, policy: Policy) -> None:
+        inv, cfg, tag = self.inv, self.cfg, self.tag
+        for loc in self.net.locations:
+            inv.add_location(loc)
+        for ch in self.net.channels:
+            inv.add_channel(ch)
+        inv.set_policy(policy)
+        rng = random.Random(cfg.seed + 2)
+        units = 1.7  # mean units per order or basket
+        store_daily = (cfg.pos_sales + cfg.bopis_orders) * units / max(1, cfg.stores)
+        dc_daily = cfg.ship_orders * units / max(1, cfg.dcs)
+        for rank, (sku, w) in enumerate(zip(self.cat.skus, self.cat.weights, strict=True)):
+            for dc in self.net.dcs:
+                q = math.ceil(cfg.cover_days * dc_daily * w) + 3
+                inv.receive(sku, dc.id, q, key=f"{tag}:init:{sku}:{dc.id}")
+                self.target[(sku, dc.id)] = q
+            for st in self.net.stores:
+                q = int(cfg.cover_days * store_daily * w + rng.random())
+                if q <= 0:
+                    continue
+                inv.receive(sku, st.id, q, key=f"{tag}:init:{sku}:{st.id}")
+                self.target[(sku, st.id)] = q
+                if rank < 20 and q > 2:
+                    inv.set_safety(sku, st.id, 1)
+
+    # -- the loop -----------------------------------------------------------
+    def push(self, t: float, kind: str, **data: Any) -> None:
+        self.n += 1
+        heapq.heappush(self.queue, Event(int(t), self.n, kind, data))
+
+    def loop(self, events: list[Event], progress: Progress | None) -> None:
+        self.queue = list(events)
+        heapq.heapify(self.queue)
+        self.n = len(events) + 1
+        total = len(events)
+        handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "order": self.order,
+            "commit": self.commit,
+            "cancel": self.cancel,
+            "reject": self.reject,
+            "ship": self.ship,
+            "bopis": self.bopis,
+            "collect": self.collect,
+            "noshow": self.noshow,
+            "sale": self.sale,
+            "return": self.returned,
+            "count": self.count,
+            "replenish": self.replenish,
+            "sample": self.sample,
+            "arrive": self.arrive,
+            "po": self.po,
+        }
+        while self.queue:  # after the horizon, only the day's orders play out
+            ev = heapq.heappop(self.queue)
+            self.now_s = ev.t
+            self.clock[0] = self.start + timedelta(seconds=ev.t)
+            self.t.events += 1
+            try:
+                handlers[ev.kind](ev.data)
+            except OmnistockError as exc:
+                self.t.error(f"{ev.kind}: {type(exc).__name__}")
+            if progress is not None and (self.t.events % 200 == 0 or not self.queue):
+                progress(self.t.events, max(total, self.t.events))
+
+    # -- checks ---------------------------------------------------------------
+    def guard(self, lines: Any) -> None:
+        """The oversell check (see ``kpis``): every position a reservation
+        was just made at still has ATP >= 0."""
+        seen = set()
+        for ln in lines:
+            p = (ln.sku, ln.location)
+            if p in seen:
+                continue
+            seen.add(p)
+            self.touched.add(p)
+            f = self.inv.explain(ln.sku, ln.location).positions[0]
+            if f.atp < 0 or f.reserved > f.on_hand - sum(f.unsellable.values()):
+                self.t.oversells += 1
+
+    def shortages(self, applied: Applied) -> None:
+        self.t.shortage_units += sum(s.qty for s in applied.shortages)
+        self.t.resourced_units += sum(r.qty - r.missing for r in applied.resourced)
+        for r in applied.resourced:
+            for loc, _ in r.to:
+                self.touched.add((r.sku, loc))
+            if r.transfers:  # a pickup re-sourced by transfer: the units arrive later
+                oid = next((k for k, v in self.res.items() if v == r.reservation), None)
+                for tr in r.transfers:
+                    eta = self.now_s + (tr.eta - self.clock[0]).total_seconds()
+                    self._arrive_at(eta, tr.id)
+                    if oid is not None:
+                        self.ready[oid] = max(self.ready.get(oid, eta), eta)
+
+    def _open(self, oid: str, states: tuple[str, ...] = ("held", "committed")) -> str | None:
+        rid = self.res.get(oid)
+        if rid is None or self.inv.reservation(rid).state not in states:
+            return None
+        return rid
+
+    # -- online orders ---------------------------------------------------------
+    def order(self, d: dict[str, Any]) -> None:
+        to = Point(*d["ship_to"])
+        o = Order(f"{self.tag}{d['id']}", channel=d["channel"], lines=d["lines"], ship_to=to)
+        # No idempotency key: a keyed allocate stores its whole result, trace
+        # included, which costs more than the decision itself.
+        a = self.inv.allocate(o, ttl=timedelta(minutes=self.cfg.hold_minutes))
+        t = self.t
+        t.ship_orders += 1
+        t.ask(d["channel"], sum(q for _, q in d["lines"]), sum(x.qty for x in a.lines))
+        if a.reservation is None:
+            return
+        self.res[d["id"]] = a.reservation.id
+        t.ship_allocated += 1
+        t.ship_partial += a.status == "partial"
+        locs = a.locations
+        t.split_orders += len(locs) > 1
+        self.splits[len(locs)] = self.splits.get(len(locs), 0) + 1
+        for loc in locs:
+            t.parcels += 1
+            t.parcel_km += haversine_km(self.points[loc], to)
+            self.served[loc] = self.served.get(loc, 0) + 1
+        self.guard(a.lines)
+
+    def commit(self, d: dict[str, Any]) -> None:
+        rid = self._open(d["id"], ("held",))
+        if rid is not None:
+            self.inv.commit(rid)
+
+    def cancel(self, d: dict[str, Any]) -> None:
+        rid = self._open(d["id"])
+        if rid is not None:
+            self.inv.release(rid, key=f"{self.tag}:cancel:{d['id']}")
+            self.t.cancelled += 1
+
+    def reject(self, d: dict[str, Any]) -> None:
+        """A store that was to ship a line cannot find it (or finds it
+        damaged, or the wrong item): the policy re-sources the line."""
+        rid = self._open(d["id"], ("committed",))
+        if rid is None:
+            return
+        lines = [x for x in self.inv.reservation(rid).lines if x.location.startswith("ST-")]
+        if not lines:
+            return
+        ln = lines[int(d["pick"] * len(lines))]
+        a: Allocation = self.inv.reject(rid, ln.sku, d["reason"], location=ln.location)
+        t = self.t
+        t.rejections += 1
+        t.shortage_units += ln.qty
+        moved = sum(x.qty for x in a.lines if x.sku == ln.sku)
+        t.resourced_units += min(moved, ln.qty)
+        t.rejections_resourced += a.status == "allocated"
+        self.guard(a.lines)
+
+    def ship(self, d: dict[str, Any]) -> None:
+        rid = self._open(d["id"], ("committed",))
+        if rid is not None:
+            self.inv.ship(rid)
+            self.t.shipped += 1
+
+    # -- click and collect ------------------------------------------------------
+    def bopis(self, d: dict[str, Any]) -> None:
+        o = Order(
+            f"{self.tag}{d['id']}",
+            channel=d["channel"],
+            lines=d["lines"],
+            method="pickup",
+            pickup_at=d["store"],
+        )
+        a = self.inv.allocate(o, ttl=timedelta(hours=self.cfg.pickup_hours))
+        t = self.t
+        t.bopis_orders += 1
+        got = sum(x.qty for x in a.lines) + sum(x.qty for x in a.transfers)
+        t.ask(d["channel"], sum(q for _, q in d["lines"]), got)
+        if a.reservation is None:
+            if a.suggestions:
+                t.bopis_suggested += 1
+            else:
+                t.bopis_refused += 1
+            return
+        self.res[d["id"]] = a.reservation.id
+        self.served[d["store"]] = self.served.get(d["store"], 0) + 1
+        self.guard(a.lines)
+        if a.transfers:
+            t.bopis_transfer += 1
+            ready = (
+                self.now_s + (a.ready_at - self.clock[0]).total_seconds()
+                if a.ready_at is not None
+                else self.now_s
+            )
+            self.ready[d["id"]] = ready
+            for tr in a.transfers:
+                self._arrive_at(ready, tr.id)
+        else:
+            t.bopis_in_store += 1
+
+    def _arrive_at(self, when: float, transfer_id: str) -> None:
+        if transfer_id not in self.arriving:
+            self.arriving.add(transfer_id)
+            self.push(when, "arrive", id=transfer_id)
+
+    def _deferred(self, d: dict[str, Any], kind: str) -> bool:
+        """A pickup waiting for a transfer: move the event past its arrival."""
+        ready = self.ready.pop(d["id"], None)
+        if ready is not None and ready > self.now_s:
+            self.push(
+                ready + self.cfg.pickup_hours * HOUR * (0.5 if kind == "collect" else 1) + 60,
+                kind,
+                **d,
+            )
+            if kind == "collect":
+                self.ready[d["id"]] = ready  # the no-show check defers too
+            return True
+        return False
+
+    def collect(self, d: dict[str, Any]) -> None:
+        if self._deferred(d, "collect"):
+            return
+        rid = self._open(d["id"])
+        if rid is None:
+            return
+        coming = [t for t in self.inv.transfers() if t.reservation == rid]
+        if coming:  # re-sourced by transfer after it was placed: wait for it
+            last = self.now_s
+            for tr in coming:
+                eta = self.now_s + max(0.0, (tr.eta - self.clock[0]).total_seconds())
+                if tr.id not in self.arriving:
+                    self._arrive_at(eta, tr.id)
+                last = max(last, eta)
+            self.push(last + 60, "collect", **d)
+            return
+        self.inv.collect(rid, key=f"{self.tag}:collect:{d['id']}")
+        self.t.bopis_collected += 1
+
+    def noshow(self, d: dict[str, Any]) -> None:
+        if self._deferred(d, "noshow"):
+            return
+        rid = self.res.get(d["id"])
+        if rid is not None and self.inv.reservation(rid).state == "expired":
+            self.t.bopis_noshow += 1
+
+    # -- stores --------------------------------------------------------------------
+    def sale(self, d: dict[str, Any]) -> None:
+        store = d["store"]
+        lines = []
+        asked = 0
+        for sku, q in d["lines"]:
+            asked += q
+            shelf = self.inv.on_hand(sku, store, "sellable")
+            if min(q, shelf) > 0:
+                lines.append((sku, min(q, shelf)))
+                self.touched.add((sku, store))
+        got = sum(q for _, q in lines)
+        self.t.pos_sales += 1
+        self.t.pos_lost += asked - got
+        self.t.ask("pos", asked, got)
+        if lines:
+            self.shortages(self.inv.sell(store, lines, channel="pos"))
+            self.served[store] = self.served.get(store, 0) + 1
+
+    def returned(self, d: dict[str, Any]) -> None:
+        self.inv.return_items(d["store"], d["lines"], condition=d["condition"])
+        self.t.returned_units += sum(q for _, q in d["lines"])
+
+    def count(self, d: dict[str, Any]) -> None:
+        sku, store = d["sku"], d["store"]
+        shelf = self.inv.on_hand(sku, store, "sellable")
+        self.shortages(self.inv.count(sku, store, max(0, shelf - d["shrink"])))
+        self.t.counts += 1
+        self.touched.add((sku, store))
+
+    # -- supply ------------------------------------------------------------------------
+    def replenish(self, d: dict[str, Any]) -> None:
+        """Top up every position that moved since the last run: stores from
+        the nearest DC that has the units (a transfer), DCs from a purchase
+        order (expected now, received on arrival)."""
+        inv = self.inv
+        dcs = self.net.dcs
+        for sku, loc in sorted(self.touched):
+            target = self.target.get((sku, loc), 0)
+            have = inv.available(sku, loc)
+            if target == 0 or have * 2 >= target:
+                continue
+            need = target - have
+            if loc.startswith("DC-"):
+                eta = self.now_s + PO_HOURS * HOUR
+                ref = inv.expect(sku, loc, need, self.start + timedelta(seconds=eta))
+                self.push(eta, "po", sku=sku, loc=loc, qty=need, ref=ref)
+                continue
+            for dc in sorted(dcs, key=lambda x: haversine_km(x.point, self.points[loc])):
+                if inv.available(sku, dc.id) >= need:
+                    eta = self.now_s + TRANSFER_HOURS * HOUR
+                    tr = inv.transfer(
+                        sku, dc.id, loc, need, eta=self.start + timedelta(seconds=eta)
+                    )
+                    self.t.transfers += 1
+                    self._arrive_at(eta, tr.id)
+                    break
+        self.touched.clear()
+
+    def arrive(self, d: dict[str, Any]) -> None:
+        self.inv.receive_transfer(d["id"])
+        self.arriving.discard(d["id"])
+
+    def po(self, d: dict[str, Any]) -> None:
+        self.inv.receive(
+            d["sku"], d["loc"], d["qty"], ref=d["ref"], key=f"{self.tag}:po:{d['ref']}"
+        )
+        self.t.received_units += d["qty"]
+
+    def sample(self, d: dict[str, Any]) -> None:
+        for sku in self.top:
+            self.atp[sku].append((round(self.now_s / HOUR, 3), self.inv.available(sku)))
+
+    # -- the end -------------------------------------------------------------------
+    def finish(self) -> None:
+        inv = self.inv
+        for oid, rid in self.res.items():
+            if not oid.startswith("B") and inv.reservation(rid).state == "expired":
+                self.t.abandoned += 1
+        uncovered = 0
+        for sku in self.cat.skus:
+            for f in inv.explain(sku).positions:
+                if f.reserved > f.on_hand - sum(f.unsellable.values()):
+                    uncovered += 1
+        self.t.uncovered_at_end = uncovered
