@@ -327,11 +327,24 @@ class Model:
         self, order_id: str, lines: list[tuple[str, int, str]], now: datetime, ttl: timedelta
     ) -> tuple[Any, ...]:
         """All-or-nothing: every aggregated (sku, location) quantity must fit
-        in that position's ATP."""
+        in that position's ATP. The order id is a natural key: an open
+        reservation of the same order (made by a hold, ``<order>#<n>``, or a
+        held-batch member still in its block) is returned when its lines
+        are the same, and other lines are an ``IdempotencyConflict``."""
         want: dict[Pos, int] = {}
         for sku, qty, loc in lines:
-            self._need(sku)
             want[(sku, loc)] = want.get((sku, loc), 0) + qty
+        same = self._open_order(order_id)
+        if same is not None:
+            have: dict[Pos, int] = {}
+            for part in (same.lines, same.shipped):
+                for p, q in part.items():
+                    have[p] = have.get(p, 0) + q
+            if have != want:
+                raise Refused("IdempotencyConflict", f"{order_id} is open as {same.id}")
+            return same.result()
+        for sku, _qty, _loc in lines:
+            self._need(sku)
         for p, q in want.items():
             atp = self.p(*p).atp
             if atp < q:
@@ -348,6 +361,22 @@ class Model:
             assert self.pos[p].atp >= 0, "a hold took ATP below zero"
         self.head += len(want)
         return r.result()
+
+    def _open_order(self, order_id: str) -> Res | None:
+        """The open reservation the ledger finds for ``order_id``: the
+        newest ``<order>#<n>``, else the oldest held-batch member still in
+        its block."""
+        open_ = ("held", "committed")
+        for n in range(self.per_order.get(order_id, 0), 0, -1):
+            r = self.res.get(f"{order_id}#{n}")
+            if r is not None and r.state in open_:
+                return r
+        members = [
+            r
+            for r in self.res.values()
+            if r.order_id == order_id and r.block is not None and r.state == "held"
+        ]
+        return min(members, key=lambda r: r.created) if members else None
 
     def _open(self, rid: str, allowed: tuple[str, ...]) -> Res:
         r = self.res[rid]

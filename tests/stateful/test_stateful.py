@@ -352,7 +352,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert (result.token is None) == (1 not in want)
         for j, (oid, _) in enumerate(orders):
             assert result.reservation_id(j) == (f"{oid}#{result.token}" if want[j] == 1 else None)
-        if k is not None:
+        if k is not None and result.token is not None:  # holding nothing keeps no key
             self.keyed.append((k, real, got))
 
     @precondition(lambda self: self.model.res)
