@@ -149,7 +149,9 @@ def reservation_of(st: LedgerState, h: Hold) -> Reservation:
         expires_at=None if h.expires_us is None else from_micros(h.expires_us),
         order_id=h.order_id,
         channel=h.channel,
-        shipped=tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items()),
+        shipped=tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items())
+        if h.shipped
+        else (),
     )
 
 

@@ -260,8 +260,9 @@ class Runner:
             cmd.settle(error=exc)
             return
         self._fold(head, new_head, rows, plan.datas, plan.undo)
-        cmd.settle(result if cmd.key is not None else plan.result(self.state))
-        self._maybe_snapshot()
+        cmd.settle(result if cmd.key is not None else plan.result(st))
+        if st.head - self._last_snap >= self.snapshot_every:
+            self._maybe_snapshot()
 
     def _commit_group(self, batch: list[Command[Any]], now: int, whole: bool = False) -> None:
         st = self.state

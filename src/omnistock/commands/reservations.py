@@ -75,14 +75,13 @@ def pinned(st: LedgerState, order: Order) -> dict[Pos, int]:
     for (s, l), q in want.items():
         if q > MAX_QTY:  # lines of one position add up
             raise InvalidQuantity("qty", q, f"lines of {g.skus[s]}@{g.locs[l]} add up past 2**62")
-        r = int(g.reserved[s, l])
-        atp = int(g.holdable[s, l]) - r
+        atp = g.atp(s, l)
         if atp < q:
             if not order.allow_partial:
                 raise InsufficientStock(g.skus[s], q, max(0, atp), g.locs[l], order.channel)
             q = max(0, atp)
-        if q > MAX_QTY - r:  # within ATP it cannot be, unless the grid is out of bounds
-            raise InvalidQuantity("qty", q, f"would take reserved to {r + q}, past 2**62")
+        # Within ATP, reserved + q <= holdable <= 2**62: commands keep holdable
+        # within its bound, and check() flags a ledger that is not.
         if q:
             out[(s, l)] = q
     if ch is not None and fenced(st, ch):
@@ -150,7 +149,9 @@ def reserve_guards(st: LedgerState, channel: str | None, want: dict[Pos, int]) -
     """What a plan that adds reserved units at ``want`` relies on."""
     g = st.grid
     guards: list[Guard] = [WithinFree(g.skus[s], g.locs[l]) for (s, l) in want]
-    ch = st.channels.get(channel) if channel is not None else None
+    if channel is None:
+        return guards
+    ch = st.channels.get(channel)
     if ch is not None and fenced(st, ch):
         guards += [FenceRoom(ch.id, g.skus[s]) for s in dict.fromkeys(s for s, _ in want)]
     return guards
@@ -160,7 +161,8 @@ def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reserv
     """Reserve ``order``'s pinned lines until ``now + ttl``; a repeat of an
     order that is open returns its reservation (the order id is a natural
     key within its channel)."""
-    h = already_held(st, order)
+    hs = st.holds
+    h = already_held(st, order) if order.id in hs.per_order or hs.batches else None
     if h is not None:
         return Plan([], [], done(reservation_of(st, h)), [InState(h.id, OPEN)])
     exp = cx.until("ttl", ttl_us)
