@@ -20,9 +20,16 @@ RejectReason = Literal["not_found", "damaged", "mismatch"]
 REJECT_REASONS = ("not_found", "damaged", "mismatch")
 
 
+_ONE_US = timedelta(microseconds=1)
+_TEN_YEARS = timedelta(days=3650)
+_ZERO = timedelta(0)
+
+
 def ttl_micros(ttl: Any) -> int:
     """A positive lifetime of at most ten years, in microseconds."""
-    return check_ttl("ttl", ttl) // timedelta(microseconds=1)
+    if type(ttl) is timedelta and _ZERO < ttl <= _TEN_YEARS:  # the common case, checked
+        return ttl // _ONE_US
+    return check_ttl("ttl", ttl) // _ONE_US
 
 
 def order_arg(order: Any) -> Order:

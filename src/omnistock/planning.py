@@ -118,11 +118,19 @@ class Plan(Generic[R]):
     rows: list[NewRow]
     datas: Datas
     result: Callable[[LedgerState], R]
-    guards: Sequence[Guard] = ()
+    guards: Sequence[Guard] | Callable[[], Sequence[Guard]] = ()
+    """What the plan relies on; a callable states them lazily (``guards_of``),
+    so a store that checks a head, not guards, never pays to build them."""
     undo: Callable[[], None] | None = None
     refused: bool = False
     """The result is a refusal (an ``unfillable`` answer): nothing is
     written, not even the command's key, so a retry may succeed."""
+
+
+def guards_of(plan: Plan[Any]) -> Sequence[Guard]:
+    """The plan's guards, built now if it stated them lazily."""
+    g = plan.guards
+    return g() if callable(g) else g
 
 
 def done(value: R) -> Callable[[LedgerState], R]:

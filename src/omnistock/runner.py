@@ -126,7 +126,8 @@ class Runner:
     def run(self, cmd: Command[R]) -> R:
         """Commit ``cmd`` (group-committed with other threads' commands) and
         return its result, or raise its error."""
-        self._check_open()
+        if self.closed:
+            raise StorageError("inventory is closed")
         if cmd.alone:
             with self.lock:
                 self._drain()  # commands queued earlier go first
@@ -183,7 +184,8 @@ class Runner:
                     )
                 return
             now = self.now_us()
-            due = self._expiry_due(now)
+            first = self.state.holds.first_expiry()
+            due = first is not None and first <= now
             lone = len(batch) == 1 and batch[0].then is None and not whole
             lone = lone and (batch[0].alone or (batch[0].key is None and not due))
             try:
@@ -218,13 +220,13 @@ class Runner:
         st = self.state
         if cmd.key is not None and self._settled_by_key(cmd, None):
             return
-        cx = self._context(now, cmd.key)
+        cx = Context(now, max(now, st.last_ts), cmd.key, self.store.partitioned)
         try:
             plan = cmd.plan(st, cx)
         except OmnistockError as exc:
-            if self._stale():
+            if self.shared and self._stale():
                 raise _Retry from None
-            cmd.settle(error=exc)
+            cmd.error, cmd.done = exc, True
             return
         except Exception as exc:  # its own outcome, whichever thread leads
             cmd.settle(error=failed(cmd, exc))
@@ -260,7 +262,8 @@ class Runner:
             cmd.settle(error=exc)
             return
         self._fold(head, new_head, rows, plan.datas, plan.undo)
-        cmd.settle(result if cmd.key is not None else plan.result(st))
+        cmd.result = result if cmd.key is not None else plan.result(st)
+        cmd.done = True
         if st.head - self._last_snap >= self.snapshot_every:
             self._maybe_snapshot()
 

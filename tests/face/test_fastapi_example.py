@@ -69,6 +69,17 @@ def test_order_commit_ship(client: TestClient) -> None:
     assert client.get(f"/reservations/{rid}").json()["state"] == "fulfilled"
 
 
+def test_a_retried_post_without_a_key_books_once(client: TestClient) -> None:
+    """The order id is a natural key (issue 13, item 5): a client that
+    retries a POST it never saw answered gets the same reservation."""
+    first = client.post("/orders", json=_order("o-9"))
+    avail = client.get("/availability/TEE-BLK-M").json()["available"]
+    again = client.post("/orders", json=_order("o-9"))
+    assert again.status_code == 201
+    assert again.json()["reservation"]["id"] == first.json()["reservation"]["id"]
+    assert client.get("/availability/TEE-BLK-M").json()["available"] == avail
+
+
 def test_idempotency_key_header(client: TestClient) -> None:
     h = {"Idempotency-Key": "checkout-7"}
     first = client.post("/orders", json=_order("o-7"), headers=h)

@@ -189,7 +189,8 @@ def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reserv
             )
         )
         datas.append(data)
-    return Plan(rows, datas, reservation_now(rid), reserve_guards(st, order.channel, want))
+    guards = lambda: reserve_guards(st, order.channel, want)  # noqa: E731
+    return Plan(rows, datas, lambda s: reservation_of(s, s.holds.by_id[rid]), guards)
 
 
 def line_rows(
@@ -379,6 +380,8 @@ def hold_command(
     def plan(st: LedgerState, cx: Context) -> Plan[Reservation]:
         return hold(st, cx, order, ttl_us)
 
+    if key is None:  # no fingerprint to build
+        return Command("hold", plan)
     return runner.command("hold", plan, key, lambda: [codec.order_args(order), ttl_us])
 
 
