@@ -279,6 +279,7 @@ class Runner:
             seen: dict[str, Command[Any]] = {}
             for cmd in batch:
                 cmd.error = cmd.result = None
+                cmd.refused = False
                 if cmd.key is not None:
                     if self._settled_by_key(cmd, seen):
                         continue
