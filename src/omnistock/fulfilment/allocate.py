@@ -236,7 +236,7 @@ def channel_refusal(st: LedgerState, ch: Channel | None, lines: Iterable[Line]) 
     return None
 
 
-def guards_of(st: LedgerState, want: dict[Pos, int]) -> list[Guard]:
+def position_guards(st: LedgerState, want: dict[Pos, int]) -> list[Guard]:
     g = st.grid
     return [WithinFree(g.skus[s], g.locs[l]) for (s, l) in want]
 
@@ -274,4 +274,4 @@ def decide_ship(
     reason = plan.reason if plan is not None and plan.status == "partial" else None
     trace = None if plan is None else plan.trace
     result = allocated(rid, order.id, status, trace=trace, reason=reason)
-    return Plan(rows + rows_p, datas + datas_p, result, guards_of(st, want))
+    return Plan(rows + rows_p, datas + datas_p, result, position_guards(st, want))

@@ -22,7 +22,7 @@ from ..ledger.state import LedgerState
 from ..planning import Context, Datas, Plan
 from ..storage import NewRow
 from ..values import Channel, Line, Location, Order, Transfer
-from .allocate import allocated, channel_refusal, guards_of, hold_rows, refused, source_lines
+from .allocate import allocated, channel_refusal, hold_rows, position_guards, refused, source_lines
 from .geo import haversine_km
 from .policy import Policy
 from .results import Allocation, Suggestion
@@ -73,7 +73,7 @@ def decide_pickup(
     rid = st.holds.next_id(order.id)
     if not short:
         rows, datas = hold_rows(st, cx, rid, order, want, cx.until("ttl", ttl_us))
-        return Plan(rows, datas, allocated(rid, order.id, "allocated"), guards_of(st, want))
+        return Plan(rows, datas, allocated(rid, order.id, "allocated"), position_guards(st, want))
     missing = ", ".join(f"{q} x {sku}" for sku, q in short.items())
     reason = f"pickup store {store_id!r} is short of {missing}"
     for outcome in pol.bopis_fallback:
@@ -91,7 +91,7 @@ def decide_pickup(
     if order.allow_partial and want:
         rows, datas = hold_rows(st, cx, rid, order, want, cx.until("ttl", ttl_us))
         result = allocated(rid, order.id, "partial", reason=reason)
-        return Plan(rows, datas, result, guards_of(st, want))
+        return Plan(rows, datas, result, position_guards(st, want))
     return refused(order.id, reason=f"{reason}; no transfer or nearby store can cover it")
 
 
@@ -120,7 +120,7 @@ def _transfer_in(
         rid, order.id, "allocated", trace=plan.trace, transfers=transfers,
         ready_at=from_micros(eta),
     )  # fmt: skip
-    return Plan(rows + t_rows, datas + t_datas, result, guards_of(st, want))
+    return Plan(rows + t_rows, datas + t_datas, result, position_guards(st, want))
 
 
 def transfer_rows(
