@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from omnistock.storage import chain
 from omnistock.storage.base import Commit, KeyRecord, Row, Store
 
 from .workloads import journal_rows
@@ -96,6 +97,30 @@ class GeneratedStore(Store):
         self.args = (n_rows, skus, locs)
         self._head = sum(1 for _ in journal_rows(*self.args)) if count_rows else n_rows
         self._snaps: list[tuple[int, bytes]] = []
+        self._hashes: list[bytes] | None = None  # the chain, as a real store keeps it
+        if count_rows:  # counting read every row already: keep their hashes too
+            self._chain()
+
+    def _chain(self) -> list[bytes]:
+        """Every row's chain hash (``storage.chain``), computed once: a real
+        store stores them, so reading one is O(1) there too."""
+        if self._hashes is None:
+            hashes, prev = [chain.GENESIS], chain.GENESIS
+            for row in journal_rows(*self.args):
+                if row[0] > self._head:
+                    break
+                prev = chain.row_hash(prev, row)
+                hashes.append(prev)
+            self._hashes = hashes
+        return self._hashes
+
+    def read_chain(self, since: int = 0, until: int | None = None) -> Iterator[tuple[Row, bytes]]:
+        hashes = self._chain()
+        return ((r, hashes[r[0]]) for r in self.read(since, until))
+
+    def hash_at(self, seq: int) -> bytes | None:
+        hashes = self._chain()
+        return hashes[seq] if 0 <= seq < len(hashes) else None
 
     def head(self) -> int:
         return self._head
