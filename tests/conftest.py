@@ -100,7 +100,8 @@ PG_DSN = os.environ.get("OMNISTOCK_PG_DSN", "postgresql://postgres@127.0.0.1:543
 REQUIRE_PG = os.environ.get("OMNISTOCK_REQUIRE_PG") == "1"
 
 
-def _pg_unreachable() -> str | None:
+def pg_unreachable() -> str | None:
+    """Why no PostgreSQL answers at ``OMNISTOCK_PG_DSN``, or None if one does."""
     try:
         import psycopg
 
@@ -124,7 +125,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    why = _pg_unreachable()
+    why = pg_unreachable()
     if why is not None:
         if REQUIRE_PG:
             pytest.fail(f"OMNISTOCK_REQUIRE_PG=1 but no PostgreSQL at {PG_DSN}: {why}")

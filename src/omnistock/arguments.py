@@ -13,7 +13,6 @@ from .values import Order
 
 Ttl = timedelta | float
 """A hold's lifetime: a timedelta or a number of seconds."""
-DEFAULT_TTL = timedelta(minutes=15)
 State = Literal["sellable", "damaged", "inspection", "quarantine", "display"]
 Condition = Literal["sellable", "damaged", "inspection", "quarantine", "display", "write_off"]
 RejectReason = Literal["not_found", "damaged", "mismatch"]

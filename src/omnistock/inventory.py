@@ -14,7 +14,6 @@ from typing import Any, overload
 from . import audit, codec
 from ._validate import check_id, check_opt_id, check_qty, check_when, to_micros
 from .arguments import (
-    DEFAULT_TTL,
     Condition,
     RejectReason,
     State,
@@ -34,6 +33,7 @@ from .fulfilment.resourcing import resource_shortages
 from .fulfilment.results import Allocation
 from .holdbatch import HoldBatch, HoldBatchResult
 from .lookup import check_state
+from .planning import DEFAULT_TTL
 from .queries import LedgerView, Reader
 from .reports import CheckReport, Explanation, Promise
 from .runner import Runner

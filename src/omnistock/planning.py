@@ -17,7 +17,7 @@ checks the guards themselves appends whenever they still hold.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import attrs
@@ -29,6 +29,8 @@ from .ledger.state import LedgerState
 from .storage.base import NewRow
 
 R = TypeVar("R")
+DEFAULT_TTL = timedelta(minutes=15)
+"""A hold's lifetime when the caller gives none."""
 MAX_US = to_micros(datetime.max.replace(tzinfo=UTC)) - 86_400_000_000  # a day of headroom
 Datas = list[dict[str, Any] | None]
 # Appends more rows to the command being planned (applied at once).

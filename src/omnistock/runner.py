@@ -224,7 +224,7 @@ class Runner:
         try:
             plan = cmd.plan(st, cx)
         except OmnistockError as exc:
-            if self.shared and self._stale():
+            if self._stale():
                 raise _Retry from None
             cmd.error, cmd.done = exc, True
             return

@@ -11,7 +11,6 @@ cannot see alone (a rewritten tail) is seen against an anchor.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -22,29 +21,17 @@ from typing import Any
 
 import pytest
 
+from conftest import PG_DSN as DSN
+from conftest import pg_unreachable
 from omnistock import Inventory, Location
 from omnistock.audit import anchor, verify_anchor
 from omnistock.cli import main
 from omnistock.storage.chain import GENESIS, link, row_hash
 
-DSN = os.environ.get("OMNISTOCK_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 T = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def _pg_unreachable() -> str | None:
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg 3 is not installed"
-    try:
-        with psycopg.connect(DSN, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except Exception as e:  # any failure means "cannot test here"
-        return f"{type(e).__name__}: {e}"
-    return None
-
-
-_PG_WHY = _pg_unreachable()
+_PG_WHY = pg_unreachable()
 
 
 class SqliteJournal:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import struct
 import uuid
@@ -24,30 +23,18 @@ from pathlib import Path
 
 import pytest
 
+from conftest import PG_DSN as DSN
+from conftest import pg_unreachable
 from omnistock import Inventory, Line, Location, Order
 from omnistock.errors import InsufficientStock
 from omnistock.ledger.snapshot import SEAL_MAGIC, SNAPSHOT_MAGIC
 from omnistock.storage.memory import MemoryStore
 
-DSN = os.environ.get("OMNISTOCK_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 T = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SEAL_SIZE = len(SEAL_MAGIC) + struct.calcsize("<qB16s") + 32
 
 
-def _pg_unreachable() -> str | None:
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg 3 is not installed"
-    try:
-        with psycopg.connect(DSN, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except Exception as e:  # any failure means "cannot test here"
-        return f"{type(e).__name__}: {e}"
-    return None
-
-
-_PG_WHY = _pg_unreachable()
+_PG_WHY = pg_unreachable()
 
 
 def _clock() -> Callable[[], datetime]:

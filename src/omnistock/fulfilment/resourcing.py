@@ -20,13 +20,11 @@ from ..ledger.holds import HELD
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import shortages
-from ..planning import Context, Emit
+from ..planning import DEFAULT_TTL, Context, Emit
 from ..values import Applied, Line, Point, Resourced, Transfer
 from .allocate import add_sources, hold_data, pick_rows, policy_of, source_lines
 from .bopis import lead_time_us, transfer_policy, transfer_rows
 from .sourcing import Trace
-
-DEFAULT_TTL = timedelta(minutes=15)
 
 
 def move_line(
