@@ -66,6 +66,25 @@ class FenceRoom(NamedTuple):
     sku: str
 
 
+class Unchanged(NamedTuple):
+    """The position's figures (holdable, reserved, safety, unsellable) are
+    still ``figures``: for commands whose rows depend on them (a count
+    journals the difference to what it saw)."""
+
+    sku: str
+    location: str
+    figures: tuple[int, int, int, int]
+
+
+def unchanged(st: LedgerState, sku: str, location: str) -> Unchanged:
+    """An ``Unchanged`` guard on the position as ``st`` has it now."""
+    from .ledger.deltas import position_figures
+
+    s, l = st.grid.sku_ix.get(sku), st.grid.loc_ix.get(location)
+    figs = (0, 0, 0, 0) if s is None or l is None else position_figures(st, (s, l))
+    return Unchanged(sku, location, figs)
+
+
 class CapacityRoom(NamedTuple):
     """Location ``location`` has picks left on UTC day ``day``."""
 
@@ -73,7 +92,7 @@ class CapacityRoom(NamedTuple):
     day: int
 
 
-Guard = WithinFree | InState | KeyUnused | FenceRoom | CapacityRoom
+Guard = WithinFree | InState | KeyUnused | FenceRoom | CapacityRoom | Unchanged
 
 
 @attrs.define(slots=True)
@@ -89,6 +108,8 @@ class Context:
     """The command's idempotency key, carried on every row it appends."""
     partitioned: bool = False
     """The store orders rows per partition (see ``claim``)."""
+    claimed: list[str] | None = None
+    """Where a guarded store's context collects the ids minted (``claim``)."""
 
     def until(self, field: str, delta_us: int) -> int:
         """``now + delta_us`` in journal microseconds, refused with
@@ -103,7 +124,12 @@ class Context:
         between writers. A partitioned store could otherwise let two
         processes derive the same id (``<order>#1``, ``T<head>``) for rows in
         different partitions; elsewhere the head already orders them, so it
-        is empty."""
+        is empty. A guarded store checks the claims themselves (collected in
+        ``claimed``), so no row is written."""
+        if self.claimed is not None:
+            if not scope.startswith("order:"):  # a reservation id is checked as new anyway
+                self.claimed.append(scope)
+            return []
         if not self.partitioned:
             return []
         return [make(Kind.CLAIMED, self.ts, sku="~" + scope, key=self.key)]
@@ -168,6 +194,13 @@ def violations(st: LedgerState, guards: Sequence[Guard]) -> list[str]:
             cap = None if ch is None else ch.cap
             if s is not None and cap is not None and st.chan_used.get((gd.channel, s), 0) > cap:
                 out.append(f"channel {gd.channel} holds more {gd.sku} than its cap")
+        elif isinstance(gd, Unchanged):
+            s, l = g.sku_ix.get(gd.sku), g.loc_ix.get(gd.location)
+            if s is not None and l is not None:
+                from .ledger.deltas import position_figures
+
+                if position_figures(st, (s, l)) != gd.figures:
+                    out.append(f"position ({gd.sku}, {gd.location}) changed")
         elif isinstance(gd, CapacityRoom):
             loc = st.locations.get(gd.location)
             limit = None if loc is None else loc.daily_capacity

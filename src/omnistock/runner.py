@@ -46,8 +46,9 @@ from .expiry import plan_expiry
 from .ledger.replay import replay
 from .ledger.savepoint import Savepoint
 from .ledger.state import LedgerState
-from .planning import Context, Datas, nothing
+from .planning import Context, Datas, guards_of, nothing
 from .storage import Commit, NewRow, Store
+from .tailing import Tailing
 
 log = logging.getLogger("omnistock")
 
@@ -90,6 +91,9 @@ class Runner:
         self.closed = False
         self.state = self._load()
         self._last_snap = self.state.head
+        self.tailing = Tailing(self) if store.guarded else None
+        """A guarded store's catch-up and conditions (``tailing.py``)."""
+        self._rechecked = False
 
     def _load(self) -> LedgerState:
         """The newest snapshot whose seal holds (checksum, seq and the
@@ -176,6 +180,7 @@ class Runner:
     # -- the one retry loop ---------------------------------------------------
     def _commit(self, batch: list[Command[Any]], whole: bool = False) -> None:
         attempt = 0
+        self._rechecked = False
         while batch:
             if attempt == RETRIES:
                 for cmd in batch:
@@ -188,6 +193,9 @@ class Runner:
             due = first is not None and first <= now
             lone = len(batch) == 1 and batch[0].then is None and not whole
             lone = lone and (batch[0].alone or (batch[0].key is None and not due))
+            lone = lone and (
+                batch[0].alone or self.tailing is None
+            )  # guarded: deltas need a savepoint
             try:
                 if lone and due:  # a bulk command: expire first, on its own
                     self._commit_group([], now)
@@ -198,7 +206,10 @@ class Runner:
                     self._commit_group(batch, now, whole)
                 return
             except _Retry:
-                self.catch_up()
+                if self.tailing is not None:  # everything committed before the failure
+                    self.tailing.catch_up_to(self.store.head())
+                else:
+                    self.catch_up()
                 time.sleep(0.0002 * attempt)
                 attempt += 1
             except _Culprit as c:
@@ -209,12 +220,24 @@ class Runner:
                     return
 
     def _context(self, now: int, key: str | None) -> Context:
-        return Context(now, max(now, self.state.last_ts), key, self.store.partitioned)
+        t = self.tailing
+        claimed = None if t is None else t.claims
+        return Context(now, max(now, self.state.last_ts), key, self.store.partitioned, claimed)
 
     def _stale(self) -> bool:
         """A refusal is only true if the ledger it was checked against was
-        current: another process may have received stock meanwhile."""
-        return self.shared and self.store.head() > self.state.head
+        current: another process may have received stock meanwhile. On a
+        guarded store it is checked once, after catching up with every
+        append that committed before it (``_commit`` does that), so writes
+        to other SKUs never turn it into a conflict."""
+        if not self.shared:
+            return False
+        if self.tailing is not None:
+            if self._rechecked:
+                return False
+            self._rechecked = self.store.head() > self.state.head
+            return self._rechecked
+        return self.store.head() > self.state.head
 
     def _commit_lone(self, cmd: Command[Any], now: int) -> None:
         st = self.state
@@ -246,10 +269,13 @@ class Runner:
         result = plan.result(st) if cmd.key is not None else None
         text = None if cmd.key is None else codec.encode(result)
         head = st.head
+        commit = Commit(tuple(rows), cmd.key, cmd.fingerprint, text)
         try:
-            new_head = self.store.append(
-                [Commit(tuple(rows), cmd.key, cmd.fingerprint, text)], head
-            )
+            if self.tailing is not None:
+                seqs = self.tailing.append_batch(commit, plan.datas)
+                new_head = seqs[-1] if len(seqs) == len(rows) and seqs[0] == head + 1 else -1
+            else:
+                new_head = self.store.append([commit], head)
         except ConcurrencyConflict:
             if plan.undo is not None:
                 plan.undo()
@@ -271,6 +297,8 @@ class Runner:
         st = self.state
         sp = Savepoint(st)
         commits: list[Commit] = []
+        if self.tailing is not None:
+            self.tailing.begin()
         try:
             expiry = plan_expiry(st, self._context(now, None))
             if expiry.rows:
@@ -292,7 +320,9 @@ class Runner:
                 raise _Retry
             if whole and any(c.error is not None and not is_refusal(c.error) for c in batch):
                 raise _Abort
-            if commits:
+            if commits and self.tailing is not None:
+                self.tailing.append(sp, commits, batch)
+            elif commits:
                 new_head = self.store.append(commits, sp.head)
                 if new_head != st.head:  # a partitioned store put others' rows between
                     sp.rollback()
@@ -344,6 +374,8 @@ class Runner:
             cmd.refused, cmd.result = True, plan.result(st)
             return None
         rows = list(plan.rows)
+        if self.tailing is not None:
+            self.tailing.guards.extend(guards_of(plan))
         try:
             self._apply(sp, rows, plan.datas)
             result = plan.result(st)
@@ -390,10 +422,13 @@ class Runner:
     # -- applying rows --------------------------------------------------------
     def _apply(self, sp: Savepoint, rows: list[NewRow], datas: Datas) -> None:
         st = self.state
+        t = self.tailing
         for r, data in zip(rows, datas, strict=True):
             row = (st.head + 1, *r)
             sp.touch(row, data)
             st.apply(row, data)
+            if t is not None:
+                t.applied.append((r, data))
 
     def _fold(
         self,
@@ -408,6 +443,9 @@ class Runner:
         between) by taking back what planning did and catching up, which
         reads ours back too."""
         st = self.state
+        if new_head == -1 and self.tailing is not None:  # seqs taken around others'
+            self.tailing.fold_ahead(rows, datas)
+            return
         if new_head != head + len(rows):
             if undo is not None:
                 undo()
@@ -445,13 +483,21 @@ class Runner:
         return self.state
 
     def caught_up(self, read: Callable[[LedgerState], R]) -> R:
-        """``read(state)`` under the lock, once other writers' rows are folded in."""
+        """``read(state)`` under the lock, once other writers' rows are folded
+        in (on a guarded store: every row committed before now, so the
+        ledger is a journal prefix again)."""
         with self.lock:
-            self.catch_up()
+            if self.tailing is not None:
+                self.tailing.catch_up_to(self.store.head())
+            else:
+                self.catch_up()
             return read(self.state)
 
     def catch_up(self) -> None:
         """Fold in what other writers appended."""
+        if self.tailing is not None:
+            self.tailing.catch_up()
+            return
         st = self.state
         if self.store.head() > st.head:
             st.apply_all(self.store.read(st.head))
@@ -462,6 +508,8 @@ class Runner:
         retried at the next commit, never the command's outcome."""
         if self.state.head - self._last_snap < self.snapshot_every:
             return
+        if self.tailing is not None and self.tailing.ahead:
+            return  # the ledger holds rows past its head: not a journal prefix
         try:
             self.snapshot()
         except Exception:
@@ -472,6 +520,8 @@ class Runner:
         from .audit import sealed
 
         st = self.state
+        if self.tailing is not None and self.tailing.ahead:
+            raise StorageError("cannot snapshot: appends before this process's own are in flight")
         self.store.save_snapshot(st.head, sealed(self.store, st))
         self._last_snap = st.head
         return st.head
@@ -482,7 +532,8 @@ class Runner:
             if self.closed:
                 return
             try:
-                if self.state.head - self._last_snap >= 1000:
+                prefix = self.tailing is None or not self.tailing.ahead
+                if prefix and self.state.head - self._last_snap >= 1000:
                     self.snapshot()
             except OmnistockError:
                 pass

@@ -15,9 +15,20 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from ..errors import InvalidInput
-from .base import Commit, KeyRecord, NewRow, Row, Store
+from .base import Commit, Conditions, KeyRecord, NewRow, Row, Store, StoreCounters
 
-__all__ = ["Commit", "KeyRecord", "NewRow", "Row", "Store", "open_store", "redact", "secrets_of"]
+__all__ = [
+    "Commit",
+    "Conditions",
+    "KeyRecord",
+    "NewRow",
+    "Row",
+    "Store",
+    "StoreCounters",
+    "open_store",
+    "redact",
+    "secrets_of",
+]
 
 _BUILTIN = {
     "memory": "omnistock.storage.memory:MemoryStore",

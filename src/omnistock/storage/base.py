@@ -49,6 +49,50 @@ class Commit:
     result: str | None = None
 
 
+PosFigures = tuple[int, int, int, int]
+"""holdable, reserved, safety and unsellable units at a position."""
+ResFigures = tuple[str, int, "int | None"]
+"""A reservation's state, open units and expiry (UTC microseconds)."""
+
+
+@attrs.frozen
+class Conditions:
+    """What a guarded append (``Store.append_guarded``) changes in the
+    store's counters and what must hold for it to land, in store terms.
+
+    - ``positions``: ``(sku, location, deltas, free, seen)``: add the four
+      deltas (``PosFigures`` order); ``free``: afterwards reserved must not
+      exceed holdable; ``seen``: the figures the plan saw, which must
+      still be there (None: not checked).
+    - ``reservations``: ``(id, before, after)``: the reservation must be
+      as ``before`` (None: absent), and becomes ``after`` (None: gone).
+    - ``usage``: ``(key, delta, limit)``: add ``delta``; the total must
+      not pass ``limit`` (None: no limit).
+    - ``claims``: ids that must not have been claimed before.
+    - ``network``: ``(before, after)`` network digests, or None.
+
+    Sorted by the caller (``sorted()`` order of each tuple), so two
+    appends take their row locks in one order and never deadlock."""
+
+    positions: tuple[tuple[str, str, PosFigures, bool, PosFigures | None], ...] = ()
+    reservations: tuple[tuple[str, ResFigures | None, ResFigures | None], ...] = ()
+    usage: tuple[tuple[str, int, int | None], ...] = ()
+    claims: tuple[str, ...] = ()
+    network: tuple[str, str] | None = None
+
+
+@attrs.frozen
+class StoreCounters:
+    """A guarded store's counter tables, read in one snapshot that had no
+    append in flight, with the seq horizon they are true at."""
+
+    seq: int
+    positions: dict[tuple[str, str], PosFigures]
+    reservations: dict[str, ResFigures]
+    usage: dict[str, int]
+    network: str
+
+
 @attrs.frozen
 class KeyRecord:
     key: str
@@ -84,6 +128,10 @@ class Store(ABC):
     """
 
     url: str = ""
+    guarded: bool = False
+    """True when the store checks a command's guards itself, against its
+    counters (``append_guarded``), instead of a head: the runner then
+    sends conditions, and seqs may commit out of order (``tail``)."""
     partitioned: bool = False
     """True when appends conflict per partition only (see ``append``): the
     ledger then adds ``claimed`` rows to make new ids conflict."""
@@ -99,6 +147,31 @@ class Store(ABC):
         order given. In an unpartitioned store they start at
         ``expected_head + 1``; in a partitioned one other writers' rows on other
         partitions may come between, and the caller catches up by reading."""
+
+    def append_guarded(self, commits: Sequence[Commit], conditions: Conditions) -> list[int]:
+        """Append every commit's rows in one atomic step if every condition
+        holds, applying the counter deltas in the same transaction; return
+        the rows' seqs, in the order given (increasing, not necessarily
+        consecutive). A condition that fails raises ``ConcurrencyConflict``
+        naming it, and nothing is written. Only stores with ``guarded``."""
+        raise NotImplementedError(f"{type(self).__name__} checks heads, not guards")
+
+    def tail(self, since: int) -> tuple[list[Row], int]:
+        """Rows after ``since`` that are safe to fold, and the horizon they
+        reach: no row at or below it can appear later. A store whose seqs
+        commit in order returns everything to its head."""
+        rows = list(self.read(since))
+        return rows, rows[-1][0] if rows else since
+
+    def holes(self, since: int = 0, until: int | None = None) -> set[int]:
+        """Seqs in ``(since, until]`` taken by appends that never committed
+        (only stores whose seqs commit out of order have any)."""
+        return set()
+
+    def counters(self) -> StoreCounters | None:
+        """The guard counters (guarded stores), or None when the store has
+        none or no quiet moment to read them in."""
+        return None
 
     @abstractmethod
     def read(self, since: int = 0, until: int | None = None) -> Iterator[Row]:

@@ -1,15 +1,31 @@
-"""The PostgreSQL store's schema: tables, the ``append`` function, creating,
-checking and migrating them.
+"""The PostgreSQL store's schema: tables, the guarded ``append`` function,
+creating, checking and migrating them.
 
-Version 2 (this one) adds the hash chain and one clock per store: the
-journal's ``hash`` column, and ``global_head.hash``/``global_head.ts_us``
-(the head row's hash and time). The ``append`` function clamps each row's
-time to at least the head's and extends the chain with PostgreSQL's
-``sha256()``, under the global-head row lock that assigns the seqs, so
-neither can go wrong between two writers whatever their clocks say. A
-version-1 schema is migrated when it is opened: the columns are added, the
-chain computed for the existing rows (times are left as written) and the
-function replaced, once, in one transaction under the creation lock.
+Version 3 (this one) has no row that every writer updates. A command's
+rows get their seqs from a SEQUENCE and their times from a clock kept in a
+second sequence, both taken together in a critical section of a few
+microseconds (a session advisory lock released at once, not at commit), so
+``(seq, ts)`` never goes backwards along the journal, yet commits are never
+serialised. What a command relies on is checked by the database against
+counter tables updated in the same transaction (``append``):
+
+    positions(sku, location)   holdable, reserved, safety, unsellable units
+    reservations(id)           state, open units, expiry of each open hold
+    usage(k)                   a channel's reserved units of a SKU, a store's
+                               picks on a day (caps and daily capacity)
+    claims(id)                 ids minted by a writer (transfer ids, ...)
+    network                    a digest of the network (locations, channels, policy)
+
+The hash chain is not extended by the writer (that would serialise every
+writer on the previous row's hash): each row stores its leaf, and readers
+link leaves in seq order behind the safe horizon, checking themselves
+against ``marks`` (chain hashes recorded at some seqs). A seq that was
+taken by a transaction that never committed is recorded in ``holes`` once
+every transaction that could have held it has ended.
+
+Versions 1 and 2 (a global head row) are migrated when opened: the
+journal keeps its rows, the counters are computed by replaying it
+(``migrate``), once, in one transaction under the creation lock.
 """
 
 from __future__ import annotations
@@ -18,35 +34,25 @@ import zlib
 from typing import TYPE_CHECKING, Any, Final
 
 from ...errors import StorageError
-from ..chain import GENESIS, row_hash
+from ..chain import GENESIS
 from .options import driver
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["AHEAD", "CONFLICT", "OUTDATED", "SCHEMA_VERSION", "open_schema"]
+__all__ = ["CONFLICT", "OUTDATED", "SCHEMA_VERSION", "open_schema"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 LOCK_NAMESPACE: Final = 0x6F6D6E69  # "omni": the advisory-lock class for schema creation
-CONFLICT: Final = "OS001"  # a touched partition moved past expected_head
-AHEAD: Final = "OS002"  # expected_head is past the store's head
-OUTDATED: Final = "OS003"  # an append without leaf hashes: an omnistock older than the schema
-_MIGRATE_BATCH: Final = 10_000
+CLOCK_NAMESPACE: Final = 0x6F6D6E6A  # the advisory-lock class of the seq/time section
+CONFLICT: Final = "OS001"  # a guard does not hold
+OUTDATED: Final = "OS003"  # a client older than the schema
 
 DDL: Final = """
-CREATE TABLE IF NOT EXISTS {s}.global_head (
-    id boolean PRIMARY KEY DEFAULT true CHECK (id),
-    head bigint NOT NULL,
-    hash bytea NOT NULL DEFAULT {genesis},
-    ts_us bigint
-) WITH (fillfactor = 20);
-CREATE TABLE IF NOT EXISTS {s}.part_heads (
-    part integer PRIMARY KEY,
-    head bigint NOT NULL
-) WITH (fillfactor = 20);
+CREATE SEQUENCE IF NOT EXISTS {s}.seq MINVALUE 1 START 1 CACHE 1;
+CREATE SEQUENCE IF NOT EXISTS {s}.clock MINVALUE 0 START 0 CACHE 1;
 CREATE TABLE IF NOT EXISTS {s}.journal (
     seq bigint PRIMARY KEY,
-    part integer,
     ts_us bigint NOT NULL,
     kind text NOT NULL,
     sku text,
@@ -56,12 +62,39 @@ CREATE TABLE IF NOT EXISTS {s}.journal (
     channel text,
     key text,
     data text,
-    hash bytea
+    leaf bytea NOT NULL
 );
 CREATE INDEX IF NOT EXISTS journal_sku_seq ON {s}.journal (sku, seq);
 CREATE INDEX IF NOT EXISTS journal_location_seq ON {s}.journal (location, seq);
 CREATE INDEX IF NOT EXISTS journal_ref_seq ON {s}.journal (ref, seq);
 CREATE INDEX IF NOT EXISTS journal_ts_seq ON {s}.journal (ts_us, seq);
+CREATE TABLE IF NOT EXISTS {s}.positions (
+    sku text NOT NULL,
+    location text NOT NULL,
+    holdable bigint NOT NULL,
+    reserved bigint NOT NULL,
+    safety bigint NOT NULL,
+    unsellable bigint NOT NULL,
+    PRIMARY KEY (sku, location)
+) WITH (fillfactor = 70);
+CREATE TABLE IF NOT EXISTS {s}.reservations (
+    id text PRIMARY KEY,
+    state text NOT NULL,
+    units bigint NOT NULL,
+    expires_us bigint
+) WITH (fillfactor = 70);
+CREATE INDEX IF NOT EXISTS reservations_due ON {s}.reservations (expires_us)
+    WHERE state = 'held';
+CREATE TABLE IF NOT EXISTS {s}.usage (
+    k text PRIMARY KEY,
+    n bigint NOT NULL
+) WITH (fillfactor = 70);
+CREATE TABLE IF NOT EXISTS {s}.claims (id text PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS {s}.network (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    digest text NOT NULL
+);
+INSERT INTO {s}.network (id, digest) VALUES (true, '') ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS {s}.keys (
     key text PRIMARY KEY,
     fingerprint text NOT NULL,
@@ -73,91 +106,157 @@ CREATE TABLE IF NOT EXISTS {s}.snapshots (
     blob bytea NOT NULL,
     saved_at timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO {s}.global_head (id, head) VALUES (true, 0) ON CONFLICT DO NOTHING;
-INSERT INTO {s}.part_heads (part, head)
-    SELECT g, 0 FROM generate_series(0, {nparts} - 1) AS g ON CONFLICT DO NOTHING;
-CREATE OR REPLACE FUNCTION {s}.append(p_expected bigint, p jsonb)
-RETURNS bigint LANGUAGE plpgsql AS $fn$
+CREATE TABLE IF NOT EXISTS {s}.marks (seq bigint PRIMARY KEY, hash bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.holes (seq bigint PRIMARY KEY);
+CREATE OR REPLACE FUNCTION {s}.append(p jsonb)
+RETURNS bigint[] LANGUAGE plpgsql AS $fn$
 DECLARE
     n integer := jsonb_array_length(p -> 'r');
-    u_part integer[];
-    worst bigint;
-    base bigint;
-    prev bytea;
-    last_ts bigint;
+    e jsonb;
+    f integer;
+    h bigint;
+    r bigint;
+    sf bigint;
+    u bigint;
     t bigint;
-    ts_arr bigint[];
-    h_arr bytea[];
+    last_ts bigint;
+    seqs bigint[];
+    tss bigint[];
 BEGIN
     IF n > 0 AND jsonb_array_length(coalesce(p -> 'h', '[]'::jsonb)) <> n THEN
-        RAISE EXCEPTION 'this journal keeps a hash chain (schema version 2): '
+        RAISE EXCEPTION 'this journal is schema version 3: '
             'upgrade omnistock in every process that writes to it'
             USING ERRCODE = {outdated};
     END IF;
-    IF jsonb_array_length(p -> 'u') > 0 THEN
-        u_part := ARRAY(SELECT (e ->> 0)::integer FROM jsonb_array_elements(p -> 'u') AS e);
-        SELECT max(t.head) INTO worst FROM (
-            SELECT h.head FROM {s}.part_heads h WHERE h.part = ANY (u_part)
-            ORDER BY h.part FOR UPDATE
-        ) t;
-        IF worst > p_expected THEN
-            RAISE EXCEPTION 'partition head % is past expected head %', worst, p_expected
+    -- The guards, in one fixed order (network, reservations, positions,
+    -- usage, each sorted by the client), so two writers never deadlock.
+    IF p ? 'net' THEN
+        UPDATE {s}.network SET digest = p -> 'net' ->> 1
+            WHERE id AND digest = p -> 'net' ->> 0;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'the network changed since the command was planned'
                 USING ERRCODE = {conflict};
         END IF;
     END IF;
-    -- The one global lock: seqs, times and the chain are assigned under it.
-    SELECT g.head, g.hash, g.ts_us INTO base, prev, last_ts
-        FROM {s}.global_head g WHERE g.id FOR UPDATE;
-    IF p_expected > base THEN
-        RAISE EXCEPTION 'expected head % is past the store head %', p_expected, base
-            USING ERRCODE = {ahead};
+    -- [id, before, after]; before/after: null (none) or [state, units, expires]
+    FOR e IN SELECT value FROM jsonb_array_elements(p -> 'res') LOOP
+        IF jsonb_typeof(e -> 1) = 'null' THEN
+            INSERT INTO {s}.reservations (id, state, units, expires_us)
+            VALUES (e ->> 0, e -> 2 ->> 0, (e -> 2 ->> 1)::bigint, (e -> 2 ->> 2)::bigint)
+            ON CONFLICT (id) DO NOTHING;
+        ELSIF jsonb_typeof(e -> 2) = 'null' THEN
+            DELETE FROM {s}.reservations WHERE id = e ->> 0 AND state = e -> 1 ->> 0
+                AND units = (e -> 1 ->> 1)::bigint
+                AND expires_us IS NOT DISTINCT FROM (e -> 1 ->> 2)::bigint;
+        ELSE
+            UPDATE {s}.reservations SET state = e -> 2 ->> 0, units = (e -> 2 ->> 1)::bigint,
+                expires_us = (e -> 2 ->> 2)::bigint
+            WHERE id = e ->> 0 AND state = e -> 1 ->> 0 AND units = (e -> 1 ->> 1)::bigint
+                AND expires_us IS NOT DISTINCT FROM (e -> 1 ->> 2)::bigint;
+        END IF;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'reservation % changed since the command was planned', e ->> 0
+                USING ERRCODE = {conflict};
+        END IF;
+    END LOOP;
+    -- [sku, location, d_holdable, d_reserved, d_safety, d_unsellable, flags,
+    --  and with flag 2 the four values the plan saw]
+    FOR e IN SELECT value FROM jsonb_array_elements(p -> 'pos') LOOP
+        f := (e ->> 6)::integer;
+        IF f & 2 <> 0 THEN
+            SELECT holdable, reserved, safety, unsellable INTO h, r, sf, u
+                FROM {s}.positions WHERE sku = e ->> 0 AND location = e ->> 1 FOR UPDATE;
+            IF NOT FOUND THEN
+                h := 0; r := 0; sf := 0; u := 0;
+            END IF;
+            IF h <> (e ->> 7)::bigint OR r <> (e ->> 8)::bigint
+                    OR sf <> (e ->> 9)::bigint OR u <> (e ->> 10)::bigint THEN
+                RAISE EXCEPTION 'position (%, %) changed since the command was planned',
+                    e ->> 0, e ->> 1 USING ERRCODE = {conflict};
+            END IF;
+        END IF;
+        INSERT INTO {s}.positions AS x (sku, location, holdable, reserved, safety, unsellable)
+        VALUES (e ->> 0, e ->> 1, (e ->> 2)::bigint, (e ->> 3)::bigint, (e ->> 4)::bigint,
+                (e ->> 5)::bigint)
+        ON CONFLICT (sku, location) DO UPDATE SET
+            holdable = x.holdable + EXCLUDED.holdable, reserved = x.reserved + EXCLUDED.reserved,
+            safety = x.safety + EXCLUDED.safety, unsellable = x.unsellable + EXCLUDED.unsellable
+        RETURNING x.holdable, x.reserved INTO h, r;
+        IF f & 1 <> 0 AND h < r THEN
+            RAISE EXCEPTION 'reserved would exceed free stock at (%, %)', e ->> 0, e ->> 1
+                USING ERRCODE = {conflict};
+        END IF;
+    END LOOP;
+    -- [key, delta, limit or null]
+    FOR e IN SELECT value FROM jsonb_array_elements(p -> 'use') LOOP
+        INSERT INTO {s}.usage AS x (k, n) VALUES (e ->> 0, (e ->> 1)::bigint)
+        ON CONFLICT (k) DO UPDATE SET n = x.n + EXCLUDED.n
+        RETURNING x.n INTO u;
+        IF jsonb_typeof(e -> 2) = 'number' AND u > (e ->> 2)::bigint THEN
+            RAISE EXCEPTION '% would pass its limit %', e ->> 0, e ->> 2
+                USING ERRCODE = {conflict};
+        END IF;
+    END LOOP;
+    IF jsonb_array_length(p -> 'c') > 0 THEN
+        INSERT INTO {s}.claims (id) SELECT value ->> 0 FROM jsonb_array_elements(p -> 'c');
     END IF;
     IF jsonb_array_length(p -> 'k') > 0 THEN
         INSERT INTO {s}.keys (key, fingerprint, result, seq)
-        SELECT e ->> 0, e ->> 1, e ->> 2, base + (e ->> 3)::bigint
-        FROM jsonb_array_elements(p -> 'k') AS e;
+        SELECT x.v ->> 0, x.v ->> 1, x.v ->> 2, 0 FROM jsonb_array_elements(p -> 'k') AS x(v);
     END IF;
-    IF n > 0 THEN
+    IF n = 0 THEN
+        RETURN '{{}}'::bigint[];
+    END IF;
+    -- The transaction has its id before it takes a seq: the readers' safe
+    -- horizon relies on it (tail.py).
+    PERFORM pg_current_xact_id();
+    -- Seqs and times together, in a section of microseconds: (seq, ts) never
+    -- goes backwards along the journal, and nothing is held until commit.
+    BEGIN
+        PERFORM pg_advisory_lock({clock_ns}, {clock_key});
+        SELECT last_value INTO last_ts FROM {s}.clock;
         FOR i IN 1 .. n LOOP
-            t := greatest((p -> 'r' -> (i - 1) ->> 1)::bigint, last_ts);
-            prev := substring(sha256(prev || int8send(base + i) || int8send(t)
-                || decode(p -> 'h' ->> (i - 1), 'hex')) FROM 1 FOR 16);
-            ts_arr[i] := t;
-            h_arr[i] := prev;
+            t := greatest((p -> 'r' -> (i - 1) ->> 0)::bigint, last_ts);
             last_ts := t;
+            tss[i] := t;
+            seqs[i] := nextval('{s}.seq');
         END LOOP;
-        INSERT INTO {s}.journal
-            (seq, part, ts_us, kind, sku, location, qty, ref, channel, key, data, hash)
-        SELECT base + r.i, (r.e ->> 0)::integer, ts_arr[r.i], r.e ->> 2, r.e ->> 3,
-               r.e ->> 4, (r.e ->> 5)::bigint, r.e ->> 6, r.e ->> 7, r.e ->> 8, r.e ->> 9,
-               h_arr[r.i]
-        FROM jsonb_array_elements(p -> 'r') WITH ORDINALITY AS r(e, i);
-        UPDATE {s}.global_head SET head = base + n, hash = prev, ts_us = last_ts WHERE id;
-        UPDATE {s}.part_heads h SET head = base + (e ->> 1)::bigint
-        FROM jsonb_array_elements(p -> 'u') AS e WHERE h.part = (e ->> 0)::integer;
-        PERFORM pg_notify({channel}, (base + n)::text);
+        PERFORM setval('{s}.clock', last_ts);
+        PERFORM pg_advisory_unlock({clock_ns}, {clock_key});
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        PERFORM pg_advisory_unlock({clock_ns}, {clock_key});
+        RAISE;
+    END;
+    INSERT INTO {s}.journal
+        (seq, ts_us, kind, sku, location, qty, ref, channel, key, data, leaf)
+    SELECT seqs[x.i], tss[x.i], x.e ->> 1, x.e ->> 2, x.e ->> 3, (x.e ->> 4)::bigint,
+           x.e ->> 5, x.e ->> 6, x.e ->> 7, x.e ->> 8,
+           decode(p -> 'h' ->> (x.i::integer - 1), 'hex')
+    FROM jsonb_array_elements(p -> 'r') WITH ORDINALITY AS x(e, i);
+    IF jsonb_array_length(p -> 'k') > 0 THEN
+        UPDATE {s}.keys k SET seq = seqs[(x.v ->> 3)::integer]
+        FROM jsonb_array_elements(p -> 'k') AS x(v) WHERE k.key = x.v ->> 0;
     END IF;
-    RETURN base + n;
+    RETURN seqs;
 END
 $fn$;
 """
 
-_MIGRATE_V1: Final = """
-ALTER TABLE {s}.journal ADD COLUMN IF NOT EXISTS hash bytea;
-ALTER TABLE {s}.global_head
-    ADD COLUMN IF NOT EXISTS hash bytea NOT NULL DEFAULT {genesis},
-    ADD COLUMN IF NOT EXISTS ts_us bigint;
-"""
-
 
 class Spec:
-    """What the schema is made from: its name, partition count, NOTIFY
-    channel, and where it lives (for messages)."""
+    """What the schema is made from: its name, partition count (kept in
+    ``meta`` for older clients' messages; version 3 has no partitions),
+    and where it lives (for messages)."""
 
-    __slots__ = ("channel", "name", "partitions", "where")
+    __slots__ = ("name", "partitions", "where")
 
-    def __init__(self, name: str, partitions: int, channel: str, where: str) -> None:
-        self.name, self.partitions, self.channel, self.where = name, partitions, channel, where
+    def __init__(self, name: str, partitions: int, where: str) -> None:
+        self.name, self.partitions, self.where = name, partitions, where
+
+    @property
+    def clock_key(self) -> int:
+        """The advisory-lock key of this schema's seq/time section."""
+        return zlib.crc32(self.name.encode("utf-8")) - 2**31
 
     def sql(self, text: str) -> Any:
         """``text`` with ``{s}`` and the other placeholders filled in."""
@@ -165,12 +264,11 @@ class Spec:
 
         return sql.SQL(text).format(
             s=sql.Identifier(self.name),
-            nparts=sql.Literal(self.partitions),
             conflict=sql.Literal(CONFLICT),
-            ahead=sql.Literal(AHEAD),
             outdated=sql.Literal(OUTDATED),
-            channel=sql.Literal(self.channel),
             genesis=sql.Literal(GENESIS),
+            clock_ns=sql.Literal(CLOCK_NAMESPACE),
+            clock_key=sql.Literal(self.clock_key),
         )
 
 
@@ -182,7 +280,6 @@ def open_schema(conn: psycopg.Connection[Any], spec: Spec) -> None:
     lock, so two processes opening a fresh or old schema at once are safe."""
     meta = _read_meta(conn, spec)
     if meta and _version(meta, spec) == SCHEMA_VERSION:
-        _check_partitions(meta, spec)
         return
     from psycopg import sql
 
@@ -204,10 +301,10 @@ def open_schema(conn: psycopg.Connection[Any], spec: Spec) -> None:
         if not meta:
             _create(conn, spec)
             return
-        version = _version(meta, spec)
-        _check_partitions(meta, spec)
-        if version < SCHEMA_VERSION:
-            _migrate_v1(conn, spec)
+        if _version(meta, spec) < SCHEMA_VERSION:
+            from .migrate import migrate
+
+            migrate(conn, spec)
 
 
 def _read_meta(conn: psycopg.Connection[Any], spec: Spec) -> dict[str, str] | None:
@@ -224,7 +321,6 @@ def _read_meta(conn: psycopg.Connection[Any], spec: Spec) -> dict[str, str] | No
 def _version(meta: dict[str, str], spec: Spec) -> int:
     try:
         version = int(meta.get("version", ""))
-        int(meta.get("partitions", ""))
     except ValueError:
         raise StorageError(
             f"schema {spec.name!r} at {spec.where} has an unreadable meta table: {meta}"
@@ -239,67 +335,34 @@ def _version(meta: dict[str, str], spec: Spec) -> int:
     return version
 
 
-def _check_partitions(meta: dict[str, str], spec: Spec) -> None:
-    parts = int(meta["partitions"])
-    if parts != spec.partitions:
-        raise StorageError(
-            f"schema {spec.name!r} at {spec.where} was created with partitions={parts}; "
-            f"it cannot be opened with partitions={spec.partitions}"
-        )
-
-
-def _create(conn: psycopg.Connection[Any], spec: Spec) -> None:
-    """Create schema version ``SCHEMA_VERSION`` (inside the caller's transaction)."""
+def create_tables(conn: psycopg.Connection[Any], spec: Spec) -> None:
+    """The version-3 tables and function (idempotent), inside the caller's
+    transaction."""
     from psycopg import sql
 
-    s = sql.Identifier(spec.name)
     conn.execute(spec.sql(DDL))
-    conn.execute(
-        sql.SQL("INSERT INTO {}.meta (name, value) VALUES (%s, %s), (%s, %s)").format(s),
-        ("version", str(SCHEMA_VERSION), "partitions", str(spec.partitions)),
-    )
     # A bulk hold's row is tens of KB: pglz costs ~0.4 ms to compress
     # 18 KB, lz4 (PostgreSQL 14+ built with it) a tenth of that. Only
     # speed depends on it, so a server without lz4 keeps the default.
     try:
         with conn.transaction():
             conn.execute(
-                sql.SQL("ALTER TABLE {}.journal ALTER COLUMN data SET COMPRESSION lz4").format(s)
+                sql.SQL("ALTER TABLE {}.journal ALTER COLUMN data SET COMPRESSION lz4").format(
+                    sql.Identifier(spec.name)
+                )
             )
     except driver().Error:
         pass
 
 
-def _migrate_v1(conn: psycopg.Connection[Any], spec: Spec) -> None:
-    """Version 1 -> 2 inside the caller's transaction (which holds the
-    creation lock): add the columns, chain every existing row in seq order,
-    record the head's hash and time, replace the function."""
+def _create(conn: psycopg.Connection[Any], spec: Spec) -> None:
+    """Create schema version ``SCHEMA_VERSION`` (inside the caller's transaction)."""
     from psycopg import sql
 
-    s = sql.Identifier(spec.name)
-    conn.execute(spec.sql(_MIGRATE_V1))
-    cols = "seq, ts_us, kind, sku, location, qty, ref, channel, key, data"
-    prev, last_ts = GENESIS, None
-    update = sql.SQL(
-        "UPDATE {}.journal j SET hash = v.h FROM unnest(%s::bigint[], %s::bytea[]) AS v(seq, h)"
-        " WHERE j.seq = v.seq"
-    ).format(s)
-    with conn.cursor(name="omnistock_migrate") as cur:
-        cur.execute(sql.SQL("SELECT " + cols + " FROM {}.journal ORDER BY seq").format(s))
-        while batch := cur.fetchmany(_MIGRATE_BATCH):
-            seqs, hashes = [], []
-            for row in batch:
-                prev = row_hash(prev, row)
-                seqs.append(row[0])
-                hashes.append(prev)
-            last_ts = batch[-1][1]
-            conn.execute(update, (seqs, hashes))
+    create_tables(conn, spec)
     conn.execute(
-        sql.SQL("UPDATE {}.global_head SET hash = %s, ts_us = %s WHERE id").format(s),
-        (prev, last_ts),
-    )
-    conn.execute(spec.sql(DDL))  # idempotent; replaces the function
-    conn.execute(
-        sql.SQL("UPDATE {}.meta SET value = %s WHERE name = 'version'").format(s),
-        (str(SCHEMA_VERSION),),
+        sql.SQL("INSERT INTO {}.meta (name, value) VALUES (%s, %s), (%s, %s)").format(
+            sql.Identifier(spec.name)
+        ),
+        ("version", str(SCHEMA_VERSION), "partitions", str(spec.partitions)),
     )

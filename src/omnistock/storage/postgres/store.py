@@ -1,21 +1,21 @@
-"""The PostgreSQL store's class: the port over three connections (writes,
-reads, LISTEN), each under its own lock. See the package docstring."""
+"""The PostgreSQL store's class: the port over two connections (writes,
+reads), each under its own lock. See the package docstring."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, cast
 
 from ...errors import ConcurrencyConflict, InvalidInput, OmnistockError, StorageError
-from ..base import Commit, KeyRecord, Row, Store
-from ..chain import GENESIS, leaves
+from ..base import Commit, Conditions, KeyRecord, Row, Store, StoreCounters
+from ..chain import GENESIS, leaves, link
 from .options import OPTIONS, check_partitions, check_schema, driver, redact, split_url
-from .schema import AHEAD, CONFLICT, OUTDATED, Spec, open_schema
+from .schema import CONFLICT, OUTDATED, Spec, open_schema
+from .tail import MARK_EVERY, Horizon
 
 if TYPE_CHECKING:
     import psycopg
@@ -49,21 +49,17 @@ class PostgresStore(Store):
         self._closed = True
         self._wconn: psycopg.Connection[Any] | None = None
         self._rconn: psycopg.Connection[Any] | None = None
-        self._lconn: psycopg.Connection[Any] | None = None
         self._wlock = threading.RLock()
         self._rlock = threading.RLock()
-        self._llock = threading.Lock()
+        self._horizon = Horizon()
 
         conninfo, from_url = split_url(url)
         merged = {**from_url, **options}
         self.schema = check_schema(merged.get("schema", "omnistock"))
         self.partitions = check_partitions(merged.get("partitions", 16))
-        self.partitioned = self.partitions > 1
-        ch = f"omnistock_{self.schema}"
-        if len(ch.encode("utf-8")) > 63:
-            ch = f"omnistock_{zlib.crc32(self.schema.encode('utf-8')):08x}"
-        self.channel = ch
-        """The NOTIFY channel of this store."""
+        # Plans emit claim rows for the ids they mint; they become conditions.
+        self.partitioned = True
+        self.guarded = True
 
         pg = driver()
         from psycopg import conninfo as ci
@@ -112,7 +108,7 @@ class PostgresStore(Store):
     def _create_schema(self) -> None:
         conn = self._wconn
         assert conn is not None
-        spec = Spec(self.schema, self.partitions, self.channel, self._where)
+        spec = Spec(self.schema, self.partitions, self._where)
         with self._errors("open the schema"), self._wlock:
             open_schema(conn, spec)
 
@@ -122,13 +118,35 @@ class PostgresStore(Store):
         conn = self._wconn
         assert conn is not None
         s = self._ident()
-        self._q_append = sql.SQL("SELECT {}.append(%s::bigint, %s::jsonb)").format(s).as_bytes(conn)
+        self._q_append = sql.SQL("SELECT {}.append(%s::jsonb)").format(s).as_bytes(conn)
         cols = sql.SQL("seq, ts_us, kind, sku, location, qty, ref, channel, key, data")
         self._cols = cols
-        self._q_head = sql.SQL("SELECT head FROM {}.global_head").format(s).as_bytes(conn)
-        self._q_read = (
-            sql.SQL("SELECT {} FROM {}.journal WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s")
-            .format(cols, s)
+        self._q_head = (
+            sql.SQL("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {}.seq")
+            .format(s)
+            .as_bytes(conn)
+        )
+        # One statement, so one snapshot: its xmin/xmax and the rows it sees.
+        self._q_tail = (
+            sql.SQL(
+                "SELECT x.xmin, x.xmax, j.seq, j.ts_us, j.kind, j.sku, j.location, j.qty, j.ref,"
+                " j.channel, j.key, j.data, j.leaf FROM (SELECT"
+                " pg_snapshot_xmin(c)::text::bigint AS xmin,"
+                " pg_snapshot_xmax(c)::text::bigint AS xmax FROM pg_current_snapshot() AS c) x"
+                " LEFT JOIN LATERAL (SELECT * FROM {}.journal WHERE seq > %s AND seq <= %s"
+                " ORDER BY seq LIMIT %s) j ON true"
+            )
+            .format(s)
+            .as_bytes(conn)
+        )
+        self._q_holes = (
+            sql.SQL("SELECT seq FROM {}.holes WHERE seq > %s AND seq <= %s")
+            .format(s)
+            .as_bytes(conn)
+        )
+        self._q_add_holes = (
+            sql.SQL("INSERT INTO {}.holes (seq) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING")
+            .format(s)
             .as_bytes(conn)
         )
         self._q_key = (
@@ -136,15 +154,23 @@ class PostgresStore(Store):
             .format(s)
             .as_bytes(conn)
         )
-        self._q_read_chain = (
-            sql.SQL(
-                "SELECT {}, hash FROM {}.journal WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
-            )
-            .format(cols, s)
+        self._q_mark_below = (
+            sql.SQL("SELECT seq, hash FROM {}.marks WHERE seq <= %s ORDER BY seq DESC LIMIT 1")
+            .format(s)
             .as_bytes(conn)
         )
-        self._q_hash_at = (
-            sql.SQL("SELECT hash FROM {}.journal WHERE seq = %s").format(s).as_bytes(conn)
+        self._q_marks = (
+            sql.SQL("SELECT seq, hash FROM {}.marks WHERE seq > %s AND seq <= %s")
+            .format(s)
+            .as_bytes(conn)
+        )
+        self._q_add_marks = (
+            sql.SQL(
+                "INSERT INTO {}.marks (seq, hash) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
+                " ON CONFLICT DO NOTHING"
+            )
+            .format(s)
+            .as_bytes(conn)
         )
         self._q_seq_at = (
             sql.SQL(
@@ -193,13 +219,19 @@ class PostgresStore(Store):
     # -- the port ----------------------------------------------------------------------------
 
     def head(self) -> int:
+        """The last seq taken (committed, in flight or a hole): an upper
+        bound of what readers will see. O(1), reads no table."""
         with self._reading("read the head") as conn:
             row = conn.execute(self._q_head).fetchone()
-        if row is None:
-            raise StorageError(f"schema {self.schema!r} at {self._where} has no head row")
-        return int(row[0])
+        return 0 if row is None else int(row[0])
 
     def append(self, commits: Sequence[Commit], expected_head: int) -> int:
+        """A raw append (no conditions, no head check: this store checks
+        guards, see ``append_guarded``); returns the last seq it took."""
+        seqs = self.append_guarded(commits, Conditions())
+        return seqs[-1] if seqs else self.head()
+
+    def append_guarded(self, commits: Sequence[Commit], conditions: Conditions) -> list[int]:
         rows: list[Any] = []
         keys: list[tuple[str, str, str | None, int]] = []
         for c in commits:
@@ -207,72 +239,113 @@ class PostgresStore(Store):
             if c.key is not None:
                 if c.fingerprint is None:
                     raise InvalidInput("fingerprint", None, f"is required with key={c.key!r}")
-                keys.append((c.key, c.fingerprint, c.result, len(rows)))
-        nparts = self.partitions
-        last: dict[int, int] = {}
-        null_last = 0
-        jrows: list[list[Any]] = []
-        for i, r in enumerate(rows, 1):
+                keys.append((c.key, c.fingerprint, c.result, max(1, len(rows))))
+        for r in rows:
             if len(r) != 9:
                 raise InvalidInput(
                     "row", r, "must be (ts_us, kind, sku, location, qty, ref, channel, key, data)"
                 )
-            sku = r[2]
-            if not isinstance(sku, str | None):
-                raise InvalidInput("sku", sku, "must be a string or None")
-            if not sku:  # no SKU (network changes) or "" (bulk holds): every partition
-                null_last = i
-                jrows.append([None, *r])
-            else:
-                p = zlib.crc32(sku.encode("utf-8")) % nparts
-                last[p] = i
-                jrows.append([p, *r])
-        # The leaves, before any lock; the database links them (schema.DDL).
-        hashes = [h.hex() for h in leaves(rows)]
-        if null_last:
-            touched = [[p, max(last.get(p, 0), null_last)] for p in range(nparts)]
-        else:
-            touched = [[p, last[p]] for p in sorted(last)]
+        hashes = [h.hex() for h in leaves(rows)]  # before any lock
+        if keys and not rows:  # a keyed command that moved nothing: its key's seq
+            keys = [(k, f, r, 0) for k, f, r, _ in keys]
+        body: dict[str, Any] = {
+            "r": rows,
+            "h": hashes,
+            "k": keys,
+            "res": conditions.reservations,
+            "pos": [
+                [sku, loc, *d, (1 if free else 0) | (0 if seen is None else 2), *(seen or ())]
+                for sku, loc, d, free, seen in conditions.positions
+            ],
+            "use": conditions.usage,
+            "c": [[c] for c in conditions.claims],
+        }
+        if conditions.network is not None:
+            body["net"] = conditions.network
         try:
-            payload = _dumps({"u": touched, "r": jrows, "k": keys, "h": hashes})
+            payload = _dumps(body)
         except (TypeError, ValueError) as e:
             raise InvalidInput("commits", commits, f"cannot be stored: {e}") from None
-        params = (expected_head, payload)
         pg = driver()
         with self._writing("append") as conn:
             try:
-                row = conn.execute(self._q_append, params).fetchone()
+                row = conn.execute(self._q_append, (payload,)).fetchone()
             except pg.errors.UniqueViolation as e:
-                if e.diag.table_name == "keys":
-                    raise ConcurrencyConflict(
-                        f"idempotency key already recorded by another writer "
-                        f"({e.diag.message_detail})"
-                    ) from None
-                raise
+                what = {"keys": "idempotency key", "claims": "id"}.get(
+                    e.diag.table_name or "", "row"
+                )
+                raise ConcurrencyConflict(
+                    f"{what} already recorded by another writer ({e.diag.message_detail})"
+                ) from None
+            except pg.errors.DeadlockDetected:
+                raise ConcurrencyConflict("deadlock with another writer; retried") from None
             except pg.Error as e:
                 if e.sqlstate == OUTDATED:
                     raise StorageError(
                         f"PostgreSQL store (schema {self.schema!r}): {e.diag.message_primary}"
                     ) from None
-                if e.sqlstate in (CONFLICT, AHEAD):
-                    raise ConcurrencyConflict(
-                        e.diag.message_primary or "concurrent append"
-                    ) from None
+                if e.sqlstate == CONFLICT:
+                    raise ConcurrencyConflict(e.diag.message_primary or "a guard failed") from None
                 raise
         assert row is not None
-        return int(row[0])
+        return [int(x) for x in row[0] or ()]
 
-    def read(self, since: int = 0, until: int | None = None) -> Iterator[Row]:
+    # -- reading behind the safe horizon (tail.py) -------------------------------------------
+
+    def _tail_batch(self, since: int, until: int) -> tuple[list[Any], int, bool]:
+        """Safe rows (with their leaves) after ``since``, up to ``until``,
+        one batch: ``(rows, horizon, more)``."""
+        with self._rlock:  # the horizon's gap records are this reader's
+            return self._tail_locked(since, until)
+
+    def _tail_locked(self, since: int, until: int) -> tuple[list[Any], int, bool]:
+        limit = self.READ_BATCH
+        with self._reading("read the journal") as conn:
+            got = conn.execute(self._q_tail, (since, until, limit)).fetchall()
+        xmin, xmax = int(got[0][0]), int(got[0][1])
+        rows = [r[2:] for r in got if r[2] is not None]
+        hz = self._horizon
+        safe, horizon, proven = hz.walk(since, rows, xmin, xmax, hz.holes)
+        if len(safe) < len(rows):  # stopped at a gap: it may be a hole another reader proved
+            with self._reading("read the holes") as conn:
+                stored = {int(r[0]) for r in conn.execute(self._q_holes, (horizon, rows[-1][0]))}
+            if stored - hz.holes:
+                safe, horizon, proven = hz.walk(since, rows, xmin, xmax, stored)
+        if proven:
+            with self._writing("record holes") as conn:
+                conn.execute(self._q_add_holes, (proven,))
+        more = len(safe) == len(rows) and len(rows) == limit
+        return safe, horizon, more
+
+    def _tail(self, since: int, until: int | None) -> Iterator[Any]:
         hi = _MAX_SEQ if until is None else until
         lo = since
-        batch_size = self.READ_BATCH
         while lo < hi:
-            with self._reading("read the journal") as conn:
-                batch = conn.execute(self._q_read, (lo, hi, batch_size)).fetchall()
-            yield from cast(list[Row], batch)
-            if len(batch) < batch_size:
+            rows, horizon, more = self._tail_batch(lo, hi)
+            yield from rows
+            if not more:
                 return
-            lo = batch[-1][0]
+            lo = horizon
+
+    def tail(self, since: int) -> tuple[list[Row], int]:
+        out: list[Row] = []
+        lo = since
+        while True:
+            rows, horizon, more = self._tail_batch(lo, _MAX_SEQ)
+            out.extend(cast(Row, tuple(r[:10])) for r in rows)
+            lo = horizon
+            if not more:
+                return out, lo
+
+    def read(self, since: int = 0, until: int | None = None) -> Iterator[Row]:
+        """Rows after ``since`` up to ``until`` and the safe horizon."""
+        for r in self._tail(since, until):
+            yield cast(Row, tuple(r[:10]))
+
+    def holes(self, since: int = 0, until: int | None = None) -> set[int]:
+        hi = _MAX_SEQ if until is None else until
+        with self._reading("read the holes") as conn:
+            return {int(r[0]) for r in conn.execute(self._q_holes, (since, hi))}
 
     def filtered(
         self,
@@ -310,29 +383,66 @@ class PostgresStore(Store):
     def read_chain(
         self, since: int = 0, until: int | None = None
     ) -> Iterator[tuple[Row, bytes | None]]:
+        """Rows after ``since`` with their chain hashes, linked here over
+        the leaves the writers stored, from the nearest mark at or before
+        ``since``; at a mark, the mark's hash is given (so ``verify`` sees a
+        chain that no longer reaches it). Leaves new marks behind."""
+        with self._reading("read a chain mark") as conn:
+            m = conn.execute(self._q_mark_below, (since,)).fetchone()
+        start, prev = (0, bytes(GENESIS)) if m is None else (int(m[0]), bytes(m[1]))
         hi = _MAX_SEQ if until is None else until
-        lo = since
-        batch_size = self.READ_BATCH
-        while lo < hi:
-            with self._reading("read the journal") as conn:
-                batch = conn.execute(self._q_read_chain, (lo, hi, batch_size)).fetchall()
-            for r in batch:
-                yield cast(Row, tuple(r[:10])), None if r[10] is None else bytes(r[10])
-            if len(batch) < batch_size:
-                return
-            lo = batch[-1][0]
+        with self._reading("read chain marks") as conn:
+            marks = {int(r[0]): bytes(r[1]) for r in conn.execute(self._q_marks, (start, hi))}
+        new: list[tuple[int, bytes]] = []
+        try:
+            for r in self._tail(start, until):
+                seq = r[0]
+                h = link(prev, seq, r[1], bytes(r[10]))
+                mark = marks.get(seq)
+                if mark is not None:
+                    h = mark
+                elif seq % MARK_EVERY == 0:
+                    new.append((seq, h))
+                prev = h
+                if seq > since:
+                    yield cast(Row, tuple(r[:10])), h
+        finally:
+            if new:
+                self._add_marks(new)
+
+    def _add_marks(self, marks: list[tuple[int, bytes]]) -> None:
+        with self._writing("record chain marks") as conn:
+            conn.execute(self._q_add_marks, ([m[0] for m in marks], [m[1] for m in marks]))
 
     def hash_at(self, seq: int) -> bytes | None:
+        """The chain hash of row ``seq`` (kept as a mark, so the next call
+        links from here); None for no such row behind the horizon."""
         if seq == 0:
             return bytes(GENESIS)
-        with self._reading("read a chain hash") as conn:
-            row = conn.execute(self._q_hash_at, (seq,)).fetchone()
-        return None if row is None or row[0] is None else bytes(row[0])
+        for row, h in self.read_chain(seq - 1, seq):
+            if row[0] == seq and h is not None:
+                self._add_marks([(seq, h)])
+                return h
+        return None
 
     def seq_at(self, ts_us: int) -> int:
         with self._reading("find a time in the journal") as conn:
             row = conn.execute(self._q_seq_at, (ts_us,)).fetchone()
         return 0 if row is None else int(row[0])
+
+    def counters(self) -> StoreCounters | None:
+        """The counter tables and the journal, read in one snapshot; None
+        when appends were in flight in each of a few tries."""
+        from .counters import read_counters
+
+        for _ in range(50):
+            with self._reading("read the counters") as conn:
+                got = read_counters(conn, self.schema)
+            if got is not None:
+                return got
+            self.tail(0)  # proves holes that are past doubt
+            time.sleep(0.01)
+        return None
 
     def lookup_key(self, key: str) -> KeyRecord | None:
         with self._reading("look up a key") as conn:
@@ -372,43 +482,20 @@ class PostgresStore(Store):
         return None if row is None else (int(row[0]), bytes(row[1]))
 
     def wait(self, head: int, timeout: float) -> bool:
-        """HeldBatch until the head passes ``head`` (True) or ``timeout`` seconds
-        pass (False), woken by NOTIFY; the table is read once, never polled."""
+        """Until the safe horizon passes ``head`` (True) or ``timeout``
+        seconds pass (False). Polls the sequence (no NOTIFY: a notification
+        per commit takes a global lock at commit time, which would
+        serialise writers again), backing off from 1 ms to 50 ms."""
         deadline = time.monotonic() + max(0.0, timeout)
-        if not self._llock.acquire(timeout=max(0.0, timeout)):
-            return self.head() > head
-        try:
-            return self._wait(head, deadline)
-        except StorageError:
-            if self._closed:  # closed by another thread while waiting
+        pause = 0.001
+        while True:
+            if self.head() > head and self._tail_batch(head, head + 64)[1] > head:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return False
-            raise
-        finally:
-            self._llock.release()
-
-    def _wait(self, head: int, deadline: float) -> bool:
-        from psycopg import sql
-
-        listen = sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
-        with self._errors("wait for new rows"):
-            self._lconn = conn = self._live(self._lconn)
-            conn.execute(listen)
-            try:
-                # Once, after LISTEN: a commit before it would otherwise be lost.
-                row = conn.execute(self._q_head).fetchone()
-                if row is not None and int(row[0]) > head:
-                    return True
-                while (remaining := deadline - time.monotonic()) > 0:
-                    for note in conn.notifies(timeout=remaining):
-                        try:
-                            if int(note.payload) > head:
-                                return True
-                        except ValueError:
-                            continue
-                return False
-            finally:
-                if not conn.closed:
-                    conn.execute(sql.SQL("UNLISTEN {}").format(sql.Identifier(self.channel)))
+            time.sleep(min(pause, left))
+            pause = min(0.05, pause * 2)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -418,10 +505,9 @@ class PostgresStore(Store):
         for lock, attr in (
             (self._wlock, "_wconn"),
             (self._rlock, "_rconn"),
-            (self._llock, "_lconn"),
         ):
-            # The listen lock may be held by a waiter for up to its timeout; do
-            # not block close on it (closing the socket ends the wait).
+            # A lock held by a long read must not block close (closing the
+            # socket ends the read).
             got = lock.acquire(timeout=0.1)
             try:
                 conn = getattr(self, attr)

@@ -1,0 +1,218 @@
+"""Counters: the figures a store checks guards against, and how rows move them.
+
+A store that checks guards itself (PostgreSQL) keeps, beside the journal,
+the few figures a guard reads:
+
+- per position ``(sku, location)``: holdable, reserved, safety and
+  unsellable units (``Grid``);
+- per open reservation: its state, open units and expiry (a block of bulk
+  holds counts as one, with its members' live units);
+- usage: a channel's reserved units of a SKU (``c|channel|sku``) and a
+  location's picks on a day (``p|location|day``);
+- a digest of the network (locations, channels, policy): network commands
+  are guarded by "the network is as the plan saw it".
+
+``counters_of`` reads them from a ledger (replay: the truth the tables are
+compared with); ``Change`` is what folding some rows did to them, read
+from a ``Savepoint`` taken before (the before figures) and the ledger
+after. Both are O(what they cover), never O(ledger).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..values import Channel, Location
+from .grid import Pos
+from .heldbatches import HeldBatch
+from .holds import Hold
+from .rows import Kind
+from .savepoint import Savepoint
+from .state import LedgerState
+
+__all__ = [
+    "Change",
+    "Counters",
+    "ResFigures",
+    "counters_of",
+    "network_digest",
+    "position_figures",
+]
+
+NETWORK_KINDS = frozenset((Kind.LOCATION_ADDED, Kind.CHANNEL_ADDED, Kind.POLICY_SET))
+
+PosFigures = tuple[int, int, int, int]
+"""holdable, reserved, safety, unsellable."""
+ResFigures = tuple[str, int, int | None]
+"""state, open units, expiry (UTC microseconds or None)."""
+
+
+class Counters:
+    """Every counter of a ledger, keyed by name (comparable with a store's)."""
+
+    __slots__ = ("network", "positions", "reservations", "usage")
+
+    def __init__(self) -> None:
+        self.positions: dict[tuple[str, str], PosFigures] = {}
+        self.reservations: dict[str, ResFigures] = {}
+        self.usage: dict[str, int] = {}
+        self.network = ""
+
+    def differences(self, other: Counters, limit: int = 10) -> list[str]:
+        """What differs from ``other``, in words (at most ``limit``)."""
+        out: list[str] = []
+        for name, mine, theirs in (
+            ("position", self.positions, other.positions),
+            ("reservation", self.reservations, other.reservations),
+            ("usage", self.usage, other.usage),
+        ):
+            for k in sorted(set(mine) | set(theirs), key=repr):
+                a, b = mine.get(k), theirs.get(k)  # type: ignore[call-overload]
+                if a != b:
+                    out.append(f"{name} {k}: replay says {a}, counters say {b}")
+        if self.network != other.network:
+            out.append(f"network rows: replay says {self.network}, counters say {other.network}")
+        return out[:limit]
+
+
+def network_digest(
+    locations: dict[str, Any], channels: dict[str, Any], policy: dict[str, Any] | None
+) -> str:
+    """A digest of the network ("" for none): equal networks, equal digests.
+    O(locations + channels)."""
+    if not locations and not channels and policy is None:
+        return ""
+    text = repr((sorted(locations.items()), sorted(channels.items())))
+    text += json.dumps(policy, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def position_figures(st: LedgerState, p: Pos) -> PosFigures:
+    g = st.grid
+    u = g.unsell.get(p)
+    return int(g.holdable[p]), int(g.reserved[p]), g.safety.get(p, 0), 0 if u is None else sum(u)
+
+
+def hold_figures(h: Hold | None) -> ResFigures | None:
+    """A reservation's figures; closed ones are kept (their ids stay taken)."""
+    if h is None:
+        return None
+    return h.state, sum(h.lines.values()), h.expires_us
+
+
+def block_figures(b: HeldBatch | None) -> ResFigures | None:
+    """A block's figures while it has members (its token is random, so a
+    dropped block's row can go)."""
+    if b is None or not b.n_live:
+        return None
+    return ("expired" if b.expired else "held"), int(b.q[b.live_lines()].sum()), b.exp
+
+
+def counters_of(st: LedgerState) -> Counters:
+    """The counters ``st`` implies. O(positions + reservations)."""
+    c = Counters()
+    g = st.grid
+    ns, nl = g.shape
+    h, r = g.used()
+    nz = np.argwhere((h != 0) | (r != 0))
+    cells = {(int(a), int(b)) for a, b in nz} | set(g.safety) | set(g.unsell)
+    for p in cells:
+        if p[0] < ns and p[1] < nl:
+            figs = position_figures(st, p)
+            if any(figs):
+                c.positions[(g.skus[p[0]], g.locs[p[1]])] = figs
+    for hold in st.holds.by_id.values():
+        f = hold_figures(hold)
+        if f is not None:
+            c.reservations[hold.id] = f
+    for b in st.holds.batches.values():
+        bf = block_figures(b)
+        if bf is not None:
+            c.reservations[b.token] = bf
+    for (ch, s), n in st.chan_used.items():
+        if n:
+            c.usage[f"c|{ch}|{g.skus[s]}"] = n
+    for (loc, day), n in st.picks.items():
+        if n:
+            c.usage[f"p|{loc}|{day}"] = n
+    c.network = network_digest(st.locations, st.channels, st.policy)
+    return c
+
+
+class Change:
+    """What folding some rows did to the counters, against ``sp``.
+
+    ``positions``: ``(sku, location) -> (before, after)`` figures, only
+    those that changed; ``reservations``: ``id -> (before, after)`` (None:
+    absent, or closed); ``usage``: key -> delta; ``network``: the network
+    digest before and after, when the rows change the network.
+    O(positions and reservations touched)."""
+
+    __slots__ = ("network", "positions", "reservations", "usage")
+
+    def __init__(self, sp: Savepoint, st: LedgerState, rows: Iterable[tuple[Any, ...]]) -> None:
+        g = st.grid
+        self.positions: dict[tuple[str, str], tuple[PosFigures, PosFigures]] = {}
+        cells: dict[Pos, PosFigures] = {}
+        for p, (hold, res, safety, unsell) in sp.pos.items():
+            cells[p] = (hold, res, safety or 0, 0 if unsell is None else sum(unsell))
+        self.network: tuple[str, str] | None = None
+        net = False
+        for r in rows:  # positions interned by these rows were not in the grid before
+            kind, sku, loc = r[1], r[2], r[3]
+            net = net or kind in NETWORK_KINDS
+            if sku and loc is not None and not sku.startswith("~"):
+                s, l = g.sku_ix.get(sku), g.loc_ix.get(loc)
+                if s is not None and l is not None and (s, l) not in cells:
+                    new = s >= sp.n_skus or l >= sp.n_locs
+                    cells[(s, l)] = (0, 0, 0, 0) if new else position_figures(st, (s, l))
+        for p, before in cells.items():
+            after = position_figures(st, p)
+            if after != before:
+                self.positions[(g.skus[p[0]], g.locs[p[1]])] = (before, after)
+        if net:
+            self.network = (
+                _network_before(sp, st),
+                network_digest(st.locations, st.channels, st.policy),
+            )
+        self.reservations: dict[str, tuple[ResFigures | None, ResFigures | None]] = {}
+        for rid, old in sp.holds.items():
+            before = hold_figures(old) if isinstance(old, Hold) else None
+            after = hold_figures(st.holds.by_id.get(rid))
+            if before != after:
+                self.reservations[rid] = (before, after)
+        for token, old_b in sp.batches.items():
+            bb, ba = block_figures(old_b), block_figures(st.holds.batches.get(token))
+            if bb != ba:
+                self.reservations[token] = (bb, ba)
+        self.usage: dict[str, int] = {}
+        for (ch, s), was in sp.chan_used.items():
+            d = st.chan_used.get((ch, s), 0) - (was if isinstance(was, int) else 0)
+            if d:
+                self.usage[f"c|{ch}|{g.skus[s]}"] = d
+        for (loc, day), was in sp.picks.items():
+            d = st.picks.get((loc, day), 0) - (was if isinstance(was, int) else 0)
+            if d:
+                self.usage[f"p|{loc}|{day}"] = d
+
+
+def _network_before(sp: Savepoint, st: LedgerState) -> str:
+    """The network digest as it was at ``sp`` (its saved entries put back)."""
+    locs: dict[str, Any] = dict(st.locations)
+    for k, v in sp.locations.items():
+        if isinstance(v, Location):
+            locs[k] = v
+        else:
+            locs.pop(k, None)
+    chans: dict[str, Any] = dict(st.channels)
+    for k, v in sp.channels.items():
+        if isinstance(v, Channel):
+            chans[k] = v
+        else:
+            chans.pop(k, None)
+    return network_digest(locs, chans, sp.policy)
