@@ -5,15 +5,17 @@ The planning logic stays in Python, written once: the store only applies
 counter deltas and checks generic conditions. What a command relies on
 becomes:
 
-- every reservation it changes must be exactly as it saw it (state, open
-  units, expiry): two commands on one reservation serialise on its row,
+- every reservation it changes must be exactly as it saw it (state, its
+  lines, expiry): two commands on one reservation serialise on its row,
   and the second fails if the first changed it;
-- ``WithinFree``: at each such position, reserved stays within holdable
-  after the deltas;
+- ``WithinFree``, and every position whose reserved units grow: reserved
+  stays within holdable after the deltas, or the command does not make it
+  worse (units that arrive reserved);
 - ``Unchanged``: the position's figures are those the plan saw (commands
   that set a figure, such as a stock count, whose delta depends on it);
-- ``FenceRoom`` / ``CapacityRoom``: the channel's units of the SKU stay
-  within its cap, the location's picks within its daily capacity;
+- ``FenceRoom`` / ``CapacityRoom``, and every usage that grows: the
+  channel's units of the SKU stay within its cap, the location's picks
+  within its daily capacity;
 - ids it minted were not minted by another writer (``claims``), and the
   network is as it saw it.
 """
@@ -25,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from .ledger.deltas import Change
+from .ledger.deltas import Change, block_state
 from .ledger.fold import per_sku
 from .ledger.heldbatches import resolve
 from .ledger.state import LedgerState
-from .planning import CapacityRoom, FenceRoom, Guard, Unchanged, WithinFree
+from .planning import Guard, Unchanged, WithinFree
 from .storage import Conditions
 
 __all__ = ["batch_conditions", "conditions"]
@@ -38,42 +40,49 @@ _ZERO = (0, 0, 0, 0)
 
 
 def conditions(
-    st: LedgerState, change: Change, guards: Iterable[Guard], claims: Sequence[str]
+    st: LedgerState,
+    change: Change,
+    guards: Iterable[Guard],
+    claims: Sequence[str],
+    held_at: dict[tuple[str, str], int],
 ) -> Conditions:
     """The conditions of a group of commands: ``change`` is what their rows
     did (against the savepoint before the first), ``guards`` what their
-    plans relied on, ``claims`` the ids they minted. O(touched + guards)."""
+    plans relied on, ``claims`` the ids they minted, ``held_at`` the lowest
+    ATP right after a hold row at each position it held at. Every position
+    held at is checked for free stock as it stood after each hold (a later
+    row of the group adding stock does not excuse an earlier hold), and
+    every usage that grows against its limit, whether or not a plan said
+    so (a follow-up such as a re-sourcing states no guards of its own).
+    O(touched + guards)."""
     free: set[tuple[str, str]] = set()
     seen: dict[tuple[str, str], tuple[int, int, int, int]] = {}
-    limits: dict[str, int | None] = {}
     for g in guards:
         if isinstance(g, WithinFree):
             free.add((g.sku, g.location))
         elif isinstance(g, Unchanged):
             seen[(g.sku, g.location)] = g.figures
-        elif isinstance(g, FenceRoom):
-            ch = st.channels.get(g.channel)
-            if ch is not None and ch.cap is not None:
-                limits[f"c|{g.channel}|{g.sku}"] = ch.cap
-        elif isinstance(g, CapacityRoom):
-            loc = st.locations.get(g.location)
-            if loc is not None and loc.daily_capacity is not None:
-                limits[f"p|{g.location}|{g.day}"] = loc.daily_capacity
+    g = st.grid
     positions = []
-    for k in sorted(change.positions.keys() | free | seen.keys()):
-        ch_ = change.positions.get(k)
-        if ch_ is None:
-            d = _ZERO
-        else:
-            before, after = ch_
+    for k in sorted(change.positions.keys() | free | seen.keys() | held_at.keys()):
+        ch = change.positions.get(k)
+        d = _ZERO
+        if ch is not None:
+            before, after = ch
             d = (
                 after[0] - before[0],
                 after[1] - before[1],
                 after[2] - before[2],
                 after[3] - before[3],
             )
-        positions.append((k[0], k[1], d, k in free, seen.get(k)))
-    usage = [(k, v, limits.get(k)) for k, v in sorted(change.usage.items())]
+        offset: int | None = 0 if k in free else None
+        low = held_at.get(k)
+        if low is not None:  # the ATP after its hold rows, against the ATP now
+            s_, l_ = g.sku_ix[k[0]], g.loc_ix[k[1]]
+            now = int(g.holdable[s_, l_]) - int(g.reserved[s_, l_])
+            offset = min(0 if offset is None else offset, low - now)
+        positions.append((k[0], k[1], d, offset, seen.get(k)))
+    usage = [(k, v, _limit(st, k) if v > 0 else None) for k, v in sorted(change.usage.items())]
     return Conditions(
         positions=tuple(positions),
         reservations=tuple((k, *change.reservations[k]) for k in sorted(change.reservations)),
@@ -81,6 +90,16 @@ def conditions(
         claims=tuple(sorted(set(claims))),
         network=change.network,
     )
+
+
+def _limit(st: LedgerState, key: str) -> int | None:
+    """The limit of a usage key: a channel's cap, a location's daily capacity."""
+    kind, who, _rest = key.split("|", 2)
+    if kind == "c":
+        ch = st.channels.get(who)
+        return None if ch is None else ch.cap
+    loc = st.locations.get(who)
+    return None if loc is None else loc.daily_capacity
 
 
 def batch_conditions(
@@ -97,16 +116,18 @@ def batch_conditions(
     for a, b, n in zip(s.tolist(), l.tolist(), q.tolist(), strict=True):
         cells[(a, b)] = cells.get((a, b), 0) + n
     positions = tuple(
-        (g.skus[a], g.locs[b], (0, n, 0, 0), True, None)
+        (g.skus[a], g.locs[b], (0, n, 0, 0), 0, None)
         for (a, b), n in sorted(cells.items(), key=lambda x: (g.skus[x[0][0]], g.locs[x[0][1]]))
     )
-    units = int(np.asarray(q).sum())
+    n = len(_start) - 1
     usage: list[tuple[str, int, int | None]] = []
     if channel is not None:
         cap = st.channels[channel].cap if channel in st.channels else None
         usage = sorted((f"c|{channel}|{g.skus[a]}", v, cap) for a, v in per_sku(s, q))
     return Conditions(
         positions=positions,
-        reservations=((ref, None, ("held", units, int(d["exp"]))),),
+        reservations=(
+            (ref, None, block_state(False, np.ones(n, np.bool_).tobytes(), int(d["exp"]))),
+        ),
         usage=tuple(usage),
     )

@@ -153,6 +153,9 @@ class Plan(Generic[R]):
     refused: bool = False
     """The result is a refusal (an ``unfillable`` answer): nothing is
     written, not even the command's key, so a retry may succeed."""
+    partly_refused: bool = False
+    """Part of the result is a refusal (a bulk hold that refused some
+    orders): like a refusal, it is re-checked if decided on a stale ledger."""
 
 
 def guards_of(plan: Plan[Any]) -> Sequence[Guard]:

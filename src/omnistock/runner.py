@@ -263,6 +263,10 @@ class Runner:
         rows = plan.rows
         if not rows and cmd.alone and self._stale():
             raise _Retry  # only refusals, decided on a ledger that may be stale
+        if plan.partly_refused and self.tailing is not None and self._stale():
+            if plan.undo is not None:
+                plan.undo()
+            raise _Retry  # a guarded store checks what was held, not what was refused
         if not rows and cmd.key is None:
             cmd.settle(plan.result(st))
             return
@@ -428,7 +432,7 @@ class Runner:
             sp.touch(row, data)
             st.apply(row, data)
             if t is not None:
-                t.applied.append((r, data))
+                t.applied_row(r, data)
 
     def _fold(
         self,

@@ -51,6 +51,8 @@ class Tailing:
         self.guards: list[Guard] = []
         self.claims: list[str] = []
         self.applied: list[tuple[NewRow, dict[str, Any] | None]] = []
+        self.held_at: dict[tuple[str, str], int] = {}
+        """The lowest ATP right after a hold row of this group, per position."""
         self._seqs: list[int] = []
 
     def begin(self) -> None:
@@ -58,6 +60,21 @@ class Tailing:
         self.guards = []
         self.claims = []
         self.applied = []
+        self.held_at = {}
+
+    def applied_row(self, row: NewRow, data: dict[str, Any] | None) -> None:
+        """Note a row the group folded (after folding it)."""
+        self.applied.append((row, data))
+        if row[1] == Kind.HELD:
+            sku, loc = row[2], row[3]
+            assert sku is not None and loc is not None
+            g = self.runner.state.grid
+            s, l = g.sku_ix[sku], g.loc_ix[loc]
+            atp = int(g.holdable[s, l]) - int(g.reserved[s, l])
+            k = (sku, loc)
+            low = self.held_at.get(k)
+            if low is None or atp < low:
+                self.held_at[k] = atp
 
     # -- appending -------------------------------------------------------
     def append(self, sp: Savepoint, commits: list[Commit], batch: list[Command[Any]]) -> None:
@@ -68,7 +85,7 @@ class Tailing:
         r = self.runner
         st = r.state
         rows = [row for c in commits for row in c.rows]
-        cond = conditions(st, Change(sp, st, rows), self.guards, self.claims)
+        cond = conditions(st, Change(sp, st, rows), self.guards, self.claims, self.held_at)
         seqs = r.store.append_guarded(commits, cond)
         head = sp.head
         if not seqs or seqs == list(range(head + 1, head + 1 + len(seqs))):

@@ -1,12 +1,13 @@
 """Catch-up: process A commits and process B, blocked in ``store.wait``,
 sees it within a bounded time.
 
-On PostgreSQL ``wait`` is woken by LISTEN/NOTIFY: B counts the SQL
-statements its process sends while it waits and they stay a handful (LISTEN,
-one head read, UNLISTEN) however long the wait lasts -- a poll of the table
-would send one per tick. SQLite has no notifications: its ``wait`` polls the
-head (a cheap ``max(seq)`` on the primary key) every 10 ms, which this test
-shows by counting those reads.
+On PostgreSQL ``wait`` polls the sequence's last value (no NOTIFY: one
+per commit takes a global lock at commit and serialises writers), backing
+off from 1 ms to 50 ms, then reads the rows behind the safe horizon: B
+counts the statements it sends and they stay bounded by that back-off.
+SQLite has no notifications either: its ``wait`` polls the head (a cheap
+``max(seq)`` on the primary key) every 10 ms, which this test shows by
+counting those reads.
 
 The PostgreSQL case needs a server (``OMNISTOCK_PG_DSN``); it is skipped
 without one unless ``OMNISTOCK_REQUIRE_PG=1`` (CI), where it fails.
@@ -85,8 +86,8 @@ def test_a_commit_wakes_a_waiting_process(kind: str, tmp_path: Path) -> None:
         assert done["head"] == head  # and B's ledger caught up with A's commit
         assert done["available"] == 5 + 7
         if kind == "postgresql":
-            # Woken by NOTIFY: LISTEN, one head read, UNLISTEN -- not a poll.
-            assert done["statements"] <= 4, done
+            # A backed-off poll: at most a few reads per 50 ms of waiting.
+            assert done["statements"] <= 20 + 3 * done["elapsed"] / 0.05, done
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

@@ -178,8 +178,10 @@ def _retry(inv: Inventory, key: str) -> str:
         grew = 1  # one held-batch row, whatever the store
     else:
         res = inv.hold(crash_order(key), ttl=CRASH_TTL, key=key)
-        # its lines, plus the id claim a partitioned store needs
-        grew = len(crash_lines(key)) + (1 if inv.store.partitioned else 0)
+        # its lines, plus the id claim row a partitioned store needs (a
+        # guarded store checks claims in a table: no row)
+        claim = inv.store.partitioned and not inv.store.guarded
+        grew = len(crash_lines(key)) + (1 if claim else 0)
     after = inv.store.head()
     if rec is not None:
         assert codec.encode(res) == rec.result, key

@@ -127,7 +127,8 @@ def hold_batch(st: LedgerState, cx: Context, b: HoldBatch, ttl_us: int) -> Plan[
         add_reserved(st, hs, hl, -hq)
 
     result = HoldBatchResult(b.order_ids, status, token, from_micros(exp))
-    return Plan([row], [data], done(result), undo=undo)
+    partly = bool(n_ok < len(status))  # some orders refused: an answer to re-check if stale
+    return Plan([row], [data], done(result), undo=undo, partly_refused=partly)
 
 
 def _held_of(

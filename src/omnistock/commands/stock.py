@@ -9,6 +9,7 @@ re-sourced in the same commit by ``fulfilment.resourcing``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .._validate import MAX_QTY
@@ -27,7 +28,7 @@ from ..lookup import (
     state_delta,
     units,
 )
-from ..planning import Context, Plan
+from ..planning import Context, Guard, Plan, unchanged
 from ..storage import NewRow
 from ..values import Applied, Line, Shortage
 
@@ -37,8 +38,10 @@ def applied(short: tuple[Shortage, ...] = ()) -> Plan[Applied]:
     return Plan([], [], lambda st: Applied(st.head, short))
 
 
-def _one(row: NewRow, data: Any, short: tuple[Shortage, ...] = ()) -> Plan[Applied]:
-    return Plan([row], [data], lambda st: Applied(st.head, short))
+def _one(
+    row: NewRow, data: Any, short: tuple[Shortage, ...] = (), guards: Sequence[Guard] = ()
+) -> Plan[Applied]:
+    return Plan([row], [data], lambda st: Applied(st.head, short), guards)
 
 
 def receive(
@@ -72,7 +75,9 @@ def count(
         key=cx.key,
         data=json.dumps(data),
     )
-    return _one(row, data, shortages(st, {p: -delta} if state == SELLABLE else {}))
+    # The row journals the difference to what this ledger saw: it relies on it.
+    short = shortages(st, {p: -delta} if state == SELLABLE else {})
+    return _one(row, data, short, [unchanged(st, sku, location)])
 
 
 def sell(
@@ -125,6 +130,7 @@ def set_safety(st: LedgerState, cx: Context, sku: str, location: str, q: int) ->
             data=json.dumps(data),
         ),
         data,
+        guards=[unchanged(st, sku, location)],
     )
 
 

@@ -5,8 +5,10 @@ the few figures a guard reads:
 
 - per position ``(sku, location)``: holdable, reserved, safety and
   unsellable units (``Grid``);
-- per open reservation: its state, open units and expiry (a block of bulk
-  holds counts as one, with its members' live units);
+- per reservation: its state, a digest of its lines and its expiry (a
+  block of bulk holds counts as one, with a digest of which members it
+  still has), so a command that relied on a reservation lands only if it
+  is exactly as the command saw it;
 - usage: a channel's reserved units of a SKU (``c|channel|sku``) and a
   location's picks on a day (``p|location|day``);
 - a digest of the network (locations, channels, policy): network commands
@@ -28,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..values import Channel, Location
-from .grid import Pos
+from .grid import Grid, Pos
 from .heldbatches import HeldBatch
 from .holds import Hold
 from .rows import Kind
@@ -48,8 +50,8 @@ NETWORK_KINDS = frozenset((Kind.LOCATION_ADDED, Kind.CHANNEL_ADDED, Kind.POLICY_
 
 PosFigures = tuple[int, int, int, int]
 """holdable, reserved, safety, unsellable."""
-ResFigures = tuple[str, int, int | None]
-"""state, open units, expiry (UTC microseconds or None)."""
+ResFigures = tuple[str, str, int | None]
+"""state, digest of the lines (open and shipped), expiry (UTC microseconds or None)."""
 
 
 class Counters:
@@ -98,19 +100,31 @@ def position_figures(st: LedgerState, p: Pos) -> PosFigures:
     return int(g.holdable[p]), int(g.reserved[p]), g.safety.get(p, 0), 0 if u is None else sum(u)
 
 
-def hold_figures(h: Hold | None) -> ResFigures | None:
-    """A reservation's figures; closed ones are kept (their ids stay taken)."""
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def hold_figures(h: Hold | None, g: Grid) -> ResFigures | None:
+    """A reservation's figures; closed ones are kept (their ids stay taken).
+    Lines are named, not indexed: every process interns in its own order."""
     if h is None:
         return None
-    return h.state, sum(h.lines.values()), h.expires_us
+    lines = sorted((g.skus[s], g.locs[l], q) for (s, l), q in h.lines.items())
+    shipped = sorted((g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items())
+    return h.state, _digest(repr((lines, shipped)).encode("utf-8", "surrogatepass")), h.expires_us
 
 
 def block_figures(b: HeldBatch | None) -> ResFigures | None:
     """A block's figures while it has members (its token is random, so a
-    dropped block's row can go)."""
+    dropped block's row can go): which members it still has."""
     if b is None or not b.n_live:
         return None
-    return ("expired" if b.expired else "held"), int(b.q[b.live_lines()].sum()), b.exp
+    return block_state(b.expired, b.live.tobytes(), b.exp)
+
+
+def block_state(expired: bool, live: bytes, exp: int) -> ResFigures:
+    """A block's figures from its expiry flag, live-member mask and expiry."""
+    return ("expired" if expired else "held"), _digest(live), exp
 
 
 def counters_of(st: LedgerState) -> Counters:
@@ -127,7 +141,7 @@ def counters_of(st: LedgerState) -> Counters:
             if any(figs):
                 c.positions[(g.skus[p[0]], g.locs[p[1]])] = figs
     for hold in st.holds.by_id.values():
-        f = hold_figures(hold)
+        f = hold_figures(hold, g)
         if f is not None:
             c.reservations[hold.id] = f
     for b in st.holds.batches.values():
@@ -182,8 +196,8 @@ class Change:
             )
         self.reservations: dict[str, tuple[ResFigures | None, ResFigures | None]] = {}
         for rid, old in sp.holds.items():
-            before = hold_figures(old) if isinstance(old, Hold) else None
-            after = hold_figures(st.holds.by_id.get(rid))
+            before = hold_figures(old, g) if isinstance(old, Hold) else None
+            after = hold_figures(st.holds.by_id.get(rid), g)
             if before != after:
                 self.reservations[rid] = (before, after)
         for token, old_b in sp.batches.items():

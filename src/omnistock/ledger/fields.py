@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..values import Channel, Location
-from .grid import Grid, Pos
+from .grid import Grid, Ranged
 from .holds import Holds
 from .supply import Supply
 
@@ -32,7 +32,6 @@ class LedgerFields:
         "locations",
         "picks",
         "policy",
-        "ranged",
         "supply",
     )
 
@@ -44,11 +43,15 @@ class LedgerFields:
         self.channels: dict[str, Channel] = {}
         # Orders picked per (location, UTC day): ship-from-store capacity.
         self.picks: dict[tuple[str, int], int] = {}
-        # Positions that have ever been stocked: the location ranges the SKU.
-        self.ranged: set[Pos] = set()
         # The sourcing policy as a plain dict (the ledger knows no services).
         self.policy: dict[str, Any] | None = None
         # Open reserved units per (channel, sku index): ring-fence "used".
         self.chan_used: dict[tuple[str, int], int] = {}
         self.head = 0
         self.last_ts = 0
+
+    @property
+    def ranged(self) -> Ranged:
+        """Positions that have ever been stocked: the location ranges the
+        SKU. Kept by the grid, one bool a position in its shape."""
+        return self.grid.ranged

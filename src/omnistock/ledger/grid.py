@@ -3,12 +3,17 @@
 ``free[s, l]`` holds ``on_hand - unsellable - safety`` and ``reserved[s, l]``
 the units promised; ``atp = free - reserved``. That is 16 bytes a position;
 unsellable units and safety stock are kept sparsely (most positions have
-none) and added back when ``on_hand`` is asked for. Rows are SKUs, so one
-SKU's positions across the network are contiguous. Both dimensions grow by
-doubling, so adding a SKU or a location is amortised O(1) per position.
+none) and added back when ``on_hand`` is asked for. Which positions were
+ever stocked (``Ranged``) is one more byte a position, in the same shape.
+Rows are SKUs, so one SKU's positions across the network are contiguous.
+Both dimensions grow by doubling from small (64 rows, one column: a
+one-location network pays for one column), so adding a SKU or a location is
+amortised O(1) per position.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -33,6 +38,74 @@ def _resident(shape: tuple[int, int]) -> np.ndarray:
     return a
 
 
+class Ranged:
+    """The positions that have ever been stocked: "the location ranges the
+    SKU". One bool a grid cell, in the grid's shape (``Grid`` resizes it with
+    its figures), so a stocked position costs no Python object. Reads like a
+    set of ``(sku, location)`` positions: ``add``, ``discard``, ``in``,
+    iteration in ``(sku, location)`` order. Marks stay inside the grid's used
+    part (a savepoint rollback clears what it forgets, ``clear_outside``)."""
+
+    __slots__ = ("marks",)
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        # Lazily zeroed pages: a mark is written once per position, so a
+        # page fault then is cheap, and unstocked capacity costs nothing.
+        self.marks = np.zeros(shape, dtype=np.bool_)
+
+    def add(self, p: Pos) -> None:
+        """Mark ``p`` stocked. O(1); ``p`` must lie inside the grid."""
+        self.marks[p] = True
+
+    def discard(self, p: Pos) -> None:
+        """Unmark ``p`` (savepoint rollback). O(1); no-op outside the grid."""
+        if p in self:
+            self.marks[p] = False
+
+    def add_many(self, s: np.ndarray, l: np.ndarray) -> None:
+        """Mark every ``(s[i], l[i])``. O(len(s)), in numpy."""
+        self.marks[s, l] = True
+
+    def __contains__(self, p: object) -> bool:
+        """Whether ``p`` was ever stocked; False outside the grid. O(1)."""
+        if not isinstance(p, tuple) or len(p) != 2:
+            return False
+        s, l = p
+        m = self.marks
+        return 0 <= s < m.shape[0] and 0 <= l < m.shape[1] and bool(m[s, l])
+
+    def __len__(self) -> int:
+        """Positions marked. O(grid capacity), in numpy."""
+        return int(np.count_nonzero(self.marks))
+
+    def __iter__(self) -> Iterator[Pos]:
+        """The marked positions in ``(sku, location)`` order. O(capacity)."""
+        return ((s, l) for s, l in self.pairs())
+
+    def pairs(self) -> list[list[int]]:
+        """The marked positions as ``[sku, location]`` lists, sorted: the
+        snapshot's format. O(capacity) in numpy plus O(marked) lists."""
+        out: list[list[int]] = np.argwhere(self.marks).tolist()  # row-major: sorted
+        return out
+
+    def clear_outside(self, skus: int, locs: int) -> None:
+        """Unmark every position at SKU row ``>= skus`` or column ``>= locs``.
+        O(the cells cleared)."""
+        self.marks[skus:, :] = False
+        self.marks[:, locs:] = False
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Grow to ``rows`` x ``cols`` (not smaller), keeping every mark."""
+        old = self.marks
+        new = np.zeros((rows, cols), dtype=np.bool_)
+        new[: old.shape[0], : old.shape[1]] = old
+        self.marks = new
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.marks.nbytes)
+
+
 class Grid:
     """SKU x location positions. Not thread-safe; the ledger serialises."""
 
@@ -41,6 +114,7 @@ class Grid:
         "holdable",
         "loc_ix",
         "locs",
+        "ranged",
         "reserved",
         "safety",
         "sku_ix",
@@ -48,13 +122,14 @@ class Grid:
         "unsell",
     )
 
-    def __init__(self, sku_cap: int = 64, loc_cap: int = 8) -> None:
+    def __init__(self, sku_cap: int = 64, loc_cap: int = 1) -> None:
         self.skus: list[str] = []
         self.sku_ix: dict[str, int] = {}
         self.locs: list[str] = []
         self.loc_ix: dict[str, int] = {}
         self.holdable = _resident((max(1, sku_cap), max(1, loc_cap)))
         self.reserved = _resident(self.holdable.shape)
+        self.ranged = Ranged(self.holdable.shape)
         self.safety: dict[Pos, int] = {}
         self.unsell: dict[Pos, list[int]] = {}
         # Kernel-side indexes of ``skus`` and ``locs`` for column lookups.
@@ -112,11 +187,14 @@ class Grid:
             self._resize(max(skus, self.holdable.shape[0]), max(locs, self.holdable.shape[1]))
 
     def _resize(self, rows: int, cols: int) -> None:
+        """Grow every per-position array to ``rows`` x ``cols``. O(cells);
+        callers double a dimension, so O(1) amortised per position."""
         for name in ("holdable", "reserved"):
             old = getattr(self, name)
             new = _resident((rows, cols))
             new[: old.shape[0], : old.shape[1]] = old
             setattr(self, name, new)
+        self.ranged.resize(rows, cols)
 
     # -- figures ---------------------------------------------------------
     def unsellable(self, p: Pos) -> int:
@@ -179,4 +257,5 @@ class Grid:
         return self.holdable[:ns, :nl], self.reserved[:ns, :nl]
 
     def nbytes(self) -> int:
+        """Bytes of the two figure grids (``ranged`` is ``ranged.nbytes``)."""
         return int(self.holdable.nbytes + self.reserved.nbytes)

@@ -50,7 +50,9 @@ class Savepoint:
         self.locations: dict[str, Any] = {}
         self.channels: dict[str, Any] = {}
         self.picks: dict[tuple[str, int], Any] = {}
-        self.ranged: dict[Pos, bool] = {}
+        # Known positions not ranged at the savepoint: a row may mark them,
+        # nothing unmarks one, so rollback unmarks exactly these.
+        self.unranged: set[Pos] = set()
         self.chan_used: dict[tuple[str, int], Any] = {}
         self.policy = st.policy
 
@@ -66,8 +68,8 @@ class Savepoint:
             s, l = g.sku_ix.get(sku), g.loc_ix.get(loc)
             if s is not None and l is not None:
                 self._pos((s, l))
-                if (s, l) not in self.ranged:
-                    self.ranged[(s, l)] = (s, l) in st.ranged
+                if (s, l) not in st.ranged:
+                    self.unranged.add((s, l))
         if kind in BATCH_KINDS:
             self._touch_block(kind, ref, channel, data)
             return
@@ -204,16 +206,8 @@ class Savepoint:
             _put(st.picks, k, None if v is _MISSING else v)
         for k, v in self.chan_used.items():
             _put(st.chan_used, k, None if v is _MISSING else v)
-        for p, was in self.ranged.items():
-            if was:
-                st.ranged.add(p)
-            else:
-                st.ranged.discard(p)
-        st.ranged = (
-            {p for p in st.ranged if p[0] < self.n_skus and p[1] < self.n_locs}
-            if len(g.skus) > self.n_skus or len(g.locs) > self.n_locs
-            else st.ranged
-        )
+        for p in self.unranged:
+            st.ranged.discard(p)
         st.policy = self.policy
         # SKUs and locations interned since the savepoint: forget them.
         for name in g.skus[self.n_skus :]:
@@ -225,6 +219,7 @@ class Savepoint:
             g.reserved[self.n_skus :, :] = 0
             g.holdable[:, self.n_locs :] = 0
             g.reserved[:, self.n_locs :] = 0
+            g.ranged.clear_outside(self.n_skus, self.n_locs)
             for k in [k for k in st.chan_used if k[1] >= self.n_skus]:
                 del st.chan_used[k]
             for d in (g.safety, g.unsell, hs.by_pos):

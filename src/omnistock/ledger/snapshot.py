@@ -101,11 +101,14 @@ def digest(st: LedgerState) -> str:
     live ledger keep them alike."""
     g = st.grid
     free, res = g.used()
+    ns, nl = g.shape
     h = hashlib.sha256()
     h.update(json.dumps([g.skus, g.locs, st.head]).encode())
     h.update(np.ascontiguousarray(free).tobytes())
     h.update(np.ascontiguousarray(res).tobytes())
-    h.update(json.dumps(_records(st), sort_keys=True).encode())
+    # The ranged marks as bits of the used part: no Python object a position.
+    h.update(np.packbits(st.ranged.marks[:ns, :nl], axis=None).tobytes())
+    h.update(json.dumps(_records(st, ranged=False), sort_keys=True).encode())
     for token in sorted(st.holds.batches):
         b = st.holds.batches[token]
         h.update(json.dumps([token, b.seq, b.exp, b.channel, b.expired]).encode())
@@ -116,11 +119,13 @@ def digest(st: LedgerState) -> str:
     return h.hexdigest()
 
 
-def _records(st: LedgerState) -> dict[str, Any]:
-    """Every record but the blocks, as plain data (digest, snapshots)."""
+def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
+    """Every record but the blocks, as plain data (digest, snapshots); the
+    ranged positions as sorted ``[sku, location]`` pairs unless ``ranged``
+    is False (the digest hashes the marks themselves)."""
     g = st.grid
     holds = st.holds.by_id.values()
-    return {
+    out = {
         "safety": sorted([list(p), v] for p, v in g.safety.items()),
         "unsell": sorted([list(p), u] for p, u in g.unsell.items()),
         "holds": sorted(_hold_rec(h) for h in holds),
@@ -129,12 +134,15 @@ def _records(st: LedgerState) -> dict[str, Any]:
             [i.id, i.sku, i.loc, i.qty, i.eta_us, i.kind, i.src, i.res]
             for i in st.supply.by_id.values()
         ),
-        "ranged": sorted(list(p) for p in st.ranged),
+        "ranged": st.ranged.pairs() if ranged else None,
         "policy": st.policy,
         "locations": [st.locations[k].to_dict() for k in sorted(st.locations)],
         "channels": [st.channels[k].to_dict() for k in sorted(st.channels)],
         "picks": sorted([k[0], k[1], v] for k, v in st.picks.items()),
     }
+    if not ranged:
+        del out["ranged"]
+    return out
 
 
 def _hold_rec(h: Hold) -> list[Any]:
@@ -218,7 +226,12 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
             use_many(st, b.channel, b.s[m], b.q[m])
         for sid, s, l, q, eta, kind, src, r in header["supply"]:
             st.supply.add(Incoming(sid, s, l, q, eta, kind, src, r))
-        st.ranged = {(p[0], p[1]) for p in header["ranged"]}
+        ranged = np.asarray(header["ranged"], dtype=np.int64).reshape(-1, 2)
+        if len(ranged) and not (
+            (ranged >= 0).all() and (ranged[:, 0] < ns).all() and (ranged[:, 1] < nl).all()
+        ):
+            raise ValueError("a ranged position lies outside the grid")
+        st.ranged.add_many(ranged[:, 0], ranged[:, 1])
         st.policy = header["policy"]
         st.locations = {d["id"]: Location.from_dict(d) for d in header["locations"]}
         st.channels = {d["id"]: Channel.from_dict(d) for d in header["channels"]}

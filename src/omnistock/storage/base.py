@@ -51,8 +51,8 @@ class Commit:
 
 PosFigures = tuple[int, int, int, int]
 """holdable, reserved, safety and unsellable units at a position."""
-ResFigures = tuple[str, int, "int | None"]
-"""A reservation's state, open units and expiry (UTC microseconds)."""
+ResFigures = tuple[str, str, "int | None"]
+"""A reservation's state, a digest of its lines and its expiry (UTC microseconds)."""
 
 
 @attrs.frozen
@@ -61,9 +61,11 @@ class Conditions:
     store's counters and what must hold for it to land, in store terms.
 
     - ``positions``: ``(sku, location, deltas, free, seen)``: add the four
-      deltas (``PosFigures`` order); ``free``: afterwards reserved must not
-      exceed holdable; ``seen``: the figures the plan saw, which must
-      still be there (None: not checked).
+      deltas (``PosFigures`` order); ``free`` (None: not checked): after
+      the deltas, ``holdable - reserved + free >= 0``; ``free`` is 0, or
+      negative when later rows of the append added stock after a hold (the
+      hold must have fitted where it stood); ``seen``: the figures the plan
+      saw, which must still be there (None: not checked).
     - ``reservations``: ``(id, before, after)``: the reservation must be
       as ``before`` (None: absent), and becomes ``after`` (None: gone).
     - ``usage``: ``(key, delta, limit)``: add ``delta``; the total must
@@ -74,7 +76,7 @@ class Conditions:
     Sorted by the caller (``sorted()`` order of each tuple), so two
     appends take their row locks in one order and never deadlock."""
 
-    positions: tuple[tuple[str, str, PosFigures, bool, PosFigures | None], ...] = ()
+    positions: tuple[tuple[str, str, PosFigures, int | None, PosFigures | None], ...] = ()
     reservations: tuple[tuple[str, ResFigures | None, ResFigures | None], ...] = ()
     usage: tuple[tuple[str, int, int | None], ...] = ()
     claims: tuple[str, ...] = ()

@@ -45,7 +45,7 @@ def write_counters(conn: psycopg.Connection[Any], schema: str, rows: Sequence[Ro
         )
         cur.executemany(
             sql.SQL(
-                "INSERT INTO {}.reservations (id, state, units, expires_us) VALUES (%s, %s, %s, %s)"
+                "INSERT INTO {}.reservations (id, state, lines, expires_us) VALUES (%s, %s, %s, %s)"
             ).format(s),
             [(k, *v) for k, v in c.reservations.items()],
         )
@@ -88,9 +88,9 @@ def read_counters(conn: psycopg.Connection[Any], schema: str) -> StoreCounters |
                 if any(r[2:])
             }
             res = {
-                r[0]: (r[1], int(r[2]), None if r[3] is None else int(r[3]))
+                r[0]: (r[1], r[2], None if r[3] is None else int(r[3]))
                 for r in conn.execute(
-                    sql.SQL("SELECT id, state, units, expires_us FROM {}.reservations").format(s)
+                    sql.SQL("SELECT id, state, lines, expires_us FROM {}.reservations").format(s)
                 )
             }
             usage = {

@@ -10,7 +10,7 @@ serialised. What a command relies on is checked by the database against
 counter tables updated in the same transaction (``append``):
 
     positions(sku, location)   holdable, reserved, safety, unsellable units
-    reservations(id)           state, open units, expiry of each open hold
+    reservations(id)           state, lines digest and expiry of each reservation
     usage(k)                   a channel's reserved units of a SKU, a store's
                                picks on a day (caps and daily capacity)
     claims(id)                 ids minted by a writer (transfer ids, ...)
@@ -45,6 +45,7 @@ __all__ = ["CONFLICT", "OUTDATED", "SCHEMA_VERSION", "open_schema"]
 SCHEMA_VERSION: Final = 3
 LOCK_NAMESPACE: Final = 0x6F6D6E69  # "omni": the advisory-lock class for schema creation
 CLOCK_NAMESPACE: Final = 0x6F6D6E6A  # the advisory-lock class of the seq/time section
+SEQ_NAMESPACE: Final = 0x6F6D6E6B  # per-append locks on a first seq, held to commit
 CONFLICT: Final = "OS001"  # a guard does not hold
 OUTDATED: Final = "OS003"  # a client older than the schema
 
@@ -80,7 +81,7 @@ CREATE TABLE IF NOT EXISTS {s}.positions (
 CREATE TABLE IF NOT EXISTS {s}.reservations (
     id text PRIMARY KEY,
     state text NOT NULL,
-    units bigint NOT NULL,
+    lines text NOT NULL,
     expires_us bigint
 ) WITH (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS reservations_due ON {s}.reservations (expires_us)
@@ -138,20 +139,20 @@ BEGIN
                 USING ERRCODE = {conflict};
         END IF;
     END IF;
-    -- [id, before, after]; before/after: null (none) or [state, units, expires]
+    -- [id, before, after]; before/after: null (none) or [state, lines digest, expires]
     FOR e IN SELECT value FROM jsonb_array_elements(p -> 'res') LOOP
         IF jsonb_typeof(e -> 1) = 'null' THEN
-            INSERT INTO {s}.reservations (id, state, units, expires_us)
-            VALUES (e ->> 0, e -> 2 ->> 0, (e -> 2 ->> 1)::bigint, (e -> 2 ->> 2)::bigint)
+            INSERT INTO {s}.reservations (id, state, lines, expires_us)
+            VALUES (e ->> 0, e -> 2 ->> 0, e -> 2 ->> 1, (e -> 2 ->> 2)::bigint)
             ON CONFLICT (id) DO NOTHING;
         ELSIF jsonb_typeof(e -> 2) = 'null' THEN
             DELETE FROM {s}.reservations WHERE id = e ->> 0 AND state = e -> 1 ->> 0
-                AND units = (e -> 1 ->> 1)::bigint
+                AND lines = e -> 1 ->> 1
                 AND expires_us IS NOT DISTINCT FROM (e -> 1 ->> 2)::bigint;
         ELSE
-            UPDATE {s}.reservations SET state = e -> 2 ->> 0, units = (e -> 2 ->> 1)::bigint,
+            UPDATE {s}.reservations SET state = e -> 2 ->> 0, lines = e -> 2 ->> 1,
                 expires_us = (e -> 2 ->> 2)::bigint
-            WHERE id = e ->> 0 AND state = e -> 1 ->> 0 AND units = (e -> 1 ->> 1)::bigint
+            WHERE id = e ->> 0 AND state = e -> 1 ->> 0 AND lines = e -> 1 ->> 1
                 AND expires_us IS NOT DISTINCT FROM (e -> 1 ->> 2)::bigint;
         END IF;
         IF NOT FOUND THEN
@@ -160,7 +161,7 @@ BEGIN
         END IF;
     END LOOP;
     -- [sku, location, d_holdable, d_reserved, d_safety, d_unsellable, flags,
-    --  and with flag 2 the four values the plan saw]
+    --  free offset, and with flag 2 the four values the plan saw]
     FOR e IN SELECT value FROM jsonb_array_elements(p -> 'pos') LOOP
         f := (e ->> 6)::integer;
         IF f & 2 <> 0 THEN
@@ -169,8 +170,8 @@ BEGIN
             IF NOT FOUND THEN
                 h := 0; r := 0; sf := 0; u := 0;
             END IF;
-            IF h <> (e ->> 7)::bigint OR r <> (e ->> 8)::bigint
-                    OR sf <> (e ->> 9)::bigint OR u <> (e ->> 10)::bigint THEN
+            IF h <> (e ->> 8)::bigint OR r <> (e ->> 9)::bigint
+                    OR sf <> (e ->> 10)::bigint OR u <> (e ->> 11)::bigint THEN
                 RAISE EXCEPTION 'position (%, %) changed since the command was planned',
                     e ->> 0, e ->> 1 USING ERRCODE = {conflict};
             END IF;
@@ -182,7 +183,7 @@ BEGIN
             holdable = x.holdable + EXCLUDED.holdable, reserved = x.reserved + EXCLUDED.reserved,
             safety = x.safety + EXCLUDED.safety, unsellable = x.unsellable + EXCLUDED.unsellable
         RETURNING x.holdable, x.reserved INTO h, r;
-        IF f & 1 <> 0 AND h < r THEN
+        IF f & 1 <> 0 AND h - r + (e ->> 7)::bigint < 0 THEN
             RAISE EXCEPTION 'reserved would exceed free stock at (%, %)', e ->> 0, e ->> 1
                 USING ERRCODE = {conflict};
         END IF;
@@ -207,11 +208,9 @@ BEGIN
     IF n = 0 THEN
         RETURN '{{}}'::bigint[];
     END IF;
-    -- The transaction has its id before it takes a seq: the readers' safe
-    -- horizon relies on it (tail.py).
-    PERFORM pg_current_xact_id();
     -- Seqs and times together, in a section of microseconds: (seq, ts) never
-    -- goes backwards along the journal, and nothing is held until commit.
+    -- goes backwards along the journal, and nothing is held until commit but
+    -- a lock on the first seq, which tells readers the append is in flight.
     BEGIN
         PERFORM pg_advisory_lock({clock_ns}, {clock_key});
         SELECT last_value INTO last_ts FROM {s}.clock;
@@ -221,6 +220,7 @@ BEGIN
             tss[i] := t;
             seqs[i] := nextval('{s}.seq');
         END LOOP;
+        PERFORM pg_advisory_xact_lock({seq_ns}, (seqs[1] % 2147483647)::integer);
         PERFORM setval('{s}.clock', last_ts);
         PERFORM pg_advisory_unlock({clock_ns}, {clock_key});
     EXCEPTION WHEN OTHERS OR query_canceled THEN
@@ -238,6 +238,26 @@ BEGIN
         FROM jsonb_array_elements(p -> 'k') AS x(v) WHERE k.key = x.v ->> 0;
     END IF;
     RETURN seqs;
+END
+$fn$;
+-- True once seq g can no longer commit: taken by an append that ended
+-- without committing (a hole, then recorded), or never taken. Under the
+-- seq/time lock every taken seq's append holds its lock if still running.
+CREATE OR REPLACE FUNCTION {s}.settled(g bigint)
+RETURNS boolean LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF g > (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {s}.seq) THEN
+        RETURN false;  -- not taken yet
+    END IF;
+    PERFORM pg_advisory_xact_lock({clock_ns}, {clock_key});
+    IF NOT pg_try_advisory_xact_lock({seq_ns}, (g % 2147483647)::integer) THEN
+        RETURN false;  -- its append is still running
+    END IF;
+    IF EXISTS (SELECT 1 FROM {s}.journal WHERE seq = g) THEN
+        RETURN false;  -- it committed: read it
+    END IF;
+    INSERT INTO {s}.holes (seq) VALUES (g) ON CONFLICT DO NOTHING;
+    RETURN true;
 END
 $fn$;
 """
@@ -269,6 +289,7 @@ class Spec:
             genesis=sql.Literal(GENESIS),
             clock_ns=sql.Literal(CLOCK_NAMESPACE),
             clock_key=sql.Literal(self.clock_key),
+            seq_ns=sql.Literal(SEQ_NAMESPACE),
         )
 
 

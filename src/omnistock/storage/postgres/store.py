@@ -126,15 +126,10 @@ class PostgresStore(Store):
             .format(s)
             .as_bytes(conn)
         )
-        # One statement, so one snapshot: its xmin/xmax and the rows it sees.
         self._q_tail = (
             sql.SQL(
-                "SELECT x.xmin, x.xmax, j.seq, j.ts_us, j.kind, j.sku, j.location, j.qty, j.ref,"
-                " j.channel, j.key, j.data, j.leaf FROM (SELECT"
-                " pg_snapshot_xmin(c)::text::bigint AS xmin,"
-                " pg_snapshot_xmax(c)::text::bigint AS xmax FROM pg_current_snapshot() AS c) x"
-                " LEFT JOIN LATERAL (SELECT * FROM {}.journal WHERE seq > %s AND seq <= %s"
-                " ORDER BY seq LIMIT %s) j ON true"
+                "SELECT seq, ts_us, kind, sku, location, qty, ref, channel, key, data, leaf"
+                " FROM {}.journal WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
             )
             .format(s)
             .as_bytes(conn)
@@ -144,11 +139,7 @@ class PostgresStore(Store):
             .format(s)
             .as_bytes(conn)
         )
-        self._q_add_holes = (
-            sql.SQL("INSERT INTO {}.holes (seq) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING")
-            .format(s)
-            .as_bytes(conn)
-        )
+        self._q_settled = sql.SQL("SELECT {}.settled(%s)").format(s).as_bytes(conn)
         self._q_key = (
             sql.SQL("SELECT fingerprint, result, seq FROM {}.keys WHERE key = %s")
             .format(s)
@@ -254,7 +245,14 @@ class PostgresStore(Store):
             "k": keys,
             "res": conditions.reservations,
             "pos": [
-                [sku, loc, *d, (1 if free else 0) | (0 if seen is None else 2), *(seen or ())]
+                [
+                    sku,
+                    loc,
+                    *d,
+                    (0 if free is None else 1) | (0 if seen is None else 2),
+                    free or 0,
+                    *(seen or ()),
+                ]
                 for sku, loc, d, free, seen in conditions.positions
             ],
             "use": conditions.usage,
@@ -300,22 +298,28 @@ class PostgresStore(Store):
 
     def _tail_locked(self, since: int, until: int) -> tuple[list[Any], int, bool]:
         limit = self.READ_BATCH
-        with self._reading("read the journal") as conn:
-            got = conn.execute(self._q_tail, (since, until, limit)).fetchall()
-        xmin, xmax = int(got[0][0]), int(got[0][1])
-        rows = [r[2:] for r in got if r[2] is not None]
         hz = self._horizon
-        safe, horizon, proven = hz.walk(since, rows, xmin, xmax, hz.holes)
-        if len(safe) < len(rows):  # stopped at a gap: it may be a hole another reader proved
-            with self._reading("read the holes") as conn:
-                stored = {int(r[0]) for r in conn.execute(self._q_holes, (horizon, rows[-1][0]))}
-            if stored - hz.holes:
-                safe, horizon, proven = hz.walk(since, rows, xmin, xmax, stored)
-        if proven:
-            with self._writing("record holes") as conn:
-                conn.execute(self._q_add_holes, (proven,))
-        more = len(safe) == len(rows) and len(rows) == limit
-        return safe, horizon, more
+        while True:
+            with self._reading("read the journal") as conn:
+                got = conn.execute(self._q_tail, (since, until, limit)).fetchall()
+            safe, horizon, ask = hz.walk(since, got)
+            if ask is None or not self._settled(ask):
+                more = len(safe) == len(got) and len(got) == limit
+                return safe, horizon, more
+
+    def _settled(self, seq: int) -> bool:
+        """True if ``seq`` is a hole (recorded) or was filled meanwhile:
+        either way, read again. See ``tail.py``."""
+        with self._reading("read the holes") as conn:
+            if conn.execute(self._q_holes, (seq - 1, seq)).fetchone() is not None:
+                self._horizon.holes.add(seq)
+                return True
+        with self._writing("settle a missing seq") as conn:
+            row = conn.execute(self._q_settled, (seq,)).fetchone()
+        if row is not None and row[0]:
+            self._horizon.holes.add(seq)
+            return True
+        return False
 
     def _tail(self, since: int, until: int | None) -> Iterator[Any]:
         hi = _MAX_SEQ if until is None else until

@@ -6,17 +6,16 @@ that folded 7 and moved its head past 6 would never see 6. So readers
 fold only up to the **safe horizon**: the last seq before the first one
 that is not visible yet and may still commit.
 
-Why a missing seq ``g`` with visible rows after it is decided by
-transaction ids. The append function gives its transaction an id before it
-takes a seq (``pg_current_xact_id()``), so the transaction that took ``g``
-had an id when a later row became visible. Observed with snapshot ``S``,
-that transaction is finished or still running with an id below
-``xmax(S)``. Once a later snapshot's ``xmin`` reaches ``xmax(S)``, every
-transaction running at ``S`` has ended; if ``g`` is still missing, it was
-never committed (a rolled-back or crashed writer) and is a **hole**,
-recorded in the ``holes`` table so no reader waits on it again and
-``check()`` can tell a hole from a deleted row. This is the ``xmin``
-horizon event stores on PostgreSQL use to tail a journal.
+Why a missing seq ``g`` with visible rows after it is decided by locks,
+not by waiting. The append function takes its seqs inside a section of
+microseconds under one advisory lock, and there, before leaving it, takes a
+transaction lock on its first seq, held until it commits or rolls back. A
+reader that sees ``g`` missing for a while asks ``settled(g)``: under the
+section's lock (so no append is between taking a seq and locking it), if
+``g``'s lock is free and its row still absent, the append that took ``g``
+ended without committing: ``g`` is a **hole**, recorded in the ``holes``
+table so no reader waits on it again and ``check()`` reports it (only a
+server crash or an error after the seqs were taken leaves one).
 
 The chain (``storage.chain``) is linked here, by readers, over the leaves
 the writers stored, in seq order behind the horizon; ``marks`` keep the
@@ -25,6 +24,7 @@ chain hash at some seqs so no reader links from the start twice.
 
 from __future__ import annotations
 
+import time
 from typing import Final
 
 from ..base import Row
@@ -33,39 +33,39 @@ MARK_EVERY: Final = 4096
 """A chain mark is kept at each multiple of this seq (and at snapshot seqs)."""
 
 
+SETTLE_AFTER: Final = 0.02
+"""Seconds a seq must stay missing before a reader asks whether it settled:
+appends in flight commit within moments, and asking takes the seq lock."""
+
+
 class Horizon:
-    """One reader's view of gaps: each missing seq, with the ``xmax`` of
-    the snapshot it was first seen missing in; and the known holes."""
+    """One reader's view of gaps: when each missing seq was first seen
+    missing, and the holes it knows."""
 
     __slots__ = ("holes", "seen")
 
     def __init__(self) -> None:
-        self.seen: dict[int, int] = {}
+        self.seen: dict[int, float] = {}
         self.holes: set[int] = set()
 
-    def walk(
-        self, since: int, rows: list[Row], xmin: int, xmax: int, stored_holes: set[int]
-    ) -> tuple[list[Row], int, list[int]]:
-        """The rows of ``rows`` (visible in a snapshot with ``xmin``/``xmax``,
-        ``seq > since``, in order) that are safe to fold, the new horizon,
-        and the holes newly proven. Stops at the first missing seq that may
-        still commit. O(rows + gaps)."""
+    def walk(self, since: int, rows: list[Row]) -> tuple[list[Row], int, int | None]:
+        """The rows of ``rows`` (``seq > since``, in order) that are safe to
+        fold, the new horizon, and the missing seq it stopped at if it has
+        been missing for ``SETTLE_AFTER`` (worth asking ``settled``).
+        O(rows + holes crossed)."""
         out: list[Row] = []
-        proven: list[int] = []
         expected = since + 1
         for row in rows:
             seq = row[0]
-            while expected < seq:
-                if expected in self.holes or expected in stored_holes:
-                    self.holes.add(expected)
-                elif xmin >= self.seen.setdefault(expected, xmax):
-                    self.holes.add(expected)
-                    proven.append(expected)
-                else:
-                    return out, expected - 1, proven
+            while expected < seq and expected in self.holes:
                 expected += 1
+            if expected < seq:
+                now = time.monotonic()
+                first = self.seen.setdefault(expected, now)
+                ask = expected if now - first >= SETTLE_AFTER else None
+                return out, expected - 1, ask
             out.append(row)
             expected = seq + 1
-        if self.seen:  # forget gaps that filled in or were proven
-            self.seen = {g: x for g, x in self.seen.items() if g >= expected}
-        return out, expected - 1, proven
+        if self.seen:  # forget gaps that filled in
+            self.seen = {g: t for g, t in self.seen.items() if g >= expected}
+        return out, expected - 1, None
