@@ -1,6 +1,6 @@
 """Bytes per stocked position in omnistock's replica (issue 14): a script.
 
-    python -m benchmarks.memory                    # the three cases, about a minute
+    python -m benchmarks.memory                    # the three cases, about 90 s
     python -m benchmarks.memory --skus 20000       # smaller, for a quick look
     python -m benchmarks.memory --replay-skus 100000   # the 20M-position replica, measured
 
@@ -16,10 +16,11 @@ whatever the store keeps (SQLite's page cache is bounded, about 2 MB).
   before are received (one unit each, ``Inventory.receive``; there is no
   bulk receipt). A new SKU's name is interned too, so this is SKU plus
   position.
-- ``known-skus``: the same, then a second location is added and the same
-  SKUs are received there: new positions of known SKUs, the issue's case
-  (target: at most 32 B a position). Measured from before the location is
-  added, so the grid's new column is counted.
+- ``known-skus``: the same SKUs received at one location first, then a
+  second location is added and the SKUs are received there: new positions
+  of known SKUs, the issue's case (target: at most 32 B a position).
+  Measured from before the location is added, so the grid's new column is
+  counted.
 - ``replica``: a ``LedgerState`` built by ``ledger.replay`` of a generated
   journal (``workloads.journal_rows``: the locations, then one receipt per
   position), ``--replay-skus`` x ``--replay-locs`` positions. By default
@@ -28,6 +29,11 @@ whatever the store keeps (SQLite's page cache is bounded, about 2 MB).
   follows from the doubling rule, ``Grid``), everything else is scaled from
   the measured point per position. Pass ``--replay-skus 100000`` to measure
   the 20M positions instead (several minutes and several GB).
+
+The receive cases open the store with periodic snapshots off, so the
+window measures the replica, then take one snapshot (``Inventory.snapshot``)
+and report the growth again ("after a snapshot"): writing one leaves freed
+buffers that the C allocator keeps, which RSS counts too.
 """
 
 from __future__ import annotations
@@ -53,9 +59,12 @@ def rss() -> int:
         return int(f.read().split()[1]) * PAGE
 
 
-def grid_bytes(inv_or_state: Any) -> int:
+def sizes(inv_or_state: Any) -> tuple[int, int]:
+    """Bytes of the grid's figures and of its ranged marks (0 before they
+    were an array)."""
     st = getattr(inv_or_state, "_state", inv_or_state)
-    return int(st.grid.nbytes())
+    marks = getattr(st.grid, "ranged", None)
+    return int(st.grid.nbytes()), int(getattr(marks, "nbytes", 0))
 
 
 def grid_capacity(n: int, start: int) -> int:
@@ -70,7 +79,7 @@ def grid_capacity(n: int, start: int) -> int:
 def case_receive(skus: int, known: bool, workdir: str) -> dict[str, Any]:
     from omnistock import Inventory, Location
 
-    inv = Inventory.open(f"sqlite:///{workdir}/m.db")
+    inv = Inventory.open(f"sqlite:///{workdir}/m.db", snapshot_every=10**12)
     inv.add_location(Location("L0"))
     warm = 2_000  # statements, caches and the grid's first rows, before measuring
     for i in range(warm):
@@ -79,17 +88,26 @@ def case_receive(skus: int, known: bool, workdir: str) -> dict[str, Any]:
     if known:
         for name in names:
             inv.receive(name, "L0", 1)
-    r0, g0, t0 = rss(), grid_bytes(inv), time.perf_counter()
+    r0, (g0, m0), t0 = rss(), sizes(inv), time.perf_counter()
     loc = "L0"
     if known:
         inv.add_location(Location("L1"))
         loc = "L1"
     for name in names:
         inv.receive(name, loc, 1)
-    r1, g1, t1 = rss(), grid_bytes(inv), time.perf_counter()
+    r1, (g1, m1), t1 = rss(), sizes(inv), time.perf_counter()
     assert inv.on_hand(names[-1], loc) == 1
+    inv.snapshot()
+    r2 = rss()
     inv.close()
-    return {"positions": skus, "rss": r1 - r0, "grid": g1 - g0, "seconds": t1 - t0}
+    return {
+        "positions": skus,
+        "rss": r1 - r0,
+        "grid": g1 - g0,
+        "ranged": m1 - m0,
+        "rss_snap": r2 - r0,
+        "seconds": t1 - t0,
+    }
 
 
 def case_replica(skus: int, locs: int) -> dict[str, Any]:
@@ -107,7 +125,9 @@ def case_replica(skus: int, locs: int) -> dict[str, Any]:
             journal_rows(locs + 2 * skus * locs, skus, locs), locs + skus * locs
         )
 
-    replay(LedgerState(), rows(100, 4))  # loads the replay kernel before measuring
+    # Loads the replay kernel before measuring: a flush of 64 rows or more
+    # calls it, and a new SKU flushes, so 100 locations a SKU.
+    replay(LedgerState(), rows(4, 100))
     positions = skus * locs
     r0, t0 = rss(), time.perf_counter()
     st = LedgerState()
@@ -115,10 +135,12 @@ def case_replica(skus: int, locs: int) -> dict[str, Any]:
     assert n == locs + positions and st.grid.shape == (skus, locs)
     assert int(np.asarray(st.grid.used()[0]).sum()) == 1_000 * positions
     r1, t1 = rss(), time.perf_counter()
+    grid, ranged = sizes(st)
     return {
         "positions": positions,
         "rss": r1 - r0,
-        "grid": grid_bytes(st),
+        "grid": grid,
+        "ranged": ranged,
         "grid_cap": list(st.grid.holdable.shape),
         "seconds": t1 - t0,
     }
@@ -139,9 +161,11 @@ def run_case(args: list[str]) -> dict[str, Any]:
 
 def row(label: str, r: dict[str, Any], note: str = "") -> str:
     p = r["positions"]
+    other = r["rss"] - r["grid"] - r["ranged"]
+    snap = f"{r['rss_snap'] / p:.1f}" if "rss_snap" in r else "-"
     return (
-        f"| {label} | {p:,} | {r['rss'] / 2**20:.1f} MiB | {r['rss'] / p:.1f} "
-        f"| {r['grid'] / p:.1f} | {(r['rss'] - r['grid']) / p:.1f} | {note} |"
+        f"| {label} | {p:,} | {r['rss'] / 2**20:.1f} MiB | **{r['rss'] / p:.1f}** "
+        f"| {r['grid'] / p:.1f} | {r['ranged'] / p:.1f} | {other / p:.1f} | {snap} | {note} |"
     )
 
 
@@ -165,8 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     known = run_case(["--case", "known-skus", "--skus", n])
     rep_args = ["--replay-skus", str(a.replay_skus), "--replay-locs", str(a.replay_locs)]
     rep = run_case(["--case", "replica", *rep_args])
-    print("| case | positions | RSS growth | B/position | grid B/position | other B/position | |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    print(
+        "| case | positions | RSS growth | B/position | grid | ranged | other "
+        "| B/position after a snapshot | |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     print(row("receive, new SKUs, 1 location (SQLite)", new, "SKU name interned too"))
     ok = "met" if known["rss"] / known["positions"] <= TARGET else "missed"
     print(row("receive, known SKUs, new location (SQLite)", known, f"target <= {TARGET}: {ok}"))
@@ -174,9 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     print(row(label, rep, f"measured, grid capacity {rep['grid_cap'][0]}x{rep['grid_cap'][1]}"))
     big_skus, big_locs = 100_000, 200
     if (a.replay_skus, a.replay_locs) != (big_skus, big_locs):
-        # Extrapolated: the grid's bytes follow from the doubling rule (the
-        # capacity the measured replica started from is scaled, not guessed),
-        # the rest (ranged marks, names) is taken per position as measured.
+        # Extrapolated: the grid's capacity follows from the doubling rule,
+        # the ranged marks take what they took per cell, and the rest (SKU
+        # names and the like) what it took per position at the measured size.
         from omnistock.ledger.grid import Grid
 
         g = Grid()
@@ -184,11 +211,17 @@ def main(argv: list[str] | None = None) -> int:
         del g
         big = big_skus * big_locs
         cap = grid_capacity(big_skus, rows0) * grid_capacity(big_locs, cols0)
-        other = (rep["rss"] - rep["grid"]) / rep["positions"]
-        est = {"positions": big, "grid": 16 * cap, "rss": 16 * cap + other * big}
+        other = (rep["rss"] - rep["grid"] - rep["ranged"]) / rep["positions"]
+        marks = cap * rep["ranged"] / (rep["grid_cap"][0] * rep["grid_cap"][1])  # per cell
+        est = {
+            "positions": big,
+            "grid": 16 * cap,
+            "ranged": marks,
+            "rss": 16 * cap + marks + other * big,
+        }
         print(row(f"replay, {big_skus:,} SKUs x {big_locs} locations", est, "extrapolated"))
     secs = new["seconds"] + known["seconds"] + rep["seconds"]
-    print(f"\nmeasured parts took {secs:.0f} s; 'other' = RSS growth - grid bytes")
+    print(f"\nmeasured parts took {secs:.0f} s; grid, ranged: the arrays' bytes; other: the rest")
     return 0
 
 
