@@ -62,7 +62,7 @@ def conditions(
             free.add((g.sku, g.location))
         elif isinstance(g, Unchanged):
             seen[(g.sku, g.location)] = g.figures
-    g = st.grid
+    grid = st.grid
     positions = []
     for k in sorted(change.positions.keys() | free | seen.keys() | held_at.keys()):
         ch = change.positions.get(k)
@@ -78,8 +78,8 @@ def conditions(
         offset: int | None = 0 if k in free else None
         low = held_at.get(k)
         if low is not None:  # the ATP after its hold rows, against the ATP now
-            s_, l_ = g.sku_ix[k[0]], g.loc_ix[k[1]]
-            now = int(g.holdable[s_, l_]) - int(g.reserved[s_, l_])
+            s_, l_ = grid.sku_ix[k[0]], grid.loc_ix[k[1]]
+            now = int(grid.holdable[s_, l_]) - int(grid.reserved[s_, l_])
             offset = min(0 if offset is None else offset, low - now)
         positions.append((k[0], k[1], d, offset, seen.get(k)))
     usage = [(k, v, _limit(st, k) if v > 0 else None) for k, v in sorted(change.usage.items())]

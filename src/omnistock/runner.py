@@ -46,7 +46,7 @@ from .expiry import plan_expiry
 from .ledger.replay import replay
 from .ledger.savepoint import Savepoint
 from .ledger.state import LedgerState
-from .planning import Context, Datas, guards_of, nothing
+from .planning import Context, Datas, Guard, guards_of, nothing
 from .storage import Commit, NewRow, Store
 from .tailing import Tailing
 
@@ -193,9 +193,6 @@ class Runner:
             due = first is not None and first <= now
             lone = len(batch) == 1 and batch[0].then is None and not whole
             lone = lone and (batch[0].alone or (batch[0].key is None and not due))
-            lone = lone and (
-                batch[0].alone or self.tailing is None
-            )  # guarded: deltas need a savepoint
             try:
                 if lone and due:  # a bulk command: expire first, on its own
                     self._commit_group([], now)
@@ -243,7 +240,9 @@ class Runner:
         st = self.state
         if cmd.key is not None and self._settled_by_key(cmd, None):
             return
-        cx = Context(now, max(now, st.last_ts), cmd.key, self.store.partitioned)
+        if self.tailing is not None:
+            self.tailing.begin()
+        cx = self._context(now, cmd.key)
         try:
             plan = cmd.plan(st, cx)
         except OmnistockError as exc:
@@ -269,6 +268,9 @@ class Runner:
             raise _Retry  # a guarded store checks what was held, not what was refused
         if not rows and cmd.key is None:
             cmd.settle(plan.result(st))
+            return
+        if self.tailing is not None and plan.undo is None:
+            self._commit_lone_guarded(cmd, plan.rows, plan.datas, guards_of(plan), plan.result)
             return
         result = plan.result(st) if cmd.key is not None else None
         text = None if cmd.key is None else codec.encode(result)
@@ -296,6 +298,37 @@ class Runner:
         cmd.done = True
         if st.head - self._last_snap >= self.snapshot_every:
             self._maybe_snapshot()
+
+    def _commit_lone_guarded(
+        self,
+        cmd: Command[Any],
+        rows: list[NewRow],
+        datas: Datas,
+        guards: Sequence[Guard],
+        result: Callable[[LedgerState], Any],
+    ) -> None:
+        """A lone command on a guarded store: its rows folded under a
+        savepoint (what they change is what the store checks), appended,
+        kept if the store took them, rolled back if not."""
+        t = self.tailing
+        assert t is not None
+        sp = Savepoint(self.state)
+        try:
+            self._apply(sp, rows, datas)
+            cmd.result = result(self.state)
+            t.guards.extend(guards)
+            t.append(sp, [Commit(tuple(rows))], [cmd])
+        except ConcurrencyConflict:
+            sp.rollback()
+            raise _Retry from None
+        except BaseException as exc:
+            sp.rollback()
+            if not isinstance(exc, Exception):
+                raise
+            cmd.settle(error=failed(cmd, exc) if not isinstance(exc, OmnistockError) else exc)
+            return
+        cmd.done = True
+        self._maybe_snapshot()
 
     def _commit_group(self, batch: list[Command[Any]], now: int, whole: bool = False) -> None:
         st = self.state

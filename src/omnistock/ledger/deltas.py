@@ -196,10 +196,10 @@ class Change:
             )
         self.reservations: dict[str, tuple[ResFigures | None, ResFigures | None]] = {}
         for rid, old in sp.holds.items():
-            before = hold_figures(old, g) if isinstance(old, Hold) else None
-            after = hold_figures(st.holds.by_id.get(rid), g)
-            if before != after:
-                self.reservations[rid] = (before, after)
+            rb = hold_figures(old, g) if isinstance(old, Hold) else None
+            ra = hold_figures(st.holds.by_id.get(rid), g)
+            if rb != ra:
+                self.reservations[rid] = (rb, ra)
         for token, old_b in sp.batches.items():
             bb, ba = block_figures(old_b), block_figures(st.holds.batches.get(token))
             if bb != ba:

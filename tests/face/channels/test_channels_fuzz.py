@@ -276,12 +276,13 @@ def mutated(draw: st.DrawFn, adapter: str) -> bytes:
         if depth >= 900:  # too deep for json.dumps: splice the bomb in as text
             body = body.replace("null", "[" * depth + "]" * depth, 1)
         return body.encode()
-    elif how == "hostile" and last in OPTIONAL:
-        parent[last] = draw(WRONG_STR)
+    elif how == "hostile" and last in OPTIONAL:  # null is a valid optional value
+        parent[last] = draw(WRONG_STR.filter(lambda v: v is not None))
     elif isinstance(value, int) and not isinstance(value, bool):
         parent[last] = draw(WRONG_INT)
     elif isinstance(value, str):
-        parent[last] = draw(WRONG_STR)
+        wrong = WRONG_STR.filter(lambda v: v is not None) if last in OPTIONAL else WRONG_STR
+        parent[last] = draw(wrong)
     else:  # a list or object replaced by a scalar
         parent[last] = draw(st.one_of(st.none(), st.integers(), st.text(max_size=3)))
     # ensure_ascii=False with a lone surrogate gives bytes that are not UTF-8: also hostile
