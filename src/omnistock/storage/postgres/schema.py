@@ -140,7 +140,8 @@ BEGIN
         END IF;
     END IF;
     -- [id, before, after]; before/after: null (none) or [state, lines digest, expires]
-    FOR e IN SELECT value FROM jsonb_array_elements(p -> 'res') LOOP
+    FOR e IN SELECT value FROM jsonb_array_elements(p -> 'res')
+            WHERE jsonb_array_length(p -> 'res') > 0 LOOP
         IF jsonb_typeof(e -> 1) = 'null' THEN
             INSERT INTO {s}.reservations (id, state, lines, expires_us)
             VALUES (e ->> 0, e -> 2 ->> 0, e -> 2 ->> 1, (e -> 2 ->> 2)::bigint)
@@ -189,7 +190,8 @@ BEGIN
         END IF;
     END LOOP;
     -- [key, delta, limit or null]
-    FOR e IN SELECT value FROM jsonb_array_elements(p -> 'use') LOOP
+    FOR e IN SELECT value FROM jsonb_array_elements(p -> 'use')
+            WHERE jsonb_array_length(p -> 'use') > 0 LOOP
         INSERT INTO {s}.usage AS x (k, n) VALUES (e ->> 0, (e ->> 1)::bigint)
         ON CONFLICT (k) DO UPDATE SET n = x.n + EXCLUDED.n
         RETURNING x.n INTO u;
@@ -211,22 +213,20 @@ BEGIN
     -- Seqs and times together, in a section of microseconds: (seq, ts) never
     -- goes backwards along the journal, and nothing is held until commit but
     -- a lock on the first seq, which tells readers the append is in flight.
-    BEGIN
-        PERFORM pg_advisory_lock({clock_ns}, {clock_key});
-        SELECT last_value INTO last_ts FROM {s}.clock;
-        FOR i IN 1 .. n LOOP
-            t := greatest((p -> 'r' -> (i - 1) ->> 0)::bigint, last_ts);
-            last_ts := t;
-            tss[i] := t;
-            seqs[i] := nextval('{s}.seq');
-        END LOOP;
-        PERFORM pg_advisory_xact_lock({seq_ns}, (seqs[1] % 2147483647)::integer);
-        PERFORM setval('{s}.clock', last_ts);
-        PERFORM pg_advisory_unlock({clock_ns}, {clock_key});
-    EXCEPTION WHEN OTHERS OR query_canceled THEN
-        PERFORM pg_advisory_unlock({clock_ns}, {clock_key});
-        RAISE;
-    END;
+    -- No EXCEPTION block here (a subtransaction per append costs more than
+    -- the rest of this section): nothing below can fail but a cancel, and
+    -- the client unlocks its session's advisory locks after any error.
+    PERFORM pg_advisory_lock({clock_ns}, {clock_key});
+    SELECT last_value INTO last_ts FROM {s}.clock;
+    FOR i IN 1 .. n LOOP
+        t := greatest((p -> 'r' -> (i - 1) ->> 0)::bigint, last_ts);
+        last_ts := t;
+        tss[i] := t;
+        seqs[i] := nextval('{s}.seq');
+    END LOOP;
+    PERFORM pg_advisory_xact_lock({seq_ns}, (seqs[1] % 2147483647)::integer);
+    PERFORM setval('{s}.clock', last_ts);
+    PERFORM pg_advisory_unlock({clock_ns}, {clock_key});
     INSERT INTO {s}.journal
         (seq, ts_us, kind, sku, location, qty, ref, channel, key, data, leaf)
     SELECT seqs[x.i], tss[x.i], x.e ->> 1, x.e ->> 2, x.e ->> 3, (x.e ->> 4)::bigint,
@@ -261,6 +261,11 @@ BEGIN
 END
 $fn$;
 """
+
+
+DDL_ID: Final = f"{zlib.crc32(DDL.encode('utf-8')):08x}"
+"""Which text of the DDL made a schema: a schema made by another text of
+the same version gets this one's functions when opened."""
 
 
 class Spec:
@@ -300,7 +305,7 @@ def open_schema(conn: psycopg.Connection[Any], spec: Spec) -> None:
     the CREATE privilege). Creators and migrators serialise on an advisory
     lock, so two processes opening a fresh or old schema at once are safe."""
     meta = _read_meta(conn, spec)
-    if meta and _version(meta, spec) == SCHEMA_VERSION:
+    if meta and _version(meta, spec) == SCHEMA_VERSION and meta.get("ddl") == DDL_ID:
         return
     from psycopg import sql
 
@@ -326,6 +331,15 @@ def open_schema(conn: psycopg.Connection[Any], spec: Spec) -> None:
             from .migrate import migrate
 
             migrate(conn, spec)
+        elif meta.get("ddl") != DDL_ID:  # same tables, newer functions: replace them
+            create_tables(conn, spec)
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.meta (name, value) VALUES ('ddl', %s)"
+                " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value"
+            ).format(s),
+            (DDL_ID,),
+        )
 
 
 def _read_meta(conn: psycopg.Connection[Any], spec: Spec) -> dict[str, str] | None:
@@ -382,8 +396,8 @@ def _create(conn: psycopg.Connection[Any], spec: Spec) -> None:
 
     create_tables(conn, spec)
     conn.execute(
-        sql.SQL("INSERT INTO {}.meta (name, value) VALUES (%s, %s), (%s, %s)").format(
+        sql.SQL("INSERT INTO {}.meta (name, value) VALUES (%s, %s), (%s, %s), (%s, %s)").format(
             sql.Identifier(spec.name)
         ),
-        ("version", str(SCHEMA_VERSION), "partitions", str(spec.partitions)),
+        ("version", str(SCHEMA_VERSION), "partitions", str(spec.partitions), "ddl", DDL_ID),
     )

@@ -264,29 +264,42 @@ class PostgresStore(Store):
             payload = _dumps(body)
         except (TypeError, ValueError) as e:
             raise InvalidInput("commits", commits, f"cannot be stored: {e}") from None
-        pg = driver()
         with self._writing("append") as conn:
             try:
                 row = conn.execute(self._q_append, (payload,)).fetchone()
-            except pg.errors.UniqueViolation as e:
-                what = {"keys": "idempotency key", "claims": "id"}.get(
-                    e.diag.table_name or "", "row"
-                )
-                raise ConcurrencyConflict(
-                    f"{what} already recorded by another writer ({e.diag.message_detail})"
-                ) from None
-            except pg.errors.DeadlockDetected:
-                raise ConcurrencyConflict("deadlock with another writer; retried") from None
-            except pg.Error as e:
-                if e.sqlstate == OUTDATED:
-                    raise StorageError(
-                        f"PostgreSQL store (schema {self.schema!r}): {e.diag.message_primary}"
-                    ) from None
-                if e.sqlstate == CONFLICT:
-                    raise ConcurrencyConflict(e.diag.message_primary or "a guard failed") from None
-                raise
+            except BaseException as e:
+                self._unlock_after_error(conn)
+                raise self._translate(e) from None
         assert row is not None
         return [int(x) for x in row[0] or ()]
+
+    def _unlock_after_error(self, conn: psycopg.Connection[Any]) -> None:
+        """The append takes a session advisory lock for microseconds; an
+        error inside it (a cancel) would leave it held by this session and
+        every writer waiting: release all of this session's. Best effort: a
+        broken connection has lost its locks with its session."""
+        with suppress(Exception):
+            conn.execute("SELECT pg_advisory_unlock_all()")
+
+    def _translate(self, e: BaseException) -> BaseException:
+        """A failed append's error as the port's: a guard, key or id taken
+        (or a deadlock) is ``ConcurrencyConflict``; the rest as raised."""
+        pg = driver()
+        if isinstance(e, pg.errors.UniqueViolation):
+            table = e.diag.table_name or ""
+            what = {"keys": "idempotency key", "claims": "id"}.get(table, "row")
+            return ConcurrencyConflict(
+                f"{what} already recorded by another writer ({e.diag.message_detail})"
+            )
+        if isinstance(e, pg.errors.DeadlockDetected):
+            return ConcurrencyConflict("deadlock with another writer")
+        if isinstance(e, pg.Error) and e.sqlstate == OUTDATED:
+            return StorageError(
+                f"PostgreSQL store (schema {self.schema!r}): {e.diag.message_primary}"
+            )
+        if isinstance(e, pg.Error) and e.sqlstate == CONFLICT:
+            return ConcurrencyConflict(e.diag.message_primary or "a guard failed")
+        return e
 
     # -- reading behind the safe horizon (tail.py) -------------------------------------------
 
