@@ -281,13 +281,6 @@ def test_readers_stop_before_an_append_in_flight_with_a_younger_xid(
     assert seqs(s.tail(0)[0]) == [1, 2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug (storage/postgres/tail.py, Horizon.walk): a negative since (the "
-    "contract's StoreContract.test_read_bounds reads (-3, 1]) makes seqs -2..0 gaps: the "
-    "first read/tail returns nothing, later ones (after SETTLE_AFTER) ask settled() and "
-    "record seqs <= 0 in the holes table",
-)
 def test_a_negative_since_reads_from_the_first_row(
     open_pg: Callable[[], PostgresStore], schema: str
 ) -> None:
@@ -325,14 +318,6 @@ def test_a_rolled_back_append_leaves_a_proven_hole(
     assert counters is not None and counters.seq == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug (storage/postgres/store.py _tail_locked / tail.py Horizon.walk): a "
-    "reader consults the holes table only once a gap has stayed missing for SETTLE_AFTER, "
-    "so a fresh reader (a new process, Inventory.open's restore) stops at every hole "
-    "another reader already recorded: tail()/read() return the rows before it only, and "
-    "each recorded hole costs every new reader SETTLE_AFTER before it passes it",
-)
 def test_a_recorded_hole_does_not_stop_another_reader(
     open_pg: Callable[[], PostgresStore], schema: str, raw: Callable[[], Any]
 ) -> None:
@@ -378,14 +363,6 @@ def test_check_reports_a_hole(open_pg: Callable[[], PostgresStore]) -> None:
     assert [p for p in report.problems if "seq 4" not in p] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug (storage/postgres/tail.py Horizon.walk, store.py _tail_locked): a hole "
-    "at the end of the journal (the last append rolled back) is never settled, because "
-    "walk only asks about gaps below a visible row, so Inventory.check()/refresh()/at() "
-    "wait the whole catch-up timeout (tailing.CATCH_UP_WAIT, 10 s) for store.head(), log "
-    "'catch-up did not reach seq N', and check() does not report the hole",
-)
 def test_a_hole_at_the_end_is_proven_without_waiting(
     open_pg: Callable[[], PostgresStore],
     schema: str,

@@ -526,31 +526,6 @@ if StoreContract is not None:
             self._stores.append(store)
             return store
 
-        # The contract's read bounds, with the one case a known bug fails
-        # marked (see test_postgres_horizon.test_a_negative_since_reads_from_the_first_row).
-        _bounds = next(m for m in StoreContract.test_read_bounds.pytestmark)
-
-        @pytest.mark.parametrize(
-            _bounds.args[0],
-            [
-                pytest.param(
-                    *case,
-                    marks=pytest.mark.xfail(
-                        strict=True,
-                        reason="src bug (storage/postgres/tail.py): a negative since makes "
-                        "seqs <= 0 gaps, so the first read returns nothing",
-                    ),
-                )
-                if case[0] < 0
-                else case
-                for case in _bounds.args[1]
-            ],
-        )
-        def test_read_bounds(
-            self, store: Store, since: int, until: int | None, expected: list[int]
-        ) -> None:
-            super().test_read_bounds(store, since, until, expected)
-
         # A guarded store has no head to conflict on: the contract's two
         # head-based tests are replaced by what decides concurrency here.
 

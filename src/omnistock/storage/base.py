@@ -114,12 +114,16 @@ class Store(ABC):
     - ``append`` succeeds only if no conflicting row was appended since
       ``expected_head`` (optimistic concurrency); otherwise it raises
       ``ConcurrencyConflict`` and writes nothing. Stores without partitions
-      treat every row as conflicting. A partitioned store (PostgreSQL) treats
-      rows as conflicting when they share a partition (SKU hash); a row with
-      no SKU (network changes: None; bulk holds: "") conflicts with every row. A key already
-      recorded also raises ``ConcurrencyConflict`` (another writer used it).
-    - Sequence numbers start at 1 and are gap-free and increasing, in commit
-      order, so a reader that has seen ``seq <= h`` never misses a row later.
+      treat every row as conflicting. A key already recorded also raises
+      ``ConcurrencyConflict`` (another writer used it). A **guarded** store
+      (``guarded``: PostgreSQL) checks no head: ``append_guarded`` lands
+      only if the command's conditions hold, checked against its counters.
+    - Sequence numbers start at 1 and increase. A head-checking store gives
+      them gap-free, in commit order. A guarded store's commit out of order
+      (an append may take a seq, then commit after a later one): ``tail``
+      and ``read`` return rows only up to the safe horizon, so a reader that
+      has seen ``seq <= h`` never misses a row later; a seq whose append
+      never committed is a hole (``holes``).
     - Reads return rows in sequence order.
     - Times never go backwards along the journal: the store clamps each
       row's ``ts_us`` to at least its predecessor's, where it assigns the
@@ -235,9 +239,8 @@ class Store(ABC):
         return last
 
     def wait(self, head: int, timeout: float) -> bool:
-        """HeldBatch until the store's head passes ``head`` or ``timeout`` seconds
-        pass; True if it moved. The default polls; stores with notifications
-        (PostgreSQL LISTEN/NOTIFY) override it."""
+        """Wait until the store's head passes ``head`` or ``timeout`` seconds
+        pass; True if it moved. The default polls the head."""
         import time
 
         end = time.monotonic() + timeout

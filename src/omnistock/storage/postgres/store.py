@@ -127,9 +127,14 @@ class PostgresStore(Store):
             .as_bytes(conn)
         )
         self._q_tail = (
+            # One round trip: the last seq taken (so a missing tail is seen)
+            # and the rows after ``since``.
             sql.SQL(
-                "SELECT seq, ts_us, kind, sku, location, qty, ref, channel, key, data, leaf"
-                " FROM {}.journal WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
+                "SELECT q.top, j.seq, j.ts_us, j.kind, j.sku, j.location, j.qty, j.ref,"
+                " j.channel, j.key, j.data, j.leaf FROM (SELECT CASE WHEN is_called"
+                " THEN last_value ELSE 0 END AS top FROM {0}.seq) q LEFT JOIN LATERAL"
+                " (SELECT * FROM {0}.journal WHERE seq > %s AND seq <= %s ORDER BY seq"
+                " LIMIT %s) j ON true"
             )
             .format(s)
             .as_bytes(conn)
@@ -312,21 +317,28 @@ class PostgresStore(Store):
     def _tail_locked(self, since: int, until: int) -> tuple[list[Any], int, bool]:
         limit = self.READ_BATCH
         hz = self._horizon
+        since = max(0, since)
         while True:
             with self._reading("read the journal") as conn:
                 got = conn.execute(self._q_tail, (since, until, limit)).fetchall()
-            safe, horizon, ask = hz.walk(since, got)
-            if ask is None or not self._settled(ask):
-                more = len(safe) == len(got) and len(got) == limit
-                return safe, horizon, more
+            top = int(got[0][0])
+            rows = [r[1:] for r in got if r[1] is not None]
+            full = len(rows) == limit
+            safe, horizon, gap = hz.walk(since, rows, None if full else min(top, until))
+            if gap is None:
+                return safe, horizon, full
+            if gap not in hz.checked:  # another reader may have proven it a hole
+                hz.checked.add(gap)
+                with self._reading("read the holes") as conn:
+                    if conn.execute(self._q_holes, (gap - 1, gap)).fetchone() is not None:
+                        hz.holes.add(gap)
+                        continue
+            if not (hz.due(gap) and self._settled(gap)):
+                return safe, horizon, False
 
     def _settled(self, seq: int) -> bool:
-        """True if ``seq`` is a hole (recorded) or was filled meanwhile:
-        either way, read again. See ``tail.py``."""
-        with self._reading("read the holes") as conn:
-            if conn.execute(self._q_holes, (seq - 1, seq)).fetchone() is not None:
-                self._horizon.holes.add(seq)
-                return True
+        """True if ``seq`` is a hole (now recorded): its append ended
+        without committing. See ``tail.py``."""
         with self._writing("settle a missing seq") as conn:
             row = conn.execute(self._q_settled, (seq,)).fetchone()
         if row is not None and row[0]:
@@ -336,7 +348,7 @@ class PostgresStore(Store):
 
     def _tail(self, since: int, until: int | None) -> Iterator[Any]:
         hi = _MAX_SEQ if until is None else until
-        lo = since
+        lo = max(0, since)
         while lo < hi:
             rows, horizon, more = self._tail_batch(lo, hi)
             yield from rows

@@ -40,19 +40,24 @@ appends in flight commit within moments, and asking takes the seq lock."""
 
 class Horizon:
     """One reader's view of gaps: when each missing seq was first seen
-    missing, and the holes it knows."""
+    missing, which it has looked up in the holes table, and the holes it
+    knows."""
 
-    __slots__ = ("holes", "seen")
+    __slots__ = ("checked", "holes", "seen")
 
     def __init__(self) -> None:
         self.seen: dict[int, float] = {}
+        self.checked: set[int] = set()
         self.holes: set[int] = set()
 
-    def walk(self, since: int, rows: list[Row]) -> tuple[list[Row], int, int | None]:
+    def walk(
+        self, since: int, rows: list[Row], end: int | None
+    ) -> tuple[list[Row], int, int | None]:
         """The rows of ``rows`` (``seq > since``, in order) that are safe to
-        fold, the new horizon, and the missing seq it stopped at if it has
-        been missing for ``SETTLE_AFTER`` (worth asking ``settled``).
-        O(rows + holes crossed)."""
+        fold, the new horizon, and the first missing seq it stopped at (None
+        if none). ``end``: the last seq taken, when ``rows`` holds every row
+        up to it, so seqs missing after the last row are gaps too. Known
+        holes are stepped over. O(rows + holes crossed)."""
         out: list[Row] = []
         expected = since + 1
         for row in rows:
@@ -60,12 +65,21 @@ class Horizon:
             while expected < seq and expected in self.holes:
                 expected += 1
             if expected < seq:
-                now = time.monotonic()
-                first = self.seen.setdefault(expected, now)
-                ask = expected if now - first >= SETTLE_AFTER else None
-                return out, expected - 1, ask
+                self.seen.setdefault(expected, time.monotonic())
+                return out, expected - 1, expected
             out.append(row)
             expected = seq + 1
+        if end is not None:
+            while expected <= end and expected in self.holes:
+                expected += 1
+            if expected <= end:
+                self.seen.setdefault(expected, time.monotonic())
+                return out, expected - 1, expected
         if self.seen:  # forget gaps that filled in
             self.seen = {g: t for g, t in self.seen.items() if g >= expected}
+            self.checked = {g for g in self.checked if g >= expected}
         return out, expected - 1, None
+
+    def due(self, gap: int) -> bool:
+        """True once ``gap`` has been missing for ``SETTLE_AFTER``."""
+        return time.monotonic() - self.seen.get(gap, time.monotonic()) >= SETTLE_AFTER
