@@ -1,13 +1,19 @@
-"""Contention: 8 processes hammer 3 hot SKUs at 2 locations with hold,
-hold_many, bulk holds (``hold_many(HoldBatch)``, some of them expiring during
-the run), commit, release, sell and receive, on one SQLite file and on one
-PostgreSQL schema. Afterwards the journal is replayed row by row to prove
-that no hold ever took more than was available (a ``held-batch`` row is
-decoded and its lines summed per position), every acknowledged command is in
-the journal exactly once (and nothing else is), every bulk hold decided its
-orders as sequential holds would have on the journal before its row, a bulk
-hold's members expired by one ``expired-batch`` row exactly when no command
-had named them, and every process's ledger equals a fresh replay.
+"""Contention: 8 processes hammer 3 hot SKUs at 2 locations through the
+face (``Inventory``) with hold, hold_many, bulk holds (``hold_many(HoldBatch)``),
+allocate (unpinned lines the policy sources, some orders partial; an
+``unfillable`` answer is a refusal), commit, release, sell and receive, some
+holds, allocations and bulk holds with a TTL short enough to expire by the
+clock during the run, on one SQLite file and on one PostgreSQL schema.
+Afterwards the journal is replayed row by row to prove that no hold ever took
+more than was available (a ``held-batch`` row is decoded and its lines summed
+per position), every acknowledged command is in the journal exactly once (and
+nothing else is: an allocation's rows carry its key, a refusal wrote nothing),
+every bulk hold decided its orders as sequential holds would have on the
+journal before its row, a bulk hold's members expired by one ``expired-batch``
+row exactly when no command had named them, only short holds expired and
+never before their expiry, and every process's ledger equals a fresh replay.
+On PostgreSQL no command gave up after the bounded retries: a refusal is
+re-checked once after catching up, and a conflict on one position re-plans.
 
 The PostgreSQL case needs a server (``OMNISTOCK_PG_DSN``); it is skipped
 without one unless ``OMNISTOCK_REQUIRE_PG=1`` (CI), where it fails.
@@ -33,7 +39,7 @@ from _workers import (
     warm_context,
 )
 
-from omnistock import HoldBatchResult, Inventory, codec
+from omnistock import Allocation, HoldBatchResult, Inventory, codec
 from omnistock.ledger import heldbatches
 from omnistock.ledger.holds import HELD as HELD_STATE
 from omnistock.ledger.state import LedgerState
@@ -95,6 +101,8 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
     each command did."""
     st = LedgerState()
     held: dict[str, list[list[Any]]] = {}  # rid -> the rows of the hold command
+    hold_of: dict[str, tuple[int, str | None]] = {}  # rid -> its hold's (expiry, key)
+    expired_holds: set[str] = set()  # holds (not bulk members) that expired by the clock
     per_kind: dict[str, Counter[Any]] = {
         k: Counter() for k in ("committed", "released", "received", "sold", "expired")
     }
@@ -120,8 +128,11 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
                     f"oversold: seq {seq} holds {qty} of {sku}@{loc} with only {atp} available"
                 )
                 if '"exp"' in data:  # the hold itself, not a re-sourcing
-                    assert member is None, f"seq {seq} holds {ref} again"
+                    assert ref is not None and member is None, f"seq {seq} holds {ref} again"
+                    assert ref not in expired_holds, f"seq {seq} holds {ref} after it expired"
                     held.setdefault(ref, []).append([sku, loc, qty])
+                    exp_key = (_json(data)["exp"], key)
+                    assert hold_of.setdefault(ref, exp_key) == exp_key, row  # one command
             elif kind == heldbatches.HELD_BATCH:
                 assert sku == heldbatches.BATCH_SKU and loc is None and ref is not None, row
                 assert ref not in batches, f"seq {seq}: block {ref} journaled twice"
@@ -156,9 +167,15 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
                 assert ts >= b["exp"], f"seq {seq} expires block {ref} before its expiry"
                 expired_batches[ref] = set(live)
             elif kind == "expired":
-                # Only a bulk member that a command detached expires on its own.
-                assert member is not None and member[0] in named[member[1]], row
-                assert ts >= batches[member[1]]["exp"], row
+                # A hold, or a bulk member that a command detached (the others
+                # expire with their block), expires on its own, when it is due.
+                if member is None:
+                    assert ref in hold_of, f"seq {seq} expires {ref}, never held"
+                    assert ts >= hold_of[ref][0], f"seq {seq} expires {ref} before its expiry"
+                    expired_holds.add(ref)
+                else:
+                    assert member[0] in named[member[1]], row
+                    assert ts >= batches[member[1]]["exp"], row
                 per_kind[kind][ref] += 1
             elif kind in per_kind and key is not None:
                 # A keyed command's rows: count its distinct commands by key.
@@ -180,6 +197,8 @@ def _replay_checking_holds(url: str) -> dict[str, Any]:
     assert st.head == head
     return {
         "held": held,
+        "hold_of": hold_of,
+        "expired_holds": expired_holds,
         "kinds": per_kind,
         "by_key": by_key,
         "state": st,
@@ -234,6 +253,7 @@ def test_eight_processes_never_oversell_and_agree(kind: str, tmp_path: Path) -> 
         for rid, lines in acked_holds.items():
             assert journal_holds[rid] == lines, rid  # all lines, once each
 
+        allocs = _check_allocations_and_expiry(url, reports, j)
         bulk = _check_bulk_holds(url, reports, j)
         for kind_, acked_of in (
             ("committed", "commits"),
@@ -262,17 +282,85 @@ def test_eight_processes_never_oversell_and_agree(kind: str, tmp_path: Path) -> 
             )
             assert int(st.grid.holdable[s, l]) == STOCK + rec - sold, (sku, loc)
 
-        holds = len(acked_holds)
+        holds = len(acked_holds) - allocs["allocated"] - allocs["partial"]
         refused = sum(r["refused"] for r in reports)
         conflicts = sum(r["conflicts"] for r in reports)
         late = sum(r["late"] for r in reports)
         print(
             f"\n{kind}: {WORKERS} processes x {OPS} commands in {took:.1f} s; "
-            f"{holds} holds and {bulk['batches']} bulk holds ({bulk['members']} orders) "
-            f"acknowledged, {bulk['expired']} bulk holds expired, {refused} orders refused "
-            f"for stock, {late} commands too late for an expired member, {conflicts} gave "
-            f"up after bounded retries; journal {j['rows']} rows"
+            f"{holds} holds, {allocs['allocated']} allocations (+{allocs['partial']} partial, "
+            f"{allocs['unfillable']} unfillable) and {bulk['batches']} bulk holds "
+            f"({bulk['members']} orders) acknowledged; {allocs['expired']} of "
+            f"{allocs['short']} short holds and {bulk['expired']} bulk holds expired, "
+            f"{refused} orders refused for stock, {late} commands too late for an expired "
+            f"hold, {conflicts} gave up after bounded retries; journal {j['rows']} rows"
         )
+        written = [rid for r in reports for rid in r["written"]]
+        if written:  # see _workers.STALE_ERROR_BUG
+            print(f"{len(written)} holds refused yet written (STALE_ERROR_BUG): {written}")
+        # The workload did what it is meant to cover (counts, not timings).
+        kinds = j["kinds"]
+        for what, n in (
+            ("holds", holds),
+            ("allocations", allocs["allocated"]),
+            ("unfillable allocations", allocs["unfillable"]),
+            ("bulk holds", bulk["batches"]),
+            ("bulk holds expired", bulk["expired"]),
+            ("holds expired", allocs["expired"]),
+            ("refusals", refused),
+            *((k_, len(kinds[k_])) for k_ in ("committed", "released", "sold", "received")),
+        ):
+            assert n > 0, f"the workload had no {what}"
+        if kind == "postgresql":
+            # A guarded store re-checks a refusal once after catching up and
+            # retries a conflict on one position by re-planning: no command
+            # whose stock was there gave up.
+            assert conflicts == 0, f"{conflicts} commands gave up after bounded retries"
+
+
+def _check_allocations_and_expiry(
+    url: str, reports: list[dict[str, Any]], j: dict[str, Any]
+) -> dict[str, int]:
+    """An acknowledged allocation is a hold whose rows carry its key (a
+    plain hold's carry none), and its key records its result; an unfillable
+    one wrote nothing, not its key. Only holds acknowledged with a short TTL
+    expire on their own (``_replay_checking_holds`` checked when), and every
+    one of them has ended (expired, committed or released) by now."""
+    hold_of = j["hold_of"]
+    st: LedgerState = j["state"]
+    allocs = {key: v for r in reports for key, v in r["allocs"].items()}
+    unfillable = [key for r in reports for key in r["unfillable_keys"]]
+    short = {rid for r in reports for rid in r["short_holds"]}
+    by_rid = {rid: key for key, (rid, _status) in allocs.items()}
+    assert len(by_rid) == len(allocs)
+    for r in reports:
+        for rid in r["holds"]:
+            assert hold_of[rid][1] == by_rid.get(rid), (rid, hold_of[rid][1])
+    keys = {k for _exp, k in hold_of.values() if k is not None}
+    with Inventory.open(url) as inv:
+        for key, (rid, status) in allocs.items():
+            rec = inv.store.lookup_key(key)
+            assert rec is not None, key
+            res = codec.decode(rec.result)
+            assert isinstance(res, Allocation), (key, res)
+            assert res.reservation is not None and res.reservation.id == rid, key
+            assert res.status == status, key
+        for key in unfillable:
+            assert inv.store.lookup_key(key) is None, f"unfillable allocation {key} recorded"
+            assert key not in keys, f"unfillable allocation {key} has rows"
+    expired = j["expired_holds"]
+    assert expired <= short, f"long holds expired: {sorted(expired - short)}"
+    for rid in short:
+        h = st.holds.peek(rid)
+        assert h is not None and h.state != HELD_STATE, (rid, None if h is None else h.state)
+    statuses = Counter(status for _rid, status in allocs.values())
+    return {
+        "allocated": statuses["allocated"],
+        "partial": statuses["partial"],
+        "unfillable": len(unfillable),
+        "short": len(short),
+        "expired": len(expired),
+    }
 
 
 def _check_bulk_holds(url: str, reports: list[dict[str, Any]], j: dict[str, Any]) -> dict[str, int]:
@@ -345,7 +433,8 @@ def _check_bulk_holds(url: str, reports: list[dict[str, Any]], j: dict[str, Any]
                 assert key not in keyed, f"refused bulk key {key} has a row"
     for rid in j["kinds"]["expired"]:  # only detached short-TTL members expire alone
         member = heldbatches.split_rid(rid)
-        assert member is not None and acked[member[1]]["short"], rid
+        if member is not None:  # else a hold (_check_allocations_and_expiry)
+            assert acked[member[1]]["short"], rid
     return {"batches": len(acked), "members": members, "expired": len(j["expired_batches"])}
 
 
