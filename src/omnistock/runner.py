@@ -238,6 +238,8 @@ class Runner:
 
     def _commit_lone(self, cmd: Command[Any], now: int) -> None:
         st = self.state
+        cmd.error = cmd.result = None  # nothing from an earlier attempt outlives it
+        cmd.refused = False
         if cmd.key is not None and self._settled_by_key(cmd, None):
             return
         if self.tailing is not None:

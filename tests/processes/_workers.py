@@ -32,20 +32,6 @@ CRASH_TTL = 3600  # seconds; part of a keyed hold's fingerprint, so fixed
 SHORT_TTL = (0.05, 0.5)  # seconds: contention holds that expire during the run
 HELD = 1  # HoldBatchResult.status of a held order
 
-STALE_ERROR_BUG = True
-"""A known bug in ``Runner`` (src/omnistock/runner.py): an attempt on the
-group path (a hold due to expire) leaves the command's refusal in
-``cmd.error``; when the ledger was stale the runner catches up and tries
-again, now on the lone path (nothing is due any more: another process
-expired it), which commits the hold and sets the result but never clears
-that error, so ``hold()`` raises ``InsufficientStock`` for a hold it wrote.
-``test_refusals.py::test_a_stale_refusal_does_not_outlive_its_attempt``
-shows it (strict xfail while this is True). While True, the contention
-workers tell such a hold from a refusal by reading it back, count it and
-treat it as acknowledged; set it to False once the runner is fixed, and the
-contention test fails on any such hold again (the journal has an
-unacknowledged hold)."""
-
 # A bulk hold's orders as plain data: (order id, its lines as sorted [sku, loc, qty]).
 BulkOrders = list[tuple[str, list[list[Any]]]]
 
@@ -265,7 +251,6 @@ def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, A
     allocs: dict[str, list[Any]] = {}  # key -> [rid, status] of an acknowledged allocation
     unfillable_keys: list[str] = []  # keyed allocations answered unfillable
     short_holds: list[str] = []  # holds and allocations acknowledged with a short TTL
-    written: list[str] = []  # holds refused and journaled all the same (STALE_ERROR_BUG)
     last_short = 0  # latest expiry (us) of my short holds and bulk holds
     refused = conflicts = late = 0
 
@@ -290,29 +275,6 @@ def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, A
         else:
             open_ids.append(r.id)
             held_ids.add(r.id)
-
-    def written_anyway(o: Order, t: float | None) -> bool:
-        """A refused hold that was journaled all the same (``STALE_ERROR_BUG``):
-        record it as acknowledged, with its order's lines (pinned, distinct
-        positions: the rows it wrote) and an upper bound of its expiry."""
-        nonlocal last_short
-        if not STALE_ERROR_BUG:
-            return False
-        rid = o.id + "#1"
-        try:
-            inv.reservation(rid)
-        except errors.UnknownReservation:
-            return False
-        written.append(rid)
-        holds[rid] = sorted([ln.sku, ln.location, ln.qty] for ln in o.lines)
-        if t is not None:
-            short_ids.add(rid)
-            short_holds.append(rid)
-            last_short = max(last_short, int((time.time() + t) * 1e6) + 1)
-        else:
-            open_ids.append(rid)
-            held_ids.add(rid)
-        return True
 
     def allocate(i: int) -> None:
         """Unpinned lines sourced by the policy (split over both locations
@@ -395,11 +357,7 @@ def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, A
             if op == "hold":
                 t, short = pick_ttl()
                 o = order(i)
-                try:
-                    took(inv.hold(o) if t is None else inv.hold(o, ttl=t), short)
-                except errors.InsufficientStock:
-                    if not written_anyway(o, t):
-                        raise
+                took(inv.hold(o) if t is None else inv.hold(o, ttl=t), short)
             elif op == "allocate":
                 allocate(i)
             elif op == "hold_many":
@@ -491,7 +449,6 @@ def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, A
         "allocs": allocs,
         "unfillable_keys": unfillable_keys,
         "short_holds": short_holds,
-        "written": written,
         "refused": refused,
         "conflicts": conflicts,
         "late": late,

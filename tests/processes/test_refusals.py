@@ -32,7 +32,6 @@ from _workers import (
     COLD,
     COLD_FREE,
     SCARCE,
-    STALE_ERROR_BUG,
     background_writer,
     decode_held_batch,
     receiver,
@@ -221,13 +220,6 @@ def test_a_stale_ledger_holds_what_another_process_just_received(kind: str, tmp_
             assert inv.check().ok
 
 
-@pytest.mark.xfail(
-    STALE_ERROR_BUG,
-    strict=True,
-    reason="runner.py: the lone path never clears a refusal an earlier (group) attempt "
-    "left in cmd.error, so a hold it commits is reported as InsufficientStock; once fixed, "
-    "set _workers.STALE_ERROR_BUG = False",
-)
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_stale_refusal_does_not_outlive_its_attempt(kind: str, tmp_path: Path) -> None:
     """Process a's ledger misses that b expired a due hold and received more:
