@@ -65,10 +65,13 @@ CREATE TABLE IF NOT EXISTS {s}.journal (
     data text,
     leaf bytea NOT NULL
 );
+-- Every index is written by every append: only the two history lookups a
+-- command needs (a SKU's, a reservation's) have one. Times follow seqs,
+-- so seq_at() searches the primary key; history by location scans.
 CREATE INDEX IF NOT EXISTS journal_sku_seq ON {s}.journal (sku, seq);
-CREATE INDEX IF NOT EXISTS journal_location_seq ON {s}.journal (location, seq);
 CREATE INDEX IF NOT EXISTS journal_ref_seq ON {s}.journal (ref, seq);
-CREATE INDEX IF NOT EXISTS journal_ts_seq ON {s}.journal (ts_us, seq);
+DROP INDEX IF EXISTS {s}.journal_location_seq;
+DROP INDEX IF EXISTS {s}.journal_ts_seq;
 CREATE TABLE IF NOT EXISTS {s}.positions (
     sku text NOT NULL,
     location text NOT NULL,
@@ -84,8 +87,7 @@ CREATE TABLE IF NOT EXISTS {s}.reservations (
     lines text NOT NULL,
     expires_us bigint
 ) WITH (fillfactor = 70);
-CREATE INDEX IF NOT EXISTS reservations_due ON {s}.reservations (expires_us)
-    WHERE state = 'held';
+DROP INDEX IF EXISTS {s}.reservations_due;
 CREATE TABLE IF NOT EXISTS {s}.usage (
     k text PRIMARY KEY,
     n bigint NOT NULL
@@ -114,6 +116,7 @@ RETURNS bigint[] LANGUAGE plpgsql AS $fn$
 DECLARE
     n integer := jsonb_array_length(p -> 'r');
     e jsonb;
+    i integer;
     f integer;
     h bigint;
     r bigint;
@@ -140,8 +143,10 @@ BEGIN
         END IF;
     END IF;
     -- [id, before, after]; before/after: null (none) or [state, lines digest, expires]
-    FOR e IN SELECT value FROM jsonb_array_elements(p -> 'res')
-            WHERE jsonb_array_length(p -> 'res') > 0 LOOP
+    -- Loops index the arrays: a FOR over jsonb_array_elements() would run a
+    -- query per loop.
+    FOR i IN 0 .. jsonb_array_length(p -> 'res') - 1 LOOP
+        e := p -> 'res' -> i;
         IF jsonb_typeof(e -> 1) = 'null' THEN
             INSERT INTO {s}.reservations (id, state, lines, expires_us)
             VALUES (e ->> 0, e -> 2 ->> 0, e -> 2 ->> 1, (e -> 2 ->> 2)::bigint)
@@ -163,7 +168,8 @@ BEGIN
     END LOOP;
     -- [sku, location, d_holdable, d_reserved, d_safety, d_unsellable, flags,
     --  free offset, and with flag 2 the four values the plan saw]
-    FOR e IN SELECT value FROM jsonb_array_elements(p -> 'pos') LOOP
+    FOR i IN 0 .. jsonb_array_length(p -> 'pos') - 1 LOOP
+        e := p -> 'pos' -> i;
         f := (e ->> 6)::integer;
         IF f & 2 <> 0 THEN
             SELECT holdable, reserved, safety, unsellable INTO h, r, sf, u
@@ -190,8 +196,8 @@ BEGIN
         END IF;
     END LOOP;
     -- [key, delta, limit or null]
-    FOR e IN SELECT value FROM jsonb_array_elements(p -> 'use')
-            WHERE jsonb_array_length(p -> 'use') > 0 LOOP
+    FOR i IN 0 .. jsonb_array_length(p -> 'use') - 1 LOOP
+        e := p -> 'use' -> i;
         INSERT INTO {s}.usage AS x (k, n) VALUES (e ->> 0, (e ->> 1)::bigint)
         ON CONFLICT (k) DO UPDATE SET n = x.n + EXCLUDED.n
         RETURNING x.n INTO u;
@@ -217,7 +223,7 @@ BEGIN
     -- the rest of this section): nothing below can fail but a cancel, and
     -- the client unlocks its session's advisory locks after any error.
     PERFORM pg_advisory_lock({clock_ns}, {clock_key});
-    SELECT last_value INTO last_ts FROM {s}.clock;
+    last_ts := (SELECT last_value FROM {s}.clock);
     FOR i IN 1 .. n LOOP
         t := greatest((p -> 'r' -> (i - 1) ->> 0)::bigint, last_ts);
         last_ts := t;
@@ -227,17 +233,47 @@ BEGIN
     PERFORM pg_advisory_xact_lock({seq_ns}, (seqs[1] % 2147483647)::integer);
     PERFORM setval('{s}.clock', last_ts);
     PERFORM pg_advisory_unlock({clock_ns}, {clock_key});
-    INSERT INTO {s}.journal
-        (seq, ts_us, kind, sku, location, qty, ref, channel, key, data, leaf)
-    SELECT seqs[x.i], tss[x.i], x.e ->> 1, x.e ->> 2, x.e ->> 3, (x.e ->> 4)::bigint,
-           x.e ->> 5, x.e ->> 6, x.e ->> 7, x.e ->> 8,
-           decode(p -> 'h' ->> (x.i::integer - 1), 'hex')
-    FROM jsonb_array_elements(p -> 'r') WITH ORDINALITY AS x(e, i);
+    FOR i IN 1 .. n LOOP
+        e := p -> 'r' -> (i - 1);
+        INSERT INTO {s}.journal
+            (seq, ts_us, kind, sku, location, qty, ref, channel, key, data, leaf)
+        VALUES (seqs[i], tss[i], e ->> 1, e ->> 2, e ->> 3, (e ->> 4)::bigint, e ->> 5,
+                e ->> 6, e ->> 7, e ->> 8, decode(p -> 'h' ->> (i - 1), 'hex'));
+    END LOOP;
     IF jsonb_array_length(p -> 'k') > 0 THEN
         UPDATE {s}.keys k SET seq = seqs[(x.v ->> 3)::integer]
         FROM jsonb_array_elements(p -> 'k') AS x(v) WHERE k.key = x.v ->> 0;
     END IF;
     RETURN seqs;
+END
+$fn$;
+-- The last seq whose time is at or before t: (seq, ts) never goes
+-- backwards, so a binary search over the primary key, O(log rows).
+CREATE OR REPLACE FUNCTION {s}.seq_at(t bigint)
+RETURNS bigint LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    lo bigint := 0;
+    hi bigint;
+    mid bigint;
+    found_seq bigint;
+    found_ts bigint;
+BEGIN
+    SELECT max(seq) INTO hi FROM {s}.journal;
+    IF hi IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- lo: a seq known at or before t (0: none); hi: the last seq to search.
+    WHILE lo < hi LOOP
+        mid := lo + (hi - lo + 1) / 2;
+        SELECT j.seq, j.ts_us INTO found_seq, found_ts FROM {s}.journal j
+            WHERE j.seq >= mid ORDER BY j.seq LIMIT 1;
+        IF found_seq IS NOT NULL AND found_ts <= t THEN
+            lo := found_seq;
+        ELSE
+            hi := mid - 1;
+        END IF;
+    END LOOP;
+    RETURN lo;
 END
 $fn$;
 -- True once seq g can no longer commit: taken by an append that ended

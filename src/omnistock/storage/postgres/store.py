@@ -168,13 +168,7 @@ class PostgresStore(Store):
             .format(s)
             .as_bytes(conn)
         )
-        self._q_seq_at = (
-            sql.SQL(
-                "SELECT seq FROM {}.journal WHERE ts_us <= %s ORDER BY ts_us DESC, seq DESC LIMIT 1"
-            )
-            .format(s)
-            .as_bytes(conn)
-        )
+        self._q_seq_at = sql.SQL("SELECT {}.seq_at(%s)").format(s).as_bytes(conn)
 
     # -- plumbing ----------------------------------------------------------------------------
 
