@@ -79,9 +79,10 @@ class Tailing:
     # -- appending -------------------------------------------------------
     def append(self, sp: Savepoint, commits: list[Commit], batch: list[Command[Any]]) -> None:
         """Append a group whose rows are folded under ``sp`` at the seqs
-        after the head; refold them at the seqs the store gave, ahead, if
-        other writers' seqs came between. ``ConcurrencyConflict`` when a
-        condition failed (the caller rolls back and plans again)."""
+        after the head; if other writers' seqs came between, the ledger
+        keeps them ahead at the seqs the store gave (``_renumber``).
+        ``ConcurrencyConflict`` when a condition failed (the caller rolls
+        back and plans again)."""
         r = self.runner
         st = r.state
         rows = [row for c in commits for row in c.rows]
@@ -92,14 +93,30 @@ class Tailing:
             return  # nobody came between: the ledger is a prefix as it is
         assert len(seqs) == len(self.applied), "rows applied and rows appended differ"
         mapping = dict(zip(range(head + 1, head + 1 + len(seqs)), seqs, strict=True))
-        applied = self.applied
-        sp.rollback()
-        self._fold(seqs, [a[0] for a in applied], [a[1] for a in applied])
+        self._renumber(sp, mapping)
         for cmd in batch:  # a result that names its seq names the real one
             res = cmd.result
             seq = getattr(res, "seq", None) if attrs.has(type(res)) else None
             if isinstance(seq, int) and seq in mapping:
                 cmd.result = attrs.evolve(res, seq=mapping[seq])
+
+    def _renumber(self, sp: Savepoint, mapping: dict[int, int]) -> None:
+        """The rows folded under ``sp`` at the seqs after the head got
+        ``mapping``'s seqs: the ledger keeps them, ahead. A fold records a
+        row's seq in one place only, the reservation or block it creates,
+        so those get their real seq; the head goes back to the prefix."""
+        st = self.runner.state
+        hs = st.holds
+        for rid, old in sp.holds.items():
+            h = hs.by_id.get(rid)
+            if old is None and h is not None and h.seq in mapping:
+                h.seq = mapping[h.seq]
+        for token, old_b in sp.batches.items():
+            b = hs.batches.get(token)
+            if old_b is None and b is not None and b.seq in mapping:
+                b.seq = mapping[b.seq]
+        st.head = sp.head
+        self.ahead.update(mapping.values())
 
     def append_batch(self, commit: Commit, datas: Datas) -> list[int]:
         """Append a lone bulk command's one row (its plan reserved in the
