@@ -48,6 +48,7 @@ class PostgresStore(Store):
         self.url = url
         self._closed = True
         self._wconn: psycopg.Connection[Any] | None = None
+        self._wcur: psycopg.Cursor[Any] | None = None
         self._rconn: psycopg.Connection[Any] | None = None
         self._wlock = threading.RLock()
         self._rlock = threading.RLock()
@@ -263,12 +264,25 @@ class PostgresStore(Store):
             payload = _dumps(body)
         except (TypeError, ValueError) as e:
             raise InvalidInput("commits", commits, f"cannot be stored: {e}") from None
-        with self._writing("append") as conn:
+        # The hot path: no context managers, one cursor kept per connection.
+        with self._wlock:
+            conn = self._wconn
+            if conn is None or conn.closed or self._closed:
+                with self._errors("append"):
+                    self._wconn = conn = self._live(conn)
+            cur = self._wcur
+            if cur is None or cur.connection is not conn:
+                self._wcur = cur = conn.cursor()
             try:
-                row = conn.execute(self._q_append, (payload,)).fetchone()
+                cur.execute(self._q_append, (payload,), prepare=True)
+                row = cur.fetchone()
             except BaseException as e:
                 self._unlock_after_error(conn)
-                raise self._translate(e) from None
+                err = self._translate(e)
+                if isinstance(err, driver().Error):
+                    with self._errors("append"):
+                        raise err from None
+                raise err from None
         assert row is not None
         return [int(x) for x in row[0] or ()]
 
