@@ -117,6 +117,8 @@ DECLARE
     n integer := jsonb_array_length(p -> 'r');
     e jsonb;
     i integer;
+    bad_sku text;
+    bad_loc text;
     f integer;
     h bigint;
     r bigint;
@@ -168,33 +170,63 @@ BEGIN
     END LOOP;
     -- [sku, location, d_holdable, d_reserved, d_safety, d_unsellable, flags,
     --  free offset, and with flag 2 the four values the plan saw]
-    FOR i IN 0 .. jsonb_array_length(p -> 'pos') - 1 LOOP
-        e := p -> 'pos' -> i;
-        f := (e ->> 6)::integer;
-        IF f & 2 <> 0 THEN
-            SELECT holdable, reserved, safety, unsellable INTO h, r, sf, u
-                FROM {s}.positions WHERE sku = e ->> 0 AND location = e ->> 1 FOR UPDATE;
-            IF NOT FOUND THEN
-                h := 0; r := 0; sf := 0; u := 0;
-            END IF;
-            IF h <> (e ->> 8)::bigint OR r <> (e ->> 9)::bigint
-                    OR sf <> (e ->> 10)::bigint OR u <> (e ->> 11)::bigint THEN
-                RAISE EXCEPTION 'position (%, %) changed since the command was planned',
-                    e ->> 0, e ->> 1 USING ERRCODE = {conflict};
-            END IF;
-        END IF;
-        INSERT INTO {s}.positions AS x (sku, location, holdable, reserved, safety, unsellable)
-        VALUES (e ->> 0, e ->> 1, (e ->> 2)::bigint, (e ->> 3)::bigint, (e ->> 4)::bigint,
-                (e ->> 5)::bigint)
-        ON CONFLICT (sku, location) DO UPDATE SET
-            holdable = x.holdable + EXCLUDED.holdable, reserved = x.reserved + EXCLUDED.reserved,
-            safety = x.safety + EXCLUDED.safety, unsellable = x.unsellable + EXCLUDED.unsellable
-        RETURNING x.holdable, x.reserved INTO h, r;
-        IF f & 1 <> 0 AND h - r + (e ->> 7)::bigint < 0 THEN
-            RAISE EXCEPTION 'reserved would exceed free stock at (%, %)', e ->> 0, e ->> 1
+    IF jsonb_array_length(p -> 'pos') > 16 AND NOT EXISTS (
+            SELECT 1 FROM jsonb_array_elements(p -> 'pos') x
+            WHERE (x ->> 6)::integer & 2 <> 0) THEN
+        -- A bulk hold: one set-based upsert in (sku, location) order, then
+        -- one check of every position it must keep within free stock.
+        WITH d AS (
+            SELECT x ->> 0 AS sku, x ->> 1 AS location, (x ->> 2)::bigint AS dh,
+                   (x ->> 3)::bigint AS dr, (x ->> 4)::bigint AS ds, (x ->> 5)::bigint AS du,
+                   (x ->> 6)::integer AS f, (x ->> 7)::bigint AS off
+            FROM jsonb_array_elements(p -> 'pos') x
+        ), u AS (
+            INSERT INTO {s}.positions AS x (sku, location, holdable, reserved, safety, unsellable)
+            SELECT sku, location, dh, dr, ds, du FROM d ORDER BY sku, location
+            ON CONFLICT (sku, location) DO UPDATE SET
+                holdable = x.holdable + EXCLUDED.holdable,
+                reserved = x.reserved + EXCLUDED.reserved,
+                safety = x.safety + EXCLUDED.safety,
+                unsellable = x.unsellable + EXCLUDED.unsellable
+            RETURNING x.sku, x.location, x.holdable, x.reserved
+        )
+        SELECT u.sku, u.location INTO bad_sku, bad_loc FROM u JOIN d USING (sku, location)
+            WHERE d.f & 1 <> 0 AND u.holdable - u.reserved + d.off < 0 LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'reserved would exceed free stock at (%, %)', bad_sku, bad_loc
                 USING ERRCODE = {conflict};
         END IF;
-    END LOOP;
+    ELSE
+        FOR i IN 0 .. jsonb_array_length(p -> 'pos') - 1 LOOP
+            e := p -> 'pos' -> i;
+            f := (e ->> 6)::integer;
+            IF f & 2 <> 0 THEN
+                SELECT holdable, reserved, safety, unsellable INTO h, r, sf, u
+                    FROM {s}.positions WHERE sku = e ->> 0 AND location = e ->> 1 FOR UPDATE;
+                IF NOT FOUND THEN
+                    h := 0; r := 0; sf := 0; u := 0;
+                END IF;
+                IF h <> (e ->> 8)::bigint OR r <> (e ->> 9)::bigint
+                        OR sf <> (e ->> 10)::bigint OR u <> (e ->> 11)::bigint THEN
+                    RAISE EXCEPTION 'position (%, %) changed since the command was planned',
+                        e ->> 0, e ->> 1 USING ERRCODE = {conflict};
+                END IF;
+            END IF;
+            INSERT INTO {s}.positions AS x (sku, location, holdable, reserved, safety, unsellable)
+            VALUES (e ->> 0, e ->> 1, (e ->> 2)::bigint, (e ->> 3)::bigint, (e ->> 4)::bigint,
+                    (e ->> 5)::bigint)
+            ON CONFLICT (sku, location) DO UPDATE SET
+                holdable = x.holdable + EXCLUDED.holdable,
+                reserved = x.reserved + EXCLUDED.reserved,
+                safety = x.safety + EXCLUDED.safety,
+                unsellable = x.unsellable + EXCLUDED.unsellable
+            RETURNING x.holdable, x.reserved INTO h, r;
+            IF f & 1 <> 0 AND h - r + (e ->> 7)::bigint < 0 THEN
+                RAISE EXCEPTION 'reserved would exceed free stock at (%, %)', e ->> 0, e ->> 1
+                    USING ERRCODE = {conflict};
+            END IF;
+        END LOOP;
+    END IF;
     -- [key, delta, limit or null]
     FOR i IN 0 .. jsonb_array_length(p -> 'use') - 1 LOOP
         e := p -> 'use' -> i;
