@@ -223,18 +223,15 @@ class Runner:
 
     def _stale(self) -> bool:
         """A refusal is only true if the ledger it was checked against was
-        current: another process may have received stock meanwhile. On a
-        guarded store it is checked once, after catching up with every
-        append that committed before it (``_commit`` does that), so writes
-        to other SKUs never turn it into a conflict."""
-        if not self.shared:
+        current: another process may have received stock meanwhile. It is
+        checked once per command, after catching up with every append that
+        committed before it (``_commit`` does that); decided again on that
+        ledger, it is the truth as of then, so writes to other SKUs
+        committed meanwhile never turn it into a conflict."""
+        if not self.shared or self._rechecked:
             return False
-        if self.tailing is not None:
-            if self._rechecked:
-                return False
-            self._rechecked = self.store.head() > self.state.head
-            return self._rechecked
-        return self.store.head() > self.state.head
+        self._rechecked = self.store.head() > self.state.head
+        return self._rechecked
 
     def _commit_lone(self, cmd: Command[Any], now: int) -> None:
         st = self.state

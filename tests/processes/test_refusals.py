@@ -2,13 +2,9 @@
 conflict by writes to other SKUs, and a refusal is never returned on a
 ledger that missed a receipt of the SKU itself.
 
-A guarded store (PostgreSQL) re-checks a refusal once, after catching up with
-every append committed before it, so appends to other SKUs committed
-meanwhile cannot make it retry again and again until it gives up
-(``ConcurrencyConflict``). SQLite checks the journal head instead: a refusal
-decided while the head moves is planned again, a bounded number of times, so
-there the first test asserts only that nothing was held (see
-``test_refusals_stay_refusals_under_writes_to_other_skus``).
+Every store re-checks a refusal once, after catching up with every append
+committed before it, so appends to other SKUs committed meanwhile cannot
+make it retry again and again until it gives up (``ConcurrencyConflict``).
 
 Deterministic by construction where it can be: each refusal is asked with a
 ledger known to be behind the journal, each stale hold right after a receipt
@@ -124,16 +120,14 @@ def test_refusals_stay_refusals_under_writes_to_other_skus(kind: str, tmp_path: 
             assert not held, f"refuser {r['k']}: calls that did not end in a refusal: {held}"
             conflicts += [w for w in r["wrong"] if "ConcurrencyConflict" in w]
             assert sum(r["refusals"].values()) + len(r["wrong"]) == ROUNDS, r
-        if kind == "postgresql":
-            assert not conflicts, f"refusals turned into conflicts: {conflicts}"
-        for r in reports:  # every kind of call was refused, on the store's own terms
-            if kind == "postgresql":
-                assert r["refusals"] == {
-                    "hold": ROUNDS // 4,
-                    "unfillable": ROUNDS // 4,
-                    "hold_many": ROUNDS // 4,
-                    "hold_batch": ROUNDS // 4,
-                }, r["refusals"]
+        assert not conflicts, f"refusals turned into conflicts: {conflicts}"
+        for r in reports:  # every kind of call was refused
+            assert r["refusals"] == {
+                "hold": ROUNDS // 4,
+                "unfillable": ROUNDS // 4,
+                "hold_many": ROUNDS // 4,
+                "hold_batch": ROUNDS // 4,
+            }, r["refusals"]
 
         # The refusals raced the writers: other processes committed during
         # some of the calls (not a timing: each call waited for a commit by
