@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("omnistock")
 
+AHEAD_LIMIT = 4096
+"""Rows folded ahead before the process catches up on its own: a process
+that only writes would otherwise keep their seqs, and a head that never
+moves, forever."""
 CATCH_UP_WAIT = 10.0
 """Seconds ``catch_up_to`` waits for appends in flight to commit or end."""
 
@@ -117,6 +121,8 @@ class Tailing:
                 b.seq = mapping[b.seq]
         st.head = sp.head
         self.ahead.update(mapping.values())
+        if len(self.ahead) > AHEAD_LIMIT:
+            self.catch_up()
 
     def append_batch(self, commit: Commit, datas: Datas) -> list[int]:
         """Append a lone bulk command's one row (its plan reserved in the
@@ -143,6 +149,8 @@ class Tailing:
             st.apply((seq, *row), data)
         st.head = head
         self.ahead.update(seqs)
+        if len(self.ahead) > AHEAD_LIMIT:
+            self.catch_up()
 
     # -- catching up -----------------------------------------------------
     def catch_up(self) -> None:
