@@ -650,3 +650,31 @@ def test_times_never_go_backwards_between_skewed_inventories(
     assert ahead.at(T - timedelta(seconds=1)).head == 0
     assert ahead.at(T).available("A", "S") == 12
     assert ahead.check().ok and behind.check().ok
+
+
+def test_a_process_that_only_writes_keeps_few_rows_ahead(
+    open_pg: Callable[[], PostgresStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers interleave, so each one's rows are folded ahead of its
+    head (the other's seqs sit between). Neither ever reads; once more than
+    ``AHEAD_LIMIT`` of its rows are ahead it catches up on its own: the set
+    stays bounded, its head moves, and its ledger equals a replay."""
+    from omnistock import Line, Order, tailing
+
+    monkeypatch.setattr(tailing, "AHEAD_LIMIT", 8)
+    clock = lambda: T  # noqa: E731
+    a = Inventory(store=open_pg(), clock=clock)
+    b = Inventory(store=open_pg(), clock=clock)
+    a.add_location(Location("S"))
+    a.receive("X", "S", 1000)
+    b.receive("Y", "S", 1000)
+    runner_a = a._runner  # the rows ahead are the runner's, not the face's
+    assert runner_a.tailing is not None
+    for i in range(40):
+        a.hold(Order(f"a{i}", lines=[Line("X", 1, "S")]))
+        b.hold(Order(f"b{i}", lines=[Line("Y", 1, "S")]))
+        assert len(runner_a.tailing.ahead) <= 9
+    assert runner_a.state.head > 40  # it caught up past b's rows without a read
+    report = a.check()
+    assert report.ok, report.problems
+    assert a.digest() == b.digest()
