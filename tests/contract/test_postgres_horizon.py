@@ -678,3 +678,47 @@ def test_a_process_that_only_writes_keeps_few_rows_ahead(
     report = a.check()
     assert report.ok, report.problems
     assert a.digest() == b.digest()
+
+
+def test_an_error_inside_an_append_never_leaves_the_clock_locked(
+    open_pg: Callable[[], PostgresStore], schema: str
+) -> None:
+    """The seq/time section holds a session advisory lock for microseconds;
+    a cancel inside it would leave it held by that session and block every
+    writer. After any failed append the store releases its session's
+    advisory locks. Simulated: the lock is taken by hand on the writer's
+    session (as a cancel inside the section would leave it), then an append
+    of that writer fails a guard; another store can append at once."""
+    from omnistock.storage.postgres.schema import CLOCK_NAMESPACE, Spec
+
+    a, b = open_pg(), open_pg()
+    a.append([Commit((row("X"),))], 0)
+    key = Spec(schema, 16, "").clock_key
+    conn = a._wconn  # type: ignore[attr-defined]
+    conn.execute("SELECT pg_advisory_lock(%s, %s)", (CLOCK_NAMESPACE, key))
+    bad = Conditions(reservations=(("nope", ("held", "x", None), None),))
+    with pytest.raises(ConcurrencyConflict):
+        a.append_guarded([Commit((row("X"),))], bad)
+    done: list[list[int]] = []
+    t = threading.Thread(
+        target=lambda: done.append(b.append_guarded([Commit((row("Y"),))], Conditions()))
+    )
+    t.start()
+    t.join(10)
+    assert done and len(done[0]) == 1, "another writer is still blocked on the clock lock"
+
+
+def test_a_schema_made_by_an_older_ddl_text_gets_the_current_functions(
+    open_pg: Callable[[], PostgresStore], schema: str
+) -> None:
+    """Same version, older functions (an earlier build of version 3): the
+    opener replaces them under the creation lock and records the DDL id."""
+    from omnistock.storage.postgres.schema import DDL_ID
+
+    s = open_pg()
+    sql(schema, "UPDATE {s}.meta SET value = %s WHERE name = %s", "older", "ddl")
+    sql(schema, "DROP FUNCTION {s}.seq_at(bigint)")
+    s.close()
+    again = open_pg()
+    assert sql(schema, "SELECT value FROM {s}.meta WHERE name = %s", "ddl") == [(DDL_ID,)]
+    assert again.seq_at(0) == 0  # the function is back
