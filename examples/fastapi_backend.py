@@ -1,6 +1,6 @@
 """A retailer backend on omnistock: a small FastAPI app.
 
-Serve it (``pip install -e '.[api]' uvicorn``)::
+Serve it (``pip install -e '.[api]'``, which includes uvicorn)::
 
     OMNISTOCK_STORE=sqlite:///shop.db uvicorn examples.fastapi_backend:app
 
@@ -26,12 +26,19 @@ nothing twice. Errors map to HTTP codes: ``InsufficientStock`` and
 from __future__ import annotations
 
 import os
+import sys
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+try:
+    from fastapi import FastAPI, Header, Request
+    from fastapi.responses import JSONResponse
+    from pydantic import BaseModel, Field
+except ImportError as _missing:  # run without the extra: say which one
+    sys.exit(
+        f"this example needs the api extra ({_missing.name} is missing): "
+        "pip install 'omnistock[api]'"
+    )
 
 from omnistock import Channel, Inventory, Line, Location, Order, Point, Reservation, errors
 from omnistock.channels.web import WebShopAdapter

@@ -29,7 +29,18 @@ from .values import (
     Transfer,
 )
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    """The installed distribution's version (one source: pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("omnistock")
+    except PackageNotFoundError:  # imported from a source tree, not installed
+        return "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "Allocation",

@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
         f"else {DEFAULT_STORE}; now {shown})"
     )
     p.add_argument("--store", default=default, help=store_help)
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"omnistock {__version__}")
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--store", default=argparse.SUPPRESS, help=store_help)
     create = argparse.ArgumentParser(add_help=False)
