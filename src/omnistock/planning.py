@@ -109,7 +109,9 @@ class Context:
     partitioned: bool = False
     """The store orders rows per partition (see ``claim``)."""
     claimed: list[str] | None = None
-    """Where a guarded store's context collects the ids minted (``claim``)."""
+    """Ids a plan claims on a guarded store, beyond the reservations and
+    supply items it creates (which the store checks as new by themselves);
+    None on other stores."""
 
     def until(self, field: str, delta_us: int) -> int:
         """``now + delta_us`` in journal microseconds, refused with
@@ -124,11 +126,9 @@ class Context:
         between writers. A partitioned store could otherwise let two
         processes derive the same id (``<order>#1``, ``T<head>``) for rows in
         different partitions; elsewhere the head already orders them, so it
-        is empty. A guarded store checks the claims themselves (collected in
-        ``claimed``), so no row is written."""
+        is empty. A guarded store checks what was minted itself (a new
+        reservation or supply item must not exist), so no row is written."""
         if self.claimed is not None:
-            if not scope.startswith("order:"):  # a reservation id is checked as new anyway
-                self.claimed.append(scope)
             return []
         if not self.partitioned:
             return []

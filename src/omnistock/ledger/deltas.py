@@ -9,6 +9,10 @@ the few figures a guard reads:
   block of bulk holds counts as one, with a digest of which members it
   still has), so a command that relied on a reservation lands only if it
   is exactly as the command saw it;
+- per open supply item (a purchase order or a transfer in transit), kept
+  with the reservations under ``SUPPLY`` + its id: a command that mints a
+  supply id relies on it not being open, one that receives against it on
+  what it saw;
 - usage: a channel's reserved units of a SKU (``c|channel|sku``) and a
   location's picks on a day (``p|location|day``);
 - a digest of the network (locations, channels, policy): network commands
@@ -47,6 +51,10 @@ __all__ = [
 ]
 
 NETWORK_KINDS = frozenset((Kind.LOCATION_ADDED, Kind.CHANNEL_ADDED, Kind.POLICY_SET))
+
+SUPPLY = "\x1fsupply:"
+"""Prefix of a supply item's record among the reservations' (ids are
+printable, so no reservation id starts with it)."""
 
 PosFigures = tuple[int, int, int, int]
 """holdable, reserved, safety, unsellable."""
@@ -127,6 +135,11 @@ def block_state(expired: bool, live: bytes, exp: int) -> ResFigures:
     return ("expired" if expired else "held"), _digest(live), exp
 
 
+def supply_figures(qty: int, eta_us: int) -> ResFigures:
+    """An open supply item's figures: its units left and its ETA."""
+    return "open", str(qty), eta_us
+
+
 def counters_of(st: LedgerState) -> Counters:
     """The counters ``st`` implies. O(positions + reservations)."""
     c = Counters()
@@ -148,6 +161,8 @@ def counters_of(st: LedgerState) -> Counters:
         bf = block_figures(b)
         if bf is not None:
             c.reservations[b.token] = bf
+    for item in st.supply.by_id.values():
+        c.reservations[SUPPLY + item.id] = supply_figures(item.qty, item.eta_us)
     for (ch, s), n in st.chan_used.items():
         if n:
             c.usage[f"c|{ch}|{g.skus[s]}"] = n
@@ -204,6 +219,12 @@ class Change:
             bb, ba = block_figures(old_b), block_figures(st.holds.batches.get(token))
             if bb != ba:
                 self.reservations[token] = (bb, ba)
+        for sid, rec in sp.supply.items():  # rec: (sku, loc, qty, eta, ...) before, or None
+            sb = None if rec is None else supply_figures(rec[2], rec[3])
+            item = st.supply.by_id.get(sid)
+            sa = None if item is None else supply_figures(item.qty, item.eta_us)
+            if sb != sa:
+                self.reservations[SUPPLY + sid] = (sb, sa)
         self.usage: dict[str, int] = {}
         for (ch, s), was in sp.chan_used.items():
             d = st.chan_used.get((ch, s), 0) - (was if isinstance(was, int) else 0)

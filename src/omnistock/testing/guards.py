@@ -98,3 +98,25 @@ class GuardTests(StoreHooks):
             a.receive("X", "L1", 9)  # writes to another SKU
             with pytest.raises(errors.InsufficientStock):
                 b.hold(Order("o2", lines=[Line("Z", 1, "L2")]))
+
+    def test_supply_ids_are_minted_once_and_reusable_once_closed(
+        self, store: Store, tmp_path: Path
+    ) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from .. import Inventory
+
+        with self._two(store, tmp_path) as (a, b):
+            assert isinstance(a, Inventory) and isinstance(b, Inventory)
+            eta = datetime.now(UTC) + timedelta(days=2)
+            a.receive("A", "L1", 4)
+            assert b.available("A") == 4
+            t1 = a.transfer("A", "L1", "L2", 1)
+            t2 = b.transfer("A", "L1", "L2", 1)  # b is behind: it must not mint t1's id
+            assert t1.id != t2.id
+            a.receive_transfer(t1.id)
+            b.receive_transfer(t2.id)
+            a.expect("A", "L1", 5, eta=eta, ref="PO-1")
+            a.receive("A", "L1", 5, ref="PO-1")  # PO-1 is closed now
+            b.expect("A", "L1", 3, eta=eta, ref="PO-1")  # a new PO under the same number
+            assert a.available("A") == b.available("A") == 9

@@ -295,3 +295,26 @@ def test_a_pickup_cannot_be_collected_while_units_are_in_transit() -> None:
     assert inv.digest() == before
     inv.receive_transfer(alloc.transfers[0].id)
     assert inv.collect(alloc.reservation.id).state == "fulfilled"
+
+
+def test_a_pickup_transferred_in_again_reuses_its_closed_transfer_id(
+    make_inventory: MakeInv, clock: Clock, store_url: str
+) -> None:
+    """A transfer id ``<reservation>/T<n>`` counts the reservation's open
+    transfers, so a second transfer after the first arrived is ``/T1`` again.
+    Every store accepts it: a closed supply id may be minted again (on
+    PostgreSQL the open supply items are checked as records, not as ids
+    claimed forever)."""
+    inv = make_inventory(store_url)
+    network(inv)
+    inv.set_policy(Policy(transfer_hours=6))
+    inv.receive("A", "lock", 9)
+    a = inv.allocate(pickup("p1", ("A", 2)), ttl=600)
+    assert [t.id for t in a.transfers] == ["p1#1/T1"]
+    clock.advance(6 * 3600)
+    inv.receive_transfer("p1#1/T1")
+    assert inv.transfers() == []
+    r = inv.reject("p1#1", "A", "damaged")  # the store finds the units damaged
+    assert [t.id for t in r.transfers] == ["p1#1/T1"]  # transferred in again
+    assert inv.transfers() == list(r.transfers)
+    assert inv.check().ok
