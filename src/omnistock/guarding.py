@@ -16,7 +16,9 @@ becomes:
 - ``FenceRoom`` / ``CapacityRoom``, and every usage that grows: the
   channel's units of the SKU stay within its cap, the location's picks
   within its daily capacity;
-- ids it minted were not minted by another writer (``claims``), and the
+- a reservation or supply item it creates must not exist, one it changes
+  must be as it saw it (both are records, see ``ledger.deltas``); ids it
+  claims otherwise are new (``claims``); and the
   network is as it saw it.
 """
 

@@ -20,7 +20,7 @@ that two processes opening a fresh database at once are safe:
     positions(sku, location, ...)     holdable, reserved, safety, unsellable units
     reservations(id, state, lines, expires_us)
     usage(k, n)                       channel units per SKU, picks per store and day
-    claims(id), network(digest)       minted ids, the network's digest
+    claims(id), network(digest)       ids claimed beyond reservations and supply; the network's digest
     keys(key PK, fingerprint, result, seq)
     snapshots(seq PK, blob, saved_at) the newest ``KEEP_SNAPSHOTS`` are kept
     marks(seq, hash), holes(seq)      chain hashes kept, seqs that never committed

@@ -10,10 +10,12 @@ serialised. What a command relies on is checked by the database against
 counter tables updated in the same transaction (``append``):
 
     positions(sku, location)   holdable, reserved, safety, unsellable units
-    reservations(id)           state, lines digest and expiry of each reservation
+    reservations(id)           state, lines digest and expiry of each reservation,
+                               and of each open supply item (units left, ETA)
     usage(k)                   a channel's reserved units of a SKU, a store's
                                picks on a day (caps and daily capacity)
-    claims(id)                 ids minted by a writer (transfer ids, ...)
+    claims(id)                 ids a plan claims beyond its reservations and
+                               supply items (kept with the reservations)
     network                    a digest of the network (locations, channels, policy)
 
 The hash chain is not extended by the writer (that would serialise every
