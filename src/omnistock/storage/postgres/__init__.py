@@ -18,9 +18,10 @@ that two processes opening a fresh database at once are safe:
     meta(name, value)                 schema version, DDL text id
     journal(seq PK, ts_us, kind, sku, location, qty, ref, channel, key, data, leaf)
     positions(sku, location, ...)     holdable, reserved, safety, unsellable units
-    reservations(id, state, lines, expires_us)
+    reservations(id, state, lines, expires_us)   reservations and open supply items
     usage(k, n)                       channel units per SKU, picks per store and day
-    claims(id), network(digest)       ids claimed beyond reservations and supply; the network's digest
+    claims(id)                        ids claimed beyond reservations and supply
+    network(digest)                   the network's digest
     keys(key PK, fingerprint, result, seq)
     snapshots(seq PK, blob, saved_at) the newest ``KEEP_SNAPSHOTS`` are kept
     marks(seq, hash), holes(seq)      chain hashes kept, seqs that never committed
