@@ -113,6 +113,11 @@ class Context:
     supply items it creates (which the store checks as new by themselves);
     None on other stores."""
 
+    def without_key(self) -> Context:
+        """This context for a follow-up that carries no key (a re-sourcing
+        inside another command): same clock, time and store."""
+        return Context(self.now, self.ts, None, self.partitioned, self.claimed)
+
     def until(self, field: str, delta_us: int) -> int:
         """``now + delta_us`` in journal microseconds, refused with
         ``InvalidInput`` naming ``field`` when no datetime can hold it."""

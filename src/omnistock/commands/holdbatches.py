@@ -270,7 +270,7 @@ def hold_fenced(
     """A fenced batch, planned as ``hold`` plans each order in turn, every
     one seeing the ones before; still one command (one transaction, one key
     for the batch, atomic), with ordinary reservation ids. O(lines)."""
-    sub = Context(cx.now, cx.ts, None, cx.partitioned)
+    sub = cx.without_key()
     out: list[Reservation | OmnistockError] = []
     for o in orders:
         if isinstance(o, OmnistockError):

@@ -148,5 +148,5 @@ def resource_shortages(st: LedgerState, cx: Context, result: Applied, emit: Emit
         return result
     g = st.grid
     positions = {(g.sku_ix[s.sku], g.loc_ix[s.location]): 0 for s in result.shortages}
-    done = resource_uncovered(st, Context(cx.now, cx.ts, None, cx.partitioned), positions, emit)
+    done = resource_uncovered(st, cx.without_key(), positions, emit)
     return attrs.evolve(result, seq=st.head, resourced=done)
