@@ -160,7 +160,9 @@ class Store(ABC):
         the rows' seqs, in the order given (increasing, not necessarily
         consecutive). A condition that fails raises ``ConcurrencyConflict``
         naming it, and nothing is written. Only stores with ``guarded``."""
-        raise NotImplementedError(f"{type(self).__name__} checks heads, not guards")
+        from ..errors import StorageError
+
+        raise StorageError(f"{type(self).__name__} checks heads, not guards: use append()")
 
     def tail(self, since: int) -> tuple[list[Row], int]:
         """Rows after ``since`` that are safe to fold, and the horizon they
