@@ -17,8 +17,7 @@ becomes:
   channel's units of the SKU stay within its cap, the location's picks
   within its daily capacity;
 - a reservation or supply item it creates must not exist, one it changes
-  must be as it saw it (both are records, see ``ledger.deltas``); ids it
-  claims otherwise are new (``claims``); and the
+  must be as it saw it (both are records, see ``ledger.deltas``); and the
   network is as it saw it.
 """
 
@@ -45,12 +44,11 @@ def conditions(
     st: LedgerState,
     change: Change,
     guards: Iterable[Guard],
-    claims: Sequence[str],
     held_at: dict[tuple[str, str], int],
 ) -> Conditions:
     """The conditions of a group of commands: ``change`` is what their rows
     did (against the savepoint before the first), ``guards`` what their
-    plans relied on, ``claims`` the ids they minted, ``held_at`` the lowest
+    plans relied on, ``held_at`` the lowest
     ATP right after a hold row at each position it held at. Every position
     held at is checked for free stock as it stood after each hold (a later
     row of the group adding stock does not excuse an earlier hold), and
@@ -89,7 +87,6 @@ def conditions(
         positions=tuple(positions),
         reservations=tuple((k, *change.reservations[k]) for k in sorted(change.reservations)),
         usage=tuple(usage),
-        claims=tuple(sorted(set(claims))),
         network=change.network,
     )
 

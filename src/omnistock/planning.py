@@ -108,15 +108,11 @@ class Context:
     """The command's idempotency key, carried on every row it appends."""
     partitioned: bool = False
     """The store orders rows per partition (see ``claim``)."""
-    claimed: list[str] | None = None
-    """Ids a plan claims on a guarded store, beyond the reservations and
-    supply items it creates (which the store checks as new by themselves);
-    None on other stores."""
 
     def without_key(self) -> Context:
         """This context for a follow-up that carries no key (a re-sourcing
         inside another command): same clock, time and store."""
-        return Context(self.now, self.ts, None, self.partitioned, self.claimed)
+        return Context(self.now, self.ts, None, self.partitioned)
 
     def until(self, field: str, delta_us: int) -> int:
         """``now + delta_us`` in journal microseconds, refused with
@@ -131,10 +127,8 @@ class Context:
         between writers. A partitioned store could otherwise let two
         processes derive the same id (``<order>#1``, ``T<head>``) for rows in
         different partitions; elsewhere the head already orders them, so it
-        is empty. A guarded store checks what was minted itself (a new
-        reservation or supply item must not exist), so no row is written."""
-        if self.claimed is not None:
-            return []
+        is empty. (A guarded store is not partitioned: it checks a minted
+        reservation or supply item as new by itself.)"""
         if not self.partitioned:
             return []
         return [make(Kind.CLAIMED, self.ts, sku="~" + scope, key=self.key)]

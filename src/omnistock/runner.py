@@ -214,9 +214,7 @@ class Runner(LoneCommits):
                     return
 
     def _context(self, now: int, key: str | None) -> Context:
-        t = self.tailing
-        claimed = None if t is None else t.claims
-        return Context(now, max(now, self.state.last_ts), key, self.store.partitioned, claimed)
+        return Context(now, max(now, self.state.last_ts), key, self.store.partitioned)
 
     def _stale(self) -> bool:
         """A refusal is only true if the ledger it was checked against was

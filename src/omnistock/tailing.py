@@ -53,16 +53,14 @@ class Tailing:
         self.ahead: set[int] = set()
         """Seqs of this process's rows folded past the head."""
         self.guards: list[Guard] = []
-        self.claims: list[str] = []
         self.applied: list[tuple[NewRow, dict[str, Any] | None]] = []
         self.held_at: dict[tuple[str, str], int] = {}
         """The lowest ATP right after a hold row of this group, per position."""
         self._seqs: list[int] = []
 
     def begin(self) -> None:
-        """A group starts: no guards, claims or applied rows yet."""
+        """A group starts: no guards or applied rows yet."""
         self.guards = []
-        self.claims = []
         self.applied = []
         self.held_at = {}
 
@@ -90,7 +88,7 @@ class Tailing:
         r = self.runner
         st = r.state
         rows = [row for c in commits for row in c.rows]
-        cond = conditions(st, Change(sp, st, rows), self.guards, self.claims, self.held_at)
+        cond = conditions(st, Change(sp, st, rows), self.guards, self.held_at)
         seqs = r.store.append_guarded(commits, cond)
         head = sp.head
         if not seqs or seqs == list(range(head + 1, head + 1 + len(seqs))):

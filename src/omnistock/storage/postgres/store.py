@@ -59,8 +59,9 @@ class PostgresStore(Reading, Store):
         merged = {**from_url, **options}
         self.schema = check_schema(merged.get("schema", "omnistock"))
         self.partitions = check_partitions(merged.get("partitions", 16))
-        # Plans emit claim rows for the ids they mint; they become conditions.
-        self.partitioned = True
+        # Guards are checked against counters, not partitions or a head: a
+        # minted reservation or supply id is checked as new by the database.
+        self.partitioned = False
         self.guarded = True
 
         pg = driver()
