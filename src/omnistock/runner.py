@@ -363,7 +363,7 @@ class Runner(LoneCommits):
             sp.touch(row, data)
             st.apply(row, data)
             if t is not None:
-                t.applied_row(r, data)
+                t.applied_row(r)
 
     def _fold(
         self,

@@ -53,20 +53,18 @@ class Tailing:
         self.ahead: set[int] = set()
         """Seqs of this process's rows folded past the head."""
         self.guards: list[Guard] = []
-        self.applied: list[tuple[NewRow, dict[str, Any] | None]] = []
         self.held_at: dict[tuple[str, str], int] = {}
         """The lowest ATP right after a hold row of this group, per position."""
         self._seqs: list[int] = []
 
     def begin(self) -> None:
-        """A group starts: no guards or applied rows yet."""
+        """A group starts: no guards or hold rows yet."""
         self.guards = []
-        self.applied = []
         self.held_at = {}
 
-    def applied_row(self, row: NewRow, data: dict[str, Any] | None) -> None:
-        """Note a row the group folded (after folding it)."""
-        self.applied.append((row, data))
+    def applied_row(self, row: NewRow) -> None:
+        """Note a row the group folded (after folding it): after a hold row,
+        the ATP where it stood."""
         if row[1] == Kind.HELD:
             sku, loc = row[2], row[3]
             assert sku is not None and loc is not None
@@ -93,7 +91,7 @@ class Tailing:
         head = sp.head
         if not seqs or seqs == list(range(head + 1, head + 1 + len(seqs))):
             return  # nobody came between: the ledger is a prefix as it is
-        assert len(seqs) == len(self.applied), "rows applied and rows appended differ"
+        assert len(seqs) == len(rows), "the store gave a seq per row"
         mapping = dict(zip(range(head + 1, head + 1 + len(seqs)), seqs, strict=True))
         self._renumber(sp, mapping)
         for cmd in batch:  # a result that names its seq names the real one
