@@ -121,8 +121,8 @@ def batch_conditions(
     n = len(_start) - 1
     usage: list[tuple[str, int, int | None]] = []
     if channel is not None:
-        cap = st.channels[channel].cap if channel in st.channels else None
-        usage = sorted((f"c|{channel}|{g.skus[a]}", v, cap) for a, v in per_sku(s, q))
+        keys = [(f"c|{channel}|{g.skus[a]}", v) for a, v in per_sku(s, q)]
+        usage = sorted((k, v, _limit(st, k)) for k, v in keys)
     return Conditions(
         positions=positions,
         reservations=(

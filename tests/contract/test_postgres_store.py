@@ -499,7 +499,7 @@ def test_two_process_race_never_skips_a_row(open_pg: Callable[..., PostgresStore
 
 try:
     from omnistock.testing import StoreContract
-    from omnistock.testing.rows import T0, new_row, new_rows
+    from omnistock.testing.rows import T0, new_rows
 except ImportError:  # pragma: no cover - written alongside; runs once it exists
     StoreContract = None
 
@@ -544,62 +544,6 @@ if StoreContract is not None:
             assert store.lookup_key("k-refused") is None
             held = Conditions(positions=(("A", "s1", (1, 1, 0, 0), 0, None),))
             assert store.append_guarded([refused], held) == [4]
-
-        def test_racing_writers_exactly_one_wins_per_round(
-            self, store: Store, tmp_path: Path
-        ) -> None:
-            """Replaced: both writers claim the same id each round (as two
-            writers minting one transfer id would); exactly one lands, and
-            the loser takes no seq."""
-            rounds = 30
-            peer = self.open_peer(store, tmp_path)
-            barrier = threading.Barrier(2, timeout=30)
-            outcome: dict[tuple[int, int], str] = {}
-            errors: list[BaseException] = []
-
-            def writer(me: int, s: Store) -> None:
-                try:
-                    for r in range(rounds):
-                        barrier.wait()
-                        commit = Commit(
-                            (new_row(ts=T0 + r, qty=me + 1),), key=f"r{r}-w{me}", fingerprint="f"
-                        )
-                        try:
-                            s.append_guarded([commit], Conditions(claims=(f"round-{r}",)))
-                            outcome[r, me] = "won"
-                        except ConcurrencyConflict:
-                            outcome[r, me] = "lost"
-                        barrier.wait()
-                except BaseException as exc:  # pragma: no cover - reported below
-                    errors.append(exc)
-                    barrier.abort()
-
-            threads = [
-                threading.Thread(target=writer, args=(0, store)),
-                threading.Thread(target=writer, args=(1, peer)),
-            ]
-            try:
-                for th in threads:
-                    th.start()
-                for th in threads:
-                    th.join(60)
-                assert not errors, errors
-                for r in range(rounds):
-                    assert sorted((outcome[r, 0], outcome[r, 1])) == ["lost", "won"], r
-                rows = list(store.read())
-                assert [row[0] for row in rows] == list(range(1, rounds + 1))
-                for r, got in enumerate(rows):
-                    winner = 0 if outcome[r, 0] == "won" else 1
-                    assert got[5] == winner + 1
-                    assert store.lookup_key(f"r{r}-w{winner}") is not None
-                    assert store.lookup_key(f"r{r}-w{1 - winner}") is None
-                assert list(peer.read()) == rows
-                assert store.holes() == set()
-            finally:
-                for th in threads:
-                    th.join(10)
-                if peer is not store:
-                    peer.close()
 
 
 # -- ids minted by two stale writers ----------------------------------------------------------

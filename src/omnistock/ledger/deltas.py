@@ -238,16 +238,20 @@ class Change:
 
 def _network_before(sp: Savepoint, st: LedgerState) -> str:
     """The network digest as it was at ``sp`` (its saved entries put back)."""
-    locs: dict[str, Any] = dict(st.locations)
-    for k, v in sp.locations.items():
-        if isinstance(v, Location):
-            locs[k] = v
+    return network_digest(
+        _put_back(st.locations, sp.locations, Location),
+        _put_back(st.channels, sp.channels, Channel),
+        sp.policy,
+    )
+
+
+def _put_back(now: dict[str, Any], saved: dict[str, Any], kind: type) -> dict[str, Any]:
+    """``now`` with the savepoint's saved entries restored (an entry saved as
+    anything but a ``kind`` did not exist then)."""
+    out = dict(now)
+    for k, v in saved.items():
+        if isinstance(v, kind):
+            out[k] = v
         else:
-            locs.pop(k, None)
-    chans: dict[str, Any] = dict(st.channels)
-    for k, v in sp.channels.items():
-        if isinstance(v, Channel):
-            chans[k] = v
-        else:
-            chans.pop(k, None)
-    return network_digest(locs, chans, sp.policy)
+            out.pop(k, None)
+    return out

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ..errors import ConcurrencyConflict
-from ..storage.base import Commit, KeyRecord, Store
+from ..storage.base import Commit, Conditions, KeyRecord, Store
 from .hooks import StoreHooks
 from .rows import T0, new_row, new_rows
 
@@ -127,7 +127,10 @@ class PeerTests(StoreHooks):
                         (new_row(ts=T0 + r, qty=me + 1),), key=f"r{r}-w{me}", fingerprint="f"
                     )
                     try:
-                        s.append([commit], r)  # both writers saw head == r
+                        if s.guarded:  # both claim one id (as two minting one transfer id)
+                            s.append_guarded([commit], Conditions(claims=(f"round-{r}",)))
+                        else:
+                            s.append([commit], r)  # both writers saw head == r
                         outcome[r, me] = "won"
                     except ConcurrencyConflict:
                         outcome[r, me] = "lost"
@@ -156,6 +159,7 @@ class PeerTests(StoreHooks):
                 assert store.lookup_key(f"r{r}-w{winner}") is not None
                 assert store.lookup_key(f"r{r}-w{1 - winner}") is None
             assert list(peer.read()) == rows
+            assert store.holes() == set()  # a loser takes no seq
         finally:
             for t in threads:
                 t.join(10)

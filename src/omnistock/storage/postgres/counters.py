@@ -63,40 +63,38 @@ def read_counters(conn: psycopg.Connection[Any], schema: str) -> StoreCounters |
     from psycopg import sql
 
     s = sql.Identifier(schema)
-    if True:
-        with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            top = conn.execute(
-                sql.SQL("SELECT coalesce(max(seq), 0), count(*) FROM {0}.journal").format(s)
-            ).fetchone()
-            assert top is not None
-            last, n = int(top[0]), int(top[1])
-            got = conn.execute(
-                sql.SQL("SELECT count(*) FROM {}.holes WHERE seq <= %s").format(s), (last,)
-            ).fetchone()
-            assert got is not None
-            if n + int(got[0]) != last:
-                return None  # a seq below the last is in flight (or an unproven hole)
-            positions = {
-                (r[0], r[1]): (int(r[2]), int(r[3]), int(r[4]), int(r[5]))
-                for r in conn.execute(
-                    sql.SQL(
-                        "SELECT sku, location, holdable, reserved, safety, unsellable"
-                        " FROM {}.positions"
-                    ).format(s)
-                )
-                if any(r[2:])
-            }
-            res = {
-                r[0]: (r[1], r[2], None if r[3] is None else int(r[3]))
-                for r in conn.execute(
-                    sql.SQL("SELECT id, state, lines, expires_us FROM {}.reservations").format(s)
-                )
-            }
-            usage = {
-                r[0]: int(r[1])
-                for r in conn.execute(sql.SQL("SELECT k, n FROM {}.usage").format(s))
-                if r[1]
-            }
-            net = conn.execute(sql.SQL("SELECT digest FROM {}.network").format(s)).fetchone()
-            return StoreCounters(last, positions, res, usage, "" if net is None else net[0])
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        top = conn.execute(
+            sql.SQL("SELECT coalesce(max(seq), 0), count(*) FROM {0}.journal").format(s)
+        ).fetchone()
+        assert top is not None
+        last, n = int(top[0]), int(top[1])
+        got = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}.holes WHERE seq <= %s").format(s), (last,)
+        ).fetchone()
+        assert got is not None
+        if n + int(got[0]) != last:
+            return None  # a seq below the last is in flight (or an unproven hole)
+        positions = {
+            (r[0], r[1]): (int(r[2]), int(r[3]), int(r[4]), int(r[5]))
+            for r in conn.execute(
+                sql.SQL(
+                    "SELECT sku, location, holdable, reserved, safety, unsellable FROM {}.positions"
+                ).format(s)
+            )
+            if any(r[2:])
+        }
+        res = {
+            r[0]: (r[1], r[2], None if r[3] is None else int(r[3]))
+            for r in conn.execute(
+                sql.SQL("SELECT id, state, lines, expires_us FROM {}.reservations").format(s)
+            )
+        }
+        usage = {
+            r[0]: int(r[1])
+            for r in conn.execute(sql.SQL("SELECT k, n FROM {}.usage").format(s))
+            if r[1]
+        }
+        net = conn.execute(sql.SQL("SELECT digest FROM {}.network").format(s)).fetchone()
+        return StoreCounters(last, positions, res, usage, "" if net is None else net[0])
