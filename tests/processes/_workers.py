@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -221,17 +221,23 @@ def decode_held_batch(data: str | None) -> BulkOrders:
 # -- contention ------------------------------------------------------------------------
 
 
-def contention_worker(url: str, k: int, seed: int, ops: int, barrier: Any, out: Any) -> None:
-    """Hammer the hot positions with ``ops`` random commands, record every
-    acknowledged one, then (once every worker is done) report this process's
-    ledger. Runs in a spawned process."""
+def _report(out: Any, k: int, barrier: Any, work: Callable[[], dict[str, Any]]) -> None:
+    """Put ``work()``'s report on ``out``; if it raises, a crash report
+    naming the cause (so the test fails with it) and the barrier broken."""
     try:
-        out.put(_contend(url, k, seed, ops, barrier))
-    except BaseException as e:  # report, so the test fails with the cause
+        out.put(work())
+    except BaseException as e:
         import traceback
 
         out.put({"k": k, "crash": "".join(traceback.format_exception(e))})
         barrier.abort()
+
+
+def contention_worker(url: str, k: int, seed: int, ops: int, barrier: Any, out: Any) -> None:
+    """Hammer the hot positions with ``ops`` random commands, record every
+    acknowledged one, then (once every worker is done) report this process's
+    ledger. Runs in a spawned process."""
+    _report(out, k, barrier, lambda: _contend(url, k, seed, ops, barrier))
 
 
 def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, Any]:
@@ -484,13 +490,7 @@ def setup_refusals(url: str, stock: int) -> None:
 def background_writer(url: str, k: int, stop: Any, barrier: Any, out: Any) -> None:
     """Hold, release, commit, receive and sell on the hot positions (never
     ``COLD`` or ``SCARCE``) as fast as it can until ``stop`` is set."""
-    try:
-        out.put(_background(url, k, stop, barrier))
-    except BaseException as e:
-        import traceback
-
-        out.put({"k": k, "crash": "".join(traceback.format_exception(e))})
-        barrier.abort()
+    _report(out, k, barrier, lambda: _background(url, k, stop, barrier))
 
 
 def _background(url: str, k: int, stop: Any, barrier: Any) -> dict[str, Any]:
@@ -530,13 +530,7 @@ def refuser(url: str, k: int, rounds: int, barrier: Any, out: Any) -> None:
     a ledger that is behind the journal (others committed since it last
     caught up), by hold, allocate, ``hold_many`` and a bulk hold, keyed and
     not; report how each call ended."""
-    try:
-        out.put(_refuse(url, k, rounds, barrier))
-    except BaseException as e:
-        import traceback
-
-        out.put({"k": k, "crash": "".join(traceback.format_exception(e))})
-        barrier.abort()
+    _report(out, k, barrier, lambda: _refuse(url, k, rounds, barrier))
 
 
 def _refuse(url: str, k: int, rounds: int, barrier: Any) -> dict[str, Any]:
