@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, overload
 
 from . import codec
-from ._validate import check_id, check_opt_id, check_qty, check_when, to_micros
+from ._validate import check_id, check_int, check_opt_id, check_qty, check_when, to_micros
 from .arguments import (
     Condition,
     RejectReason,
@@ -27,6 +27,8 @@ from .arguments import (
 from .command import Clock, PlanFn, R, Then
 from .commands import allocation, holdbatches, network, reservations, stock, transfers
 from .errors import InvalidInput, OmnistockError
+from .expiry import Swept
+from .face_integration import IntegrationFace
 from .face_reads import ReadFace
 from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.policy import Policy
@@ -42,7 +44,7 @@ from .storage.memory import MemoryStore
 from .values import Applied, Channel, Location, Order, Reservation, Transfer, lines_of
 
 
-class Inventory(ReadFace):
+class Inventory(ReadFace, IntegrationFace):
     """One retailer's stock ledger over a journal store.
 
     Thread-safe: commands from several threads are group-committed. Several
@@ -87,6 +89,16 @@ class Inventory(ReadFace):
     def refresh(self) -> int:
         """Fold in what other writers appended; returns the new head."""
         return self._runner.caught_up(lambda st: st.head)
+
+    def sweep(self, limit: int = 1000) -> Swept:
+        """Journal the expiries due now (held reservations and held batches,
+        the oldest due first), at most ``limit`` of them in one commit;
+        ``Swept.more`` says whether more are due (call again). Expiry is
+        lazy anyway, so correctness never depends on this: it brings
+        expiries to the journal, and so to the feed, without waiting for
+        the next command or query. Safe with many processes on one store:
+        each expiry is journaled once. O(lines expired + log holds)."""
+        return self._runner.sweep(check_int("limit", limit, 1))
 
     # -- network ------------------------------------------------------------------
     def add_location(self, location: Location, key: str | None = None) -> Location:

@@ -131,6 +131,9 @@ class Store(ABC):
     - Each row carries the chain hash of ``storage.chain`` (``read_chain``,
       ``hash_at``), computed where the seq and the time are assigned.
     - Driver errors surface as ``omnistock.errors.StorageError``.
+    - ``cursor``/``set_cursor`` keep a consumer's acknowledged seq (never
+      moving backwards) and a small state beside it, apart from the
+      journal (an ack appends no row).
     """
 
     url: str = ""
@@ -252,6 +255,28 @@ class Store(ABC):
             if time.monotonic() >= end:
                 return False
             time.sleep(min(0.01, max(0.0, end - time.monotonic())))
+
+    # -- consumer cursors (``Inventory.feed``/``ack``, ``availability``) --------------
+    def cursor(self, consumer: str, stream: str = "") -> tuple[int, str | None]:
+        """The cursor kept for ``consumer`` on ``stream`` (``""``: the
+        journal feed): the last seq it acknowledged and the state stored
+        with it (JSON text or None); ``(0, None)`` when never set.
+        Durable in every durable store."""
+        from ..errors import StorageError
+
+        raise StorageError(f"{type(self).__name__} keeps no consumer cursors")
+
+    def set_cursor(
+        self, consumer: str, seq: int, state: str | None = None, stream: str = ""
+    ) -> int:
+        """Store ``(seq, state)`` as the cursor of ``consumer`` on
+        ``stream`` if ``seq`` is at least the stored seq (a cursor never
+        moves backwards; at an equal seq the state is replaced), atomically;
+        return the stored seq after the call (greater than ``seq`` when a
+        later ack was already kept, which leaves it as it was)."""
+        from ..errors import StorageError
+
+        raise StorageError(f"{type(self).__name__} keeps no consumer cursors")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Idempotent."""

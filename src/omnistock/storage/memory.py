@@ -33,6 +33,7 @@ class MemoryStore(Store):
         self._keys: dict[str, KeyRecord] = {}
         self._snaps: list[tuple[int, bytes]] = []
         self._hashes: list[bytes] = []  # the chain of rows[: len(_hashes)]
+        self._cursors: dict[tuple[str, str], tuple[int, str | None]] = {}
         self._lock = threading.Lock()
 
     def head(self) -> int:
@@ -114,6 +115,20 @@ class MemoryStore(Store):
             if max_seq is None or seq <= max_seq:
                 return seq, blob
         return None
+
+    def cursor(self, consumer: str, stream: str = "") -> tuple[int, str | None]:
+        return self._cursors.get((consumer, stream), (0, None))
+
+    def set_cursor(
+        self, consumer: str, seq: int, state: str | None = None, stream: str = ""
+    ) -> int:
+        with self._lock:
+            k = (consumer, stream)
+            old = self._cursors.get(k, (0, None))[0]
+            if seq >= old:
+                self._cursors[k] = (seq, state)
+                return seq
+            return old
 
     def seq_at(self, ts_us: int) -> int:
         rows = self._rows

@@ -18,6 +18,11 @@ counter tables updated in the same transaction (``append``):
                                supply items (kept with the reservations)
     network                    a digest of the network (locations, channels, policy)
 
+``cursors(consumer, stream)`` keeps each feed consumer's acknowledged seq
+(``Store.cursor``); appends never touch it. A schema made by an older DDL
+text gains it when opened (the DDL is idempotent and re-run when its
+text changes, ``DDL_ID``).
+
 The hash chain is not extended by the writer (that would serialise every
 writer on the previous row's hash): each row stores its leaf, and readers
 link leaves in seq order behind the safe horizon, checking themselves
@@ -113,6 +118,14 @@ CREATE TABLE IF NOT EXISTS {s}.snapshots (
 );
 CREATE TABLE IF NOT EXISTS {s}.marks (seq bigint PRIMARY KEY, hash bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS {s}.holes (seq bigint PRIMARY KEY);
+-- Feed consumers' acknowledged seqs (Store.cursor); no append touches it.
+CREATE TABLE IF NOT EXISTS {s}.cursors (
+    consumer text NOT NULL,
+    stream text NOT NULL,
+    seq bigint NOT NULL,
+    state text,
+    PRIMARY KEY (consumer, stream)
+);
 CREATE OR REPLACE FUNCTION {s}.append(p jsonb)
 RETURNS bigint[] LANGUAGE plpgsql AS $fn$
 DECLARE

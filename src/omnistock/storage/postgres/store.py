@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import ConcurrencyConflict, InvalidInput, OmnistockError, StorageError
 from ..base import Commit, Conditions, KeyRecord, Store, StoreCounters
 from ..chain import leaves
+from .cursors import Cursors
 from .options import OPTIONS, check_partitions, check_schema, driver, redact, split_url
 from .reading import Reading
 from .schema import CONFLICT, OUTDATED, Spec, open_schema
@@ -28,7 +29,7 @@ _MAX_SEQ = 2**63 - 1
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
-class PostgresStore(Reading, Store):
+class PostgresStore(Reading, Cursors, Store):
     """The journal in a PostgreSQL schema; see the module docstring."""
 
     KEEP_SNAPSHOTS = 3

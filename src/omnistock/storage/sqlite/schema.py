@@ -1,9 +1,13 @@
 """The SQLite store's tables, and creating, checking and migrating them.
 
-Version 2 (this one) adds ``entries.hash``, the row's chain hash (see
+Version 2 added ``entries.hash``, the row's chain hash (see
 ``storage.chain``). A version-1 file is migrated when it is opened: the
 column is added and the chain computed for every existing row, once, in
 one ``BEGIN IMMEDIATE`` transaction (a crash leaves version 1 intact).
+
+Version 3 (this one) adds ``cursors``: each feed consumer's acknowledged
+seq and state (``Store.cursor``). A version-2 file gains the table when it
+is opened (a version-1 file is taken through both steps).
 """
 
 from __future__ import annotations
@@ -17,13 +21,21 @@ from ..chain import GENESIS, row_hash
 
 __all__ = ["SCHEMA_VERSION", "enable_wal", "ensure_schema"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """Version of the table layout this module writes and reads."""
-MIGRATES: Final = (1,)
+MIGRATES: Final = (1, 2)
 """Older versions opened by migrating them to ``SCHEMA_VERSION``."""
 
 APPLICATION_ID: Final = 0x4F4D4E49  # "OMNI": marks a file as an omnistock journal
 _MIGRATE_PAGE: Final = 10_000
+
+_CURSORS: Final = """CREATE TABLE IF NOT EXISTS cursors (
+        consumer TEXT NOT NULL,
+        stream   TEXT NOT NULL,
+        seq      INTEGER NOT NULL,
+        state    TEXT,
+        PRIMARY KEY (consumer, stream)
+    ) WITHOUT ROWID"""
 
 SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS meta (
@@ -57,6 +69,7 @@ SCHEMA: Final = (
         seq  INTEGER PRIMARY KEY,
         blob BLOB NOT NULL
     )""",
+    _CURSORS,
     "INSERT OR IGNORE INTO meta (name, value) VALUES ('indexed_upto', 0)",
 )
 _SET_VERSION: Final = "INSERT OR REPLACE INTO meta (name, value) VALUES ('schema_version', ?)"
@@ -137,8 +150,10 @@ def ensure_schema(conn: sqlite3.Connection, path: str) -> None:
                 conn.execute(stmt)
             conn.execute(_SET_VERSION, (str(SCHEMA_VERSION),))
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        elif version == 1:
-            _migrate_v1(conn)
+        else:
+            if version == 1:
+                _migrate_v1(conn)
+            _migrate_v2(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -162,4 +177,10 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
             hashes.append((prev, row[0]))
         conn.executemany("UPDATE entries SET hash = ? WHERE seq = ?", hashes)
         last = page[-1][0]
+
+
+def _migrate_v2(conn: sqlite3.Connection) -> None:
+    """Version 2 -> 3, inside the caller's write transaction: add the
+    ``cursors`` table (the journal is untouched)."""
+    conn.execute(_CURSORS)
     conn.execute(_SET_VERSION, (str(SCHEMA_VERSION),))

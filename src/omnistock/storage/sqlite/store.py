@@ -53,6 +53,12 @@ _INSERT_KEY: Final = "INSERT INTO keys (key, fingerprint, result, seq) VALUES (?
 _KEY_EXISTS: Final = "SELECT 1 FROM keys WHERE key = ?"
 _LOOKUP_KEY: Final = "SELECT key, fingerprint, result, seq FROM keys WHERE key = ?"
 _SEQ_AT_TAIL: Final = "SELECT max(seq) FROM entries WHERE seq > ? AND ts <= ?"
+_CURSOR: Final = "SELECT seq, state FROM cursors WHERE consumer = ? AND stream = ?"
+_SET_CURSOR: Final = (
+    "INSERT INTO cursors (consumer, stream, seq, state) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (consumer, stream) DO UPDATE SET seq = excluded.seq, state = excluded.state "
+    "WHERE excluded.seq >= cursors.seq"
+)
 _SEQ_AT_INDEXED: Final = "SELECT seq FROM ix_ts WHERE v <= ? ORDER BY v DESC, seq DESC LIMIT 1"
 
 
@@ -383,6 +389,29 @@ class SQLiteStore(Store):
         if found is None:
             return None
         return int(found[0]), bytes(found[1])
+
+    def cursor(self, consumer: str, stream: str = "") -> tuple[int, str | None]:
+        """The consumer's cursor (``(0, None)`` if never set)."""
+        with self._locked("read a cursor") as c:
+            found = c.execute(_CURSOR, (consumer, stream)).fetchone()
+        return (0, None) if found is None else (int(found[0]), found[1])
+
+    def set_cursor(
+        self, consumer: str, seq: int, state: str | None = None, stream: str = ""
+    ) -> int:
+        """One upsert that keeps the greater seq, and a read of it, in one
+        ``BEGIN IMMEDIATE`` transaction (another process may ack too)."""
+        with self._locked("set a cursor") as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(_SET_CURSOR, (consumer, stream, seq, state))
+                found = c.execute(_CURSOR, (consumer, stream)).fetchone()
+                c.execute("COMMIT")
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+        return int(found[0])
 
     def close(self) -> None:
         """Close the connection. Idempotent; later calls raise ``StorageError``."""
