@@ -29,7 +29,8 @@ from .storage import Store
 from .storage.chain import ChainFault, verify
 from .values import Entry
 
-log = logging.getLogger("omnistock")
+log = logging.getLogger("omnistock.audit")
+snap_log = logging.getLogger("omnistock.snapshot")
 
 MAX_REFUSED = 3
 """Refused snapshots tried (each older than the last) before a full replay."""
@@ -89,7 +90,7 @@ def from_snapshot(store: Store, upto: int | None = None) -> LedgerState:
         try:
             return _unsealed(blob, seq, store.hash_at(seq))
         except StorageError as exc:
-            log.warning("ignoring the snapshot at seq %d, replaying the journal: %s", seq, exc)
+            snap_log.warning("ignoring the snapshot at seq %d, replaying the journal: %s", seq, exc)
         if seq <= 0:
             break
         limit = seq - 1

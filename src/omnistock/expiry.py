@@ -1,66 +1,182 @@
-"""The expiry plan: every hold and held batch due by the clock.
+"""The expiry plan: what is due by the clock, and ``Swept``, what a sweep did.
 
 Expiry is lazy: the runner plans it first in any commit (and before any
 query) once something is due, so correctness never waits for a cron job.
-Each reservation's expiry is journaled once, as ``expired`` rows (one per
-line) or one ``expired-batch`` row per held batch.
+``inv.sweep()`` runs the same plan, bounded, for deployments that want the
+journal (and so the feed) to show expiries promptly. Each reservation's
+expiry is journaled once, as ``expired`` rows (one per line) or one
+``expired-batch`` row per held batch.
+
+The seam for other things that expire (pickup windows, lots; other issues
+add them): each is one more *source* in ``_SOURCES``: an iterator of
+``(expires_us, ref)`` in expiry order and the rows that expire one ref.
+Sources are merged by expiry time, so a bounded sweep takes the oldest
+first whatever their kind, and ``Swept.more`` looks at every source.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from itertools import islice
+from typing import Literal, NamedTuple
 
+import attrs
 import numpy as np
 
+from ._validate import from_micros
 from .ledger import heldbatches
 from .ledger.rows import Kind, make
 from .ledger.state import LedgerState
-from .planning import Context, Plan, done
+from .planning import Context, Plan
 from .storage import NewRow
 
+__all__ = ["Expiry", "Swept", "plan_expiry"]
 
-def plan_expiry(st: LedgerState, cx: Context) -> Plan[None]:
-    """Rows expiring what is due at ``cx.now``. O(lines expiring + batches)."""
-    due = st.holds.due(cx.now)
-    batches = st.holds.due_batches(cx.now)
+What = Literal["hold", "batch"]
+
+
+@attrs.frozen
+class Expiry:
+    """One thing a sweep expired: a held reservation (``hold``, ``ref`` its
+    id) or a held batch (``batch``, ``ref`` its token), due at ``due_at``."""
+
+    what: What
+    ref: str
+    channel: str | None
+    due_at: datetime
+
+
+@attrs.frozen
+class Swept:
+    """What one ``sweep()`` journaled, oldest due first.
+
+    ``more`` is True when more was due at ``at`` than the call's ``limit``
+    let it take: call again (``omnistock worker`` loops until it is False).
+    A sweep that found the expiries already journaled by another process
+    reports nothing for them."""
+
+    expired: tuple[Expiry, ...]
+    more: bool
+    at: datetime
+
+    @property
+    def count(self) -> int:
+        """How many reservations and batches were expired."""
+        return len(self.expired)
+
+    @property
+    def reservations(self) -> tuple[str, ...]:
+        """Ids of the reservations expired."""
+        return tuple(e.ref for e in self.expired if e.what == "hold")
+
+    @property
+    def batches(self) -> tuple[str, ...]:
+        """Tokens of the held batches expired."""
+        return tuple(e.ref for e in self.expired if e.what == "batch")
+
+
+class _Source(NamedTuple):
+    what: What
+    due: Callable[[LedgerState], Iterator[tuple[int, str]]]
+    """Every ``(expires_us, ref)`` of this kind, in expiry order."""
+    rows: Callable[[LedgerState, int, str], tuple[list[NewRow], str | None]]
+    """The rows expiring one ref at journal time ``ts``, and its channel."""
+
+
+def _hold_rows(st: LedgerState, ts: int, rid: str) -> tuple[list[NewRow], str | None]:
+    g, h = st.grid, st.holds.by_id[rid]
+    rows = [
+        make(
+            Kind.EXPIRED,
+            ts,
+            sku=g.skus[s],
+            location=g.locs[l],
+            qty=q,
+            ref=rid,
+            channel=h.channel,
+        )
+        for (s, l), q in h.lines.items()
+    ]
+    return rows, h.channel
+
+
+def _batch_rows(st: LedgerState, ts: int, token: str) -> tuple[list[NewRow], str | None]:
+    g, b = st.grid, st.holds.batches[token]
+    m = b.live_lines()
+    names = [g.skus[i] for i in np.unique(b.s[m]).tolist()]
+    members = [b.orders[j] for j in b.live_members()]
+    text = json.dumps(
+        {"orders": heldbatches.pack_strs(members), "skus": heldbatches.pack_strs(names)},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    row = make(
+        Kind.EXPIRED_BATCH,
+        ts,
+        sku=heldbatches.BATCH_SKU,
+        qty=int(b.q[m].sum()),
+        ref=token,
+        channel=b.channel,
+        data=text,
+    )
+    return [row], b.channel
+
+
+_SOURCES: tuple[_Source, ...] = (
+    _Source("hold", lambda st: iter(st.holds.expiry), _hold_rows),
+    _Source("batch", lambda st: iter(st.holds.batch_expiry), _batch_rows),
+)
+
+
+def next_due(st: LedgerState) -> int | None:
+    """The earliest expiry of anything that expires, or None. O(sources)."""
+    return st.holds.first_expiry()
+
+
+def plan_expiry(st: LedgerState, cx: Context, limit: int | None = None) -> Plan[Swept]:
+    """Rows expiring what is due at ``cx.now``: everything (the lazy path,
+    ``limit=None``), or the ``limit`` oldest due reservations and batches
+    (a sweep). Its result, read after the fold, says what it expired and
+    whether more is still due. O(expiring lines + limit log sources); O(1)
+    when nothing is due."""
+    now = cx.now
+    first = next_due(st)
+    if first is None or first > now:
+        return Plan([], [], lambda _s: Swept((), False, from_micros(now)))
+    merged = heapq.merge(*(_tagged(k, src.due(st)) for k, src in enumerate(_SOURCES)))
+    due = _until(merged, now)
+    # Taken whole before any row is made: the rows' fold edits the indexes.
+    taken = list(due if limit is None else islice(due, limit))
     rows: list[NewRow] = []
-    if not due and not batches:
-        return Plan(rows, [], done(None))
-    g, ts = st.grid, cx.ts
-    for rid in due:
-        h = st.holds.by_id[rid]
-        for (s, l), q in h.lines.items():
-            rows.append(
-                make(
-                    Kind.EXPIRED,
-                    ts,
-                    sku=g.skus[s],
-                    location=g.locs[l],
-                    qty=q,
-                    ref=rid,
-                    channel=h.channel,
-                )
-            )
-    for token in batches:
-        b = st.holds.batches[token]
-        m = b.live_lines()
-        names = [g.skus[i] for i in np.unique(b.s[m]).tolist()]
-        members = [b.orders[j] for j in b.live_members()]
-        text = json.dumps(
-            {"orders": heldbatches.pack_strs(members), "skus": heldbatches.pack_strs(names)},
-            separators=(",", ":"),
-            ensure_ascii=False,
+    done: list[tuple[int, int, str, str | None]] = []
+    for exp, k, ref in taken:
+        new, channel = _SOURCES[k].rows(st, cx.ts, ref)
+        rows.extend(new)
+        done.append((exp, k, ref, channel))
+
+    def result(after: LedgerState) -> Swept:
+        nxt = next_due(after)
+        expired = tuple(
+            Expiry(_SOURCES[k].what, ref, channel, from_micros(exp))
+            for exp, k, ref, channel in done
         )
-        qty = int(b.q[m].sum())
-        rows.append(
-            make(
-                Kind.EXPIRED_BATCH,
-                ts,
-                sku=heldbatches.BATCH_SKU,
-                qty=qty,
-                ref=token,
-                channel=b.channel,
-                data=text,
-            )
-        )
-    return Plan(rows, [None] * len(rows), done(None))
+        return Swept(expired, nxt is not None and nxt <= now, from_micros(now))
+
+    return Plan(rows, [None] * len(rows), result)
+
+
+def _tagged(k: int, due: Iterator[tuple[int, str]]) -> Iterator[tuple[int, int, str]]:
+    for exp, ref in due:
+        yield exp, k, ref
+
+
+def _until(due: Iterator[tuple[int, int, str]], now: int) -> Iterator[tuple[int, int, str]]:
+    """``due`` up to the first item past ``now`` (the merge is in expiry
+    order, so nothing after it is due)."""
+    for item in due:
+        if item[0] > now:
+            return
+        yield item

@@ -29,8 +29,8 @@ __all__ = ["LoneCommits", "Retry"]
 
 
 class Retry(Exception):
-    """The store refused the append, or a refusal was decided on a stale
-    ledger: catch up and plan again."""
+    """The store refused the append (the argument says why), or a refusal
+    was decided on a stale ledger (no argument): catch up and plan again."""
 
 
 class LoneCommits:
@@ -97,10 +97,10 @@ class LoneCommits:
                 new_head = seqs[-1] if len(seqs) == len(rows) and seqs[0] == head + 1 else -1
             else:
                 new_head = self.store.append([commit], head)
-        except ConcurrencyConflict:
+        except ConcurrencyConflict as exc:
             if plan.undo is not None:
                 plan.undo()
-            raise Retry from None
+            raise Retry(str(exc)) from None
         except BaseException as exc:
             if plan.undo is not None:
                 plan.undo()
@@ -133,9 +133,9 @@ class LoneCommits:
             cmd.result = result(self.state)
             t.guards.extend(guards)
             t.append(sp, [Commit(tuple(rows))], [cmd])
-        except ConcurrencyConflict:
+        except ConcurrencyConflict as exc:
             sp.rollback()
-            raise Retry from None
+            raise Retry(str(exc)) from None
         except BaseException as exc:
             sp.rollback()
             if not isinstance(exc, Exception):

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import codec
+from . import observability as obs
 from ._validate import check_id, check_when, to_micros
 from .command import RETRIES, Clock, Command, PlanFn, R, Then, failed, is_refusal, utcnow
 from .errors import (
@@ -51,8 +52,10 @@ from .lone import Retry as _Retry
 from .planning import Context, Datas, guards_of, nothing
 from .storage import Commit, NewRow, Store
 from .tailing import Tailing
+from .upkeep import Upkeep
 
-log = logging.getLogger("omnistock")
+log = logging.getLogger("omnistock.runner")
+snap_log = logging.getLogger("omnistock.snapshot")
 
 
 class _Abort(Exception):
@@ -68,7 +71,7 @@ class _Culprit(Exception):
         self.cmd, self.error = cmd, error
 
 
-class Runner(LoneCommits):
+class Runner(LoneCommits, Upkeep):
     """Runs commands against one store and keeps the live ledger.
 
     Thread-safe: one thread at a time commits (the group-commit leader);
@@ -91,6 +94,8 @@ class Runner(LoneCommits):
         self.tailing = Tailing(self) if store.guarded else None
         """A guarded store's catch-up and conditions (``tailing.py``)."""
         self._rechecked = False
+        self._conflicts = 0
+        """Conflicts met by the commit in progress (or the last one)."""
 
     def _load(self) -> LedgerState:
         """The newest snapshot whose seal holds (checksum, seq and the
@@ -129,6 +134,12 @@ class Runner(LoneCommits):
         return its result, or raise its error."""
         if self.closed:
             raise StorageError("inventory is closed")
+        hooks = obs.hooks
+        if hooks is not None:
+            return hooks.command(cmd, self._run)
+        return self._run(cmd)
+
+    def _run(self, cmd: Command[R]) -> R:
         if cmd.alone:
             with self.lock:
                 self._drain()  # commands queued earlier go first
@@ -154,6 +165,13 @@ class Runner(LoneCommits):
         for want of stock), nothing is written and every command ends with
         an error (the bad one's own, the others' ``CommandFailed``)."""
         self._check_open()
+        hooks = obs.hooks
+        if hooks is not None:
+            hooks.batch(cmds, lambda: self._run_all(cmds, whole))
+        else:
+            self._run_all(cmds, whole)
+
+    def _run_all(self, cmds: Sequence[Command[Any]], whole: bool) -> None:
         if whole:
             todo = [c for c in cmds if not c.done]
             with self.lock:
@@ -175,11 +193,25 @@ class Runner(LoneCommits):
             self._commit(batch)
 
     # -- the one retry loop ---------------------------------------------------
-    def _commit(self, batch: list[Command[Any]], whole: bool = False) -> None:
-        attempt = 0
+    def _commit(self, batch: list[Command[Any]], whole: bool = False, sweep: bool = False) -> None:
+        if not obs.timed:
+            self._commit_loop(batch, whole, sweep)
+            return
+        names = [c.name for c in batch]
+        t0 = time.perf_counter()
+        try:
+            self._commit_loop(batch, whole, sweep)
+        finally:
+            obs.commit_took(time.perf_counter() - t0, names, self._conflicts)
+
+    def _commit_loop(self, batch: list[Command[Any]], whole: bool, sweep: bool) -> None:
+        """Commit ``batch`` (``sweep``: one sweep command, which plans the
+        expiry itself, bounded), planning again after each conflict."""
+        attempt = self._conflicts = 0
         self._rechecked = False
         while batch:
             if attempt == RETRIES:
+                log.info("gave up after %d conflicts: %s", RETRIES, [c.name for c in batch])
                 for cmd in batch:
                     cmd.settle(
                         error=ConcurrencyConflict(f"{cmd.name}: gave up after {RETRIES} conflicts")
@@ -197,21 +229,37 @@ class Runner(LoneCommits):
                 if lone:
                     self._commit_lone(batch[0], now)
                 else:
-                    self._commit_group(batch, now, whole)
+                    self._commit_group(batch, now, whole, expire=not sweep)
                 return
-            except _Retry:
+            except _Retry as retry:
+                self._conflicted(batch, attempt, retry)
                 if self.tailing is not None:  # everything committed before the failure
                     self.tailing.catch_up_to(self.store.head())
                 else:
                     self.catch_up()
                 time.sleep(0.0002 * attempt)
-                attempt += 1
+                attempt = self._conflicts = attempt + 1
             except _Culprit as c:
                 c.cmd.settle(error=c.error)
                 batch = [cmd for cmd in batch if cmd is not c.cmd]
                 if whole:
                     self._abort(batch, c.cmd)
                     return
+
+    def _conflicted(self, batch: list[Command[Any]], attempt: int, retry: _Retry) -> None:
+        """Report a retry: at DEBUG, and to OpenTelemetry when instrumented."""
+        reason = "conflict" if retry.args else "refusal re-checked"
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s: attempt %d of %d: %s; catching up to plan again",
+                [c.name for c in batch],
+                attempt + 1,
+                RETRIES,
+                retry.args[0] if retry.args else "a refusal decided on a stale ledger",
+            )
+        hooks = obs.hooks
+        if hooks is not None:
+            hooks.conflict(reason)
 
     def _context(self, now: int, key: str | None) -> Context:
         return Context(now, max(now, self.state.last_ts), key, self.store.partitioned)
@@ -228,15 +276,17 @@ class Runner(LoneCommits):
         self._rechecked = self.store.head() > self.state.head
         return self._rechecked
 
-    def _commit_group(self, batch: list[Command[Any]], now: int, whole: bool = False) -> None:
+    def _commit_group(
+        self, batch: list[Command[Any]], now: int, whole: bool = False, expire: bool = True
+    ) -> None:
         st = self.state
         sp = Savepoint(st)
         commits: list[Commit] = []
         if self.tailing is not None:
             self.tailing.begin()
         try:
-            expiry = plan_expiry(st, self._context(now, None))
-            if expiry.rows:
+            expiry = plan_expiry(st, self._context(now, None)) if expire else None
+            if expiry is not None and expiry.rows:
                 self._apply(sp, expiry.rows, expiry.datas)
                 commits.append(Commit(tuple(expiry.rows)))
             seen: dict[str, Command[Any]] = {}
@@ -262,9 +312,9 @@ class Runner(LoneCommits):
                 if new_head != st.head:  # a partitioned store put others' rows between
                     sp.rollback()
                     self.catch_up()
-        except ConcurrencyConflict:
+        except ConcurrencyConflict as exc:
             sp.rollback()
-            raise _Retry from None
+            raise _Retry(str(exc)) from None
         except (_Retry, _Culprit):
             sp.rollback()
             raise
@@ -436,44 +486,6 @@ class Runner(LoneCommits):
         st = self.state
         if self.store.head() > st.head:
             st.apply_all(self.store.read(st.head))
-
-    # -- snapshots and closing ------------------------------------------------
-    def _maybe_snapshot(self) -> None:
-        """Snapshot when due. After a commit: a failure here is logged and
-        retried at the next commit, never the command's outcome."""
-        if self.state.head - self._last_snap < self.snapshot_every:
-            return
-        if self.tailing is not None and self.tailing.ahead:
-            return  # the ledger holds rows past its head: not a journal prefix
-        try:
-            self.snapshot()
-        except Exception:
-            log.warning("snapshot at seq %d failed; will retry", self.state.head, exc_info=True)
-
-    def snapshot(self) -> int:
-        """Save a snapshot at the current head; returns its seq."""
-        from .audit import sealed
-
-        st = self.state
-        if self.tailing is not None and self.tailing.ahead:
-            raise StorageError("cannot snapshot: appends before this process's own are in flight")
-        self.store.save_snapshot(st.head, sealed(self.store, st))
-        self._last_snap = st.head
-        return st.head
-
-    def close(self) -> None:
-        """Snapshot if much happened since the last one, and close the store."""
-        with self.lock:
-            if self.closed:
-                return
-            try:
-                prefix = self.tailing is None or not self.tailing.ahead
-                if prefix and self.state.head - self._last_snap >= 1000:
-                    self.snapshot()
-            except OmnistockError:
-                pass
-            self.store.close()
-            self.closed = True
 
     def _check_open(self) -> None:
         if self.closed:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .command import Command
     from .runner import Runner
 
-log = logging.getLogger("omnistock")
+log = logging.getLogger("omnistock.tailing")
 
 AHEAD_LIMIT = 4096
 """Rows folded ahead before the process catches up on its own: a process
@@ -117,8 +117,17 @@ class Tailing:
                 b.seq = mapping[b.seq]
         st.head = sp.head
         self.ahead.update(mapping.values())
+        if log.isEnabledFor(logging.DEBUG):  # only here when others' seqs came between
+            log.debug(
+                "%d row(s) folded ahead at seqs %d..%d (head %d, %d ahead)",
+                len(mapping),
+                min(mapping.values()),
+                max(mapping.values()),
+                st.head,
+                len(self.ahead),
+            )
         if len(self.ahead) > AHEAD_LIMIT:
-            self.catch_up()
+            self._catch_up_ahead()
 
     def append_batch(self, commit: Commit, datas: Datas) -> list[int]:
         """Append a lone bulk command's one row (its plan reserved in the
@@ -146,7 +155,11 @@ class Tailing:
         st.head = head
         self.ahead.update(seqs)
         if len(self.ahead) > AHEAD_LIMIT:
-            self.catch_up()
+            self._catch_up_ahead()
+
+    def _catch_up_ahead(self) -> None:
+        log.debug("%d rows folded ahead (limit %d): catching up", len(self.ahead), AHEAD_LIMIT)
+        self.catch_up()
 
     # -- catching up -----------------------------------------------------
     def catch_up(self) -> None:

@@ -147,7 +147,9 @@ def _refused(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "omnistock" and r.levelno == logging.WARNING and "snapshot" in r.getMessage()
+        if r.name == "omnistock.snapshot"
+        and r.levelno == logging.WARNING
+        and "snapshot" in r.getMessage()
     ]
 
 
