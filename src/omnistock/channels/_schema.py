@@ -1,29 +1,117 @@
-"""Strict payload validation shared by the built-in adapters.
+"""Strict payload decoding shared by the built-in adapters.
 
-Every check raises :class:`~omnistock.errors.PayloadError` with the field's
-path (``data.lines[2].qty``) and the offending value; nothing else escapes.
-The JSON loader bounds the body's size and nesting depth *before* parsing,
-refuses duplicate keys, NaN/Infinity and non-UTF-8 text, so hostile bodies
-(nesting bombs, huge numbers, invalid encodings) cost O(size) and fail typed.
+:func:`decode` reads a raw body into one of the msgspec structs of
+:mod:`.payloads`. Every failure raises :class:`~omnistock.errors.PayloadError`
+with the field's path (``data.lines[2].qty``) and the offending value;
+nothing else escapes. The JSON loader bounds the body's size and nesting
+depth *before* parsing, refuses duplicate keys, NaN/Infinity and non-UTF-8
+text, so hostile bodies (nesting bombs, huge numbers, invalid encodings)
+cost O(size) and fail typed. msgspec then checks the types, lengths,
+ranges and field names in C.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, TypeVar
+from typing import Any
+
+import msgspec
 
 from ..errors import PayloadError
+from .payloads import MAX_ID, MAX_LINES, MAX_QTY
+
+__all__ = ["MAX_BODY", "MAX_DEPTH", "MAX_ID", "MAX_LINES", "MAX_QTY", "decode", "load_json"]
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 8
-MAX_ID = 128
-MAX_LINES = 500
-MAX_QTY = 1_000_000
-"""Largest quantity one payload line may carry: channels move units, not
-ledgers' worth of stock; anything bigger is a bug or an attack."""
 
 EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")
+_NOT_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[^\[\]{}"]+')
+"""Whole strings, and runs of anything but brackets and quotes."""
+
+
+def decode(body: Any, tp: Any, max_bytes: int = MAX_BODY, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse ``body`` under the bounds of :func:`load_json` and check it
+    against ``tp`` (a struct of :mod:`.payloads`, or a union of them).
+    O(size of the body)."""
+    doc = load_json(body, max_bytes, max_depth)
+    try:
+        return msgspec.convert(doc, tp, strict=True)
+    except msgspec.ValidationError as exc:
+        raise payload_error(doc, str(exc)) from None
+    except UnicodeEncodeError:
+        # msgspec cannot quote a lone surrogate (valid JSON escape, not
+        # Unicode text) in its error message: name where it is instead
+        path, value = _surrogate(doc, "")
+        raise PayloadError(path or "body", value, "contains a lone surrogate") from None
+
+
+def _surrogate(v: Any, path: str) -> tuple[str, Any]:
+    """The path and value of the first string (key or value) in ``v`` that
+    is not encodable Unicode; ("", None) if none."""
+    if isinstance(v, str):
+        return (path, v) if not _encodable(v) else ("", None)
+    items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+    for k, x in items:
+        p = f"{path}[{k}]" if isinstance(k, int) else _join(path, k)
+        if isinstance(k, str) and not _encodable(k):
+            return p, k
+        found = _surrogate(x, p)
+        if found[0]:
+            return found
+    return "", None
+
+
+def _encodable(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_AT = re.compile(r"^(.*?)(?: - at `\$(.*)`)?$", re.DOTALL)
+_MISSING = re.compile(r"^Object missing required field `(.*)`$", re.DOTALL)
+_UNKNOWN = re.compile(r"^Object contains unknown field `(.*)`$", re.DOTALL)
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+
+def payload_error(doc: Any, message: str) -> PayloadError:
+    """A msgspec validation message (``Expected `int`, got `str` - at
+    `$.lines[0].qty```) as a ``PayloadError`` naming the field and the value
+    found there in ``doc``."""
+    m = _AT.match(message)
+    reason, where = (m.group(1), m.group(2) or "") if m else (message, "")
+    path = where.removeprefix(".")
+    if missing := _MISSING.match(reason):
+        return PayloadError(_join(path, missing.group(1)), None, "is required")
+    if unknown := _UNKNOWN.match(reason):
+        key = unknown.group(1)
+        parent = _lookup(doc, where)
+        value = parent.get(key) if isinstance(parent, dict) else None
+        return PayloadError(_join(path, key), value, "is not a known field")
+    if not path and not isinstance(doc, dict):
+        return PayloadError("body", doc, "must be a JSON object")
+    return PayloadError(path or "body", _lookup(doc, where), _house(reason))
+
+
+def _house(reason: str) -> str:
+    # msgspec says "Expected `int`, got `float`"; the house style is lower case
+    return reason[:1].lower() + reason[1:]
+
+
+def _lookup(doc: Any, where: str) -> Any:
+    """The value at a msgspec path (``.data.lines[0]``); None if absent.
+    Paths come from the schema's own field names, so ``.`` and ``[`` split
+    them unambiguously."""
+    v = doc
+    for key, index in _STEP.findall(where):
+        try:
+            v = v[int(index)] if index else v[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return v
 
 
 def load_json(body: Any, max_bytes: int = MAX_BODY, max_depth: int = MAX_DEPTH) -> Any:
@@ -50,19 +138,11 @@ def load_json(body: Any, max_bytes: int = MAX_BODY, max_depth: int = MAX_DEPTH) 
 
 
 def _check_depth(text: str, max_depth: int) -> None:
+    # Strings out (a regex, in C), then only brackets are left to walk: the
+    # Python loop runs over the few brackets, not every character.
     depth = 0
-    in_str = esc = False
-    for ch in text:
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
+    for ch in _NOT_STRUCTURE.sub("", text):
+        if ch in "[{":
             depth += 1
             if depth > max_depth:
                 raise PayloadError("body", text[:40], f"nested deeper than {max_depth} levels")
@@ -81,23 +161,6 @@ def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise PayloadError("body", name, "NaN and Infinity are not JSON numbers")
-
-
-def obj(
-    v: Any, path: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """A JSON object with exactly the ``required`` fields and any of the
-    ``optional`` ones; unknown fields are refused."""
-    if not isinstance(v, dict):
-        raise PayloadError(path or "body", v, "must be a JSON object")
-    allowed = set(required) | set(optional)
-    for k in v:
-        if k not in allowed:
-            raise PayloadError(_join(path, k), v[k], "is not a known field")
-    for k in required:
-        if k not in v:
-            raise PayloadError(_join(path, k), None, "is required")
-    return v
 
 
 def _join(path: str, field: str) -> str:
@@ -142,49 +205,21 @@ def integer(v: Any, path: str, lo: int, hi: int) -> int:
     return v
 
 
-def coordinate(v: Any, path: str, lo: float, hi: float) -> float:
-    """A JSON number (int or float, not bool) in [lo, hi]."""
-    if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
-        raise PayloadError(path, v, "must be a number")
-    if not lo <= v <= hi:
-        raise PayloadError(path, v, f"must be between {lo} and {hi}")
-    return float(v)
-
-
-def boolean(v: Any, path: str) -> bool:
-    if not isinstance(v, bool):
-        raise PayloadError(path, v, "must be true or false")
+def printable(v: str, path: str) -> str:
+    """``v`` (already a string of the right length) has only printable
+    characters and no leading or trailing whitespace: the part of an id's
+    rule a JSON Schema cannot state."""
+    if not v.isprintable():
+        raise PayloadError(path, v, "contains control or non-printable characters")
+    if v != v.strip():
+        raise PayloadError(path, v, "has leading or trailing whitespace")
     return v
 
 
-_Name = TypeVar("_Name", bound=str)
-
-
-def choice(v: Any, path: str, options: tuple[_Name, ...]) -> _Name:
-    if not isinstance(v, str) or v not in options:
-        raise PayloadError(path, v, f"must be one of {', '.join(options)}")
-    return v
-
-
-def lines(
-    v: Any, path: str, location: str = "optional", max_lines: int = MAX_LINES
-) -> list[tuple[str, int, str | None]]:
-    """A non-empty list of ``{"sku", "qty"[, "location"]}``. ``location`` is
-    ``optional``, ``required`` or ``forbidden``."""
-    if not isinstance(v, list):
-        raise PayloadError(path, v, "must be a list of lines")
-    if not v:
-        raise PayloadError(path, v, "must hold at least one line")
-    if len(v) > max_lines:
-        raise PayloadError(path, f"<{len(v)} lines>", f"more than {max_lines} lines")
-    out = []
-    for i, item in enumerate(v):
-        p = f"{path}[{i}]"
-        req = ("sku", "qty", "location") if location == "required" else ("sku", "qty")
-        opt = ("location",) if location == "optional" else ()
-        d = obj(item, p, req, opt)
-        sku = ident(d["sku"], f"{p}.sku")
-        qty = integer(d["qty"], f"{p}.qty", 1, MAX_QTY)
-        loc = d.get("location")
-        out.append((sku, qty, None if loc is None else ident(loc, f"{p}.location")))
-    return out
+def printable_lines(lines: Any, path: str) -> None:
+    """:func:`printable` for each line's ``sku`` and ``location``."""
+    for i, line in enumerate(lines):
+        printable(line.sku, f"{path}[{i}].sku")
+        loc = getattr(line, "location", None)
+        if loc is not None:
+            printable(loc, f"{path}[{i}].location")

@@ -35,6 +35,7 @@ from ..values import Line, Order
 from . import _schema as S
 from ._orders import by_order, scope
 from .base import ChannelAdapter, Command
+from .payloads import UNSET, MarketMessage
 
 if TYPE_CHECKING:
     from ..inventory import Inventory
@@ -183,22 +184,19 @@ class MarketplaceAdapter(ChannelAdapter):
 
         Lines must be pinned (marketplace orders are placed against the feed
         of a location set; unpinned sourcing needs the fulfilment module)."""
-        doc = S.obj(
-            S.load_json(payload, self.max_bytes), "", ("message_id", "type", "order_id"), ("lines",)
-        )
-        mid = S.event_id(doc["message_id"], "message_id")
-        kind = S.choice(doc["type"], "type", ("order", "cancel"))
-        order_id = S.ident(doc["order_id"], "order_id")
-        key = self.prefix + mid
+        m: MarketMessage = S.decode(payload, MarketMessage, self.max_bytes)
+        order_id = S.printable(m.order_id, "order_id")
+        key = self.prefix + m.message_id
         if len(key) > 200:
-            raise PayloadError("message_id", mid, "too long once prefixed")
-        if kind == "cancel":
-            if "lines" in doc:
-                raise PayloadError("lines", doc["lines"], "a cancel has no lines")
+            raise PayloadError("message_id", m.message_id, "too long once prefixed")
+        if m.type == "cancel":
+            if m.lines is not UNSET:
+                raise PayloadError("lines", m.lines, "a cancel has no lines")
             return [Command("release_order", {"order_id": order_id}, key)]
-        if "lines" not in doc:
+        if m.lines is UNSET:
             raise PayloadError("lines", None, "is required for an order")
-        ls = S.lines(doc["lines"], "lines", "required")
+        S.printable_lines(m.lines, "lines")
+        ls = [(x.sku, x.qty, x.location) for x in m.lines]
         order = Order(order_id, channel=self.channel, lines=[Line(*x) for x in ls])
         return [Command("hold", {"order": order, "ttl": self.ttl_seconds}, key)]
 

@@ -1,7 +1,8 @@
 """POS adapter: receipts become ``sell`` and ``return_items``, online or
 offline.
 
-Receipt schema (JSON, see ``docs/channels.md``)::
+Receipt schema (:class:`omnistock.channels.payloads.PosReceipt`; JSON Schema
+in ``docs/schemas/pos.json``, prose in ``docs/channels.md``)::
 
     {"receipt_id": "r-1001", "type": "sale" | "return" | "exchange",
      "items":    [{"sku": "A", "qty": 1}, ...],   # sold (sale, exchange)
@@ -34,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+from msgspec import UNSET
 
 from ..errors import (
     InvalidInput,
@@ -45,6 +47,7 @@ from ..errors import (
 )
 from ..values import Resourced, Shortage
 from . import _schema as S
+from . import payloads as P
 from ._orders import scope
 from .base import ChannelAdapter, Command
 
@@ -54,7 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PosAdapter", "PosTerminal", "SyncReport"]
 
-CONDITIONS = ("sellable", "damaged", "inspection", "quarantine", "display", "write_off")
+CONDITIONS = P.CONDITIONS
 RECEIPT_TYPES = ("sale", "return", "exchange")
 
 
@@ -101,39 +104,32 @@ class PosAdapter(ChannelAdapter):
 
     def parse(self, payload: bytes, headers: Mapping[str, str] | None = None) -> list[Command]:
         """Validate a receipt. Pure; raises ``PayloadError`` naming the field."""
-        doc = S.obj(
-            S.load_json(payload, self.max_bytes),
-            "",
-            ("receipt_id", "type"),
-            ("items", "returned", "condition", "order_id", "terminal"),
-        )
-        rid = S.event_id(doc["receipt_id"], "receipt_id")
-        if len(rid) > 64:
-            raise PayloadError("receipt_id", rid, "longer than 64 characters")
-        kind = S.choice(doc["type"], "type", RECEIPT_TYPES)
-        if "terminal" in doc and doc["terminal"] != self.terminal:
+        r: P.PosReceipt = S.decode(payload, P.PosReceipt, self.max_bytes)
+        rid = r.receipt_id
+        if r.terminal is not UNSET and r.terminal != self.terminal:
             raise PayloadError(
-                "terminal", doc["terminal"], f"is not this adapter's terminal {self.terminal!r}"
+                "terminal", r.terminal, f"is not this adapter's terminal {self.terminal!r}"
             )
-        order_id = None if doc.get("order_id") is None else S.ident(doc["order_id"], "order_id")
-        cond = S.choice(doc.get("condition", "sellable"), "condition", CONDITIONS)
-        if "items" not in doc:
-            raise PayloadError("items", None, "is required")
-        items = [(s, q) for s, q, _ in S.lines(doc["items"], "items", "forbidden")]
+        order_id = None if r.order_id is None else S.printable(r.order_id, "order_id")
+        cond = "sellable" if r.condition is UNSET else r.condition
+        S.printable_lines(r.items, "items")
+        items = [(x.sku, x.qty) for x in r.items]
         cmds: list[Command] = []
-        if kind == "exchange":
-            if "returned" not in doc:
+        if r.type == "exchange":
+            if r.returned is UNSET:
                 raise PayloadError("returned", None, "is required for an exchange")
-            back = [(s, q) for s, q, _ in S.lines(doc["returned"], "returned", "forbidden")]
+            S.printable_lines(r.returned, "returned")
+            back = [(x.sku, x.qty) for x in r.returned]
             cmds.append(self._ret(back, cond, order_id, rid))
-        elif "returned" in doc:
-            raise PayloadError("returned", doc["returned"], "only an exchange has it")
-        if kind == "return":
+        elif r.returned is not UNSET:
+            raise PayloadError("returned", r.returned, "only an exchange has it")
+        if r.type == "return":
             cmds.append(self._ret(items, cond, order_id, rid))
         else:
-            if kind == "sale" and ("condition" in doc or order_id is not None):
-                f = "condition" if "condition" in doc else "order_id"
-                raise PayloadError(f, doc[f], "a sale has no returned units")
+            if r.type == "sale" and (r.condition is not UNSET or order_id is not None):
+                if r.condition is not UNSET:
+                    raise PayloadError("condition", r.condition, "a sale has no returned units")
+                raise PayloadError("order_id", order_id, "a sale has no returned units")
             cmds.append(
                 Command(
                     "sell",

@@ -11,8 +11,9 @@ Authentication (checked before the body is parsed):
   redelivered event is harmless: its event id is the idempotency key.
 
 Any failure raises ``SignatureError`` (authentication) or ``PayloadError``
-(schema, naming the field) and applies nothing. The payload schema is in
-``docs/channels.md``.
+(schema, naming the field) and applies nothing. The payload schema is
+:data:`omnistock.channels.payloads.WebEvent` (JSON Schema:
+``docs/schemas/web.json``; prose: ``docs/channels.md``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from msgspec import UNSET
+
 from ..errors import PayloadError, SignatureError
-from ..values import METHODS, Line, Order, Point
+from ..values import Line, Order, Point
 from . import _schema as S
+from . import payloads as P
 from ._orders import by_order, reservations_of, scope
 from .base import ChannelAdapter, Command
 
@@ -38,8 +42,8 @@ __all__ = ["EVENT_TYPES", "WebShopAdapter", "reservations_of", "sign"]
 TS_HEADER = "x-omnistock-timestamp"
 SIG_HEADER = "x-omnistock-signature"
 EVENT_TYPES = ("order.placed", "order.cancelled", "pickup.collected", "return.requested")
-CONDITIONS = ("sellable", "damaged", "inspection", "quarantine", "display", "write_off")
-MAX_TTL = 30 * 86400
+CONDITIONS = P.CONDITIONS
+MAX_TTL = P.MAX_TTL
 
 
 def sign(secret: bytes, body: bytes, timestamp: int) -> dict[str, str]:
@@ -134,81 +138,55 @@ class WebShopAdapter(ChannelAdapter):
 
     def parse_unsigned(self, payload: bytes) -> list[Command]:
         """Validate an already-authenticated body (schema only)."""
-        doc = S.obj(
-            S.load_json(payload, self.max_bytes, self.max_depth),
-            "",
-            ("id", "type", "data"),
-            ("created_at",),
-        )
-        eid = S.event_id(doc["id"], "id")
-        kind = S.choice(doc["type"], "type", EVENT_TYPES)
-        if "created_at" in doc:
-            S.integer(doc["created_at"], "created_at", 0, 2**40)
-        key = self.prefix + eid
-        data = doc["data"]
-        if kind == "order.placed":
-            return self._placed(data, key)
-        if kind == "return.requested":
-            d = S.obj(data, "data", ("order_id", "location", "lines"), ("condition",))
-            order_id = S.ident(d["order_id"], "data.order_id")
-            loc = S.ident(d["location"], "data.location")
-            ls = S.lines(d["lines"], "data.lines", location="forbidden")
-            cond = S.choice(d.get("condition", "sellable"), "data.condition", CONDITIONS)
+        ev: P.WebEvent = S.decode(payload, P.WebEvent, self.max_bytes, self.max_depth)
+        key = self.prefix + ev.id
+        if isinstance(ev, P.OrderPlaced):
+            return self._placed(ev.data, key)
+        if isinstance(ev, P.ReturnRequested):
+            r = ev.data
+            S.printable(r.order_id, "data.order_id")
+            S.printable(r.location, "data.location")
+            S.printable_lines(r.lines, "data.lines")
             return [
                 Command(
                     "return_items",
                     {
-                        "location": loc,
-                        "lines": [(s, q) for s, q, _ in ls],
-                        "condition": cond,
-                        "order_id": order_id,
+                        "location": r.location,
+                        "lines": [(x.sku, x.qty) for x in r.lines],
+                        "condition": r.condition,
+                        "order_id": r.order_id,
                     },
                     key,
                 )
             ]
-        d = S.obj(data, "data", ("order_id",))
-        order_id = S.ident(d["order_id"], "data.order_id")
-        op = "release_order" if kind == "order.cancelled" else "collect_order"
+        order_id = S.printable(ev.data.order_id, "data.order_id")
+        op = "release_order" if isinstance(ev, P.OrderCancelled) else "collect_order"
         return [Command(op, {"order_id": order_id}, key)]
 
-    def _placed(self, data: Any, key: str) -> list[Command]:
-        d = S.obj(
-            data,
-            "data",
-            ("order_id", "lines"),
-            ("method", "pickup_at", "hold_seconds", "commit", "ship_to"),
-        )
-        order_id = S.ident(d["order_id"], "data.order_id")
-        method = S.choice(d.get("method", "ship"), "data.method", METHODS)
+    def _placed(self, d: P.PlacedData, key: str) -> list[Command]:
+        order_id = S.printable(d.order_id, "data.order_id")
         pickup_at = None
-        if method == "pickup":
-            if "pickup_at" not in d:
+        if d.method == "pickup":
+            if d.pickup_at is UNSET:
                 raise PayloadError("data.pickup_at", None, "is required for a pickup order")
-            pickup_at = S.ident(d["pickup_at"], "data.pickup_at")
-        elif "pickup_at" in d:
-            raise PayloadError("data.pickup_at", d["pickup_at"], "only a pickup order has it")
-        ls = S.lines(d["lines"], "data.lines")
+            pickup_at = S.printable(d.pickup_at, "data.pickup_at")
+        elif d.pickup_at is not UNSET:
+            raise PayloadError("data.pickup_at", d.pickup_at, "only a pickup order has it")
+        S.printable_lines(d.lines, "data.lines")
         ship_to = None
-        if "ship_to" in d:
-            if method != "ship":
-                raise PayloadError("data.ship_to", d["ship_to"], "only a ship order has it")
-            p = S.obj(d["ship_to"], "data.ship_to", ("lat", "lon"))
-            ship_to = Point(
-                S.coordinate(p["lat"], "data.ship_to.lat", -90.0, 90.0),
-                S.coordinate(p["lon"], "data.ship_to.lon", -180.0, 180.0),
-            )
+        if d.ship_to is not UNSET:
+            if d.method != "ship":
+                raise PayloadError("data.ship_to", d.ship_to, "only a ship order has it")
+            ship_to = Point(d.ship_to.lat, d.ship_to.lon)
         # Unpinned ship lines are placed by the sourcing policy (allocate).
-        sourced = method == "ship" and any(loc is None for _, _, loc in ls)
-        ttl = self.ttl
-        if "hold_seconds" in d:
-            ttl = timedelta(seconds=S.integer(d["hold_seconds"], "data.hold_seconds", 1, MAX_TTL))
-        commit = S.boolean(d.get("commit", False), "data.commit")
+        sourced = d.method == "ship" and any(x.location is None for x in d.lines)
+        ttl = self.ttl if d.hold_seconds is UNSET else timedelta(seconds=d.hold_seconds)
         try:
             order = Order(
                 order_id,
                 channel=self.channel,
-                lines=[Line(s, q, loc) for s, q, loc in ls],
-                method=method,
+                lines=[Line(x.sku, x.qty, x.location) for x in d.lines],
+                method=d.method,
                 pickup_at=pickup_at,
                 ship_to=ship_to,
             )
@@ -217,7 +195,7 @@ class WebShopAdapter(ChannelAdapter):
         except Exception as exc:  # a validator the schema missed: still typed
             raise PayloadError("data", order_id, str(exc)) from None
         cmds = [Command("allocate" if sourced else "hold", {"order": order, "ttl": ttl}, key)]
-        if commit:
+        if d.commit:
             # "/" is not in the event-id alphabet: no event id can forge this key
             cmds.append(Command("commit_order", {"order_id": order_id}, key + "/commit"))
         return cmds
