@@ -13,6 +13,7 @@ embedded store in the current directory):
     omnistock history [--sku S] [--location L] [--ref R] [--limit N]
     omnistock check                         replay the journal, check invariants
     omnistock bench                         a quick holds/s micro benchmark
+    omnistock worker [--interval S] [--once]  sweep expiries, take snapshots
 
 Exit codes: 0 success, 1 a failed check (or a simulation that oversold),
 2 bad usage or bad input, 3 an internal error (a bug: please report it),
@@ -186,6 +187,17 @@ def _parser() -> argparse.ArgumentParser:
         "'python -m benchmarks.compare' in a source checkout.",
     )
     b.add_argument("-n", type=int, default=3000, help="holds per store (default 3000)")
+    from .cli_worker import add_worker_arguments
+
+    add_worker_arguments(
+        sub.add_parser(
+            "worker",
+            parents=[store, create],
+            help="sweep the expiries due and take snapshots on an interval",
+            description="Journal the expiries due (inv.sweep()) and take snapshots on an "
+            "interval until SIGTERM or Ctrl-C (exit 0). Optional: expiry is lazy.",
+        )
+    )
     return p
 
 
@@ -302,6 +314,11 @@ def _run(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return bench(args.n)
     if args.verb == "import":
         return _import(args)
+    if args.verb == "worker":
+        from .cli_worker import worker
+
+        _need_store(args.store, args.create)
+        return worker(args)
     return _query(args)
 
 
