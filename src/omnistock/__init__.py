@@ -6,6 +6,8 @@ inv = Inventory.open("sqlite:///shop.db")
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import errors
 from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.policy import Policy
@@ -42,9 +44,24 @@ def _version() -> str:
 
 __version__ = _version()
 
+if TYPE_CHECKING:
+    from .aio import AsyncInventory
+
+
+def __getattr__(name: str) -> object:
+    """``AsyncInventory`` is imported on first use: ``import omnistock`` does
+    not pay for asyncio (~30 ms) in programs that never use it."""
+    if name == "AsyncInventory":
+        from .aio import AsyncInventory
+
+        return AsyncInventory
+    raise AttributeError(f"module 'omnistock' has no attribute {name!r}")
+
+
 __all__ = [
     "Allocation",
     "Applied",
+    "AsyncInventory",
     "BatchResult",
     "Channel",
     "CheckReport",
