@@ -1,4 +1,5 @@
-"""A reusable contract suite for journal stores (``omnistock.storage.base.Store``).
+"""Reusable contract suites for journal stores (``omnistock.storage.base.Store``)
+and channel adapters (``omnistock.channels.ChannelAdapter``).
 
 Every store, built in or third party, proves the port's guarantees by
 subclassing :class:`StoreContract` in a test module::
@@ -18,11 +19,17 @@ data does not outlive the object (``memory://``) set ``durable = False``: the
 reopen tests skip and the "other writer" is the same object used from another
 thread.
 
-The suite needs only pytest and the port; it is imported by tests, never by
-omnistock itself. ``import omnistock.testing`` does not import pytest: the
-row helpers (:func:`new_row`, :data:`T0`) work without it, and pytest is
-imported when :class:`StoreContract` is first asked for. It is
-store-agnostic: every conflict test uses rows of one SKU so a store
+A channel adapter does the same with :class:`AdapterContract`
+(``make_adapter()`` and ``valid_payloads()``). Both use fixtures of the
+omnistock pytest plugin (:mod:`omnistock.testing.plugin`), which pytest loads
+by itself wherever omnistock is installed.
+
+The suites need only pytest and the ports; they are imported by tests, never
+by omnistock itself. ``import omnistock.testing`` does not import pytest:
+the row helpers (:func:`new_row`, :data:`T0`), :class:`FakeClock` and
+:func:`standard_inventory` work without it, and pytest is imported when
+:class:`StoreContract` or :class:`AdapterContract` is first asked for. The
+store suite is store-agnostic: every conflict test uses rows of one SKU so a store
 partitioned by SKU conflicts too.
 """
 
@@ -31,17 +38,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .rows import T0, new_row
+from .world import FakeClock, standard_inventory
 
 if TYPE_CHECKING:
+    from .adapters import AdapterContract
     from .contract import StoreContract
 
-__all__ = ["T0", "StoreContract", "new_row"]
+__all__ = ["T0", "AdapterContract", "FakeClock", "StoreContract", "new_row", "standard_inventory"]
 
 
 def __getattr__(name: str) -> Any:
-    # StoreContract is a pytest class; load it (and pytest) on first use only.
+    # The contracts are pytest classes; load them (and pytest) on first use only.
     if name == "StoreContract":
         from .contract import StoreContract
 
         return StoreContract
+    if name == "AdapterContract":
+        from .adapters import AdapterContract
+
+        return AdapterContract
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
