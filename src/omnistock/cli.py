@@ -12,6 +12,7 @@ embedded store in the current directory):
     omnistock explain SKU [--location L] [--channel C]
     omnistock history [--sku S] [--location L] [--ref R] [--limit N]
     omnistock check                         replay the journal, check invariants
+    omnistock watch --consumer NAME [--ack] [--follow]   the feed as JSON lines
     omnistock bench                         a quick holds/s micro benchmark
     omnistock worker [--interval S] [--once]  sweep expiries, take snapshots
 
@@ -179,6 +180,9 @@ def _parser() -> argparse.ArgumentParser:
         parents=[store, create],
         help="replay the journal and verify every invariant (exit 1 on failure)",
     )
+    from .cli_watch import add_watch
+
+    add_watch(sub, store)
     b = sub.add_parser(
         "bench",
         help="quick in-process holds/s on memory:// and sqlite",
@@ -319,6 +323,10 @@ def _run(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         _need_store(args.store, args.create)
         return worker(args)
+    if args.verb == "watch":
+        from .cli_watch import run_watch
+
+        return run_watch(args)
     return _query(args)
 
 

@@ -264,7 +264,7 @@ def test_an_ack_of_a_replaced_delivery_changes_nothing(shop: Shop) -> None:
 
 # -- bad input ---------------------------------------------------------------------------
 
-BAD: list[tuple[str, Callable[[Inventory], Any], type[Exception], str]] = [
+BAD: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [  # Any: wrong types on purpose
     ("empty consumer", lambda inv: inv.feed(""), errors.InvalidInput, "consumer"),
     ("int consumer", lambda inv: inv.feed(7), errors.InvalidInput, "consumer"),
     ("control char", lambda inv: inv.feed("a\nb"), errors.InvalidInput, "consumer"),

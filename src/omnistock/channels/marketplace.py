@@ -6,6 +6,11 @@ give each SKU's figure for one channel under the ring-fence rule of
 guaranteed minimum, and every other channel's minimum set aside. Both render
 as CSV or JSON (:class:`Feed`).
 
+:meth:`MarketplaceAdapter.pending` is the durable form: a consumer of
+``Inventory.availability`` whose acknowledged figures and cursor live in
+the store, confirmed with :meth:`MarketplaceAdapter.confirm` once
+published (at-least-once; docs/integration.md).
+
 A delta since a cursor (a journal sequence number) holds only SKUs whose
 figure differs from the figure at the cursor. It reads the journal rows after
 the cursor to find the touched SKUs and recomputes only those, so its cost is
@@ -30,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..errors import PayloadError, UnknownChannel
-from ..ledger.heldbatches import BATCH_KINDS, row_skus
+from ..feeds.availability import touched as touched_skus
 from ..values import Line, Order
 from . import _schema as S
 from ._orders import by_order, scope
@@ -152,14 +157,9 @@ class MarketplaceAdapter(ChannelAdapter):
         cursor = inv.head
         if since > cursor:
             raise PayloadError("since", since, f"is past the journal head {cursor}")
-        touched: set[str] = set()
-        for row in inv.store.read(since, cursor):
-            if row[2] in BATCH_KINDS:  # a bulk hold names its SKUs in its data
-                touched.update(row_skus(row[2], row[9]))
-                continue
-            if row[3] is None:
-                return attrs.evolve(self.full(inv), since=since)
-            touched.add(row[3])
+        touched = touched_skus(inv.store.read(since, cursor))
+        if touched is None:  # a network change may move every figure
+            return attrs.evolve(self.full(inv), since=since)
         now = self.figures(inv, sorted(touched))
         if self._last_cursor == since:
             before: Mapping[str, int | None] = {s: self._last.get(s) for s in touched}
@@ -173,6 +173,27 @@ class MarketplaceAdapter(ChannelAdapter):
         last.update(now)
         self._last, self._last_cursor = last, cursor
         return Feed(self.channel, "delta", cursor, since, items)
+
+    def pending(self, inv: Inventory, consumer: str) -> Feed:
+        """The durable delta feed of ``consumer`` (a name for this
+        marketplace's connector): the SKUs whose figure changed since the
+        figures it last confirmed (``Inventory.availability``), the first
+        time every SKU. Until ``confirm``, the same changes come again
+        (with the figures of the moment), also after a restart.
+        ``cursor``: the seq to confirm; ``since``: the seq confirmed
+        before."""
+        since = inv.cursor(consumer, self.channel)
+        changes = inv.availability(consumer, self.channel)
+        cursor = changes[0].seq if changes else inv.cursor(consumer, self.channel)
+        items = tuple(FeedItem(c.sku, c.available) for c in changes)
+        return Feed(self.channel, "delta", cursor, since, items)
+
+    def confirm(self, inv: Inventory, consumer: str, feed: Feed) -> int:
+        """Record that ``feed`` (from ``pending``) was published; returns
+        the confirmed seq. Idempotent (``Inventory.ack_availability``)."""
+        if feed.channel != self.channel:
+            raise PayloadError("channel", feed.channel, f"is not this adapter's {self.channel!r}")
+        return inv.ack_availability(consumer, self.channel, feed.cursor)
 
     # -- inbound ----------------------------------------------------------------
     def parse(self, payload: bytes, headers: Mapping[str, str] | None = None) -> list[Command]:
