@@ -33,9 +33,10 @@ from .values import Channel, Location
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DEFAULT_WORKERS = 16
-"""Worker threads per ``AsyncInventory``: how many calls run at once, so the
-largest group commit that concurrent coroutines can form."""
+DEFAULT_WORKERS = 64
+"""Worker threads per ``AsyncInventory`` (started on demand): how many calls
+run at once. Concurrent calls are group-committed only while each has a
+thread, so size it to the bursts of requests expected (docs/async.md)."""
 DEFAULT_WAITERS = 4
 """Threads for calls that may block waiting (``feed(wait=...)``), kept apart
 so a waiting consumer never holds up commands."""
@@ -208,6 +209,7 @@ class AsyncInventory:
     reject = _offload(Inventory.reject)
     transfer = _offload(Inventory.transfer)
     receive_transfer = _offload(Inventory.receive_transfer)
+    sweep = _offload(Inventory.sweep)
 
     # -- queries, the journal, audit -----------------------------------------------
     refresh = _offload(Inventory.refresh)
@@ -223,6 +225,13 @@ class AsyncInventory:
     at = _offload(Inventory.at)
     check = _offload(Inventory.check)
     snapshot = _offload(Inventory.snapshot)
+
+    # -- integration: the feed waits on its own threads -----------------------------
+    feed = _offload(Inventory.feed, waits=True)
+    ack = _offload(Inventory.ack)
+    cursor = _offload(Inventory.cursor)
+    availability = _offload(Inventory.availability)
+    ack_availability = _offload(Inventory.ack_availability)
 
 
 def _close_if_opened(opening: Future[Inventory]) -> None:
