@@ -66,8 +66,11 @@ ENV_SLOW = "OMNISTOCK_SLOW_COMMIT_MS"
 class Otel:
     """The OpenTelemetry side: a tracer, and the instruments it records."""
 
-    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
-        from opentelemetry import metrics, trace
+    def __init__(
+        self, tracer_provider: Any = None, meter_provider: Any = None, *, spans: bool, metrics: bool
+    ) -> None:
+        from opentelemetry import metrics as otel_metrics
+        from opentelemetry import trace
 
         from . import __version__
         from .fulfilment.batch import BatchResult
@@ -76,8 +79,12 @@ class Otel:
         from .values import Reservation
 
         self._types = (Reservation, Allocation, HoldBatchResult, BatchResult)
+        if not spans:  # a no-op tracer: spans cost most (docs/operations.md)
+            tracer_provider = trace.NoOpTracerProvider()
+        if not metrics:
+            meter_provider = otel_metrics.NoOpMeterProvider()
         self.tracer = trace.get_tracer("omnistock", __version__, tracer_provider=tracer_provider)
-        meter = metrics.get_meter("omnistock", __version__, meter_provider=meter_provider)
+        meter = otel_metrics.get_meter("omnistock", __version__, meter_provider=meter_provider)
         self.latency = meter.create_histogram(
             "omnistock.command.duration",
             unit="s",
@@ -267,10 +274,20 @@ def commit_took(seconds: float, names: Sequence[str], conflicts: int) -> None:
         )
 
 
-def instrument(tracer_provider: Any = None, meter_provider: Any = None) -> None:
+def instrument(
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    *,
+    spans: bool = True,
+    metrics: bool = True,
+) -> None:
     """Turn on OpenTelemetry spans and metrics for every inventory in the
-    process (the global providers unless given). Raises ImportError naming
-    the extra when opentelemetry-api is not installed."""
+    process (the global providers unless given; ``spans=False`` or
+    ``metrics=False`` leaves one out). Raises ImportError naming the extra
+    when opentelemetry-api is not installed."""
+    for name, flag in (("spans", spans), ("metrics", metrics)):
+        if flag is not True and flag is not False:
+            raise InvalidInput(name, flag, "must be True or False")
     global hooks
     try:
         import opentelemetry.metrics
@@ -280,7 +297,7 @@ def instrument(tracer_provider: Any = None, meter_provider: Any = None) -> None:
             "omnistock.observability.instrument() needs OpenTelemetry: "
             "pip install 'omnistock[otel]'"
         ) from None
-    hooks = Otel(tracer_provider, meter_provider)
+    hooks = Otel(tracer_provider, meter_provider, spans=spans, metrics=metrics)
 
 
 def uninstrument() -> None:

@@ -243,3 +243,25 @@ def test_uninstrument_stops_reporting(otel: Telemetry) -> None:
     Inventory().add_location(Location("s1"))
     assert otel.spans() == []
     assert not observability.instrumented()
+
+
+@pytest.mark.parametrize(("spans", "metrics"), [(False, True), (True, False)])
+def test_spans_or_metrics_can_be_left_out(spans: bool, metrics: bool) -> None:
+    t = Telemetry()
+    observability.instrument(t.tracer_provider, t.meter_provider, spans=spans, metrics=metrics)
+    try:
+        inv = Inventory()
+        _shop(inv)
+        inv.hold(Order("o1", channel="web", lines=[Line("A", 1, "s1")]))
+    finally:
+        observability.uninstrument()
+    assert bool(t.spans()) is spans
+    assert bool(t.points("omnistock.holds")) is metrics
+
+
+@pytest.mark.parametrize("flag", ["spans", "metrics"])
+@pytest.mark.parametrize("value", [None, 1, "yes"], ids=repr)
+def test_a_bad_instrument_flag_is_refused_naming_it(flag: str, value: Any) -> None:
+    with pytest.raises(errors.InvalidInput, match=f"{flag}="):
+        observability.instrument(**{flag: value})
+    assert not observability.instrumented()
