@@ -70,6 +70,23 @@ def test_an_expired_cart_reaches_the_journal_with_no_other_call(
     assert inv.check().ok
 
 
+def test_an_expired_cart_appears_in_the_feed_after_a_sweep_and_no_other_call(
+    store_url: str, make_inventory: Make, clock: Any
+) -> None:
+    inv = make_inventory(store_url)
+    _stocked(inv)
+    (rid,) = _carts(inv, 1)
+    inv.ack("mkt", inv.head)  # the consumer starts from now
+    clock.advance(61)
+    assert inv.feed("mkt") == []  # the feed only reads: nothing expired by the clock alone
+    inv.sweep()
+    got = inv.feed("mkt")
+    assert [(e.kind, e.ref, e.sku, e.qty) for e in got] == [
+        ("expired", rid, "A", 1),
+        ("expired", rid, "B", 2),
+    ]
+
+
 def test_sweep_is_bounded_oldest_first_and_says_when_more_is_due(
     make_inventory: Make, clock: Any
 ) -> None:
