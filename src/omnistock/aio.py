@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -66,7 +67,7 @@ def _offload(
     call.__doc__ = (
         f"{method.__doc__ or ''}\n\nA coroutine: runs ``Inventory.{name}`` on {where} thread."
     )
-    call.__wrapped__ = method  # type: ignore[attr-defined]  # inspect.signature shows the sync one
+    call.__signature__ = inspect.signature(method)  # type: ignore[attr-defined]  # the sync one
     return call
 
 
