@@ -65,8 +65,9 @@ ReceiptId = Annotated[
 Qty = Annotated[int, Meta(ge=1, le=MAX_QTY)]
 
 
-class _Obj(Struct, forbid_unknown_fields=True, kw_only=True):
-    """A JSON object with no fields beyond the declared ones."""
+class _Obj(Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """A JSON object with no fields beyond the declared ones. (Encoding
+    omits defaults: :func:`omnistock.channels._schema.decode` counts keys.)"""
 
 
 class Line(_Obj):
