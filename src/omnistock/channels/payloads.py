@@ -4,12 +4,15 @@ What a type can say is said here (field names, types, lengths, ranges,
 enumerations, which fields are required, no unknown fields); msgspec checks
 it in C. The few rules a JSON Schema cannot state (ids are printable without
 edge whitespace, a pickup order names its store, a sale has no returned
-units) stay in the adapters, after decoding. :func:`schemas` publishes the
-structs as JSON Schema (``docs/schemas/``).
+units) stay in the adapters, after decoding. :func:`schemas` gives the
+structs as JSON Schema; ``python -m omnistock.channels.payloads docs/schemas``
+writes the published copies (a test checks they are current).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -25,7 +28,9 @@ __all__ = [
     "MarketMessage",
     "PosReceipt",
     "WebEvent",
+    "render",
     "schemas",
+    "write_schemas",
 ]
 
 MAX_ID = 128
@@ -198,3 +203,27 @@ def schemas() -> dict[str, dict[str, Any]]:
             **doc,
         }
     return out
+
+
+def write_schemas(folder: Path) -> list[Path]:
+    """Write :func:`schemas` as ``<folder>/<adapter>.json`` (sorted keys,
+    two-space indent, final newline); returns the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, doc in schemas().items():
+        path = folder / f"{name}.json"
+        path.write_text(render(doc))
+        out.append(path)
+    return out
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The published text of one schema."""
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # python -m omnistock.channels.payloads docs/schemas
+    import sys
+
+    for p in write_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/schemas")):
+        print(p)
