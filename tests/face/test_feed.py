@@ -329,3 +329,29 @@ def test_bad_input_is_refused_and_changes_nothing(
     assert (inv.history(), inv.cursor("erp"), inv.cursor("mkt", "web"), inv.head) == before
     assert [e.seq for e in inv.feed("erp")] == list(range(4, inv.head + 1))
     assert avail(inv.availability("mkt", "web")) == {"B": 5}
+
+
+def test_wait_sees_a_row_that_commits_right_after_the_first_look(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit landing between the feed's first read (nothing) and its
+    wait is delivered, not missed until the wait ends."""
+    from omnistock.feeds import journal
+
+    inv = shop.inv
+    stock(inv)
+    inv.ack("erp", inv.head)
+    other = shop.second()
+    first = journal.rows_after
+    calls: list[int] = []
+
+    def look_then_commit(store: Any, since: int, limit: int) -> list[Any]:
+        rows = first(store, since, limit)
+        if not calls:
+            calls.append(since)
+            other.receive("E", "s1", 1)  # lands just after the first look
+        return rows
+
+    monkeypatch.setattr(journal, "rows_after", look_then_commit)
+    got = inv.feed("erp", wait=2)
+    assert calls and [(e.kind, e.sku) for e in got] == [("received", "E")]

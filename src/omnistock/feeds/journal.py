@@ -66,21 +66,28 @@ def rows_after(store: Store, since: int, limit: int) -> list[Row]:
 
 def after(store: Store, since: int, limit: int, wait: float) -> list[Row]:
     """``rows_after``, waiting up to ``wait`` seconds for a row when there
-    is none yet (``Store.wait``: polling, see docs/integration.md)."""
+    is none yet (``Store.wait``: polling, see docs/integration.md).
+
+    On a guarded store the wait starts from the horizon read together with
+    the check that no row is there (``Store.tail``), so it steps over known
+    holes yet never over a row that committed after the first look."""
     rows = rows_after(store, since, limit)
     if rows or wait <= 0:
         return rows
     deadline = time.monotonic() + wait
-    base = store.tail(since)[1] if store.guarded else since  # past known holes
+    base = since
     while True:
+        if store.guarded:
+            found, horizon = store.tail(since)
+            if found:
+                return found[:limit]
+            base = max(base, horizon)
         left = deadline - time.monotonic()
         if left <= 0 or not store.wait(base, left):
             return []
         rows = rows_after(store, since, limit)
         if rows:
             return rows
-        # The head moved over seqs that hold no row (holes): wait past them.
-        base = max(base, store.tail(since)[1] if store.guarded else store.head())
 
 
 def entries_of(store: Store, rows: list[Row]) -> list[Entry]:
