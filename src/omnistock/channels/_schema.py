@@ -21,7 +21,21 @@ import msgspec
 from ..errors import PayloadError
 from .payloads import MAX_ID, MAX_LINES, MAX_QTY
 
-__all__ = ["MAX_BODY", "MAX_DEPTH", "MAX_ID", "MAX_LINES", "MAX_QTY", "decode", "load_json"]
+__all__ = [
+    "MAX_BODY",
+    "MAX_DEPTH",
+    "MAX_ID",
+    "MAX_LINES",
+    "MAX_QTY",
+    "decode",
+    "event_id",
+    "ident",
+    "integer",
+    "load_json",
+    "payload_error",
+    "printable",
+    "printable_lines",
+]
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 8
