@@ -129,17 +129,14 @@ class Runner(LoneCommits, Upkeep):
             fp = name + ":" + json.dumps(args, sort_keys=True, default=str)
         return Command(name, plan, key, fp, then, alone)
 
-    def run(self, cmd: Command[R]) -> R:
+    def run(self, cmd: Command[R], traced: bool = False) -> R:
         """Commit ``cmd`` (group-committed with other threads' commands) and
-        return its result, or raise its error."""
+        return its result, or raise its error. (``traced``: the
+        OpenTelemetry hooks already wrap this call.)"""
         if self.closed:
             raise StorageError("inventory is closed")
-        hooks = obs.hooks
-        if hooks is not None:
-            return hooks.command(cmd, self._run)
-        return self._run(cmd)
-
-    def _run(self, cmd: Command[R]) -> R:
+        if obs.hooks is not None and not traced:  # one check, no extra call, when off
+            return obs.hooks.command(cmd, self._traced)
         if cmd.alone:
             with self.lock:
                 self._drain()  # commands queued earlier go first
@@ -154,6 +151,9 @@ class Runner(LoneCommits, Upkeep):
             raise cmd.error
         result: R = cmd.result
         return result
+
+    def _traced(self, cmd: Command[R]) -> R:
+        return self.run(cmd, True)
 
     def run_all(self, cmds: Sequence[Command[Any]], *, whole: bool = False) -> None:
         """Commit several commands in one group commit when no other thread
@@ -193,20 +193,19 @@ class Runner(LoneCommits, Upkeep):
             self._commit(batch)
 
     # -- the one retry loop ---------------------------------------------------
-    def _commit(self, batch: list[Command[Any]], whole: bool = False, sweep: bool = False) -> None:
-        if not obs.timed:
-            self._commit_loop(batch, whole, sweep)
-            return
-        names = [c.name for c in batch]
-        t0 = time.perf_counter()
-        try:
-            self._commit_loop(batch, whole, sweep)
-        finally:
-            obs.commit_took(time.perf_counter() - t0, names, self._conflicts)
-
-    def _commit_loop(self, batch: list[Command[Any]], whole: bool, sweep: bool) -> None:
+    def _commit(
+        self,
+        batch: list[Command[Any]],
+        whole: bool = False,
+        sweep: bool = False,
+        timed: bool = False,
+    ) -> None:
         """Commit ``batch`` (``sweep``: one sweep command, which plans the
-        expiry itself, bounded), planning again after each conflict."""
+        expiry itself, bounded), planning again after each conflict.
+        (``timed``: ``_timed_commit`` already times this call.)"""
+        if obs.timed and not timed:  # one check, no extra call, when off
+            self._timed_commit(batch, whole, sweep)
+            return
         attempt = self._conflicts = 0
         self._rechecked = False
         while batch:
@@ -245,6 +244,14 @@ class Runner(LoneCommits, Upkeep):
                 if whole:
                     self._abort(batch, c.cmd)
                     return
+
+    def _timed_commit(self, batch: list[Command[Any]], whole: bool, sweep: bool) -> None:
+        names = [c.name for c in batch]
+        t0 = time.perf_counter()
+        try:
+            self._commit(batch, whole, sweep, True)
+        finally:
+            obs.commit_took(time.perf_counter() - t0, names, self._conflicts)
 
     def _conflicted(self, batch: list[Command[Any]], attempt: int, retry: _Retry) -> None:
         """Report a retry: at DEBUG, and to OpenTelemetry when instrumented."""
