@@ -96,12 +96,6 @@ def entries_of(store: Store, rows: list[Row]) -> list[Entry]:
     return list(history.entries(store, iter(rows), None, None, None))
 
 
-def deliver(store: Store, consumer: str, limit: int, wait: float) -> list[Entry]:
-    """The consumer's entries after its acknowledged seq (see ``Inventory.feed``)."""
-    since = store.cursor(consumer)[0]
-    return entries_of(store, after(store, since, limit, wait))
-
-
 def acknowledge(store: Store, consumer: str, seq: int, safe: Callable[[int], bool]) -> int:
     """Move the consumer's cursor to ``seq`` if it is ahead of it; returns
     the cursor after. ``safe(seq)`` says whether every row up to ``seq`` is
