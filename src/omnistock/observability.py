@@ -235,6 +235,8 @@ hooks: Otel | None = None
 _slow: float | None = None
 timed = False
 """True once a slow-commit threshold is set: the runner times its commits."""
+slow_s = math.inf
+"""The threshold in seconds (infinity when commits are not timed)."""
 
 
 def _check_slow(value: object) -> float | None:
@@ -250,9 +252,10 @@ def configure(*, slow_commit: float | None) -> None:
     """Log a commit (a group of commands and its retries) slower than
     ``slow_commit`` seconds at WARNING on ``omnistock.runner``; None stops
     timing commits. Applies to every inventory in the process."""
-    global _slow, timed
+    global _slow, timed, slow_s
     _slow = _check_slow(slow_commit)
     timed = _slow is not None
+    slow_s = math.inf if _slow is None else _slow
 
 
 def slow_commit_threshold() -> float | None:

@@ -131,8 +131,7 @@ class Runner(LoneCommits, Upkeep):
 
     def run(self, cmd: Command[R], traced: bool = False) -> R:
         """Commit ``cmd`` (group-committed with other threads' commands) and
-        return its result, or raise its error. (``traced``: the
-        OpenTelemetry hooks already wrap this call.)"""
+        return its result, or raise its error (``traced``: hooks wrap it)."""
         if self.closed:
             raise StorageError("inventory is closed")
         if obs.hooks is not None and not traced:  # one check, no extra call, when off
@@ -246,12 +245,13 @@ class Runner(LoneCommits, Upkeep):
                     return
 
     def _timed_commit(self, batch: list[Command[Any]], whole: bool, sweep: bool) -> None:
-        names = [c.name for c in batch]
         t0 = time.perf_counter()
         try:
             self._commit(batch, whole, sweep, True)
         finally:
-            obs.commit_took(time.perf_counter() - t0, names, self._conflicts)
+            took = time.perf_counter() - t0
+            if took >= obs.slow_s:
+                obs.commit_took(took, [c.name for c in batch], self._conflicts)
 
     def _conflicted(self, batch: list[Command[Any]], attempt: int, retry: _Retry) -> None:
         """Report a retry: at DEBUG, and to OpenTelemetry when instrumented."""
