@@ -122,8 +122,10 @@ def test_only_what_is_due_expires(make_inventory: Make, clock: Any) -> None:
     assert inv.sweep().count == 0
 
 
-def test_held_batches_expire_as_one_row_each_in_due_order(make_inventory: Make, clock: Any) -> None:
-    inv = make_inventory()
+def test_held_batches_expire_as_one_row_each_in_due_order(
+    store_url: str, make_inventory: Make, clock: Any
+) -> None:
+    inv = make_inventory(store_url)
     _stocked(inv)
     first = inv.hold_many(batch_of([("m0", [("A", 1, "s2")]), ("m1", [("A", 2, "s2")])]), ttl=60)
     (cart,) = _carts(inv, 1, ttl=90)
@@ -199,6 +201,28 @@ def test_a_stale_second_sweeper_does_not_journal_an_expiry_twice(
     conflicts = [r for r in caplog.records if "catching up to plan again" in r.getMessage()]
     assert len(conflicts) == 1, "B's expiry row was refused by the store once"
     assert _expired_refs(a) == Counter({rid: 2})
+    assert a.check().ok and b.check().ok
+    assert b.digest() == a.digest()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_stale_second_sweeper_does_not_journal_a_batch_expiry_twice(
+    store_url: str, make_inventory: Make, clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As above for a held batch (PostgreSQL checks the batch's block as B saw it)."""
+    a = make_inventory(store_url)
+    _stocked(a)
+    held = a.hold_many(batch_of([("m0", [("A", 1, "s2")]), ("m1", [("A", 2, "s2")])]), ttl=60)
+    b = make_inventory(store_url)
+    assert b.refresh() == a.refresh()
+    clock.advance(61)
+    b._runner.shared = False
+    assert a.sweep().batches == (held.token,)
+    with caplog.at_level(logging.DEBUG, "omnistock.runner"):
+        assert b.sweep() == Swept((), False, clock.now)
+    conflicts = [r for r in caplog.records if "catching up to plan again" in r.getMessage()]
+    assert len(conflicts) == 1, "B's expiry row was refused by the store once"
+    assert _expired_refs(a) == Counter({held.token: 1})
     assert a.check().ok and b.check().ok
     assert b.digest() == a.digest()
 
