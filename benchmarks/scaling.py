@@ -147,7 +147,7 @@ def _omni_writer(k: int, cfg: dict[str, Any], barrier: Any) -> Result:
     batch: int = cfg["size"]
     skus: int = cfg["skus"]
     rng = random.Random(k)
-    inv = Inventory.open(cfg["url"])
+    inv = Inventory.open(cfg["url"], replica=mode != "worker")
     n = conflicts = i = 0
     lat: list[float] = []
 
@@ -166,7 +166,7 @@ def _omni_writer(k: int, cfg: dict[str, Any], barrier: Any) -> Result:
     t0 = time.perf_counter()
     end = t0 + cfg["seconds"]
     while (now := time.perf_counter()) < end:
-        if mode == "single":
+        if mode in ("single", "worker"):
             try:
                 inv.hold(order())
                 n += 1
@@ -469,6 +469,7 @@ def _label(row: dict[str, Any], args: argparse.Namespace) -> str:
         "omnistock "
         + {
             "single": "hold",
+            "worker": "hold, replica=False",
             "batch": f"hold_many x{args.batch}",
             "bulk": f"hold_many(HoldBatch) x{args.bulk}",
         }[str(row["mode"])]
@@ -505,13 +506,16 @@ def _print_row(row: dict[str, Any], rows: list[dict[str, Any]], args: argparse.N
     )
 
 
-def _targets(rows: list[dict[str, Any]], procs: list[int], label: str) -> list[dict[str, Any]]:
-    """The targets at the largest W for one PostgreSQL store."""
+def _targets(
+    rows: list[dict[str, Any]], procs: list[int], label: str, mode: str = "single"
+) -> list[dict[str, Any]]:
+    """The targets at the largest W for one PostgreSQL store and one
+    omnistock mode (``single``: replicas, ``worker``: no replica)."""
     hi, lo = max(procs), min(procs)
 
     def at(w: int, approach: str) -> dict[str, Any] | None:
         want = {"store_label": label, "procs": w, "approach": approach}
-        return _find(rows, **want, **({"mode": "single"} if approach == "omnistock" else {}))
+        return _find(rows, **want, **({"mode": mode} if approach == "omnistock" else {}))
 
     omni = at(hi, "omnistock")
     scale = _ratio(omni, at(lo, "omnistock")) if hi != lo else None
@@ -552,7 +556,11 @@ def main(argv: list[str] | None = None) -> None:
         default=",".join(APPROACHES),
         help="approaches: omnistock, bare, lock (the last two PostgreSQL only)",
     )
-    ap.add_argument("--modes", default="single", help="omnistock modes: single, batch, bulk")
+    ap.add_argument(
+        "--modes",
+        default="single",
+        help="omnistock modes: single, worker (single holds, replica=False), batch, bulk",
+    )
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--bulk", type=int, default=1000)
     ap.add_argument("--skus", type=int, default=64)
@@ -565,7 +573,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     stores = _csv(args.stores, ("sqlite", "postgresql"))
     only = _csv(args.only, APPROACHES)
-    modes = _csv(args.modes, ("single", "batch", "bulk")) if "omnistock" in only else []
+    modes = _csv(args.modes, ("single", "worker", "batch", "bulk")) if "omnistock" in only else []
     baselines = [b for b in BASELINES if b in only]
     procs_list = [int(x) for x in _csv(args.procs)]
     if not procs_list or min(procs_list) < 1 or args.repeats < 1:
@@ -634,10 +642,11 @@ def main(argv: list[str] | None = None) -> None:
             _drop_schema(sql_schema)
 
     targets: dict[str, list[dict[str, Any]]] = {}
-    if "omnistock" in only and "single" in modes and baselines:
+    for mode in (m for m in ("single", "worker") if m in modes and baselines):
         for label in (x for x in labels if x.startswith("postgresql")):
-            targets[label] = ts = _targets(rows, procs_list, label)
-            print(f"\nTargets at W={max(procs_list)}, {label}, omnistock `hold`:\n")
+            targets[f"{label} {mode}"] = ts = _targets(rows, procs_list, label, mode)
+            what = "`hold`" if mode == "single" else "`hold`, workers without a replica"
+            print(f"\nTargets at W={max(procs_list)}, {label}, omnistock {what}:\n")
             print("| target | measured | |\n|---|---|---|")
             for t in ts:
                 v = t["value"]

@@ -41,6 +41,9 @@ class Command(Generic[R]):
     then: Then[R] | None = None
     alone: bool = False
     """Plans in the live grids (bulk): committed by itself, undone on failure."""
+    scope: Any = attrs.field(default=None, kw_only=True)
+    """What it names (``scoped.Scope``): a worker without a replica reads
+    only that. None: it needs the replica."""
     result: Any = None
     refused: bool = False
     """Its result is a refusal: nothing of it, not its key, was written."""

@@ -39,6 +39,7 @@ from .lookup import check_state
 from .planning import DEFAULT_TTL
 from .queries import Reader
 from .runner import Runner
+from .scoped import Scope, check_replica_option, order_scope, reservation_scope
 from .storage import Store, open_store
 from .storage.memory import MemoryStore
 from .values import Applied, Channel, Location, Order, Reservation, Transfer, lines_of
@@ -57,14 +58,16 @@ class Inventory(ReadFace, IntegrationFace):
         clock: Clock | None = None,
         *,
         snapshot_every: int = 200_000,
+        replica: bool = True,
     ) -> None:
         if clock is not None and not callable(clock):
             why = "must be a zero-argument callable returning an aware UTC datetime"
             raise InvalidInput("clock", clock, why)
         shared = store is not None  # another Inventory may append to a store given in
+        store = store if store is not None else MemoryStore()
         self._runner = Runner(
-            store if store is not None else MemoryStore(), clock,
-            snapshot_every=snapshot_every, shared=shared,
+            store, clock, snapshot_every=snapshot_every, shared=shared,
+            replica=check_replica_option(store, replica),
         )  # fmt: skip
         self._reader = Reader(self._runner.sync, self._runner.now_of)
 
@@ -72,15 +75,26 @@ class Inventory(ReadFace, IntegrationFace):
     def open(cls, url: str = "memory://", clock: Clock | None = None, **options: Any) -> Inventory:
         """Open the inventory kept in ``url``: ``memory://`` (default),
         ``sqlite:///path.db`` or ``postgresql://...``. Opening loads the
-        newest snapshot and replays the journal after it."""
+        newest snapshot and replays the journal after it.
+
+        ``replica=False`` (PostgreSQL): a worker that keeps no copy of the
+        ledger; it plans each command on the counters of what the command
+        names (``scoped.py``, docs/scaling.md: the two modes)."""
         snapshot_every = options.pop("snapshot_every", 200_000)
-        return cls(open_store(url, **options), clock=clock, snapshot_every=snapshot_every)
+        replica = options.pop("replica", True)
+        store = open_store(url, **options)
+        try:
+            return cls(store, clock=clock, snapshot_every=snapshot_every, replica=replica)
+        except BaseException:
+            store.close()
+            raise
 
     def _run(
         self, name: str, plan: PlanFn[R], key: str | None = None, args: Any = None,
-        then: Then[R] | None = None,
+        then: Then[R] | None = None, scope: Scope | None = None,
     ) -> R:  # fmt: skip
-        return self._runner.run(self._runner.command(name, plan, key, args, then=then))
+        cmd = self._runner.command(name, plan, key, args, then=then, scope=scope)
+        return self._runner.run(cmd)
 
     @property
     def _state(self) -> Any:  # the live ledger, for white-box tests and benchmarks
@@ -138,7 +152,8 @@ class Inventory(ReadFace, IntegrationFace):
         q = check_qty("qty", qty)
         check_opt_id("ref", ref)
         plan = lambda st, cx: stock.receive(st, cx, sku, location, q, ref)  # noqa: E731
-        return self._run("receive", plan, key, [sku, location, q, ref])
+        scope = ((sku,), ()) if ref is None else None  # a PO receipt: the replica's
+        return self._run("receive", plan, key, [sku, location, q, ref], scope=scope)
 
     def count(
         self, sku: str, location: str, qty: int, state: State = "sellable", key: str | None = None
@@ -273,18 +288,18 @@ class Inventory(ReadFace, IntegrationFace):
     def commit(self, res_id: str, key: str | None = None) -> Reservation:
         """HELD -> COMMITTED: the hold no longer expires (a no-op if committed)."""
         plan = lambda st, cx: reservations.commit(st, cx, res_id)  # noqa: E731
-        return self._run("commit", plan, key, [res_id])
+        return self._run("commit", plan, key, [res_id], scope=reservation_scope(res_id))
 
     def release(self, res_id: str, key: str | None = None) -> Reservation:
         """Cancel a held or committed reservation; its units return to ATP."""
         plan = lambda st, cx: reservations.release(st, cx, res_id)  # noqa: E731
-        return self._run("release", plan, key, [res_id])
+        return self._run("release", plan, key, [res_id], scope=reservation_scope(res_id))
 
     def extend(self, res_id: str, ttl: Ttl, key: str | None = None) -> Reservation:
         """Move a held reservation's expiry to ``now + ttl``."""
         ttl_us = ttl_micros(ttl)
         plan = lambda st, cx: reservations.extend(st, cx, res_id, ttl_us)  # noqa: E731
-        return self._run("extend", plan, key, [res_id, ttl_us])
+        return self._run("extend", plan, key, [res_id, ttl_us], scope=reservation_scope(res_id))
 
     def resize(self, res_id: str, lines: Iterable[Any], key: str | None = None) -> Reservation:
         """Change a held reservation's quantities (a cart edit): each line is
@@ -293,7 +308,7 @@ class Inventory(ReadFace, IntegrationFace):
         ls = lines_of(lines)
         plan = lambda st, cx: reservations.resize(st, cx, res_id, ls)  # noqa: E731
         args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
-        return self._run("resize", plan, key, args)
+        return self._run("resize", plan, key, args, scope=reservation_scope(res_id))
 
     def ship(
         self, res_id: str, lines: Iterable[Any] | None = None, key: str | None = None
@@ -309,7 +324,7 @@ class Inventory(ReadFace, IntegrationFace):
     def _fulfil(self, how: str, res_id: str, ls: Any, key: str | None) -> Reservation:
         plan = lambda st, cx: reservations.fulfil(st, cx, how, res_id, ls)  # noqa: E731
         args = [res_id, None if ls is None else [[x.sku, x.qty, x.location] for x in ls]]
-        return self._run(how, plan, key, args)
+        return self._run(how, plan, key, args, scope=reservation_scope(res_id))
 
     # -- fulfilment ---------------------------------------------------------------
     def allocate(
@@ -327,7 +342,8 @@ class Inventory(ReadFace, IntegrationFace):
         pol = policy_arg(policy)
         plan = lambda st, cx: allocation.allocate(st, cx, order, ttl_us, pol)  # noqa: E731
         args = lambda: [codec.order_args(order), ttl_us, None if pol is None else pol.to_dict()]  # noqa: E731
-        return self._run("allocate", plan, key, args)
+        scope = None if order.method == "pickup" else order_scope(order)  # BOPIS: replica
+        return self._run("allocate", plan, key, args, scope=scope)
 
     @overload
     def allocate_many(

@@ -28,6 +28,7 @@ from .lookup import (
     sku_row,
 )
 from .reports import Explanation, PositionFigures, Promise, SupplyLine
+from .scoped import Scope, reservation_scope
 from .values import UNSELLABLE_STATES, Channel, Location, Reservation, Transfer
 
 
@@ -54,6 +55,10 @@ class Queries(Protocol):
     def reservations(self, state: str | None = None) -> list[Reservation]: ...
 
 
+_NETWORK: Scope = ((), ())
+"""A question about the network only."""
+
+
 def _as_of_last_entry(st: LedgerState) -> int:
     return st.last_ts
 
@@ -65,7 +70,7 @@ class Reader:
 
     def __init__(
         self,
-        sync: Callable[[], LedgerState],
+        sync: Callable[..., LedgerState],
         now_of: Callable[[LedgerState], int] = _as_of_last_entry,
     ) -> None:
         self._sync = sync
@@ -79,18 +84,18 @@ class Reader:
 
     @property
     def locations(self) -> dict[str, Location]:
-        return dict(self._sync().locations)
+        return dict(self._sync(_NETWORK).locations)
 
     @property
     def channels(self) -> dict[str, Channel]:
-        return dict(self._sync().channels)
+        return dict(self._sync(_NETWORK).channels)
 
     @property
     def skus(self) -> list[str]:
         return list(self._sync().grid.skus)
 
     def policy(self) -> Policy:
-        return policy_of(self._sync())
+        return policy_of(self._sync(_NETWORK))
 
     def digest(self) -> str:
         return self._sync().digest()
@@ -98,7 +103,11 @@ class Reader:
     # -- availability -------------------------------------------------------
     def available(self, sku: str, location: str | None = None, channel: str | None = None) -> int:
         """See ``Inventory.available``. O(1) for a location, O(locations) otherwise."""
-        st = self._sync()
+        return self._available(self._sync(((sku,), ())), sku, location, channel)
+
+    def _available(
+        self, st: LedgerState, sku: str, location: str | None, channel: str | None
+    ) -> int:
         s = sku_row(st, sku)
         if channel is None:
             if location is not None:
@@ -130,7 +139,7 @@ class Reader:
         self, sku: str, location: str | None = None, channel: str | None = None
     ) -> Explanation:
         """Every term behind ``available(sku, location, channel)``."""
-        st = self._sync()
+        st = self._sync(((sku,), ()), True)
         s = sku_row(st, sku)
         ch, cols = self._scope(st, location, channel)
         positions = tuple(_figures(st, s, c) for c in cols)
@@ -142,12 +151,12 @@ class Reader:
             positive_sum=sum(max(0, p.atp) for p in positions),
             buffer=ch.buffer if ch else 0,
             cap=ch.cap if ch else None,
-            available=self.available(sku, location, channel),
+            available=self._available(st, sku, location, channel),
         )
 
     def on_hand(self, sku: str, location: str, state: str | None = None) -> int:
         """Physical units at a location: all, or those in ``state``."""
-        st = self._sync()
+        st = self._sync(((sku,), ()), True)
         s, col = sku_row(st, sku), loc_col(st, location)
         if state is None:
             return st.grid.on_hand(s, col)
@@ -190,7 +199,7 @@ class Reader:
 
     # -- records ----------------------------------------------------------------
     def reservation(self, res_id: str) -> Reservation:
-        st = self._sync()
+        st = self._sync(reservation_scope(res_id))
         return reservation_of(st, hold_of(st, res_id))
 
     def reservations(self, state: str | None = None) -> list[Reservation]:
@@ -220,4 +229,4 @@ class LedgerView(Reader):
     the same queries as ``Inventory``, as of its last entry."""
 
     def __init__(self, state: LedgerState) -> None:
-        super().__init__(lambda: state)
+        super().__init__(lambda *_: state)

@@ -34,7 +34,7 @@ from typing import Any
 
 from . import codec
 from . import observability as obs
-from ._validate import check_id, check_when, to_micros
+from ._validate import check_id
 from .command import RETRIES, Clock, Command, PlanFn, R, Then, failed, is_refusal, utcnow
 from .errors import (
     CommandFailed,
@@ -49,8 +49,10 @@ from .ledger.savepoint import Savepoint
 from .ledger.state import LedgerState
 from .lone import LoneCommits
 from .lone import Retry as _Retry
-from .planning import Context, Datas, guards_of, nothing
+from .planning import Context, Datas, guards_of
+from .scoped import Scope, Scoped
 from .storage import Commit, NewRow, Store
+from .syncing import Syncing
 from .tailing import Tailing
 from .upkeep import Upkeep
 
@@ -71,7 +73,7 @@ class _Culprit(Exception):
         self.cmd, self.error = cmd, error
 
 
-class Runner(LoneCommits, Upkeep):
+class Runner(LoneCommits, Upkeep, Syncing):
     """Runs commands against one store and keeps the live ledger.
 
     Thread-safe: one thread at a time commits (the group-commit leader);
@@ -79,7 +81,13 @@ class Runner(LoneCommits, Upkeep):
     queries catch up first and conflicting appends are retried."""
 
     def __init__(
-        self, store: Store, clock: Clock | None, *, snapshot_every: int, shared: bool
+        self,
+        store: Store,
+        clock: Clock | None,
+        *,
+        snapshot_every: int,
+        shared: bool,
+        replica: bool = True,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or utcnow
@@ -89,7 +97,9 @@ class Runner(LoneCommits, Upkeep):
         self.snapshot_every = snapshot_every
         self.shared = shared
         self.closed = False
-        self.state = self._load()
+        self.scoped = None if replica else Scoped(self)
+        """A worker without a replica (``scoped.py``), or None."""
+        self.state = self.scoped.fresh_state() if self.scoped else self.load_replica()
         self._last_snap = self.state.head
         self.tailing = Tailing(self) if store.guarded else None
         """A guarded store's catch-up and conditions (``tailing.py``)."""
@@ -97,7 +107,7 @@ class Runner(LoneCommits, Upkeep):
         self._conflicts = 0
         """Conflicts met by the commit in progress (or the last one)."""
 
-    def _load(self) -> LedgerState:
+    def load_replica(self) -> LedgerState:
         """The newest snapshot whose seal holds (checksum, seq and the
         journal's chain hash; a bad one is ignored and logged, see
         ``audit.from_snapshot``), then the journal after it."""
@@ -117,17 +127,19 @@ class Runner(LoneCommits, Upkeep):
         *,
         then: Then[R] | None = None,
         alone: bool = False,
+        scope: Scope | None = None,
     ) -> Command[R]:
         """A command named ``name``. ``args`` (or a callable returning them)
         identify it for its idempotency key; they are built only when a key
-        is given."""
+        is given. ``scope``: what it names, for a worker without a replica
+        (None: it needs the replica)."""
         fp = None
         if key is not None:
             check_id("key", key)
             if callable(args):
                 args = args()
             fp = name + ":" + json.dumps(args, sort_keys=True, default=str)
-        return Command(name, plan, key, fp, then, alone)
+        return Command(name, plan, key, fp, then, alone, scope=scope)
 
     def run(self, cmd: Command[R], traced: bool = False) -> R:
         """Commit ``cmd`` (group-committed with other threads' commands) and
@@ -216,6 +228,8 @@ class Runner(LoneCommits, Upkeep):
                     )
                 return
             now = self.now_us()
+            if self.scoped is not None and not self.scoped.replica:
+                self.scoped.prepare(batch, now)
             first = self.state.holds.first_expiry()
             due = first is not None and first <= now
             lone = len(batch) == 1 and batch[0].then is None and not whole
@@ -446,53 +460,6 @@ class Runner(LoneCommits, Upkeep):
         apply = st.apply
         for i, r in enumerate(rows):
             apply((head + 1 + i, *r), datas[i])
-
-    # -- time, expiry, catching up --------------------------------------------
-    def now_us(self) -> int:
-        """The ledger clock in UTC microseconds."""
-        if self.clock is utcnow:
-            return time.time_ns() // 1000
-        return to_micros(check_when("clock()", self.clock()))
-
-    def now_of(self, st: LedgerState) -> int:
-        """A query's "now": the clock, never before the journal's last time."""
-        return max(self.now_us(), st.last_ts)
-
-    def _expiry_due(self, now: int) -> bool:
-        first = self.state.holds.first_expiry()
-        return first is not None and first <= now
-
-    def sync(self) -> LedgerState:
-        """Before a query: fold in other writers' rows, then expire (and
-        journal) the holds due by the clock, so figures are true at now."""
-        with self.lock:
-            if self.closed:
-                return self.state
-            if self.shared:
-                self.catch_up()
-            if self._expiry_due(self.now_us()):
-                self.run(self.command("expire", nothing))
-        return self.state
-
-    def caught_up(self, read: Callable[[LedgerState], R]) -> R:
-        """``read(state)`` under the lock, once other writers' rows are folded
-        in (on a guarded store: every row committed before now, so the
-        ledger is a journal prefix again)."""
-        with self.lock:
-            if self.tailing is not None:
-                self.tailing.catch_up_to(self.store.head())
-            else:
-                self.catch_up()
-            return read(self.state)
-
-    def catch_up(self) -> None:
-        """Fold in what other writers appended."""
-        if self.tailing is not None:
-            self.tailing.catch_up()
-            return
-        st = self.state
-        if self.store.head() > st.head:
-            st.apply_all(self.store.read(st.head))
 
     def _check_open(self) -> None:
         if self.closed:

@@ -56,6 +56,9 @@ class Tailing:
         self.held_at: dict[tuple[str, str], int] = {}
         """The lowest ATP right after a hold row of this group, per position."""
         self._seqs: list[int] = []
+        self.minted: list[str] = []
+        """Ids the last append created (a worker without a replica reads
+        them after a conflict: one may have been taken already)."""
 
     def begin(self) -> None:
         """A group starts: no guards or hold rows yet."""
@@ -87,7 +90,12 @@ class Tailing:
         st = r.state
         rows = [row for c in commits for row in c.rows]
         cond = conditions(st, Change(sp, st, rows), self.guards, self.held_at)
+        sc = r.scoped
+        if sc is not None and not sc.replica:
+            self.minted = [x[0] for x in cond.reservations if x[1] is None]
         seqs = r.store.append_guarded(commits, cond)
+        if sc is not None and not sc.replica:  # what it wrote is exact now
+            sc.refs.update(x[0] for x in cond.reservations)
         head = sp.head
         if not seqs or seqs == list(range(head + 1, head + 1 + len(seqs))):
             return  # nobody came between: the ledger is a prefix as it is
@@ -116,6 +124,8 @@ class Tailing:
             if old_b is None and b is not None and b.seq in mapping:
                 b.seq = mapping[b.seq]
         st.head = sp.head
+        if self._scoped():
+            return  # not a journal prefix, nor meant to become one
         self.ahead.update(mapping.values())
         if log.isEnabledFor(logging.DEBUG):  # only here when others' seqs came between
             log.debug(
@@ -153,6 +163,8 @@ class Tailing:
         for seq, row, data in zip(seqs, rows, datas, strict=True):
             st.apply((seq, *row), data)
         st.head = head
+        if self._scoped():
+            return
         self.ahead.update(seqs)
         if len(self.ahead) > AHEAD_LIMIT:
             self._catch_up_ahead()
@@ -162,9 +174,16 @@ class Tailing:
         self.catch_up()
 
     # -- catching up -----------------------------------------------------
+    def _scoped(self) -> bool:
+        sc = self.runner.scoped
+        return sc is not None and not sc.replica
+
     def catch_up(self) -> None:
         """Fold every row up to the store's safe horizon, skipping this
-        process's rows already folded ahead."""
+        process's rows already folded ahead (a worker without a replica
+        folds nothing: it reads counters before it plans)."""
+        if self._scoped():
+            return
         st = self.runner.state
         rows, horizon = self.runner.store.tail(st.head)
         ahead = self.ahead
@@ -190,6 +209,10 @@ class Tailing:
         """Catch up until every row up to ``seq`` is folded: appends still in
         flight below it commit or end within moments. False (logged) if
         ``timeout`` seconds pass first."""
+        sc = self.runner.scoped
+        if sc is not None and not sc.replica:  # after a conflict: forget, read again
+            sc.conflicted(self.minted)
+            return True
         deadline = time.monotonic() + timeout
         pause = 0.0005
         while True:

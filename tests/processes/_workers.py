@@ -233,16 +233,22 @@ def _report(out: Any, k: int, barrier: Any, work: Callable[[], dict[str, Any]]) 
         barrier.abort()
 
 
-def contention_worker(url: str, k: int, seed: int, ops: int, barrier: Any, out: Any) -> None:
+def contention_worker(
+    url: str, k: int, seed: int, ops: int, barrier: Any, out: Any, worker: bool = False
+) -> None:
     """Hammer the hot positions with ``ops`` random commands, record every
     acknowledged one, then (once every worker is done) report this process's
-    ledger. Runs in a spawned process."""
-    _report(out, k, barrier, lambda: _contend(url, k, seed, ops, barrier))
+    ledger. Runs in a spawned process. ``worker``: without a replica
+    (``replica=False``), making only the commands such a worker plans on
+    counters (no walk-in sales, no bulk holds)."""
+    _report(out, k, barrier, lambda: _contend(url, k, seed, ops, barrier, worker))
 
 
-def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, Any]:
+def _contend(
+    url: str, k: int, seed: int, ops: int, barrier: Any, worker: bool = False
+) -> dict[str, Any]:
     rng = random.Random(seed)
-    inv = Inventory.open(url)
+    inv = Inventory.open(url, replica=not worker)
     holds: dict[str, list[list[Any]]] = {}  # rid -> sorted [sku, loc, qty]
     open_ids: list[str] = []  # my reservations that are held or committed
     held_ids: set[str] = set()  # of those, the ones still HELD (long expiry)
@@ -356,7 +362,7 @@ def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, A
     ops_names = (
         "hold", "hold_many", "hold_batch", "allocate", "commit", "release", "sell", "receive",
     )  # fmt: skip
-    weights = (18, 8, 10, 12, 15, 15, 10, 15)
+    weights = (18, 8, 0 if worker else 10, 12, 15, 15, 0 if worker else 10, 15)
     for i in range(ops):
         op = rng.choices(ops_names, weights)[0]
         try:
@@ -430,6 +436,8 @@ def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, A
             refused += 1
         except errors.ConcurrencyConflict:
             conflicts += 1  # gave up after bounded retries: definitely not applied
+    scoped = inv._runner.scoped
+    stayed = scoped is not None and not scoped.replica  # no replica loaded by the commands
     barrier.wait(timeout=120)  # every worker has stopped writing commands
     # Let my short holds and bulk holds come due and expire them (any worker may win
     # that race), so that nothing is due once every worker is past the next
@@ -458,6 +466,7 @@ def _contend(url: str, k: int, seed: int, ops: int, barrier: Any) -> dict[str, A
         "refused": refused,
         "conflicts": conflicts,
         "late": late,
+        "stayed_scoped": stayed,
         "head": head,
         "digest": digest,
         "check_ok": report.ok,

@@ -41,6 +41,7 @@ from ..lookup import (
 )
 from ..planning import Context, Datas, FenceRoom, Guard, InState, Plan, WithinFree, done
 from ..runner import Runner
+from ..scoped import order_scope
 from ..storage import NewRow
 from ..values import Line, Order, Reservation
 
@@ -380,9 +381,11 @@ def hold_command(
     def plan(st: LedgerState, cx: Context) -> Plan[Reservation]:
         return hold(st, cx, order, ttl_us)
 
+    scope = order_scope(order)
     if key is None:  # no fingerprint to build
-        return Command("hold", plan)
-    return runner.command("hold", plan, key, lambda: [codec.order_args(order), ttl_us])
+        return Command("hold", plan, scope=scope)
+    args = lambda: [codec.order_args(order), ttl_us]  # noqa: E731
+    return runner.command("hold", plan, key, args, scope=scope)
 
 
 def run_holds(

@@ -82,7 +82,7 @@ def touched(rows: Iterable[Row]) -> set[str] | None:
 def figures(st: LedgerState, channel: str, skus: Iterable[str] | None) -> dict[str, int]:
     """The channel's figure of each known SKU (every SKU when None), as
     ``available(sku, channel=...)`` gives it. O(SKUs x channel locations)."""
-    reader = Reader(lambda: st)
+    reader = Reader(lambda *_: st)
     known = st.grid.sku_ix
     names = st.grid.skus if skus is None else sorted(s for s in skus if s in known)
     return {s: reader.available(s, channel=channel) for s in names}

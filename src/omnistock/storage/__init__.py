@@ -15,11 +15,12 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from ..errors import InvalidInput
-from .base import Commit, Conditions, KeyRecord, NewRow, Row, Store, StoreCounters
+from .base import Commit, Conditions, Counted, KeyRecord, NewRow, Row, Store, StoreCounters
 
 __all__ = [
     "Commit",
     "Conditions",
+    "Counted",
     "KeyRecord",
     "NewRow",
     "Row",

@@ -96,6 +96,18 @@ class StoreCounters:
 
 
 @attrs.frozen
+class Counted:
+    """What a worker without a replica reads before planning (``Store.counted``):
+    positions ``(sku, location, (holdable, reserved, safety, unsellable))``,
+    usage counters by key, the network's digest and the ids of holds due."""
+
+    positions: list[tuple[str, str, tuple[int, int, int, int]]]
+    usage: dict[str, int]
+    network: str
+    due: tuple[str, ...]
+
+
+@attrs.frozen
 class KeyRecord:
     key: str
     fingerprint: str
@@ -178,6 +190,28 @@ class Store(ABC):
         """Seqs in ``(since, until]`` taken by appends that never committed
         (only stores whose seqs commit out of order have any)."""
         return set()
+
+    def counted(
+        self, skus: Sequence[str], usage: Sequence[str], due_us: int | None, due_limit: int
+    ) -> Counted:
+        """Counters of ``skus`` and ``usage``, the network digest and the
+        ids of up to ``due_limit`` holds due at ``due_us``, in one snapshot
+        (guarded stores: what a worker without a replica plans on)."""
+        from ..errors import StorageError
+
+        raise StorageError(f"{type(self).__name__} keeps no counters: open it with a replica")
+
+    def rows_of(self, refs: Sequence[str]) -> list[Row]:
+        """Every row whose ref is in ``refs``, in seq order (guarded stores)."""
+        from ..errors import StorageError
+
+        raise StorageError(f"{type(self).__name__} keeps no counters: open it with a replica")
+
+    def network_rows(self) -> list[Row]:
+        """The rows that define the network, in seq order (guarded stores)."""
+        from ..errors import StorageError
+
+        raise StorageError(f"{type(self).__name__} keeps no counters: open it with a replica")
 
     def counters(self) -> StoreCounters | None:
         """The guard counters (guarded stores), or None when the store has

@@ -77,6 +77,10 @@ CREATE TABLE IF NOT EXISTS {s}.journal (
 -- so seq_at() searches the primary key; history by location scans.
 CREATE INDEX IF NOT EXISTS journal_sku_seq ON {s}.journal (sku, seq);
 CREATE INDEX IF NOT EXISTS journal_ref_seq ON {s}.journal (ref, seq);
+-- The network's rows (a worker without a replica loads only those at start):
+-- written by network commands only.
+CREATE INDEX IF NOT EXISTS journal_network ON {s}.journal (seq)
+    WHERE kind IN ('location-added', 'channel-added', 'policy-set');
 DROP INDEX IF EXISTS {s}.journal_location_seq;
 DROP INDEX IF EXISTS {s}.journal_ts_seq;
 CREATE TABLE IF NOT EXISTS {s}.positions (
@@ -95,6 +99,9 @@ CREATE TABLE IF NOT EXISTS {s}.reservations (
     expires_us bigint
 ) WITH (fillfactor = 70);
 DROP INDEX IF EXISTS {s}.reservations_due;
+-- Holds due by the clock, for workers without a replica (Store.counted).
+CREATE INDEX IF NOT EXISTS reservations_held_due ON {s}.reservations (expires_us)
+    WHERE state = 'held';
 CREATE TABLE IF NOT EXISTS {s}.usage (
     k text PRIMARY KEY,
     n bigint NOT NULL

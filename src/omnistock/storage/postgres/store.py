@@ -17,6 +17,7 @@ from .cursors import Cursors
 from .options import OPTIONS, check_partitions, check_schema, driver, redact, split_url
 from .reading import Reading
 from .schema import CONFLICT, OUTDATED, Spec, open_schema
+from .scoping import Scoping
 from .tail import Horizon
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ _MAX_SEQ = 2**63 - 1
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
-class PostgresStore(Reading, Cursors, Store):
+class PostgresStore(Reading, Cursors, Scoping, Store):
     """The journal in a PostgreSQL schema; see the module docstring."""
 
     KEEP_SNAPSHOTS = 3

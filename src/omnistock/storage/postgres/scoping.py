@@ -1,0 +1,98 @@
+"""The PostgreSQL store's reads for a worker without a replica
+(``Inventory.open(url, replica=False)``, ``scoped.py``): the counters of
+the SKUs a command names, the journal rows of the reservations it names,
+the holds due by the clock, and the network.
+
+A mixin of ``PostgresStore``: it uses the store's read connection. Every
+query here is served by an index (positions and usage by primary key,
+rows by ``journal_ref_seq``, due holds by ``reservations_held_due``,
+network rows by ``journal_network``), so its cost follows what it reads,
+never the size of the journal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from ..base import Counted, Row
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
+
+__all__ = ["NETWORK_KINDS", "Scoping"]
+
+NETWORK_KINDS = ("location-added", "channel-added", "policy-set")
+"""The row kinds that define the network (``ledger.rows.Kind``; spelt out
+here: an adapter imports no core module). ``journal_network`` indexes them."""
+
+
+class Scoping:
+    """``counted``/``rows_of``/``network_rows`` of a ``PostgresStore``."""
+
+    _reading: Callable[[str], AbstractContextManager[psycopg.Connection[Any]]]
+    _ident: Callable[[], sql.Identifier]
+
+    def counted(
+        self, skus: Sequence[str], usage: Sequence[str], due_us: int | None, due_limit: int
+    ) -> Counted:
+        """One round trip, one snapshot: the positions of ``skus`` (every
+        location), the ``usage`` counters named, the network's digest and
+        (with ``due_us``) the ids of up to ``due_limit`` held reservations
+        and blocks whose expiry is at or before it, earliest first.
+        O(positions and keys read + due ids), by index."""
+        from psycopg import sql
+
+        q = sql.SQL(
+            "SELECT (SELECT digest FROM {0}.network),"
+            " (SELECT coalesce(json_agg(json_build_array(sku, location, holdable, reserved,"
+            "  safety, unsellable)), '[]') FROM {0}.positions WHERE sku = ANY(%(skus)s)),"
+            " (SELECT coalesce(json_agg(json_build_array(k, n)), '[]') FROM {0}.usage"
+            "  WHERE k = ANY(%(keys)s)),"
+            " (SELECT coalesce(array_agg(id), '{{}}') FROM (SELECT id FROM {0}.reservations"
+            "  WHERE state = 'held' AND expires_us <= %(due)s ORDER BY expires_us"
+            "  LIMIT %(lim)s) d)"
+        ).format(self._ident())
+        due = -(2**63) if due_us is None else due_us
+        args = {"skus": list(skus), "keys": list(usage), "due": due, "lim": due_limit}
+        with self._reading("read counters") as conn:
+            row = conn.execute(q, args).fetchone()
+        assert row is not None
+        net, pos, use, due_ids = row
+        pos = json.loads(pos) if isinstance(pos, str) else pos
+        use = json.loads(use) if isinstance(use, str) else use
+        return Counted(
+            positions=[(p[0], p[1], (int(p[2]), int(p[3]), int(p[4]), int(p[5]))) for p in pos],
+            usage={k: int(n) for k, n in use},
+            network=net or "",
+            due=tuple(due_ids),
+        )
+
+    def rows_of(self, refs: Sequence[str]) -> list[Row]:
+        """Every journal row whose ref is one of ``refs``, in seq order.
+        O(rows read), by index."""
+        from psycopg import sql
+
+        if not refs:
+            return []
+        q = sql.SQL(
+            "SELECT seq, ts_us, kind, sku, location, qty, ref, channel, key, data"
+            " FROM {}.journal WHERE ref = ANY(%s) ORDER BY seq"
+        ).format(self._ident())
+        with self._reading("read reservation rows") as conn:
+            return [tuple(r) for r in conn.execute(q, (list(refs),))]
+
+    def network_rows(self) -> list[Row]:
+        """The rows that define the network (locations, channels, policy),
+        in seq order. O(network rows), by a partial index."""
+        from psycopg import sql
+
+        q = sql.SQL(
+            "SELECT seq, ts_us, kind, sku, location, qty, ref, channel, key, data"
+            " FROM {}.journal WHERE kind = ANY(%s) ORDER BY seq"
+        ).format(self._ident())
+        with self._reading("read the network") as conn:
+            return [tuple(r) for r in conn.execute(q, (list(NETWORK_KINDS),))]

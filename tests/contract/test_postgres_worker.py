@@ -1,0 +1,235 @@
+"""A worker without a replica (``Inventory.open(url, replica=False)``):
+it plans on the counters of what a command names, and its answers are the
+replica's, whatever other processes wrote meanwhile (real PostgreSQL).
+
+The 8-process contention run in this mode is in
+tests/processes/test_contention.py (``postgresql-workers-without-replica``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is not installed (omnistock[postgres])")
+
+from conftest import PG_DSN as DSN  # noqa: E402
+from conftest import REQUIRE_PG, Clock, pg_unreachable  # noqa: E402
+from omnistock import Channel, HoldBatch, Inventory, Line, Location, Order, errors, scoped  # noqa: E402
+
+_WHY = pg_unreachable()
+pytestmark = pytest.mark.skipif(
+    _WHY is not None and not REQUIRE_PG, reason=f"no PostgreSQL server reachable ({_WHY})"
+)
+
+Open = Callable[..., Inventory]
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    if _WHY is not None:
+        pytest.fail(f"OMNISTOCK_REQUIRE_PG=1 but no PostgreSQL at {DSN}: {_WHY}")
+    schema = f"omnistock_wk_{uuid.uuid4().hex[:12]}"
+    sep = "&" if "?" in DSN else "?"
+    yield f"{DSN}{sep}schema={schema}"
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def opened(url: str, clock: Clock) -> Iterator[Open]:
+    """Opens inventories on the schema (a replica by default); all closed after."""
+    invs: list[Inventory] = []
+
+    def make(replica: bool = True) -> Inventory:
+        inv = Inventory.open(url, clock=clock, replica=replica)
+        invs.append(inv)
+        return inv
+
+    yield make
+    for inv in invs:
+        inv.close()
+
+
+@pytest.fixture
+def admin(opened: Open) -> Inventory:
+    """A replica that set up the network and stock."""
+    inv = opened()
+    inv.add_location(Location("s1"))
+    inv.add_location(Location("s2"))
+    inv.add_channel(Channel("web", buffer=1))
+    inv.receive("A", "s1", 5)
+    inv.receive("A", "s2", 3)
+    inv.receive("B", "s1", 10)
+    return inv
+
+
+def _scoped(inv: Inventory) -> bool:
+    sc = inv._runner.scoped
+    return sc is not None and not sc.replica
+
+
+def _rows(url: str) -> list[tuple[Any, ...]]:
+    with Inventory.open(url) as inv:
+        return list(inv.store.read(0))
+
+
+def test_a_worker_answers_and_writes_as_a_replica_does(
+    admin: Inventory, opened: Open, clock: Clock, url: str
+) -> None:
+    w = opened(replica=False)
+    assert (w.available("A"), w.available("A", channel="web"), w.available("A", "s1")) == (8, 7, 5)
+    r = w.hold(Order("o1", channel="web", lines=[Line("A", 4, "s1"), Line("B", 2, "s1")]), ttl=60)
+    assert (r.id, r.state) == ("o1#1", "held")
+    assert w.available("A", "s1") == admin.available("A", "s1") == 1
+    assert w.hold(Order("o1", lines=[Line("A", 1, "s1")]), ttl=60).id == "o1#2"
+    with pytest.raises(errors.InsufficientStock) as refused:
+        w.hold(Order("o2", lines=[Line("A", 1, "s1")]), ttl=60)
+    assert refused.value.available == 0
+
+    w2 = opened(replica=False)
+    assert w2.commit("o1#1").state == "committed"
+    assert w.release("o1#2").state == "released"  # w had it cached as held: still true
+    assert w.reservation("o1#1").state == "committed"  # w reads it again
+    e = w2.explain("A", channel="web")
+    assert (e.available, e.buffer) == (admin.explain("A", channel="web").available, 1)
+    a = w.allocate(Order("o5", channel="web", lines=[Line("B", 3)]))
+    assert a.status == "allocated" and a.reservation is not None
+    assert admin.reservation(a.reservation.id).lines == a.reservation.lines
+    assert _scoped(w) and _scoped(w2)
+    report = admin.check()
+    assert report.ok, report.problems
+
+
+def test_stale_figures_never_decide(admin: Inventory, opened: Open) -> None:
+    """A worker's counters of A went stale twice: stock arrived (its refusal
+    is checked again on fresh counters) and stock left (the database's guard
+    refuses its append; it plans again and refuses truly)."""
+    w = opened(replica=False)
+    assert w.available("A", "s1") == 5
+    admin.receive("A", "s1", 10)
+    r = w.hold(Order("big", lines=[Line("A", 12, "s1")]), ttl=60)  # needs the new units
+    assert r.state == "held"
+    admin.sell("s1", [Line("A", 3)])  # walk-in sale on a replica: ATP 0 now
+    with pytest.raises(errors.InsufficientStock):
+        w.hold(Order("late", lines=[Line("A", 1, "s1")]), ttl=60)
+    assert admin.available("A", "s1") == 0 and _scoped(w)
+    assert admin.check().ok
+
+
+def test_a_due_hold_frees_its_units_for_any_worker_once(
+    admin: Inventory, opened: Open, clock: Clock, url: str
+) -> None:
+    w1, w2 = opened(replica=False), opened(replica=False)
+    cart = w1.hold(Order("cart", lines=[Line("A", 5, "s1")]), ttl=30).id
+    assert w2.available("A", "s1") == 0
+    clock.advance(31)
+    assert w2.available("A", "s1") == 5  # read: its expiry is journaled
+    assert w1.hold(Order("next", lines=[Line("A", 5, "s1")]), ttl=30).state == "held"
+    expired = [r for r in _rows(url) if r[2] == "expired"]
+    assert [(r[6], r[5]) for r in expired] == [(cart, 5)]  # once, by one worker
+    assert admin.reservation(cart).state == "expired"
+    assert admin.check().ok
+
+
+@pytest.mark.parametrize("siblings", [0, 1, 3])
+def test_an_order_id_stays_a_natural_key_across_workers(
+    admin: Inventory, opened: Open, monkeypatch: pytest.MonkeyPatch, siblings: int
+) -> None:
+    """A repeat of an open order returns its reservation, on any worker,
+    whatever it reads before planning (``SIBLINGS``): minting an id that is
+    taken conflicts, and the worker reads it and plans again."""
+    monkeypatch.setattr(scoped, "SIBLINGS", siblings)
+    w1, w2 = opened(replica=False), opened(replica=False)
+    assert w1.hold(Order("o", lines=[Line("B", 1, "s1")]), ttl=60).id == "o#1"
+    w1.release("o#1")
+    assert w1.hold(Order("o", lines=[Line("B", 2, "s1")]), ttl=60).id == "o#2"
+    assert w2.hold(Order("o", lines=[Line("B", 2, "s1")]), ttl=60).id == "o#2"  # a retry
+    with pytest.raises(errors.IdempotencyConflict):
+        w2.hold(Order("o", lines=[Line("B", 3, "s1")]), ttl=60)
+    mine = [r.id for r in admin.reservations() if r.order_id == "o"]
+    assert mine == ["o#1", "o#2"] and admin.available("B", "s1") == 8
+    assert admin.check().ok
+
+
+def test_a_location_added_later_is_known_after_one_recheck(admin: Inventory, opened: Open) -> None:
+    w = opened(replica=False)
+    assert w.available("A", "s1") == 5
+    admin.add_location(Location("s3"))
+    admin.receive("A", "s3", 2)
+    assert w.hold(Order("o3", lines=[Line("A", 2, "s3")]), ttl=60).id == "o3#1"
+    assert sorted(w.locations) == ["s1", "s2", "s3"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda inv: inv.count("A", "s1", 4),
+        lambda inv: inv.sell("s1", [Line("A", 1)]),
+        lambda inv: inv.hold_many(HoldBatch(["h1"], ["B"], ["s1"], [1])),
+        lambda inv: inv.promise("A", 2),
+        lambda inv: inv.at(3),
+        lambda inv: inv.reservations(),
+        lambda inv: inv.check().ok,
+        lambda inv: inv.allocate(Order("p", lines=[Line("A", 1)], method="pickup", pickup_at="s1")),
+        lambda inv: inv.head,
+    ],
+    ids=["count", "sell", "bulk", "promise", "at", "reservations", "check", "bopis", "head"],
+)
+def test_what_needs_the_ledger_loads_the_replica_and_answers_as_one(
+    admin: Inventory, opened: Open, call: Callable[[Inventory], Any]
+) -> None:
+    w = opened(replica=False)
+    assert w.available("A") == 8 and _scoped(w)
+    call(w)
+    assert not _scoped(w)  # a replica from now on
+    assert w.digest() == admin.digest()
+    assert admin.check().ok
+
+
+def test_memory_stays_bounded(
+    admin: Inventory, opened: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scoped, "MAX_SKUS", 4)
+    monkeypatch.setattr(scoped, "MAX_HOLDS", 6)
+    for i in range(12):
+        admin.receive(f"S{i}", "s1", 3)
+    w = opened(replica=False)
+    for i in range(12):
+        assert w.hold(Order(f"m{i}", lines=[Line(f"S{i}", 2, "s1")]), ttl=60).state == "held"
+        assert len(w._runner.scoped.skus) <= 5  # type: ignore[union-attr]
+        assert len(w._state.holds.by_id) <= 7
+    for i in range(12):
+        assert w.available(f"S{i}", "s1") == 1
+    assert admin.check().ok
+
+
+@pytest.mark.parametrize(
+    ("value", "url_of"),
+    [
+        ("yes", None),
+        (0, None),
+        (None, None),
+        ("false", None),
+        (False, "memory"),
+        (False, "sqlite"),
+    ],
+)
+def test_bad_replica_option(url: str, tmp_path: Path, value: object, url_of: str | None) -> None:
+    target = {None: url, "memory": "memory://", "sqlite": f"sqlite:///{tmp_path / 'x.db'}"}[url_of]
+    with pytest.raises(errors.InvalidInput) as err:
+        Inventory.open(target, replica=value)
+    assert "replica" in str(err.value) and repr(value) in str(err.value)
+    if url_of == "sqlite":
+        with Inventory.open(target) as inv:
+            assert inv.head == 0  # nothing was written
