@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import errors
+from .expiry import Swept
+from .feeds.availability import AvailabilityChange
 from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.policy import Policy
 from .fulfilment.results import Allocation, Suggestion
@@ -62,6 +64,7 @@ __all__ = [
     "Allocation",
     "Applied",
     "AsyncInventory",
+    "AvailabilityChange",
     "BatchResult",
     "Channel",
     "CheckReport",
@@ -84,6 +87,7 @@ __all__ = [
     "Resourced",
     "Shortage",
     "Suggestion",
+    "Swept",
     "Transfer",
     "errors",
     "warmup",
