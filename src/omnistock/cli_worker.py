@@ -16,6 +16,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -82,6 +83,14 @@ def add_worker_arguments(w: argparse.ArgumentParser) -> None:
         help="snapshot once the journal grew N rows past the last one (default 10000; 0: never)",
     )
     w.add_argument(
+        "--lag-warn",
+        type=_count("--lag-warn", 0),
+        default=10_000,
+        metavar="N",
+        help="warn (at most once a minute each) about feed consumers N or more rows behind "
+        "the journal (default 10000; 0: never)",
+    )
+    w.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         default="WARNING",
@@ -140,6 +149,7 @@ class _Worker:
     def __init__(self, inv: Inventory, args: argparse.Namespace, stop: _Stop) -> None:
         self.inv, self.args, self.stop = inv, args, stop
         self.sweeps = self.expired = self.snapshots = 0
+        self.warned: dict[tuple[str, str], float] = {}  # consumer -> when last warned
         found = inv.store.load_snapshot() if args.snapshot_every else None
         self.last_snap = 0 if found is None else found[0]
 
@@ -161,6 +171,29 @@ class _Worker:
             self.expired += n
             print(f"{_stamp()} expired {n} reservation(s)/batch(es)", flush=True)
         self._snapshot()
+        self._watch_consumers()
+
+    def _watch_consumers(self) -> None:
+        """The feed's housekeeping: the journal is the feed and a cursor is
+        one row, so nothing needs pruning; what needs watching is a consumer
+        that stopped acknowledging (a connector down means a channel sells
+        on stale figures). Warns once a minute per consumer past the lag."""
+        lag_warn = self.args.lag_warn
+        if not lag_warn:
+            return
+        head = self.inv.store.head()
+        now = time.monotonic()
+        for consumer, stream, seq in self.inv.store.cursors():
+            lag = head - seq
+            k = (consumer, stream)
+            if lag < lag_warn or now - self.warned.get(k, -1e9) < 60:
+                continue
+            self.warned[k] = now
+            what = "journal feed" if not stream else f"stream {stream!r}"
+            log.warning(
+                "consumer %r (%s) is %d rows behind the journal (last ack at seq %d, head %d)",
+                consumer, what, lag, seq, head,
+            )  # fmt: skip
 
     def _snapshot(self) -> None:
         every = self.args.snapshot_every

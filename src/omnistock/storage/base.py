@@ -300,6 +300,13 @@ class Store(ABC):
 
         raise StorageError(f"{type(self).__name__} keeps no consumer cursors")
 
+    def cursors(self) -> list[tuple[str, str, int]]:
+        """Every cursor kept: ``(consumer, stream, seq)``, sorted. For
+        watching consumers' lag (``omnistock worker``). O(cursors)."""
+        from ..errors import StorageError
+
+        raise StorageError(f"{type(self).__name__} keeps no consumer cursors")
+
     def set_cursor(
         self, consumer: str, seq: int, state: str | None = None, stream: str = ""
     ) -> int:

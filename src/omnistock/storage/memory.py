@@ -119,6 +119,10 @@ class MemoryStore(Store):
     def cursor(self, consumer: str, stream: str = "") -> tuple[int, str | None]:
         return self._cursors.get((consumer, stream), (0, None))
 
+    def cursors(self) -> list[tuple[str, str, int]]:
+        with self._lock:
+            return sorted((c, s, v[0]) for (c, s), v in self._cursors.items())
+
     def set_cursor(
         self, consumer: str, seq: int, state: str | None = None, stream: str = ""
     ) -> int:

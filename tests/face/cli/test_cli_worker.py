@@ -55,6 +55,34 @@ def test_once_sweeps_everything_due_and_exits_0(
     assert _expired(url) == [f"cart{i}#1" for i in range(5)]
 
 
+@pytest.mark.parametrize(("lag_warn", "warned"), [("3", ["erp"]), ("0", []), ("100", [])])
+def test_a_consumer_far_behind_the_journal_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lag_warn: str, warned: list[str]
+) -> None:
+    """The feed's housekeeping: a consumer that stopped acknowledging is
+    named (with its lag) at WARNING; one that keeps up is not."""
+    url = _store(tmp_path, due=0, later=5)
+    with Inventory.open(url) as inv:
+        inv.ack("erp", 1)
+        inv.ack("wms", inv.head)
+    args = ["worker", "--once", "--lag-warn", lag_warn, "--snapshot-every", "0", "--store", url]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    named = [c for c in ("erp", "wms") if f"consumer '{c}'" in err]
+    assert named == warned, err
+    if warned:
+        assert "rows behind the journal (last ack at seq 1," in err
+
+
+def test_the_store_lists_its_cursors(store_url: str) -> None:
+    with Inventory.open(store_url) as inv:
+        inv.add_location(Location("s1"))
+        inv.receive("A", "s1", 3)
+        inv.ack("b", 2)
+        inv.ack("a", 1)
+        assert inv.store.cursors() == [("a", "", 1), ("b", "", 2)]
+
+
 def test_once_takes_a_snapshot_when_due(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = _store(tmp_path, due=1)
     assert main(["worker", "--once", "--snapshot-every", "3", "--store", url]) == 0

@@ -34,6 +34,14 @@ class Cursors:
             row = conn.execute(q.format(self._ident()), (consumer, stream)).fetchone()
         return (0, None) if row is None else (int(row[0]), row[1])
 
+    def cursors(self) -> list[tuple[str, str, int]]:
+        """Every cursor, sorted. One query."""
+        from psycopg import sql
+
+        q = sql.SQL("SELECT consumer, stream, seq FROM {}.cursors ORDER BY consumer, stream")
+        with self._reading("read the cursors") as conn:
+            return [(str(a), str(b), int(n)) for a, b, n in conn.execute(q.format(self._ident()))]
+
     def set_cursor(
         self, consumer: str, seq: int, state: str | None = None, stream: str = ""
     ) -> int:

@@ -396,6 +396,12 @@ class SQLiteStore(Store):
             found = c.execute(_CURSOR, (consumer, stream)).fetchone()
         return (0, None) if found is None else (int(found[0]), found[1])
 
+    def cursors(self) -> list[tuple[str, str, int]]:
+        """Every cursor, sorted. One query."""
+        with self._locked("read the cursors") as c:
+            q = "SELECT consumer, stream, seq FROM cursors ORDER BY consumer, stream"
+            return [(str(a), str(b), int(n)) for a, b, n in c.execute(q)]
+
     def set_cursor(
         self, consumer: str, seq: int, state: str | None = None, stream: str = ""
     ) -> int:
