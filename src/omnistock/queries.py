@@ -171,7 +171,7 @@ class Reader:
         self, sku: str, qty: int, channel: str | None = None, location: str | None = None
     ) -> Promise:
         """See ``Inventory.promise``. O(locations + supply lines of the SKU)."""
-        st = self._sync()
+        st = self._sync(((sku,), ()), False, True)
         s = sku_row(st, sku)
         q = check_qty("qty", qty)
         ch, cols = self._scope(st, location, channel)

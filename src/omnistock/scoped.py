@@ -147,18 +147,25 @@ class Scoped:
         except NeedsReplica as exc:
             self.go_replica(str(exc))
 
-    def read(self, scope: Scope | None, now: int, states: bool = False) -> None:
+    def read(
+        self, scope: Scope | None, now: int, states: bool = False, supply: bool = False
+    ) -> None:
         """Before a query: fresh counters of its SKUs, its reservations read
         again, holds due read (the runner then expires them). ``states``:
         the query tells unsellable units by state, which the counters keep
-        as one total: a SKU that has some is answered by the replica."""
+        as one total: a SKU that has some is answered by the replica.
+        ``supply``: the SKUs' open purchase orders and transfers are read
+        too, afresh (``promise``)."""
         if scope is None:
             self.go_replica("a query over the whole ledger")
             return
-        if scope[1]:
+        if scope[1] or supply:
             self.reset()
         try:
-            self.load(set(scope[0]), set(scope[1]), now, fresh=True)
+            refs = set(scope[1])
+            if supply:
+                refs.update(self.runner.store.supply_refs(sorted(scope[0])))
+            self.load(set(scope[0]), refs, now, fresh=True)
             g = self.runner.state.grid
             rows = {g.sku_ix[s] for s in scope[0] if s in g.sku_ix}
             if states and any(p[0] in rows for p in g.unsell):
@@ -235,6 +242,8 @@ class Scoped:
             kind = row[2]
             if kind in (Kind.HELD_BATCH, Kind.EXPIRED_BATCH):
                 raise NeedsReplica(f"row {row[0]} ({kind}) belongs to a bulk hold's block")
+            if kind in (Kind.TRANSFER_OUT, Kind.TRANSFER_IN) and '"res"' in (row[9] or ""):
+                raise NeedsReplica(f"transfer {row[6]} is earmarked for an order")
             st.apply(row)
         st.head = head  # never a journal prefix
         st.last_ts = max(last, st.last_ts)

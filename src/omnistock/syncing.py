@@ -55,7 +55,9 @@ class Syncing:
         first = self.state.holds.first_expiry()
         return first is not None and first <= now
 
-    def sync(self, scope: Scope | None = None, states: bool = False) -> LedgerState:
+    def sync(
+        self, scope: Scope | None = None, states: bool = False, supply: bool = False
+    ) -> LedgerState:
         """Before a query: fold in other writers' rows (a worker without a
         replica: read the counters of ``scope``), then expire (and journal)
         the holds due by the clock, so figures are true at now."""
@@ -63,7 +65,7 @@ class Syncing:
             if self.closed:
                 return self.state
             if self.scoped is not None and not self.scoped.replica:
-                self.scoped.read(scope, self.now_us(), states)
+                self.scoped.read(scope, self.now_us(), states, supply)
             elif self.shared:
                 self.catch_up()
             if self._expiry_due(self.now_us()):

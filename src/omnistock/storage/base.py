@@ -207,6 +207,12 @@ class Store(ABC):
 
         raise StorageError(f"{type(self).__name__} keeps no counters: open it with a replica")
 
+    def supply_refs(self, skus: Sequence[str]) -> list[str]:
+        """Ids of the open supply items of ``skus`` (guarded stores)."""
+        from ..errors import StorageError
+
+        raise StorageError(f"{type(self).__name__} keeps no counters: open it with a replica")
+
     def network_rows(self) -> list[Row]:
         """The rows that define the network, in seq order (guarded stores)."""
         from ..errors import StorageError

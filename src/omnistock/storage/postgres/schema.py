@@ -77,6 +77,10 @@ CREATE TABLE IF NOT EXISTS {s}.journal (
 -- so seq_at() searches the primary key; history by location scans.
 CREATE INDEX IF NOT EXISTS journal_sku_seq ON {s}.journal (sku, seq);
 CREATE INDEX IF NOT EXISTS journal_ref_seq ON {s}.journal (ref, seq);
+-- Supply rows (purchase orders, transfers sent) by SKU, for promise() on a
+-- worker without a replica: written by those commands only.
+CREATE INDEX IF NOT EXISTS journal_supply ON {s}.journal (sku, seq)
+    WHERE kind IN ('expected', 'transfer-out');
 -- The network's rows (a worker without a replica loads only those at start):
 -- written by network commands only.
 CREATE INDEX IF NOT EXISTS journal_network ON {s}.journal (seq)

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["NETWORK_KINDS", "Scoping"]
 
+SUPPLY = "\x1fsupply:"
+"""Prefix of an open supply item's record among the reservations'
+(``ledger.deltas.SUPPLY``, spelt out: an adapter imports no core module)."""
 NETWORK_KINDS = ("location-added", "channel-added", "policy-set")
 """The row kinds that define the network (``ledger.rows.Kind``; spelt out
 here: an adapter imports no core module). ``journal_network`` indexes them."""
@@ -84,6 +87,23 @@ class Scoping:
         ).format(self._ident())
         with self._reading("read reservation rows") as conn:
             return [tuple(r) for r in conn.execute(q, (list(refs),))]
+
+    def supply_refs(self, skus: Sequence[str]) -> list[str]:
+        """Ids of the open supply items (purchase orders, transfers in
+        transit) of ``skus``. O(supply rows of those SKUs), by the partial
+        index ``journal_supply``."""
+        from psycopg import sql
+
+        if not skus:
+            return []
+        q = sql.SQL(
+            "SELECT DISTINCT j.ref FROM {0}.journal j WHERE j.sku = ANY(%s)"
+            " AND j.kind IN ('expected', 'transfer-out') AND j.ref IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM {0}.reservations r WHERE r.id = %s || j.ref)"
+            " ORDER BY 1"
+        ).format(self._ident())
+        with self._reading("read open supply") as conn:
+            return [str(r[0]) for r in conn.execute(q, (list(skus), SUPPLY))]
 
     def network_rows(self) -> list[Row]:
         """The rows that define the network (locations, channels, policy),
