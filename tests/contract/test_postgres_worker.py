@@ -248,3 +248,17 @@ def test_bad_replica_option(url: str, tmp_path: Path, value: object, url_of: str
     if url_of == "sqlite":
         with Inventory.open(target) as inv:
             assert inv.head == 0  # nothing was written
+
+
+def test_a_keyed_result_names_the_seq_its_row_took(admin: Inventory, opened: Open) -> None:
+    """Another process's rows took the seqs this one planned on: the answer
+    and the key's stored answer (a retry's) both name the real seq."""
+    late = opened()
+    late.available("A")  # its ledger stops here
+    for i in range(3):
+        admin.receive("B", "s1", 1, key=f"other-{i}")
+    first = late.receive("A", "s1", 2, key="grn-7")
+    (row,) = [r for r in admin.store.read(0) if r[8] == "grn-7"]
+    assert first.seq == row[0]
+    again = opened().receive("A", "s1", 2, key="grn-7")  # a retry, in a fresh process
+    assert again == first

@@ -299,7 +299,12 @@ BEGIN
                 e ->> 6, e ->> 7, e ->> 8, decode(p -> 'h' ->> (i - 1), 'hex'));
     END LOOP;
     IF jsonb_array_length(p -> 'k') > 0 THEN
-        UPDATE {s}.keys k SET seq = seqs[(x.v ->> 3)::integer]
+        -- A result that names its seq (an "applied" result's first value)
+        -- names the one taken here, as the caller's result does.
+        UPDATE {s}.keys k SET seq = seqs[(x.v ->> 3)::integer],
+            result = CASE WHEN left(k.result, 20) = '{{"t":"applied","v":['
+                THEN jsonb_set(k.result::jsonb, '{{v,0}}', to_jsonb(seqs[(x.v ->> 3)::integer]))::text
+                ELSE k.result END
         FROM jsonb_array_elements(p -> 'k') AS x(v) WHERE k.key = x.v ->> 0;
     END IF;
     RETURN seqs;
