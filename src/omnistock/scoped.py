@@ -228,6 +228,7 @@ class Scoped:
             for row in due_rows:  # folded on top of counters: no longer fresh
                 if row[3] is not None and row[3] not in want_skus:
                     self.skus.discard(row[3])
+        names = [s for s in names if s in got.known or s in st.grid.sku_ix]
         self._set_counters(st, names, got.positions, got.usage, day)
         self.skus.update(names)
 

@@ -262,3 +262,17 @@ def test_a_keyed_result_names_the_seq_its_row_took(admin: Inventory, opened: Ope
     assert first.seq == row[0]
     again = opened().receive("A", "s1", 2, key="grn-7")  # a retry, in a fresh process
     assert again == first
+
+
+def test_a_sku_never_seen_is_unknown_as_on_a_replica(
+    admin: Inventory, opened: Open, clock: Clock
+) -> None:
+    w = opened(replica=False)
+    for inv in (w, admin):
+        with pytest.raises(errors.UnknownSku):
+            inv.available("NOPE")
+    admin.expect("NEW", "s1", 4, eta=clock.now + timedelta(days=3))  # known, no stock yet
+    assert w.available("NEW") == admin.available("NEW") == 0
+    assert w.promise("NEW", 3) == admin.promise("NEW", 3)
+    w.receive("FRESH", "s2", 2)  # a worker may bring a SKU into being
+    assert admin.available("FRESH", "s2") == w.available("FRESH", "s2") == 2

@@ -105,6 +105,9 @@ class Counted:
     usage: dict[str, int]
     network: str
     due: tuple[str, ...]
+    known: frozenset[str] = frozenset()
+    """Which of the SKUs asked about any journal row names (the others
+    were never seen: a replica would not know them either)."""
 
 
 @attrs.frozen

@@ -303,7 +303,8 @@ BEGIN
         -- names the one taken here, as the caller's result does.
         UPDATE {s}.keys k SET seq = seqs[(x.v ->> 3)::integer],
             result = CASE WHEN left(k.result, 20) = '{{"t":"applied","v":['
-                THEN jsonb_set(k.result::jsonb, '{{v,0}}', to_jsonb(seqs[(x.v ->> 3)::integer]))::text
+                THEN jsonb_set(k.result::jsonb, '{{v,0}}',
+                               to_jsonb(seqs[(x.v ->> 3)::integer]))::text
                 ELSE k.result END
         FROM jsonb_array_elements(p -> 'k') AS x(v) WHERE k.key = x.v ->> 0;
     END IF;

@@ -43,10 +43,11 @@ class Scoping:
         self, skus: Sequence[str], usage: Sequence[str], due_us: int | None, due_limit: int
     ) -> Counted:
         """One round trip, one snapshot: the positions of ``skus`` (every
-        location), the ``usage`` counters named, the network's digest and
+        location), the ``usage`` counters named, the network's digest,
         (with ``due_us``) the ids of up to ``due_limit`` held reservations
-        and blocks whose expiry is at or before it, earliest first.
-        O(positions and keys read + due ids), by index."""
+        and blocks whose expiry is at or before it, earliest first, and
+        which of ``skus`` the journal names at all. O(positions and keys
+        read + due ids + one index probe a SKU), by index."""
         from psycopg import sql
 
         q = sql.SQL(
@@ -57,14 +58,16 @@ class Scoping:
             "  WHERE k = ANY(%(keys)s)),"
             " (SELECT coalesce(array_agg(id), '{{}}') FROM (SELECT id FROM {0}.reservations"
             "  WHERE state = 'held' AND expires_us <= %(due)s ORDER BY expires_us"
-            "  LIMIT %(lim)s) d)"
+            "  LIMIT %(lim)s) d),"
+            " (SELECT coalesce(array_agg(s), '{{}}') FROM unnest(%(skus)s::text[]) s"
+            "  WHERE EXISTS (SELECT 1 FROM {0}.journal j WHERE j.sku = s))"
         ).format(self._ident())
         due = -(2**63) if due_us is None else due_us
         args = {"skus": list(skus), "keys": list(usage), "due": due, "lim": due_limit}
         with self._reading("read counters") as conn:
             row = conn.execute(q, args).fetchone()
         assert row is not None
-        net, pos, use, due_ids = row
+        net, pos, use, due_ids, known = row
         pos = json.loads(pos) if isinstance(pos, str) else pos
         use = json.loads(use) if isinstance(use, str) else use
         return Counted(
@@ -72,6 +75,7 @@ class Scoping:
             usage={k: int(n) for k, n in use},
             network=net or "",
             due=tuple(due_ids),
+            known=frozenset(known),
         )
 
     def rows_of(self, refs: Sequence[str]) -> list[Row]:
