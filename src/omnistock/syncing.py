@@ -69,7 +69,7 @@ class Syncing:
             elif self.shared:
                 self.catch_up()
             if self._expiry_due(self.now_us()):
-                self.run(self.command("expire", nothing))
+                self.run(self.command("expire", nothing, scope=((), ())))
         return self.state
 
     def caught_up(self, read: Callable[[LedgerState], R]) -> R:

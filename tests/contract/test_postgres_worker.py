@@ -139,6 +139,7 @@ def test_a_due_hold_frees_its_units_for_any_worker_once(
     expired = [r for r in _rows(url) if r[2] == "expired"]
     assert [(r[6], r[5]) for r in expired] == [(cart, 5)]  # once, by one worker
     assert admin.reservation(cart).state == "expired"
+    assert _scoped(w1) and _scoped(w2)  # expiring needed no replica
     assert admin.check().ok
 
 
