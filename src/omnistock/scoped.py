@@ -103,6 +103,8 @@ class Scoped:
         """Ids an append found taken: read with the next load."""
         self.due_blocks = False
         """Due bulk-hold blocks were seen: a refusal needs the replica."""
+        self.due_full = False
+        """The last read of holds due filled its page: more may be due."""
         self._network_rows = runner.store.network_rows()
         self._network = ""
 
@@ -179,6 +181,9 @@ class Scoped:
         if self.due_blocks:  # a bulk hold's block may be what is in the way
             self.go_replica("a refusal or conflict with bulk-hold blocks due")
             return
+        if self.due_full:  # what is in the way may be due past the page read
+            self.go_replica(f"more than {DUE_LIMIT} holds due: run omnistock worker (sweep)")
+            return
         self.learned.update(minted)
         self.reset()
 
@@ -218,6 +223,7 @@ class Scoped:
                 self.load(skus, refs, now, fresh)
                 return
             self._network = got.network
+        self.due_full = len(got.due) >= DUE_LIMIT
         due = [d for d in got.due if d not in self.refs and d not in st.holds.by_id]
         self.due_blocks = any(_is_block(d) for d in due)
         due = [d for d in due if not _is_block(d)]

@@ -68,8 +68,12 @@ class Syncing:
                 self.scoped.read(scope, self.now_us(), states, supply)
             elif self.shared:
                 self.catch_up()
-            if self._expiry_due(self.now_us()):
+            while self._expiry_due(self.now_us()):
                 self.run(self.command("expire", nothing, scope=((), ())))
+                sc = self.scoped
+                if sc is None or sc.replica or not sc.due_full:
+                    break
+                sc.read(scope, self.now_us(), states, supply)  # the next page due
         return self.state
 
     def caught_up(self, read: Callable[[LedgerState], R]) -> R:

@@ -277,3 +277,24 @@ def test_a_sku_never_seen_is_unknown_as_on_a_replica(
     assert w.promise("NEW", 3) == admin.promise("NEW", 3)
     w.receive("FRESH", "s2", 2)  # a worker may bring a SKU into being
     assert admin.available("FRESH", "s2") == w.available("FRESH", "s2") == 2
+
+
+def test_a_backlog_of_due_holds_never_hides_free_units(
+    admin: Inventory, opened: Open, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More holds due than a worker reads at once (``DUE_LIMIT``): a query
+    reads page after page, and a refusal that may rest on a hold due past
+    the page is decided by the replica."""
+    monkeypatch.setattr(scoped, "DUE_LIMIT", 2)
+    for i in range(5):
+        admin.hold(Order(f"cart{i}", lines=[Line("A", 1, "s1")]), ttl=30)
+    clock.advance(31)
+    reader = opened(replica=False)
+    assert reader.available("A", "s1") == 5  # three pages of due holds
+    assert _scoped(reader)
+    for i in range(5):
+        admin.hold(Order(f"again{i}", lines=[Line("A", 1, "s1")]), ttl=30)
+    clock.advance(31)
+    writer = opened(replica=False)
+    assert writer.hold(Order("big", lines=[Line("A", 5, "s1")]), ttl=30).state == "held"
+    assert admin.check().ok
