@@ -30,7 +30,8 @@ def migrate(conn: psycopg.Connection[Any], spec: Spec) -> None:
     from psycopg import sql
 
     from .counters import write_counters
-    from .schema import SCHEMA_VERSION, create_tables
+    from .opening import create_tables
+    from .schema import SCHEMA_VERSION
 
     s = sql.Identifier(spec.name)
     conn.execute(sql.SQL("ALTER TABLE {}.journal ADD COLUMN IF NOT EXISTS leaf bytea").format(s))

@@ -14,9 +14,10 @@ from ...errors import ConcurrencyConflict, InvalidInput, OmnistockError, Storage
 from ..base import Commit, Conditions, KeyRecord, Store, StoreCounters
 from ..chain import leaves
 from .cursors import Cursors
+from .opening import open_schema
 from .options import OPTIONS, check_partitions, check_schema, driver, redact, split_url
 from .reading import Reading
-from .schema import CONFLICT, OUTDATED, Spec, open_schema
+from .schema import CONFLICT, OUTDATED, Spec
 from .scoping import Scoping
 from .tail import Horizon
 
