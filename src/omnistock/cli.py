@@ -125,11 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser(
         "import",
         parents=[store, create],
-        help="import a CSV of stock or locations",
+        help="import a CSV of stock, locations or low-stock thresholds",
         description="Import a CSV file. Stock: columns sku,location,qty and optionally "
         "ref (received, or set with --count). Locations: columns id,kind and "
         "optionally lat,lon,sells,ships,pickup,accepts_returns,priority,"
-        "daily_capacity,returns_to. Any other column is refused. The whole file "
+        "daily_capacity,returns_to. Thresholds: columns sku,low and optionally "
+        "location (empty: network-wide). Any other column is refused. The whole file "
         "is checked first and every bad row reported; a refused file writes "
         "nothing. Each row has its own key, so importing the file again (or "
         "with rows appended) writes only the new rows.",
@@ -138,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument(
         "--as",
         dest="kind",
-        choices=("stock", "locations"),
+        choices=("stock", "locations", "thresholds"),
         help="what the file holds (default: told from its header)",
     )
     i.add_argument(
@@ -432,6 +433,17 @@ def _import(args: argparse.Namespace) -> int:
 
 def _summary(plan: importer.ImportPlan, done: importer.ImportResult | None) -> str:
     path = plan.path
+    if plan.kind == "thresholds":
+        st = [r.status for r in plan.thresholds]
+        counts = (
+            f"{st.count('new')} new, {st.count('update')} changed, {st.count('same')} unchanged"
+        )
+        if done is None:
+            return f"dry run: {len(st)} threshold(s) from {path}: would be {counts}"
+        return (
+            f"{len(st)} threshold(s) from {path}: {counts}: journal head "
+            f"{done.head_before} -> {done.head_after}"
+        )
     if plan.kind == "locations":
         status = [r.status for r in plan.locations]
         counts = f"{status.count('new')} added, {status.count('update')} updated, " + (

@@ -50,7 +50,11 @@ __all__ = [
     "position_figures",
 ]
 
-NETWORK_KINDS = frozenset((Kind.LOCATION_ADDED, Kind.CHANNEL_ADDED, Kind.POLICY_SET))
+NETWORK_KINDS = frozenset(
+    (Kind.LOCATION_ADDED, Kind.CHANNEL_ADDED, Kind.POLICY_SET, Kind.THRESHOLD_SET)
+)
+"""Rows guarded by "the network is as the plan saw it": they set something
+last-writer-wins, so concurrent writers must not both rely on the old."""
 
 SUPPLY = "\x1fsupply:"
 """Prefix of a supply item's record among the reservations' (ids are
@@ -91,14 +95,22 @@ class Counters:
 
 
 def network_digest(
-    locations: dict[str, Any], channels: dict[str, Any], policy: dict[str, Any] | None
+    locations: dict[str, Any],
+    channels: dict[str, Any],
+    policy: dict[str, Any] | None,
+    marks: Iterable[tuple[str, str | None, int]] = (),
 ) -> str:
-    """A digest of the network ("" for none): equal networks, equal digests.
-    O(locations + channels)."""
-    if not locations and not channels and policy is None:
+    """A digest of the network and the low-stock ``marks`` (``(sku,
+    location, low)``) ("" for none): equal networks, equal digests. Without
+    marks it is the digest stores kept before thresholds existed.
+    O(locations + channels + marks)."""
+    ms = sorted((s, "" if loc is None else loc, low) for s, loc, low in marks)
+    if not locations and not channels and policy is None and not ms:
         return ""
     text = repr((sorted(locations.items()), sorted(channels.items())))
     text += json.dumps(policy, sort_keys=True, default=str)
+    if ms:
+        text += repr(ms)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -169,7 +181,7 @@ def counters_of(st: LedgerState) -> Counters:
     for (loc, day), n in st.picks.items():
         if n:
             c.usage[f"p|{loc}|{day}"] = n
-    c.network = network_digest(st.locations, st.channels, st.policy)
+    c.network = network_digest(st.locations, st.channels, st.policy, st.thresholds.marks())
     return c
 
 
@@ -207,7 +219,7 @@ class Change:
         if net:
             self.network = (
                 _network_before(sp, st),
-                network_digest(st.locations, st.channels, st.policy),
+                network_digest(st.locations, st.channels, st.policy, st.thresholds.marks()),
             )
         self.reservations: dict[str, tuple[ResFigures | None, ResFigures | None]] = {}
         for rid, old in sp.holds.items():
@@ -238,10 +250,17 @@ class Change:
 
 def _network_before(sp: Savepoint, st: LedgerState) -> str:
     """The network digest as it was at ``sp`` (its saved entries put back)."""
+    marks = {(s, loc): low for s, loc, low in st.thresholds.marks()}
+    for k, (low, _n) in sp.thresholds.items():
+        if low is None:
+            marks.pop(k, None)
+        else:
+            marks[k] = low
     return network_digest(
         _put_back(st.locations, sp.locations, Location),
         _put_back(st.channels, sp.channels, Channel),
         sp.policy,
+        [(s, loc, low) for (s, loc), low in marks.items()],
     )
 
 
