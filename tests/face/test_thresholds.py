@@ -243,3 +243,54 @@ def test_omnistock_import_sets_thresholds(tmp_path: Path, capsys: Any) -> None:
     assert "2 unchanged" in capsys.readouterr().out
     with Inventory.open(url) as inv:
         assert [(a.sku, a.location, a.atp) for a in inv.alerts()] == [("milk", None, 14)]
+
+
+def test_racing_writers_leave_a_consistent_alert_state(
+    store_url: str, make_inventory: Make
+) -> None:
+    """Two inventories on one store sell and restock one SKU from four
+    threads while its marks flip: afterwards (``alerts()`` settles what is
+    due) each threshold's crossings alternate low, back up, low, ... one
+    step at a time (a crossing relies on the alert state it saw, so racing
+    writers never journal one twice), the last says what is true now, and
+    both ledgers (and on PostgreSQL the counter tables) equal a replay."""
+    if store_url == "memory://":
+        pytest.skip("two writers need a durable store")
+    a = shop(make_inventory(store_url))
+    b = make_inventory(store_url)
+    a.set_threshold("milk", low=12)
+    b.set_threshold("milk", "A", low=8)
+    errors_seen: list[BaseException] = []
+
+    def work(inv: Inventory, k: int) -> None:
+        try:
+            for i in range(25):
+                if (i + k) % 3:
+                    inv.sell("A" if i % 2 else "B", [("milk", 1)])
+                else:
+                    inv.receive("milk", "A", 2)
+                if i % 10 == 5:
+                    inv.set_threshold("milk", "B", low=k + i % 4)
+        except BaseException as exc:
+            errors_seen.append(exc)
+
+    import threading
+
+    threads = [threading.Thread(target=work, args=(inv, k)) for k, inv in enumerate([a, b, a, b])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors_seen == []
+    low_now = {(x.sku, x.location) for x in a.alerts()}
+    b.refresh()
+    seen: dict[tuple[str, str | None], list[tuple[bool, int]]] = {}
+    for sku, loc, _atp, below, step in crossed(b):
+        seen.setdefault((sku, loc), []).append((below, step))
+    for k in set(seen) | low_now:
+        got = seen.get(k, [])
+        want = [(i % 2 == 0, 1 if i % 2 == 0 else -1) for i in range(len(got))]
+        assert got == want, k
+        assert len(got) % 2 == (1 if k in low_now else 0), k
+    assert {(x.sku, x.location) for x in b.alerts()} == low_now
+    assert a.check().ok and b.check().ok

@@ -15,8 +15,11 @@ the few figures a guard reads:
   what it saw;
 - usage: a channel's reserved units of a SKU (``c|channel|sku``) and a
   location's picks on a day (``p|location|day``);
-- a digest of the network (locations, channels, policy): network commands
-  are guarded by "the network is as the plan saw it".
+- per low-stock threshold whose alert count is not zero, kept with the
+  reservations under ``ALERT`` + sku + US + location: a crossing relies on
+  the count it saw, so racing writers cannot both journal one crossing;
+- a digest of the network (locations, channels, policy, low-stock marks):
+  network commands are guarded by "the network is as the plan saw it".
 
 ``counters_of`` reads them from a ledger (replay: the truth the tables are
 compared with); ``Change`` is what folding some rows did to them, read
@@ -59,6 +62,9 @@ last-writer-wins, so concurrent writers must not both rely on the old."""
 SUPPLY = "\x1fsupply:"
 """Prefix of a supply item's record among the reservations' (ids are
 printable, so no reservation id starts with it)."""
+
+ALERT = "\x1falert:"
+"""Prefix of a threshold's alert record among the reservations'."""
 
 PosFigures = tuple[int, int, int, int]
 """holdable, reserved, safety, unsellable."""
@@ -152,6 +158,17 @@ def supply_figures(qty: int, eta_us: int) -> ResFigures:
     return "open", str(qty), eta_us
 
 
+def alert_id(sku: str, location: str | None) -> str:
+    """The counter id of the alert state of (sku, location or None)."""
+    return f"{ALERT}{sku}\x1f{location or ''}"
+
+
+def alert_figures(count: int) -> ResFigures | None:
+    """A threshold's alert record: None while its count is zero, so the
+    first crossing creates it (and two racing writers cannot both)."""
+    return None if not count else ("alert", str(count), None)
+
+
 def counters_of(st: LedgerState) -> Counters:
     """The counters ``st`` implies. O(positions + reservations)."""
     c = Counters()
@@ -175,6 +192,8 @@ def counters_of(st: LedgerState) -> Counters:
             c.reservations[b.token] = bf
     for item in st.supply.by_id.values():
         c.reservations[SUPPLY + item.id] = supply_figures(item.qty, item.eta_us)
+    for sku, loc, n in st.thresholds.counts():
+        c.reservations[alert_id(sku, loc)] = ("alert", str(n), None)
     for (ch, s), n in st.chan_used.items():
         if n:
             c.usage[f"c|{ch}|{g.skus[s]}"] = n
@@ -237,6 +256,10 @@ class Change:
             sa = None if item is None else supply_figures(item.qty, item.eta_us)
             if sb != sa:
                 self.reservations[SUPPLY + sid] = (sb, sa)
+        for (sku, loc), (_low, was) in sp.thresholds.items():
+            ab, aa = alert_figures(was), alert_figures(st.thresholds.count(sku, loc))
+            if ab != aa:
+                self.reservations[alert_id(sku, loc)] = (ab, aa)
         self.usage: dict[str, int] = {}
         for (ch, s), was in sp.chan_used.items():
             d = st.chan_used.get((ch, s), 0) - (was if isinstance(was, int) else 0)
