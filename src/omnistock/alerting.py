@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .command import Command
-from .ledger.rows import BATCH_KINDS, NEW_KIND, NEW_SKU, Kind, make
+from .ledger.rows import BATCH_KINDS, NEW_KIND, NEW_LOC, NEW_SKU, Kind, make
 from .ledger.savepoint import Savepoint
 from .ledger.state import LedgerState
 from .ledger.thresholds import crossings
@@ -26,7 +26,7 @@ from .planning import Context, Datas, nothing
 from .storage import Commit
 from .storage.base import NewRow
 
-__all__ = ["AlertCommits", "crossing_rows", "touched_skus"]
+__all__ = ["AlertCommits", "crossing_rows", "touched"]
 
 
 class AlertCommits:
@@ -53,11 +53,20 @@ class AlertCommits:
         st = self.state
         if not st.thresholds:
             return []
-        skus = None if rows is None else touched_skus(rows)
-        more, datas = crossing_rows(st, self._context(now, None), skus)
+        where = None if rows is None else touched(rows)
+        more, datas = crossing_rows(st, self._context(now, None), where)
         if more:
             self._apply(sp, more, datas)
         return more
+
+    def _marks_touched(self, rows: Sequence[NewRow]) -> bool:
+        """Whether ``rows`` touch a SKU with a threshold (or may: a block
+        row). O(1) without thresholds, else O(rows)."""
+        th = self.state.thresholds
+        if not th:
+            return False
+        where = touched(rows)
+        return where is None or any(s in th.low or s in th.alerted for s in where)
 
     def _stale_crossings(self, sp: Savepoint, now: int) -> list[Commit]:
         """When crossings may be due anywhere: a commit of them (applied
@@ -90,28 +99,31 @@ class AlertCommits:
             return self.state
 
 
-def touched_skus(rows: Sequence[NewRow]) -> set[str] | None:
-    """The SKUs ``rows`` name; None (every SKU) when a block row is among
-    them (it names its SKUs inside its data). O(rows)."""
-    out: set[str] = set()
+def touched(rows: Sequence[NewRow]) -> dict[str, set[str | None]] | None:
+    """The positions ``rows`` name, as SKU -> locations; None (everything)
+    when a block row is among them (it names its positions inside its
+    data). O(rows)."""
+    out: dict[str, set[str | None]] = {}
     for r in rows:
         if r[NEW_KIND] in BATCH_KINDS:
             return None
         sku = r[NEW_SKU]
         if isinstance(sku, str) and not sku.startswith("~"):
-            out.add(sku)
+            loc = r[NEW_LOC]
+            out.setdefault(sku, set()).add(loc if isinstance(loc, str) else None)
     return out
 
 
 def crossing_rows(
-    st: LedgerState, cx: Context, skus: set[str] | None
+    st: LedgerState, cx: Context, where: dict[str, set[str | None]] | None
 ) -> tuple[list[NewRow], Datas]:
-    """The ``threshold-crossed`` rows due for ``skus`` (None: every SKU with
-    a threshold) in ``st`` as it is now, with their data. The rows carry no
+    """The ``threshold-crossed`` rows due after changes at ``where`` (see
+    ``thresholds.crossings``; None: every threshold) in ``st`` as it is
+    now, with their data. The rows carry no
     key: they belong to the command, not to its idempotency record."""
     rows: list[NewRow] = []
     datas: Datas = []
-    for sku, loc, atp, low, below, step in crossings(st, skus):
+    for sku, loc, atp, low, below, step in crossings(st, where):
         data: dict[str, Any] = {"low": low, "below": below, "step": step}
         rows.append(
             make(

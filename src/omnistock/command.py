@@ -41,6 +41,9 @@ class Command(Generic[R]):
     then: Then[R] | None = None
     alone: bool = False
     """Plans in the live grids (bulk): committed by itself, undone on failure."""
+    planned: Plan[Any] | None = None
+    """A plan made on the lone path for this very ledger, handed to the group
+    path (its rows touch a low-stock mark), which uses it once."""
     result: Any = None
     refused: bool = False
     """Its result is a refusal: nothing of it, not its key, was written."""

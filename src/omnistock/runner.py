@@ -222,7 +222,7 @@ class Runner(LoneCommits, Upkeep, AlertCommits):
             first = self.state.holds.first_expiry()
             due = first is not None and first <= now
             lone = len(batch) == 1 and batch[0].then is None and not whole
-            plain = batch[0].key is None and not due and not self.state.thresholds  # crossings
+            plain = batch[0].key is None and not due and not self._alerts_stale
             lone = lone and (batch[0].alone or plain)
             try:
                 if lone and due:  # a bulk command: expire first, on its own
@@ -357,7 +357,7 @@ class Runner(LoneCommits, Upkeep, AlertCommits):
         st = self.state
         cx = self._context(now, cmd.key)
         try:
-            plan = cmd.plan(st, cx)
+            plan, cmd.planned = cmd.planned or cmd.plan(st, cx), None
         except Exception as exc:  # nothing applied yet: fail this command alone
             cmd.error = failed(cmd, exc)
             return None

@@ -20,7 +20,7 @@ touched by a SKU without thresholds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -116,21 +116,35 @@ def atp_of(st: LedgerState, sku: str, location: str | None) -> int:
     return 0 if col is None else g.atp(s, col)
 
 
-def crossings(st: LedgerState, skus: Iterable[str] | None) -> list[Crossing]:
-    """The crossings to journal now for ``skus`` (None: every SKU with a
-    threshold): each threshold whose alert state disagrees with its ATP, and
-    each cleared threshold still alerted. Sorted by SKU, then location
-    (network first). O(thresholds of those SKUs x their ATP's cost)."""
+def crossings(st: LedgerState, where: Mapping[str, set[str | None]] | None) -> list[Crossing]:
+    """The crossings to journal now after changes at ``where`` (SKU -> the
+    locations changed; None: every threshold): each threshold whose alert
+    state disagrees with its ATP, and each cleared threshold still alerted.
+    A SKU's network-wide threshold is looked at whenever the SKU changed, a
+    location's only when that location did (or its mark did: a
+    ``threshold-set`` row names it). Sorted by SKU, then location (network
+    first). O(thresholds looked at x their ATP's cost)."""
     th = st.thresholds
-    names = th.skus() if skus is None else {s for s in skus if s in th.low or s in th.alerted}
+    if where is None:
+        names = sorted(th.skus())
+    else:
+        names = sorted(s for s in where if s in th.low or s in th.alerted)
     out: list[Crossing] = []
-    for sku in sorted(names):
-        for loc in sorted(th.keys(sku), key=lambda x: "" if x is None else x):
-            low = th.get(sku, loc)
-            n = th.count(sku, loc)
+    for sku in names:
+        marks = th.low.get(sku) or {}
+        counts = th.alerted.get(sku) or {}
+        locs = marks.keys() | counts.keys() if counts else marks.keys()
+        if where is not None:
+            locs = locs & (where[sku] | {None})
+        for loc in sorted(locs, key=_loc_key) if len(locs) > 1 else locs:
+            low = marks.get(loc)
+            n = counts.get(loc, 0)
             atp = atp_of(st, sku, loc)
-            below = low is not None and atp <= low
-            want = 1 if below else 0
+            want = 1 if low is not None and atp <= low else 0
             if n != want:
-                out.append((sku, loc, atp, low, below, want - n))
+                out.append((sku, loc, atp, low, bool(want), want - n))
     return out
+
+
+def _loc_key(loc: str | None) -> str:
+    return "" if loc is None else loc
