@@ -152,6 +152,20 @@ def test_days_of_cover_from_sales_and_shipments_in_the_window(
     assert [a.days_of_cover for a in inv.alerts()] == [None, None]
 
 
+def test_a_journal_younger_than_the_window_divides_by_its_own_age(
+    store_url: str, make_inventory: Make, clock: Any
+) -> None:
+    inv = shop(make_inventory(store_url))  # the journal starts now
+    inv.set_threshold("milk", "A", low=10)
+    clock.advance(3600)
+    inv.sell("A", [("milk", 4)])
+    clock.advance(2 * 86_400 - 3600)  # two days after the journal's first row
+    assert inv.alerts() == [Alert("milk", "A", 10, 6, 2.0, 3.0)]
+    clock.advance(6 * 3600)  # no less than one day, however young
+    half = Alert("milk", "A", 10, 6, 4 / 2.25, 3.4)
+    assert inv.alerts() == [half]
+
+
 def test_a_bulk_hold_journals_its_crossings(store_url: str, make_inventory: Make) -> None:
     inv = shop(make_inventory(store_url))
     inv.set_threshold("milk", "A", low=6)
