@@ -7,11 +7,13 @@ embedded store in the current directory):
     omnistock simulate [--seed N] [--days N | --week] [--json F] [--report F]
     omnistock compare A.toml B.toml [...]   the same events under each policy
     omnistock demo                          an omnichannel morning, end to end
-    omnistock import FILE.csv               stock (sku,location,qty[,ref]) or locations
+    omnistock import FILE.csv               stock (sku,location,qty[,ref]), locations
+                                            or thresholds (sku,low[,location])
     omnistock available SKU [--location L] [--channel C]
     omnistock explain SKU [--location L] [--channel C]
     omnistock history [--sku S] [--location L] [--ref R] [--limit N]
     omnistock check                         replay the journal, check invariants
+    omnistock alerts                        low-stock thresholds at or below their mark
     omnistock watch --consumer NAME [--ack] [--follow]   the feed as JSON lines
     omnistock bench                         a quick holds/s micro benchmark
     omnistock worker [--interval S] [--once]  sweep expiries, take snapshots
@@ -43,7 +45,7 @@ DEFAULT_STORE = "sqlite:///omnistock.db"
 STORE_ENV = "OMNISTOCK_STORE"
 EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
-QUERIES = ("available", "explain", "history", "check")
+QUERIES = ("available", "explain", "history", "check", "alerts")
 
 
 class UsageError(Exception):
@@ -180,6 +182,11 @@ def _parser() -> argparse.ArgumentParser:
         "check",
         parents=[store, create],
         help="replay the journal and verify every invariant (exit 1 on failure)",
+    )
+    sub.add_parser(
+        "alerts",
+        parents=[store, create],
+        help="low-stock thresholds at or below their mark, with days of cover",
     )
     from .cli_watch import add_watch
 
@@ -403,6 +410,8 @@ def _query(args: argparse.Namespace) -> int:
                     f"{e.sku or '-':<12} {e.location or '-':<10} {e.qty:>6} "
                     f"{e.ref or ''}"
                 )
+        elif args.verb == "alerts":
+            print("\n".join(str(a) for a in inv.alerts()) or "no alerts")
         elif args.verb == "check":
             report = inv.check()
             print(report)
