@@ -5,7 +5,10 @@ A command that moves stock of a SKU with thresholds is followed, in its own
 commit, by one ``threshold-crossed`` row per threshold of that SKU whose
 alert state it changed (``ledger.thresholds.crossings``), so the journal
 and the event feed (``inv.feed()``) carry every crossing with the command
-that caused it. A ledger without thresholds pays one truth test a command.
+that caused it. A ledger without thresholds pays one truth test a command;
+a command whose rows touch no marked SKU keeps the lone commit path, one
+that does is committed as a group of one (``lone.py``), and a bulk command
+is followed by a commit of the crossings it caused.
 """
 
 from __future__ import annotations
@@ -119,8 +122,8 @@ def crossing_rows(
 ) -> tuple[list[NewRow], Datas]:
     """The ``threshold-crossed`` rows due after changes at ``where`` (see
     ``thresholds.crossings``; None: every threshold) in ``st`` as it is
-    now, with their data. The rows carry no
-    key: they belong to the command, not to its idempotency record."""
+    now, with their data. The rows carry no key: they follow the command,
+    they are not its idempotency record."""
     rows: list[NewRow] = []
     datas: Datas = []
     for sku, loc, atp, low, below, step in crossings(st, where):
