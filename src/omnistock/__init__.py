@@ -16,6 +16,7 @@ from .fulfilment.policy import Policy
 from .fulfilment.results import Allocation, Suggestion
 from .holdbatch import HoldBatch, HoldBatchResult
 from .inventory import Inventory
+from .low_stock import Alert
 from .queries import LedgerView
 from .reports import CheckReport, Explanation, PositionFigures, Promise
 from .values import (
@@ -61,6 +62,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "Alert",
     "Allocation",
     "Applied",
     "AsyncInventory",

@@ -194,6 +194,7 @@ class AsyncInventory:
     count = _offload(Inventory.count)
     sell = _offload(Inventory.sell)
     set_safety = _offload(Inventory.set_safety)
+    set_threshold = _offload(Inventory.set_threshold)
     change_state = _offload(Inventory.change_state)
     return_items = _offload(Inventory.return_items)
     expect = _offload(Inventory.expect)
@@ -226,6 +227,8 @@ class AsyncInventory:
     at = _offload(Inventory.at)
     check = _offload(Inventory.check)
     snapshot = _offload(Inventory.snapshot)
+    alerts = _offload(Inventory.alerts)
+    thresholds = _offload(Inventory.thresholds)
 
     # -- integration: the feed waits on its own threads -----------------------------
     feed = _offload(Inventory.feed, waits=True)

@@ -7,11 +7,13 @@ embedded store in the current directory):
     omnistock simulate [--seed N] [--days N | --week] [--json F] [--report F]
     omnistock compare A.toml B.toml [...]   the same events under each policy
     omnistock demo                          an omnichannel morning, end to end
-    omnistock import FILE.csv               stock (sku,location,qty[,ref]) or locations
+    omnistock import FILE.csv               stock (sku,location,qty[,ref]), locations
+                                            or thresholds (sku,low[,location])
     omnistock available SKU [--location L] [--channel C]
     omnistock explain SKU [--location L] [--channel C]
     omnistock history [--sku S] [--location L] [--ref R] [--limit N]
     omnistock check                         replay the journal, check invariants
+    omnistock alerts                        low-stock thresholds at or below their mark
     omnistock watch --consumer NAME [--ack] [--follow]   the feed as JSON lines
     omnistock bench                         a quick holds/s micro benchmark
     omnistock worker [--interval S] [--once]  sweep expiries, take snapshots
@@ -43,7 +45,7 @@ DEFAULT_STORE = "sqlite:///omnistock.db"
 STORE_ENV = "OMNISTOCK_STORE"
 EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
-QUERIES = ("available", "explain", "history", "check")
+QUERIES = ("available", "explain", "history", "check", "alerts")
 
 
 class UsageError(Exception):
@@ -125,11 +127,12 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser(
         "import",
         parents=[store, create],
-        help="import a CSV of stock or locations",
+        help="import a CSV of stock, locations or low-stock thresholds",
         description="Import a CSV file. Stock: columns sku,location,qty and optionally "
         "ref (received, or set with --count). Locations: columns id,kind and "
         "optionally lat,lon,sells,ships,pickup,accepts_returns,priority,"
-        "daily_capacity,returns_to. Any other column is refused. The whole file "
+        "daily_capacity,returns_to. Thresholds: columns sku,low and optionally "
+        "location (empty: network-wide). Any other column is refused. The whole file "
         "is checked first and every bad row reported; a refused file writes "
         "nothing. Each row has its own key, so importing the file again (or "
         "with rows appended) writes only the new rows.",
@@ -138,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument(
         "--as",
         dest="kind",
-        choices=("stock", "locations"),
+        choices=("stock", "locations", "thresholds"),
         help="what the file holds (default: told from its header)",
     )
     i.add_argument(
@@ -179,6 +182,11 @@ def _parser() -> argparse.ArgumentParser:
         "check",
         parents=[store, create],
         help="replay the journal and verify every invariant (exit 1 on failure)",
+    )
+    sub.add_parser(
+        "alerts",
+        parents=[store, create],
+        help="low-stock thresholds at or below their mark, with days of cover",
     )
     from .cli_watch import add_watch
 
@@ -402,6 +410,8 @@ def _query(args: argparse.Namespace) -> int:
                     f"{e.sku or '-':<12} {e.location or '-':<10} {e.qty:>6} "
                     f"{e.ref or ''}"
                 )
+        elif args.verb == "alerts":
+            print("\n".join(str(a) for a in inv.alerts()) or "no alerts")
         elif args.verb == "check":
             report = inv.check()
             print(report)
@@ -432,6 +442,17 @@ def _import(args: argparse.Namespace) -> int:
 
 def _summary(plan: importer.ImportPlan, done: importer.ImportResult | None) -> str:
     path = plan.path
+    if plan.kind == "thresholds":
+        st = [r.status for r in plan.thresholds]
+        counts = (
+            f"{st.count('new')} new, {st.count('update')} changed, {st.count('same')} unchanged"
+        )
+        if done is None:
+            return f"dry run: {len(st)} threshold(s) from {path}: would be {counts}"
+        return (
+            f"{len(st)} threshold(s) from {path}: {counts}: journal head "
+            f"{done.head_before} -> {done.head_after}"
+        )
     if plan.kind == "locations":
         status = [r.status for r in plan.locations]
         counts = f"{status.count('new')} added, {status.count('update')} updated, " + (

@@ -41,6 +41,9 @@ class Command(Generic[R]):
     then: Then[R] | None = None
     alone: bool = False
     """Plans in the live grids (bulk): committed by itself, undone on failure."""
+    planned: Plan[Any] | None = None
+    """A plan made on the lone path for this very ledger, handed to the group
+    path (its rows touch a low-stock mark), which uses it once."""
     scope: Any = attrs.field(default=None, kw_only=True)
     """What it names (``scoped.Scope``): a worker without a replica reads
     only that. None: it needs the replica."""

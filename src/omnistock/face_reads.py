@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import audit
+from . import audit, low_stock
 from .arguments import State
+from .low_stock import Alert
 from .queries import LedgerView, Reader
 from .reports import CheckReport, Explanation, Promise
 from .runner import Runner
@@ -67,6 +68,23 @@ class ReadFace:
     ) -> Promise:
         """The earliest date ``qty`` units can be had, from ATP then dated supply."""
         return self._reader.promise(sku, qty, channel, location)
+
+    def alerts(self) -> list[Alert]:
+        """The low-stock thresholds (``set_threshold``) whose ATP is at or
+        below their mark now, by SKU then location (the network-wide one
+        first), each with its ATP, its demand per day over the last
+        ``low_stock.DEMAND_DAYS`` days of sales and shipments, and its days
+        of cover (None without demand in that window). First journals any
+        crossing still due (one another process's command left for later).
+        O(thresholds x locations + the alerted SKUs' journal rows in the
+        window)."""
+        st = self._runner.settle_alerts()
+        return low_stock.alerts(st, self.store, self._runner.now_of(st))
+
+    def thresholds(self) -> dict[tuple[str, str | None], int]:
+        """Every low-stock mark as ``{(sku, location or None): low}``."""
+        st = self._runner.sync()
+        return {(sku, loc): low for sku, loc, low in st.thresholds.marks()}
 
     def reservation(self, res_id: str) -> Reservation:
         """The reservation as it stands now."""

@@ -25,7 +25,7 @@ from .arguments import (
     ttl_micros,
 )
 from .command import Clock, PlanFn, R, Then
-from .commands import allocation, holdbatches, network, reservations, stock, transfers
+from .commands import allocation, holdbatches, network, reservations, stock, thresholds, transfers
 from .errors import InvalidInput, OmnistockError
 from .expiry import Swept
 from .face_integration import IntegrationFace
@@ -106,7 +106,8 @@ class Inventory(ReadFace, IntegrationFace):
 
     def sweep(self, limit: int = 1000) -> Swept:
         """Journal the expiries due now (held reservations and held batches,
-        the oldest due first), at most ``limit`` of them in one commit;
+        the oldest due first), at most ``limit`` of them in one commit, with
+        the low-stock crossings due (``set_threshold``);
         ``Swept.more`` says whether more are due (call again). Expiry is
         lazy anyway, so correctness never depends on this: it brings
         expiries to the journal, and so to the feed, without waiting for
@@ -189,6 +190,23 @@ class Inventory(ReadFace, IntegrationFace):
         q = check_qty("qty", qty, 0)
         plan = lambda st, cx: stock.set_safety(st, cx, sku, location, q)  # noqa: E731
         return self._run("set_safety", plan, key, [sku, location, q])
+
+    def set_threshold(
+        self, sku: str, location: str | None = None, low: int | None = None,
+        key: str | None = None,
+    ) -> Applied:  # fmt: skip
+        """Set the low-stock mark of ``sku``: network-wide (``location``
+        None, against its network ATP) or at one location (against the
+        position's ATP); ``low=None`` clears it. Journaled. From then on,
+        each time the ATP goes to ``low`` or below, or back above, a
+        ``threshold-crossed`` row joins the commit of the command that moved
+        it (the event feed carries it); ``alerts()`` lists the thresholds
+        that are low now. A SKU need not be stocked yet."""
+        check_id("sku", sku)
+        check_opt_id("location", location)
+        q = None if low is None else check_qty("low", low, 0)
+        plan = lambda st, cx: thresholds.set_threshold(st, cx, sku, location, q)  # noqa: E731
+        return self._run("set_threshold", plan, key, [sku, location, q])
 
     def change_state(
         self,

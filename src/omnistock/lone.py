@@ -7,6 +7,9 @@ docstring for where this path sits in the pipeline.
   before the store accepts, so no savepoint.
 - On a guarded store: the rows are folded under a savepoint first, since
   what they change is what the store checks (``tailing.Tailing.append``).
+- Rows that touch a SKU with low-stock thresholds: committed as a group of
+  one instead, so the crossings they cause join their commit
+  (``alerting.py``).
 """
 
 from __future__ import annotations
@@ -48,10 +51,12 @@ class LoneCommits:
     _apply: Callable[[Savepoint, list[NewRow], Datas], None]
     _fold: Callable[..., None]
     _maybe_snapshot: Callable[[], None]
+    _marks_touched: Callable[[Sequence[NewRow]], bool]
+    _commit_group: Callable[..., None]
 
     def _commit_lone(self, cmd: Command[Any], now: int) -> None:
         st = self.state
-        cmd.error = cmd.result = None  # nothing from an earlier attempt outlives it
+        cmd.error = cmd.result = cmd.planned = None  # nothing from an earlier attempt outlives it
         cmd.refused = False
         if cmd.key is not None and self._settled_by_key(cmd, None):
             return
@@ -75,6 +80,10 @@ class LoneCommits:
             cmd.settle(plan.result(st))
             return
         rows = plan.rows
+        if not cmd.alone and self._marks_touched(rows):  # its crossings join its commit
+            cmd.planned = plan  # planned on this ledger: the group path uses it as is
+            self._commit_group([cmd], now)
+            return
         if not rows and cmd.alone and self._stale():
             raise Retry  # only refusals, decided on a ledger that may be stale
         if plan.partly_refused and self.tailing is not None and self._stale():

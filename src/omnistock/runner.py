@@ -35,6 +35,7 @@ from typing import Any
 from . import codec
 from . import observability as obs
 from ._validate import check_id
+from .alerting import AlertCommits
 from .command import RETRIES, Clock, Command, PlanFn, R, Then, failed, is_refusal, utcnow
 from .errors import (
     CommandFailed,
@@ -73,7 +74,7 @@ class _Culprit(Exception):
         self.cmd, self.error = cmd, error
 
 
-class Runner(LoneCommits, Upkeep, Syncing):
+class Runner(LoneCommits, Upkeep, AlertCommits, Syncing):
     """Runs commands against one store and keeps the live ledger.
 
     Thread-safe: one thread at a time commits (the group-commit leader);
@@ -233,13 +234,16 @@ class Runner(LoneCommits, Upkeep, Syncing):
             first = self.state.holds.first_expiry()
             due = first is not None and first <= now
             lone = len(batch) == 1 and batch[0].then is None and not whole
-            lone = lone and (batch[0].alone or (batch[0].key is None and not due))
+            plain = batch[0].key is None and not due and not self._alerts_stale
+            lone = lone and (batch[0].alone or plain)
             try:
                 if lone and due:  # a bulk command: expire first, on its own
                     self._commit_group([], now)
                     continue
                 if lone:
                     self._commit_lone(batch[0], now)
+                    if batch[0].alone:
+                        self._bulk_crossings()
                 else:
                     self._commit_group(batch, now, whole, expire=not sweep)
                 return
@@ -309,7 +313,8 @@ class Runner(LoneCommits, Upkeep, Syncing):
             expiry = plan_expiry(st, self._context(now, None)) if expire else None
             if expiry is not None and expiry.rows:
                 self._apply(sp, expiry.rows, expiry.datas)
-                commits.append(Commit(tuple(expiry.rows)))
+                commits.append(Commit((*expiry.rows, *self._crossings(sp, now, expiry.rows))))
+            commits += self._stale_crossings(sp, now)
             seen: dict[str, Command[Any]] = {}
             for cmd in batch:
                 cmd.error = cmd.result = None
@@ -355,6 +360,7 @@ class Runner(LoneCommits, Upkeep, Syncing):
             return
         for cmd in batch:
             cmd.done = True
+        self._alerts_stale = False
         self._maybe_snapshot()
 
     def _abort(self, batch: list[Command[Any]], bad: Command[Any]) -> None:
@@ -372,7 +378,7 @@ class Runner(LoneCommits, Upkeep, Syncing):
         st = self.state
         cx = self._context(now, cmd.key)
         try:
-            plan = cmd.plan(st, cx)
+            plan, cmd.planned = cmd.planned or cmd.plan(st, cx), None
         except Exception as exc:  # nothing applied yet: fail this command alone
             cmd.error = failed(cmd, exc)
             return None
@@ -394,6 +400,7 @@ class Runner(LoneCommits, Upkeep, Syncing):
 
                 result = cmd.then(st, cx, result, emit)
                 rows += more
+            rows += self._crossings(sp, now, rows)
         except Exception as exc:
             raise _Culprit(cmd, failed(cmd, exc)) from exc
         cmd.result = result

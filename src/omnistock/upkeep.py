@@ -38,6 +38,7 @@ class Upkeep:
     snapshot_every: int
     _last_snap: int
     tailing: Tailing | None
+    _alerts_stale: bool
     command: Callable[..., Command[Any]]
     catch_up: Callable[[], None]
     _drain: Callable[[], None]
@@ -63,6 +64,8 @@ class Upkeep:
             self._drain()  # commands queued earlier go first
             if self.shared:
                 self.catch_up()
+            if self.state.thresholds:  # and every crossing another process left due
+                self._alerts_stale = True
             self._commit([cmd], sweep=True)
         if cmd.error is not None:
             raise cmd.error

@@ -470,6 +470,38 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         InvalidInput,
         "cap=2",
     ),
+    # -- low-stock thresholds (issue 16) ----------------------------------------------
+    (
+        "threshold-low-negative",
+        lambda w, t: w.inv.set_threshold("A", low=-1),
+        InvalidQuantity,
+        "low=-1",
+    ),
+    (
+        "threshold-low-float",
+        lambda w, t: w.inv.set_threshold("A", "s1", low=2.5),
+        InvalidQuantity,
+        "low=2.5",
+    ),
+    (
+        "threshold-low-str",
+        lambda w, t: w.inv.set_threshold("A", low="3"),
+        InvalidQuantity,
+        "low='3'",
+    ),
+    (
+        "threshold-location-unknown",
+        lambda w, t: w.inv.set_threshold("A", "nowhere", low=1),
+        UnknownLocation,
+        "nowhere",
+    ),
+    ("threshold-sku-empty", lambda w, t: w.inv.set_threshold("", low=1), InvalidInput, "sku=''"),
+    (
+        "threshold-location-int",
+        lambda w, t: w.inv.set_threshold("A", 7, low=1),
+        InvalidInput,
+        "location=7",
+    ),
     ("order-id-long", lambda w, t: Order(LONG, lines=[("A", 1)]), InvalidInput, "id='xxx"),
     ("order-no-lines", lambda w, t: Order("o9", lines=[]), InvalidInput, "lines="),
     (

@@ -19,6 +19,12 @@ can compare them with the real values field by field.
 The model also counts journal rows (``head``) the way the ledger journals
 them: one row per line of a stock movement, one per reservation line for
 every reservation transition and expiry, none for a no-op.
+
+Low-stock thresholds (issue 16): a mark per (sku, location or None for
+network-wide); ``crossings()`` is what follows every command and every
+expiry that journaled something: one ``threshold-crossed`` row per
+threshold whose "at or below its mark" state changed (a cleared mark that
+was alerted counts as coming back up).
 """
 
 from __future__ import annotations
@@ -142,6 +148,9 @@ class Model:
         self.head = len(locations)  # one location-added row each
         self.expired_rows = 0
         self.trace: list[str] = []
+        self.marks: dict[tuple[str, str | None], int] = {}
+        self.alerted: set[tuple[str, str | None]] = set()
+        self.crossing_rows = 0
 
     # -- figures ---------------------------------------------------------
     def p(self, sku: str, loc: str) -> Position:
@@ -167,7 +176,51 @@ class Model:
             self.expired_rows += len(r.lines)
             self._close(r, EXPIRED)
         self.head += len(blocks)  # one expired-batch row per block
+        if due:
+            self.crossings()
         return [rid for _, rid in due]
+
+    # -- thresholds ---------------------------------------------------------
+    def threshold_atp(self, sku: str, loc: str | None) -> int:
+        """A position's ATP, or the network's sum of max(0, atp); 0 for a SKU
+        the ledger has never journaled."""
+        if sku not in self.known:
+            return 0
+        if loc is None:
+            return sum(self.p(sku, x).available for x in self.locations)
+        return self.p(sku, loc).atp
+
+    def alerts(self) -> list[tuple[str, str | None, int, int]]:
+        """(sku, location, low, atp) of every mark at or below, by SKU then
+        location (network first)."""
+        out = []
+        for (sku, loc), low in self.marks.items():
+            atp = self.threshold_atp(sku, loc)
+            if atp <= low:
+                out.append((sku, loc, low, atp))
+        return sorted(out, key=lambda a: (a[0], a[1] or ""))
+
+    @traced
+    def set_threshold(self, sku: str, loc: str | None, low: int | None) -> tuple[Any, ...]:
+        if loc is not None and loc not in self.locations:
+            raise Refused("UnknownLocation", loc)
+        if self.marks.get((sku, loc)) == low:
+            return applied(self.head)
+        if low is None:
+            del self.marks[(sku, loc)]
+        else:
+            self.marks[(sku, loc)] = low
+        self.head += 1
+        return applied(self.head)
+
+    def crossings(self) -> int:
+        """Journal a crossing for each threshold whose state changed."""
+        low_now = {(a[0], a[1]) for a in self.alerts()}
+        changed = low_now ^ self.alerted
+        self.alerted = low_now
+        self.head += len(changed)
+        self.crossing_rows += len(changed)
+        return len(changed)
 
     def _close(self, r: Res, state: str) -> None:
         if r.block is not None:  # expired inside its block: the block's one row

@@ -172,6 +172,7 @@ class LedgerMachine(RuleBasedStateMachine):
             )
             want = ("applied", self.model.head, want[2], got[3])
         assert got == want, f"real {got} != model {want}"
+        self.model.crossings()  # journaled in the same commit, after the command's rows
         if k is not None:
             self.keyed.append((k, real, got))
         return got
@@ -274,6 +275,21 @@ class LedgerMachine(RuleBasedStateMachine):
             key,
         )
 
+    @rule(
+        sku=skus,
+        loc=st.sampled_from([*LOCS, None, "nowhere"]),
+        low=st.one_of(st.integers(0, 12), st.none()),
+        key=keyed,
+    )
+    def set_threshold(self, sku: str, loc: str | None, low: int | None, key: bool) -> None:
+        """A low-stock mark, network-wide or at a location (sometimes an
+        unknown one: refused), sometimes cleared."""
+        self.do(
+            lambda k: self.i.set_threshold(sku, loc, low=low, key=k),
+            lambda: self.model.set_threshold(sku, loc, low),
+            key,
+        )
+
     # -- reservations -----------------------------------------------------------------
     @rule(order=st.sampled_from(ORDERS), data=st.data(), ttl=st.sampled_from(TTLS), key=keyed)
     def hold(self, order: str, data: st.DataObject, ttl: int, key: bool) -> None:
@@ -347,6 +363,7 @@ class LedgerMachine(RuleBasedStateMachine):
         result = real(k)
         got = norm(result)
         want = self.model.hold_batch(orders, self.clock.now, timedelta(seconds=ttl), result.token)
+        self.model.crossings()
         note(f"{self.model.trace[-1]} key={k} -> {want}")
         assert got[1] == want, f"real {got} != model {want}"
         assert (result.token is None) == (1 not in want)
@@ -474,6 +491,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert f.atp == p.atp, where
                 assert inv.on_hand(sku, f.location, SELLABLE) == p.units[SELLABLE], where
             assert ex.positive_sum == ex.available == m.available(sku)
+        assert inv.thresholds() == m.marks
+        assert [(a.sku, a.location, a.low, a.atp) for a in inv.alerts()] == m.alerts()
+        assert len(inv.history(kind="threshold-crossed")) == m.crossing_rows
         assert inv.head == m.head
         real = {r.id: norm(r) for r in inv.reservations()}
         assert real == {rid: r.result() for rid, r in m.res.items()}

@@ -66,6 +66,9 @@ command = st.one_of(
     st.tuples(
         st.just("expect"), st.sampled_from("ab"), st.sampled_from(["S1", "S2"]), st.integers(1, 5)
     ),
+    st.tuples(  # a low-stock mark (network-wide: None), -1 clears it; crossings follow
+        st.just("mark"), st.sampled_from("ab"), st.sampled_from(["S1", None]), st.integers(-1, 6)
+    ),
 )
 
 
@@ -86,6 +89,8 @@ def _drive(inv: Inventory, clock: Clock, cmds: list[Any]) -> None:
                 inv.change_state(cmd[1], cmd[2], cmd[3], to="damaged")
             elif cmd[0] == "safety":
                 inv.set_safety(cmd[1], cmd[2], cmd[3])
+            elif cmd[0] == "mark":
+                inv.set_threshold(cmd[1], cmd[2], low=None if cmd[3] < 0 else cmd[3])
             elif cmd[0] == "expect":
                 from datetime import timedelta
 

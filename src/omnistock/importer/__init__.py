@@ -37,6 +37,11 @@ failure (or another writer changing the network under us):
 :class:`ImportInterrupted` says how many rows were written, and running the
 same import again writes exactly the rest.
 
+Threshold files (``sku,low`` and optionally ``location``; an empty
+location is network-wide) set low-stock marks (``Inventory.set_threshold``).
+They are idempotent by content: an unchanged mark is skipped, a new or
+changed one is set.
+
 Locations are idempotent by content: an unchanged location is skipped, a new
 one is added (``returns_to`` targets first), and redefining an existing
 location with different fields needs ``update=True``; the differences are
@@ -58,14 +63,17 @@ from .model import (
     LocationRow,
     Problem,
     StockRow,
+    ThresholdRow,
     file_problem,
 )
 from .reader import read_csv
 from .stock import plan_stock
+from .thresholds import plan_thresholds
 
 __all__ = [
     "LOCATION_COLUMNS",
     "STOCK_COLUMNS",
+    "THRESHOLD_COLUMNS",
     "CsvFile",
     "ImportInterrupted",
     "ImportPlan",
@@ -74,6 +82,7 @@ __all__ = [
     "LocationRow",
     "Problem",
     "StockRow",
+    "ThresholdRow",
     "apply",
     "plan",
     "read_csv",
@@ -81,6 +90,8 @@ __all__ = [
 
 STOCK_COLUMNS = ("sku", "location", "qty")
 STOCK_OPTIONAL = ("ref", "key")
+THRESHOLD_COLUMNS = ("sku", "low")
+THRESHOLD_OPTIONAL = ("location",)
 LOCATION_COLUMNS = ("id", "kind")
 LOCATION_OPTIONAL = (
     "lat",
@@ -123,6 +134,8 @@ def plan(
             kind = "stock"
         elif set(LOCATION_COLUMNS) <= set(header):
             kind = "locations"
+        elif set(THRESHOLD_COLUMNS) <= set(header):
+            kind = "thresholds"
         else:
             raise ImportRefused(
                 path,
@@ -132,8 +145,9 @@ def plan(
                         "header",
                         ",".join(header),
                         f"does not say what the file holds: stock needs columns "
-                        f"{','.join(STOCK_COLUMNS)}, locations {','.join(LOCATION_COLUMNS)} "
-                        "(or say --as stock|locations)",
+                        f"{','.join(STOCK_COLUMNS)}, locations {','.join(LOCATION_COLUMNS)}, "
+                        f"thresholds {','.join(THRESHOLD_COLUMNS)} "
+                        "(or say --as stock|locations|thresholds)",
                     )
                 ],
             )
@@ -144,12 +158,21 @@ def plan(
         raise ImportRefused(path, problems)
     if kind == "stock":
         return plan_stock(inv, data, count, batch)
+    if kind == "thresholds":
+        return plan_thresholds(inv, data)
     return plan_locations(inv, data, update)
 
 
+_COLUMNS = {
+    "stock": (STOCK_COLUMNS, STOCK_OPTIONAL),
+    "locations": (LOCATION_COLUMNS, LOCATION_OPTIONAL),
+    "thresholds": (THRESHOLD_COLUMNS, THRESHOLD_OPTIONAL),
+}
+
+
 def _check_header(header: tuple[str, ...], kind: str) -> list[Problem]:
-    need = STOCK_COLUMNS if kind == "stock" else LOCATION_COLUMNS
-    known = need + (STOCK_OPTIONAL if kind == "stock" else LOCATION_OPTIONAL)
+    need, optional = _COLUMNS[kind]
+    known = need + optional
     out = []
     for i, h in enumerate(header):
         if not h:
@@ -183,6 +206,16 @@ def apply(inv: Inventory, p: ImportPlan) -> ImportResult:
             written += 1
             units += row.qty
         return ImportResult(p, head, inv.head, written, units)
+    if p.kind == "thresholds":
+        for t in p.thresholds:
+            if t.status == "same":
+                continue
+            try:
+                inv.set_threshold(t.sku, t.location, low=t.low)
+            except OmnistockError as exc:
+                raise ImportInterrupted(p.path, written, len(p.thresholds), t.line, exc) from exc
+            written += 1
+        return ImportResult(p, head, inv.head, written, 0)
     for r in p.order:
         try:
             inv.add_location(r.location)

@@ -92,11 +92,21 @@ class LocationRow:
 
 
 @attrs.frozen
+class ThresholdRow:
+    line: int
+    sku: str
+    location: str | None  # None: network-wide
+    low: int
+    status: str  # "new", "same" or "update"
+
+
+@attrs.frozen
 class ImportPlan:
-    """What :func:`apply` will write. ``kind``: ``stock`` or ``locations``;
-    ``op``: ``receive`` or ``count`` for stock; ``new`` the rows to write;
-    ``before`` how many stock rows were imported before (skipped);
-    ``locations`` every location row with its status."""
+    """What :func:`apply` will write. ``kind``: ``stock``, ``locations`` or
+    ``thresholds``; ``op``: ``receive`` or ``count`` for stock; ``new`` the
+    rows to write; ``before`` how many stock rows were imported before
+    (skipped); ``locations`` every location row with its status;
+    ``thresholds`` every threshold row with its status."""
 
     path: str
     kind: str
@@ -107,6 +117,7 @@ class ImportPlan:
     order: tuple[LocationRow, ...] = ()
     """The new and updated locations in the order they are written
     (``returns_to`` targets first)."""
+    thresholds: tuple[ThresholdRow, ...] = ()
 
     @property
     def updates(self) -> tuple[LocationRow, ...]:

@@ -15,8 +15,11 @@ the few figures a guard reads:
   what it saw;
 - usage: a channel's reserved units of a SKU (``c|channel|sku``) and a
   location's picks on a day (``p|location|day``);
-- a digest of the network (locations, channels, policy): network commands
-  are guarded by "the network is as the plan saw it".
+- per low-stock threshold whose alert count is not zero, kept with the
+  reservations under ``ALERT`` + sku + US + location: a crossing relies on
+  the count it saw, so racing writers cannot both journal one crossing;
+- a digest of the network (locations, channels, policy, low-stock marks):
+  network commands are guarded by "the network is as the plan saw it".
 
 ``counters_of`` reads them from a ledger (replay: the truth the tables are
 compared with); ``Change`` is what folding some rows did to them, read
@@ -50,11 +53,18 @@ __all__ = [
     "position_figures",
 ]
 
-NETWORK_KINDS = frozenset((Kind.LOCATION_ADDED, Kind.CHANNEL_ADDED, Kind.POLICY_SET))
+NETWORK_KINDS = frozenset(
+    (Kind.LOCATION_ADDED, Kind.CHANNEL_ADDED, Kind.POLICY_SET, Kind.THRESHOLD_SET)
+)
+"""Rows guarded by "the network is as the plan saw it": they set something
+last-writer-wins, so concurrent writers must not both rely on the old."""
 
 SUPPLY = "\x1fsupply:"
 """Prefix of a supply item's record among the reservations' (ids are
 printable, so no reservation id starts with it)."""
+
+ALERT = "\x1falert:"
+"""Prefix of a threshold's alert record among the reservations'."""
 
 PosFigures = tuple[int, int, int, int]
 """holdable, reserved, safety, unsellable."""
@@ -91,14 +101,22 @@ class Counters:
 
 
 def network_digest(
-    locations: dict[str, Any], channels: dict[str, Any], policy: dict[str, Any] | None
+    locations: dict[str, Any],
+    channels: dict[str, Any],
+    policy: dict[str, Any] | None,
+    marks: Iterable[tuple[str, str | None, int]] = (),
 ) -> str:
-    """A digest of the network ("" for none): equal networks, equal digests.
-    O(locations + channels)."""
-    if not locations and not channels and policy is None:
+    """A digest of the network and the low-stock ``marks`` (``(sku,
+    location, low)``) ("" for none): equal networks, equal digests. Without
+    marks it is the digest stores kept before thresholds existed.
+    O(locations + channels + marks)."""
+    ms = sorted((s, "" if loc is None else loc, low) for s, loc, low in marks)
+    if not locations and not channels and policy is None and not ms:
         return ""
     text = repr((sorted(locations.items()), sorted(channels.items())))
     text += json.dumps(policy, sort_keys=True, default=str)
+    if ms:
+        text += repr(ms)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -140,6 +158,17 @@ def supply_figures(qty: int, eta_us: int) -> ResFigures:
     return "open", str(qty), eta_us
 
 
+def alert_id(sku: str, location: str | None) -> str:
+    """The counter id of the alert state of (sku, location or None)."""
+    return f"{ALERT}{sku}\x1f{location or ''}"
+
+
+def alert_figures(count: int) -> ResFigures | None:
+    """A threshold's alert record: None while its count is zero, so the
+    first crossing creates it (and two racing writers cannot both)."""
+    return None if not count else ("alert", str(count), None)
+
+
 def counters_of(st: LedgerState) -> Counters:
     """The counters ``st`` implies. O(positions + reservations)."""
     c = Counters()
@@ -163,13 +192,15 @@ def counters_of(st: LedgerState) -> Counters:
             c.reservations[b.token] = bf
     for item in st.supply.by_id.values():
         c.reservations[SUPPLY + item.id] = supply_figures(item.qty, item.eta_us)
+    for sku, loc, n in st.thresholds.counts():
+        c.reservations[alert_id(sku, loc)] = ("alert", str(n), None)
     for (ch, s), n in st.chan_used.items():
         if n:
             c.usage[f"c|{ch}|{g.skus[s]}"] = n
     for (loc, day), n in st.picks.items():
         if n:
             c.usage[f"p|{loc}|{day}"] = n
-    c.network = network_digest(st.locations, st.channels, st.policy)
+    c.network = network_digest(st.locations, st.channels, st.policy, st.thresholds.marks())
     return c
 
 
@@ -207,7 +238,7 @@ class Change:
         if net:
             self.network = (
                 _network_before(sp, st),
-                network_digest(st.locations, st.channels, st.policy),
+                network_digest(st.locations, st.channels, st.policy, st.thresholds.marks()),
             )
         self.reservations: dict[str, tuple[ResFigures | None, ResFigures | None]] = {}
         for rid, old in sp.holds.items():
@@ -225,6 +256,10 @@ class Change:
             sa = None if item is None else supply_figures(item.qty, item.eta_us)
             if sb != sa:
                 self.reservations[SUPPLY + sid] = (sb, sa)
+        for (sku, loc), (_low, was) in sp.thresholds.items():
+            ab, aa = alert_figures(was), alert_figures(st.thresholds.count(sku, loc))
+            if ab != aa:
+                self.reservations[alert_id(sku, loc)] = (ab, aa)
         self.usage: dict[str, int] = {}
         for (ch, s), was in sp.chan_used.items():
             d = st.chan_used.get((ch, s), 0) - (was if isinstance(was, int) else 0)
@@ -238,10 +273,17 @@ class Change:
 
 def _network_before(sp: Savepoint, st: LedgerState) -> str:
     """The network digest as it was at ``sp`` (its saved entries put back)."""
+    marks = {(s, loc): low for s, loc, low in st.thresholds.marks()}
+    for k, (low, _n) in sp.thresholds.items():
+        if low is None:
+            marks.pop(k, None)
+        else:
+            marks[k] = low
     return network_digest(
         _put_back(st.locations, sp.locations, Location),
         _put_back(st.channels, sp.channels, Channel),
         sp.policy,
+        [(s, loc, low) for (s, loc), low in marks.items()],
     )
 
 

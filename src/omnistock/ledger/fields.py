@@ -13,6 +13,7 @@ from ..values import Channel, Location
 from .grid import Grid, Ranged
 from .holds import Holds
 from .supply import Supply
+from .thresholds import Thresholds
 
 __all__ = ["LedgerFields"]
 
@@ -33,6 +34,7 @@ class LedgerFields:
         "picks",
         "policy",
         "supply",
+        "thresholds",
     )
 
     def __init__(self) -> None:
@@ -47,6 +49,8 @@ class LedgerFields:
         self.policy: dict[str, Any] | None = None
         # Open reserved units per (channel, sku index): ring-fence "used".
         self.chan_used: dict[tuple[str, int], int] = {}
+        # Low-stock marks and alert counts (``thresholds.py``).
+        self.thresholds = Thresholds()
         self.head = 0
         self.last_ts = 0
 

@@ -338,6 +338,21 @@ def _transfer_in(
         use(st, h.channel, s, qty)
 
 
+# -- thresholds ---------------------------------------------------------------------
+def _threshold_set(
+    st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    assert sku is not None
+    st.thresholds.put(sku, loc, None if d.get("clear") else qty)
+
+
+def _threshold_crossed(
+    st: LedgerState, sku: Id, loc: Id, _q: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    assert sku is not None
+    st.thresholds.step(sku, loc, int(d["step"]))
+
+
 _BY_KIND: dict[Kind, Handler] = {
     Kind.LOCATION_ADDED: _location,
     Kind.CHANNEL_ADDED: _channel,
@@ -362,6 +377,8 @@ _BY_KIND: dict[Kind, Handler] = {
     Kind.CLAIMED: _claimed,
     Kind.HELD_BATCH: _held_batch,
     Kind.EXPIRED_BATCH: _expired_batch,
+    Kind.THRESHOLD_SET: _threshold_set,
+    Kind.THRESHOLD_CROSSED: _threshold_crossed,
 }
 FOLD: dict[str, Handler] = {k._value_: h for k, h in _BY_KIND.items()}
 """Kind (its journal string) -> handler. Plain ``str`` keys: the journal's

@@ -105,6 +105,8 @@ class Kind(StrEnum):
     CLAIMED = "claimed"
     HELD_BATCH = "held-batch"
     EXPIRED_BATCH = "expired-batch"
+    THRESHOLD_SET = "threshold-set"
+    THRESHOLD_CROSSED = "threshold-crossed"
 
 
 def make(
@@ -197,6 +199,14 @@ _TABLE: dict[Kind, KindInfo] = {
     ),
     Kind.EXPIRED_BATCH: KindInfo(
         "batch", "qty (units); data: see heldbatches.py", expands_to=Kind.EXPIRED
+    ),
+    Kind.THRESHOLD_SET: KindInfo(
+        None, 'sku, location (None: network-wide), qty (the low mark); data {"clear"?}'
+    ),
+    Kind.THRESHOLD_CROSSED: KindInfo(
+        None,
+        'sku, location (None: network-wide), qty (the ATP seen); data {"low", "below",'
+        ' "step"} (see ledger/thresholds.py)',
     ),
 }
 INFO: Mapping[str, KindInfo] = {k._value_: i for k, i in _TABLE.items()}

@@ -29,6 +29,7 @@ from .rows import (
 from .state import LedgerState
 from .supply import Incoming
 
+_THRESHOLD_KINDS = frozenset((Kind.THRESHOLD_SET, Kind.THRESHOLD_CROSSED))
 _MISSING = object()
 _IN_BLOCK = object()  # a reservation that was a block member at the savepoint
 
@@ -55,6 +56,8 @@ class Savepoint:
         self.unranged: set[Pos] = set()
         self.chan_used: dict[tuple[str, int], Any] = {}
         self.policy = st.policy
+        # (sku, location) -> (low mark, alert count) before a threshold row.
+        self.thresholds: dict[tuple[str, str | None], tuple[int | None, int]] = {}
 
     def touch(self, row: Row | tuple[Any, ...], data: dict[str, Any] | None = None) -> None:
         """Record what applying ``row`` may change. Call before applying it."""
@@ -112,6 +115,9 @@ class Savepoint:
             self.locations[loc] = st.locations.get(loc, _MISSING)
         if kind == Kind.CHANNEL_ADDED and channel is not None and channel not in self.channels:
             self.channels[channel] = st.channels.get(channel, _MISSING)
+        if kind in _THRESHOLD_KINDS and sku is not None and (sku, loc) not in self.thresholds:
+            th = st.thresholds
+            self.thresholds[(sku, loc)] = (th.get(sku, loc), th.count(sku, loc))
         if kind == Kind.PICKED and loc is not None:
             k = (loc, int(data["day"]))
             if k not in self.picks:
@@ -208,6 +214,9 @@ class Savepoint:
             _put(st.chan_used, k, None if v is _MISSING else v)
         for p in self.unranged:
             st.ranged.discard(p)
+        for (sku, loc), (low, n) in self.thresholds.items():
+            st.thresholds.put(sku, loc, low)
+            st.thresholds.set_count(sku, loc, n)
         st.policy = self.policy
         # SKUs and locations interned since the savepoint: forget them.
         for name in g.skus[self.n_skus :]:

@@ -142,7 +142,15 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
     }
     if not ranged:
         del out["ranged"]
+    th = st.thresholds
+    if th:  # only when used: a ledger without thresholds keeps its old records
+        out["thresholds"] = sorted([list(m) for m in th.marks()], key=_by_name)
+        out["alerted"] = sorted([list(c) for c in th.counts()], key=_by_name)
     return out
+
+
+def _by_name(rec: list[Any]) -> tuple[str, str]:
+    return rec[0], "" if rec[1] is None else rec[1]
 
 
 def _hold_rec(h: Hold) -> list[Any]:
@@ -236,6 +244,10 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
         st.locations = {d["id"]: Location.from_dict(d) for d in header["locations"]}
         st.channels = {d["id"]: Channel.from_dict(d) for d in header["channels"]}
         st.picks = {(loc, day): v for loc, day, v in header["picks"]}
+        for sku, loc, low in header.get("thresholds", ()):
+            st.thresholds.put(sku, loc, low)
+        for sku, loc, n in header.get("alerted", ()):
+            st.thresholds.set_count(sku, loc, n)
         st.head = header["head"]
         st.last_ts = header["last_ts"]
         return st

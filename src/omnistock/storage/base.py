@@ -72,6 +72,9 @@ class Conditions:
       not pass ``limit`` (None: no limit).
     - ``claims``: ids that must not have been claimed before.
     - ``network``: ``(before, after)`` network digests, or None.
+    - ``planned``: the seq the caller planned the first row at (0: none).
+      A stored keyed result that names a seq in the planned range (an
+      ``applied`` result) is stored naming the seq that row took.
 
     Sorted by the caller (``sorted()`` order of each tuple), so two
     appends take their row locks in one order and never deadlock."""
@@ -81,6 +84,7 @@ class Conditions:
     usage: tuple[tuple[str, int, int | None], ...] = ()
     claims: tuple[str, ...] = ()
     network: tuple[str, str] | None = None
+    planned: int = 0
 
 
 @attrs.frozen

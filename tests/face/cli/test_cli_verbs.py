@@ -66,6 +66,18 @@ def test_available_explain_history_check(shop: tuple[Path, str]) -> None:
     assert r.returncode == 0 and r.stdout.startswith("check ok")
 
 
+def test_thresholds_import_and_alerts(shop: tuple[Path, str]) -> None:
+    cwd, url = shop
+    (cwd / "thresholds.csv").write_text("sku,location,low\nTEE-BLK-M,,50\nJEAN-32,ST-MANCH,1\n")
+    r = omnistock("alerts", "--store", url, cwd=cwd)
+    assert r.returncode == 0 and r.stdout.strip() == "no alerts"
+    r = omnistock("import", "thresholds.csv", "--store", url, cwd=cwd)
+    assert r.returncode == 0 and "2 threshold(s)" in r.stdout and "2 new" in r.stdout
+    r = omnistock("alerts", "--store", url, cwd=cwd)
+    assert r.returncode == 0
+    assert r.stdout.splitlines() == ["TEE-BLK-M @ network: ATP 45 <= 50 (no demand history)"]
+
+
 def test_counts_import(shop: tuple[Path, str]) -> None:
     cwd, url = shop
     (cwd / "count.csv").write_text("sku,location,qty\nTEE-BLK-M,ST-LONDON,2\n")
@@ -107,7 +119,18 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "verb",
-    ["simulate", "compare", "demo", "import", "available", "explain", "history", "check", "bench"],
+    [
+        "simulate",
+        "compare",
+        "demo",
+        "import",
+        "available",
+        "explain",
+        "history",
+        "check",
+        "alerts",
+        "bench",
+    ],
 )
 def test_every_verb_has_help(verb: str, tmp_path: Path) -> None:
     r = omnistock(verb, "--help", cwd=tmp_path)

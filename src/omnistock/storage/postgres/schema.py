@@ -297,17 +297,24 @@ BEGIN
                 e ->> 6, e ->> 7, e ->> 8, decode(p -> 'h' ->> (i - 1), 'hex'));
     END LOOP;
     IF jsonb_array_length(p -> 'k') > 0 THEN
-        -- A result that names its seq (an "applied" result's first value)
-        -- names the one taken here, as the caller's result does.
+        -- A result that names a planned seq (an "applied" result's first
+        -- value) names the seq that row took, as the caller's result does.
         UPDATE {s}.keys k SET seq = seqs[(x.v ->> 3)::integer],
             result = CASE WHEN left(k.result, 20) = '{{"t":"applied","v":['
-                THEN jsonb_set(k.result::jsonb, '{{v,0}}',
-                               to_jsonb(seqs[(x.v ->> 3)::integer]))::text
+                    AND coalesce((p ->> 'p0')::bigint, 0) > 0 THEN
+                {s}.planned_seq(k.result, (p ->> 'p0')::bigint, seqs)
                 ELSE k.result END
         FROM jsonb_array_elements(p -> 'k') AS x(v) WHERE k.key = x.v ->> 0;
     END IF;
     RETURN seqs;
 END
+$fn$;
+-- An applied result's seq, planned as p0 + i - 1, as the seq row i took.
+CREATE OR REPLACE FUNCTION {s}.planned_seq(result text, p0 bigint, seqs bigint[])
+RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT CASE WHEN o BETWEEN 1 AND cardinality(seqs)
+        THEN jsonb_set(result::jsonb, '{{v,0}}', to_jsonb(seqs[o]))::text ELSE result END
+    FROM (SELECT ((result::jsonb -> 'v' ->> 0)::bigint - p0 + 1)::integer AS o) z
 $fn$;
 -- The last seq whose time is at or before t: (seq, ts) never goes
 -- backwards, so a binary search over the primary key, O(log rows).

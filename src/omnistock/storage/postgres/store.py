@@ -249,6 +249,7 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
             "h": hashes,
             "k": keys,
             "res": conditions.reservations,
+            "p0": conditions.planned,
             "pos": [
                 [
                     sku,
