@@ -203,6 +203,7 @@ class AsyncInventory:
     release = _offload(Inventory.release)
     extend = _offload(Inventory.extend)
     resize = _offload(Inventory.resize)
+    amend = _offload(Inventory.amend)
     ship = _offload(Inventory.ship)
     collect = _offload(Inventory.collect)
     allocate = _offload(Inventory.allocate)

@@ -25,7 +25,15 @@ from .arguments import (
     ttl_micros,
 )
 from .command import Clock, PlanFn, R, Then
-from .commands import allocation, holdbatches, network, reservations, stock, transfers
+from .commands import (
+    allocation,
+    amendments,
+    holdbatches,
+    network,
+    reservations,
+    stock,
+    transfers,
+)
 from .errors import InvalidInput, OmnistockError
 from .expiry import Swept
 from .face_integration import IntegrationFace
@@ -275,10 +283,32 @@ class Inventory(ReadFace, IntegrationFace):
         plan = lambda st, cx: reservations.commit(st, cx, res_id)  # noqa: E731
         return self._run("commit", plan, key, [res_id])
 
-    def release(self, res_id: str, key: str | None = None) -> Reservation:
-        """Cancel a held or committed reservation; its units return to ATP."""
-        plan = lambda st, cx: reservations.release(st, cx, res_id)  # noqa: E731
-        return self._run("release", plan, key, [res_id])
+    def release(
+        self, res_id: str, lines: Iterable[Any] | None = None, key: str | None = None
+    ) -> Reservation:
+        """Cancel a held or committed reservation; its units return to ATP.
+        With ``lines`` (``(sku, qty)`` or ``Line(sku, qty, location)``) only
+        those units go back; the reservation closes when nothing is left to
+        ship (``fulfilled`` if some units shipped, else ``released``)."""
+        if lines is None:
+            plan: Any = lambda st, cx: reservations.release(st, cx, res_id)  # noqa: E731
+            return self._run("release", plan, key, [res_id])  # type: ignore[no-any-return]
+        ls = lines_of(lines)
+        plan = lambda st, cx: amendments.release_lines(st, cx, res_id, ls)  # noqa: E731
+        args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
+        return self._run("release", plan, key, args)  # type: ignore[no-any-return]
+
+    def amend(self, res_id: str, lines: Iterable[Any], key: str | None = None) -> Allocation:
+        """Set a held or committed reservation's open lines (add, remove or
+        change; a SKU not named is removed). Only the change is checked,
+        against ATP, the channel's fences and cap and the daily capacity;
+        unpinned added units stay where the SKU is held, else the sourcing
+        policy places them (the result's ``trace``). Refusals raise and
+        change nothing. O(lines + reservation lines) plus sourcing."""
+        ls = lines_of(lines)
+        plan = lambda st, cx: amendments.amend(st, cx, res_id, ls)  # noqa: E731
+        args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
+        return self._run("amend", plan, key, args)
 
     def extend(self, res_id: str, ttl: Ttl, key: str | None = None) -> Reservation:
         """Move a held reservation's expiry to ``now + ttl``."""

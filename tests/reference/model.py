@@ -493,3 +493,88 @@ class Model:
     @traced
     def collect(self, rid: str) -> tuple[Any, ...]:
         return self.ship(rid, None, OPEN)
+
+    # -- order changes -------------------------------------------------------------
+    def _check_open(self, rid: str, allowed: tuple[str, ...]) -> Res:
+        """``_open`` without detaching: for commands that may still refuse."""
+        r = self.res[rid]
+        if r.state not in allowed:
+            raise Refused("InvalidTransition", f"{rid} is {r.state}")
+        return r
+
+    @traced
+    def release_lines(self, rid: str, lines: list[tuple[str, int, str | None]]) -> tuple[Any, ...]:
+        """Release ``(sku, qty, location or None)`` units of an open
+        reservation, taken from its lines in order. A line it does not hold
+        is InvalidInput, more than it holds InvalidQuantity. With no line
+        left it closes: fulfilled if it shipped some units, else released."""
+        r = self._check_open(rid, OPEN)
+        take: dict[Pos, int] = {}
+        for sku, qty, loc in lines:
+            need, found = qty, False
+            for p, have in r.lines.items():
+                if p[0] != sku or (loc is not None and p[1] != loc):
+                    continue
+                found = True
+                t = min(need, have - take.get(p, 0))
+                if t > 0:
+                    take[p] = take.get(p, 0) + t
+                    need -= t
+                if need == 0:
+                    break
+            if not found:
+                raise Refused("InvalidInput", f"{rid} does not hold {sku}@{loc}")
+            if need:
+                raise Refused("InvalidQuantity", f"{rid} holds less {sku}")
+        r.block = None
+        for p, q in take.items():
+            self.pos[p].reserved -= q
+            left = r.lines[p] - q
+            if left:
+                r.lines[p] = left
+            else:
+                del r.lines[p]
+                self.by_pos[p].remove(rid)
+        self.head += len(take)
+        if not r.lines:
+            r.state = FULFILLED if r.shipped else RELEASED
+            r.expires_at = None
+        return r.result()
+
+    @traced
+    def amend(self, rid: str, lines: list[tuple[str, int, str]]) -> tuple[Any, ...]:
+        """Set an open reservation's lines to the pinned ``(sku, qty,
+        location)`` lines: positions not named are released, only increases
+        are checked against ATP (all or nothing). Released rows first, in
+        the reservation's line order, then held rows in the lines' order."""
+        r = self._check_open(rid, OPEN)
+        target: dict[Pos, int] = {}
+        for sku, qty, loc in lines:
+            self._need(sku)
+            if (sku, loc) in target:
+                raise Refused("InvalidInput", f"{sku}@{loc} twice")
+            target[(sku, loc)] = qty
+        for p, q in target.items():
+            delta = q - r.lines.get(p, 0)
+            if delta > 0 and self.p(*p).atp < delta:
+                raise Refused("InsufficientStock", f"{p}: {delta} > atp {self.p(*p).atp}")
+        r.block = None if target != r.lines else r.block
+        for p in list(r.lines):
+            t = target.get(p, 0)
+            if t < r.lines[p]:
+                self.pos[p].reserved -= r.lines[p] - t
+                self.head += 1
+                if t:
+                    r.lines[p] = t
+                else:
+                    del r.lines[p]
+                    self.by_pos[p].remove(rid)
+        for p, q in target.items():
+            delta = q - r.lines.get(p, 0)
+            if delta > 0:
+                self.pos[p].reserved += delta
+                if p not in r.lines:
+                    self.by_pos.setdefault(p, []).append(rid)
+                r.lines[p] = r.lines.get(p, 0) + delta
+                self.head += 1
+        return r.result()

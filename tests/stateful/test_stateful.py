@@ -407,6 +407,60 @@ class LedgerMachine(RuleBasedStateMachine):
         rid = self.draw_res(data)
         self.do(lambda k: self.i.collect(rid, key=k), lambda: self.model.collect(rid), key)
 
+    @precondition(lambda self: self.model.res)
+    @rule(data=st.data(), key=keyed)
+    def release_lines(self, data: st.DataObject, key: bool) -> None:
+        """Release some units of a reservation (mostly an open one): usually
+        no more than it holds, sometimes more or a line it does not hold
+        (both refuse), pinned to a location or not."""
+        rid = self.draw_res(data)
+        held = list(self.model.res[rid].lines.items())
+        lines: list[tuple[str, int, str | None]] = []
+        if held and data.draw(st.integers(0, 4), label="stray") != 4:
+            picks = data.draw(
+                st.lists(st.sampled_from(held), min_size=1, max_size=2), label="picks"
+            )
+            for (sku, loc), q in picks:
+                qty = data.draw(st.integers(1, q + 1), label="qty")
+                lines.append((sku, qty, data.draw(st.sampled_from([loc, None]), label="location")))
+        else:
+            lines.append((data.draw(skus, label="sku"), 1, data.draw(locs, label="loc")))
+        self.do(
+            lambda k: self.i.release(rid, lines=[Line(*x) for x in lines], key=k),
+            lambda: self.model.release_lines(rid, lines),
+            key,
+        )
+
+    @precondition(lambda self: self.model.res)
+    @rule(data=st.data(), key=keyed)
+    def amend(self, data: st.DataObject, key: bool) -> None:
+        """Set a reservation's lines (mostly an open one) to 1-3 pinned
+        lines: its own positions with new quantities, dropped ones, and new
+        positions, usually within ATP, sometimes past it (both refuse)."""
+        rid = self.draw_res(data)
+        held = list(self.model.res[rid].lines.items())
+        lines: list[tuple[str, int, str]] = []
+        for (sku, loc), q in held:
+            if data.draw(st.integers(0, 3), label="keep") == 3:
+                continue  # dropped
+            more = max(0, self.model.p(sku, loc).atp) if sku in self.model.known else 0
+            lines.append((sku, data.draw(st.integers(1, q + more + 1), label="qty"), loc))
+        for _ in range(data.draw(st.integers(0 if lines else 1, 2), label="n_new")):
+            sku, loc = data.draw(skus, label="sku"), data.draw(locs, label="loc")
+            if (sku, loc) in [(x[0], x[2]) for x in lines]:
+                continue
+            lines.append((sku, data.draw(st.integers(1, 4), label="qty"), loc))
+        if not lines:
+            return
+
+        def real(k: str | None) -> Reservation:
+            got = self.i.amend(rid, [Line(*x) for x in lines], key=k)
+            assert got.status == "allocated" and got.reservation is not None
+            assert got.trace is None  # every line pinned: no sourcing
+            return got.reservation
+
+        self.do(real, lambda: self.model.amend(rid, lines), key)
+
     # -- time, keys, reopen -------------------------------------------------------------
     @rule(seconds=st.sampled_from([1, 10, 29, 30, 31, 59, 60, 61, 299, 300, 301, 1000]))
     def advance(self, seconds: int) -> None:

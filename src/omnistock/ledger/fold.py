@@ -251,7 +251,10 @@ def _extended(
 def _released(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
 ) -> None:
-    _unreserve(st, sku, loc, qty, ref, RELEASED, bool(d.get("resize")))
+    part = bool(d.get("part"))  # some lines released: closes once none is left
+    h = _unreserve(st, sku, loc, qty, ref, RELEASED, part or bool(d.get("resize")))
+    if part and not h.lines:
+        st.holds.close(h, FULFILLED if h.shipped else RELEASED)
 
 
 def _expired(

@@ -177,7 +177,11 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.HELD: KindInfo("reservation", f"sku, location, qty, channel; data {_RES_DATA}"),
     Kind.COMMITTED: KindInfo("reservation", "ref only"),
     Kind.EXTENDED: KindInfo("reservation", 'data {"exp"}'),
-    Kind.RELEASED: KindInfo("reservation", 'sku, location, qty; data {"resize"?} (stays open)'),
+    Kind.RELEASED: KindInfo(
+        "reservation",
+        'sku, location, qty; data {"resize"?} (stays open), {"part"?} (closes when no line'
+        " is left: fulfilled if some shipped, else released)",
+    ),
     Kind.EXPIRED: KindInfo("reservation", "sku, location, qty"),
     Kind.FULFILLED: KindInfo("reservation", "sku, location, qty (shipped: leaves on hand)"),
     Kind.EXPECTED: KindInfo("supply", 'sku, location, qty; data {"eta"}'),
