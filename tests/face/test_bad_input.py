@@ -302,6 +302,10 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
     ("history-sku-empty", lambda w, t: w.inv.history(sku=""), InvalidInput, "sku=''"),
     ("history-since-negative", lambda w, t: w.inv.history(since=-1), InvalidQuantity, "since=-1"),
     ("history-limit-negative", lambda w, t: w.inv.history(limit=-1), InvalidQuantity, "limit=-1"),
+    ("history-order-empty", lambda w, t: w.inv.history(order=""), InvalidInput, "order=''"),
+    ("history-order-int", lambda w, t: w.inv.history(order=1), InvalidInput, "order=1"),
+    ("history-since-naive", lambda w, t: w.inv.history(since=NAIVE), InvalidInput, "since="),
+    ("history-until-naive", lambda w, t: w.inv.history(until=NAIVE), InvalidInput, "until="),
     # -- time and TTL -------------------------------------------------------------
     (
         "hold-ttl-zero",
