@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from ..errors import InvalidInput, InvalidQuantity
-from ..fulfilment.allocate import DAY_US, policy_of
+from ..fulfilment.allocate import policy_of
 from ..fulfilment.amend import decide_amend
 from ..fulfilment.results import Allocation
 from ..ledger.grid import Pos
@@ -20,6 +20,7 @@ from ..ledger.holds import OPEN, Hold
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import open_hold, reservation_now, reservation_of
+from ..picks import give_back_rows, pick_rows, used_locations
 from ..planning import Context, Datas, InState, Plan, done
 from ..storage import NewRow
 from ..values import Line, Reservation
@@ -73,7 +74,10 @@ def release_lines(
     # "resize": it stays open with units still in transit to it.
     flag = "resize" if empties and _in_transit_for(st, h) else "part"
     rows, datas = line_rows(st, cx, h, Kind.RELEASED, {flag: 1}, take)
-    return Plan(rows, datas, reservation_now(h.id), [InState(h.id, OPEN)])
+    g = st.grid
+    left = {g.locs[l] for p, q in h.lines.items() if take.get(p, 0) < q for l in (p[1],)}
+    r, d = give_back_rows(st, cx, h, [g.locs[l] for (_, l) in take if g.locs[l] not in left])
+    return Plan(rows + r, datas + d, reservation_now(h.id), [InState(h.id, OPEN)])
 
 
 def amend(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Plan[Allocation]:
@@ -111,7 +115,14 @@ def amend(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Pl
             )
         )
         datas.append(data)
-    _pick_rows(st, cx, h, a.take, rows, datas)
+    if h.pickup is None:  # a ship order picks once a day per location it uses
+        left = {g.locs[l] for (s, l), q in h.lines.items() if a.give.get((s, l), 0) < q}
+        left |= {g.locs[l] for (_, l) in a.take}
+        gone = [g.locs[l] for (_, l) in h.lines if g.locs[l] not in left]
+        r, d = give_back_rows(st, cx, h, gone)
+        r2, d2 = pick_rows(st, cx, "ship", a.take, h.id, used_locations(st, h))
+        rows += r + r2
+        datas += d + d2
     rid, trace = h.id, a.trace
 
     def result(s: LedgerState) -> Allocation:
@@ -120,20 +131,3 @@ def amend(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Pl
 
     guards = [InState(h.id, OPEN), *reserve_guards(st, h.channel, a.take)]
     return Plan(rows, datas, result, guards)
-
-
-def _pick_rows(
-    st: LedgerState, cx: Context, h: Hold, take: dict[Pos, int], rows: list[NewRow], datas: Datas
-) -> None:
-    """A ship order picks once a day per location: one ``picked`` row per
-    capacity-limited location the amendment adds to the reservation."""
-    if h.pickup is not None:
-        return
-    used = {l for _, l in h.lines} | {l for _, l in h.shipped}
-    data = {"day": cx.now // DAY_US}
-    text = json.dumps(data)
-    g = st.grid
-    for loc in dict.fromkeys(g.locs[l] for (_, l) in take if l not in used):
-        if st.locations[loc].daily_capacity is not None:
-            rows.append(make(Kind.PICKED, cx.ts, location=loc, qty=1, key=cx.key, data=text))
-            datas.append(data)

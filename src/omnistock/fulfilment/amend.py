@@ -27,8 +27,9 @@ from ..ledger.grid import Pos
 from ..ledger.holds import Hold
 from ..ledger.state import LedgerState
 from ..lookup import channel_room, fenced, loc_col, sku_row
+from ..picks import capacity_left, used_locations
 from ..values import Channel, Line, Point
-from .allocate import add_sources, capacity_left, source_lines
+from .allocate import add_sources, source_lines
 from .policy import Policy
 from .sourcing import Trace
 
@@ -199,10 +200,10 @@ def _check_capacity(st: LedgerState, now: int, h: Hold, take: dict[Pos, int], po
     filters on capacity)."""
     if h.pickup is not None or "capacity" not in pol.filters:
         return
-    used = {l for _, l in h.lines} | {l for _, l in h.shipped}
+    used = used_locations(st, h)
     left = capacity_left(st, now)
     g = st.grid
     for (s, l), q in take.items():
         loc = g.locs[l]
-        if l not in used and left.get(loc, 1) <= 0:
+        if loc not in used and left.get(loc, 1) <= 0:
             raise InsufficientStock(g.skus[s], q, 0, loc, h.channel)

@@ -20,9 +20,10 @@ from ..ledger.holds import HELD
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import shortages
+from ..picks import give_back_rows, pick_rows, used_locations
 from ..planning import DEFAULT_TTL, Context, Emit
 from ..values import Applied, Line, Point, Resourced, Transfer
-from .allocate import add_sources, hold_data, pick_rows, policy_of, source_lines
+from .allocate import add_sources, hold_data, policy_of, source_lines
 from .bopis import lead_time_us, transfer_policy, transfer_rows
 from .sourcing import Trace
 
@@ -93,7 +94,7 @@ def move_line(
                 ],
                 [d] * len(want),
             )
-            emit(*pick_rows(st, cx, "ship", want))
+            emit(*pick_rows(st, cx, "ship", want, rid, used_locations(st, h)))
             to = tuple((g.locs[l], n) for (_, l), n in want.items())
             moved = sum(n for _, n in to)
     if moved:
@@ -118,6 +119,9 @@ def move_line(
             ],
             [rd],
         )
+        h = st.holds.need_peek(rid)
+        if not any(l == p[1] for _, l in h.lines):  # it left the location: its pick is free
+            emit(*give_back_rows(st, cx, h, [loc]))
     return Resourced(rid, sku, loc, q, to, q - moved, transfers), plan.trace
 
 

@@ -156,11 +156,18 @@ def _claimed(*_: Any) -> None:
 
 
 def _picked(
-    st: LedgerState, _s: Any, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
+    st: LedgerState, _s: Any, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
 ) -> None:
     assert loc is not None
-    k = (loc, int(d["day"]))
+    day = int(d["day"])
+    k = (loc, day)
     st.picks[k] = st.picks.get(k, 0) + qty
+    if ref is not None:  # the reservation that took (qty 1) or gave back (-1) the pick
+        h = st.holds.need_for_update(ref)
+        if qty > 0:
+            h.picked[loc] = day
+        else:
+            h.picked.pop(loc, None)
 
 
 # -- stock on hand ------------------------------------------------------------------

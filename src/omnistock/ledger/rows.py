@@ -194,7 +194,11 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.TRANSFER_IN: KindInfo(
         "supply", 'sku, destination location, qty; data {"res"?}', res_in_data=True
     ),
-    Kind.PICKED: KindInfo(None, 'location, qty (orders picked); data {"day"}'),
+    Kind.PICKED: KindInfo(
+        "reservation",
+        "location, qty (orders picked: 1, or -1 given back), ref: the reservation, if"
+        ' any; data {"day"} (the location\'s local day)',
+    ),
     Kind.CLAIMED: KindInfo(None, 'sku: "~" + the scope of a new id (a partition); no state'),
     Kind.HELD_BATCH: KindInfo(
         "batch", "channel, qty (units); data: see heldbatches.py", expands_to=Kind.HELD
