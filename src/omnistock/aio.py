@@ -197,6 +197,8 @@ class AsyncInventory:
     change_state = _offload(Inventory.change_state)
     return_items = _offload(Inventory.return_items)
     expect = _offload(Inventory.expect)
+    cancel_expected = _offload(Inventory.cancel_expected)
+    redate = _offload(Inventory.redate)
     hold = _offload(Inventory.hold)
     hold_many = _offload(Inventory.hold_many)
     commit = _offload(Inventory.commit)

@@ -30,6 +30,7 @@ from .commands import (
     amendments,
     holdbatches,
     network,
+    purchases,
     reservations,
     stock,
     transfers,
@@ -140,8 +141,10 @@ class Inventory(ReadFace, IntegrationFace):
     def receive(
         self, sku: str, location: str, qty: int, key: str | None = None, ref: str | None = None
     ) -> Applied:
-        """Add ``qty`` sellable units. ``ref`` names the expected supply (from
-        ``expect``) that this receipt fulfils."""
+        """Add ``qty`` sellable units. ``ref`` names the open PO line (from
+        ``expect``) this receipt draws down, partly or past what it expects
+        (it closes at zero); an unknown or closed one raises
+        ``UnknownSupply``, another SKU's or location's ``InvalidInput``."""
         check_id("sku", sku)
         q = check_qty("qty", qty)
         check_opt_id("ref", ref)
@@ -239,6 +242,23 @@ class Inventory(ReadFace, IntegrationFace):
         check_opt_id("ref", ref)
         plan = lambda st, cx: stock.expect(st, cx, sku, location, q, eta_us, ref)  # noqa: E731
         return self._run("expect", plan, key, [sku, location, q, eta_us, ref])
+
+    def cancel_expected(self, po_id: str, key: str | None = None) -> Applied:
+        """The units still expected on PO line ``po_id`` (from ``expect``)
+        will not come: they leave ``promise()``. Raises ``UnknownSupply``
+        for a PO line that is not open (cancelling twice included)."""
+        check_id("po_id", po_id)
+        plan = lambda st, cx: purchases.cancel_expected(st, cx, po_id)  # noqa: E731
+        return self._run("cancel_expected", plan, key, [po_id])
+
+    def redate(self, po_id: str, eta: datetime, key: str | None = None) -> Applied:
+        """PO line ``po_id`` is now due at ``eta``: ``promise()`` dates its
+        units by it (an overdue PO, which ``promise()`` leaves out, is
+        promised again). Raises ``UnknownSupply`` if it is not open."""
+        check_id("po_id", po_id)
+        eta_us = to_micros(check_when("eta", eta))
+        plan = lambda st, cx: purchases.redate(st, cx, po_id, eta_us)  # noqa: E731
+        return self._run("redate", plan, key, [po_id, eta_us])
 
     # -- reservations -----------------------------------------------------------
     def hold(self, order: Order, ttl: Ttl = DEFAULT_TTL, key: str | None = None) -> Reservation:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -302,6 +302,26 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
     ("history-sku-empty", lambda w, t: w.inv.history(sku=""), InvalidInput, "sku=''"),
     ("history-since-negative", lambda w, t: w.inv.history(since=-1), InvalidQuantity, "since=-1"),
     ("history-limit-negative", lambda w, t: w.inv.history(limit=-1), InvalidQuantity, "limit=-1"),
+    (
+        "receive-ref-unknown-po",
+        lambda w, t: w.inv.receive("A", "s1", 1, ref="PO-x"),
+        errors.UnknownSupply,
+        "ref='PO-x'",
+    ),
+    (
+        "cancel-expected-unknown-po",
+        lambda w, t: w.inv.cancel_expected("PO-x"),
+        errors.UnknownSupply,
+        "po_id='PO-x'",
+    ),
+    (
+        "redate-unknown-po",
+        lambda w, t: w.inv.redate("PO-x", datetime(2030, 1, 1, tzinfo=UTC)),
+        errors.UnknownSupply,
+        "po_id='PO-x'",
+    ),
+    ("redate-naive-eta", lambda w, t: w.inv.redate("PO-x", NAIVE), InvalidInput, "eta="),
+    ("cancel-expected-empty-id", lambda w, t: w.inv.cancel_expected(""), InvalidInput, "po_id=''"),
     ("history-order-empty", lambda w, t: w.inv.history(order=""), InvalidInput, "order=''"),
     ("history-order-int", lambda w, t: w.inv.history(order=1), InvalidInput, "order=1"),
     ("history-since-naive", lambda w, t: w.inv.history(since=NAIVE), InvalidInput, "since="),

@@ -142,6 +142,8 @@ class Model:
         self.head = len(locations)  # one location-added row each
         self.expired_rows = 0
         self.trace: list[str] = []
+        # Open purchase order lines: id -> [sku, location, qty still expected, eta].
+        self.supply: dict[str, list[Any]] = {}
 
     # -- figures ---------------------------------------------------------
     def p(self, sku: str, loc: str) -> Position:
@@ -578,3 +580,63 @@ class Model:
                 r.lines[p] = r.lines.get(p, 0) + delta
                 self.head += 1
         return r.result()
+
+    # -- purchase orders -------------------------------------------------------------
+    @traced
+    def expect(self, sku: str, loc: str, qty: int, eta: datetime, ref: str | None) -> str:
+        """A PO line (a fresh ``ref``, or ``po-<seq>``); its SKU becomes known."""
+        sid = ref or f"po-{self.head + 1}"
+        assert sid not in self.supply, "the machine expects fresh refs only"
+        self.known.add(sku)
+        self.supply[sid] = [sku, loc, qty, eta]
+        self.head += 1
+        return sid
+
+    def _po(self, ref: str) -> list[Any]:
+        if ref not in self.supply:
+            raise Refused("UnknownSupply", ref)
+        return self.supply[ref]
+
+    @traced
+    def receive_po(self, sku: str, loc: str, qty: int, ref: str) -> tuple[Any, ...]:
+        """A receipt against an open PO line of that SKU and location draws it
+        down (partial or over: it closes at zero)."""
+        po = self._po(ref)
+        if (po[0], po[1]) != (sku, loc):
+            raise Refused("InvalidInput", f"{ref} is {po[0]}@{po[1]}")
+        self.p(sku, loc).units[SELLABLE] += qty
+        po[2] -= qty
+        if po[2] <= 0:
+            del self.supply[ref]
+        self.head += 1
+        return applied(self.head)
+
+    @traced
+    def cancel_expected(self, ref: str) -> tuple[Any, ...]:
+        self._po(ref)
+        del self.supply[ref]
+        self.head += 1
+        return applied(self.head)
+
+    @traced
+    def redate(self, ref: str, eta: datetime) -> tuple[Any, ...]:
+        self._po(ref)[3] = eta
+        self.head += 1
+        return applied(self.head)
+
+    def promise(self, sku: str, qty: int, now: datetime) -> tuple[Any, ...]:
+        """Stock first, then open PO lines by (ETA, id), leaving out those
+        whose ETA has passed; ``(date, from_stock, [(loc, qty, eta, id)])``."""
+        stock = self.available(sku)
+        if stock >= qty:
+            return (now, qty, ())
+        need, got = qty - stock, []
+        for sid, (s, loc, q, eta) in sorted(self.supply.items(), key=lambda x: (x[1][3], x[0])):
+            if s != sku or eta < now:
+                continue
+            take = min(need, q)
+            got.append((loc, take, max(eta, now), sid))
+            need -= take
+            if need == 0:
+                return (max(x[2] for x in got), stock, tuple(got))
+        return (None, stock, tuple(got))

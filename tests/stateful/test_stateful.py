@@ -91,6 +91,8 @@ def norm(result: Any) -> Any:
         )
     if isinstance(result, HoldBatchResult):
         return ("batch", tuple(result.status.tolist()), result.token)
+    if isinstance(result, str):  # a new id (expect)
+        return ("id", result)
     raise AssertionError(f"unexpected result {result!r}")
 
 
@@ -461,6 +463,76 @@ class LedgerMachine(RuleBasedStateMachine):
 
         self.do(real, lambda: self.model.amend(rid, lines), key)
 
+    # -- purchase orders ------------------------------------------------------------------
+    @rule(
+        sku=st.sampled_from(SKUS[:2]),
+        loc=locs,
+        qty=st.integers(1, 8),
+        ahead=st.sampled_from([0, 30, 300, 3600, 86400]),
+        named=st.booleans(),
+        key=keyed,
+    )
+    def expect(self, sku: str, loc: str, qty: int, ahead: int, named: bool, key: bool) -> None:
+        self.n_po = getattr(self, "n_po", 0) + 1
+        ref = f"PO{self.n_po}" if named else None
+        eta = self.clock.now + timedelta(seconds=ahead)
+        self.model.expire(self.clock.now)
+        k = None
+        if key:
+            self.n_keys += 1
+            k = f"k{self.n_keys}"
+        want = self.model.expect(sku, loc, qty, eta, ref)
+        got = self.i.expect(sku, loc, qty, eta=eta, ref=ref, key=k)
+        assert got == want
+        if k is not None:
+
+            def again(k2: str | None) -> str:
+                return self.i.expect(sku, loc, qty, eta=eta, ref=ref, key=k2)
+
+            self.keyed.append((k, again, norm(got)))
+
+    def draw_po(self, data: st.DataObject) -> str:
+        """An open PO line mostly, sometimes an id that is not open."""
+        open_ = sorted(self.model.supply)
+        if open_ and data.draw(st.integers(0, 4), label="stray") != 4:
+            return data.draw(st.sampled_from(open_), label="po")
+        return data.draw(st.sampled_from(["PO-none", "PO1", "po-3"]), label="po")
+
+    @rule(data=st.data(), key=keyed)
+    def receive_po(self, data: st.DataObject, key: bool) -> None:
+        """A receipt against a PO: partial, exact or over, sometimes at
+        another location (refused)."""
+        ref = self.draw_po(data)
+        po = self.model.supply.get(ref)
+        sku, loc = (po[0], po[1]) if po else ("s1", "A")
+        if data.draw(st.integers(0, 5), label="elsewhere") == 5:
+            loc = data.draw(locs, label="loc")
+        qty = data.draw(st.integers(1, (po[2] if po else 1) + 2), label="qty")
+        self.do(
+            lambda k: self.i.receive(sku, loc, qty, ref=ref, key=k),
+            lambda: self.model.receive_po(sku, loc, qty, ref),
+            key,
+        )
+
+    @rule(data=st.data(), key=keyed)
+    def cancel_po(self, data: st.DataObject, key: bool) -> None:
+        ref = self.draw_po(data)
+        self.do(
+            lambda k: self.i.cancel_expected(ref, key=k),
+            lambda: self.model.cancel_expected(ref),
+            key,
+        )
+
+    @rule(data=st.data(), ahead=st.sampled_from([0, 60, 600, 7200]), key=keyed)
+    def redate_po(self, data: st.DataObject, ahead: int, key: bool) -> None:
+        ref = self.draw_po(data)
+        eta = self.clock.now + timedelta(seconds=ahead)
+        self.do(
+            lambda k: self.i.redate(ref, eta, key=k),
+            lambda: self.model.redate(ref, eta),
+            key,
+        )
+
     # -- time, keys, reopen -------------------------------------------------------------
     @rule(seconds=st.sampled_from([1, 10, 29, 30, 31, 59, 60, 61, 299, 300, 301, 1000]))
     def advance(self, seconds: int) -> None:
@@ -532,6 +604,25 @@ class LedgerMachine(RuleBasedStateMachine):
         real = {r.id: norm(r) for r in inv.reservations()}
         assert real == {rid: r.result() for rid, r in m.res.items()}
         assert len(inv.history(kind="expired")) == m.expired_rows
+
+    @invariant()
+    def promises_match(self) -> None:
+        """``promise()`` counts open PO lines by ETA, never an overdue one."""
+        if self.inv is None:
+            return
+        m = self.model
+        m.expire(self.clock.now)
+        for sku in SKUS[:2]:
+            if sku not in m.known:
+                continue
+            for qty in (1, 6, 25):
+                p = self.i.promise(sku, qty)
+                got = (
+                    p.date,
+                    p.from_stock,
+                    tuple((x.location, x.qty, x.eta, x.ref) for x in p.supply),
+                )
+                assert got == m.promise(sku, qty, self.clock.now), (sku, qty)
 
     @invariant()
     def ledger_sound(self) -> None:

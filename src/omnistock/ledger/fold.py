@@ -317,6 +317,20 @@ def _expected(
     st.supply.add(Incoming(ref, s, l, qty, d["eta"], "po"))
 
 
+def _expected_cancelled(
+    st: LedgerState, _s: Any, _l: Any, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
+) -> None:
+    assert ref is not None
+    st.supply.take(ref, qty)
+
+
+def _redated(
+    st: LedgerState, _s: Any, _l: Any, _q: int, ref: Id, _c: Any, d: Data, _seq: int
+) -> None:
+    assert ref is not None
+    st.supply.redate(ref, int(d["eta"]))
+
+
 def _transfer_out(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, channel: Id, d: Data, seq: int
 ) -> None:
@@ -366,6 +380,8 @@ _BY_KIND: dict[Kind, Handler] = {
     Kind.EXPIRED: _expired,
     Kind.FULFILLED: _fulfilled,
     Kind.EXPECTED: _expected,
+    Kind.EXPECTED_CANCELLED: _expected_cancelled,
+    Kind.REDATED: _redated,
     Kind.TRANSFER_OUT: _transfer_out,
     Kind.TRANSFER_IN: _transfer_in,
     Kind.PICKED: _picked,

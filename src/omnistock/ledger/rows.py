@@ -99,6 +99,8 @@ class Kind(StrEnum):
     EXPIRED = "expired"
     FULFILLED = "fulfilled"
     EXPECTED = "expected"
+    EXPECTED_CANCELLED = "expected-cancelled"
+    REDATED = "redated"
     TRANSFER_OUT = "transfer-out"
     TRANSFER_IN = "transfer-in"
     PICKED = "picked"
@@ -185,6 +187,12 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.EXPIRED: KindInfo("reservation", "sku, location, qty"),
     Kind.FULFILLED: KindInfo("reservation", "sku, location, qty (shipped: leaves on hand)"),
     Kind.EXPECTED: KindInfo("supply", 'sku, location, qty; data {"eta"}'),
+    Kind.EXPECTED_CANCELLED: KindInfo(
+        "supply", "sku, location, qty: the units of the PO line that will not come"
+    ),
+    Kind.REDATED: KindInfo(
+        "supply", 'sku, location, qty (still expected); data {"eta", "was"}: the new ETA'
+    ),
     Kind.TRANSFER_OUT: KindInfo(
         "supply",
         'sku, source location, qty, channel; data {"to": destination, "eta", "res"?,'
