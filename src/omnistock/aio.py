@@ -213,6 +213,7 @@ class AsyncInventory:
     reject = _offload(Inventory.reject)
     transfer = _offload(Inventory.transfer)
     receive_transfer = _offload(Inventory.receive_transfer)
+    close_transfer = _offload(Inventory.close_transfer)
     sweep = _offload(Inventory.sweep)
 
     # -- queries, the journal, audit -----------------------------------------------

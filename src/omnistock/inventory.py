@@ -41,7 +41,7 @@ from .face_integration import IntegrationFace
 from .face_reads import ReadFace
 from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.policy import Policy
-from .fulfilment.resourcing import resource_shortages
+from .fulfilment.resourcing import resource_lost, resource_shortages
 from .fulfilment.results import Allocation
 from .holdbatch import HoldBatch, HoldBatchResult
 from .lookup import check_state
@@ -458,6 +458,19 @@ class Inventory(ReadFace, IntegrationFace):
         q = None if qty is None else check_qty("qty", qty)
         plan = lambda st, cx: transfers.receive_transfer(st, cx, transfer_id, q)  # noqa: E731
         return self._run("receive_transfer", plan, key, [transfer_id, q])
+
+    def close_transfer(self, transfer_id: str, key: str | None = None) -> Applied:
+        """Close a transfer short: the units not received are journaled as
+        lost in transit and leave ``promise()``. A pickup order waiting on
+        them is re-sourced by a new transfer into its store (the result's
+        ``resourced``), or released if nothing is left for it. Closing
+        twice, or an id that is no transfer in transit, raises
+        ``UnknownSupply``."""
+        check_id("transfer_id", transfer_id)
+        lost: dict[str, Any] = {}
+        plan = lambda st, cx: transfers.close_transfer(st, cx, transfer_id, lost)  # noqa: E731
+        then = resource_lost(lost)
+        return self._run("close_transfer", plan, key, [transfer_id], then)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Snapshot if much happened since the last one; close the store."""

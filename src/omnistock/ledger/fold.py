@@ -362,6 +362,15 @@ def _transfer_in(
         use(st, h.channel, s, qty)
 
 
+def _transfer_lost(
+    st: LedgerState, _s: Any, _l: Any, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
+) -> None:
+    """Units of a transfer closed short: they leave the supply (they left
+    their source's stock when they were sent)."""
+    assert ref is not None
+    st.supply.take(ref, qty)
+
+
 _BY_KIND: dict[Kind, Handler] = {
     Kind.LOCATION_ADDED: _location,
     Kind.CHANNEL_ADDED: _channel,
@@ -384,6 +393,7 @@ _BY_KIND: dict[Kind, Handler] = {
     Kind.REDATED: _redated,
     Kind.TRANSFER_OUT: _transfer_out,
     Kind.TRANSFER_IN: _transfer_in,
+    Kind.TRANSFER_LOST: _transfer_lost,
     Kind.PICKED: _picked,
     Kind.CLAIMED: _claimed,
     Kind.HELD_BATCH: _held_batch,

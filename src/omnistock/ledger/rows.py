@@ -103,6 +103,7 @@ class Kind(StrEnum):
     REDATED = "redated"
     TRANSFER_OUT = "transfer-out"
     TRANSFER_IN = "transfer-in"
+    TRANSFER_LOST = "transfer-lost"
     PICKED = "picked"
     CLAIMED = "claimed"
     HELD_BATCH = "held-batch"
@@ -201,6 +202,10 @@ _TABLE: dict[Kind, KindInfo] = {
     ),
     Kind.TRANSFER_IN: KindInfo(
         "supply", 'sku, destination location, qty; data {"res"?}', res_in_data=True
+    ),
+    Kind.TRANSFER_LOST: KindInfo(
+        "supply",
+        'sku, destination location, qty (never arrived: lost in transit); data {"from", "res"?}',
     ),
     Kind.PICKED: KindInfo(
         "reservation",
