@@ -45,11 +45,13 @@ class World:
     expired: str
     released: str
     fulfilled: str
+    closed_transfer: str = ""
 
 
 def build_world(inv: Inventory, clock: Clock) -> World:
     """Two locations (store ``s1`` with pickup, warehouse ``w1``), a channel
-    ``web`` with buffer 2, SKUs A (s1 10, w1 20) and B (s1 5), and one
+    ``web`` with buffer 2, SKUs A (s1 10, w1 20) and B (s1 5), a transfer
+    of SKU T closed short (``closed_transfer``), and one
     reservation in each lifecycle state. A keyed receive uses key ``k-recv``."""
     inv.add_location(Location("s1", point=Point(51.5, -0.1)))
     inv.add_location(Location("w1", kind="warehouse", point=Point(52.0, 0.0)))
@@ -64,9 +66,15 @@ def build_world(inv: Inventory, clock: Clock) -> World:
     fulfilled = inv.hold(Order("o5", lines=[Line("A", 1, "w1")]), ttl=600)
     inv.commit(fulfilled.id)
     inv.ship(fulfilled.id)
+    # A transfer of SKU T closed short (its rest lost in transit).
+    inv.receive("T", "w1", 1)
+    closed = inv.transfer("T", "w1", "s1", 1)
+    inv.close_transfer(closed.id)
     clock.advance(120)  # o3 expires; o1 still held
     inv.digest()  # folds the expiry in now
-    return World(inv, clock, held.id, committed.id, expired.id, released.id, fulfilled.id)
+    return World(
+        inv, clock, held.id, committed.id, expired.id, released.id, fulfilled.id, closed.id
+    )
 
 
 @pytest.fixture

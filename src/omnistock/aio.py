@@ -198,12 +198,15 @@ class AsyncInventory:
     change_state = _offload(Inventory.change_state)
     return_items = _offload(Inventory.return_items)
     expect = _offload(Inventory.expect)
+    cancel_expected = _offload(Inventory.cancel_expected)
+    redate = _offload(Inventory.redate)
     hold = _offload(Inventory.hold)
     hold_many = _offload(Inventory.hold_many)
     commit = _offload(Inventory.commit)
     release = _offload(Inventory.release)
     extend = _offload(Inventory.extend)
     resize = _offload(Inventory.resize)
+    amend = _offload(Inventory.amend)
     ship = _offload(Inventory.ship)
     collect = _offload(Inventory.collect)
     allocate = _offload(Inventory.allocate)
@@ -211,6 +214,7 @@ class AsyncInventory:
     reject = _offload(Inventory.reject)
     transfer = _offload(Inventory.transfer)
     receive_transfer = _offload(Inventory.receive_transfer)
+    close_transfer = _offload(Inventory.close_transfer)
     sweep = _offload(Inventory.sweep)
 
     # -- queries, the journal, audit -----------------------------------------------

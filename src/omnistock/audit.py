@@ -16,6 +16,7 @@ hash outside the store, which is what makes a rewritten tail detectable
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from . import history as _history
@@ -23,9 +24,10 @@ from ._validate import check_opt_id, check_qty, check_when, to_micros
 from .errors import InvalidInput, StorageError
 from .ledger import snapshot
 from .ledger.replay import replay
+from .ledger.rows import BATCH_KINDS
 from .ledger.state import LedgerState
 from .reports import CheckReport
-from .storage import Store
+from .storage import Row, Store
 from .storage.chain import ChainFault, verify
 from .values import Entry
 
@@ -41,33 +43,62 @@ def entries(
     sku: str | None,
     location: str | None,
     ref: str | None,
-    since: int,
-    until: int | None,
+    since: int | datetime,
+    until: int | datetime | None,
     kind: str | None,
     limit: int | None,
+    order: str | None = None,
+    tokens: Callable[[str], list[str]] | None = None,
 ) -> list[Entry]:
     """Journal entries matching every filter given, oldest first (see
-    ``Inventory.history``). Raises ``InvalidInput`` for a bad filter."""
+    ``Inventory.history``). ``tokens(order)`` names the bulk holds the order
+    has members in (the ledger knows). Raises ``InvalidInput`` for a bad
+    filter."""
     check_opt_id("sku", sku)
     check_opt_id("location", location)
     check_opt_id("ref", ref)
-    since = check_qty("since", since, 0)
-    if until is not None:
-        until = check_qty("until", until, 0)
+    check_opt_id("order", order)
+    lo = _seq_bound(store, "since", since, True)
+    assert lo is not None
+    hi = None if until is None else _seq_bound(store, "until", until, False)
     check_opt_id("kind", kind)
     if limit is not None:
         limit = check_qty("limit", limit, 0)
         if limit == 0:
             return []
     out: list[Entry] = []
-    rows = _history.rows_for(store, since, until, sku, location, ref)
-    for e in _history.entries(store, rows, sku, location, ref):
+    if order is not None:
+        blocks = [] if tokens is None else tokens(order)
+        rows = _history.rows_for_order(store, lo, hi, order, blocks)
+        if sku is not None or location is not None or ref is not None:
+            rows = (r for r in rows if r[2] in BATCH_KINDS or _keeps(r, sku, location, ref))
+    else:
+        rows = _history.rows_for(store, lo, hi, sku, location, ref)
+    for e in _history.entries(store, rows, sku, location, ref, order):
         if kind is not None and e.kind != kind:
             continue
         out.append(e)
         if limit is not None and len(out) >= limit:
             break
     return out
+
+
+def _keeps(r: Row, sku: str | None, location: str | None, ref: str | None) -> bool:
+    return (
+        (sku is None or r[3] == sku)
+        and (location is None or r[4] == location)
+        and (ref is None or r[6] == ref)
+    )
+
+
+def _seq_bound(store: Store, field: str, value: int | datetime, after: bool) -> int:
+    """A ``since``/``until`` bound as a seq. A datetime ``since`` keeps the
+    entries at or after it (the bound is the last seq before it), a
+    datetime ``until`` those at or before it."""
+    if isinstance(value, datetime):
+        us = to_micros(check_when(field, value))
+        return store.seq_at(us - 1 if after else us)
+    return check_qty(field, value, 0)
 
 
 def sealed(store: Store, st: LedgerState) -> bytes:

@@ -25,6 +25,7 @@ __all__ = [
     "UnknownLocation",
     "UnknownReservation",
     "UnknownSku",
+    "UnknownSupply",
 ]
 
 
@@ -81,6 +82,13 @@ class UnknownReservation(_Unknown):
     """No reservation has that id."""
 
     what = "reservation"
+
+
+class UnknownSupply(_Unknown):
+    """No open purchase order line (or supply item) has that id: never
+    expected, fully received, or cancelled."""
+
+    what = "supply"
 
 
 class InsufficientStock(OmnistockError):

@@ -30,6 +30,7 @@ from ._validate import from_micros
 from .ledger import heldbatches
 from .ledger.rows import Kind, make
 from .ledger.state import LedgerState
+from .picks import give_back
 from .planning import Context, Plan
 from .storage import NewRow
 
@@ -87,6 +88,8 @@ class _Source(NamedTuple):
 
 
 def _hold_rows(st: LedgerState, ts: int, rid: str) -> tuple[list[NewRow], str | None]:
+    """One ``expired`` row per line; a ship order's picks taken today go
+    back to its locations' daily capacity (``picks``)."""
     g, h = st.grid, st.holds.by_id[rid]
     rows = [
         make(
@@ -100,6 +103,8 @@ def _hold_rows(st: LedgerState, ts: int, rid: str) -> tuple[list[NewRow], str | 
         )
         for (s, l), q in h.lines.items()
     ]
+    if h.picked:
+        rows += give_back(st, ts, ts, None, h, [g.locs[l] for (_, l) in h.lines])
     return rows, h.channel
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from . import audit, low_stock
 from .arguments import State
+from .lookup import blocks_of
 from .low_stock import Alert
 from .queries import LedgerView, Reader
 from .reports import CheckReport, Explanation, Promise
@@ -108,14 +109,24 @@ class ReadFace:
         sku: str | None = None,
         location: str | None = None,
         ref: str | None = None,
-        since: int = 0,
-        until: int | None = None,
+        since: int | datetime = 0,
+        until: int | datetime | None = None,
         kind: str | None = None,
         limit: int | None = None,
+        order: str | None = None,
     ) -> list[Entry]:
         """Journal entries matching every filter given, oldest first. A bulk
-        hold's row is shown as one ``held`` entry per reservation line."""
-        return audit.entries(self.store, sku, location, ref, since, until, kind, limit)
+        hold's row is shown as one ``held`` entry per reservation line.
+        ``since``/``until``: a seq (entries after ``since``, up to ``until``)
+        or an aware datetime (entries at or after ``since``, at or before
+        ``until``). ``order``: every entry of every reservation of that
+        order id, in any channel, of the transfers earmarked for them and
+        of returns naming the order; by an index range on SQLite and
+        PostgreSQL, O(log n + the order's rows)."""
+        tokens = lambda o: self._runner.caught_up(lambda st: blocks_of(st, o))  # noqa: E731
+        return audit.entries(
+            self.store, sku, location, ref, since, until, kind, limit, order, tokens
+        )
 
     def at(self, when: int | datetime) -> LedgerView:
         """A read-only view of the ledger as it was at a sequence number or a

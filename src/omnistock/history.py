@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ._validate import from_micros
@@ -63,6 +63,43 @@ def rows_for(
     return _unique(heapq.merge(main, extra, key=lambda r: r[0]))
 
 
+def of_order(ref: str | None, order: str) -> bool:
+    """Whether ``ref`` belongs to order ``order``: the order itself (a
+    return), one of its reservations (``<order>#<n>``, a bulk hold's
+    ``<order>#<token>``) or a transfer earmarked for one
+    (``<order>#<n>/T<k>``). Another order's ids have a ``#`` after the
+    prefix (``<order>#x#1``), so they never match."""
+    if ref is None:
+        return False
+    if ref == order:
+        return True
+    return (
+        ref.startswith(order)
+        and ref[len(order) : len(order) + 1] == "#"
+        and ("#" not in ref[len(order) + 1 :])
+    )
+
+
+def rows_for_order(
+    store: Store, since: int, until: int | None, order: str, tokens: Iterable[str]
+) -> Iterator[Row]:
+    """Rows that may hold an entry of order ``order``, in sequence order:
+    the refs in ``[order#, order$)`` (its reservations and their transfers:
+    one index range), rows whose ref is the order, and the block rows of
+    ``tokens`` (the bulk holds it has members in) plus those its detached
+    members name. O(log n + rows of the order + block rows)."""
+    mine = list(store.ref_between(order + "#", order + "$", since, until))
+    blocks = dict.fromkeys(tokens)
+    for r in mine:
+        ref = r[6]
+        parts = heldbatches.split_rid(ref) if ref is not None and of_order(ref, order) else None
+        if parts is not None and parts[0] == order:
+            blocks[parts[1]] = None
+    parts_ = [iter(mine), store.filtered(since, until, ref=order)]
+    parts_ += [store.filtered(since, until, ref=t) for t in blocks]
+    return _unique(heapq.merge(*parts_, key=lambda r: r[0]))
+
+
 def _unique(rows: Iterator[Row]) -> Iterator[Row]:
     last = None
     for r in rows:
@@ -72,7 +109,12 @@ def _unique(rows: Iterator[Row]) -> Iterator[Row]:
 
 
 def entries(
-    store: Store, rows: Iterator[Row], sku: str | None, location: str | None, ref: str | None
+    store: Store,
+    rows: Iterator[Row],
+    sku: str | None,
+    location: str | None,
+    ref: str | None,
+    order: str | None = None,
 ) -> Iterator[Entry]:
     """Entries of ``rows`` matching every filter, block rows expanded."""
     held: dict[str, dict[str, Any]] = {}  # token -> its held-batch data
@@ -84,6 +126,7 @@ def entries(
                 (sku is None or e.sku == sku)
                 and (location is None or e.location == location)
                 and (ref is None or e.ref == ref)
+                and (order is None or of_order(e.ref, order))
             ):
                 yield e
             continue
@@ -102,6 +145,9 @@ def entries(
             want = set(heldbatches.orders_of(d))
             d = hd
             members = [j for j, o in enumerate(heldbatches.orders_of(d)) if o in want]
+        if order is not None:
+            names = heldbatches.orders_of(d)
+            members = [j for j in members if names[j] == order]
         yield from _expand(row, d, members, out_kind, token, sku, location, ref)
 
 

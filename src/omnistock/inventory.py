@@ -8,11 +8,10 @@ commit a plan function from ``commands/``; each query asks the reader
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any, overload
 
 from . import codec
-from ._validate import check_id, check_int, check_opt_id, check_qty, check_when, to_micros
+from ._validate import check_id, check_int, check_opt_id, check_qty
 from .arguments import (
     Condition,
     RejectReason,
@@ -25,11 +24,20 @@ from .arguments import (
     ttl_micros,
 )
 from .command import Clock, PlanFn, R, Then
-from .commands import allocation, holdbatches, network, reservations, stock, thresholds, transfers
+from .commands import (
+    allocation,
+    amendments,
+    holdbatches,
+    network,
+    reservations,
+    stock,
+    thresholds,
+)
 from .errors import InvalidInput, OmnistockError
 from .expiry import Swept
 from .face_integration import IntegrationFace
 from .face_reads import ReadFace
+from .face_supply import SupplyFace
 from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.policy import Policy
 from .fulfilment.resourcing import resource_shortages
@@ -42,10 +50,10 @@ from .runner import Runner
 from .scoped import Scope, check_replica_option, order_scope, reservation_scope
 from .storage import Store, open_store
 from .storage.memory import MemoryStore
-from .values import Applied, Channel, Location, Order, Reservation, Transfer, lines_of
+from .values import Applied, Channel, Location, Order, Reservation, lines_of
 
 
-class Inventory(ReadFace, IntegrationFace):
+class Inventory(SupplyFace, ReadFace, IntegrationFace):
     """One retailer's stock ledger over a journal store.
 
     Thread-safe: commands from several threads are group-committed. Several
@@ -147,8 +155,10 @@ class Inventory(ReadFace, IntegrationFace):
     def receive(
         self, sku: str, location: str, qty: int, key: str | None = None, ref: str | None = None
     ) -> Applied:
-        """Add ``qty`` sellable units. ``ref`` names the expected supply (from
-        ``expect``) that this receipt fulfils."""
+        """Add ``qty`` sellable units. ``ref`` names the open PO line (from
+        ``expect``) this receipt draws down, partly or past what it expects
+        (it closes at zero); an unknown or closed one raises
+        ``UnknownSupply``, another SKU's or location's ``InvalidInput``."""
         check_id("sku", sku)
         q = check_qty("qty", qty)
         check_opt_id("ref", ref)
@@ -247,24 +257,6 @@ class Inventory(ReadFace, IntegrationFace):
         args = [location, [[x.sku, x.qty] for x in ls], condition, order_id]
         return self._run("return_items", plan, key, args)
 
-    def expect(
-        self,
-        sku: str,
-        location: str,
-        qty: int,
-        eta: datetime,
-        ref: str | None = None,
-        key: str | None = None,
-    ) -> str:
-        """Record incoming supply (a purchase order line) due at ``eta``;
-        returns its id. Not in ATP; ``promise()`` counts it."""
-        check_id("sku", sku)
-        q = check_qty("qty", qty)
-        eta_us = to_micros(check_when("eta", eta))
-        check_opt_id("ref", ref)
-        plan = lambda st, cx: stock.expect(st, cx, sku, location, q, eta_us, ref)  # noqa: E731
-        return self._run("expect", plan, key, [sku, location, q, eta_us, ref])
-
     # -- reservations -----------------------------------------------------------
     def hold(self, order: Order, ttl: Ttl = DEFAULT_TTL, key: str | None = None) -> Reservation:
         """Reserve an order's lines until ``now + ttl``. All-or-nothing unless
@@ -308,10 +300,35 @@ class Inventory(ReadFace, IntegrationFace):
         plan = lambda st, cx: reservations.commit(st, cx, res_id)  # noqa: E731
         return self._run("commit", plan, key, [res_id], scope=reservation_scope(res_id))
 
-    def release(self, res_id: str, key: str | None = None) -> Reservation:
-        """Cancel a held or committed reservation; its units return to ATP."""
-        plan = lambda st, cx: reservations.release(st, cx, res_id)  # noqa: E731
-        return self._run("release", plan, key, [res_id], scope=reservation_scope(res_id))
+    def release(
+        self, res_id: str, lines: Iterable[Any] | None = None, key: str | None = None
+    ) -> Reservation:
+        """Cancel a held or committed reservation; its units return to ATP.
+        With ``lines`` (``(sku, qty)`` or ``Line(sku, qty, location)``) only
+        those units go back; the reservation closes when nothing is left to
+        ship (``fulfilled`` if some units shipped, else ``released``)."""
+        if lines is None:
+            plan: Any = lambda st, cx: reservations.release(st, cx, res_id)  # noqa: E731
+            scope = reservation_scope(res_id)
+            return self._run("release", plan, key, [res_id], scope=scope)  # type: ignore[no-any-return]
+        ls = lines_of(lines)
+        plan = lambda st, cx: amendments.release_lines(st, cx, res_id, ls)  # noqa: E731
+        args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
+        return self._run("release", plan, key, args, scope=reservation_scope(res_id))  # type: ignore[no-any-return]
+
+    def amend(self, res_id: str, lines: Iterable[Any], key: str | None = None) -> Allocation:
+        """Set a held or committed reservation's open lines (add, remove or
+        change; a SKU not named is removed). Only the change is checked,
+        against ATP, the channel's fences and cap and the daily capacity;
+        unpinned added units stay where the SKU is held, else the sourcing
+        policy places them (the result's ``trace``). Refusals raise and
+        change nothing. O(lines + reservation lines) plus sourcing."""
+        ls = lines_of(lines)
+        plan = lambda st, cx: amendments.amend(st, cx, res_id, ls)  # noqa: E731
+        args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
+        named = reservation_scope(res_id)
+        scope = None if named is None else (tuple(sorted({x.sku for x in ls})), named[1])
+        return self._run("amend", plan, key, args, scope=scope)
 
     def extend(self, res_id: str, ttl: Ttl, key: str | None = None) -> Reservation:
         """Move a held reservation's expiry to ``now + ttl``."""
@@ -414,34 +431,6 @@ class Inventory(ReadFace, IntegrationFace):
         then = allocation.then_resource(reason)
         result: Allocation = self._run("reject", plan, key, [res_id, sku, reason, location], then)
         return result
-
-    def transfer(
-        self,
-        sku: str,
-        source: str,
-        destination: str,
-        qty: int,
-        eta: datetime | None = None,
-        key: str | None = None,
-    ) -> Transfer:
-        """Send ``qty`` units free at ``source`` to ``destination``: they
-        leave now, are in transit (``promise()`` counts them) and arrive
-        with ``receive_transfer``. ``eta`` defaults to the policy's lead time."""
-        check_id("sku", sku)
-        q = check_qty("qty", qty)
-        eta_us = None if eta is None else to_micros(check_when("eta", eta))
-        plan = lambda st, cx: transfers.transfer(st, cx, sku, source, destination, q, eta_us)  # noqa: E731
-        return self._run("transfer", plan, key, [sku, source, destination, q, eta_us])
-
-    def receive_transfer(
-        self, transfer_id: str, qty: int | None = None, key: str | None = None
-    ) -> Applied:
-        """Units of a transfer arrive at its destination (all, or ``qty``).
-        Units earmarked for an open reservation arrive reserved for it."""
-        check_id("transfer_id", transfer_id)
-        q = None if qty is None else check_qty("qty", qty)
-        plan = lambda st, cx: transfers.receive_transfer(st, cx, transfer_id, q)  # noqa: E731
-        return self._run("receive_transfer", plan, key, [transfer_id, q])
 
     def close(self) -> None:
         """Snapshot if much happened since the last one; close the store."""

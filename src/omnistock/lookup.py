@@ -155,6 +155,13 @@ def reservation_of(st: LedgerState, h: Hold) -> Reservation:
     )
 
 
+def blocks_of(st: LedgerState, order_id: str) -> list[str]:
+    """Tokens of the bulk-hold blocks that still list a member for
+    ``order_id`` (live or expired). O(blocks); a block's first search
+    indexes it (O(block))."""
+    return [t for t, b in st.holds.batches.items() if b.index(order_id) is not None]
+
+
 def reservation_now(rid: str) -> Any:
     """A plan's result: reservation ``rid`` as the fold left it."""
     return lambda st: reservation_of(st, st.holds.need_peek(rid))

@@ -86,7 +86,7 @@ def unchanged(st: LedgerState, sku: str, location: str) -> Unchanged:
 
 
 class CapacityRoom(NamedTuple):
-    """Location ``location`` has picks left on UTC day ``day``."""
+    """Location ``location`` has picks left on its local day ``day``."""
 
     location: str
     day: int

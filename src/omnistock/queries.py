@@ -189,6 +189,8 @@ class Reader:
         for item in st.supply.for_sku(s):
             if item.loc not in colset or item.res is not None:
                 continue  # elsewhere, or earmarked: arrives reserved for its order
+            if item.kind == "po" and item.eta_us < now_us:
+                continue  # overdue: its date is unknown until it is redated or arrives
             take = min(need, item.qty)
             eta = from_micros(max(item.eta_us, now_us))
             got.append(SupplyLine(st.grid.locs[item.loc], take, eta, item.kind, item.id))

@@ -40,7 +40,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .fulfilment.allocate import DAY_US
 from .ledger.grid import N_STATES
 from .ledger.heldbatches import split_rid
 from .ledger.rows import Kind
@@ -212,8 +211,8 @@ class Scoped:
         self.learned.clear()
         names = sorted(want_skus)
         keys = [f"c|{ch}|{s}" for ch in st.channels for s in names]
-        day = now // DAY_US
-        keys += [f"p|{loc}|{day}" for loc in st.locations]
+        days = {loc.id: loc.day(now) for loc in st.locations.values()}  # local days
+        keys += [f"p|{loc}|{day}" for loc, day in days.items()]
         got = store.counted(names, keys, now, DUE_LIMIT)
         if got.network != self._network:
             if self._network:  # the network moved: start again from it
@@ -235,7 +234,7 @@ class Scoped:
                 if row[3] is not None and row[3] not in want_skus:
                     self.skus.discard(row[3])
         names = [s for s in names if s in got.known or s in st.grid.sku_ix]
-        self._set_counters(st, names, got.positions, got.usage, day)
+        self._set_counters(st, names, got.positions, got.usage, days)
         self.skus.update(names)
 
     def _fold(self, st: LedgerState, rows: list[Any]) -> None:
@@ -265,7 +264,7 @@ class Scoped:
         names: list[str],
         positions: list[tuple[str, str, tuple[int, int, int, int]]],
         usage: dict[str, int],
-        day: int,
+        days: dict[str, int],
     ) -> None:
         """Overwrite the SKUs' positions (every location), their channel
         usage and today's picks with the counters. O(SKUs x locations)."""
@@ -297,7 +296,7 @@ class Scoped:
                     st.chan_used[(ch, s)] = n
                 else:
                     st.chan_used.pop((ch, s), None)
-        for loc in st.locations:
+        for loc, day in days.items():
             n = usage.get(f"p|{loc}|{day}", 0)
             if n:
                 st.picks[(loc, day)] = n

@@ -8,8 +8,10 @@ invalid value cannot be built: the constructor raises a typed
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeAlias, get_args
 
 import attrs
@@ -130,6 +132,29 @@ def _c_returns_to(v: str | None) -> str | None:
     return check_opt_id("returns_to", v)
 
 
+DAY_US = 86_400_000_000
+"""Microseconds in a day."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=512)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def _c_tz(v: str | None) -> str | None:
+    """An IANA time zone name (``Europe/London``) the system knows, or None."""
+    if v is None:
+        return None
+    if not isinstance(v, str) or not v or len(v) > 64:
+        raise InvalidInput("tz", v, "must be an IANA time zone name such as 'Europe/London'")
+    try:
+        _zone(v)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidInput("tz", v, "is not a known IANA time zone name") from None
+    return v
+
+
 def _c_sells(v: bool) -> bool:
     return check_bool("sells", v)
 
@@ -236,6 +261,8 @@ class Location:
     accepts returns; a warehouse or DC only ships; a dark store ships and
     offers pickup. ``priority``: lower numbers are preferred.
     ``daily_capacity``: orders it can pick per day, ``None`` for unlimited.
+    ``tz``: its IANA time zone (``"Europe/London"``): its days, and so its
+    daily capacity, start at local midnight (UTC when None).
     """
 
     id: str = attrs.field(converter=_c_id)
@@ -250,10 +277,26 @@ class Location:
     priority: int = attrs.field(default=0, converter=_c_priority)
     daily_capacity: int | None = attrs.field(default=None, converter=_c_daily_capacity)
     returns_to: str | None = attrs.field(default=None, converter=_c_returns_to)
+    # Not in the repr: the network digest (``ledger.deltas``) hashes reprs,
+    # and adds the time zones itself only where one is set, so a network
+    # journaled before time zones existed keeps its digest.
+    tz: str | None = attrs.field(default=None, converter=_c_tz, repr=False)
+
+    def day(self, now_us: int) -> int:
+        """The local day at UTC microseconds ``now_us``: days since
+        1970-01-01 in the location's time zone (UTC when it has none).
+        Daily capacity counts picks per such day. O(1)."""
+        if self.tz is None:
+            return now_us // DAY_US
+        at = (_EPOCH + timedelta(microseconds=now_us)).astimezone(_zone(self.tz))
+        off = at.utcoffset()
+        return (now_us + (0 if off is None else off // timedelta(microseconds=1))) // DAY_US
 
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self, recurse=False)
         d["point"] = None if self.point is None else [self.point.lat, self.point.lon]
+        if self.tz is None:  # journaled as before time zones existed
+            del d["tz"]
         return d
 
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -302,6 +302,48 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
     ("history-sku-empty", lambda w, t: w.inv.history(sku=""), InvalidInput, "sku=''"),
     ("history-since-negative", lambda w, t: w.inv.history(since=-1), InvalidQuantity, "since=-1"),
     ("history-limit-negative", lambda w, t: w.inv.history(limit=-1), InvalidQuantity, "limit=-1"),
+    (
+        "receive-ref-unknown-po",
+        lambda w, t: w.inv.receive("A", "s1", 1, ref="PO-x"),
+        errors.UnknownSupply,
+        "ref='PO-x'",
+    ),
+    (
+        "cancel-expected-unknown-po",
+        lambda w, t: w.inv.cancel_expected("PO-x"),
+        errors.UnknownSupply,
+        "po_id='PO-x'",
+    ),
+    (
+        "redate-unknown-po",
+        lambda w, t: w.inv.redate("PO-x", datetime(2030, 1, 1, tzinfo=UTC)),
+        errors.UnknownSupply,
+        "po_id='PO-x'",
+    ),
+    ("redate-naive-eta", lambda w, t: w.inv.redate("PO-x", NAIVE), InvalidInput, "eta="),
+    ("cancel-expected-empty-id", lambda w, t: w.inv.cancel_expected(""), InvalidInput, "po_id=''"),
+    (
+        "close-transfer-twice",
+        lambda w, t: w.inv.close_transfer(w.closed_transfer),
+        errors.UnknownSupply,
+        "transfer_id=",
+    ),
+    (
+        "close-transfer-unknown",
+        lambda w, t: w.inv.close_transfer("T-none"),
+        errors.UnknownSupply,
+        "transfer_id='T-none'",
+    ),
+    (
+        "close-transfer-empty-id",
+        lambda w, t: w.inv.close_transfer(""),
+        InvalidInput,
+        "transfer_id=''",
+    ),
+    ("history-order-empty", lambda w, t: w.inv.history(order=""), InvalidInput, "order=''"),
+    ("history-order-int", lambda w, t: w.inv.history(order=1), InvalidInput, "order=1"),
+    ("history-since-naive", lambda w, t: w.inv.history(since=NAIVE), InvalidInput, "since="),
+    ("history-until-naive", lambda w, t: w.inv.history(until=NAIVE), InvalidInput, "until="),
     # -- time and TTL -------------------------------------------------------------
     (
         "hold-ttl-zero",
@@ -370,6 +412,72 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         "lines=",
     ),
     ("resize-to-zero", lambda w, t: w.inv.resize(w.held, [("A", 0)]), InvalidQuantity, "qty=0"),
+    (
+        "release-lines-not-in-reservation",
+        lambda w, t: w.inv.release(w.committed, lines=[("B", 1)]),
+        InvalidInput,
+        "is not held by reservation",
+    ),
+    (
+        "release-lines-more-than-held",
+        lambda w, t: w.inv.release(w.committed, lines=[("A", 4)]),
+        InvalidQuantity,
+        "lines=",
+    ),
+    (
+        "release-lines-negative",
+        lambda w, t: w.inv.release(w.committed, lines=[("A", -1)]),
+        InvalidQuantity,
+        "qty=-1",
+    ),
+    (
+        "release-lines-empty",
+        lambda w, t: w.inv.release(w.committed, lines=[]),
+        InvalidInput,
+        "lines=",
+    ),
+    (
+        "release-lines-expired",
+        lambda w, t: w.inv.release(w.expired, lines=[("B", 1)]),
+        InvalidTransition,
+        "expired",
+    ),
+    ("amend-negative", lambda w, t: w.inv.amend(w.held, [("A", -2)]), InvalidQuantity, "qty=-2"),
+    ("amend-zero", lambda w, t: w.inv.amend(w.held, [("A", 0)]), InvalidQuantity, "qty=0"),
+    ("amend-huge", lambda w, t: w.inv.amend(w.held, [("A", HUGE)]), InvalidQuantity, "qty="),
+    ("amend-float", lambda w, t: w.inv.amend(w.held, [("A", 2.5)]), InvalidQuantity, "qty=2.5"),
+    (
+        "amend-absurd",
+        lambda w, t: w.inv.amend(w.committed, [Line("A", 2**62, "s1")]),
+        InsufficientStock,
+        f"requested {2**62 - 3}, available 5",
+    ),
+    ("amend-unknown-sku", lambda w, t: w.inv.amend(w.held, [("Z", 1)]), UnknownSku, "sku='Z'"),
+    (
+        "amend-unknown-location",
+        lambda w, t: w.inv.amend(w.held, [Line("A", 1, "s9")]),
+        UnknownLocation,
+        "location='s9'",
+    ),
+    (
+        "amend-same-line-twice",
+        lambda w, t: w.inv.amend(w.held, [("A", 1), ("A", 2)]),
+        InvalidInput,
+        "lines=",
+    ),
+    (
+        "amend-released",
+        lambda w, t: w.inv.amend(w.released, [("B", 1)]),
+        InvalidTransition,
+        "released",
+    ),
+    (
+        "amend-unknown-reservation",
+        lambda w, t: w.inv.amend("nope#1", [("A", 1)]),
+        UnknownReservation,
+        "res_id='nope#1'",
+    ),
+    ("amend-lines-str", lambda w, t: w.inv.amend(w.held, "A"), InvalidInput, "lines='A'"),
     ("ship-held", lambda w, t: w.inv.ship(w.held), InvalidTransition, "held"),
     ("ship-released", lambda w, t: w.inv.ship(w.released), InvalidTransition, "released"),
     (
@@ -445,6 +553,10 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         InvalidInput,
         "daily_capacity=-1",
     ),
+    ("location-tz-unknown", lambda w, t: Location("s9", tz="Mars/Olympus"), InvalidInput, "tz="),
+    ("location-tz-path", lambda w, t: Location("s9", tz="../etc/passwd"), InvalidInput, "tz="),
+    ("location-tz-int", lambda w, t: Location("s9", tz=1), InvalidInput, "tz=1"),
+    ("location-tz-empty", lambda w, t: Location("s9", tz=""), InvalidInput, "tz=''"),
     ("point-lat-out-of-range", lambda w, t: Point(91, 0), InvalidInput, "lat=91"),
     ("point-lat-nan", lambda w, t: Point(NAN, 0), InvalidInput, "lat=nan"),
     ("point-lon-inf", lambda w, t: Point(0, INF), InvalidInput, "lon=inf"),

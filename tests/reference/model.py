@@ -151,6 +151,8 @@ class Model:
         self.marks: dict[tuple[str, str | None], int] = {}
         self.alerted: set[tuple[str, str | None]] = set()
         self.crossing_rows = 0
+        # Open purchase order lines: id -> [sku, location, qty still expected, eta].
+        self.supply: dict[str, list[Any]] = {}
 
     # -- figures ---------------------------------------------------------
     def p(self, sku: str, loc: str) -> Position:
@@ -546,3 +548,148 @@ class Model:
     @traced
     def collect(self, rid: str) -> tuple[Any, ...]:
         return self.ship(rid, None, OPEN)
+
+    # -- order changes -------------------------------------------------------------
+    def _check_open(self, rid: str, allowed: tuple[str, ...]) -> Res:
+        """``_open`` without detaching: for commands that may still refuse."""
+        r = self.res[rid]
+        if r.state not in allowed:
+            raise Refused("InvalidTransition", f"{rid} is {r.state}")
+        return r
+
+    @traced
+    def release_lines(self, rid: str, lines: list[tuple[str, int, str | None]]) -> tuple[Any, ...]:
+        """Release ``(sku, qty, location or None)`` units of an open
+        reservation, taken from its lines in order. A line it does not hold
+        is InvalidInput, more than it holds InvalidQuantity. With no line
+        left it closes: fulfilled if it shipped some units, else released."""
+        r = self._check_open(rid, OPEN)
+        take: dict[Pos, int] = {}
+        for sku, qty, loc in lines:
+            need, found = qty, False
+            for p, have in r.lines.items():
+                if p[0] != sku or (loc is not None and p[1] != loc):
+                    continue
+                found = True
+                t = min(need, have - take.get(p, 0))
+                if t > 0:
+                    take[p] = take.get(p, 0) + t
+                    need -= t
+                if need == 0:
+                    break
+            if not found:
+                raise Refused("InvalidInput", f"{rid} does not hold {sku}@{loc}")
+            if need:
+                raise Refused("InvalidQuantity", f"{rid} holds less {sku}")
+        r.block = None
+        for p, q in take.items():
+            self.pos[p].reserved -= q
+            left = r.lines[p] - q
+            if left:
+                r.lines[p] = left
+            else:
+                del r.lines[p]
+                self.by_pos[p].remove(rid)
+        self.head += len(take)
+        if not r.lines:
+            r.state = FULFILLED if r.shipped else RELEASED
+            r.expires_at = None
+        return r.result()
+
+    @traced
+    def amend(self, rid: str, lines: list[tuple[str, int, str]]) -> tuple[Any, ...]:
+        """Set an open reservation's lines to the pinned ``(sku, qty,
+        location)`` lines: positions not named are released, only increases
+        are checked against ATP (all or nothing). Released rows first, in
+        the reservation's line order, then held rows in the lines' order."""
+        r = self._check_open(rid, OPEN)
+        target: dict[Pos, int] = {}
+        for sku, qty, loc in lines:
+            self._need(sku)
+            if (sku, loc) in target:
+                raise Refused("InvalidInput", f"{sku}@{loc} twice")
+            target[(sku, loc)] = qty
+        for p, q in target.items():
+            delta = q - r.lines.get(p, 0)
+            if delta > 0 and self.p(*p).atp < delta:
+                raise Refused("InsufficientStock", f"{p}: {delta} > atp {self.p(*p).atp}")
+        r.block = None if target != r.lines else r.block
+        for p in list(r.lines):
+            t = target.get(p, 0)
+            if t < r.lines[p]:
+                self.pos[p].reserved -= r.lines[p] - t
+                self.head += 1
+                if t:
+                    r.lines[p] = t
+                else:
+                    del r.lines[p]
+                    self.by_pos[p].remove(rid)
+        for p, q in target.items():
+            delta = q - r.lines.get(p, 0)
+            if delta > 0:
+                self.pos[p].reserved += delta
+                if p not in r.lines:
+                    self.by_pos.setdefault(p, []).append(rid)
+                r.lines[p] = r.lines.get(p, 0) + delta
+                self.head += 1
+        return r.result()
+
+    # -- purchase orders -------------------------------------------------------------
+    @traced
+    def expect(self, sku: str, loc: str, qty: int, eta: datetime, ref: str | None) -> str:
+        """A PO line (a fresh ``ref``, or ``po-<seq>``); its SKU becomes known."""
+        sid = ref or f"po-{self.head + 1}"
+        assert sid not in self.supply, "the machine expects fresh refs only"
+        self.known.add(sku)
+        self.supply[sid] = [sku, loc, qty, eta]
+        self.head += 1
+        return sid
+
+    def _po(self, ref: str) -> list[Any]:
+        if ref not in self.supply:
+            raise Refused("UnknownSupply", ref)
+        return self.supply[ref]
+
+    @traced
+    def receive_po(self, sku: str, loc: str, qty: int, ref: str) -> tuple[Any, ...]:
+        """A receipt against an open PO line of that SKU and location draws it
+        down (partial or over: it closes at zero)."""
+        po = self._po(ref)
+        if (po[0], po[1]) != (sku, loc):
+            raise Refused("InvalidInput", f"{ref} is {po[0]}@{po[1]}")
+        self.p(sku, loc).units[SELLABLE] += qty
+        po[2] -= qty
+        if po[2] <= 0:
+            del self.supply[ref]
+        self.head += 1
+        return applied(self.head)
+
+    @traced
+    def cancel_expected(self, ref: str) -> tuple[Any, ...]:
+        self._po(ref)
+        del self.supply[ref]
+        self.head += 1
+        return applied(self.head)
+
+    @traced
+    def redate(self, ref: str, eta: datetime) -> tuple[Any, ...]:
+        self._po(ref)[3] = eta
+        self.head += 1
+        return applied(self.head)
+
+    def promise(self, sku: str, qty: int, now: datetime) -> tuple[Any, ...]:
+        """Stock first, then open PO lines by (ETA, id), leaving out those
+        whose ETA has passed; ``(date, from_stock, [(loc, qty, eta, id)])``."""
+        stock = self.available(sku)
+        if stock >= qty:
+            return (now, qty, ())
+        need, got = qty - stock, []
+        for sid, (s, loc, q, eta) in sorted(self.supply.items(), key=lambda x: (x[1][3], x[0])):
+            if s != sku or eta < now:
+                continue
+            take = min(need, q)
+            got.append((loc, take, max(eta, now), sid))
+            need -= take
+            if need == 0:
+                return (max(x[2] for x in got), stock, tuple(got))
+        return (None, stock, tuple(got))

@@ -91,6 +91,8 @@ def norm(result: Any) -> Any:
         )
     if isinstance(result, HoldBatchResult):
         return ("batch", tuple(result.status.tolist()), result.token)
+    if isinstance(result, str):  # a new id (expect)
+        return ("id", result)
     raise AssertionError(f"unexpected result {result!r}")
 
 
@@ -424,6 +426,130 @@ class LedgerMachine(RuleBasedStateMachine):
         rid = self.draw_res(data)
         self.do(lambda k: self.i.collect(rid, key=k), lambda: self.model.collect(rid), key)
 
+    @precondition(lambda self: self.model.res)
+    @rule(data=st.data(), key=keyed)
+    def release_lines(self, data: st.DataObject, key: bool) -> None:
+        """Release some units of a reservation (mostly an open one): usually
+        no more than it holds, sometimes more or a line it does not hold
+        (both refuse), pinned to a location or not."""
+        rid = self.draw_res(data)
+        held = list(self.model.res[rid].lines.items())
+        lines: list[tuple[str, int, str | None]] = []
+        if held and data.draw(st.integers(0, 4), label="stray") != 4:
+            picks = data.draw(
+                st.lists(st.sampled_from(held), min_size=1, max_size=2), label="picks"
+            )
+            for (sku, loc), q in picks:
+                qty = data.draw(st.integers(1, q + 1), label="qty")
+                lines.append((sku, qty, data.draw(st.sampled_from([loc, None]), label="location")))
+        else:
+            lines.append((data.draw(skus, label="sku"), 1, data.draw(locs, label="loc")))
+        self.do(
+            lambda k: self.i.release(rid, lines=[Line(*x) for x in lines], key=k),
+            lambda: self.model.release_lines(rid, lines),
+            key,
+        )
+
+    @precondition(lambda self: self.model.res)
+    @rule(data=st.data(), key=keyed)
+    def amend(self, data: st.DataObject, key: bool) -> None:
+        """Set a reservation's lines (mostly an open one) to 1-3 pinned
+        lines: its own positions with new quantities, dropped ones, and new
+        positions, usually within ATP, sometimes past it (both refuse)."""
+        rid = self.draw_res(data)
+        held = list(self.model.res[rid].lines.items())
+        lines: list[tuple[str, int, str]] = []
+        for (sku, loc), q in held:
+            if data.draw(st.integers(0, 3), label="keep") == 3:
+                continue  # dropped
+            more = max(0, self.model.p(sku, loc).atp) if sku in self.model.known else 0
+            lines.append((sku, data.draw(st.integers(1, q + more + 1), label="qty"), loc))
+        for _ in range(data.draw(st.integers(0 if lines else 1, 2), label="n_new")):
+            sku, loc = data.draw(skus, label="sku"), data.draw(locs, label="loc")
+            if (sku, loc) in [(x[0], x[2]) for x in lines]:
+                continue
+            lines.append((sku, data.draw(st.integers(1, 4), label="qty"), loc))
+        if not lines:
+            return
+
+        def real(k: str | None) -> Reservation:
+            got = self.i.amend(rid, [Line(*x) for x in lines], key=k)
+            assert got.status == "allocated" and got.reservation is not None
+            assert got.trace is None  # every line pinned: no sourcing
+            return got.reservation
+
+        self.do(real, lambda: self.model.amend(rid, lines), key)
+
+    # -- purchase orders ------------------------------------------------------------------
+    @rule(
+        sku=st.sampled_from(SKUS[:2]),
+        loc=locs,
+        qty=st.integers(1, 8),
+        ahead=st.sampled_from([0, 30, 300, 3600, 86400]),
+        named=st.booleans(),
+        key=keyed,
+    )
+    def expect(self, sku: str, loc: str, qty: int, ahead: int, named: bool, key: bool) -> None:
+        self.n_po = getattr(self, "n_po", 0) + 1
+        ref = f"PO{self.n_po}" if named else None
+        eta = self.clock.now + timedelta(seconds=ahead)
+        self.model.expire(self.clock.now)
+        k = None
+        if key:
+            self.n_keys += 1
+            k = f"k{self.n_keys}"
+        want = self.model.expect(sku, loc, qty, eta, ref)
+        got = self.i.expect(sku, loc, qty, eta=eta, ref=ref, key=k)
+        assert got == want
+        if k is not None:
+
+            def again(k2: str | None) -> str:
+                return self.i.expect(sku, loc, qty, eta=eta, ref=ref, key=k2)
+
+            self.keyed.append((k, again, norm(got)))
+
+    def draw_po(self, data: st.DataObject) -> str:
+        """An open PO line mostly, sometimes an id that is not open."""
+        open_ = sorted(self.model.supply)
+        if open_ and data.draw(st.integers(0, 4), label="stray") != 4:
+            return data.draw(st.sampled_from(open_), label="po")
+        return data.draw(st.sampled_from(["PO-none", "PO1", "po-3"]), label="po")
+
+    @rule(data=st.data(), key=keyed)
+    def receive_po(self, data: st.DataObject, key: bool) -> None:
+        """A receipt against a PO: partial, exact or over, sometimes at
+        another location (refused)."""
+        ref = self.draw_po(data)
+        po = self.model.supply.get(ref)
+        sku, loc = (po[0], po[1]) if po else ("s1", "A")
+        if data.draw(st.integers(0, 5), label="elsewhere") == 5:
+            loc = data.draw(locs, label="loc")
+        qty = data.draw(st.integers(1, (po[2] if po else 1) + 2), label="qty")
+        self.do(
+            lambda k: self.i.receive(sku, loc, qty, ref=ref, key=k),
+            lambda: self.model.receive_po(sku, loc, qty, ref),
+            key,
+        )
+
+    @rule(data=st.data(), key=keyed)
+    def cancel_po(self, data: st.DataObject, key: bool) -> None:
+        ref = self.draw_po(data)
+        self.do(
+            lambda k: self.i.cancel_expected(ref, key=k),
+            lambda: self.model.cancel_expected(ref),
+            key,
+        )
+
+    @rule(data=st.data(), ahead=st.sampled_from([0, 60, 600, 7200]), key=keyed)
+    def redate_po(self, data: st.DataObject, ahead: int, key: bool) -> None:
+        ref = self.draw_po(data)
+        eta = self.clock.now + timedelta(seconds=ahead)
+        self.do(
+            lambda k: self.i.redate(ref, eta, key=k),
+            lambda: self.model.redate(ref, eta),
+            key,
+        )
+
     # -- time, keys, reopen -------------------------------------------------------------
     @rule(seconds=st.sampled_from([1, 10, 29, 30, 31, 59, 60, 61, 299, 300, 301, 1000]))
     def advance(self, seconds: int) -> None:
@@ -498,6 +624,25 @@ class LedgerMachine(RuleBasedStateMachine):
         real = {r.id: norm(r) for r in inv.reservations()}
         assert real == {rid: r.result() for rid, r in m.res.items()}
         assert len(inv.history(kind="expired")) == m.expired_rows
+
+    @invariant()
+    def promises_match(self) -> None:
+        """``promise()`` counts open PO lines by ETA, never an overdue one."""
+        if self.inv is None:
+            return
+        m = self.model
+        m.expire(self.clock.now)
+        for sku in SKUS[:2]:
+            if sku not in m.known:
+                continue
+            for qty in (1, 6, 25):
+                p = self.i.promise(sku, qty)
+                got = (
+                    p.date,
+                    p.from_stock,
+                    tuple((x.location, x.qty, x.eta, x.ref) for x in p.supply),
+                )
+                assert got == m.promise(sku, qty, self.clock.now), (sku, qty)
 
     @invariant()
     def ledger_sound(self) -> None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from msgspec import UNSET
 
 from ..errors import PayloadError, SignatureError
-from ..values import Line, Order, Point
+from ..values import Line, Order, Point, Reservation
 from . import _schema as S
 from . import payloads as P
 from ._orders import by_order, reservations_of, scope
@@ -204,11 +204,12 @@ class WebShopAdapter(ChannelAdapter):
     def execute(self, inv: Inventory, command: Command) -> Any:
         op = command.op
         if op in ("release_order", "collect_order", "commit_order"):
-            fn = {
+            fns: dict[str, Callable[..., Reservation]] = {
                 "release_order": inv.release,
                 "collect_order": inv.collect,
                 "commit_order": inv.commit,
-            }[op]
+            }
+            fn = fns[op]
             return by_order(inv, command.kwargs["order_id"], self.channel, fn, command.key)
         return super().execute(inv, command)
 

@@ -9,6 +9,8 @@ The runner (``omnistock.runner``) commits it.
 - ``network``: locations, channels, the sourcing policy;
 - ``stock``: receive, count, sell, safety, state changes, returns, expected supply;
 - ``reservations``: hold, commit, release, extend, resize, ship, collect;
+- ``purchases``: purchase-order lines: cancel, redate, receipts against them;
+- ``amendments``: order changes: release some lines, amend a reservation;
 - ``holdbatches``: ``hold_many(HoldBatch)``, a whole batch in one kernel call;
 - ``transfers``: transfers out and in;
 - ``allocation``: allocate (with BOPIS), waves, store rejections;

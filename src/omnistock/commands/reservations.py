@@ -39,6 +39,7 @@ from ..lookup import (
     reservation_of,
     sku_row,
 )
+from ..picks import give_back_rows
 from ..planning import Context, Datas, FenceRoom, Guard, InState, Plan, WithinFree, done
 from ..runner import Runner
 from ..scoped import order_scope
@@ -238,8 +239,15 @@ def commit(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:
 
 
 def release(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:
-    """Cancel a held or committed reservation; its units return to ATP."""
-    return _on_lines(st, cx, open_hold(st, res_id, OPEN, "release"), Kind.RELEASED)
+    """Cancel a held or committed reservation; its units return to ATP, and
+    the picks it took today go back to its locations' daily capacity."""
+    h = open_hold(st, res_id, OPEN, "release")
+    plan = _on_lines(st, cx, h, Kind.RELEASED)
+    if h.picked:
+        r, d = give_back_rows(st, cx, h, [st.grid.locs[l] for (_, l) in h.lines])
+        plan.rows += r
+        plan.datas += d
+    return plan
 
 
 def extend(st: LedgerState, cx: Context, res_id: str, ttl_us: int) -> Plan[Reservation]:

@@ -31,6 +31,7 @@ from ..lookup import (
 from ..planning import Context, Guard, Plan, unchanged
 from ..storage import NewRow
 from ..values import Applied, Line, Shortage
+from .purchases import check_receipt
 
 
 def applied(short: tuple[Shortage, ...] = ()) -> Plan[Applied]:
@@ -47,8 +48,11 @@ def _one(
 def receive(
     st: LedgerState, cx: Context, sku: str, location: str, q: int, ref: str | None
 ) -> Plan[Applied]:
-    """``q`` sellable units arrive (``ref``: the expected supply they fulfil)."""
+    """``q`` sellable units arrive (``ref``: the open PO line they draw
+    down, partly or past what it expects; it closes at zero)."""
     p = known_pos(st, sku, location, new_sku=True)
+    if ref is not None:
+        check_receipt(st, ref, sku, location)
     check_bounds(st, p, "qty", q, holdable=q)
     return _one(
         make(Kind.RECEIVED, cx.ts, sku=sku, location=location, qty=q, ref=ref, key=cx.key), None

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._validate import from_micros
-from ..errors import InsufficientStock, InvalidInput, InvalidQuantity
+from .._validate import check_id, from_micros
+from ..errors import InsufficientStock, InvalidInput, InvalidQuantity, UnknownSupply
 from ..fulfilment.allocate import policy_of
 from ..fulfilment.bopis import lead_time_us
 from ..ledger.holds import OPEN
@@ -88,6 +88,40 @@ def receive_transfer(
         data=text,
     )
     return Plan([row], [data or None], lambda s: Applied(s.head))
+
+
+def close_transfer(
+    st: LedgerState, cx: Context, transfer_id: str, lost: dict[str, Any]
+) -> Plan[Applied]:
+    """Close a transfer short: the units not received are journaled as lost
+    in transit (``transfer-lost``) and leave ``promise()``. Fills ``lost``
+    (the reservation they were earmarked for, SKU row, destination, units)
+    for the re-sourcing that follows in the same commit. Closing twice, or
+    an id that is no transfer in transit, raises ``UnknownSupply``."""
+    check_id("transfer_id", transfer_id)
+    item = st.supply.by_id.get(transfer_id)
+    if item is None:
+        raise UnknownSupply(transfer_id, "transfer_id")
+    if item.kind != "transfer":
+        why = "is a purchase order; use cancel_expected for it"
+        raise InvalidInput("transfer_id", transfer_id, why)
+    g = st.grid
+    data: dict[str, Any] = {"from": None if item.src is None else g.locs[item.src]}
+    if item.res is not None:
+        data["res"] = item.res
+    row = make(
+        Kind.TRANSFER_LOST,
+        cx.ts,
+        sku=g.skus[item.sku],
+        location=g.locs[item.loc],
+        qty=item.qty,
+        ref=transfer_id,
+        key=cx.key,
+        data=json.dumps(data),
+    )
+    lost.clear()
+    lost.update(res=item.res, sku=item.sku, loc=item.loc, qty=item.qty, tid=transfer_id)
+    return Plan([row], [data], lambda s: Applied(s.head))
 
 
 def in_transit(st: LedgerState) -> list[Transfer]:

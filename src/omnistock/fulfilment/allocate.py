@@ -21,6 +21,7 @@ from ..ledger.grid import Pos
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import channel_room, fenced, reservation_of
+from ..picks import capacity_left, pick_rows
 from ..planning import Context, Datas, Guard, Plan, WithinFree, done
 from ..storage import NewRow
 from ..values import Channel, Line, Order, Point
@@ -29,9 +30,6 @@ from .kernels import nearest
 from .policy import DEFAULT_POLICY, Policy
 from .results import Allocation, Status
 from .sourcing import SourcingPlan, source
-
-DAY_US = 86_400_000_000
-
 
 # -- the policy in force -----------------------------------------------------------
 _policy_cache: list[Any] = [None, None]  # (the journaled dict, its Policy)
@@ -53,16 +51,6 @@ def policy_of(st: LedgerState) -> Policy:
 
 
 # -- shared by every fulfilment decision ------------------------------------------
-def capacity_left(st: LedgerState, now: int) -> dict[str, int]:
-    """Picks left today per capacity-limited location. O(locations)."""
-    day = now // DAY_US
-    return {
-        loc.id: max(0, loc.daily_capacity - st.picks.get((loc.id, day), 0))
-        for loc in st.locations.values()
-        if loc.daily_capacity is not None
-    }
-
-
 def nearest_of(
     olat: np.ndarray, olon: np.ndarray, locs: Sequence[Any], k: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -185,23 +173,6 @@ def hold_rows(
     return rows, [data] * len(rows)
 
 
-def pick_rows(
-    st: LedgerState, cx: Context, method: str, want: dict[Pos, int]
-) -> tuple[list[NewRow], Datas]:
-    """One pick per capacity-limited location a ship order uses today."""
-    if method != "ship":
-        return [], []
-    data = {"day": cx.now // DAY_US}
-    text = json.dumps(data)
-    locs = dict.fromkeys(st.grid.locs[l] for (_, l) in want)
-    rows: list[NewRow] = [
-        make(Kind.PICKED, cx.ts, location=loc, qty=1, key=cx.key, data=text)
-        for loc in locs
-        if st.locations[loc].daily_capacity is not None
-    ]
-    return rows, [data] * len(rows)
-
-
 def allocated(rid: str, order_id: str, status: Status, **fields: Any) -> Any:
     """An ``Allocation`` result whose reservation and lines are read from
     the ledger after the fold."""
@@ -270,7 +241,7 @@ def decide_ship(
     status: Status = "allocated" if sum(want.values()) >= asked else "partial"
     rid = st.holds.next_id(order.id)
     rows, datas = hold_rows(st, cx, rid, order, want, cx.until("ttl", ttl_us))
-    rows_p, datas_p = pick_rows(st, cx, order.method, want)
+    rows_p, datas_p = pick_rows(st, cx, order.method, want, rid)
     reason = plan.reason if plan is not None and plan.status == "partial" else None
     trace = None if plan is None else plan.trace
     result = allocated(rid, order.id, status, trace=trace, reason=reason)

@@ -133,17 +133,20 @@ def transfer_rows(
     eta: int,
     exp: int | None,
     channel: str | None = None,
+    prefix: str | None = None,
 ) -> tuple[list[NewRow], Datas, tuple[Transfer, ...]]:
     """``transfer-out`` rows moving ``plan``'s sources to ``dst``, earmarked
-    for reservation ``rid`` (ids ``<rid>/T<n>``)."""
+    for reservation ``rid`` (ids ``<rid>/T<n>``, or ``<prefix><n>`` from 1:
+    a replacement for a closed transfer takes its id as the prefix, so it
+    never reuses that id)."""
     rows: list[NewRow] = cx.claim("transfer:" + rid)
     datas: Datas = [None] * len(rows)
     transfers = []
-    n = sum(1 for i in st.supply.by_id.values() if i.res == rid)
+    n = 0 if prefix else sum(1 for i in st.supply.by_id.values() if i.res == rid)
     for lp in plan.lines:
         for src, q in lp.sources:
             n += 1
-            tid = f"{rid}/T{n}"
+            tid = f"{prefix}{n}" if prefix else f"{rid}/T{n}"
             data: dict[str, Any] = {"to": dst, "eta": eta, "res": rid}
             if order is not None:
                 data["order"] = order.id

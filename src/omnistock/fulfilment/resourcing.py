@@ -16,13 +16,14 @@ from typing import Any
 import attrs
 
 from ..ledger.grid import Pos
-from ..ledger.holds import HELD
+from ..ledger.holds import COMMITTED, HELD, Hold
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import shortages
+from ..picks import give_back_rows, pick_rows, used_locations
 from ..planning import DEFAULT_TTL, Context, Emit
 from ..values import Applied, Line, Point, Resourced, Transfer
-from .allocate import add_sources, hold_data, pick_rows, policy_of, source_lines
+from .allocate import add_sources, hold_data, policy_of, source_lines
 from .bopis import lead_time_us, transfer_policy, transfer_rows
 from .sourcing import Trace
 
@@ -93,7 +94,7 @@ def move_line(
                 ],
                 [d] * len(want),
             )
-            emit(*pick_rows(st, cx, "ship", want))
+            emit(*pick_rows(st, cx, "ship", want, rid, used_locations(st, h)))
             to = tuple((g.locs[l], n) for (_, l), n in want.items())
             moved = sum(n for _, n in to)
     if moved:
@@ -118,7 +119,69 @@ def move_line(
             ],
             [rd],
         )
+        h = st.holds.need_peek(rid)
+        if not any(l == p[1] for _, l in h.lines):  # it left the location: its pick is free
+            emit(*give_back_rows(st, cx, h, [loc]))
     return Resourced(rid, sku, loc, q, to, q - moved, transfers), plan.trace
+
+
+def resource_lost(lost: dict[str, Any]) -> Any:
+    """The follow-up of ``close_transfer``: a pickup reservation that was
+    waiting on the lost units gets them by a new transfer into its store
+    (by the policy), in the same commit; units nowhere to be had are
+    reported missing, and a reservation left with nothing to wait for is
+    released. ``lost`` is what the plan filled in."""
+
+    def then(st: LedgerState, cx: Context, result: Applied, emit: Emit) -> Applied:
+        rid = lost.get("res")
+        h = None if rid is None else st.holds.peek(rid)
+        if h is None or h.state not in (HELD, COMMITTED) or h.pickup is None:
+            return result
+        done = resource_transit(
+            st, cx.without_key(), h, lost["sku"], lost["qty"], lost["tid"], emit
+        )
+        return attrs.evolve(result, seq=st.head, resourced=(done,))
+
+    return then
+
+
+def resource_transit(
+    st: LedgerState, cx: Context, h: Hold, s: int, qty: int, tid: str, emit: Emit
+) -> Resourced:
+    """``qty`` units of SKU row ``s`` that pickup reservation ``h`` waited
+    for will not arrive (transfer ``tid`` closed short): transfer them into
+    its store from where the policy finds them; release the reservation if
+    it is left with no lines and nothing in transit."""
+    g = st.grid
+    sku = g.skus[s]
+    assert h.pickup is not None
+    store = st.locations[h.pickup]
+    pol = policy_of(st)
+    plan = source_lines(
+        st, cx.now, [Line(sku, qty)], "ship", store.point, None, transfer_policy(pol), {},
+        (store.id,), True, True,
+    )  # fmt: skip
+    transfers: tuple[Transfer, ...] = ()
+    if plan.status != "unfillable":
+        eta = cx.until("transfer_hours", lead_time_us(pol))
+        exp = None
+        if h.state == HELD and h.expires_us is not None:  # the window counts from arrival
+            window = max(h.expires_us - cx.now, DEFAULT_TTL // timedelta(microseconds=1))
+            exp = max(h.expires_us, eta + window)
+        rows, datas, transfers = transfer_rows(
+            st, cx, plan, store.id, h.id, None, eta, exp, h.channel, prefix=f"{tid}-R"
+        )
+        emit(rows, datas)
+    moved = sum(t.qty for t in transfers)
+    now_h = st.holds.need_peek(h.id)
+    if not now_h.lines and not any(i.res == h.id for i in st.supply.by_id.values()):
+        d = {"reason": "lost in transit"}
+        row = make(
+            Kind.RELEASED, cx.ts, sku=sku, location=store.id, qty=0, ref=h.id,
+            channel=h.channel, key=cx.key, data=json.dumps(d),
+        )  # fmt: skip
+        emit([row], [d])
+    return Resourced(h.id, sku, store.id, qty, (), qty - moved, transfers)
 
 
 def resource_uncovered(

@@ -20,9 +20,10 @@ from ..errors import UnknownSku
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import channel_of
+from ..picks import capacity_left
 from ..planning import Context, Datas, Plan, done
 from ..storage import NewRow
-from .allocate import DAY_US, capacity_left, nearest_of
+from .allocate import nearest_of
 from .batch import BatchResult, OrderBatch
 from .filters import static_ok
 from .kernels import (
@@ -110,9 +111,13 @@ def _wave_rows(
     g = st.grid
     ts = cx.ts
     exp = cx.until("ttl", ttl_us)
-    pick = {"day": cx.now // DAY_US}
-    pick_text = json.dumps(pick)
-    capped = {g.loc_ix[c.id] for c in st.locations.values() if c.daily_capacity is not None}
+    # One pick per capacity-limited location an order uses, on its local day.
+    picks = {
+        g.loc_ix[c.id]: {"day": c.day(cx.now)}
+        for c in st.locations.values()
+        if c.daily_capacity is not None
+    }
+    pick_texts = {col: json.dumps(d) for col, d in picks.items()}
     entries = np.flatnonzero(take)
     owner = np.searchsorted(start, entries, side="right") - 1
     rows: list[NewRow] = []
@@ -154,9 +159,11 @@ def _wave_rows(
             )
         )
         datas.append(data)
-        if col in capped:
-            rows.append(make(Kind.PICKED, ts, location=locs[col], qty=1, data=pick_text))
-            datas.append(pick)
+        if col in picks:
+            rows.append(
+                make(Kind.PICKED, ts, location=locs[col], qty=1, ref=rid, data=pick_texts[col])
+            )
+            datas.append(picks[col])
     counts = np.bincount(owner, minlength=len(b)) if len(b) else np.zeros(0, np.int64)
     out_start = np.zeros(len(b) + 1, dtype=np.int64)
     np.cumsum(counts, out=out_start[1:])

@@ -117,6 +117,11 @@ def network_digest(
     text += json.dumps(policy, sort_keys=True, default=str)
     if ms:
         text += repr(ms)
+    # Time zones are not in a Location's repr: added only where set, so a
+    # network without any keeps the digest it had before they existed.
+    zones = sorted((k, v.tz) for k, v in locations.items() if getattr(v, "tz", None))
+    if zones:
+        text += repr(zones)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

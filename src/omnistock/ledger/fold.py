@@ -156,11 +156,18 @@ def _claimed(*_: Any) -> None:
 
 
 def _picked(
-    st: LedgerState, _s: Any, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
+    st: LedgerState, _s: Any, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
 ) -> None:
     assert loc is not None
-    k = (loc, int(d["day"]))
+    day = int(d["day"])
+    k = (loc, day)
     st.picks[k] = st.picks.get(k, 0) + qty
+    if ref is not None:  # the reservation that took (qty 1) or gave back (-1) the pick
+        h = st.holds.need_for_update(ref)
+        if qty > 0:
+            h.picked[loc] = day
+        else:
+            h.picked.pop(loc, None)
 
 
 # -- stock on hand ------------------------------------------------------------------
@@ -251,7 +258,10 @@ def _extended(
 def _released(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
 ) -> None:
-    _unreserve(st, sku, loc, qty, ref, RELEASED, bool(d.get("resize")))
+    part = bool(d.get("part"))  # some lines released: closes once none is left
+    h = _unreserve(st, sku, loc, qty, ref, RELEASED, part or bool(d.get("resize")))
+    if part and not h.lines:
+        st.holds.close(h, FULFILLED if h.shipped else RELEASED)
 
 
 def _expired(
@@ -307,6 +317,20 @@ def _expected(
     st.supply.add(Incoming(ref, s, l, qty, d["eta"], "po"))
 
 
+def _expected_cancelled(
+    st: LedgerState, _s: Any, _l: Any, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
+) -> None:
+    assert ref is not None
+    st.supply.take(ref, qty)
+
+
+def _redated(
+    st: LedgerState, _s: Any, _l: Any, _q: int, ref: Id, _c: Any, d: Data, _seq: int
+) -> None:
+    assert ref is not None
+    st.supply.redate(ref, int(d["eta"]))
+
+
 def _transfer_out(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, channel: Id, d: Data, seq: int
 ) -> None:
@@ -353,6 +377,15 @@ def _threshold_crossed(
     st.thresholds.step(sku, loc, int(d["step"]))
 
 
+def _transfer_lost(
+    st: LedgerState, _s: Any, _l: Any, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
+) -> None:
+    """Units of a transfer closed short: they leave the supply (they left
+    their source's stock when they were sent)."""
+    assert ref is not None
+    st.supply.take(ref, qty)
+
+
 _BY_KIND: dict[Kind, Handler] = {
     Kind.LOCATION_ADDED: _location,
     Kind.CHANNEL_ADDED: _channel,
@@ -371,8 +404,11 @@ _BY_KIND: dict[Kind, Handler] = {
     Kind.EXPIRED: _expired,
     Kind.FULFILLED: _fulfilled,
     Kind.EXPECTED: _expected,
+    Kind.EXPECTED_CANCELLED: _expected_cancelled,
+    Kind.REDATED: _redated,
     Kind.TRANSFER_OUT: _transfer_out,
     Kind.TRANSFER_IN: _transfer_in,
+    Kind.TRANSFER_LOST: _transfer_lost,
     Kind.PICKED: _picked,
     Kind.CLAIMED: _claimed,
     Kind.HELD_BATCH: _held_batch,

@@ -41,6 +41,7 @@ class Hold:
         "id",
         "lines",
         "order_id",
+        "picked",
         "pickup",
         "seq",
         "shipped",
@@ -63,6 +64,9 @@ class Hold:
         # Age within its seq: a bulk hold's members share the batch's seq
         # and rank by their place in the batch.
         self.sub = 0
+        # Location -> the day a ship order took a pick there (daily
+        # capacity), so releasing or re-sourcing it can give the pick back.
+        self.picked: dict[str, int] = {}
 
     def copy(self) -> Hold:
         h = Hold(self.id, self.order_id, self.channel, self.seq)
@@ -73,6 +77,7 @@ class Hold:
         h.dest = self.dest
         h.pickup = self.pickup
         h.sub = self.sub
+        h.picked = dict(self.picked)
         return h
 
 

@@ -99,8 +99,11 @@ class Kind(StrEnum):
     EXPIRED = "expired"
     FULFILLED = "fulfilled"
     EXPECTED = "expected"
+    EXPECTED_CANCELLED = "expected-cancelled"
+    REDATED = "redated"
     TRANSFER_OUT = "transfer-out"
     TRANSFER_IN = "transfer-in"
+    TRANSFER_LOST = "transfer-lost"
     PICKED = "picked"
     CLAIMED = "claimed"
     HELD_BATCH = "held-batch"
@@ -179,10 +182,20 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.HELD: KindInfo("reservation", f"sku, location, qty, channel; data {_RES_DATA}"),
     Kind.COMMITTED: KindInfo("reservation", "ref only"),
     Kind.EXTENDED: KindInfo("reservation", 'data {"exp"}'),
-    Kind.RELEASED: KindInfo("reservation", 'sku, location, qty; data {"resize"?} (stays open)'),
+    Kind.RELEASED: KindInfo(
+        "reservation",
+        'sku, location, qty; data {"resize"?} (stays open), {"part"?} (closes when no line'
+        " is left: fulfilled if some shipped, else released)",
+    ),
     Kind.EXPIRED: KindInfo("reservation", "sku, location, qty"),
     Kind.FULFILLED: KindInfo("reservation", "sku, location, qty (shipped: leaves on hand)"),
     Kind.EXPECTED: KindInfo("supply", 'sku, location, qty; data {"eta"}'),
+    Kind.EXPECTED_CANCELLED: KindInfo(
+        "supply", "sku, location, qty: the units of the PO line that will not come"
+    ),
+    Kind.REDATED: KindInfo(
+        "supply", 'sku, location, qty (still expected); data {"eta", "was"}: the new ETA'
+    ),
     Kind.TRANSFER_OUT: KindInfo(
         "supply",
         'sku, source location, qty, channel; data {"to": destination, "eta", "res"?,'
@@ -192,7 +205,15 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.TRANSFER_IN: KindInfo(
         "supply", 'sku, destination location, qty; data {"res"?}', res_in_data=True
     ),
-    Kind.PICKED: KindInfo(None, 'location, qty (orders picked); data {"day"}'),
+    Kind.TRANSFER_LOST: KindInfo(
+        "supply",
+        'sku, destination location, qty (never arrived: lost in transit); data {"from", "res"?}',
+    ),
+    Kind.PICKED: KindInfo(
+        "reservation",
+        "location, qty (orders picked: 1, or -1 given back), ref: the reservation, if"
+        ' any; data {"day"} (the location\'s local day)',
+    ),
     Kind.CLAIMED: KindInfo(None, 'sku: "~" + the scope of a new id (a partition); no state'),
     Kind.HELD_BATCH: KindInfo(
         "batch", "channel, qty (units); data: see heldbatches.py", expands_to=Kind.HELD

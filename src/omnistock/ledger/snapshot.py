@@ -154,6 +154,9 @@ def _by_name(rec: list[Any]) -> tuple[str, str]:
 
 
 def _hold_rec(h: Hold) -> list[Any]:
+    # Where it picked (daily capacity) is appended only when it did: a
+    # record without picks is written as it was before picks were kept.
+    picked = [sorted([loc, day] for loc, day in h.picked.items())] if h.picked else []
     return [
         h.id,
         h.state,
@@ -166,6 +169,7 @@ def _hold_rec(h: Hold) -> list[Any]:
         None if h.dest is None else list(h.dest),
         h.pickup,
         h.sub,
+        *picked,
     ]
 
 
@@ -266,4 +270,5 @@ def _load_hold(st: LedgerState, rec: list[Any]) -> None:
     h.shipped = {(s, l): q for s, l, q in shipped}
     h.dest = None if dest is None else (dest[0], dest[1])
     h.pickup = pickup
+    h.picked = {loc: day for loc, day in rec[11]} if len(rec) > 11 else {}
     st.holds.set_expiry(h, exp)

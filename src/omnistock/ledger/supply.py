@@ -57,6 +57,16 @@ class Supply:
         if item.qty <= 0:
             self._drop(item)
 
+    def redate(self, sid: str, eta_us: int) -> None:
+        """Supply ``sid`` is now due at ``eta_us``. O(log n)."""
+        item = self.by_id.get(sid)
+        if item is None:
+            return
+        lst = self.by_sku[item.sku]
+        lst.discard((item.eta_us, item.id))
+        item.eta_us = eta_us
+        lst.add((eta_us, item.id))
+
     def _drop(self, item: Incoming) -> None:
         del self.by_id[item.id]
         lst = self.by_sku[item.sku]

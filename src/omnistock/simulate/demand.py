@@ -78,7 +78,11 @@ class SimConfig:
     pickup_hours: float = 6.0
     abandon_rate: float = 0.04
     cancel_rate: float = 0.03
+    amend_rate: float = 0.05
+    partial_cancel_rate: float = 0.03
     noshow_rate: float = 0.08
+    po_late_rate: float = 0.1
+    po_cancel_rate: float = 0.03
     reject_rate: float = 0.03
     replenish_hours: float = 6.0
     sample_minutes: int = 30
@@ -127,6 +131,9 @@ class _Gen:
     def __init__(self, cfg: SimConfig, net: Network, cat: Catalogue) -> None:
         self.cfg, self.net, self.cat = cfg, net, cat
         self.rng = random.Random(cfg.seed)
+        # Order changes draw from their own stream, so the other events of a
+        # seed are the same whatever their rates.
+        self.changes = random.Random(cfg.seed * 7919 + 15)
         self.events: list[Event] = []
         self.n = 0
         self.cities = list(net.cities)
@@ -178,6 +185,14 @@ class _Gen:
             self.add(t + 300 + r.random() * 3 * HOUR, "cancel", id=oid)
             return
         ship_at = t + HOUR + r.random() * 5 * HOUR
+        c = self.changes
+        if c.random() < cfg.amend_rate:  # the shopper changes the paid order
+            at = t + 120 + c.random() * (ship_at - t - 900)
+            more = c.random() < 0.6
+            add = self.cat.draw(c) if c.random() < 0.3 else None
+            self.add(at, "amend", id=oid, more=more, add=add)
+        if c.random() < cfg.partial_cancel_rate:  # one unit of one line cancelled
+            self.add(ship_at - 300, "partial_cancel", id=oid, pick=c.random())
         if r.random() < cfg.reject_rate:
             self.add(
                 ship_at - 600,

@@ -22,6 +22,15 @@ seed, the sizes and the policy, so two runs give identical KPIs):
   >= 0``, which implies ``reserved <= on_hand - unsellable``. Must be 0.
   (A POS sale or a count may later take physical stock below what is
   reserved: that is a shortage, re-sourced, not an oversell.)
+- ``amended`` / ``amend_refused``: paid orders amended (a unit more or
+  less on a line, sometimes a SKU added; only the change is checked), and
+  amendments refused for want of stock (nothing changed).
+- ``partial_cancels``: paid orders with one unit of one line cancelled
+  (``release(res_id, lines=)``).
+- ``po_late`` / ``po_cancelled``: purchase orders re-dated when due (they
+  arrive later; ``promise()`` leaves a PO out while it is overdue) and
+  purchase orders cancelled by the supplier (``cancel_expected``; the DC
+  is topped up again at the next replenishment).
 - ``uncovered_at_end``: positions where, at the end, reserved exceeds the
   physical sellable units (shortages nothing could re-source).
 - ``check_ok``: ``Inventory.check()``: the journal replayed from scratch
@@ -55,6 +64,11 @@ class Tally:
     shipped: int = 0
     abandoned: int = 0
     cancelled: int = 0
+    amended: int = 0
+    amend_refused: int = 0
+    partial_cancels: int = 0
+    po_late: int = 0
+    po_cancelled: int = 0
     bopis_orders: int = 0
     bopis_in_store: int = 0
     bopis_transfer: int = 0
@@ -107,6 +121,11 @@ class Tally:
             "shipped": self.shipped,
             "abandoned": self.abandoned,
             "cancelled": self.cancelled,
+            "amended": self.amended,
+            "amend_refused": self.amend_refused,
+            "partial_cancels": self.partial_cancels,
+            "po_late": self.po_late,
+            "po_cancelled": self.po_cancelled,
             "parcels": self.parcels,
             "bopis_orders": self.bopis_orders,
             "bopis_in_store": self.bopis_in_store,

@@ -12,11 +12,12 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import zlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..errors import OmnistockError
+from ..errors import InsufficientStock, OmnistockError
 from ..fulfilment.geo import haversine_km
 from ..fulfilment.policy import Policy
 from ..fulfilment.results import Allocation
@@ -104,6 +105,8 @@ class Play:
             "order": self.order,
             "commit": self.commit,
             "cancel": self.cancel,
+            "amend": self.amend,
+            "partial_cancel": self.partial_cancel,
             "reject": self.reject,
             "ship": self.ship,
             "bopis": self.bopis,
@@ -198,6 +201,43 @@ class Play:
         if rid is not None:
             self.inv.release(rid, key=f"{self.tag}:cancel:{d['id']}")
             self.t.cancelled += 1
+
+    def amend(self, d: dict[str, Any]) -> None:
+        """A paid order changes: one line one unit more (or less), maybe a
+        SKU added; only the change is checked, a refusal changes nothing."""
+        rid = self._open(d["id"], ("committed",))
+        if rid is None:
+            return
+        have: dict[str, int] = {}
+        before: dict[tuple[str, str], int] = {}
+        for x in self.inv.reservation(rid).lines:
+            have[x.sku] = have.get(x.sku, 0) + x.qty
+            before[(x.sku, x.location)] = x.qty
+        first = next(iter(have))
+        have[first] = have[first] + 1 if d["more"] or have[first] == 1 else have[first] - 1
+        if d["add"] is not None and d["add"] not in have:
+            have[d["add"]] = 1
+        t = self.t
+        try:
+            a = self.inv.amend(rid, list(have.items()), key=f"{self.tag}:amend:{d['id']}")
+        except InsufficientStock:
+            t.amend_refused += 1
+            return
+        t.amended += 1
+        # Only positions it reserved more at: the others may be short by a
+        # sale since (a shortage, not an oversell of this amendment).
+        self.guard([x for x in a.lines if x.qty > before.get((x.sku, x.location), 0)])
+
+    def partial_cancel(self, d: dict[str, Any]) -> None:
+        """The shopper cancels one unit of one line of a paid order."""
+        rid = self._open(d["id"], ("committed",))
+        if rid is None:
+            return
+        lines = self.inv.reservation(rid).lines
+        ln = lines[int(d["pick"] * len(lines))]
+        key = f"{self.tag}:part:{d['id']}"
+        self.inv.release(rid, lines=[(ln.sku, 1, ln.location)], key=key)
+        self.t.partial_cancels += 1
 
     def reject(self, d: dict[str, Any]) -> None:
         """A store that was to ship a line cannot find it (or finds it
@@ -369,6 +409,24 @@ class Play:
         self.arriving.discard(d["id"])
 
     def po(self, d: dict[str, Any]) -> None:
+        """A purchase order is due: most arrive; some are late (re-dated a
+        few hours on, then arrive), some are cancelled (the DC is topped up
+        again at the next replenishment). Decided by a hash of the PO id, so
+        it needs no random draw."""
+        fate = (zlib.crc32(d["ref"].encode()) % 10_000) / 10_000
+        cfg = self.cfg
+        if fate < cfg.po_cancel_rate and not d.get("late"):
+            self.inv.cancel_expected(d["ref"], key=f"{self.tag}:pocancel:{d['ref']}")
+            self.t.po_cancelled += 1
+            self.touched.add((d["sku"], d["loc"]))
+            return
+        if fate < cfg.po_cancel_rate + cfg.po_late_rate and not d.get("late"):
+            eta = self.now_s + PO_HOURS * HOUR / 2
+            key = f"{self.tag}:poredate:{d['ref']}"
+            self.inv.redate(d["ref"], self.start + timedelta(seconds=eta), key=key)
+            self.t.po_late += 1
+            self.push(eta, "po", **{**d, "late": True})
+            return
         self.inv.receive(
             d["sku"], d["loc"], d["qty"], ref=d["ref"], key=f"{self.tag}:po:{d['ref']}"
         )

@@ -280,6 +280,17 @@ class Store(ABC):
                 continue
             yield row
 
+    def ref_between(
+        self, lo: str, hi: str, since: int = 0, until: int | None = None
+    ) -> Iterator[Row]:
+        """Rows whose ``ref`` lies in ``[lo, hi)`` by code point (the rows of
+        every reservation of one order are one such range), in sequence
+        order. Stores with an index on ``ref`` override it."""
+        for row in self.read(since, until):
+            r = row[6]
+            if r is not None and lo <= r < hi:
+                yield row
+
     def seq_at(self, ts_us: int) -> int:
         """The last sequence number whose time is at or before ``ts_us``.
         Times are non-decreasing within a store, so this is a boundary."""

@@ -69,6 +69,9 @@ def test_same_seed_same_kpis(tmp_path: Path) -> None:
     assert a["ship_orders"] == 150 and a["bopis_orders"] == 30
     assert set(a["fill_rate"]) == {"web", "app", "marketplace", "pos"}
     assert a["command_errors"] == {}
+    # Order changes and supply trouble play out too (issue 15).
+    assert a["amended"] + a["partial_cancels"] > 0
+    assert {"amend_refused", "po_late", "po_cancelled"} <= set(a)
 
 
 def test_other_seed_other_kpis(tmp_path: Path) -> None:

@@ -150,7 +150,9 @@ def test_capacity_resets_the_next_day_by_the_injected_clock(
 ) -> None:
     inv = make_inventory()
     _capacity_net(inv)  # clock: 2024-01-01 12:00 UTC
-    inv.allocate(Order("o1", lines=[("A", 1)], ship_to=HOME))
+    first = inv.allocate(Order("o1", lines=[("A", 1)], ship_to=HOME)).reservation
+    assert first is not None
+    inv.commit(first.id)  # paid: it keeps its pick (an expired hold would give it back)
     clock.advance(11 * 3600)  # 23:00, same day
     assert lines_of(inv.allocate(Order("o2", lines=[("A", 1)], ship_to=HOME))) == {("A", "s2", 1)}
     clock.advance(3600)  # 00:00 on 2024-01-02

@@ -130,10 +130,38 @@ class Reading:
 
         conds: list[sql.Composable] = [sql.SQL("seq > %s"), sql.SQL("seq <= %s")]
         args: list[Any] = []
-        for name, value in (("sku", sku), ("location", location), ("ref", ref)):
+        for name, value in (("sku", sku), ("location", location)):
             if value is not None:
                 conds.append(sql.SQL("{} = %s").format(sql.Identifier(name)))
                 args.append(value)
+        if ref is not None:  # the ref index is in the "C" collation (see ref_between)
+            conds.append(sql.SQL('ref COLLATE "C" = %s'))
+            args.append(ref)
+        yield from self._select(conds, args, since, until)
+
+    def ref_between(
+        self, lo: str, hi: str, since: int = 0, until: int | None = None
+    ) -> Iterator[Row]:
+        """Rows with ``lo <= ref < hi`` in sequence order. The ``ref`` index
+        is built in the "C" collation, so the range is byte (code point)
+        order whatever the database's collation, and uses the index.
+        O(log n + rows found)."""
+        from psycopg import sql
+
+        conds: list[sql.Composable] = [
+            sql.SQL("seq > %s"),
+            sql.SQL("seq <= %s"),
+            sql.SQL('ref COLLATE "C" >= %s'),
+            sql.SQL('ref COLLATE "C" < %s'),
+        ]
+        yield from self._select(conds, [lo, hi], since, until)
+
+    def _select(
+        self, conds: list[Any], args: list[Any], since: int, until: int | None
+    ) -> Iterator[Row]:
+        """Rows matching ``conds`` (the first two bound the seq), paged by seq."""
+        from psycopg import sql
+
         with self._reading("filter the journal") as conn:
             q = (
                 sql.SQL("SELECT {} FROM {}.journal WHERE {} ORDER BY seq LIMIT %s")

@@ -72,9 +72,12 @@ CREATE TABLE IF NOT EXISTS {s}.journal (
 );
 -- Every index is written by every append: only the two history lookups a
 -- command needs (a SKU's, a reservation's) have one. Times follow seqs,
--- so seq_at() searches the primary key; history by location scans.
+-- so seq_at() searches the primary key; history by location scans. The
+-- ref index is in the "C" collation: an order's reservations are a prefix
+-- range of refs, which only byte order keeps together (history(order=)).
 CREATE INDEX IF NOT EXISTS journal_sku_seq ON {s}.journal (sku, seq);
-CREATE INDEX IF NOT EXISTS journal_ref_seq ON {s}.journal (ref, seq);
+CREATE INDEX IF NOT EXISTS journal_refc_seq ON {s}.journal ((ref COLLATE "C"), seq);
+DROP INDEX IF EXISTS {s}.journal_ref_seq;
 -- Supply rows (purchase orders, transfers sent) by SKU, for promise() on a
 -- worker without a replica: written by those commands only.
 CREATE INDEX IF NOT EXISTS journal_supply ON {s}.journal (sku, seq)

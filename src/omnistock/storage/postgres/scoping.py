@@ -87,7 +87,7 @@ class Scoping:
             return []
         q = sql.SQL(
             "SELECT seq, ts_us, kind, sku, location, qty, ref, channel, key, data"
-            " FROM {}.journal WHERE ref = ANY(%s) ORDER BY seq"
+            ' FROM {}.journal WHERE ref COLLATE "C" = ANY(%s) ORDER BY seq'
         ).format(self._ident())
         with self._reading("read reservation rows") as conn:
             return [tuple(r) for r in conn.execute(q, (list(refs),))]

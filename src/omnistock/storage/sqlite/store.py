@@ -265,6 +265,32 @@ class SQLiteStore(Store):
         ]
         return self._filtered(since, until, conds)
 
+    def ref_between(
+        self, lo: str, hi: str, since: int = 0, until: int | None = None
+    ) -> Iterator[Row]:
+        """Rows with ``lo <= ref < hi`` in sequence order: a range of the
+        ``ref`` index (SQLite compares text as UTF-8 bytes, which is code
+        point order), then the unindexed tail. O(log n + rows found)."""
+        with self._locked("read") as c:
+            head, upto = c.execute(_HEAD_AND_INDEXED).fetchone()
+        head = 0 if head is None else head
+        until = head if until is None else min(until, head)
+        since = max(0, since)
+        if since >= until:
+            return
+        if since < upto:
+            sql = (
+                f"SELECT {_E_COLUMNS} FROM ix_ref i JOIN entries e ON e.seq = i.seq "
+                "WHERE i.v >= ? AND i.v < ? AND i.seq > ? AND i.seq <= ? ORDER BY i.seq LIMIT ?"
+            )
+            yield from self._pages(sql, (lo, hi), since, min(until, upto), ())
+            since = max(since, upto)
+        sql = (
+            f"SELECT {_COLUMNS} FROM entries WHERE seq > ? AND seq <= ? "
+            "AND ref >= ? AND ref < ? ORDER BY seq LIMIT ?"
+        )
+        yield from self._pages(sql, (), since, until, (lo, hi))
+
     def _filtered(
         self, since: int, until: int | None, conds: list[tuple[str, str]]
     ) -> Iterator[Row]:

@@ -1,0 +1,133 @@
+"""Order-change plans: release some lines of a reservation, amend its lines.
+
+Both take a held or committed reservation and journal only what changes:
+``released`` rows for units given back, ``held`` rows for units added
+(with a ``picked`` row for a ship order's new capacity-limited location).
+What the amendment takes is decided in ``fulfilment.amend``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import InvalidInput, InvalidQuantity
+from ..fulfilment.allocate import policy_of
+from ..fulfilment.amend import decide_amend
+from ..fulfilment.results import Allocation
+from ..ledger.grid import Pos
+from ..ledger.holds import OPEN, Hold
+from ..ledger.rows import Kind, make
+from ..ledger.state import LedgerState
+from ..lookup import open_hold, reservation_now, reservation_of
+from ..picks import give_back_rows, pick_rows, used_locations
+from ..planning import Context, Datas, InState, Plan, done
+from ..storage import NewRow
+from ..values import Line, Reservation
+from .reservations import line_rows, reserve_guards
+
+
+def _in_transit_for(st: LedgerState, h: Hold) -> bool:
+    """Whether units are on their way to ``h`` (a BOPIS transfer-in).
+    O(supply items); asked only when a release empties the reservation."""
+    return any(i.res == h.id for i in st.supply.by_id.values())
+
+
+def taken_lines(st: LedgerState, h: Hold, ls: tuple[Line, ...]) -> dict[Pos, int]:
+    """The units of ``h`` that ``ls`` names, line by line: a line's units
+    come off its SKU's positions in the reservation's order (only its
+    location's when pinned). Raises ``InvalidInput`` for a line the
+    reservation does not hold and ``InvalidQuantity`` for more units than
+    it holds. O(lines x reservation lines)."""
+    out: dict[Pos, int] = {}
+    g = st.grid
+    for ln in ls:
+        need = ln.qty
+        found = False
+        for (s, l), q in h.lines.items():
+            if g.skus[s] != ln.sku or (ln.location is not None and g.locs[l] != ln.location):
+                continue
+            found = True
+            take = min(need, q - out.get((s, l), 0))
+            if take > 0:
+                out[(s, l)] = out.get((s, l), 0) + take
+                need -= take
+            if need == 0:
+                break
+        if not found:
+            raise InvalidInput("lines", ln, f"is not held by reservation {h.id!r}")
+        if need:
+            raise InvalidQuantity("lines", ln, f"more than reservation {h.id} holds")
+    return out
+
+
+def release_lines(
+    st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]
+) -> Plan[Reservation]:
+    """Release the units ``ls`` names from a held or committed reservation;
+    the rest stays as it was. Once nothing is left to ship it closes:
+    ``fulfilled`` if some units shipped, else ``released``."""
+    h = open_hold(st, res_id, OPEN, "release")
+    take = taken_lines(st, h, ls)
+    empties = sum(take.values()) == sum(h.lines.values())
+    # "part": the fold closes the reservation once its last line goes;
+    # "resize": it stays open with units still in transit to it.
+    flag = "resize" if empties and _in_transit_for(st, h) else "part"
+    rows, datas = line_rows(st, cx, h, Kind.RELEASED, {flag: 1}, take)
+    g = st.grid
+    left = {g.locs[l] for p, q in h.lines.items() if take.get(p, 0) < q for l in (p[1],)}
+    r, d = give_back_rows(st, cx, h, [g.locs[l] for (_, l) in take if g.locs[l] not in left])
+    return Plan(rows + r, datas + d, reservation_now(h.id), [InState(h.id, OPEN)])
+
+
+def amend(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Plan[Allocation]:
+    """Set a held or committed reservation's open lines to ``ls``: only the
+    change is checked and journaled (see ``fulfilment.amend`` for where
+    added units go). The result is an ``Allocation`` whose trace is the
+    policy's when it placed unpinned units."""
+    h = open_hold(st, res_id, OPEN, "amend")
+    ch = st.channels.get(h.channel) if h.channel is not None else None
+    pol = policy_of(st)
+    a = decide_amend(st, cx.now, h, ls, pol, ch)
+    oid = h.order_id or h.id
+    if not a.give and not a.take:
+        res = reservation_of(st, h)
+        return Plan([], [], done(Allocation(oid, "allocated", res, res.lines, a.trace)))
+    g = st.grid
+    rows: list[NewRow] = []
+    datas: Datas = []
+    if a.give:  # (line_rows given nothing writes every line)
+        rows, datas = line_rows(st, cx, h, Kind.RELEASED, {"resize": 1}, a.give)
+    data: dict[str, Any] = {"order": h.order_id}
+    text = json.dumps(data)
+    for (s, l), q in a.take.items():
+        rows.append(
+            make(
+                Kind.HELD,
+                cx.ts,
+                sku=g.skus[s],
+                location=g.locs[l],
+                qty=q,
+                ref=h.id,
+                channel=h.channel,
+                key=cx.key,
+                data=text,
+            )
+        )
+        datas.append(data)
+    if h.pickup is None:  # a ship order picks once a day per location it uses
+        left = {g.locs[l] for (s, l), q in h.lines.items() if a.give.get((s, l), 0) < q}
+        left |= {g.locs[l] for (_, l) in a.take}
+        gone = [g.locs[l] for (_, l) in h.lines if g.locs[l] not in left]
+        r, d = give_back_rows(st, cx, h, gone)
+        r2, d2 = pick_rows(st, cx, "ship", a.take, h.id, used_locations(st, h))
+        rows += r + r2
+        datas += d + d2
+    rid, trace = h.id, a.trace
+
+    def result(s: LedgerState) -> Allocation:
+        res = reservation_of(s, s.holds.need_peek(rid))
+        return Allocation(oid, "allocated", res, res.lines, trace)
+
+    guards = [InState(h.id, OPEN), *reserve_guards(st, h.channel, a.take)]
+    return Plan(rows, datas, result, guards)
