@@ -8,16 +8,13 @@ What the amendment takes is decided in ``fulfilment.amend``.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from ..errors import InvalidInput, InvalidQuantity
 from ..fulfilment.allocate import policy_of
 from ..fulfilment.amend import decide_amend
 from ..fulfilment.results import Allocation
 from ..ledger.grid import Pos
 from ..ledger.holds import OPEN, Hold
-from ..ledger.rows import Kind, make
+from ..ledger.rows import Kind
 from ..ledger.state import LedgerState
 from ..lookup import open_hold, reservation_now, reservation_of
 from ..picks import give_back_rows, pick_rows, used_locations
@@ -98,23 +95,10 @@ def amend(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Pl
     datas: Datas = []
     if a.give:  # (line_rows given nothing writes every line)
         rows, datas = line_rows(st, cx, h, Kind.RELEASED, {"resize": 1}, a.give)
-    data: dict[str, Any] = {"order": h.order_id}
-    text = json.dumps(data)
-    for (s, l), q in a.take.items():
-        rows.append(
-            make(
-                Kind.HELD,
-                cx.ts,
-                sku=g.skus[s],
-                location=g.locs[l],
-                qty=q,
-                ref=h.id,
-                channel=h.channel,
-                key=cx.key,
-                data=text,
-            )
-        )
-        datas.append(data)
+    if a.take:
+        r, d = line_rows(st, cx, h, Kind.HELD, {"order": h.order_id}, a.take)
+        rows += r
+        datas += d
     if h.pickup is None:  # a ship order picks once a day per location it uses
         left = {g.locs[l] for (s, l), q in h.lines.items() if a.give.get((s, l), 0) < q}
         left |= {g.locs[l] for (_, l) in a.take}

@@ -11,15 +11,14 @@ journals the new ETA as ``redated``. Both refuse a PO that is not open
 
 from __future__ import annotations
 
-import json
-
 from .._validate import check_id
 from ..errors import InvalidInput, UnknownSupply
-from ..ledger.rows import Kind, make
+from ..ledger.rows import Kind
 from ..ledger.state import LedgerState
 from ..ledger.supply import Incoming
 from ..planning import Context, Plan
 from ..values import Applied
+from .transfers import item_row
 
 
 def open_po(st: LedgerState, ref: str, action: str, field: str = "po_id") -> Incoming:
@@ -51,16 +50,7 @@ def cancel_expected(st: LedgerState, cx: Context, po_id: str) -> Plan[Applied]:
     """The units still expected on PO line ``po_id`` will not come: they
     leave ``promise()``. Units already received stay."""
     item = open_po(st, po_id, "cancel_expected")
-    g = st.grid
-    row = make(
-        Kind.EXPECTED_CANCELLED,
-        cx.ts,
-        sku=g.skus[item.sku],
-        location=g.locs[item.loc],
-        qty=item.qty,
-        ref=po_id,
-        key=cx.key,
-    )
+    row = item_row(st, cx, Kind.EXPECTED_CANCELLED, item)
     return Plan([row], [None], lambda s: Applied(s.head))
 
 
@@ -68,16 +58,6 @@ def redate(st: LedgerState, cx: Context, po_id: str, eta_us: int) -> Plan[Applie
     """PO line ``po_id`` is now due at ``eta_us``: ``promise()`` dates its
     units by it (and promises it again if it was overdue)."""
     item = open_po(st, po_id, "redate")
-    g = st.grid
     data = {"eta": eta_us, "was": item.eta_us}
-    row = make(
-        Kind.REDATED,
-        cx.ts,
-        sku=g.skus[item.sku],
-        location=g.locs[item.loc],
-        qty=item.qty,
-        ref=po_id,
-        key=cx.key,
-        data=json.dumps(data),
-    )
+    row = item_row(st, cx, Kind.REDATED, item, data=data)
     return Plan([row], [data], lambda s: Applied(s.head))

@@ -15,8 +15,10 @@ from ..fulfilment.bopis import lead_time_us
 from ..ledger.holds import OPEN
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
+from ..ledger.supply import Incoming
 from ..lookup import check_bounds, known_pos, loc_col, sku_row
 from ..planning import Context, Plan, WithinFree, done
+from ..storage import NewRow
 from ..values import Applied, Transfer
 
 
@@ -75,18 +77,7 @@ def receive_transfer(
     # Units arrive (reserved for the order they are earmarked for); leaving
     # the source took them from its ATP, which no bound needs checked.
     check_bounds(st, (item.sku, item.loc), "qty", q, holdable=q, reserved=q if data else 0)
-    g = st.grid
-    text = json.dumps(data) if data else None
-    row = make(
-        Kind.TRANSFER_IN,
-        cx.ts,
-        sku=g.skus[item.sku],
-        location=g.locs[item.loc],
-        qty=q,
-        ref=transfer_id,
-        key=cx.key,
-        data=text,
-    )
+    row = item_row(st, cx, Kind.TRANSFER_IN, item, q, data)
     return Plan([row], [data or None], lambda s: Applied(s.head))
 
 
@@ -109,16 +100,7 @@ def close_transfer(
     data: dict[str, Any] = {"from": None if item.src is None else g.locs[item.src]}
     if item.res is not None:
         data["res"] = item.res
-    row = make(
-        Kind.TRANSFER_LOST,
-        cx.ts,
-        sku=g.skus[item.sku],
-        location=g.locs[item.loc],
-        qty=item.qty,
-        ref=transfer_id,
-        key=cx.key,
-        data=json.dumps(data),
-    )
+    row = item_row(st, cx, Kind.TRANSFER_LOST, item, data=data)
     lost.clear()
     lost.update(res=item.res, sku=item.sku, loc=item.loc, qty=item.qty, tid=transfer_id)
     return Plan([row], [data], lambda s: Applied(s.head))
@@ -141,3 +123,23 @@ def in_transit(st: LedgerState) -> list[Transfer]:
         if i.kind == "transfer"
     ]
     return sorted(out, key=lambda t: (t.eta, t.id))
+
+
+def item_row(
+    st: LedgerState,
+    cx: Context,
+    kind: Kind,
+    item: Incoming,
+    qty: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> NewRow:
+    """One ``kind`` row about supply item ``item`` (a purchase order line
+    or a transfer): at its SKU and location, ``qty`` units (all it has
+    left by default), its id as the ref."""
+    g = st.grid
+    q = item.qty if qty is None else qty
+    text = json.dumps(data) if data else None
+    return make(
+        kind, cx.ts, sku=g.skus[item.sku], location=g.locs[item.loc], qty=q, ref=item.id,
+        key=cx.key, data=text,
+    )  # fmt: skip
