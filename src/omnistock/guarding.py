@@ -45,6 +45,7 @@ def conditions(
     change: Change,
     guards: Iterable[Guard],
     held_at: dict[tuple[str, str], int],
+    planned: int = 0,
 ) -> Conditions:
     """The conditions of a group of commands: ``change`` is what their rows
     did (against the savepoint before the first), ``guards`` what their
@@ -54,6 +55,7 @@ def conditions(
     row of the group adding stock does not excuse an earlier hold), and
     every usage that grows against its limit, whether or not a plan said
     so (a follow-up such as a re-sourcing states no guards of its own).
+    ``planned``: the seq the first row was planned at (``Conditions``).
     O(touched + guards)."""
     free: set[tuple[str, str]] = set()
     seen: dict[tuple[str, str], tuple[int, int, int, int]] = {}
@@ -88,6 +90,7 @@ def conditions(
         reservations=tuple((k, *change.reservations[k]) for k in sorted(change.reservations)),
         usage=tuple(usage),
         network=change.network,
+        planned=planned,
     )
 
 

@@ -89,9 +89,8 @@ class Tailing:
         r = self.runner
         st = r.state
         rows = [row for c in commits for row in c.rows]
-        cond = attrs.evolve(
-            conditions(st, Change(sp, st, rows), self.guards, self.held_at), planned=sp.head + 1
-        )
+        change = Change(sp, st, rows)
+        cond = conditions(st, change, self.guards, self.held_at, planned=sp.head + 1)
         sc = r.scoped
         if sc is not None and not sc.replica:
             self.minted = [x[0] for x in cond.reservations if x[1] is None]
