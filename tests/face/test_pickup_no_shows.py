@@ -250,6 +250,30 @@ def test_the_window_restarts_when_the_last_transfer_arrives(
     assert inv.check().ok
 
 
+def test_a_pickup_paid_with_every_unit_in_transit_is_committed(
+    make_inventory: MakeInv, clock: Clock, store_url: str
+) -> None:
+    """Nothing at the store yet: the commit is one row naming the
+    reservation (it used to write nothing and leave the order held)."""
+    inv = make_inventory(store_url)
+    network(inv)
+    inv.set_policy(Policy(transfer_hours=5, pickup_window_hours=10, pickup_grace_hours=1))
+    inv.receive("A", "s2", 4)
+    a = inv.allocate(pickup("p1", 2), ttl=600)
+    assert a.reservation is not None and a.reservation.lines == ()
+    res = inv.commit(a.reservation.id, key="pay")
+    assert (res.state, res.expires_at) == ("committed", None)
+    (row,) = inv.history(kind="committed")
+    assert (row.ref, row.sku, row.location, row.qty) == (a.reservation.id, None, None, 0)
+    clock.advance(5 * 3600)
+    inv.receive_transfer(a.transfers[0].id)
+    assert inv.reservation(a.reservation.id).expires_at == T0 + timedelta(hours=16)
+    clock.advance(11 * 3600)
+    assert inv.reservation(a.reservation.id).state == "released"
+    assert inv.available("A", "s1") == 2
+    assert inv.check().ok
+
+
 def test_a_no_show_with_every_unit_in_transit_closes_and_they_arrive_free(
     make_inventory: MakeInv, clock: Clock
 ) -> None:

@@ -243,7 +243,13 @@ def commit(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:
     if h.state == COMMITTED:
         return Plan([], [], done(reservation_of(st, h)))
     due = paid_pickup_due(st, cx, h)
-    return _on_lines(st, cx, h, Kind.COMMITTED, None if due is None else {"exp": due})
+    data = None if due is None else {"exp": due}
+    plan = _on_lines(st, cx, h, Kind.COMMITTED, data)
+    if not plan.rows:  # every unit still in transit: one row names the reservation
+        text = None if data is None else json.dumps(data)
+        plan.rows = [make(Kind.COMMITTED, cx.ts, ref=h.id, channel=h.channel, key=cx.key, data=text)]
+        plan.datas = [data]
+    return plan
 
 
 def paid_pickup_due(st: LedgerState, cx: Context, h: Hold) -> int | None:
