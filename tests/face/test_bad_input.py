@@ -18,7 +18,6 @@ import pytest
 
 from conftest import World
 from omnistock import Channel, Inventory, Line, Location, Order, Point, errors
-from omnistock.fulfilment import Policy
 from omnistock.errors import (
     IdempotencyConflict,
     InsufficientStock,
@@ -31,6 +30,7 @@ from omnistock.errors import (
     UnknownReservation,
     UnknownSku,
 )
+from omnistock.fulfilment import Policy
 
 NAN = math.nan
 INF = math.inf
@@ -666,7 +666,7 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
     ),
     (
         "policy-pickup-grace-str",
-        lambda w, t: w.inv.set_policy(Policy.from_toml("pickup_grace_hours = \"24h\"")),
+        lambda w, t: w.inv.set_policy(Policy.from_toml('pickup_grace_hours = "24h"')),
         InvalidInput,
         "pickup_grace_hours='24h'",
     ),

@@ -298,7 +298,9 @@ def test_a_no_show_with_every_unit_in_transit_closes_and_they_arrive_free(
     assert inv.check().ok
 
 
-def test_no_shows_survive_a_reopen_and_snapshot(make_inventory: MakeInv, clock: Clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_no_shows_survive_a_reopen_and_snapshot(
+    make_inventory: MakeInv, clock: Clock, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'n.db'}"
     inv = make_inventory(url)
     network(inv)

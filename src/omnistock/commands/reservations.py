@@ -15,7 +15,6 @@ from typing import Any
 from .. import codec
 from .._validate import MAX_QTY
 from ..command import Command
-from ..fulfilment.allocate import policy_of
 from ..errors import (
     CommandFailed,
     IdempotencyConflict,
@@ -25,6 +24,7 @@ from ..errors import (
     InvalidTransition,
     OmnistockError,
 )
+from ..fulfilment.allocate import policy_of
 from ..ledger.grid import Pos
 from ..ledger.holds import COMMITTED, HELD, OPEN, Hold
 from ..ledger.rows import Kind, make
@@ -247,7 +247,9 @@ def commit(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:
     plan = _on_lines(st, cx, h, Kind.COMMITTED, data)
     if not plan.rows:  # every unit still in transit: one row names the reservation
         text = None if data is None else json.dumps(data)
-        plan.rows = [make(Kind.COMMITTED, cx.ts, ref=h.id, channel=h.channel, key=cx.key, data=text)]
+        plan.rows = [
+            make(Kind.COMMITTED, cx.ts, ref=h.id, channel=h.channel, key=cx.key, data=text)
+        ]
         plan.datas = [data]
     return plan
 

@@ -218,18 +218,22 @@ def _transfer_hours(v: float) -> float:
     return _bounded("transfer_hours", v, MAX_HOURS)
 
 
-def _hours(field: str) -> Any:
-    """A converter: hours in ``[0, MAX_HOURS]``; a ``timedelta`` is taken
-    as its hours (a negative one is refused, naming the timedelta)."""
+def _hours(field: str, v: Any) -> float:
+    """Hours in ``[0, MAX_HOURS]``; a ``timedelta`` is taken as its hours (a
+    negative one is refused, naming the timedelta)."""
+    if isinstance(v, timedelta):
+        if v < timedelta(0) or v > timedelta(hours=MAX_HOURS):
+            raise InvalidInput(field, v, f"must be from 0 to {MAX_HOURS:g} hours")
+        return v / timedelta(hours=1)
+    return _bounded(field, v, MAX_HOURS)
 
-    def convert(v: Any) -> float:
-        if isinstance(v, timedelta):
-            if v < timedelta(0) or v > timedelta(hours=MAX_HOURS):
-                raise InvalidInput(field, v, f"must be from 0 to {MAX_HOURS:g} hours")
-            return v / timedelta(hours=1)
-        return _bounded(field, v, MAX_HOURS)
 
-    return convert
+def _pickup_window(v: float | timedelta) -> float:
+    return _hours("pickup_window_hours", v)
+
+
+def _pickup_grace(v: float | timedelta) -> float:
+    return _hours("pickup_grace_hours", v)
 
 
 def _keep_paid(v: bool) -> bool:
@@ -276,10 +280,8 @@ class Policy:
     # (capability, channel, excluded); None: every location.
     candidates: int | None = attrs.field(default=None, converter=_candidates)
     # Paid pickups: collected within window + grace of payment, or released.
-    pickup_window_hours: float = attrs.field(
-        default=168.0, converter=_hours("pickup_window_hours")
-    )
-    pickup_grace_hours: float = attrs.field(default=24.0, converter=_hours("pickup_grace_hours"))
+    pickup_window_hours: float = attrs.field(default=168.0, converter=_pickup_window)
+    pickup_grace_hours: float = attrs.field(default=24.0, converter=_pickup_grace)
     keep_paid_pickups: bool = attrs.field(default=False, converter=_keep_paid)
 
     @property

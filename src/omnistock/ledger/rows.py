@@ -208,7 +208,7 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.TRANSFER_IN: KindInfo(
         "supply",
         'sku, destination location, qty; data {"res"?, "exp"?} ("exp": the paid pickup'
-        " \"res\" is now due later)",
+        ' "res" is now due later)',
         res_in_data=True,
     ),
     Kind.TRANSFER_LOST: KindInfo(

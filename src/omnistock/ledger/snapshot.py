@@ -157,7 +157,7 @@ def _hold_rec(h: Hold) -> list[Any]:
     # Where it picked (daily capacity) is appended only when it did, and
     # how many transfers it had only when it had some: a record without
     # them is written as it was before they were kept.
-    picked = [sorted([loc, day] for loc, day in h.picked.items())] if h.picked else []
+    picked: list[Any] = [sorted([loc, day] for loc, day in h.picked.items())] if h.picked else []
     if h.transfers:
         picked = [picked[0] if picked else [], h.transfers]
     return [

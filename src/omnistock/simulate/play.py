@@ -75,8 +75,10 @@ class Play:
         for ch in self.net.channels:
             inv.add_channel(ch)
         # Paid pickups: the run's window and grace (no-shows released by the clock).
-        window = {"pickup_window_hours": cfg.pickup_hours}
-        inv.set_policy(attrs.evolve(policy, pickup_grace_hours=cfg.pickup_grace_hours, **window))
+        grace = cfg.pickup_grace_hours
+        inv.set_policy(
+            attrs.evolve(policy, pickup_window_hours=cfg.pickup_hours, pickup_grace_hours=grace)
+        )
         rng = random.Random(cfg.seed + 2)
         units = 1.7  # mean units per order or basket
         store_daily = (cfg.pos_sales + cfg.bopis_orders) * units / max(1, cfg.stores)
