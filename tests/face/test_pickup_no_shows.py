@@ -344,3 +344,12 @@ def test_receive_transfer_of_an_unknown_id_is_unknown_supply(make_inventory: Mak
     with pytest.raises(UnknownSupply, match="transfer_id='nope'"):
         inv.receive_transfer("nope")
     assert inv.digest() == before
+
+
+def test_the_pickup_settings_round_trip_and_take_a_timedelta() -> None:
+    pol = Policy(pickup_window_hours=timedelta(days=2), pickup_grace_hours=0.5)
+    assert (pol.pickup_window_hours, pol.pickup_grace_hours) == (48.0, 0.5)
+    assert pol.paid_pickup_us == timedelta(hours=48.5) // timedelta(microseconds=1)
+    assert Policy.from_toml(pol.to_toml()) == pol == Policy.from_dict(pol.to_dict())
+    assert Policy(keep_paid_pickups=True).paid_pickup_us is None
+    assert Policy().paid_pickup_us == WEEK_AND_DAY // timedelta(microseconds=1)
