@@ -58,6 +58,8 @@ def test_a_paid_pickup_is_released_after_window_and_grace(
     assert kinds == [("held", "A", "s1", 3), ("committed", "A", "s1", 3), ("no-show", "A", "s1", 3)]
     with pytest.raises(InvalidTransition):
         inv.collect(rid)
+    fed = [(e.kind, e.ref, e.qty) for e in inv.feed("erp") if e.ref == rid]
+    assert fed == [("held", rid, 3), ("committed", rid, 3), ("no-show", rid, 3)]
     assert inv.check().ok
 
 
