@@ -93,12 +93,11 @@ class _Source(NamedTuple):
     what: What
     due: Callable[[LedgerState], Iterator[tuple[int, str]]]
     """Every ``(expires_us, ref)`` of this kind, in expiry order."""
-    rows: Callable[[LedgerState, int, str], tuple[list[NewRow], str | None, What]]
-    """The rows expiring one ref at journal time ``ts``, its channel, and
-    what it was."""
+    rows: Callable[[LedgerState, int, str], tuple[list[NewRow], str | None]]
+    """The rows expiring one ref at journal time ``ts``, and its channel."""
 
 
-def _hold_rows(st: LedgerState, ts: int, rid: str) -> tuple[list[NewRow], str | None, What]:
+def _hold_rows(st: LedgerState, ts: int, rid: str) -> tuple[list[NewRow], str | None]:
     """One ``expired`` row per line (a paid pickup: one ``no-show`` row per
     line); a reservation's picks taken today go back to its locations'
     daily capacity (``picks``)."""
@@ -116,10 +115,10 @@ def _hold_rows(st: LedgerState, ts: int, rid: str) -> tuple[list[NewRow], str | 
         )
     if h.picked:
         rows += give_back(st, ts, ts, None, h, [g.locs[l] for (_, l) in h.lines])
-    return rows, h.channel, "no-show" if paid else "hold"
+    return rows, h.channel
 
 
-def _batch_rows(st: LedgerState, ts: int, token: str) -> tuple[list[NewRow], str | None, What]:
+def _batch_rows(st: LedgerState, ts: int, token: str) -> tuple[list[NewRow], str | None]:
     g, b = st.grid, st.holds.batches[token]
     m = b.live_lines()
     names = [g.skus[i] for i in np.unique(b.s[m]).tolist()]
@@ -138,13 +137,22 @@ def _batch_rows(st: LedgerState, ts: int, token: str) -> tuple[list[NewRow], str
         channel=b.channel,
         data=text,
     )
-    return [row], b.channel, "batch"
+    return [row], b.channel
 
 
 _SOURCES: tuple[_Source, ...] = (
     _Source("hold", lambda st: iter(st.holds.expiry), _hold_rows),
     _Source("batch", lambda st: iter(st.holds.batch_expiry), _batch_rows),
 )
+
+
+def _what(st: LedgerState, k: int, ref: str) -> What:
+    """What source ``k``'s ``ref`` is: the holds' index also keeps the paid
+    pickups due (committed, released as no-shows)."""
+    what = _SOURCES[k].what
+    if what == "hold" and st.holds.by_id[ref].state == COMMITTED:
+        return "no-show"
+    return what
 
 
 def next_due(st: LedgerState) -> int | None:
@@ -169,7 +177,8 @@ def plan_expiry(st: LedgerState, cx: Context, limit: int | None = None) -> Plan[
     rows: list[NewRow] = []
     done: list[tuple[int, What, str, str | None]] = []
     for exp, k, ref in taken:
-        new, channel, what = _SOURCES[k].rows(st, cx.ts, ref)
+        what = _what(st, k, ref)
+        new, channel = _SOURCES[k].rows(st, cx.ts, ref)
         rows.extend(new)
         done.append((exp, what, ref, channel))
 
