@@ -5,7 +5,10 @@ query) once something is due, so correctness never waits for a cron job.
 ``inv.sweep()`` runs the same plan, bounded, for deployments that want the
 journal (and so the feed) to show expiries promptly. Each reservation's
 expiry is journaled once, as ``expired`` rows (one per line) or one
-``expired-batch`` row per held batch.
+``expired-batch`` row per held batch. A paid pickup (a committed pickup
+order with a due time, see ``Policy.pickup_window_hours``) sits in the same
+index as the holds: when its due time passes it is released as a no-show,
+journaled as ``no-show`` rows (one per line), its units back in stock.
 
 The seam for other things that expire (pickup windows, lots; other issues
 add them): each is one more *source* in ``_SOURCES``: an iterator of
@@ -28,6 +31,7 @@ import numpy as np
 
 from ._validate import from_micros
 from .ledger import heldbatches
+from .ledger.holds import COMMITTED
 from .ledger.rows import Kind, make
 from .ledger.state import LedgerState
 from .picks import give_back
@@ -36,13 +40,14 @@ from .storage import NewRow
 
 __all__ = ["Expiry", "Swept", "plan_expiry"]
 
-What = Literal["hold", "batch"]
+What = Literal["hold", "batch", "no-show"]
 
 
 @attrs.frozen
 class Expiry:
     """One thing a sweep expired: a held reservation (``hold``, ``ref`` its
-    id) or a held batch (``batch``, ``ref`` its token), due at ``due_at``."""
+    id), a held batch (``batch``, ``ref`` its token) or a paid pickup not
+    collected (``no-show``, ``ref`` its reservation id), due at ``due_at``."""
 
     what: What
     ref: str
@@ -74,6 +79,11 @@ class Swept:
         return tuple(e.ref for e in self.expired if e.what == "hold")
 
     @property
+    def no_shows(self) -> tuple[str, ...]:
+        """Ids of the paid pickups released as no-shows."""
+        return tuple(e.ref for e in self.expired if e.what == "no-show")
+
+    @property
     def batches(self) -> tuple[str, ...]:
         """Tokens of the held batches expired."""
         return tuple(e.ref for e in self.expired if e.what == "batch")
@@ -88,21 +98,21 @@ class _Source(NamedTuple):
 
 
 def _hold_rows(st: LedgerState, ts: int, rid: str) -> tuple[list[NewRow], str | None]:
-    """One ``expired`` row per line; a ship order's picks taken today go
-    back to its locations' daily capacity (``picks``)."""
+    """One ``expired`` row per line (a paid pickup: one ``no-show`` row per
+    line); a reservation's picks taken today go back to its locations'
+    daily capacity (``picks``)."""
     g, h = st.grid, st.holds.by_id[rid]
+    paid = h.state == COMMITTED
+    kind = Kind.NO_SHOW if paid else Kind.EXPIRED
     rows = [
-        make(
-            Kind.EXPIRED,
-            ts,
-            sku=g.skus[s],
-            location=g.locs[l],
-            qty=q,
-            ref=rid,
-            channel=h.channel,
-        )
+        make(kind, ts, sku=g.skus[s], location=g.locs[l], qty=q, ref=rid, channel=h.channel)
         for (s, l), q in h.lines.items()
     ]
+    if paid and not rows:  # every unit still in transit: one row closes it
+        coming = next(i for i in st.supply.by_id.values() if i.res == rid)
+        rows.append(
+            make(kind, ts, sku=g.skus[coming.sku], location=h.pickup, ref=rid, channel=h.channel)
+        )
     if h.picked:
         rows += give_back(st, ts, ts, None, h, [g.locs[l] for (_, l) in h.lines])
     return rows, h.channel
@@ -136,6 +146,15 @@ _SOURCES: tuple[_Source, ...] = (
 )
 
 
+def _what(st: LedgerState, k: int, ref: str) -> What:
+    """What source ``k``'s ``ref`` is: the holds' index also keeps the paid
+    pickups due (committed, released as no-shows)."""
+    what = _SOURCES[k].what
+    if what == "hold" and st.holds.by_id[ref].state == COMMITTED:
+        return "no-show"
+    return what
+
+
 def next_due(st: LedgerState) -> int | None:
     """The earliest expiry of anything that expires, or None. O(sources)."""
     return st.holds.first_expiry()
@@ -156,17 +175,17 @@ def plan_expiry(st: LedgerState, cx: Context, limit: int | None = None) -> Plan[
     # Taken whole before any row is made: the rows' fold edits the indexes.
     taken = list(due if limit is None else islice(due, limit))
     rows: list[NewRow] = []
-    done: list[tuple[int, int, str, str | None]] = []
+    done: list[tuple[int, What, str, str | None]] = []
     for exp, k, ref in taken:
+        what = _what(st, k, ref)
         new, channel = _SOURCES[k].rows(st, cx.ts, ref)
         rows.extend(new)
-        done.append((exp, k, ref, channel))
+        done.append((exp, what, ref, channel))
 
     def result(after: LedgerState) -> Swept:
         nxt = next_due(after)
         expired = tuple(
-            Expiry(_SOURCES[k].what, ref, channel, from_micros(exp))
-            for exp, k, ref, channel in done
+            Expiry(what, ref, channel, from_micros(exp)) for exp, what, ref, channel in done
         )
         return Swept(expired, nxt is not None and nxt <= now, from_micros(now))
 

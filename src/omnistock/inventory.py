@@ -113,9 +113,10 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         return self._runner.caught_up(lambda st: st.head)
 
     def sweep(self, limit: int = 1000) -> Swept:
-        """Journal the expiries due now (held reservations and held batches,
-        the oldest due first), at most ``limit`` of them in one commit, with
-        the low-stock crossings due (``set_threshold``);
+        """Journal the expiries due now (held reservations, held batches and
+        paid pickups not collected: no-shows; the oldest due first), at
+        most ``limit`` of them in one commit, with the low-stock crossings
+        due (``set_threshold``);
         ``Swept.more`` says whether more are due (call again). Expiry is
         lazy anyway, so correctness never depends on this: it brings
         expiries to the journal, and so to the feed, without waiting for

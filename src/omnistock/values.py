@@ -386,7 +386,8 @@ class Reservation:
 
     ``state`` is one of held, committed, fulfilled, expired, released.
     ``lines`` hold what is still reserved; ``shipped`` what has left.
-    ``expires_at`` is set while held.
+    ``expires_at`` is set while held, and for a paid pickup order: when it
+    is released as a no-show unless collected.
     """
 
     id: str

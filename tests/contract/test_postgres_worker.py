@@ -298,3 +298,28 @@ def test_a_backlog_of_due_holds_never_hides_free_units(
     writer = opened(replica=False)
     assert writer.hold(Order("big", lines=[Line("A", 5, "s1")]), ttl=30).state == "held"
     assert admin.check().ok
+
+
+def test_a_due_paid_pickup_is_never_missed_by_a_worker(
+    admin: Inventory, opened: Open, clock: Clock, url: str
+) -> None:
+    """A paid pickup past its due time holds units in the counters until its
+    no-show is journaled. The worker reads it among the holds due, cannot
+    plan a click & collect order on counters, and so loads the replica:
+    its answers are the replica's, never the stale counters'."""
+    from omnistock.fulfilment import Policy
+
+    admin.set_policy(Policy(pickup_window_hours=1, pickup_grace_hours=0))
+    a = admin.allocate(Order("p1", method="pickup", pickup_at="s1", lines=[("A", 4)]))
+    assert a.reservation is not None
+    admin.commit(a.reservation.id)
+    w = opened(replica=False)
+    assert w.available("A", "s1") == 1 and _scoped(w)
+    clock.advance(3600)
+    assert w.available("A", "s1") == 5  # the no-show is applied first
+    assert not _scoped(w)  # it fell back to the replica to know it
+    assert w.hold(Order("next", lines=[Line("A", 5, "s1")]), ttl=30).state == "held"
+    no_shows = [(r[6], r[5]) for r in _rows(url) if r[2] == "no-show"]
+    assert no_shows == [(a.reservation.id, 4)]
+    assert admin.reservation(a.reservation.id).state == "released"
+    assert admin.check().ok

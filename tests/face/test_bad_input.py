@@ -30,6 +30,7 @@ from omnistock.errors import (
     UnknownReservation,
     UnknownSku,
 )
+from omnistock.fulfilment import Policy
 
 NAN = math.nan
 INF = math.inf
@@ -644,6 +645,55 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
     ("line-qty-nan", lambda w, t: Line("A", NAN), InvalidQuantity, "qty=nan"),
     ("line-sku-none", lambda w, t: Line(None, 1), InvalidInput, "sku=None"),
     ("line-triple-too-long", lambda w, t: Line.of(("A", 1, "s1", 4)), InvalidInput, "lines="),
+    # -- paid pickups (no-shows) and transfers --------------------------------------
+    (
+        "policy-pickup-window-negative",
+        lambda w, t: w.inv.set_policy(Policy(pickup_window_hours=-1)),
+        InvalidInput,
+        "pickup_window_hours=-1",
+    ),
+    (
+        "policy-pickup-window-nan",
+        lambda w, t: w.inv.set_policy(Policy.from_dict({"pickup_window_hours": NAN})),
+        InvalidInput,
+        "pickup_window_hours=nan",
+    ),
+    (
+        "policy-pickup-grace-negative-timedelta",
+        lambda w, t: w.inv.set_policy(Policy(pickup_grace_hours=timedelta(hours=-2))),
+        InvalidInput,
+        "pickup_grace_hours=datetime.timedelta",
+    ),
+    (
+        "policy-pickup-grace-str",
+        lambda w, t: w.inv.set_policy(Policy.from_toml('pickup_grace_hours = "24h"')),
+        InvalidInput,
+        "pickup_grace_hours='24h'",
+    ),
+    (
+        "policy-pickup-window-past-a-year",
+        lambda w, t: w.inv.set_policy(Policy(pickup_window_hours=9000)),
+        InvalidInput,
+        "pickup_window_hours=9000",
+    ),
+    (
+        "policy-keep-paid-pickups-str",
+        lambda w, t: w.inv.set_policy(Policy.from_dict({"keep_paid_pickups": "yes"})),
+        InvalidInput,
+        "keep_paid_pickups='yes'",
+    ),
+    (
+        "receive-transfer-unknown",
+        lambda w, t: w.inv.receive_transfer("T-none"),
+        errors.UnknownSupply,
+        "transfer_id='T-none'",
+    ),
+    (
+        "receive-transfer-closed",
+        lambda w, t: w.inv.receive_transfer(w.closed_transfer),
+        errors.UnknownSupply,
+        "transfer_id=",
+    ),
 ]
 
 

@@ -48,6 +48,8 @@ HELD, COMMITTED, FULFILLED, EXPIRED, RELEASED = (
     "released",
 )
 OPEN = (HELD, COMMITTED)
+PAID_PICKUP = timedelta(days=7, hours=24)
+"""The default policy's pickup window plus grace: a paid pickup's due time."""
 
 Pos = tuple[str, str]  # (sku, location)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -109,6 +111,8 @@ class Res:
     # The bulk hold's token while the reservation is still kept in its block
     # (the ledger detaches it the first time a command journals a row for it).
     block: str | None = None
+    # A pickup order's store: paid, it is released as a no-show when due.
+    pickup: str | None = None
 
     def result(self) -> tuple[Any, ...]:
         """The reservation as the test normalises a real ``Reservation``."""
@@ -147,6 +151,7 @@ class Model:
         self.by_pos: dict[Pos, list[str]] = {}  # open reservations, oldest first
         self.head = len(locations)  # one location-added row each
         self.expired_rows = 0
+        self.no_show_rows = 0
         self.trace: list[str] = []
         self.marks: dict[tuple[str, str | None], int] = {}
         self.alerted: set[tuple[str, str | None]] = set()
@@ -167,14 +172,20 @@ class Model:
 
     # -- expiry ------------------------------------------------------------
     def expire(self, now: datetime) -> list[str]:
+        """Holds due expire; paid pickups due are released as no-shows (one
+        ``no-show`` row per line), all in due order."""
         due = sorted(
             (r.expires_at, r.id)
             for r in self.res.values()
-            if r.state == HELD and r.expires_at is not None and r.expires_at <= now
+            if r.state in OPEN and r.expires_at is not None and r.expires_at <= now
         )
         blocks = {self.res[rid].block for _, rid in due} - {None}
         for _, rid in due:
             r = self.res[rid]
+            if r.state == COMMITTED:  # a paid pickup not collected
+                self.no_show_rows += len(r.lines)
+                self._close(r, RELEASED)
+                continue
             self.expired_rows += len(r.lines)
             self._close(r, EXPIRED)
         self.head += len(blocks)  # one expired-batch row per block
@@ -379,7 +390,12 @@ class Model:
     # -- reservations --------------------------------------------------------
     @traced
     def hold(
-        self, order_id: str, lines: list[tuple[str, int, str]], now: datetime, ttl: timedelta
+        self,
+        order_id: str,
+        lines: list[tuple[str, int, str]],
+        now: datetime,
+        ttl: timedelta,
+        pickup: str | None = None,
     ) -> tuple[Any, ...]:
         """All-or-nothing: every aggregated (sku, location) quantity must fit
         in that position's ATP. The order id is a natural key: an open
@@ -408,6 +424,7 @@ class Model:
         while f"{order_id}#{n}" in self.res:
             n += 1
         r = Res(f"{order_id}#{n}", order_id, HELD, dict(want), now + ttl, (len(self.res), 0))
+        r.pickup = pickup
         self.res[r.id] = r
         self.per_order[order_id] = self.per_order.get(order_id, 0) + 1
         for p, q in want.items():
@@ -483,10 +500,13 @@ class Model:
         return tuple(status)
 
     @traced
-    def commit(self, rid: str) -> tuple[Any, ...]:
+    def commit(self, rid: str, now: datetime | None = None) -> tuple[Any, ...]:
+        """A pickup order paid at ``now`` is due for collection by now + the
+        default pickup window and grace (``PAID_PICKUP``)."""
         r = self._open(rid, OPEN)
         if r.state == HELD:
-            r.state, r.expires_at = COMMITTED, None
+            paid = r.pickup is not None and now is not None
+            r.state, r.expires_at = COMMITTED, (now + PAID_PICKUP if paid else None)
             self.head += len(r.lines)
         return r.result()
 
@@ -606,6 +626,8 @@ class Model:
         target: dict[Pos, int] = {}
         for sku, qty, loc in lines:
             self._need(sku)
+            if r.pickup is not None and loc != r.pickup:
+                raise Refused("InvalidInput", f"{sku}@{loc}: a pickup's lines are at its store")
             if (sku, loc) in target:
                 raise Refused("InvalidInput", f"{sku}@{loc} twice")
             target[(sku, loc)] = qty

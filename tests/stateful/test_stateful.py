@@ -330,7 +330,36 @@ class LedgerMachine(RuleBasedStateMachine):
             assert figs.atp >= 0, str(figs)
         if data.draw(st.booleans(), label="checkout"):  # commit it at once
             rid = got[1]
-            self.do(lambda k: self.i.commit(rid, key=k), lambda: self.model.commit(rid))
+            self.do(lambda k: self.i.commit(rid, key=k), lambda: self.model.commit(rid, now))
+
+    @rule(data=st.data(), store=st.sampled_from(["A", "B"]), key=keyed)
+    def paid_pickup(self, data: st.DataObject, store: str, key: bool) -> None:
+        """A pickup order at a store, paid at once (due for collection a
+        week and a day later, the default policy); sometimes the clock then
+        runs to the last microsecond before it is due, or to its due time
+        (a no-show: released, units back)."""
+        self.model.expire(self.clock.now)
+        free = [s for s in SKUS if s in self.model.known and self.model.p(s, store).atp > 0]
+        if not free:
+            return
+        sku = data.draw(st.sampled_from(free), label="sku")
+        qty = data.draw(st.integers(1, self.model.p(sku, store).atp), label="qty")
+        self.n_pickups = getattr(self, "n_pickups", 0) + 1
+        oid, now = f"p{self.n_pickups}", self.clock.now
+        order = Order(oid, method="pickup", pickup_at=store, lines=[(sku, qty)])
+        got = self.do(
+            lambda k: self.i.hold(order, ttl=600, key=k),
+            lambda: self.model.hold(oid, [(sku, qty, store)], now, timedelta(seconds=600), store),
+            key,
+        )
+        if got is None:
+            return
+        rid = got[1]
+        self.do(lambda k: self.i.commit(rid, key=k), lambda: self.model.commit(rid, now), key)
+        wait = data.draw(st.sampled_from([None, "before", "due"]), label="wait")
+        if wait is not None:
+            early = timedelta(microseconds=1 if wait == "before" else 0)
+            self.clock.now = now + timedelta(days=8) - early
 
     @rule(data=st.data(), ttl=st.sampled_from(TTLS), key=keyed)
     def hold_batch(self, data: st.DataObject, ttl: int, key: bool) -> None:
@@ -378,7 +407,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), key=keyed)
     def commit(self, data: st.DataObject, key: bool) -> None:
         rid = self.draw_res(data, ("held",))
-        self.do(lambda k: self.i.commit(rid, key=k), lambda: self.model.commit(rid), key)
+        now = self.clock.now
+        self.do(lambda k: self.i.commit(rid, key=k), lambda: self.model.commit(rid, now), key)
 
     @precondition(lambda self: self.model.res)
     @rule(data=st.data(), ttl=st.sampled_from(TTLS), key=keyed)
@@ -624,6 +654,7 @@ class LedgerMachine(RuleBasedStateMachine):
         real = {r.id: norm(r) for r in inv.reservations()}
         assert real == {rid: r.result() for rid, r in m.res.items()}
         assert len(inv.history(kind="expired")) == m.expired_rows
+        assert len(inv.history(kind="no-show")) == m.no_show_rows
 
     @invariant()
     def promises_match(self) -> None:

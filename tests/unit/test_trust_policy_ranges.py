@@ -49,6 +49,15 @@ BAD_POLICY_VALUES: list[tuple[str, Any]] = [
     ("preferences", ["closest", "fewest_splits"]),
     ("bopis_fallback", ["teleport"]),
     ("exclude", "S1"),
+    ("pickup_window_hours", -1),
+    ("pickup_window_hours", MAX_HOURS + 1),
+    ("pickup_window_hours", math.nan),
+    ("pickup_window_hours", "168"),
+    ("pickup_grace_hours", -0.5),
+    ("pickup_grace_hours", math.inf),
+    ("pickup_grace_hours", True),
+    ("keep_paid_pickups", "no"),
+    ("keep_paid_pickups", 1),
 ]
 
 

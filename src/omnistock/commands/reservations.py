@@ -24,6 +24,7 @@ from ..errors import (
     InvalidTransition,
     OmnistockError,
 )
+from ..fulfilment.allocate import policy_of
 from ..ledger.grid import Pos
 from ..ledger.holds import COMMITTED, HELD, OPEN, Hold
 from ..ledger.rows import Kind, make
@@ -40,7 +41,7 @@ from ..lookup import (
     sku_row,
 )
 from ..picks import give_back_rows
-from ..planning import Context, Datas, FenceRoom, Guard, InState, Plan, WithinFree, done
+from ..planning import MAX_US, Context, Datas, FenceRoom, Guard, InState, Plan, WithinFree, done
 from ..runner import Runner
 from ..scoped import order_scope
 from ..storage import NewRow
@@ -176,6 +177,9 @@ def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reserv
     g = st.grid
     data = {"exp": exp, "order": order.id}
     text = f'{{"exp":{exp},"order":{_json_str(order.id)}}}'
+    if order.method == "pickup":  # the store it is collected at (no-shows, capacity)
+        data["pickup"] = order.pickup_at
+        text = json.dumps(data)
     for (s, l), q in want.items():
         rows.append(
             make(
@@ -231,11 +235,36 @@ def _on_lines(
 
 
 def commit(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:
-    """HELD -> COMMITTED: the hold no longer expires (a no-op if committed)."""
+    """HELD -> COMMITTED: the hold no longer expires (a no-op if committed).
+    A pickup order is then due for collection by now + the policy's pickup
+    window + grace (none with ``keep_paid_pickups``, or while units are in
+    transit to it: their arrival starts the window)."""
     h = open_hold(st, res_id, OPEN, "commit")
     if h.state == COMMITTED:
         return Plan([], [], done(reservation_of(st, h)))
-    return _on_lines(st, cx, h, Kind.COMMITTED)
+    due = paid_pickup_due(st, cx, h)
+    data = None if due is None else {"exp": due}
+    plan = _on_lines(st, cx, h, Kind.COMMITTED, data)
+    if not plan.rows:  # every unit still in transit: one row names the reservation
+        text = None if data is None else json.dumps(data)
+        plan.rows = [
+            make(Kind.COMMITTED, cx.ts, ref=h.id, channel=h.channel, key=cx.key, data=text)
+        ]
+        plan.datas = [data]
+    return plan
+
+
+def paid_pickup_due(st: LedgerState, cx: Context, h: Hold) -> int | None:
+    """When pickup reservation ``h``, paid (and ready) now, is released as a
+    no-show under the policy in force; None for a ship order, when paid
+    pickups are kept, or while units are in transit to it. O(supply) for a
+    pickup."""
+    if h.pickup is None:
+        return None
+    after = policy_of(st).paid_pickup_us
+    if after is None or any(i.res == h.id for i in st.supply.by_id.values()):
+        return None
+    return min(cx.now + after, MAX_US)
 
 
 def release(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:

@@ -12,12 +12,12 @@ from .._validate import check_id, from_micros
 from ..errors import InsufficientStock, InvalidInput, InvalidQuantity, UnknownSupply
 from ..fulfilment.allocate import policy_of
 from ..fulfilment.bopis import lead_time_us
-from ..ledger.holds import OPEN
+from ..ledger.holds import COMMITTED, OPEN, Hold
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..ledger.supply import Incoming
 from ..lookup import check_bounds, known_pos, loc_col, sku_row
-from ..planning import Context, Plan, WithinFree, done
+from ..planning import MAX_US, Context, Plan, WithinFree, done
 from ..storage import NewRow
 from ..values import Applied, Transfer
 
@@ -63,10 +63,15 @@ def transfer(
 def receive_transfer(
     st: LedgerState, cx: Context, transfer_id: str, q_in: int | None
 ) -> Plan[Applied]:
-    """Units of a transfer arrive at its destination (all, or ``q_in``)."""
+    """Units of a transfer arrive at its destination (all, or ``q_in``).
+    An id that is no transfer in transit raises ``UnknownSupply``. The last
+    units of a paid pickup arrive: it is due for collection a whole window
+    from now (``paid_pickup_due``), unless it was due later already."""
     item = st.supply.by_id.get(transfer_id)
-    if item is None or item.kind != "transfer":
-        raise InvalidInput("transfer_id", transfer_id, "no such transfer in transit")
+    if item is None:
+        raise UnknownSupply(transfer_id, "transfer_id")
+    if item.kind != "transfer":
+        raise InvalidInput("transfer_id", transfer_id, "is a purchase order; receive it with ref=")
     q = item.qty if q_in is None else q_in
     if q > item.qty:
         raise InvalidQuantity("qty", q, f"only {item.qty} in transit")
@@ -74,11 +79,26 @@ def receive_transfer(
     h = st.holds.peek(item.res) if item.res is not None else None
     if h is not None and h.state in OPEN:
         data["res"] = h.id
+        if h.state == COMMITTED and h.pickup is not None and q == item.qty:
+            due = _ready_due(st, cx, h, item.id)
+            if due is not None and (h.expires_us is None or due > h.expires_us):
+                data["exp"] = due
     # Units arrive (reserved for the order they are earmarked for); leaving
     # the source took them from its ATP, which no bound needs checked.
     check_bounds(st, (item.sku, item.loc), "qty", q, holdable=q, reserved=q if data else 0)
     row = item_row(st, cx, Kind.TRANSFER_IN, item, q, data)
     return Plan([row], [data or None], lambda s: Applied(s.head))
+
+
+def _ready_due(st: LedgerState, cx: Context, h: Hold, arriving: str) -> int | None:
+    """The no-show due time of paid pickup ``h`` once transfer ``arriving``
+    is in: a whole window from now, if nothing else is still in transit."""
+    after = policy_of(st).paid_pickup_us
+    if after is None:
+        return None
+    if any(i.res == h.id and i.id != arriving for i in st.supply.by_id.values()):
+        return None
+    return min(cx.now + after, MAX_US)
 
 
 def close_transfer(

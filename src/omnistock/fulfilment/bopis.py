@@ -136,13 +136,15 @@ def transfer_rows(
     prefix: str | None = None,
 ) -> tuple[list[NewRow], Datas, tuple[Transfer, ...]]:
     """``transfer-out`` rows moving ``plan``'s sources to ``dst``, earmarked
-    for reservation ``rid`` (ids ``<rid>/T<n>``, or ``<prefix><n>`` from 1:
-    a replacement for a closed transfer takes its id as the prefix, so it
-    never reuses that id)."""
+    for reservation ``rid`` (ids ``<rid>/T<n>``, n counting every transfer
+    the reservation ever had, so an id is never minted twice; or
+    ``<prefix><n>`` from 1: a replacement for a closed transfer takes its id
+    as the prefix, so it never reuses that id)."""
     rows: list[NewRow] = cx.claim("transfer:" + rid)
     datas: Datas = [None] * len(rows)
     transfers = []
-    n = 0 if prefix else sum(1 for i in st.supply.by_id.values() if i.res == rid)
+    h = None if prefix else st.holds.peek(rid)
+    n = 0 if h is None else h.transfers
     for lp in plan.lines:
         for src, q in lp.sources:
             n += 1

@@ -51,6 +51,15 @@ store is short, ``bopis_fallback`` lists what to try, in order:
 
 When none applies, the order is ``unfillable`` with the reason.
 
+Paid pickups (no-shows): a pickup order committed (paid) must be collected
+within ``pickup_window_hours`` plus ``pickup_grace_hours`` (each in ``[0,
+8760]``; defaults one week and one day; a ``timedelta`` is taken too). The
+due time is fixed when the order is paid (or when its last transfer in
+arrives, if later) and journaled on that row; when it passes, the ledger's
+clock releases the order as a ``no-show`` and its units return to stock.
+With ``keep_paid_pickups=True`` an order paid meanwhile gets no due time
+and is never released by the clock.
+
 ``candidates``: consider only the K nearest locations (to the order's
 destination) that pass the static filters (capability, channel, excluded),
 as waves of thousands of stores do; ``None`` considers every location and
@@ -63,6 +72,7 @@ import math
 import numbers
 import tomllib
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any, Literal, TypeAlias, get_args
 
 import attrs
@@ -104,6 +114,9 @@ _KEYS = (
     "transfer_hours",
     "suggestions",
     "candidates",
+    "pickup_window_hours",
+    "pickup_grace_hours",
+    "keep_paid_pickups",
 )
 BOPIS_OUTCOMES: tuple[BopisOutcome, ...] = get_args(BopisOutcome)
 """What a short pickup store may do, tried in the policy's order; when none
@@ -205,6 +218,28 @@ def _transfer_hours(v: float) -> float:
     return _bounded("transfer_hours", v, MAX_HOURS)
 
 
+def _hours(field: str, v: Any) -> float:
+    """Hours in ``[0, MAX_HOURS]``; a ``timedelta`` is taken as its hours (a
+    negative one is refused, naming the timedelta)."""
+    if isinstance(v, timedelta):
+        if v < timedelta(0) or v > timedelta(hours=MAX_HOURS):
+            raise InvalidInput(field, v, f"must be from 0 to {MAX_HOURS:g} hours")
+        return v / timedelta(hours=1)
+    return _bounded(field, v, MAX_HOURS)
+
+
+def _pickup_window(v: float | timedelta) -> float:
+    return _hours("pickup_window_hours", v)
+
+
+def _pickup_grace(v: float | timedelta) -> float:
+    return _hours("pickup_grace_hours", v)
+
+
+def _keep_paid(v: bool) -> bool:
+    return check_bool("keep_paid_pickups", v)
+
+
 def _candidates(v: int | None) -> int | None:
     if v is None:
         return None
@@ -244,6 +279,19 @@ class Policy:
     # Consider only the K nearest locations that pass the static filters
     # (capability, channel, excluded); None: every location.
     candidates: int | None = attrs.field(default=None, converter=_candidates)
+    # Paid pickups: collected within window + grace of payment, or released.
+    pickup_window_hours: float = attrs.field(default=168.0, converter=_pickup_window)
+    pickup_grace_hours: float = attrs.field(default=24.0, converter=_pickup_grace)
+    keep_paid_pickups: bool = attrs.field(default=False, converter=_keep_paid)
+
+    @property
+    def paid_pickup_us(self) -> int | None:
+        """How long after it is paid (and ready) a pickup order is released
+        as a no-show: window plus grace, in microseconds; None when paid
+        pickups are kept."""
+        if self.keep_paid_pickups:
+            return None
+        return round((self.pickup_window_hours + self.pickup_grace_hours) * 3_600_000_000)
 
     @property
     def fewest_splits(self) -> bool:
@@ -277,6 +325,9 @@ class Policy:
             "transfer_hours": self.transfer_hours,
             "suggestions": self.suggestions,
             "candidates": self.candidates,
+            "pickup_window_hours": self.pickup_window_hours,
+            "pickup_grace_hours": self.pickup_grace_hours,
+            "keep_paid_pickups": self.keep_paid_pickups,
         }
 
     @classmethod

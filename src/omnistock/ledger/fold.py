@@ -242,11 +242,13 @@ def _held(
 
 
 def _committed(
-    st: LedgerState, _s: Any, _l: Any, _q: int, ref: Id, _c: Any, _d: Any, _seq: int
+    st: LedgerState, _s: Any, _l: Any, _q: int, ref: Id, _c: Any, d: Data, _seq: int
 ) -> None:
+    """The clock stops, but a paid pickup's: it is due for collection by
+    ``d["exp"]`` (a no-show after it)."""
     h = _hold_of(st, ref)
     h.state = COMMITTED
-    st.holds.set_expiry(h, None)
+    st.holds.set_expiry(h, d.get("exp"))
 
 
 def _extended(
@@ -268,6 +270,13 @@ def _expired(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
 ) -> None:
     _unreserve(st, sku, loc, qty, ref, EXPIRED, False)
+
+
+def _no_show(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
+) -> None:
+    """A paid pickup not collected in time: released, units back to stock."""
+    _unreserve(st, sku, loc, qty, ref, RELEASED, False)
 
 
 def _fulfilled(
@@ -342,6 +351,7 @@ def _transfer_out(
     st.supply.add(Incoming(ref, s, dst, qty, d["eta"], "transfer", l, rid))
     if rid is not None:  # earmarked for an order: opens its reservation if new
         h = _open(st, rid, channel, {k: v for k, v in d.items() if k in ("order", "pickup")}, seq)
+        h.transfers += 1  # its transfers' ids are never minted twice
         if "exp" in d:
             st.holds.set_expiry(h, d["exp"])
 
@@ -360,6 +370,8 @@ def _transfer_in(
         st.holds.add_line(h, (s, l), qty)
         st.grid.reserved[s, l] += qty
         use(st, h.channel, s, qty)
+        if "exp" in d:  # a paid pickup: its window runs from this arrival
+            st.holds.set_expiry(h, d["exp"])
 
 
 # -- thresholds ---------------------------------------------------------------------
@@ -415,6 +427,7 @@ _BY_KIND: dict[Kind, Handler] = {
     Kind.EXPIRED_BATCH: _expired_batch,
     Kind.THRESHOLD_SET: _threshold_set,
     Kind.THRESHOLD_CROSSED: _threshold_crossed,
+    Kind.NO_SHOW: _no_show,
 }
 FOLD: dict[str, Handler] = {k._value_: h for k, h in _BY_KIND.items()}
 """Kind (its journal string) -> handler. Plain ``str`` keys: the journal's

@@ -27,7 +27,7 @@ from .._validate import MAX_QTY
 from . import heldbatches
 from .fold import per_sku
 from .grid import N_STATES
-from .holds import HELD, OPEN
+from .holds import COMMITTED, HELD, OPEN
 
 if TYPE_CHECKING:
     from .fields import LedgerFields as LedgerState
@@ -94,7 +94,9 @@ def violations(st: LedgerState) -> list[str]:
                 out.append(f"open reservation {h.id} has no lines and nothing in transit")
         elif h.lines:
             out.append(f"closed reservation {h.id} ({h.state}) still holds units")
-        if (h.state == HELD) != (h.expires_us is not None):
+        # Held: an expiry; a paid pickup: a no-show due time, or none (kept).
+        paid_pickup = h.state == COMMITTED and h.pickup is not None
+        if not paid_pickup and (h.state == HELD) != (h.expires_us is not None):
             out.append(f"reservation {h.id} ({h.state}) has expiry {h.expires_us}")
         if h.expires_us is not None and (h.expires_us, h.id) not in st.holds.expiry:
             out.append(f"held reservation {h.id} missing from the expiry index")

@@ -110,6 +110,7 @@ class Kind(StrEnum):
     EXPIRED_BATCH = "expired-batch"
     THRESHOLD_SET = "threshold-set"
     THRESHOLD_CROSSED = "threshold-crossed"
+    NO_SHOW = "no-show"
 
 
 def make(
@@ -180,7 +181,9 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.STATE_CHANGED: KindInfo(None, 'sku, location, qty; data {"from", "to"}'),
     Kind.SAFETY_SET: KindInfo(None, "sku, location, qty (the change of safety stock)"),
     Kind.HELD: KindInfo("reservation", f"sku, location, qty, channel; data {_RES_DATA}"),
-    Kind.COMMITTED: KindInfo("reservation", "ref only"),
+    Kind.COMMITTED: KindInfo(
+        "reservation", 'ref only; data {"exp"?}: a paid pickup\'s no-show due time'
+    ),
     Kind.EXTENDED: KindInfo("reservation", 'data {"exp"}'),
     Kind.RELEASED: KindInfo(
         "reservation",
@@ -203,7 +206,10 @@ _TABLE: dict[Kind, KindInfo] = {
         res_in_data=True,
     ),
     Kind.TRANSFER_IN: KindInfo(
-        "supply", 'sku, destination location, qty; data {"res"?}', res_in_data=True
+        "supply",
+        'sku, destination location, qty; data {"res"?, "exp"?} ("exp": the paid pickup'
+        ' "res" is now due later)',
+        res_in_data=True,
     ),
     Kind.TRANSFER_LOST: KindInfo(
         "supply",
@@ -228,6 +234,11 @@ _TABLE: dict[Kind, KindInfo] = {
         None,
         'sku, location (None: network-wide), qty (the ATP seen); data {"low", "below",'
         ' "step"} (see ledger/thresholds.py)',
+    ),
+    Kind.NO_SHOW: KindInfo(
+        "reservation",
+        "sku, location, qty: a paid pickup not collected by its due time, released (qty 0"
+        " at its pickup store when all its units were still in transit)",
     ),
 }
 INFO: Mapping[str, KindInfo] = {k._value_: i for k, i in _TABLE.items()}

@@ -154,9 +154,12 @@ def _by_name(rec: list[Any]) -> tuple[str, str]:
 
 
 def _hold_rec(h: Hold) -> list[Any]:
-    # Where it picked (daily capacity) is appended only when it did: a
-    # record without picks is written as it was before picks were kept.
-    picked = [sorted([loc, day] for loc, day in h.picked.items())] if h.picked else []
+    # Where it picked (daily capacity) is appended only when it did, and
+    # how many transfers it had only when it had some: a record without
+    # them is written as it was before they were kept.
+    picked: list[Any] = [sorted([loc, day] for loc, day in h.picked.items())] if h.picked else []
+    if h.transfers:
+        picked = [picked[0] if picked else [], h.transfers]
     return [
         h.id,
         h.state,
@@ -271,4 +274,5 @@ def _load_hold(st: LedgerState, rec: list[Any]) -> None:
     h.dest = None if dest is None else (dest[0], dest[1])
     h.pickup = pickup
     h.picked = {loc: day for loc, day in rec[11]} if len(rec) > 11 else {}
+    h.transfers = int(rec[12]) if len(rec) > 12 else 0
     st.holds.set_expiry(h, exp)

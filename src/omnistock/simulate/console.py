@@ -43,6 +43,8 @@ HELP = {
     "cover_days": "initial stock, in days of expected demand",
     "hold_minutes": "checkout hold before the order is committed",
     "pickup_hours": "pickup window of a BOPIS order (no-shows expire after it)",
+    "pickup_grace_hours": "grace after the window before a paid BOPIS order is released",
+    "bopis_paid_rate": "share of BOPIS orders paid online (committed at once)",
     "abandon_rate": "share of checkouts abandoned (their holds expire)",
     "cancel_rate": "share of committed orders cancelled",
     "amend_rate": "share of committed orders amended (a unit more or less, a SKU added)",

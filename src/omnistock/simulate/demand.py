@@ -76,6 +76,8 @@ class SimConfig:
     cover_days: float = 1.6
     hold_minutes: int = 20
     pickup_hours: float = 6.0
+    pickup_grace_hours: float = 1.0
+    bopis_paid_rate: float = 0.5
     abandon_rate: float = 0.04
     cancel_rate: float = 0.03
     amend_rate: float = 0.05

@@ -13,6 +13,11 @@ seed, the sizes and the policy, so two runs give identical KPIs):
 - ``mean_ship_km``: mean great-circle distance from the shipping location to
   the shopper, per parcel (one parcel per location of an order).
 - ``bopis_success``: pickup orders collected over pickup orders placed.
+- ``paid_noshow_orders`` / ``paid_noshow_units``: pickup orders paid online
+  (committed when placed) that were never collected, released by the
+  ledger's clock as no-shows once the policy's pickup window and grace
+  passed, and the units they gave back to stock. (``bopis_noshow`` counts
+  the unpaid ones, whose holds expired.)
 - ``shortage_units`` / ``resourced_units``: reserved units that a POS sale, a
   cycle count or a store's rejection left uncovered, and how many of them the
   policy re-sourced elsewhere (``shortages_resourced`` is the ratio).
@@ -76,6 +81,8 @@ class Tally:
     bopis_refused: int = 0
     bopis_collected: int = 0
     bopis_noshow: int = 0
+    paid_noshow_orders: int = 0
+    paid_noshow_units: int = 0
     pos_sales: int = 0
     pos_lost: int = 0
     shortage_units: int = 0
@@ -134,6 +141,8 @@ class Tally:
             "bopis_refused": self.bopis_refused,
             "bopis_collected": self.bopis_collected,
             "bopis_noshow": self.bopis_noshow,
+            "paid_noshow_orders": self.paid_noshow_orders,
+            "paid_noshow_units": self.paid_noshow_units,
             "pos_sales": self.pos_sales,
             "pos_lost": self.pos_lost,
             "shortage_units": self.shortage_units,

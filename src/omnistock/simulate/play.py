@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
+
 from ..errors import InsufficientStock, OmnistockError
 from ..fulfilment.geo import haversine_km
 from ..fulfilment.policy import Policy
@@ -72,7 +74,11 @@ class Play:
             inv.add_location(loc)
         for ch in self.net.channels:
             inv.add_channel(ch)
-        inv.set_policy(policy)
+        # Paid pickups: the run's window and grace (no-shows released by the clock).
+        grace = cfg.pickup_grace_hours
+        inv.set_policy(
+            attrs.evolve(policy, pickup_window_hours=cfg.pickup_hours, pickup_grace_hours=grace)
+        )
         rng = random.Random(cfg.seed + 2)
         units = 1.7  # mean units per order or basket
         store_daily = (cfg.pos_sales + cfg.bopis_orders) * units / max(1, cfg.stores)
@@ -287,6 +293,8 @@ class Play:
         self.res[d["id"]] = a.reservation.id
         self.served[d["store"]] = self.served.get(d["store"], 0) + 1
         self.guard(a.lines)
+        if zlib.crc32(o.id.encode()) % 1000 < self.cfg.bopis_paid_rate * 1000:
+            self.inv.commit(a.reservation.id)  # paid online: only a no-show releases it
         if a.transfers:
             t.bopis_transfer += 1
             ready = (
@@ -342,8 +350,24 @@ class Play:
         if self._deferred(d, "noshow"):
             return
         rid = self.res.get(d["id"])
-        if rid is not None and self.inv.reservation(rid).state == "expired":
+        if rid is None:
+            return
+        res = self.inv.reservation(rid)
+        if res.state == "expired":
             self.t.bopis_noshow += 1
+        elif res.state == "committed":  # paid: released once window and grace pass
+            if res.expires_at is not None:
+                due = self.now_s + (res.expires_at - self.clock[0]).total_seconds()
+            elif any(t.reservation == rid for t in self.inv.transfers()):
+                due = self.now_s + self.cfg.pickup_hours * HOUR  # due once they arrive
+            else:
+                return  # the policy keeps paid pickups
+            self.push(due + 1, "noshow", **d)
+        elif res.state == "released":
+            gone = self.inv.history(ref=rid, kind="no-show")
+            if gone:
+                self.t.paid_noshow_orders += 1
+                self.t.paid_noshow_units += sum(e.qty for e in gone)
 
     # -- stores --------------------------------------------------------------------
     def sale(self, d: dict[str, Any]) -> None:

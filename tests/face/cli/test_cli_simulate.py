@@ -74,6 +74,25 @@ def test_same_seed_same_kpis(tmp_path: Path) -> None:
     assert {"amend_refused", "po_late", "po_cancelled"} <= set(a)
 
 
+def test_paid_pickups_never_collected_are_released_as_no_shows(tmp_path: Path) -> None:
+    """Every pickup order paid online: none expires as a hold; each is
+    collected or released by the ledger's clock as a paid no-show."""
+    out = tmp_path / "k.json"
+    r = omnistock(
+        "simulate", "--seed", "5", *SMALL, "--noshow-rate", "0.4", "--bopis-paid-rate", "1",
+        "--pickup-grace-hours", "2", "--json", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "paid_noshow_orders" in r.stdout
+    k = _kpis(out)
+    assert k["bopis_noshow"] == 0
+    assert k["paid_noshow_orders"] > 0
+    assert k["paid_noshow_units"] >= k["paid_noshow_orders"]
+    placed = k["bopis_orders"] - k["bopis_suggested"] - k["bopis_refused"]
+    assert k["bopis_collected"] + k["paid_noshow_orders"] == placed
+    assert k["check_ok"] is True and k["command_errors"] == {}
+
+
 def test_other_seed_other_kpis(tmp_path: Path) -> None:
     for seed in ("1", "2"):
         r = omnistock(

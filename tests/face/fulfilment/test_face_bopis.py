@@ -297,14 +297,12 @@ def test_a_pickup_cannot_be_collected_while_units_are_in_transit() -> None:
     assert inv.collect(alloc.reservation.id).state == "fulfilled"
 
 
-def test_a_pickup_transferred_in_again_reuses_its_closed_transfer_id(
+def test_a_pickup_transferred_in_again_takes_a_new_transfer_id(
     make_inventory: MakeInv, clock: Clock, store_url: str
 ) -> None:
-    """A transfer id ``<reservation>/T<n>`` counts the reservation's open
-    transfers, so a second transfer after the first arrived is ``/T1`` again.
-    Every store accepts it: a closed supply id may be minted again (on
-    PostgreSQL the open supply items are checked as records, not as ids
-    claimed forever)."""
+    """A transfer id ``<reservation>/T<n>`` counts every transfer the
+    reservation ever had, so a second transfer after the first arrived is
+    ``/T2``: an id names one transfer for the life of the ledger."""
     inv = make_inventory(store_url)
     network(inv)
     inv.set_policy(Policy(transfer_hours=6))
@@ -315,6 +313,6 @@ def test_a_pickup_transferred_in_again_reuses_its_closed_transfer_id(
     inv.receive_transfer("p1#1/T1")
     assert inv.transfers() == []
     r = inv.reject("p1#1", "A", "damaged")  # the store finds the units damaged
-    assert [t.id for t in r.transfers] == ["p1#1/T1"]  # transferred in again
+    assert [t.id for t in r.transfers] == ["p1#1/T2"]  # transferred in again
     assert inv.transfers() == list(r.transfers)
     assert inv.check().ok

@@ -107,6 +107,9 @@ DROP INDEX IF EXISTS {s}.reservations_due;
 -- Holds due by the clock, for workers without a replica (Store.counted).
 CREATE INDEX IF NOT EXISTS reservations_held_due ON {s}.reservations (expires_us)
     WHERE state = 'held';
+-- Paid pickups due for release as no-shows, read with the holds due.
+CREATE INDEX IF NOT EXISTS reservations_paid_due ON {s}.reservations (expires_us)
+    WHERE state = 'committed' AND expires_us IS NOT NULL;
 CREATE TABLE IF NOT EXISTS {s}.usage (
     k text PRIMARY KEY,
     n bigint NOT NULL

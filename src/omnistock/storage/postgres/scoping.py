@@ -5,7 +5,8 @@ the holds due by the clock, and the network.
 
 A mixin of ``PostgresStore``: it uses the store's read connection. Every
 query here is served by an index (positions and usage by primary key,
-rows by ``journal_ref_seq``, due holds by ``reservations_held_due``,
+rows by ``journal_ref_seq``, due holds by ``reservations_held_due``, paid
+pickups due (no-shows) by ``reservations_paid_due``,
 network rows by ``journal_network``), so its cost follows what it reads,
 never the size of the journal.
 """
@@ -45,7 +46,8 @@ class Scoping:
         """One round trip, one snapshot: the positions of ``skus`` (every
         location), the ``usage`` counters named, the network's digest,
         (with ``due_us``) the ids of up to ``due_limit`` held reservations
-        and blocks whose expiry is at or before it, earliest first, and
+        and blocks whose expiry is at or before it, and of paid pickups
+        due for release as no-shows by then, earliest first, and
         which of ``skus`` the journal names at all. O(positions and keys
         read + due ids + one index probe a SKU), by index."""
         from psycopg import sql
@@ -56,9 +58,12 @@ class Scoping:
             "  safety, unsellable)), '[]') FROM {0}.positions WHERE sku = ANY(%(skus)s)),"
             " (SELECT coalesce(json_agg(json_build_array(k, n)), '[]') FROM {0}.usage"
             "  WHERE k = ANY(%(keys)s)),"
-            " (SELECT coalesce(array_agg(id), '{{}}') FROM (SELECT id FROM {0}.reservations"
-            "  WHERE state = 'held' AND expires_us <= %(due)s ORDER BY expires_us"
-            "  LIMIT %(lim)s) d),"
+            " (SELECT coalesce(array_agg(id ORDER BY e, id), '{{}}') FROM (SELECT id, e FROM"
+            "  ((SELECT id, expires_us e FROM {0}.reservations WHERE state = 'held'"
+            "  AND expires_us <= %(due)s ORDER BY expires_us LIMIT %(lim)s) UNION ALL"
+            "  (SELECT id, expires_us FROM {0}.reservations WHERE state = 'committed'"
+            "  AND expires_us <= %(due)s ORDER BY expires_us LIMIT %(lim)s)) u"
+            "  ORDER BY e, id LIMIT %(lim)s) d),"
             " (SELECT coalesce(array_agg(s), '{{}}') FROM unnest(%(skus)s::text[]) s"
             "  WHERE EXISTS (SELECT 1 FROM {0}.journal j WHERE j.sku = s))"
         ).format(self._ident())
