@@ -110,6 +110,7 @@ class Kind(StrEnum):
     EXPIRED_BATCH = "expired-batch"
     THRESHOLD_SET = "threshold-set"
     THRESHOLD_CROSSED = "threshold-crossed"
+    SKU_ADDED = "sku-added"
 
 
 def make(
@@ -229,6 +230,7 @@ _TABLE: dict[Kind, KindInfo] = {
         'sku, location (None: network-wide), qty (the ATP seen); data {"low", "below",'
         ' "step"} (see ledger/thresholds.py)',
     ),
+    Kind.SKU_ADDED: KindInfo(None, 'sku; data {"sku": Sku.to_dict()} (units, decimals)'),
 }
 INFO: Mapping[str, KindInfo] = {k._value_: i for k, i in _TABLE.items()}
 """Each kind's meaning, keyed by its journal string (a ``Kind`` finds the same)."""
