@@ -203,9 +203,10 @@ class SkuFace:
     ) -> Applied:
         if qty is not None and (type(qty) is not int or self._runner.state.catalogue):
             check_id("transfer_id", transfer_id)
-            item = self._runner.sync().supply.by_id.get(transfer_id)
-            if item is not None:
-                qty = self._qty("qty", item.sku, qty)
+            st = self._runner.sync()
+            item = st.supply.by_id.get(transfer_id)
+            if item is not None:  # the item keeps the SKU's grid index
+                qty = self._qty("qty", st.grid.skus[item.sku], qty)
         return super().receive_transfer(transfer_id, qty, key)  # type: ignore[misc,no-any-return]
 
 
