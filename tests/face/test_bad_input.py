@@ -9,9 +9,9 @@ One table. Each case runs against the fixture world of ``conftest.build_world``
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
