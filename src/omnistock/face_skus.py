@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .runner import Runner
     from .scoped import Scope
 
+_T = TypeVar("_T")
 Qty = int | Decimal | str
 """A quantity as the face takes it: an int, or for a SKU with decimals a
 ``Decimal`` or a decimal string (floats are refused)."""
@@ -108,12 +109,12 @@ class SkuFace:
             if e is None and plain:
                 out.append(x)
                 continue
-            out.append(Line(x.sku, line_qty(x.qty, x.unit, e), x.location))
+            out.append(_copy(x, qty=line_qty(x.qty, x.unit, e), unit=None))
         return tuple(out)
 
     def _order(self, order: Order) -> Order:
         ls = self._lines(order.lines)
-        return order if ls is order.lines else attrs.evolve(order, lines=ls)
+        return order if ls is order.lines else _copy(order, lines=ls)
 
     def _orders(self, orders: Any) -> Any:
         if isinstance(orders, list | tuple) and all(isinstance(o, Order) for o in orders):
@@ -132,12 +133,11 @@ class SkuFace:
 
     # -- figures out ---------------------------------------------------------------------
     def _out(self, value: Any) -> Any:
-        """``value`` with every quantity of a SKU with decimals as a Decimal.
-        Free when no declared SKU has decimals."""
+        """``value`` with every quantity of a SKU with decimals as a Decimal:
+        free when no SKU is declared, else O(size of ``value``); a value
+        with no such quantity is returned as it is."""
         cat = self._runner.state.catalogue
-        if not cat or not any(e.decimals for e in cat.values()):
-            return value
-        return _convert(value, cat)
+        return _convert(value, cat) if cat else value
 
     def _fig(self, sku: str, q: int) -> int | Decimal:
         return from_scaled(q, self._runner.state.catalogue.get(sku))
@@ -212,12 +212,34 @@ class SkuFace:
 
 def _convert(v: Any, cat: dict[str, Sku]) -> Any:
     """``v`` with the quantities of SKUs with decimals as Decimals."""
-    if isinstance(v, list):
-        return [_convert(x, cat) for x in v]
-    if isinstance(v, tuple) and not hasattr(v, "__attrs_attrs__"):
-        return tuple(_convert(x, cat) for x in v)
     conv = _CONVERTERS.get(type(v))
-    return v if conv is None else conv(v, cat)
+    if conv is not None:
+        return conv(v, cat)
+    if type(v) is list:
+        return [_convert(x, cat) for x in v]
+    if type(v) is tuple:
+        return tuple(_convert(x, cat) for x in v)
+    return v
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _copy(obj: _T, **changes: Any) -> _T:
+    """A copy of the frozen attrs value ``obj`` with ``changes``, without
+    running its converters again: every field is already checked (the
+    changes are the face's own conversions). O(fields)."""
+    cls = type(obj)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(a.name for a in attrs.fields(cls))  # type: ignore[arg-type]
+    new = object.__new__(cls)
+    put = object.__setattr__
+    for n in names:
+        put(new, n, getattr(obj, n))
+    for n, v in changes.items():
+        put(new, n, v)
+    return new
 
 
 def _q(cat: dict[str, Sku], sku: str | None, q: Any) -> Any:
@@ -227,15 +249,20 @@ def _q(cat: dict[str, Sku], sku: str | None, q: Any) -> Any:
 
 def _line(x: ReservationLine, cat: dict[str, Sku]) -> ReservationLine:
     e = cat.get(x.sku)
-    q = from_scaled(x.qty, e)
-    return x if e is None or not e.decimals else attrs.evolve(x, qty=q)  # type: ignore[arg-type]
+    return x if e is None or not e.decimals else _copy(x, qty=from_scaled(x.qty, e))
+
+
+def _lines_out(xs: tuple[ReservationLine, ...], cat: dict[str, Sku]) -> tuple[Any, ...]:
+    if not xs:
+        return xs
+    out = tuple([_line(x, cat) for x in xs])
+    return out if any(a is not b for a, b in zip(out, xs, strict=True)) else xs
 
 
 def _res(r: Reservation, cat: dict[str, Sku]) -> Reservation:
-    return attrs.evolve(
-        r,
-        lines=tuple(_line(x, cat) for x in r.lines),
-        shipped=tuple(_line(x, cat) for x in r.shipped),
+    lines, shipped = _lines_out(r.lines, cat), _lines_out(r.shipped, cat)
+    return (
+        r if lines is r.lines and shipped is r.shipped else _copy(r, lines=lines, shipped=shipped)
     )
 
 
@@ -264,7 +291,7 @@ def _allocation(a: Allocation, c: dict[str, Sku]) -> Allocation:
     return attrs.evolve(
         a,
         reservation=None if a.reservation is None else _res(a.reservation, c),
-        lines=tuple(_line(x, c) for x in a.lines),
+        lines=_lines_out(a.lines, c),
         transfers=tuple(_transfer(t, c) for t in a.transfers),
     )
 

@@ -101,8 +101,11 @@ class Sku:
     unit: str = attrs.field(default="each", converter=_c_unit)
     decimals: int = attrs.field(default=0, converter=_c_decimals)
     units: Mapping[str, Decimal] = attrs.field(factory=dict, converter=_c_units, hash=False)
+    _factors: dict[str, int] = attrs.field(init=False, repr=False, eq=False, hash=False)
+    """Scaled base units per unit name (the base unit's included)."""
 
     def __attrs_post_init__(self) -> None:
+        factors = {self.unit: 10**self.decimals}
         for name, f in self.units.items():
             if name == self.unit:
                 raise InvalidInput(f"units[{name!r}]", f, "is the SKU's base unit")
@@ -112,17 +115,17 @@ class Sku:
                 raise InvalidInput(f"units[{name!r}]", f, why)
             if scaled > MAX_QTY:
                 raise InvalidInput(f"units[{name!r}]", f, "is too large")
+            factors[name] = int(scaled)
+        object.__setattr__(self, "_factors", factors)
 
     def factor(self, unit: str) -> int:
         """Scaled base units in one ``unit`` (the base unit: ``10**decimals``);
         ``InvalidInput`` naming an unknown unit."""
-        if unit == self.unit:
-            return int(10**self.decimals)
-        f = self.units.get(unit)
+        f = self._factors.get(unit)
         if f is None:
             known = ", ".join([self.unit, *self.units])
             raise InvalidInput("unit", unit, f"is not a unit of SKU {self.id!r} ({known})")
-        return int(f.scaleb(self.decimals, _EXACT))  # exact: checked whole at init
+        return f
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,12 +151,25 @@ def to_scaled(field: str, value: Any, sku: Sku | None, minimum: int = 1) -> int:
         if sku is None or not sku.decimals:
             return v
         return _bounded(field, value, v * 10**sku.decimals, minimum)
-    d = _decimal(field, value)
-    scaled = d.scaleb(sku.decimals, _EXACT)
-    if scaled != scaled.to_integral_value():
-        why = f"has more than the {sku.decimals} decimals of SKU {sku.id!r}"
-        raise InvalidQuantity(field, value, why)
-    return _bounded(field, value, int(scaled), minimum)
+    key = (value, sku.decimals)
+    memo = type(value) is Decimal and value.is_finite()
+    got = _SCALED.get(key) if memo else None
+    if got is None:
+        d = _decimal(field, value)
+        scaled = d.scaleb(sku.decimals, _EXACT)
+        if scaled != scaled.to_integral_value():
+            why = f"has more than the {sku.decimals} decimals of SKU {sku.id!r}"
+            raise InvalidQuantity(field, value, why)
+        got = int(scaled)
+        if memo:
+            if len(_SCALED) >= 4096:  # bounded: quantities repeat, but not without end
+                _SCALED.clear()
+            _SCALED[key] = got
+    return _bounded(field, value, got, minimum)
+
+
+_SCALED: dict[tuple[Decimal, int], int] = {}
+"""Decimals already scaled (a Decimal and its decimals -> the int)."""
 
 
 def _bounded(field: str, value: Any, v: int, minimum: int) -> int:
@@ -174,6 +190,8 @@ def line_qty(line_qty: Any, unit: str | None, sku: Sku | None, field: str = "qty
     if unit == sku.unit:
         return to_scaled(field, line_qty, sku)
     factor = sku.factor(unit)
+    if type(line_qty) is int:
+        return _bounded(field, line_qty, check_qty(field, line_qty) * factor, 1)
     d = _decimal(field, line_qty)
     if d <= 0:
         raise InvalidQuantity(field, line_qty, "must be positive")
@@ -207,4 +225,15 @@ def from_scaled(q: int, sku: Sku | None) -> int | Decimal:
     SKU's decimals when it has some, else the int itself."""
     if sku is None or not sku.decimals:
         return q
-    return Decimal(q).scaleb(-sku.decimals)
+    key = (q, sku.decimals)
+    got = _FIGURES.get(key)
+    if got is None:
+        got = Decimal(q).scaleb(-sku.decimals, _EXACT)
+        if len(_FIGURES) >= 4096:  # bounded, as _SCALED
+            _FIGURES.clear()
+        _FIGURES[key] = got
+    return got
+
+
+_FIGURES: dict[tuple[int, int], Decimal] = {}
+"""Figures already converted (a scaled int and decimals -> the Decimal)."""
