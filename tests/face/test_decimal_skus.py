@@ -200,3 +200,20 @@ def test_decimal_arithmetic_equals_decimal_model(steps: list[tuple[str, Decimal]
         assert inv.on_hand("ham", "s1") == on_hand
         assert inv.available("ham", "s1") == max(Decimal(0), on_hand - reserved)
     assert inv.check().ok
+
+
+def test_channel_feeds_carry_decimal_figures(make_inventory: Callable[..., Inventory]) -> None:
+    import json
+
+    from omnistock.channels.marketplace import MarketplaceAdapter
+
+    inv = _deli(make_inventory())
+    inv.add_channel(Channel("marketplace", buffer=0))
+    inv.receive("ham", "s1", "1.250")
+    inv.receive("cola", "s1", 4)
+    feed = MarketplaceAdapter().full(inv)
+    assert feed.as_dict() == {"ham": Decimal("1.250"), "cola": 4}
+    items = {i["sku"]: i["quantity"] for i in json.loads(feed.to_json())["items"]}
+    assert items == {"ham": "1.250", "cola": 4}
+    [*changes] = inv.availability("c1", "web")
+    assert {c.sku: c.available for c in changes} == {"ham": Decimal("1.250"), "cola": 4}
