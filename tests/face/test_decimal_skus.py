@@ -217,3 +217,26 @@ def test_channel_feeds_carry_decimal_figures(make_inventory: Callable[..., Inven
     assert items == {"ham": "1.250", "cola": 4}
     [*changes] = inv.availability("c1", "web")
     assert {c.sku: c.available for c in changes} == {"ham": Decimal("1.250"), "cola": 4}
+
+
+def test_allocate_and_hold_many_take_decimal_lines(
+    make_inventory: Callable[..., Inventory],
+) -> None:
+    inv = _deli(make_inventory())
+    inv.receive("ham", "w1", "0.400")
+    inv.receive("ham", "s1", "3")
+    a = inv.allocate(Order("a1", channel="web", lines=[("ham", "2.5")]))
+    assert a.status == "allocated" and a.reservation is not None
+    assert sum(x.qty for x in a.lines) == Decimal("2.500")
+    assert all(isinstance(x.qty, Decimal) for x in a.reservation.lines)
+    got = inv.hold_many(
+        [Order("m1", lines=[Line("ham", "0.4", "w1")]), Order("m2", lines=[("ham", 1, "s1")])]
+    )
+    assert [r.lines[0].qty for r in got if not isinstance(r, Exception)] == [
+        Decimal("0.400")
+    ]  # m2: 1 kg more than s1 has left (0.5 kg): refused
+    assert isinstance(got[1], errors.InsufficientStock)
+    [w] = inv.allocate_many([Order("w", channel="web", lines=[("ham", "0.5")])])
+    assert w.status == "allocated" and w.lines[0].qty == Decimal("0.500")
+    assert inv.available("ham") == Decimal("0")
+    assert inv.check().ok
