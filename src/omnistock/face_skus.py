@@ -144,7 +144,6 @@ class SkuFace:
 
     # -- the queries and supply commands that carry quantities ---------------------------
     def available(self, sku: str, location: str | None = None, channel: str | None = None) -> Any:
-        """As ``ReadFace.available``; a ``Decimal`` for a SKU with decimals."""
         return self._fig(sku, super().available(sku, location, channel))  # type: ignore[misc]
 
     def explain(self, sku: str, location: str | None = None, channel: str | None = None) -> Any:
@@ -175,8 +174,19 @@ class SkuFace:
     def transfers(self) -> list[Transfer]:
         return self._out(super().transfers())  # type: ignore[misc,no-any-return]
 
-    def history(self, *args: Any, **kwargs: Any) -> list[Entry]:
-        return self._out(super().history(*args, **kwargs))  # type: ignore[misc,no-any-return]
+    def history(
+        self,
+        sku: str | None = None,
+        location: str | None = None,
+        ref: str | None = None,
+        since: int | datetime = 0,
+        until: int | datetime | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+        order: str | None = None,
+    ) -> list[Entry]:
+        got = super().history(sku, location, ref, since, until, kind, limit, order)  # type: ignore[misc]
+        return self._out(got)  # type: ignore[no-any-return]
 
     def feed(self, consumer: str, limit: int = 1000, wait: float = 0) -> list[Entry]:
         return self._out(super().feed(consumer, limit, wait))  # type: ignore[misc,no-any-return]
@@ -332,3 +342,27 @@ _CONVERTERS: dict[type, Any] = {
     AvailabilityChange: lambda a, c: attrs.evolve(a, available=_q(c, a.sku, a.available)),
     Alert: lambda a, c: attrs.evolve(a, low=_q(c, a.sku, a.low), atp=_q(c, a.sku, a.atp)),
 }
+
+
+def _inherit_docs() -> None:
+    """Each override keeps the docstring of the method it wraps, plus what
+    it converts (the API reference shows the override)."""
+    from .face_integration import IntegrationFace
+    from .face_reads import ReadFace
+    from .face_supply import SupplyFace
+
+    note = (
+        "\n\n        Quantities of a SKU with decimals (``add_sku``) are ``Decimal``"
+        " (or decimal strings, in); other SKUs' are ints."
+    )
+    for name, fn in list(vars(SkuFace).items()):
+        if name.startswith("_") or not callable(fn):
+            continue
+        for base in (ReadFace, SupplyFace, IntegrationFace):
+            wrapped = getattr(base, name, None)
+            if wrapped is not None and wrapped.__doc__:
+                fn.__doc__ = wrapped.__doc__.rstrip() + note
+                break
+
+
+_inherit_docs()
