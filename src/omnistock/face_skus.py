@@ -14,6 +14,7 @@ overrides wrap the read and supply halves (``face_reads``,
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +24,7 @@ import attrs
 
 from ._validate import check_id
 from .commands import catalogue
-from .errors import InvalidInput
+from .errors import ConcurrencyConflict, InvalidInput
 from .feeds.availability import AvailabilityChange
 from .fulfilment.results import Allocation
 from .low_stock import Alert
@@ -47,6 +48,9 @@ if TYPE_CHECKING:
     from .scoped import Scope
 
 _T = TypeVar("_T")
+_TLS = threading.local()
+"""``used``: the catalogue entries (or None) the calling thread converted
+quantities by, since its last command was built (``SkuFace._checked``)."""
 Qty = int | Decimal | str
 """A quantity as the face takes it: an int, or for a SKU with decimals a
 ``Decimal`` or a decimal string (floats are refused)."""
@@ -86,21 +90,60 @@ class SkuFace:
         unless the value is a plain int of the base unit (``plain``), so
         another process's declaration is seen without costing the common
         case a round trip."""
-        got = self._runner.state.catalogue.get(sku)
-        if got is None and not plain and (self._runner.shared or self._runner.scoped):
-            got = self._runner.sync(((sku,), ())).catalogue.get(sku)
+        r = self._runner
+        got = r.state.catalogue.get(sku)
+        if r.shared or r.scoped is not None:  # other processes may declare it meanwhile
+            if got is None and not plain:
+                got = r.sync(((sku,), ())).catalogue.get(sku)
+            used = getattr(_TLS, "used", None)
+            if used is None or getattr(_TLS, "owner", None) is not r:
+                used, _TLS.owner = {}, r
+                _TLS.used = used
+            used[sku] = got
         return got
+
+    def _checked(self, plan: PlanFn[R]) -> PlanFn[R]:
+        """``plan``, refusing to run on a ledger whose catalogue entry of a
+        SKU differs from the one this call converted its quantities by (a
+        declaration by another process that this one had not seen):
+        ``ConcurrencyConflict``, nothing written, and a retry converts
+        afresh. Only on shared stores; O(SKUs converted) per planning."""
+        used = getattr(_TLS, "used", None)
+        if not used:
+            return plan
+        _TLS.used = None
+        if getattr(_TLS, "owner", None) is not self._runner:
+            return plan  # noted by another inventory's call that failed early
+
+        def checked(st: Any, cx: Any) -> Any:
+            cat = st.catalogue
+            for sku, e in used.items():
+                got = cat.get(sku)
+                if got is not e and got != e:
+                    why = "its catalogue entry (add_sku) changed since this call converted"
+                    raise ConcurrencyConflict(f"sku={sku!r}: {why} its quantities: retry")
+            return plan(st, cx)
+
+        return checked
 
     def _qty(self, field: str, sku: Any, value: Any, minimum: int = 1) -> int:
         """``value`` of ``sku`` as the ledger's scaled int (``to_scaled``)."""
         check_id("sku", sku)
-        return to_scaled(field, value, self._entry(sku, type(value) is int), minimum)
+        try:
+            return to_scaled(field, value, self._entry(sku, type(value) is int), minimum)
+        except BaseException:
+            _TLS.used = None  # refused: no command follows
+            raise
 
     def _lines(self, ls: tuple[Line, ...]) -> tuple[Line, ...]:
         """The lines with scaled int quantities in base units. O(lines);
         lines of undeclared SKUs in ints are returned as they are."""
         cat = self._runner.state.catalogue
         if not cat and all(type(x.qty) is int and x.unit is None for x in ls):
+            if not self._runner.shared and self._runner.scoped is None:
+                return ls
+            for x in ls:
+                self._entry(x.sku, True)  # noted for ``_checked``
             return ls
         out = []
         for x in ls:
@@ -109,7 +152,11 @@ class SkuFace:
             if e is None and plain:
                 out.append(x)
                 continue
-            out.append(_copy(x, qty=line_qty(x.qty, x.unit, e), unit=None))
+            try:
+                out.append(_copy(x, qty=line_qty(x.qty, x.unit, e), unit=None))
+            except BaseException:
+                _TLS.used = None  # refused: no command follows
+                raise
         return tuple(out)
 
     def _order(self, order: Order) -> Order:
@@ -118,7 +165,9 @@ class SkuFace:
 
     def _orders(self, orders: Any) -> Any:
         if isinstance(orders, list | tuple) and all(isinstance(o, Order) for o in orders):
-            return [self._order(o) for o in orders]
+            out = [self._order(o) for o in orders]
+            _TLS.used = None  # their plans are built in commands/: not ``_checked``
+            return out
         return orders  # checked (and refused if bad) where it is planned
 
     def _batch(self, skus: Iterable[str]) -> None:
@@ -156,6 +205,7 @@ class SkuFace:
         self, sku: str, qty: Qty, channel: str | None = None, location: str | None = None
     ) -> Promise:
         q = self._qty("qty", sku, qty)
+        _TLS.used = None  # a query: nothing to check
         return self._out(super().promise(sku, q, channel, location))  # type: ignore[misc,no-any-return]
 
     def alerts(self) -> list[Alert]:

@@ -102,7 +102,7 @@ class Inventory(SkuFace, SupplyFace, ReadFace, IntegrationFace):
         self, name: str, plan: PlanFn[R], key: str | None = None, args: Any = None,
         then: Then[R] | None = None, scope: Scope | None = None,
     ) -> R:  # fmt: skip
-        cmd = self._runner.command(name, plan, key, args, then=then, scope=scope)
+        cmd = self._runner.command(name, self._checked(plan), key, args, then=then, scope=scope)
         return self._out(self._runner.run(cmd))  # type: ignore[no-any-return]
 
     @property
@@ -262,6 +262,7 @@ class Inventory(SkuFace, SupplyFace, ReadFace, IntegrationFace):
         pickup order (reserved at ``pickup_at``). O(lines)."""
         order = self._order(order_arg(order))
         cmd = reservations.hold_command(self._runner, order, ttl_micros(ttl), key)
+        cmd.plan = self._checked(cmd.plan)
         return self._out(self._runner.run(cmd))  # type: ignore[no-any-return]
 
     @overload

@@ -240,3 +240,24 @@ def test_allocate_and_hold_many_take_decimal_lines(
     assert w.status == "allocated" and w.lines[0].qty == Decimal("0.500")
     assert inv.available("ham") == Decimal("0")
     assert inv.check().ok
+
+
+def test_a_declaration_another_process_made_meanwhile_is_never_misread(
+    make_inventory: Callable[..., Inventory], tmp_path: Path
+) -> None:
+    """B converts a plain int for ham as whole units of an undeclared SKU;
+    A declared ham with 3 decimals meanwhile. B's command is refused
+    (nothing written) when it plans on a ledger holding the declaration;
+    the retry converts by it."""
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    a, b = make_inventory(url), make_inventory(url)
+    a.add_location(Location("s1"))
+    b.refresh()
+    a.add_sku(HAM)
+    head = a.head
+    with pytest.raises(errors.ConcurrencyConflict, match="sku='ham'"):
+        b.receive("ham", "s1", 5)
+    assert a.refresh() == head
+    b.receive("ham", "s1", 5)
+    assert a.available("ham") == b.available("ham") == Decimal("5.000")
+    assert a.check().ok
