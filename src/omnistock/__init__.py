@@ -19,6 +19,7 @@ from .inventory import Inventory
 from .low_stock import Alert
 from .queries import LedgerView
 from .reports import CheckReport, Explanation, PositionFigures, Promise
+from .skus import Sku
 from .values import (
     Applied,
     Channel,
@@ -88,6 +89,7 @@ __all__ = [
     "ReservationLine",
     "Resourced",
     "Shortage",
+    "Sku",
     "Suggestion",
     "Swept",
     "Transfer",

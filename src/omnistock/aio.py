@@ -28,6 +28,7 @@ from .command import Clock
 from .errors import InvalidInput, StorageError
 from .fulfilment.policy import Policy
 from .inventory import Inventory
+from .skus import Sku
 from .storage import Store
 from .values import Channel, Location
 
@@ -182,12 +183,17 @@ class AsyncInventory:
         """Every SKU the ledger has seen."""
         return await self._call(lambda: self.inventory.skus)
 
+    async def catalogue(self) -> dict[str, Sku]:
+        """Every declared SKU (units, decimals), by id."""
+        return await self._call(lambda: self.inventory.catalogue)
+
     async def policy(self) -> Policy:
         """The sourcing policy in force."""
         return await self._call(lambda: self.inventory.policy)
 
     # -- commands -----------------------------------------------------------------
     add_location = _offload(Inventory.add_location)
+    add_sku = _offload(Inventory.add_sku)
     add_channel = _offload(Inventory.add_channel)
     set_policy = _offload(Inventory.set_policy)
     receive = _offload(Inventory.receive)

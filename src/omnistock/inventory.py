@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, overload
 
 from . import codec
-from ._validate import check_id, check_int, check_opt_id, check_qty
+from ._validate import check_id, check_int, check_opt_id
 from .arguments import (
     Condition,
     RejectReason,
@@ -37,6 +37,7 @@ from .errors import InvalidInput, OmnistockError
 from .expiry import Swept
 from .face_integration import IntegrationFace
 from .face_reads import ReadFace
+from .face_skus import Qty, SkuFace
 from .face_supply import SupplyFace
 from .fulfilment.batch import BatchResult, OrderBatch
 from .fulfilment.policy import Policy
@@ -53,7 +54,7 @@ from .storage.memory import MemoryStore
 from .values import Applied, Channel, Location, Order, Reservation, lines_of
 
 
-class Inventory(SupplyFace, ReadFace, IntegrationFace):
+class Inventory(SkuFace, SupplyFace, ReadFace, IntegrationFace):
     """One retailer's stock ledger over a journal store.
 
     Thread-safe: commands from several threads are group-committed. Several
@@ -101,8 +102,8 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         self, name: str, plan: PlanFn[R], key: str | None = None, args: Any = None,
         then: Then[R] | None = None, scope: Scope | None = None,
     ) -> R:  # fmt: skip
-        cmd = self._runner.command(name, plan, key, args, then=then, scope=scope)
-        return self._runner.run(cmd)
+        cmd = self._runner.command(name, self._checked(plan), key, args, then=then, scope=scope)
+        return self._out(self._runner.run(cmd))  # type: ignore[no-any-return]
 
     @property
     def _state(self) -> Any:  # the live ledger, for white-box tests and benchmarks
@@ -154,27 +155,25 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
 
     # -- stock --------------------------------------------------------------------
     def receive(
-        self, sku: str, location: str, qty: int, key: str | None = None, ref: str | None = None
+        self, sku: str, location: str, qty: Qty, key: str | None = None, ref: str | None = None
     ) -> Applied:
         """Add ``qty`` sellable units. ``ref`` names the open PO line (from
         ``expect``) this receipt draws down, partly or past what it expects
         (it closes at zero); an unknown or closed one raises
         ``UnknownSupply``, another SKU's or location's ``InvalidInput``."""
-        check_id("sku", sku)
-        q = check_qty("qty", qty)
+        q = self._qty("qty", sku, qty)
         check_opt_id("ref", ref)
         plan = lambda st, cx: stock.receive(st, cx, sku, location, q, ref)  # noqa: E731
         scope = ((sku,), ()) if ref is None else None  # a PO receipt: the replica's
         return self._run("receive", plan, key, [sku, location, q, ref], scope=scope)
 
     def count(
-        self, sku: str, location: str, qty: int, state: State = "sellable", key: str | None = None
+        self, sku: str, location: str, qty: Qty, state: State = "sellable", key: str | None = None
     ) -> Applied:
         """A cycle count sets the units in ``state`` to ``qty``. Physical
         truth: it always applies, and re-sources the reservations it leaves
         uncovered (``Applied.shortages``, ``Applied.resourced``)."""
-        check_id("sku", sku)
-        q = check_qty("qty", qty, 0)
+        q = self._qty("qty", sku, qty, 0)
         check_state("state", state)
         plan = lambda st, cx: stock.count(st, cx, sku, location, q, state)  # noqa: E731
         args = [sku, location, q, state]
@@ -189,21 +188,20 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
     ) -> Applied:
         """A walk-in sale at ``location``: physical truth, always applied even
         beyond ATP. Re-sources the reservations it leaves uncovered."""
-        ls = lines_of(lines)
+        ls = self._lines(lines_of(lines))
         check_opt_id("channel", channel)
         plan = lambda st, cx: stock.sell(st, cx, location, ls, channel)  # noqa: E731
         args = [location, [[x.sku, x.qty] for x in ls], channel]
         return self._run("sell", plan, key, args, then=resource_shortages)
 
-    def set_safety(self, sku: str, location: str, qty: int, key: str | None = None) -> Applied:
+    def set_safety(self, sku: str, location: str, qty: Qty, key: str | None = None) -> Applied:
         """Set the safety stock of a position: units kept out of ATP."""
-        check_id("sku", sku)
-        q = check_qty("qty", qty, 0)
+        q = self._qty("qty", sku, qty, 0)
         plan = lambda st, cx: stock.set_safety(st, cx, sku, location, q)  # noqa: E731
         return self._run("set_safety", plan, key, [sku, location, q])
 
     def set_threshold(
-        self, sku: str, location: str | None = None, low: int | None = None,
+        self, sku: str, location: str | None = None, low: Qty | None = None,
         key: str | None = None,
     ) -> Applied:  # fmt: skip
         """Set the low-stock mark of ``sku``: network-wide (``location``
@@ -215,7 +213,7 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         that are low now. A SKU need not be stocked yet."""
         check_id("sku", sku)
         check_opt_id("location", location)
-        q = None if low is None else check_qty("low", low, 0)
+        q = None if low is None else self._qty("low", sku, low, 0)
         plan = lambda st, cx: thresholds.set_threshold(st, cx, sku, location, q)  # noqa: E731
         return self._run("set_threshold", plan, key, [sku, location, q])
 
@@ -223,7 +221,7 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         self,
         sku: str,
         location: str,
-        qty: int,
+        qty: Qty,
         to: State,
         from_: State = "sellable",
         key: str | None = None,
@@ -231,8 +229,7 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         """Move ``qty`` units between states (sellable, damaged, inspection,
         quarantine, display). Moving sellable units out may leave
         reservations uncovered: they are re-sourced."""
-        check_id("sku", sku)
-        q = check_qty("qty", qty)
+        q = self._qty("qty", sku, qty)
         check_state("to", to)
         check_state("from_", from_)
         if to == from_:
@@ -251,7 +248,7 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
     ) -> Applied:
         """Take back returned units where returns are accepted: restocked,
         sent on to ``returns_to``, kept unsellable, or written off."""
-        ls = lines_of(lines)
+        ls = self._lines(lines_of(lines))
         check_opt_id("order_id", order_id)
         condition_arg(condition)
         plan = lambda st, cx: stock.return_items(st, cx, location, ls, condition, order_id)  # noqa: E731
@@ -264,8 +261,10 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         ``order.allow_partial``: raises ``InsufficientStock`` naming the first
         short line, reserving nothing. Lines must be pinned or the order a
         pickup order (reserved at ``pickup_at``). O(lines)."""
-        cmd = reservations.hold_command(self._runner, order_arg(order), ttl_micros(ttl), key)
-        return self._runner.run(cmd)
+        order = self._order(order_arg(order))
+        cmd = reservations.hold_command(self._runner, order, ttl_micros(ttl), key)
+        cmd.plan = self._checked(cmd.plan)
+        return self._out(self._runner.run(cmd))  # type: ignore[no-any-return]
 
     @overload
     def hold_many(
@@ -293,8 +292,10 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         would, all-or-nothing for bad input (a ``Reservation`` or the refusal
         per order); a ``HoldBatch`` by one kernel call, journaled as one row."""
         if isinstance(orders, HoldBatch):
+            self._batch(orders.skus)
             return holdbatches.run_batch(self._runner, orders, ttl_micros(ttl), keys, key)
-        return reservations.run_holds(self._runner, orders, ttl_micros(ttl), keys, key)
+        got = reservations.run_holds(self._runner, self._orders(orders), ttl_micros(ttl), keys, key)
+        return self._out(got)  # type: ignore[no-any-return]
 
     def commit(self, res_id: str, key: str | None = None) -> Reservation:
         """HELD -> COMMITTED: the hold no longer expires (a no-op if committed)."""
@@ -312,7 +313,7 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
             plan: Any = lambda st, cx: reservations.release(st, cx, res_id)  # noqa: E731
             scope = reservation_scope(res_id)
             return self._run("release", plan, key, [res_id], scope=scope)  # type: ignore[no-any-return]
-        ls = lines_of(lines)
+        ls = self._lines(lines_of(lines))
         plan = lambda st, cx: amendments.release_lines(st, cx, res_id, ls)  # noqa: E731
         args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
         return self._run("release", plan, key, args, scope=reservation_scope(res_id))  # type: ignore[no-any-return]
@@ -324,7 +325,7 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         unpinned added units stay where the SKU is held, else the sourcing
         policy places them (the result's ``trace``). Refusals raise and
         change nothing. O(lines + reservation lines) plus sourcing."""
-        ls = lines_of(lines)
+        ls = self._lines(lines_of(lines))
         plan = lambda st, cx: amendments.amend(st, cx, res_id, ls)  # noqa: E731
         args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
         named = reservation_scope(res_id)
@@ -341,7 +342,7 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         """Change a held reservation's quantities (a cart edit): each line is
         the new total for a (sku, location) of it; increases are checked
         against ATP (only the delta), decreases are released."""
-        ls = lines_of(lines)
+        ls = self._lines(lines_of(lines))
         plan = lambda st, cx: reservations.resize(st, cx, res_id, ls)  # noqa: E731
         args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
         return self._run("resize", plan, key, args, scope=reservation_scope(res_id))
@@ -351,7 +352,8 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
     ) -> Reservation:
         """Units of a committed reservation leave the building: all of it, or
         the given ``(sku, qty)`` lines. When nothing is left it is FULFILLED."""
-        return self._fulfil("ship", res_id, None if lines is None else lines_of(lines), key)
+        ls = None if lines is None else self._lines(lines_of(lines))
+        return self._fulfil("ship", res_id, ls, key)
 
     def collect(self, res_id: str, key: str | None = None) -> Reservation:
         """The shopper collected a pickup order: every unit leaves."""
@@ -373,7 +375,7 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         """Reserve ``order``, unpinned lines where the sourcing policy says;
         a pickup order at ``pickup_at`` (short: transfer in or suggest stores,
         by the policy). ``unfillable`` is an answer, not an error."""
-        order = order_arg(order)
+        order = self._order(order_arg(order))
         ttl_us = ttl_micros(DEFAULT_TTL if ttl is None else ttl)
         pol = policy_arg(policy)
         plan = lambda st, cx: allocation.allocate(st, cx, order, ttl_us, pol)  # noqa: E731
@@ -411,8 +413,10 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         ttl_us = ttl_micros(DEFAULT_TTL if ttl is None else ttl)
         pol = policy_arg(policy)
         if isinstance(orders, OrderBatch):
+            self._batch(orders.skus)
             return allocation.run_wave(self._runner, orders, ttl_us, pol, optimize, key)
-        return allocation.run_orders(self._runner, orders, ttl_us, pol, key)
+        got = allocation.run_orders(self._runner, self._orders(orders), ttl_us, pol, key)
+        return self._out(got)  # type: ignore[no-any-return]
 
     def reject(
         self,

@@ -27,6 +27,8 @@ from ._validate import (
     check_qty,
 )
 from .errors import InvalidInput
+from .skus import c_line_qty as _c_qty
+from .skus import c_unit_name as _c_unit_name
 
 __all__ = [
     "KINDS",
@@ -124,10 +126,6 @@ def _c_priority(v: int) -> int:
     return check_int("priority", v)
 
 
-def _c_qty(v: int) -> int:
-    return check_qty("qty", v)
-
-
 def _c_returns_to(v: str | None) -> str | None:
     return check_opt_id("returns_to", v)
 
@@ -210,11 +208,16 @@ def _ship_to(v: PointInput) -> Point | None:
 
 @attrs.frozen
 class Line:
-    """``qty`` units of ``sku``, optionally pinned to ``location``."""
+    """``qty`` units of ``sku``, optionally pinned to ``location``; ``qty``
+    is counted in ``unit`` (a pack unit of the SKU, ``inv.add_sku``) when
+    given, else in the SKU's base unit."""
 
     sku: str = attrs.field(converter=_c_sku)
+    # An int once the inventory has converted it (what plans see); a line
+    # built by a caller may hold a Decimal until then (``skus.c_line_qty``).
     qty: int = attrs.field(converter=_c_qty)
     location: str | None = attrs.field(default=None, converter=_c_location)
+    unit: str | None = attrs.field(default=None, converter=_c_unit_name, kw_only=True)
 
     @classmethod
     def of(cls, value: Any) -> Line:

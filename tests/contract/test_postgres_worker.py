@@ -323,3 +323,28 @@ def test_a_due_paid_pickup_is_never_missed_by_a_worker(
     assert no_shows == [(a.reservation.id, 4)]
     assert admin.reservation(a.reservation.id).state == "released"
     assert admin.check().ok
+
+
+def test_a_worker_converts_decimal_skus_without_the_replica(admin: Inventory, opened: Open) -> None:
+    """A worker knows each SKU's decimals and units from the network rows:
+    those declared before it started, and one declared later (the network
+    digest moved, so it reads the network again before converting)."""
+    from decimal import Decimal
+
+    from omnistock import Sku
+
+    admin.add_sku(Sku("ham", unit="kg", decimals=3, units={"half": Decimal("0.5")}))
+    admin.receive("ham", "s1", "2.500")
+    w = opened(replica=False)
+    assert w.available("ham", "s1") == Decimal("2.500")
+    r = w.hold(Order("deli", lines=[Line("ham", 3, "s1", unit="half")]), ttl=60)
+    assert r.lines[0].qty == Decimal("1.500")
+    assert admin.available("ham", "s1") == w.available("ham", "s1") == Decimal("1.000")
+    admin.add_sku(Sku("cheese", decimals=2))
+    admin.receive("cheese", "s2", "0.75")
+    got = w.hold(Order("c", lines=[Line("cheese", "0.5", "s2")]), ttl=60)
+    assert got.lines[0].qty == Decimal("0.50")
+    assert admin.available("cheese") == Decimal("0.25")
+    assert _scoped(w)  # no replica was needed
+    report = admin.check()
+    assert report.ok, report.problems

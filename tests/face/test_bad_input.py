@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import World
-from omnistock import Channel, Inventory, Line, Location, Order, Point, errors
+from omnistock import Channel, Inventory, Line, Location, Order, Point, Sku, errors
 from omnistock.errors import (
     IdempotencyConflict,
     InsufficientStock,
@@ -49,6 +50,20 @@ def _corrupt_sqlite(w: World, tmp: Path) -> Any:
 def _open_and_run(w: World, tmp: Path, clock: Any) -> Any:
     inv = Inventory.open("memory://", clock=clock)
     return inv.add_location(Location("z"))
+
+
+def _deli(call: Callable[[Inventory], Any]) -> Any:
+    """``call`` on a fresh inventory with a SKU by weight (ham, kg, 3
+    decimals, a "half" unit); it must change nothing there either."""
+    inv = Inventory.open("memory://")
+    inv.add_location(Location("s1"))
+    inv.add_sku(Sku("ham", unit="kg", decimals=3, units={"half": Decimal("0.5")}))
+    inv.receive("ham", "s1", "2.000")
+    head, digest = inv.head, inv.digest()
+    try:
+        return call(inv)
+    finally:
+        assert (inv.head, inv.digest()) == (head, digest)
 
 
 Call = Callable[[World, Path], Any]
@@ -644,6 +659,108 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
     ("line-qty-huge", lambda w, t: Line("A", 2**63), InvalidQuantity, f"qty={2**63}"),
     ("line-qty-nan", lambda w, t: Line("A", NAN), InvalidQuantity, "qty=nan"),
     ("line-sku-none", lambda w, t: Line(None, 1), InvalidInput, "sku=None"),
+    # -- SKUs with units and decimals (docs/concepts.md) ------------------------
+    (
+        "deci-float",
+        lambda w, t: _deli(lambda i: i.receive("ham", "s1", 1.5)),
+        InvalidQuantity,
+        "qty=1.5",
+    ),
+    ("deci-line-float", lambda w, t: Line("ham", 0.5), InvalidQuantity, "qty=0.5"),
+    (
+        "deci-too-fine",
+        lambda w, t: _deli(lambda i: i.receive("ham", "s1", "1.2345")),
+        InvalidQuantity,
+        "qty='1.2345'",
+    ),
+    (
+        "deci-line-too-fine",
+        lambda w, t: _deli(lambda i: i.sell("s1", [("ham", Decimal("0.0001"))])),
+        InvalidQuantity,
+        "qty=Decimal('0.0001')",
+    ),
+    (
+        "deci-str-junk",
+        lambda w, t: _deli(lambda i: i.set_safety("ham", "s1", "1,5")),
+        InvalidQuantity,
+        "qty='1,5'",
+    ),
+    (
+        "deci-overflow",
+        lambda w, t: _deli(lambda i: i.receive("ham", "s1", 2**61)),
+        InvalidQuantity,
+        f"qty={2**61}",
+    ),
+    (
+        "deci-threshold-float",
+        lambda w, t: _deli(lambda i: i.set_threshold("ham", low=0.5)),
+        InvalidQuantity,
+        "low=0.5",
+    ),
+    (
+        "deci-promise-too-fine",
+        lambda w, t: _deli(lambda i: i.promise("ham", "0.0005")),
+        InvalidQuantity,
+        "qty='0.0005'",
+    ),
+    (
+        "deci-unknown-unit",
+        lambda w, t: _deli(lambda i: i.sell("s1", [Line("ham", 1, unit="crate")])),
+        InvalidInput,
+        "unit='crate'",
+    ),
+    (
+        "deci-unit-too-fine",
+        lambda w, t: _deli(lambda i: i.sell("s1", [Line("ham", "0.0001", unit="half")])),
+        InvalidQuantity,
+        "qty=Decimal('0.0001')",
+    ),
+    (
+        "deci-decimals-change",
+        lambda w, t: _deli(lambda i: i.add_sku(Sku("ham", decimals=2))),
+        InvalidInput,
+        "decimals=2",
+    ),
+    (
+        "undeclared-decimal",
+        lambda w, t: w.inv.receive("A", "s1", Decimal("1.5")),
+        InvalidQuantity,
+        "qty=Decimal('1.5')",
+    ),
+    (
+        "undeclared-unit",
+        lambda w, t: w.inv.sell("s1", [Line("A", 1, unit="case")]),
+        InvalidInput,
+        "unit='case'",
+    ),
+    (
+        "undeclared-decimals-change",
+        lambda w, t: w.inv.add_sku(Sku("A", decimals=1)),
+        InvalidInput,
+        "decimals=1",
+    ),
+    ("add-sku-not-sku", lambda w, t: w.inv.add_sku("A"), InvalidInput, "sku='A'"),
+    ("sku-decimals-7", lambda w, t: Sku("x", decimals=7), InvalidInput, "decimals=7"),
+    ("sku-decimals-neg", lambda w, t: Sku("x", decimals=-1), InvalidInput, "decimals=-1"),
+    ("sku-decimals-float", lambda w, t: Sku("x", decimals=2.0), InvalidInput, "decimals=2.0"),
+    ("sku-unit-empty", lambda w, t: Sku("x", unit=""), InvalidInput, "unit=''"),
+    ("sku-units-not-map", lambda w, t: Sku("x", units=[("case", 12)]), InvalidInput, "units="),
+    ("sku-units-empty-name", lambda w, t: Sku("x", units={"": 12}), InvalidInput, "units=''"),
+    ("sku-units-zero", lambda w, t: Sku("x", units={"case": 0}), InvalidInput, "units['case']=0"),
+    (
+        "sku-units-float",
+        lambda w, t: Sku("x", decimals=1, units={"half": 0.5}),
+        InvalidInput,
+        "units['half']=0.5",
+    ),
+    (
+        "sku-units-too-fine",
+        lambda w, t: Sku("x", units={"half": Decimal("0.5")}),
+        InvalidInput,
+        "units['half']=Decimal('0.5')",
+    ),
+    ("sku-units-base", lambda w, t: Sku("x", units={"each": 2}), InvalidInput, "units['each']="),
+    ("sku-id-empty", lambda w, t: Sku(""), InvalidInput, "id=''"),
     ("line-triple-too-long", lambda w, t: Line.of(("A", 1, "s1", 4)), InvalidInput, "lines="),
     # -- paid pickups (no-shows) and transfers --------------------------------------
     (

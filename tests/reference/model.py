@@ -158,6 +158,8 @@ class Model:
         self.crossing_rows = 0
         # Open purchase order lines: id -> [sku, location, qty still expected, eta].
         self.supply: dict[str, list[Any]] = {}
+        # Declared SKUs' decimals: their quantities here are scaled ints, as in the ledger.
+        self.decimals: dict[str, int] = {}
 
     # -- figures ---------------------------------------------------------
     def p(self, sku: str, loc: str) -> Position:
@@ -273,6 +275,13 @@ class Model:
                     break
             out.append((p[0], p[1], deficit, tuple(names)))
         return tuple(out)
+
+    @traced
+    def add_sku(self, sku: str, decimals: int) -> None:
+        """A SKU declared with ``decimals``: one catalogue row; every
+        quantity of it is kept (and compared) as ``qty * 10**decimals``."""
+        self.decimals[sku] = decimals
+        self.head += 1
 
     @traced
     def receive(self, sku: str, loc: str, qty: int) -> tuple[Any, ...]:

@@ -21,6 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -46,10 +47,14 @@ from omnistock import (
     Location,
     Order,
     Reservation,
+    Sku,
     errors,
 )
 
 SKUS = ["s1", "s2", "s3"]
+DECI = Sku("d1", unit="kg", decimals=2, units={"case": Decimal("1.5")})
+"""A SKU by weight: the model keeps it in hundredths, the face takes and
+gives Decimals (the rules ending in ``_d`` and ``LedgerMachine.line``)."""
 LOCS = ["A", "B", "W"]  # two stores and a warehouse (which takes no returns)
 ORDERS = ["o1", "o2", "o3"]
 TTLS = [30, 60, 300, 3600]
@@ -69,13 +74,18 @@ class Clock:
         return self.now
 
 
+def _n(q: Any) -> Any:
+    """A Decimal figure of ``DECI`` as the model's scaled int."""
+    return int(q.scaleb(DECI.decimals)) if isinstance(q, Decimal) else q
+
+
 def norm(result: Any) -> Any:
     """A real result as the plain tuple the model produces."""
     if isinstance(result, Applied):
         return (
             "applied",
             result.seq,
-            tuple((s.sku, s.location, s.qty, tuple(s.reservations)) for s in result.shortages),
+            tuple((s.sku, s.location, _n(s.qty), tuple(s.reservations)) for s in result.shortages),
             tuple(attrs.astuple(r, recurse=False) for r in result.resourced),
         )
     if isinstance(result, Reservation):
@@ -83,11 +93,11 @@ def norm(result: Any) -> Any:
             "reservation",
             result.id,
             result.state,
-            tuple((x.sku, x.location, x.qty) for x in result.lines),
+            tuple((x.sku, x.location, _n(x.qty)) for x in result.lines),
             result.expires_at,
             result.order_id,
             result.channel,
-            tuple((x.sku, x.location, x.qty) for x in result.shipped),
+            tuple((x.sku, x.location, _n(x.qty)) for x in result.shipped),
         )
     if isinstance(result, HoldBatchResult):
         return ("batch", tuple(result.status.tolist()), result.token)
@@ -124,6 +134,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.inv.add_location(Location("A", kind="store"))
         self.inv.add_location(Location("B", kind="store"))
         self.inv.add_location(Location("W", kind="warehouse"))
+        self.i.add_sku(DECI)
+        self.model.add_sku("d1", 2)
         for i, (sku, loc) in enumerate([("s1", "A"), ("s1", "B"), ("s2", "A"), ("s2", "W")]):
             self.do(
                 lambda k, sku=sku, loc=loc, q=stock[i] + 1: self.i.receive(sku, loc, q),
@@ -178,6 +190,10 @@ class LedgerMachine(RuleBasedStateMachine):
         if k is not None:
             self.keyed.append((k, real, got))
         return got
+
+    def line(self, sku: str, qty: int, loc: str | None) -> Line:
+        """A line of the model's ``qty``: for ``DECI``, hundredths as a Decimal."""
+        return Line(sku, Decimal(qty).scaleb(-DECI.decimals) if sku == DECI.id else qty, loc)
 
     def draw_res(self, data: st.DataObject, states: tuple[str, ...] = ("held", "committed")) -> str:
         """A reservation id: mostly one in ``states`` (those the command
@@ -445,7 +461,7 @@ class LedgerMachine(RuleBasedStateMachine):
             pin = data.draw(st.sampled_from([loc, None]), label="location")
             lines.append((sku, qty, pin))
         self.do(
-            lambda k: self.i.ship(rid, [Line(*x) for x in lines], key=k),
+            lambda k: self.i.ship(rid, [self.line(*x) for x in lines], key=k),
             lambda: self.model.ship(rid, lines),
             key,
         )
@@ -475,7 +491,7 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             lines.append((data.draw(skus, label="sku"), 1, data.draw(locs, label="loc")))
         self.do(
-            lambda k: self.i.release(rid, lines=[Line(*x) for x in lines], key=k),
+            lambda k: self.i.release(rid, lines=[self.line(*x) for x in lines], key=k),
             lambda: self.model.release_lines(rid, lines),
             key,
         )
@@ -503,12 +519,64 @@ class LedgerMachine(RuleBasedStateMachine):
             return
 
         def real(k: str | None) -> Reservation:
-            got = self.i.amend(rid, [Line(*x) for x in lines], key=k)
+            got = self.i.amend(rid, [self.line(*x) for x in lines], key=k)
             assert got.status == "allocated" and got.reservation is not None
             assert got.trace is None  # every line pinned: no sourcing
             return got.reservation
 
         self.do(real, lambda: self.model.amend(rid, lines), key)
+
+    # -- a SKU with decimals and a pack unit -----------------------------------------------
+    @rule(loc=locs, qty=st.integers(1, 1000), text=st.booleans(), key=keyed)
+    def receive_d(self, loc: str, qty: int, text: bool, key: bool) -> None:
+        q = Decimal(qty).scaleb(-2)
+        self.do(
+            lambda k: self.i.receive("d1", loc, str(q) if text else q, key=k),
+            lambda: self.model.receive("d1", loc, qty),
+            key,
+        )
+
+    @precondition(lambda self: "d1" in self.model.known)
+    @rule(data=st.data(), loc=locs, key=keyed)
+    def sell_d(self, data: st.DataObject, loc: str, key: bool) -> None:
+        """Sell within ATP (no shortage to re-source)."""
+        atp = self.model.p("d1", loc).atp
+        if atp < 1:
+            return
+        qty = data.draw(st.integers(1, atp), label="qty")
+        self.do(
+            lambda k: self.i.sell(loc, [self.line("d1", qty, None)], key=k),
+            lambda: self.model.sell(loc, [("d1", qty)]),
+            key,
+        )
+
+    @rule(
+        order=st.sampled_from(["d-o1", "d-o2"]), data=st.data(), n=st.integers(1, 3),
+        case=st.booleans(),
+    )  # fmt: skip
+    def hold_d(self, order: str, data: st.DataObject, n: int, case: bool) -> None:
+        """Hold ``n`` cases (1.5 kg each) or ``n`` x 0.37 kg, mostly where
+        there is some: both sides agree on the scaled quantity, or refuse."""
+        self.model.expire(self.clock.now)
+        have = [x for x in LOCS if "d1" in self.model.known and self.model.p("d1", x).atp > 0]
+        loc = data.draw(st.sampled_from(have or LOCS), label="loc")
+        qty = n * 150 if case else n * 37
+        line = Line("d1", n, loc, unit="case") if case else self.line("d1", qty, loc)
+        now = self.clock.now
+        self.do(
+            lambda k: self.i.hold(Order(order, lines=[line]), ttl=60, key=k),
+            lambda: self.model.hold(order, [("d1", qty, loc)], now, timedelta(seconds=60)),
+        )
+
+    @invariant()
+    def decimal_figures_match(self) -> None:
+        if self.inv is None or "d1" not in self.model.known:
+            return
+        m = self.model
+        m.expire(self.clock.now)
+        assert self.i.available("d1") == Decimal(m.available("d1")).scaleb(-2)
+        for loc in LOCS:
+            assert self.i.on_hand("d1", loc) == Decimal(m.p("d1", loc).on_hand).scaleb(-2)
 
     # -- purchase orders ------------------------------------------------------------------
     @rule(

@@ -82,6 +82,7 @@ class Feed:
             },
             separators=(",", ":"),
             ensure_ascii=False,
+            default=str,  # a SKU with decimals: its Decimal as an exact string, "1.250"
         )
 
     def to_csv(self) -> str:

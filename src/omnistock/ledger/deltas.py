@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..skus import Sku
 from ..values import Channel, Location
 from .grid import Grid, Pos
 from .heldbatches import HeldBatch
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 NETWORK_KINDS = frozenset(
-    (Kind.LOCATION_ADDED, Kind.CHANNEL_ADDED, Kind.POLICY_SET, Kind.THRESHOLD_SET)
+    (Kind.LOCATION_ADDED, Kind.CHANNEL_ADDED, Kind.POLICY_SET, Kind.THRESHOLD_SET, Kind.SKU_ADDED)
 )
 """Rows guarded by "the network is as the plan saw it": they set something
 last-writer-wins, so concurrent writers must not both rely on the old."""
@@ -105,13 +106,14 @@ def network_digest(
     channels: dict[str, Any],
     policy: dict[str, Any] | None,
     marks: Iterable[tuple[str, str | None, int]] = (),
+    catalogue: dict[str, Any] | None = None,
 ) -> str:
     """A digest of the network and the low-stock ``marks`` (``(sku,
     location, low)``) ("" for none): equal networks, equal digests. Without
     marks it is the digest stores kept before thresholds existed.
     O(locations + channels + marks)."""
     ms = sorted((s, "" if loc is None else loc, low) for s, loc, low in marks)
-    if not locations and not channels and policy is None and not ms:
+    if not locations and not channels and policy is None and not ms and not catalogue:
         return ""
     text = repr((sorted(locations.items()), sorted(channels.items())))
     text += json.dumps(policy, sort_keys=True, default=str)
@@ -122,6 +124,8 @@ def network_digest(
     zones = sorted((k, v.tz) for k, v in locations.items() if getattr(v, "tz", None))
     if zones:
         text += repr(zones)
+    if catalogue:  # declared SKUs (``skus.Sku``), only when there are some
+        text += json.dumps([catalogue[k].to_dict() for k in sorted(catalogue)])
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -205,7 +209,9 @@ def counters_of(st: LedgerState) -> Counters:
     for (loc, day), n in st.picks.items():
         if n:
             c.usage[f"p|{loc}|{day}"] = n
-    c.network = network_digest(st.locations, st.channels, st.policy, st.thresholds.marks())
+    c.network = network_digest(
+        st.locations, st.channels, st.policy, st.thresholds.marks(), st.catalogue
+    )
     return c
 
 
@@ -243,7 +249,9 @@ class Change:
         if net:
             self.network = (
                 _network_before(sp, st),
-                network_digest(st.locations, st.channels, st.policy, st.thresholds.marks()),
+                network_digest(
+                    st.locations, st.channels, st.policy, st.thresholds.marks(), st.catalogue
+                ),
             )
         self.reservations: dict[str, tuple[ResFigures | None, ResFigures | None]] = {}
         for rid, old in sp.holds.items():
@@ -289,6 +297,7 @@ def _network_before(sp: Savepoint, st: LedgerState) -> str:
         _put_back(st.channels, sp.channels, Channel),
         sp.policy,
         [(s, loc, low) for (s, loc), low in marks.items()],
+        _put_back(st.catalogue, sp.catalogue, Sku),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..skus import Sku
 from ..values import Channel, Location
 from .grid import Grid, Ranged
 from .holds import Holds
@@ -24,6 +25,7 @@ class LedgerFields:
     ``state.LedgerState`` adds the methods that call them."""
 
     __slots__ = (
+        "catalogue",
         "chan_used",
         "channels",
         "grid",
@@ -51,6 +53,8 @@ class LedgerFields:
         self.chan_used: dict[tuple[str, int], int] = {}
         # Low-stock marks and alert counts (``thresholds.py``).
         self.thresholds = Thresholds()
+        # Declared SKUs (``skus.Sku``: units, decimals), by id.
+        self.catalogue: dict[str, Sku] = {}
         self.head = 0
         self.last_ts = 0
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..skus import Sku
 from ..values import Channel, Location
 from . import heldbatches
 from .grid import STATE_INDEX, Pos
@@ -389,6 +390,14 @@ def _threshold_crossed(
     st.thresholds.step(sku, loc, int(d["step"]))
 
 
+def _sku_added(
+    st: LedgerState, _s: Any, _l: Any, _q: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    """A SKU's catalogue entry (``skus.Sku``): the face converts by it."""
+    sku = Sku.from_dict(d["sku"])
+    st.catalogue[sku.id] = sku
+
+
 def _transfer_lost(
     st: LedgerState, _s: Any, _l: Any, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
 ) -> None:
@@ -428,6 +437,7 @@ _BY_KIND: dict[Kind, Handler] = {
     Kind.THRESHOLD_SET: _threshold_set,
     Kind.THRESHOLD_CROSSED: _threshold_crossed,
     Kind.NO_SHOW: _no_show,
+    Kind.SKU_ADDED: _sku_added,
 }
 FOLD: dict[str, Handler] = {k._value_: h for k, h in _BY_KIND.items()}
 """Kind (its journal string) -> handler. Plain ``str`` keys: the journal's

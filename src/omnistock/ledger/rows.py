@@ -111,6 +111,7 @@ class Kind(StrEnum):
     THRESHOLD_SET = "threshold-set"
     THRESHOLD_CROSSED = "threshold-crossed"
     NO_SHOW = "no-show"
+    SKU_ADDED = "sku-added"
 
 
 def make(
@@ -240,6 +241,7 @@ _TABLE: dict[Kind, KindInfo] = {
         "sku, location, qty: a paid pickup not collected by its due time, released (qty 0"
         " at its pickup store when all its units were still in transit)",
     ),
+    Kind.SKU_ADDED: KindInfo(None, 'sku; data {"sku": Sku.to_dict()} (units, decimals)'),
 }
 INFO: Mapping[str, KindInfo] = {k._value_: i for k, i in _TABLE.items()}
 """Each kind's meaning, keyed by its journal string (a ``Kind`` finds the same)."""

@@ -50,6 +50,7 @@ class Savepoint:
         self.supply: dict[str, Any] = {}
         self.locations: dict[str, Any] = {}
         self.channels: dict[str, Any] = {}
+        self.catalogue: dict[str, Any] = {}
         self.picks: dict[tuple[str, int], Any] = {}
         # Known positions not ranged at the savepoint: a row may mark them,
         # nothing unmarks one, so rollback unmarks exactly these.
@@ -115,6 +116,8 @@ class Savepoint:
             self.locations[loc] = st.locations.get(loc, _MISSING)
         if kind == Kind.CHANNEL_ADDED and channel is not None and channel not in self.channels:
             self.channels[channel] = st.channels.get(channel, _MISSING)
+        if kind == Kind.SKU_ADDED and sku is not None and sku not in self.catalogue:
+            self.catalogue[sku] = st.catalogue.get(sku, _MISSING)
         if kind in _THRESHOLD_KINDS and sku is not None and (sku, loc) not in self.thresholds:
             th = st.thresholds
             self.thresholds[(sku, loc)] = (th.get(sku, loc), th.count(sku, loc))
@@ -208,6 +211,8 @@ class Savepoint:
             _put(st.locations, lid, None if loc is _MISSING else loc)
         for cid, ch in self.channels.items():
             _put(st.channels, cid, None if ch is _MISSING else ch)
+        for sku_id, entry in self.catalogue.items():
+            _put(st.catalogue, sku_id, None if entry is _MISSING else entry)
         for k, v in self.picks.items():
             _put(st.picks, k, None if v is _MISSING else v)
         for k, v in self.chan_used.items():

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import StorageError
+from ..skus import Sku
 from ..values import Channel, Location
 from . import heldbatches
 from .fold import use, use_many
@@ -146,6 +147,8 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
     if th:  # only when used: a ledger without thresholds keeps its old records
         out["thresholds"] = sorted([list(m) for m in th.marks()], key=_by_name)
         out["alerted"] = sorted([list(c) for c in th.counts()], key=_by_name)
+    if st.catalogue:  # only when used, as thresholds
+        out["catalogue"] = [st.catalogue[k].to_dict() for k in sorted(st.catalogue)]
     return out
 
 
@@ -255,6 +258,7 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
             st.thresholds.put(sku, loc, low)
         for sku, loc, n in header.get("alerted", ()):
             st.thresholds.set_count(sku, loc, n)
+        st.catalogue = {d["id"]: Sku.from_dict(d) for d in header.get("catalogue", ())}
         st.head = header["head"]
         st.last_ts = header["last_ts"]
         return st

@@ -83,9 +83,11 @@ DROP INDEX IF EXISTS {s}.journal_ref_seq;
 CREATE INDEX IF NOT EXISTS journal_supply ON {s}.journal (sku, seq)
     WHERE kind IN ('expected', 'transfer-out');
 -- The network's rows (a worker without a replica loads only those at start):
--- written by network commands only.
-CREATE INDEX IF NOT EXISTS journal_network ON {s}.journal (seq)
-    WHERE kind IN ('location-added', 'channel-added', 'policy-set');
+-- written by network commands only (and SKU declarations: a worker converts
+-- quantities by them).
+DROP INDEX IF EXISTS {s}.journal_network;
+CREATE INDEX IF NOT EXISTS journal_network2 ON {s}.journal (seq)
+    WHERE kind IN ('location-added', 'channel-added', 'policy-set', 'sku-added');
 DROP INDEX IF EXISTS {s}.journal_location_seq;
 DROP INDEX IF EXISTS {s}.journal_ts_seq;
 CREATE TABLE IF NOT EXISTS {s}.positions (

@@ -7,7 +7,7 @@ A mixin of ``PostgresStore``: it uses the store's read connection. Every
 query here is served by an index (positions and usage by primary key,
 rows by ``journal_ref_seq``, due holds by ``reservations_held_due``, paid
 pickups due (no-shows) by ``reservations_paid_due``,
-network rows by ``journal_network``), so its cost follows what it reads,
+network rows by ``journal_network2``), so its cost follows what it reads,
 never the size of the journal.
 """
 
@@ -29,9 +29,9 @@ __all__ = ["NETWORK_KINDS", "Scoping"]
 SUPPLY = "\x1fsupply:"
 """Prefix of an open supply item's record among the reservations'
 (``ledger.deltas.SUPPLY``, spelt out: an adapter imports no core module)."""
-NETWORK_KINDS = ("location-added", "channel-added", "policy-set")
+NETWORK_KINDS = ("location-added", "channel-added", "policy-set", "sku-added")
 """The row kinds that define the network (``ledger.rows.Kind``; spelt out
-here: an adapter imports no core module). ``journal_network`` indexes them."""
+here: an adapter imports no core module). ``journal_network2`` indexes them."""
 
 
 class Scoping:

@@ -1,0 +1,104 @@
+"""What decimal quantities cost a hold through the face (issue 16, item 1).
+
+In one process and one run, rounds of single-line holds (``Inventory.hold``,
+one command each, distinct order ids) on ``memory://``, interleaved round
+by round, each variant on its own fresh inventory:
+
+- ``plain``: an undeclared SKU, int quantities (the path every ledger had);
+- ``decimal``: a SKU declared with 3 decimals (kg), each hold a
+  ``Decimal("0.250")`` line: converted to the scaled int 250 at the face,
+  and the reservation's figures converted back to Decimals on the way out;
+- ``case``: a whole-unit SKU with a ``case`` of 12, each hold one case.
+
+Each round holds ``--holds`` lines spread over 4 locations (stock received
+before timing, not timed). Reported: the median milliseconds per round,
+holds per second at that median and the ratio of each variant's median to
+``plain`` (the target: within 1.5x). Nothing is asserted; the machine may
+be shared, so compare ratios of one run, not figures across runs.
+
+    python benchmarks/decimal_skus.py [--rounds 15] [--holds 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from omnistock import Inventory, Line, Location, Order, Sku
+
+LOCS = ["L0", "L1", "L2", "L3"]
+VARIANTS = ("plain", "decimal", "case")
+
+
+def prepare(variant: str, round_no: int, holds: int) -> tuple[Inventory, Callable[[], int]]:
+    """A fresh inventory for one round of ``variant`` and the timed call."""
+    inv = Inventory.open("memory://")
+    if variant == "decimal":
+        inv.add_sku(Sku("sku", unit="kg", decimals=3))
+    elif variant == "case":
+        inv.add_sku(Sku("sku", units={"case": 12}))
+    for loc in LOCS:
+        inv.add_location(Location(loc))
+        inv.receive("sku", loc, holds * 12)  # each location can take every hold
+    line: Callable[[int], Line] = {
+        "plain": lambda i: Line("sku", 1, LOCS[i % len(LOCS)]),
+        "decimal": lambda i: Line("sku", Decimal("0.250"), LOCS[i % len(LOCS)]),
+        "case": lambda i: Line("sku", 1, LOCS[i % len(LOCS)], unit="case"),
+    }[variant]
+    orders = [Order(f"r{round_no}-{i}", lines=[line(i)]) for i in range(holds)]
+
+    def run() -> int:
+        hold = inv.hold
+        for o in orders:
+            hold(o, ttl=3600)
+        return len(orders)
+
+    return inv, run
+
+
+def measure(rounds: int = 15, holds: int = 400) -> dict[str, Any]:
+    """Median seconds per round of each variant, interleaved in one run,
+    and each one's ratio to ``plain``."""
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for r in range(rounds):
+        for v in VARIANTS:
+            inv, run = prepare(v, r, holds)
+            try:
+                t0 = time.perf_counter()
+                run()
+                times[v].append(time.perf_counter() - t0)
+            finally:
+                inv.close()
+    med = {v: statistics.median(t) for v, t in times.items()}
+    return {
+        "holds": holds,
+        "rounds": rounds,
+        "median_s": med,
+        "vs_plain": {v: med[v] / med["plain"] for v in VARIANTS},
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    out = [f"{result['holds']} holds a round, {result['rounds']} rounds, store memory"]
+    out.append(f"{'variant':<9} {'median ms':>10} {'holds/s':>10} {'vs plain':>9}")
+    for v in VARIANTS:
+        m = result["median_s"][v]
+        ratio = result["vs_plain"][v]
+        out.append(f"{v:<9} {m * 1e3:>10.1f} {result['holds'] / m:>10.0f} {ratio:>8.2f}x")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--holds", type=int, default=400)
+    args = ap.parse_args(argv)
+    print(table(measure(args.rounds, args.holds)))
+
+
+if __name__ == "__main__":
+    main()
