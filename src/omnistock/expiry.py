@@ -91,7 +91,21 @@ def _hold_rows(st: LedgerState, ts: int, rid: str) -> tuple[list[NewRow], str | 
     """One ``expired`` row per line; a ship order's picks taken today go
     back to its locations' daily capacity (``picks``)."""
     g, h = st.grid, st.holds.by_id[rid]
-    rows = [
+    rows = [  # backordered units free their supply first (see fulfilment/backorders.py)
+        make(
+            Kind.BACKORDER_RELEASED,
+            ts,
+            sku=g.skus[item.sku],
+            location=g.locs[item.loc],
+            qty=q,
+            ref=rid,
+            channel=h.channel,
+            data=json.dumps({"sid": sid, "close": "expired"}),
+        )
+        for sid, q in h.waiting.items()
+        for item in (st.supply.by_id[sid],)
+    ]
+    rows += [
         make(
             Kind.EXPIRED,
             ts,

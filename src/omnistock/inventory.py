@@ -377,7 +377,8 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         pol = policy_arg(policy)
         plan = lambda st, cx: allocation.allocate(st, cx, order, ttl_us, pol)  # noqa: E731
         args = lambda: [codec.order_args(order), ttl_us, None if pol is None else pol.to_dict()]  # noqa: E731
-        scope = None if order.method == "pickup" else order_scope(order)  # BOPIS: replica
+        # BOPIS and backorders (they read and book supply): the replica's.
+        scope = None if order.method == "pickup" or order.backorder else order_scope(order)
         return self._run("allocate", plan, key, args, scope=scope)
 
     @overload

@@ -76,6 +76,22 @@ def _c_allow_split(v: bool) -> bool:
     return check_bool("allow_split", v)
 
 
+def _c_backorder(v: bool) -> bool:
+    return check_bool("backorder", v)
+
+
+def _c_preorder_cap(v: int | None) -> int | None:
+    return None if v is None else check_qty("preorder_cap", v, 0)
+
+
+def _c_eta(v: datetime | int | None) -> datetime | None:
+    """A reservation line's ETA: an aware datetime, or UTC microseconds (as
+    results are stored for idempotent repeats)."""
+    if v is None or isinstance(v, datetime):
+        return v
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(v))
+
+
 def _c_buffer_0(v: int) -> int:
     return check_qty("buffer", v, 0)
 
@@ -324,6 +340,9 @@ class Channel:
     ``buffer``: units held back from what it may sell, per SKU.
     ``minimum``: units per SKU ring-fenced for it; ``cap``: most it may sell
     per SKU (``None``: no cap).
+    ``preorder_cap``: most units of any one SKU the channel may have waiting
+    on dated supply at once (backorders and preorders, ``Order(backorder=
+    True)``); ``None``: no cap, 0: the channel takes no backorders.
     """
 
     id: str = attrs.field(converter=_c_id)
@@ -331,6 +350,8 @@ class Channel:
     buffer: int = attrs.field(default=0, converter=_c_buffer_0)
     minimum: int = attrs.field(default=0, converter=_c_minimum_0)
     cap: int | None = attrs.field(default=None, converter=_c_cap)
+    # Out of the repr: the network digest adds it only where set (deltas.py).
+    preorder_cap: int | None = attrs.field(default=None, converter=_c_preorder_cap, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.cap is not None and self.cap < self.minimum:
@@ -339,6 +360,8 @@ class Channel:
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self, recurse=False)
         d["locations"] = None if self.locations is None else list(self.locations)
+        if self.preorder_cap is None:  # journaled only when set, as before it existed
+            del d["preorder_cap"]
         return d
 
     @classmethod
@@ -356,7 +379,9 @@ def _method(v: OrderMethod) -> str:
 @attrs.frozen(eq=False)
 class Order:
     """An order or cart to reserve: lines, the channel it came from, and how it
-    reaches the shopper (``ship`` to ``ship_to``, or ``pickup`` at ``pickup_at``)."""
+    reaches the shopper (``ship`` to ``ship_to``, or ``pickup`` at ``pickup_at``).
+    ``backorder=True``: units on-hand stock cannot cover wait for dated supply
+    (purchase orders, transfers in transit), earliest ETA first."""
 
     id: str = attrs.field(converter=_c_id)
     channel: str | None = attrs.field(default=None, converter=_c_channel)
@@ -366,6 +391,7 @@ class Order:
     pickup_at: str | None = attrs.field(default=None, converter=_c_pickup_at)
     allow_split: bool = attrs.field(default=True, converter=_c_allow_split)
     allow_partial: bool = attrs.field(default=False, converter=_c_allow_partial)
+    backorder: bool = attrs.field(default=False, converter=_c_backorder)
 
     def __attrs_post_init__(self) -> None:
         if self.method == "pickup" and self.pickup_at is None:
@@ -374,9 +400,22 @@ class Order:
 
 @attrs.frozen
 class ReservationLine:
+    """Units of one SKU reserved at one location. ``eta`` (aware UTC) is set
+    while they are backordered (waiting on dated supply due then); None
+    once they are on hand."""
+
     sku: str
     location: str
     qty: int
+    eta: datetime | None = attrs.field(default=None, converter=_c_eta)
+
+    def to_list(self) -> list[Any]:
+        """``[sku, location, qty]`` plus the ETA in UTC microseconds when set
+        (``ReservationLine(*it)`` reads it back)."""
+        if self.eta is None:
+            return [self.sku, self.location, self.qty]
+        us = (self.eta - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        return [self.sku, self.location, self.qty, us]
 
 
 @_by_id
@@ -435,7 +474,8 @@ class Transfer:
 @attrs.frozen
 class Resourced:
     """A reservation line that lost its stock (a sale, a count, a store's
-    rejection) and where it went: ``to`` lists the new (location, qty) it is
+    rejection, a cancelled or late purchase order) and where it went: ``to``
+    lists the new (location, qty) it is
     reserved at, ``transfers`` units on their way to a pickup store, and
     ``missing`` units could not be re-sourced and stay uncovered."""
 
@@ -446,6 +486,8 @@ class Resourced:
     to: tuple[tuple[str, int], ...] = ()
     missing: int = 0
     transfers: tuple[Transfer, ...] = ()
+    backorders: tuple[tuple[str, int], ...] = ()
+    """Backordered units moved to other supply: (supply id, units)."""
 
 
 @attrs.frozen

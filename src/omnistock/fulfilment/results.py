@@ -67,7 +67,7 @@ class Allocation:
             "order_id": self.order_id,
             "status": self.status,
             "reservation": None if self.reservation is None else to_jsonable(self.reservation)["v"],
-            "lines": [[x.sku, x.location, x.qty] for x in self.lines],
+            "lines": [x.to_list() for x in self.lines],
             "trace": None if self.trace is None else attrs.asdict(self.trace),
             "suggestions": [[s.location, s.distance_km] for s in self.suggestions],
             "reason": self.reason,

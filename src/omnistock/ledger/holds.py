@@ -47,6 +47,7 @@ class Hold:
         "shipped",
         "state",
         "sub",
+        "waiting",
     )
 
     def __init__(self, rid: str, order_id: str | None, channel: str | None, seq: int) -> None:
@@ -67,6 +68,8 @@ class Hold:
         # Location -> the day a ship order took a pick there (daily
         # capacity), so releasing or re-sourcing it can give the pick back.
         self.picked: dict[str, int] = {}
+        # Backordered units: supply id -> units waiting on it (not on hand).
+        self.waiting: dict[str, int] = {}
 
     def copy(self) -> Hold:
         h = Hold(self.id, self.order_id, self.channel, self.seq)
@@ -78,6 +81,7 @@ class Hold:
         h.pickup = self.pickup
         h.sub = self.sub
         h.picked = dict(self.picked)
+        h.waiting = dict(self.waiting)
         return h
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "SEQ",
     "SKU",
     "SUPPLY_REF_KINDS",
+    "SID_DATA_KINDS",
     "TS",
     "Kind",
     "KindInfo",
@@ -110,6 +111,9 @@ class Kind(StrEnum):
     EXPIRED_BATCH = "expired-batch"
     THRESHOLD_SET = "threshold-set"
     THRESHOLD_CROSSED = "threshold-crossed"
+    BACKORDERED = "backordered"
+    BACKORDER_FILLED = "backorder-filled"
+    BACKORDER_RELEASED = "backorder-released"
 
 
 def make(
@@ -153,6 +157,8 @@ class KindInfo:
     its ``ref`` names a supply item; replay folds such rows in bulk.
     ``expands_to``: ``history`` shows the row as one entry of this kind per
     reservation line (block rows). ``fields``: what the row carries.
+    ``sid_in_data``: ``data["sid"]`` names the supply item a backorder row
+    books or frees (``fulfilment/backorders.py``).
     """
 
     ref: RefNames | None
@@ -160,6 +166,7 @@ class KindInfo:
     res_in_data: bool = False
     holdable_sign: int = 0
     expands_to: Kind | None = None
+    sid_in_data: bool = False
 
 
 _RES_DATA = '{"order"?, "exp"?, "to"?: [lat, lon], "pickup"?}'
@@ -229,6 +236,23 @@ _TABLE: dict[Kind, KindInfo] = {
         'sku, location (None: network-wide), qty (the ATP seen); data {"low", "below",'
         ' "step"} (see ledger/thresholds.py)',
     ),
+    Kind.BACKORDERED: KindInfo(
+        "reservation",
+        'sku, location (where the supply arrives), qty, channel; data {"sid": the supply'
+        f' item the units wait for, "eta"}} and {_RES_DATA}',
+        sid_in_data=True,
+    ),
+    Kind.BACKORDER_FILLED: KindInfo(
+        "reservation",
+        'sku, location, qty: backordered units now on hand, reserved there; data {"sid"}',
+        sid_in_data=True,
+    ),
+    Kind.BACKORDER_RELEASED: KindInfo(
+        "reservation",
+        'sku, location, qty: backordered units no longer waiting on supply; data {"sid",'
+        ' "close"?: the state the reservation closes in if nothing is left, "reason"?}',
+        sid_in_data=True,
+    ),
 }
 INFO: Mapping[str, KindInfo] = {k._value_: i for k, i in _TABLE.items()}
 """Each kind's meaning, keyed by its journal string (a ``Kind`` finds the same)."""
@@ -247,6 +271,8 @@ RES_DATA_KINDS = _kinds(lambda i: i.res_in_data)
 """Kinds whose ``data["res"]`` may name the reservation their units are for."""
 SUPPLY_REF_KINDS = _kinds(lambda i: i.ref == "supply")
 """Kinds whose ``ref`` names a supply item (expected delivery, transfer)."""
+SID_DATA_KINDS = _kinds(lambda i: i.sid_in_data)
+"""Kinds whose ``data["sid"]`` names the supply item a backorder waits on."""
 BATCH_KINDS = _kinds(lambda i: i.ref == "batch")
 """Block rows (``heldbatches.py``): no SKU or location of their own."""
 HOLDABLE_SIGN: Mapping[str, int] = {

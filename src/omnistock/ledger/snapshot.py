@@ -132,6 +132,7 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
         "per_order": sorted(st.holds.per_order.items()),
         "supply": sorted(
             [i.id, i.sku, i.loc, i.qty, i.eta_us, i.kind, i.src, i.res]
+            + ([[[r, q] for r, q in i.booked.items()]] if i.booked else [])  # FIFO order
             for i in st.supply.by_id.values()
         ),
         "ranged": st.ranged.pairs() if ranged else None,
@@ -157,6 +158,8 @@ def _hold_rec(h: Hold) -> list[Any]:
     # Where it picked (daily capacity) is appended only when it did: a
     # record without picks is written as it was before picks were kept.
     picked = [sorted([loc, day] for loc, day in h.picked.items())] if h.picked else []
+    if h.waiting:  # backordered units, appended only when there are some
+        picked = [picked[0] if picked else [], sorted([k, v] for k, v in h.waiting.items())]
     return [
         h.id,
         h.state,
@@ -236,8 +239,9 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
                 st.holds.batch_expiry.add((b.exp, b.token))
             m = b.live_lines()
             use_many(st, b.channel, b.s[m], b.q[m])
-        for sid, s, l, q, eta, kind, src, r in header["supply"]:
-            st.supply.add(Incoming(sid, s, l, q, eta, kind, src, r))
+        for rec in header["supply"]:
+            booked = {r: q for r, q in rec[8]} if len(rec) > 8 else None
+            st.supply.add(Incoming(*rec[:8], booked=booked))
         ranged = np.asarray(header["ranged"], dtype=np.int64).reshape(-1, 2)
         if len(ranged) and not (
             (ranged >= 0).all() and (ranged[:, 0] < ns).all() and (ranged[:, 1] < nl).all()
@@ -271,4 +275,5 @@ def _load_hold(st: LedgerState, rec: list[Any]) -> None:
     h.dest = None if dest is None else (dest[0], dest[1])
     h.pickup = pickup
     h.picked = {loc: day for loc, day in rec[11]} if len(rec) > 11 else {}
+    h.waiting = {sid: q for sid, q in rec[12]} if len(rec) > 12 else {}
     st.holds.set_expiry(h, exp)

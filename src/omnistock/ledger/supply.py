@@ -10,7 +10,7 @@ from sortedcontainers import SortedList
 
 
 class Incoming:
-    __slots__ = ("eta_us", "id", "kind", "loc", "qty", "res", "sku", "src")
+    __slots__ = ("booked", "eta_us", "id", "kind", "loc", "qty", "res", "sku", "src")
 
     def __init__(
         self,
@@ -22,6 +22,7 @@ class Incoming:
         kind: str,
         src: int | None = None,
         res: str | None = None,
+        booked: dict[str, int] | None = None,
     ) -> None:
         self.id = sid
         self.sku = sku
@@ -31,6 +32,14 @@ class Incoming:
         self.kind = kind  # "po" or "transfer"
         self.src = src  # a transfer's source location
         self.res = res  # the reservation a transfer is earmarked for
+        # Backorders waiting on it: reservation id -> units, in the order
+        # they were taken (receipts convert them first in, first out).
+        self.booked: dict[str, int] = {} if booked is None else dict(booked)
+
+    @property
+    def free(self) -> int:
+        """Units not yet promised to a backorder. O(backorders on it)."""
+        return self.qty - sum(self.booked.values())
 
 
 class Supply:
@@ -44,6 +53,7 @@ class Supply:
         old = self.by_id.get(item.id)
         if old is not None:
             item.qty += old.qty
+            item.booked = {**old.booked, **item.booked}
             self._drop(old)
         self.by_id[item.id] = item
         self.by_sku.setdefault(item.sku, SortedList()).add((item.eta_us, item.id))
@@ -66,6 +76,19 @@ class Supply:
         lst.discard((item.eta_us, item.id))
         item.eta_us = eta_us
         lst.add((eta_us, item.id))
+
+    def book(self, sid: str, rid: str, qty: int) -> None:
+        """``qty`` (may be negative) units of ``sid`` promised to backorder
+        ``rid``; a supply item gone already (received or cancelled in the
+        same commit) has nothing left to book. O(1)."""
+        item = self.by_id.get(sid)
+        if item is None:
+            return
+        v = item.booked.get(rid, 0) + qty
+        if v > 0:
+            item.booked[rid] = v
+        else:
+            item.booked.pop(rid, None)
 
     def _drop(self, item: Incoming) -> None:
         del self.by_id[item.id]
