@@ -16,17 +16,17 @@ from .. import codec
 from .._validate import MAX_QTY
 from ..command import Command
 from ..errors import (
+    AwaitingSupply,
     CommandFailed,
     IdempotencyConflict,
     InsufficientStock,
     InvalidInput,
     InvalidQuantity,
-    AwaitingSupply,
     InvalidTransition,
     OmnistockError,
 )
-from ..ledger.grid import Pos
 from ..fulfilment.backorders import backorder_pinned, backorder_rows, release_rows
+from ..ledger.grid import Pos
 from ..ledger.holds import COMMITTED, HELD, OPEN, RELEASED, Hold
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
@@ -50,9 +50,7 @@ from ..storage import NewRow
 from ..values import Line, Order, Reservation
 
 
-def pinned(
-    st: LedgerState, order: Order, short: dict[Pos, int] | None = None
-) -> dict[Pos, int]:
+def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -> dict[Pos, int]:
     """Positions and quantities to reserve for ``order``'s pinned lines (or
     all at its pickup store), checked against ATP and the channel's figure.
     ``short`` (a backorder): receives the units on-hand stock cannot cover

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from ..errors import InsufficientStock
 from ..ledger.grid import Pos
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
@@ -25,7 +26,6 @@ from ..picks import capacity_left, pick_rows
 from ..planning import Context, Datas, Guard, Plan, WithinFree, done
 from ..storage import NewRow
 from ..values import Channel, Line, Order, Point
-from ..errors import InsufficientStock
 from .backorders import Waits, backorder_loose, backorder_rows
 from .filters import static_ok
 from .kernels import nearest

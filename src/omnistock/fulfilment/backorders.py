@@ -192,9 +192,16 @@ def backorder_rows(
         d = {**data, "sid": item.id, "eta": item.eta_us}
         rows.append(
             make(
-                Kind.BACKORDERED, cx.ts, sku=g.skus[item.sku], location=g.locs[item.loc], qty=q,
-                ref=rid, channel=channel, key=cx.key, data=json.dumps(d),
-            )  # fmt: skip
+                Kind.BACKORDERED,
+                cx.ts,
+                sku=g.skus[item.sku],
+                location=g.locs[item.loc],
+                qty=q,
+                ref=rid,
+                channel=channel,
+                key=cx.key,
+                data=json.dumps(d),
+            )
         )
         datas.append(d)
     return rows, datas
@@ -211,9 +218,7 @@ def _row(
     )  # fmt: skip
 
 
-def fill_rows(
-    st: LedgerState, cx: Context, item: Incoming, qty: int
-) -> tuple[list[NewRow], Datas]:
+def fill_rows(st: LedgerState, cx: Context, item: Incoming, qty: int) -> tuple[list[NewRow], Datas]:
     """``qty`` units of ``item`` arrived: the backorders waiting on it
     become on-hand reservations, first taken first, as far as the units
     go (``backorder-filled`` rows, journaled after the receipt)."""
@@ -256,36 +261,6 @@ def release_rows(
         rows.append(_row(st, cx, Kind.BACKORDER_RELEASED, h, item.sku, item.loc, q, d))
         datas.append(d)
     return rows, datas
-
-
-def free_latest(st: LedgerState, h: Hold, s: int, qty: int, loc: int | None = None) -> dict[str, int]:
-    """Which of ``h``'s waiting units of SKU row ``s`` (at ``loc`` when
-    given) to free for a decrease of ``qty``: latest ETA first."""
-    items = sorted(
-        (st.supply.by_id[sid] for sid in h.waiting),
-        key=lambda i: (i.eta_us, i.id),
-        reverse=True,
-    )
-    out: dict[str, int] = {}
-    for item in items:
-        if qty <= 0:
-            break
-        if item.sku != s or (loc is not None and item.loc != loc):
-            continue
-        k = min(qty, h.waiting[item.id])
-        out[item.id] = k
-        qty -= k
-    return out
-
-
-def waiting_of(st: LedgerState, h: Hold, s: int, loc: int | None = None) -> int:
-    """Units of SKU row ``s`` (at ``loc`` when given) ``h`` waits for."""
-    n = 0
-    for sid, q in h.waiting.items():
-        item = st.supply.by_id[sid]
-        if item.sku == s and (loc is None or item.loc == loc):
-            n += q
-    return n
 
 
 def resupply(
@@ -345,9 +320,14 @@ def resupply(
             continue  # a late PO's backorder with nothing sooner keeps waiting
         out.append(
             Resourced(
-                rid, g.skus[sku], g.locs[loc], q, tuple(to), missing,
+                rid,
+                g.skus[sku],
+                g.locs[loc],
+                q,
+                tuple(to),
+                missing,
                 backorders=tuple((i.id, k) for i, k in waits),
-            )  # fmt: skip
+            )
         )
     return tuple(reversed(out))
 
@@ -357,9 +337,8 @@ def note_waiters(item: Incoming, moved: dict[str, Any], before: int | None = Non
     (oldest first) before a command cancels, redates or closes it."""
     moved.clear()
     if item.booked:
-        moved.update(
-            sid=item.id, sku=item.sku, loc=item.loc, before=before, waiters=list(item.booked.items())
-        )
+        waiters = list(item.booked.items())
+        moved.update(sid=item.id, sku=item.sku, loc=item.loc, before=before, waiters=waiters)
 
 
 def resupply_after(moved: dict[str, Any], why: str, then: Any = None) -> Any:

@@ -122,7 +122,11 @@ def network_digest(
     zones = sorted((k, v.tz) for k, v in locations.items() if getattr(v, "tz", None))
     if zones:
         text += repr(zones)
-    caps = sorted((k, v.preorder_cap) for k, v in channels.items() if getattr(v, "preorder_cap", None) is not None)
+    caps = sorted(
+        (k, v.preorder_cap)
+        for k, v in channels.items()
+        if getattr(v, "preorder_cap", None) is not None
+    )
     if caps:  # likewise a channel's preorder cap
         text += repr(caps)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]

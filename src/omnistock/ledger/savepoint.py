@@ -106,11 +106,7 @@ class Savepoint:
         if order is not None and order not in self.per_order:
             self.per_order[order] = st.holds.per_order.get(order, _MISSING)
         sid = (
-            ref
-            if kind in SUPPLY_REF_KINDS
-            else data.get("sid")
-            if kind in SID_DATA_KINDS
-            else None
+            ref if kind in SUPPLY_REF_KINDS else data.get("sid") if kind in SID_DATA_KINDS else None
         )
         if sid is not None and sid not in self.supply:
             item = st.supply.by_id.get(sid)
@@ -118,9 +114,15 @@ class Savepoint:
                 None
                 if item is None
                 else (
-                    item.sku, item.loc, item.qty, item.eta_us, item.kind, item.src, item.res,
+                    item.sku,
+                    item.loc,
+                    item.qty,
+                    item.eta_us,
+                    item.kind,
+                    item.src,
+                    item.res,
                     dict(item.booked),
-                )  # fmt: skip
+                )
             )
         if kind == Kind.LOCATION_ADDED and loc is not None and loc not in self.locations:
             self.locations[loc] = st.locations.get(loc, _MISSING)

@@ -241,7 +241,8 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
             use_many(st, b.channel, b.s[m], b.q[m])
         for rec in header["supply"]:
             booked = {r: q for r, q in rec[8]} if len(rec) > 8 else None
-            st.supply.add(Incoming(*rec[:8], booked=booked))
+            sid, s, l, q, eta, kind, src, r = rec[:8]
+            st.supply.add(Incoming(sid, s, l, q, eta, kind, src, r, booked))
         ranged = np.asarray(header["ranged"], dtype=np.int64).reshape(-1, 2)
         if len(ranged) and not (
             (ranged >= 0).all() and (ranged[:, 0] < ns).all() and (ranged[:, 1] < nl).all()
