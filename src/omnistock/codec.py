@@ -39,6 +39,14 @@ def order_args(order: Order) -> list[Any]:
     ]
 
 
+def line_list(x: ReservationLine) -> list[Any]:
+    """A reservation line as ``[sku, location, qty]``, plus its ETA in UTC
+    microseconds when backordered (``ReservationLine(*it)`` reads it back)."""
+    if x.eta is None:
+        return [x.sku, x.location, x.qty]
+    return [x.sku, x.location, x.qty, to_micros(x.eta)]
+
+
 def _res(r: Reservation) -> dict[str, Any]:
     return {
         "id": r.id,
@@ -46,7 +54,7 @@ def _res(r: Reservation) -> dict[str, Any]:
         "order_id": r.order_id,
         "channel": r.channel,
         "expires_at": None if r.expires_at is None else to_micros(r.expires_at),
-        "lines": [x.to_list() for x in r.lines],
+        "lines": [line_list(x) for x in r.lines],
         "shipped": [[x.sku, x.location, x.qty] for x in r.shipped],
     }
 

@@ -25,6 +25,7 @@ from ._validate import (
     check_int,
     check_opt_id,
     check_qty,
+    from_micros,
 )
 from .errors import InvalidInput
 
@@ -85,11 +86,7 @@ def _c_preorder_cap(v: int | None) -> int | None:
 
 
 def _c_eta(v: datetime | int | None) -> datetime | None:
-    """A reservation line's ETA: an aware datetime, or UTC microseconds (as
-    results are stored for idempotent repeats)."""
-    if v is None or isinstance(v, datetime):
-        return v
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(v))
+    return v if v is None or isinstance(v, datetime) else from_micros(v)  # stored results
 
 
 def _c_buffer_0(v: int) -> int:
@@ -340,9 +337,7 @@ class Channel:
     ``buffer``: units held back from what it may sell, per SKU.
     ``minimum``: units per SKU ring-fenced for it; ``cap``: most it may sell
     per SKU (``None``: no cap).
-    ``preorder_cap``: most units of any one SKU the channel may have waiting
-    on dated supply at once (backorders and preorders, ``Order(backorder=
-    True)``); ``None``: no cap, 0: the channel takes no backorders.
+    ``preorder_cap``: most units of a SKU it may have backordered at once.
     """
 
     id: str = attrs.field(converter=_c_id)
@@ -350,7 +345,6 @@ class Channel:
     buffer: int = attrs.field(default=0, converter=_c_buffer_0)
     minimum: int = attrs.field(default=0, converter=_c_minimum_0)
     cap: int | None = attrs.field(default=None, converter=_c_cap)
-    # Out of the repr: the network digest adds it only where set (deltas.py).
     preorder_cap: int | None = attrs.field(default=None, converter=_c_preorder_cap, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -380,8 +374,7 @@ def _method(v: OrderMethod) -> str:
 class Order:
     """An order or cart to reserve: lines, the channel it came from, and how it
     reaches the shopper (``ship`` to ``ship_to``, or ``pickup`` at ``pickup_at``).
-    ``backorder=True``: units on-hand stock cannot cover wait for dated supply
-    (purchase orders, transfers in transit), earliest ETA first."""
+    ``backorder=True``: what stock on hand cannot cover waits for dated supply."""
 
     id: str = attrs.field(converter=_c_id)
     channel: str | None = attrs.field(default=None, converter=_c_channel)
@@ -400,22 +393,12 @@ class Order:
 
 @attrs.frozen
 class ReservationLine:
-    """Units of one SKU reserved at one location. ``eta`` (aware UTC) is set
-    while they are backordered (waiting on dated supply due then); None
-    once they are on hand."""
+    """Units of a SKU at a location; ``eta`` (UTC) while backordered, else None."""
 
     sku: str
     location: str
     qty: int
     eta: datetime | None = attrs.field(default=None, converter=_c_eta)
-
-    def to_list(self) -> list[Any]:
-        """``[sku, location, qty]`` plus the ETA in UTC microseconds when set
-        (``ReservationLine(*it)`` reads it back)."""
-        if self.eta is None:
-            return [self.sku, self.location, self.qty]
-        us = (self.eta - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-        return [self.sku, self.location, self.qty, us]
 
 
 @_by_id
@@ -474,8 +457,7 @@ class Transfer:
 @attrs.frozen
 class Resourced:
     """A reservation line that lost its stock (a sale, a count, a store's
-    rejection, a cancelled or late purchase order) and where it went: ``to``
-    lists the new (location, qty) it is
+    rejection) and where it went: ``to`` lists the new (location, qty) it is
     reserved at, ``transfers`` units on their way to a pickup store, and
     ``missing`` units could not be re-sourced and stay uncovered."""
 
@@ -486,8 +468,7 @@ class Resourced:
     to: tuple[tuple[str, int], ...] = ()
     missing: int = 0
     transfers: tuple[Transfer, ...] = ()
-    backorders: tuple[tuple[str, int], ...] = ()
-    """Backordered units moved to other supply: (supply id, units)."""
+    backorders: tuple[tuple[str, int], ...] = ()  # (supply id, units) waited for now
 
 
 @attrs.frozen
