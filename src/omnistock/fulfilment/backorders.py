@@ -282,7 +282,6 @@ def resupply(
     newest first."""
     g = st.grid
     out: list[Resourced] = []
-    taken: dict[str, int] = {}
     for rid, _ in waiters:
         h = st.holds.peek(rid)
         if h is None or h.state not in OPEN:
@@ -300,11 +299,11 @@ def resupply(
             to.append((g.locs[loc], here))
         rest = q - here
         if rest:
-            for item, free in eligible(st, sku, (loc,), cx.now, taken, sid, before):
+            # ``{}``: what earlier moves booked is folded already (emit folds).
+            for item, free in eligible(st, sku, (loc,), cx.now, {}, sid, before):
                 if rest <= 0:
                     break
                 k = min(free, rest)
-                taken[item.id] = taken.get(item.id, 0) + k
                 waits.append((item, k))
                 rest -= k
         if waits:
