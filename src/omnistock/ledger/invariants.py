@@ -144,6 +144,8 @@ def _backorder_violations(st: LedgerState) -> list[str]:
     booked: dict[tuple[str, str], int] = {}
     for item in st.supply.by_id.values():
         total = sum(item.booked.values())
+        if total != item.nbooked:
+            out.append(f"supply {item.id} counts {item.nbooked} units booked, lists {total}")
         if total > item.qty:
             out.append(f"supply {item.id} promises {total} units to backorders, has {item.qty}")
         if item.booked and item.res is not None:

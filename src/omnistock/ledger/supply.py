@@ -10,7 +10,7 @@ from sortedcontainers import SortedList
 
 
 class Incoming:
-    __slots__ = ("booked", "eta_us", "id", "kind", "loc", "qty", "res", "sku", "src")
+    __slots__ = ("booked", "eta_us", "id", "kind", "loc", "nbooked", "qty", "res", "sku", "src")
 
     def __init__(
         self,
@@ -35,11 +35,12 @@ class Incoming:
         # Backorders waiting on it: reservation id -> units, in the order
         # they were taken (receipts convert them first in, first out).
         self.booked: dict[str, int] = {} if booked is None else dict(booked)
+        self.nbooked = sum(self.booked.values())  # kept by Supply.book
 
     @property
     def free(self) -> int:
-        """Units not yet promised to a backorder. O(backorders on it)."""
-        return self.qty - sum(self.booked.values())
+        """Units not yet promised to a backorder. O(1)."""
+        return self.qty - self.nbooked
 
 
 class Supply:
@@ -54,6 +55,7 @@ class Supply:
         if old is not None:
             item.qty += old.qty
             item.booked = {**old.booked, **item.booked}
+            item.nbooked = sum(item.booked.values())
             self._drop(old)
         self.by_id[item.id] = item
         self.by_sku.setdefault(item.sku, SortedList()).add((item.eta_us, item.id))
@@ -84,11 +86,13 @@ class Supply:
         item = self.by_id.get(sid)
         if item is None:
             return
-        v = item.booked.get(rid, 0) + qty
+        had = item.booked.get(rid, 0)
+        v = had + qty
         if v > 0:
             item.booked[rid] = v
         else:
             item.booked.pop(rid, None)
+        item.nbooked += max(v, 0) - had
 
     def _drop(self, item: Incoming) -> None:
         del self.by_id[item.id]
