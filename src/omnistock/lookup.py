@@ -6,6 +6,7 @@ typed error naming the field when the ledger does not know it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -162,10 +163,16 @@ def waiting_lines(st: LedgerState, h: Hold) -> tuple[ReservationLine, ...]:
     g = st.grid
     out = []
     for sid, q in h.waiting.items():
-        item = st.supply.by_id[sid]
-        out.append((item.eta_us, sid, g.skus[item.sku], g.locs[item.loc], q))
-    out.sort()
-    return tuple(ReservationLine(sku, loc, q, from_micros(eta)) for eta, _, sku, loc, q in out)
+        item = st.supply.by_id.get(sid)
+        if item is not None:  # else gone mid-command (a re-sourcing follows)
+            out.append((item.eta_us, sid, g.skus[item.sku], g.locs[item.loc], q))
+    if len(out) > 1:
+        out.sort()
+    return tuple(ReservationLine(sku, loc, q, _eta(eta)) for eta, _, sku, loc, q in out)
+
+
+_eta = functools.lru_cache(maxsize=4096)(from_micros)
+"""ETAs repeat (every backorder on one PO): datetimes are immutable."""
 
 
 def blocks_of(st: LedgerState, order_id: str) -> list[str]:

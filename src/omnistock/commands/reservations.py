@@ -205,7 +205,7 @@ def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reserv
         )
         datas.append(data)
     if waits:
-        r, d = backorder_rows(st, cx, rid, order.channel, waits, data)
+        r, d = backorder_rows(st, cx, rid, order.channel, waits, data, text)
         rows += r
         datas += d
     guards = lambda: reserve_guards(st, order.channel, want)  # noqa: E731

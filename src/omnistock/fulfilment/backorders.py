@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from json.encoder import encode_basestring as _json_str
 from typing import Any
 
 import attrs
@@ -182,14 +183,17 @@ def backorder_rows(
     channel: str | None,
     waits: Waits,
     data: dict[str, Any],
+    text: str | None = None,
 ) -> tuple[list[NewRow], Datas]:
     """One ``backordered`` row per supply item waited for; ``data`` is the
-    reservation's (order, expiry, destination) as its ``held`` rows carry."""
+    reservation's (order, expiry, destination) as its ``held`` rows carry
+    (``text``: ``data`` as JSON already, extended rather than encoded)."""
     g = st.grid
     rows: list[NewRow] = []
     datas: Datas = []
     for item, q in waits:
         d = {**data, "sid": item.id, "eta": item.eta_us}
+        more = f',"sid":{_json_str(item.id)},"eta":{item.eta_us}}}'
         rows.append(
             make(
                 Kind.BACKORDERED,
@@ -200,7 +204,7 @@ def backorder_rows(
                 ref=rid,
                 channel=channel,
                 key=cx.key,
-                data=json.dumps(d),
+                data=json.dumps(d) if text is None else text[:-1] + more,
             )
         )
         datas.append(d)
