@@ -111,7 +111,7 @@ class Scoping:
 
     def backordered_supply(self, skus: Sequence[str]) -> bool:
         """Whether an open supply item of ``skus`` has units promised to
-        backorders (its counter's lines read ``qty/digest``, ``deltas``):
+        backorders (its counter's lines read ``qty/booked``, ``deltas``):
         what it may still promise is then a replica's to say. O(supply rows
         of those SKUs)."""
         from psycopg import sql
