@@ -262,7 +262,9 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
         """Reserve an order's lines until ``now + ttl``. All-or-nothing unless
         ``order.allow_partial``: raises ``InsufficientStock`` naming the first
         short line, reserving nothing. Lines must be pinned or the order a
-        pickup order (reserved at ``pickup_at``). O(lines)."""
+        pickup order (reserved at ``pickup_at``). ``order.backorder``: what
+        stock cannot cover waits for supply due there (``fulfilment.backorders``).
+        O(lines)."""
         cmd = reservations.hold_command(self._runner, order_arg(order), ttl_micros(ttl), key)
         return self._runner.run(cmd)
 
@@ -371,7 +373,9 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace):
     ) -> Allocation:
         """Reserve ``order``, unpinned lines where the sourcing policy says;
         a pickup order at ``pickup_at`` (short: transfer in or suggest stores,
-        by the policy). ``unfillable`` is an answer, not an error."""
+        by the policy). ``unfillable`` is an answer, not an error. A ship
+        order with ``backorder`` waits for dated supply for what stock on
+        hand cannot cover (``fulfilment.backorders``)."""
         order = order_arg(order)
         ttl_us = ttl_micros(DEFAULT_TTL if ttl is None else ttl)
         pol = policy_arg(policy)
