@@ -302,3 +302,37 @@ def test_snapshots_keep_backorders(make_inventory: Make, tmp_path: Path, clock: 
     assert lines(again, r.id) == [("A", "w1", 2, clock() + DAY)]
     assert supply(again, "A", 2) == [(po, 2)]
     assert again.check().ok
+
+
+def test_releasing_a_whole_preorder_by_lines_closes_it(inv: Inventory, clock: Clock) -> None:
+    po = inv.expect("N", "w1", 5, eta=clock() + DAY)
+    r = inv.hold(bo("p1", "N", 3))
+    assert inv.release(r.id, lines=[("N", 3)]).state == "released"
+    assert supply(inv, "N", 5) == [(po, 5)]
+    assert inv.check().ok
+
+
+def test_a_pickup_order_waits_at_its_store_and_is_not_collected_early(
+    inv: Inventory, clock: Clock
+) -> None:
+    po = inv.expect("A", "s1", 4, eta=clock() + DAY)
+    order = Order("c1", "web", [("A", 2)], method="pickup", pickup_at="s1", backorder=True)
+    r = inv.hold(order)
+    assert lines(inv, r.id) == [("A", "s1", 2, clock() + DAY)]
+    with pytest.raises(errors.AwaitingSupply):
+        inv.collect(r.id)
+    inv.receive("A", "s1", 4, ref=po)
+    assert inv.collect(r.id).state == "fulfilled"
+    assert inv.check().ok
+
+
+def test_a_committed_preorder_waits_past_a_late_po(inv: Inventory, clock: Clock) -> None:
+    po = inv.expect("N", "w1", 2, eta=clock() + DAY)
+    r = inv.hold(bo("p1", "N", 2))
+    inv.commit(r.id)
+    clock.advance(3 * 86400)  # the PO is overdue: it still waits (and is not promised)
+    assert inv.reservation(r.id).state == "committed"
+    assert inv.promise("N", 1).date is None
+    inv.redate(po, clock() + DAY)
+    assert lines(inv, r.id) == [("N", "w1", 2, clock() + DAY)]
+    assert inv.check().ok
