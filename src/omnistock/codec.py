@@ -35,7 +35,16 @@ def order_args(order: Order) -> list[Any]:
         order.pickup_at,
         order.allow_split,
         order.allow_partial,
+        *([True] if order.backorder else []),  # as before when not backordered
     ]
+
+
+def line_list(x: ReservationLine) -> list[Any]:
+    """A reservation line as ``[sku, location, qty]``, plus its ETA in UTC
+    microseconds when backordered (``ReservationLine(*it)`` reads it back)."""
+    if x.eta is None:
+        return [x.sku, x.location, x.qty]
+    return [x.sku, x.location, x.qty, to_micros(x.eta)]
 
 
 def _res(r: Reservation) -> dict[str, Any]:
@@ -45,7 +54,7 @@ def _res(r: Reservation) -> dict[str, Any]:
         "order_id": r.order_id,
         "channel": r.channel,
         "expires_at": None if r.expires_at is None else to_micros(r.expires_at),
-        "lines": [[x.sku, x.location, x.qty] for x in r.lines],
+        "lines": [line_list(x) for x in r.lines],
         "shipped": [[x.sku, x.location, x.qty] for x in r.shipped],
     }
 
@@ -67,6 +76,7 @@ def _resourced(r: Resourced) -> list[Any]:
         [list(x) for x in r.to],
         r.missing,
         [transfer_jsonable(t) for t in r.transfers],
+        *([[list(x) for x in r.backorders]] if r.backorders else []),
     ]
 
 
@@ -79,6 +89,7 @@ def _resourced_of(v: list[Any]) -> Resourced:
         tuple((a, b) for a, b in v[4]),
         v[5],
         tuple(transfer_of(t) for t in v[6]),
+        tuple((a, b) for a, b in v[7]) if len(v) > 7 else (),
     )
 
 

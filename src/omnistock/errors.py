@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AwaitingSupply",
     "CommandFailed",
     "ConcurrencyConflict",
     "IdempotencyConflict",
@@ -49,6 +50,20 @@ class InvalidQuantity(InvalidInput):
 
 class InvalidTransition(InvalidInput):
     """A reservation is not in a state that allows the operation."""
+
+
+class AwaitingSupply(InvalidTransition):
+    """Units asked to ship are backordered: they wait on dated supply.
+    ``line`` is the waiting ``ReservationLine`` (its sku, location, qty and
+    eta); ship the rest with ``lines=`` or receive the supply first."""
+
+    def __init__(self, res_id: str, line: Any) -> None:
+        self.line = line
+        why = (
+            f"waits for {line.qty} of sku {line.sku!r} due at {line.location!r} on "
+            f"{line.eta.isoformat()}; receive that supply first"
+        )
+        super().__init__("res_id", res_id, why)
 
 
 class _Unknown(OmnistockError, LookupError):

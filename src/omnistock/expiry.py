@@ -104,7 +104,21 @@ def _hold_rows(st: LedgerState, ts: int, rid: str) -> tuple[list[NewRow], str | 
     g, h = st.grid, st.holds.by_id[rid]
     paid = h.state == COMMITTED
     kind = Kind.NO_SHOW if paid else Kind.EXPIRED
-    rows = [
+    rows = [  # backordered units free their supply first (see fulfilment/backorders.py)
+        make(
+            Kind.BACKORDER_RELEASED,
+            ts,
+            sku=g.skus[item.sku],
+            location=g.locs[item.loc],
+            qty=q,
+            ref=rid,
+            channel=h.channel,
+            data=json.dumps({"sid": sid, "close": "expired"}),
+        )
+        for sid, q in h.waiting.items()
+        for item in (st.supply.by_id[sid],)
+    ]
+    rows += [
         make(kind, ts, sku=g.skus[s], location=g.locs[l], qty=q, ref=rid, channel=h.channel)
         for (s, l), q in h.lines.items()
     ]

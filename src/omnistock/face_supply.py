@@ -15,6 +15,7 @@ from typing import Any
 from ._validate import check_id, check_opt_id, check_qty, check_when, to_micros
 from .command import PlanFn, R, Then
 from .commands import purchases, stock, transfers
+from .fulfilment.backorders import resupply_after
 from .fulfilment.resourcing import resource_lost
 from .scoped import Scope
 from .values import Applied, Transfer
@@ -49,20 +50,30 @@ class SupplyFace:
 
     def cancel_expected(self, po_id: str, key: str | None = None) -> Applied:
         """The units still expected on PO line ``po_id`` (from ``expect``)
-        will not come: they leave ``promise()``. Raises ``UnknownSupply``
-        for a PO line that is not open (cancelling twice included)."""
+        will not come: they leave ``promise()``. Backorders waiting on them
+        move, oldest first, to stock on hand at their location, else to the
+        next supply due there; the rest are released (the result's
+        ``resourced``, newest first). Raises ``UnknownSupply`` for a PO line
+        that is not open (cancelling twice included)."""
         check_id("po_id", po_id)
-        plan = lambda st, cx: purchases.cancel_expected(st, cx, po_id)  # noqa: E731
-        return self._run("cancel_expected", plan, key, [po_id])
+        moved: dict[str, Any] = {}
+        plan = lambda st, cx: purchases.cancel_expected(st, cx, po_id, moved)  # noqa: E731
+        then = resupply_after(moved, "purchase order cancelled")
+        return self._run("cancel_expected", plan, key, [po_id], then)  # type: ignore[no-any-return]
 
     def redate(self, po_id: str, eta: datetime, key: str | None = None) -> Applied:
         """PO line ``po_id`` is now due at ``eta``: ``promise()`` dates its
         units by it (an overdue PO, which ``promise()`` leaves out, is
-        promised again). Raises ``UnknownSupply`` if it is not open."""
+        promised again). Later than it was: backorders waiting on it move
+        to stock on hand or to supply due sooner where there is some (the
+        result's ``resourced``); the rest keep waiting. Raises
+        ``UnknownSupply`` if it is not open."""
         check_id("po_id", po_id)
         eta_us = to_micros(check_when("eta", eta))
-        plan = lambda st, cx: purchases.redate(st, cx, po_id, eta_us)  # noqa: E731
-        return self._run("redate", plan, key, [po_id, eta_us])
+        moved: dict[str, Any] = {}
+        plan = lambda st, cx: purchases.redate(st, cx, po_id, eta_us, moved)  # noqa: E731
+        then = resupply_after(moved, "purchase order late")
+        return self._run("redate", plan, key, [po_id, eta_us], then)  # type: ignore[no-any-return]
 
     def transfer(
         self,
@@ -101,6 +112,7 @@ class SupplyFace:
         ``UnknownSupply``."""
         check_id("transfer_id", transfer_id)
         lost: dict[str, Any] = {}
-        plan = lambda st, cx: transfers.close_transfer(st, cx, transfer_id, lost)  # noqa: E731
-        then = resource_lost(lost)
+        moved: dict[str, Any] = {}
+        plan = lambda st, cx: transfers.close_transfer(st, cx, transfer_id, lost, moved)  # noqa: E731
+        then = resupply_after(moved, "lost in transit", resource_lost(lost))
         return self._run("close_transfer", plan, key, [transfer_id], then)  # type: ignore[no-any-return]

@@ -260,7 +260,9 @@ class Inventory(SkuFace, SupplyFace, ReadFace, IntegrationFace):
         """Reserve an order's lines until ``now + ttl``. All-or-nothing unless
         ``order.allow_partial``: raises ``InsufficientStock`` naming the first
         short line, reserving nothing. Lines must be pinned or the order a
-        pickup order (reserved at ``pickup_at``). O(lines)."""
+        pickup order (reserved at ``pickup_at``). ``order.backorder``: what
+        stock cannot cover waits for supply due there (``fulfilment.backorders``).
+        O(lines)."""
         order = self._order(order_arg(order))
         cmd = reservations.hold_command(self._runner, order, ttl_micros(ttl), key)
         cmd.plan = self._checked(cmd.plan)
@@ -374,13 +376,16 @@ class Inventory(SkuFace, SupplyFace, ReadFace, IntegrationFace):
     ) -> Allocation:
         """Reserve ``order``, unpinned lines where the sourcing policy says;
         a pickup order at ``pickup_at`` (short: transfer in or suggest stores,
-        by the policy). ``unfillable`` is an answer, not an error."""
+        by the policy). ``unfillable`` is an answer, not an error. A ship
+        order with ``backorder`` waits for dated supply for what stock on
+        hand cannot cover (``fulfilment.backorders``)."""
         order = self._order(order_arg(order))
         ttl_us = ttl_micros(DEFAULT_TTL if ttl is None else ttl)
         pol = policy_arg(policy)
         plan = lambda st, cx: allocation.allocate(st, cx, order, ttl_us, pol)  # noqa: E731
         args = lambda: [codec.order_args(order), ttl_us, None if pol is None else pol.to_dict()]  # noqa: E731
-        scope = None if order.method == "pickup" else order_scope(order)  # BOPIS: replica
+        # BOPIS and backorders (they read and book supply): the replica's.
+        scope = None if order.method == "pickup" or order.backorder else order_scope(order)
         return self._run("allocate", plan, key, args, scope=scope)
 
     @overload

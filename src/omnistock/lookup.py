@@ -6,6 +6,7 @@ typed error naming the field when the ledger does not know it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -145,7 +146,8 @@ def reservation_of(st: LedgerState, h: Hold) -> Reservation:
     return Reservation(
         id=h.id,
         state=h.state,
-        lines=tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.lines.items()),
+        lines=tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.lines.items())
+        + (waiting_lines(st, h) if h.waiting else ()),
         expires_at=None if h.expires_us is None else from_micros(h.expires_us),
         order_id=h.order_id,
         channel=h.channel,
@@ -153,6 +155,24 @@ def reservation_of(st: LedgerState, h: Hold) -> Reservation:
         if h.shipped
         else (),
     )
+
+
+def waiting_lines(st: LedgerState, h: Hold) -> tuple[ReservationLine, ...]:
+    """``h``'s backordered units as reservation lines, each with the ETA of
+    the supply it waits for, soonest first. O(backordered lines)."""
+    g = st.grid
+    out = []
+    for sid, q in h.waiting.items():
+        item = st.supply.by_id.get(sid)
+        if item is not None:  # else gone mid-command (a re-sourcing follows)
+            out.append((item.eta_us, sid, g.skus[item.sku], g.locs[item.loc], q))
+    if len(out) > 1:
+        out.sort()
+    return tuple(ReservationLine(sku, loc, q, _eta(eta)) for eta, _, sku, loc, q in out)
+
+
+_eta = functools.lru_cache(maxsize=4096)(from_micros)
+"""ETAs repeat (every backorder on one PO): datetimes are immutable."""
 
 
 def blocks_of(st: LedgerState, order_id: str) -> list[str]:

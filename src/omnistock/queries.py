@@ -191,7 +191,10 @@ class Reader:
                 continue  # elsewhere, or earmarked: arrives reserved for its order
             if item.kind == "po" and item.eta_us < now_us:
                 continue  # overdue: its date is unknown until it is redated or arrives
-            take = min(need, item.qty)
+            free = item.free  # units backorders wait for are promised already
+            if free <= 0:
+                continue
+            take = min(need, free)
             eta = from_micros(max(item.eta_us, now_us))
             got.append(SupplyLine(st.grid.locs[item.loc], take, eta, item.kind, item.id))
             need -= take

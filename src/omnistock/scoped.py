@@ -165,7 +165,10 @@ class Scoped:
         try:
             refs = set(scope[1])
             if supply:
-                refs.update(self.runner.store.supply_refs(sorted(scope[0])))
+                store = self.runner.store
+                refs.update(store.supply_refs(sorted(scope[0])))
+                if store.backordered_supply(sorted(scope[0])):
+                    raise NeedsReplica("supply with backorders waiting on it")
             self.load(set(scope[0]), refs, now, fresh=True)
             g = self.runner.state.grid
             rows = {g.sku_ix[s] for s in scope[0] if s in g.sku_ix}
@@ -248,6 +251,8 @@ class Scoped:
             kind = row[2]
             if kind in (Kind.HELD_BATCH, Kind.EXPIRED_BATCH):
                 raise NeedsReplica(f"row {row[0]} ({kind}) belongs to a bulk hold's block")
+            if kind in _BACKORDER_KINDS:
+                raise NeedsReplica(f"reservation {row[6]} waits for dated supply")
             if kind in (Kind.TRANSFER_OUT, Kind.TRANSFER_IN) and '"res"' in (row[9] or ""):
                 raise NeedsReplica(f"transfer {row[6]} is earmarked for an order")
             st.apply(row)
@@ -302,6 +307,10 @@ class Scoped:
                 st.picks[(loc, day)] = n
             else:
                 st.picks.pop((loc, day), None)
+
+
+_BACKORDER_KINDS = frozenset((Kind.BACKORDERED, Kind.BACKORDER_FILLED, Kind.BACKORDER_RELEASED))
+"""A backorder's rows: its supply's promised units are a replica's."""
 
 
 def _with_earlier_ids(refs: Iterable[str]) -> set[str]:

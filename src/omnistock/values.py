@@ -25,6 +25,7 @@ from ._validate import (
     check_int,
     check_opt_id,
     check_qty,
+    from_micros,
 )
 from .errors import InvalidInput
 from .skus import c_line_qty as _c_qty
@@ -76,6 +77,18 @@ def _c_allow_partial(v: bool) -> bool:
 
 def _c_allow_split(v: bool) -> bool:
     return check_bool("allow_split", v)
+
+
+def _c_backorder(v: bool) -> bool:
+    return check_bool("backorder", v)
+
+
+def _c_preorder_cap(v: int | None) -> int | None:
+    return None if v is None else check_qty("preorder_cap", v, 0)
+
+
+def _c_eta(v: datetime | int | None) -> datetime | None:
+    return v if v is None or isinstance(v, datetime) else from_micros(v)  # stored results
 
 
 def _c_buffer_0(v: int) -> int:
@@ -327,6 +340,7 @@ class Channel:
     ``buffer``: units held back from what it may sell, per SKU.
     ``minimum``: units per SKU ring-fenced for it; ``cap``: most it may sell
     per SKU (``None``: no cap).
+    ``preorder_cap``: most units of a SKU it may have backordered at once.
     """
 
     id: str = attrs.field(converter=_c_id)
@@ -334,6 +348,7 @@ class Channel:
     buffer: int = attrs.field(default=0, converter=_c_buffer_0)
     minimum: int = attrs.field(default=0, converter=_c_minimum_0)
     cap: int | None = attrs.field(default=None, converter=_c_cap)
+    preorder_cap: int | None = attrs.field(default=None, converter=_c_preorder_cap, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.cap is not None and self.cap < self.minimum:
@@ -342,6 +357,8 @@ class Channel:
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self, recurse=False)
         d["locations"] = None if self.locations is None else list(self.locations)
+        if self.preorder_cap is None:  # journaled only when set, as before it existed
+            del d["preorder_cap"]
         return d
 
     @classmethod
@@ -359,7 +376,8 @@ def _method(v: OrderMethod) -> str:
 @attrs.frozen(eq=False)
 class Order:
     """An order or cart to reserve: lines, the channel it came from, and how it
-    reaches the shopper (``ship`` to ``ship_to``, or ``pickup`` at ``pickup_at``)."""
+    reaches the shopper (``ship`` to ``ship_to``, or ``pickup`` at ``pickup_at``).
+    ``backorder=True``: what stock on hand cannot cover waits for dated supply."""
 
     id: str = attrs.field(converter=_c_id)
     channel: str | None = attrs.field(default=None, converter=_c_channel)
@@ -369,6 +387,7 @@ class Order:
     pickup_at: str | None = attrs.field(default=None, converter=_c_pickup_at)
     allow_split: bool = attrs.field(default=True, converter=_c_allow_split)
     allow_partial: bool = attrs.field(default=False, converter=_c_allow_partial)
+    backorder: bool = attrs.field(default=False, converter=_c_backorder)
 
     def __attrs_post_init__(self) -> None:
         if self.method == "pickup" and self.pickup_at is None:
@@ -377,9 +396,12 @@ class Order:
 
 @attrs.frozen
 class ReservationLine:
+    """Units of a SKU at a location; ``eta`` (UTC) while backordered, else None."""
+
     sku: str
     location: str
     qty: int
+    eta: datetime | None = attrs.field(default=None, converter=_c_eta)
 
 
 @_by_id
@@ -450,6 +472,7 @@ class Resourced:
     to: tuple[tuple[str, int], ...] = ()
     missing: int = 0
     transfers: tuple[Transfer, ...] = ()
+    backorders: tuple[tuple[str, int], ...] = ()  # (supply id, units) waited for now
 
 
 @attrs.frozen

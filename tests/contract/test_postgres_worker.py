@@ -346,5 +346,32 @@ def test_a_worker_converts_decimal_skus_without_the_replica(admin: Inventory, op
     assert got.lines[0].qty == Decimal("0.50")
     assert admin.available("cheese") == Decimal("0.25")
     assert _scoped(w)  # no replica was needed
+
+
+def test_a_backorder_through_a_worker_is_right(
+    admin: Inventory, opened: Open, clock: Clock
+) -> None:
+    """Backorders (issue 15, item 2) book dated supply: a worker holds them
+    through the replica it loads, and its answers (promise, the reservation,
+    a receipt converting it) are the replica's."""
+    po = admin.expect("A", "s1", 4, eta=clock.now + timedelta(days=3))
+    w = opened(replica=False)
+    other = opened(replica=False)
+    assert w.promise("A", 7) == admin.promise("A", 7) and _scoped(w)
+    r = w.hold(Order("bo1", "web", [Line("A", 7, "s1")], backorder=True), ttl=600)
+    eta = clock.now + timedelta(days=3)
+    assert [(x.qty, x.eta) for x in r.lines] == [(5, None), (2, eta)]
+    assert not _scoped(w)  # a backorder books supply: the replica decides
+    assert [(x.ref, x.qty) for x in other.promise("A", 20).supply] == [(po, 2)]
+    assert other.promise("A", 3) == admin.promise("A", 3)  # never the booked units
+    assert not _scoped(other)
+    with pytest.raises(errors.InsufficientStock) as exc:
+        other.hold(Order("bo2", "web", [Line("A", 3, "s1")], backorder=True), ttl=600)
+    assert exc.value.available == 2
+    third = opened(replica=False)
+    assert third.commit(r.id).state == "committed"  # its rows: the replica's too
+    admin.receive("A", "s1", 4, ref=po)
+    assert [(x.qty, x.eta) for x in w.reservation(r.id).lines] == [(7, None)]
+    assert admin.reservation(r.id).lines == w.reservation(r.id).lines
     report = admin.check()
     assert report.ok, report.problems

@@ -811,6 +811,49 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         errors.UnknownSupply,
         "transfer_id=",
     ),
+    # -- backorders and preorders (issue 15, item 2) ---------------------------------
+    (
+        "order-backorder-int",
+        lambda w, t: Order("o9", lines=[("A", 1)], backorder=1),
+        InvalidInput,
+        "backorder=1",
+    ),
+    (
+        "order-backorder-str",
+        lambda w, t: Order("o9", lines=[("A", 1)], backorder="yes"),
+        InvalidInput,
+        "backorder='yes'",
+    ),
+    (
+        "channel-preorder-cap-negative",
+        lambda w, t: Channel("c", preorder_cap=-1),
+        InvalidQuantity,
+        "preorder_cap=-1",
+    ),
+    (
+        "channel-preorder-cap-float",
+        lambda w, t: Channel("c", preorder_cap=2.5),
+        InvalidQuantity,
+        "preorder_cap=2.5",
+    ),
+    (
+        "channel-preorder-cap-bool",
+        lambda w, t: Channel("c", preorder_cap=True),
+        InvalidQuantity,
+        "preorder_cap=True",
+    ),
+    (
+        "backorder-unknown-sku",
+        lambda w, t: w.inv.hold(Order("o9", "web", [Line("ZZ", 1, "s1")], backorder=True)),
+        UnknownSku,
+        "ZZ",
+    ),
+    (
+        "backorder-without-supply",
+        lambda w, t: w.inv.hold(Order("o9", "web", [Line("A", 99, "s1")], backorder=True)),
+        InsufficientStock,
+        "requested 99",
+    ),
 ]
 
 

@@ -64,12 +64,13 @@ def allocate(
     else:
         pinned_lines = tuple(ln for ln in order.lines if ln.location is not None)
         want: dict[Pos, int] = {}
+        short: dict[Pos, int] | None = {} if order.backorder else None
         if pinned_lines:
             try:
-                want = pinned(st, attrs.evolve(order, lines=pinned_lines))
+                want = pinned(st, attrs.evolve(order, lines=pinned_lines), short)
             except InsufficientStock as exc:
                 return refused(order.id, reason=str(exc))
-        plan = decide_ship(st, cx, order, ttl_us, pol, ch, want)
+        plan = decide_ship(st, cx, order, ttl_us, pol, ch, want, short)
     if plan.rows:  # a reservation was minted: claim its id
         claim = cx.claim("order:" + order.id)
         plan.rows, plan.datas = claim + plan.rows, [*([None] * len(claim)), *plan.datas]

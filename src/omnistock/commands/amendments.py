@@ -11,9 +11,10 @@ from __future__ import annotations
 from ..errors import InvalidInput, InvalidQuantity
 from ..fulfilment.allocate import policy_of
 from ..fulfilment.amend import decide_amend
+from ..fulfilment.backorders import keep_waiting, release_rows, take_waiting
 from ..fulfilment.results import Allocation
 from ..ledger.grid import Pos
-from ..ledger.holds import OPEN, Hold
+from ..ledger.holds import OPEN, RELEASED, Hold
 from ..ledger.rows import Kind
 from ..ledger.state import LedgerState
 from ..lookup import open_hold, reservation_now, reservation_of
@@ -65,12 +66,19 @@ def release_lines(
     the rest stays as it was. Once nothing is left to ship it closes:
     ``fulfilled`` if some units shipped, else ``released``."""
     h = open_hold(st, res_id, OPEN, "release")
-    take = taken_lines(st, h, ls)
+    freed: dict[str, int] = {}
+    if h.waiting:  # backordered units go first (fulfilment/backorders.py)
+        ls, freed = take_waiting(st, h, ls)
+    take = taken_lines(st, h, ls) if ls else {}
     empties = sum(take.values()) == sum(h.lines.values())
     # "part": the fold closes the reservation once its last line goes;
     # "resize": it stays open with units still in transit to it.
     flag = "resize" if empties and _in_transit_for(st, h) else "part"
-    rows, datas = line_rows(st, cx, h, Kind.RELEASED, {flag: 1}, take)
+    rows, datas = line_rows(st, cx, h, Kind.RELEASED, {flag: 1}, take) if take else ([], [])
+    if freed:
+        r, d = release_rows(st, cx, h, None if flag == "resize" else RELEASED, freed)
+        rows += r
+        datas += d
     g = st.grid
     left = {g.locs[l] for p, q in h.lines.items() if take.get(p, 0) < q for l in (p[1],)}
     r, d = give_back_rows(st, cx, h, [g.locs[l] for (_, l) in take if g.locs[l] not in left])
@@ -85,9 +93,12 @@ def amend(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Pl
     h = open_hold(st, res_id, OPEN, "amend")
     ch = st.channels.get(h.channel) if h.channel is not None else None
     pol = policy_of(st)
+    freed: dict[str, int] = {}
+    if h.waiting:  # what waits for supply counts first (fulfilment/backorders.py)
+        ls, freed = keep_waiting(st, h, ls)
     a = decide_amend(st, cx.now, h, ls, pol, ch)
     oid = h.order_id or h.id
-    if not a.give and not a.take:
+    if not a.give and not a.take and not freed:
         res = reservation_of(st, h)
         return Plan([], [], done(Allocation(oid, "allocated", res, res.lines, a.trace)))
     g = st.grid
@@ -107,6 +118,10 @@ def amend(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Pl
         r2, d2 = pick_rows(st, cx, "ship", a.take, h.id, used_locations(st, h))
         rows += r + r2
         datas += d + d2
+    if freed:
+        r, d = release_rows(st, cx, h, None, freed)
+        rows += r
+        datas += d
     rid, trace = h.id, a.trace
 
     def result(s: LedgerState) -> Allocation:

@@ -11,8 +11,11 @@ journals the new ETA as ``redated``. Both refuse a PO that is not open
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._validate import check_id
 from ..errors import InvalidInput, UnknownSupply
+from ..fulfilment.backorders import note_waiters
 from ..ledger.rows import Kind
 from ..ledger.state import LedgerState
 from ..ledger.supply import Incoming
@@ -46,18 +49,29 @@ def check_receipt(st: LedgerState, ref: str, sku: str, location: str) -> None:
         raise InvalidInput("ref", ref, why)
 
 
-def cancel_expected(st: LedgerState, cx: Context, po_id: str) -> Plan[Applied]:
+def cancel_expected(
+    st: LedgerState, cx: Context, po_id: str, moved: dict[str, Any] | None = None
+) -> Plan[Applied]:
     """The units still expected on PO line ``po_id`` will not come: they
-    leave ``promise()``. Units already received stay."""
+    leave ``promise()``. Units already received stay. ``moved`` receives
+    the backorders waiting on it, for ``backorders.resupply_after``."""
     item = open_po(st, po_id, "cancel_expected")
+    if moved is not None:
+        note_waiters(item, moved)
     row = item_row(st, cx, Kind.EXPECTED_CANCELLED, item)
     return Plan([row], [None], lambda s: Applied(s.head))
 
 
-def redate(st: LedgerState, cx: Context, po_id: str, eta_us: int) -> Plan[Applied]:
+def redate(
+    st: LedgerState, cx: Context, po_id: str, eta_us: int, moved: dict[str, Any] | None = None
+) -> Plan[Applied]:
     """PO line ``po_id`` is now due at ``eta_us``: ``promise()`` dates its
-    units by it (and promises it again if it was overdue)."""
+    units by it (and promises it again if it was overdue). Later than it
+    was: ``moved`` receives the backorders waiting on it, which may move
+    to sooner supply (``backorders.resupply_after``)."""
     item = open_po(st, po_id, "redate")
+    if moved is not None and eta_us > item.eta_us:
+        note_waiters(item, moved, eta_us)
     data = {"eta": eta_us, "was": item.eta_us}
     row = item_row(st, cx, Kind.REDATED, item, data=data)
     return Plan([row], [data], lambda s: Applied(s.head))

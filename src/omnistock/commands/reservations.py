@@ -16,6 +16,7 @@ from .. import codec
 from .._validate import MAX_QTY
 from ..command import Command
 from ..errors import (
+    AwaitingSupply,
     CommandFailed,
     IdempotencyConflict,
     InsufficientStock,
@@ -25,8 +26,9 @@ from ..errors import (
     OmnistockError,
 )
 from ..fulfilment.allocate import policy_of
+from ..fulfilment.backorders import backorder_pinned, backorder_rows, release_rows
 from ..ledger.grid import Pos
-from ..ledger.holds import COMMITTED, HELD, OPEN, Hold
+from ..ledger.holds import COMMITTED, HELD, OPEN, RELEASED, Hold
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import (
@@ -39,6 +41,7 @@ from ..lookup import (
     reservation_now,
     reservation_of,
     sku_row,
+    waiting_lines,
 )
 from ..picks import give_back_rows
 from ..planning import MAX_US, Context, Datas, FenceRoom, Guard, InState, Plan, WithinFree, done
@@ -48,10 +51,12 @@ from ..storage import NewRow
 from ..values import Line, Order, Reservation
 
 
-def pinned(st: LedgerState, order: Order) -> dict[Pos, int]:
+def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -> dict[Pos, int]:
     """Positions and quantities to reserve for ``order``'s pinned lines (or
     all at its pickup store), checked against ATP and the channel's figure.
-    Raises without side effects. O(lines), O(channels x locations) fenced."""
+    ``short`` (a backorder): receives the units on-hand stock cannot cover
+    per position, instead of a refusal. Raises without side effects.
+    O(lines), O(channels x locations) fenced."""
     ch = channel_of(st, order.channel) if order.channel is not None else None
     if order.method == "pickup":
         loc_col(st, order.pickup_at, "pickup_at")
@@ -79,7 +84,10 @@ def pinned(st: LedgerState, order: Order) -> dict[Pos, int]:
         if q > MAX_QTY:  # lines of one position add up
             raise InvalidQuantity("qty", q, f"lines of {g.skus[s]}@{g.locs[l]} add up past 2**62")
         atp = g.atp(s, l)
-        if atp < q:
+        if atp < q and short is not None:  # the rest waits for dated supply
+            short[(s, l)] = q - max(0, atp)
+            q = max(0, atp)
+        elif atp < q:
             if not order.allow_partial:
                 raise InsufficientStock(g.skus[s], q, max(0, atp), g.locs[l], order.channel)
             q = max(0, atp)
@@ -95,7 +103,7 @@ def pinned(st: LedgerState, order: Order) -> dict[Pos, int]:
             room = channel_room(st, ch, s)
             if q > room:
                 raise InsufficientStock(g.skus[s], q, room, None, ch.id)
-    if not out:
+    if not out and not short:
         first = order.lines[0]
         raise InsufficientStock(first.sku, first.qty, 0, first.location, order.channel)
     return out
@@ -129,7 +137,7 @@ def same_lines(st: LedgerState, h: Hold, order: Order) -> bool:
         want[k] = want.get(k, 0) + ln.qty
     g = st.grid
     have: dict[tuple[str, str | None], int] = {}
-    for part in (h.lines, h.shipped):
+    for part in (h.lines, h.shipped, waiting_positions(st, h) if h.waiting else {}):
         for (s, l), q in part.items():
             k = (g.skus[s], g.locs[l])
             k = k if k in want else (k[0], None)
@@ -169,7 +177,12 @@ def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reserv
     if h is not None:
         return Plan([], [], done(reservation_of(st, h)), [InState(h.id, OPEN)])
     exp = cx.until("ttl", ttl_us)
-    want = pinned(st, order)
+    short: dict[Pos, int] | None = {} if order.backorder else None
+    want = pinned(st, order, short)
+    waits = None
+    if short:
+        ch = st.channels.get(order.channel) if order.channel is not None else None
+        waits = backorder_pinned(st, cx.now, short, want, ch, order.channel)
     rid = st.holds.next_id(order.id)
     ts, key = cx.ts, cx.key
     rows: list[NewRow] = cx.claim("order:" + order.id)
@@ -195,6 +208,10 @@ def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reserv
             )
         )
         datas.append(data)
+    if waits:
+        r, d = backorder_rows(st, cx, rid, order.channel, waits, data, text)
+        rows += r
+        datas += d
     guards = lambda: reserve_guards(st, order.channel, want)  # noqa: E731
     return Plan(rows, datas, lambda s: reservation_of(s, s.holds.by_id[rid]), guards)
 
@@ -231,6 +248,10 @@ def _on_lines(
     st: LedgerState, cx: Context, h: Hold, kind: Kind, data: dict[str, Any] | None = None
 ) -> Plan[Reservation]:
     rows, datas = line_rows(st, cx, h, kind, data)
+    if h.waiting and kind != Kind.RELEASED:  # commit, extend: backordered lines too
+        r, d = line_rows(st, cx, h, kind, data, waiting_positions(st, h))
+        rows += r
+        datas += d
     return Plan(rows, datas, reservation_now(h.id), [InState(h.id, (h.state,))])
 
 
@@ -272,6 +293,10 @@ def release(st: LedgerState, cx: Context, res_id: str) -> Plan[Reservation]:
     the picks it took today go back to its locations' daily capacity."""
     h = open_hold(st, res_id, OPEN, "release")
     plan = _on_lines(st, cx, h, Kind.RELEASED)
+    if h.waiting:  # backordered units free their supply first
+        r, d = release_rows(st, cx, h, RELEASED)
+        plan.rows[:0] = r
+        plan.datas[:0] = d
     if h.picked:
         r, d = give_back_rows(st, cx, h, [st.grid.locs[l] for (_, l) in h.lines])
         plan.rows += r
@@ -380,6 +405,8 @@ def fulfil(
                 res_id,
                 "has units in transit (" + ", ".join(coming) + "); receive them first",
             )
+    if h.waiting and ls is None:
+        raise AwaitingSupply(res_id, waiting_lines(st, h)[0])
     qtys = dict(h.lines) if ls is None else _pick(st, h, ls)
     rows, datas = line_rows(st, cx, h, Kind.FULFILLED, {"how": how}, qtys)
     return Plan(rows, datas, reservation_now(h.id), [InState(h.id, allowed)])
@@ -401,7 +428,19 @@ def _pick(st: LedgerState, h: Hold, ls: tuple[Line, ...]) -> dict[Pos, int]:
             if need == 0:
                 break
         if need:
+            for w in waiting_lines(st, h) if h.waiting else ():
+                if w.sku == ln.sku and (ln.location is None or ln.location == w.location):
+                    raise AwaitingSupply(h.id, w)
             raise InvalidQuantity("lines", ln, f"more than reservation {h.id} holds")
+    return out
+
+
+def waiting_positions(st: LedgerState, h: Hold) -> dict[Pos, int]:
+    """``h``'s backordered units per position their supply is due at."""
+    out: dict[Pos, int] = {}
+    for sid, q in h.waiting.items():
+        item = st.supply.by_id[sid]
+        out[(item.sku, item.loc)] = out.get((item.sku, item.loc), 0) + q
     return out
 
 
@@ -418,7 +457,8 @@ def hold_command(
     def plan(st: LedgerState, cx: Context) -> Plan[Reservation]:
         return hold(st, cx, order, ttl_us)
 
-    scope = order_scope(order)
+    # A backorder reads and books dated supply: the replica's (scope None).
+    scope = None if order.backorder else order_scope(order)
     if key is None:  # no fingerprint to build
         return Command("hold", plan, scope=scope)
     args = lambda: [codec.order_args(order), ttl_us]  # noqa: E731

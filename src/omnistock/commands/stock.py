@@ -15,6 +15,7 @@ from typing import Any
 from .._validate import MAX_QTY
 from ..errors import InsufficientStock, InvalidInput, InvalidQuantity
 from ..fulfilment.allocate import policy_of
+from ..fulfilment.backorders import fill_rows
 from ..fulfilment.returns import plan_return
 from ..ledger.grid import Pos
 from ..ledger.rows import Kind, make
@@ -54,9 +55,15 @@ def receive(
     if ref is not None:
         check_receipt(st, ref, sku, location)
     check_bounds(st, p, "qty", q, holdable=q)
-    return _one(
+    plan = _one(
         make(Kind.RECEIVED, cx.ts, sku=sku, location=location, qty=q, ref=ref, key=cx.key), None
     )
+    item = None if ref is None else st.supply.by_id.get(ref)
+    if item is not None and item.booked:  # backorders waiting on it: on hand now, in order
+        rows, datas = fill_rows(st, cx, item, q)
+        plan.rows += rows
+        plan.datas += datas
+    return plan
 
 
 def count(

@@ -11,6 +11,7 @@ from typing import Any
 from .._validate import check_id, from_micros
 from ..errors import InsufficientStock, InvalidInput, InvalidQuantity, UnknownSupply
 from ..fulfilment.allocate import policy_of
+from ..fulfilment.backorders import fill_rows, note_waiters
 from ..fulfilment.bopis import lead_time_us
 from ..ledger.holds import COMMITTED, OPEN, Hold
 from ..ledger.rows import Kind, make
@@ -87,7 +88,8 @@ def receive_transfer(
     # the source took them from its ATP, which no bound needs checked.
     check_bounds(st, (item.sku, item.loc), "qty", q, holdable=q, reserved=q if data else 0)
     row = item_row(st, cx, Kind.TRANSFER_IN, item, q, data)
-    return Plan([row], [data or None], lambda s: Applied(s.head))
+    rows, datas = fill_rows(st, cx, item, q)  # backorders waiting on it, in order
+    return Plan([row, *rows], [data or None, *datas], lambda s: Applied(s.head))
 
 
 def _ready_due(st: LedgerState, cx: Context, h: Hold, arriving: str) -> int | None:
@@ -102,7 +104,11 @@ def _ready_due(st: LedgerState, cx: Context, h: Hold, arriving: str) -> int | No
 
 
 def close_transfer(
-    st: LedgerState, cx: Context, transfer_id: str, lost: dict[str, Any]
+    st: LedgerState,
+    cx: Context,
+    transfer_id: str,
+    lost: dict[str, Any],
+    moved: dict[str, Any] | None = None,
 ) -> Plan[Applied]:
     """Close a transfer short: the units not received are journaled as lost
     in transit (``transfer-lost``) and leave ``promise()``. Fills ``lost``
@@ -121,6 +127,8 @@ def close_transfer(
     if item.res is not None:
         data["res"] = item.res
     row = item_row(st, cx, Kind.TRANSFER_LOST, item, data=data)
+    if moved is not None:  # backorders waiting on the lost units
+        note_waiters(item, moved)
     lost.clear()
     lost.update(res=item.res, sku=item.sku, loc=item.loc, qty=item.qty, tid=transfer_id)
     return Plan([row], [data], lambda s: Applied(s.head))

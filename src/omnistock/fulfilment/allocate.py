@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from ..errors import InsufficientStock
 from ..ledger.grid import Pos
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
@@ -25,6 +26,7 @@ from ..picks import capacity_left, pick_rows
 from ..planning import Context, Datas, Guard, Plan, WithinFree, done
 from ..storage import NewRow
 from ..values import Channel, Line, Order, Point
+from .backorders import Waits, backorder_loose, backorder_rows
 from .filters import static_ok
 from .kernels import nearest
 from .policy import DEFAULT_POLICY, Policy
@@ -220,27 +222,52 @@ def decide_ship(
     pol: Policy,
     ch: Channel | None,
     want: dict[Pos, int],
+    short: dict[Pos, int] | None = None,
 ) -> Plan[Allocation]:
     """Reserve a ship order: ``want`` holds its pinned lines (checked), the
     policy sources the rest. ``unfillable`` is an answer, not an error, and
-    journals nothing. O(lines x candidates) plus the sourcing search."""
-    refusal = channel_refusal(st, ch, order.lines)
+    journals nothing. A backorder (``short``: its pinned lines' units not
+    on hand) waits for dated supply for what on-hand stock cannot cover
+    (``backorders.py``). O(lines x candidates) plus the sourcing search."""
+    back = order.backorder
+    refusal = None if back else channel_refusal(st, ch, order.lines)
     if refusal:
         return refused(order.id, reason=refusal)
     loose = [ln for ln in order.lines if ln.location is None]
     plan: SourcingPlan | None = None
+    sourced: dict[str, int] = {}
     if loose:
         plan = source_lines(
             st, cx.now, loose, "ship", order.ship_to, ch, pol, want, (),
-            order.allow_split, order.allow_partial,
+            order.allow_split, order.allow_partial or back,
         )  # fmt: skip
-        if plan.status == "unfillable":
+        if plan.status == "unfillable" and not back:
             return refused(order.id, trace=plan.trace, reason=plan.reason)
-        add_sources(st, plan, want)
+        if plan.status != "unfillable":
+            add_sources(st, plan, want)
+            for lp in plan.lines:
+                sourced[lp.sku] = sourced.get(lp.sku, 0) + sum(q for _, q in lp.sources)
+    waits: Waits = []
+    if back:
+        trace = None if plan is None else plan.trace
+        try:
+            waits = backorder_loose(st, cx.now, order, ch, want, short or {}, sourced)
+        except InsufficientStock as exc:
+            return refused(order.id, trace=trace, reason=str(exc))
+        refusal = channel_refusal(st, ch, [Line(st.grid.skus[s], q) for (s, _), q in want.items()])
+        if refusal or not (want or waits):
+            return refused(order.id, trace=trace, reason=refusal or "nothing to reserve")
     asked = sum(ln.qty for ln in order.lines)
-    status: Status = "allocated" if sum(want.values()) >= asked else "partial"
+    got = sum(want.values()) + sum(q for _, q in waits)
+    status: Status = "allocated" if got >= asked else "partial"
     rid = st.holds.next_id(order.id)
     rows, datas = hold_rows(st, cx, rid, order, want, cx.until("ttl", ttl_us))
+    if waits:
+        pickup = order.pickup_at if order.method == "pickup" else None
+        data = hold_data(order.id, order.ship_to, pickup, cx.until("ttl", ttl_us))
+        r, d = backorder_rows(st, cx, rid, order.channel, waits, data)
+        rows += r
+        datas += d
     rows_p, datas_p = pick_rows(st, cx, order.method, want, rid)
     reason = plan.reason if plan is not None and plan.status == "partial" else None
     trace = None if plan is None else plan.trace

@@ -99,7 +99,7 @@ def move_line(
             moved = sum(n for _, n in to)
     if moved:
         h = st.holds.need_peek(rid)  # as the emitted rows left it
-        others = sum(v for k, v in h.lines.items() if k != p) or bool(transfers)
+        others = sum(v for k, v in h.lines.items() if k != p) or bool(transfers or h.waiting)
         rd: dict[str, Any] = (
             {"resize": 1, "reason": why} if (others or h.lines[p] > moved) else {"reason": why}
         )

@@ -61,13 +61,13 @@ class Allocation:
         return max(0, len(self.locations) - 1)
 
     def to_jsonable(self) -> dict[str, Any]:
-        from ..codec import to_jsonable
+        from ..codec import line_list, to_jsonable
 
         return {
             "order_id": self.order_id,
             "status": self.status,
             "reservation": None if self.reservation is None else to_jsonable(self.reservation)["v"],
-            "lines": [[x.sku, x.location, x.qty] for x in self.lines],
+            "lines": [line_list(x) for x in self.lines],
             "trace": None if self.trace is None else attrs.asdict(self.trace),
             "suggestions": [[s.location, s.distance_km] for s in self.suggestions],
             "reason": self.reason,

@@ -126,6 +126,13 @@ def network_digest(
         text += repr(zones)
     if catalogue:  # declared SKUs (``skus.Sku``), only when there are some
         text += json.dumps([catalogue[k].to_dict() for k in sorted(catalogue)])
+    caps = sorted(
+        (k, v.preorder_cap)
+        for k, v in channels.items()
+        if getattr(v, "preorder_cap", None) is not None
+    )
+    if caps:  # likewise a channel's preorder cap
+        text += repr(caps)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -146,7 +153,10 @@ def hold_figures(h: Hold | None, g: Grid) -> ResFigures | None:
         return None
     lines = sorted((g.skus[s], g.locs[l], q) for (s, l), q in h.lines.items())
     shipped = sorted((g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items())
-    return h.state, _digest(repr((lines, shipped)).encode("utf-8", "surrogatepass")), h.expires_us
+    parts: tuple[Any, ...] = (lines, shipped)
+    if h.waiting:  # backordered units; a hold without keeps its old digest
+        parts += (sorted(h.waiting.items()),)
+    return h.state, _digest(repr(parts).encode("utf-8", "surrogatepass")), h.expires_us
 
 
 def block_figures(b: HeldBatch | None) -> ResFigures | None:
@@ -162,9 +172,11 @@ def block_state(expired: bool, live: bytes, exp: int) -> ResFigures:
     return ("expired" if expired else "held"), _digest(live), exp
 
 
-def supply_figures(qty: int, eta_us: int) -> ResFigures:
-    """An open supply item's figures: its units left and its ETA."""
-    return "open", str(qty), eta_us
+def supply_figures(qty: int, eta_us: int, booked: int = 0) -> ResFigures:
+    """An open supply item's figures: its units left, the units promised
+    to backorders (two writers booking one item serialise on it) and its
+    ETA. O(1)."""
+    return "open", (f"{qty}/{booked}" if booked else str(qty)), eta_us
 
 
 def alert_id(sku: str, location: str | None) -> str:
@@ -200,7 +212,7 @@ def counters_of(st: LedgerState) -> Counters:
         if bf is not None:
             c.reservations[b.token] = bf
     for item in st.supply.by_id.values():
-        c.reservations[SUPPLY + item.id] = supply_figures(item.qty, item.eta_us)
+        c.reservations[SUPPLY + item.id] = supply_figures(item.qty, item.eta_us, item.nbooked)
     for sku, loc, n in st.thresholds.counts():
         c.reservations[alert_id(sku, loc)] = ("alert", str(n), None)
     for (ch, s), n in st.chan_used.items():
@@ -264,9 +276,9 @@ class Change:
             if bb != ba:
                 self.reservations[token] = (bb, ba)
         for sid, rec in sp.supply.items():  # rec: (sku, loc, qty, eta, ...) before, or None
-            sb = None if rec is None else supply_figures(rec[2], rec[3])
+            sb = None if rec is None else supply_figures(rec[2], rec[3], sum(rec[7].values()))
             item = st.supply.by_id.get(sid)
-            sa = None if item is None else supply_figures(item.qty, item.eta_us)
+            sa = None if item is None else supply_figures(item.qty, item.eta_us, item.nbooked)
             if sb != sa:
                 self.reservations[SUPPLY + sid] = (sb, sa)
         for (sku, loc), (_low, was) in sp.thresholds.items():

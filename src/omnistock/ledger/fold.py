@@ -28,7 +28,7 @@ from ..values import Channel, Location
 from . import heldbatches
 from .grid import STATE_INDEX, Pos
 from .heldbatches import HeldBatch
-from .holds import COMMITTED, EXPIRED, FULFILLED, RELEASED, Hold
+from .holds import COMMITTED, EXPIRED, FULFILLED, HELD, RELEASED, Hold
 from .rows import SELLABLE, Kind
 from .supply import Incoming
 
@@ -263,7 +263,7 @@ def _released(
 ) -> None:
     part = bool(d.get("part"))  # some lines released: closes once none is left
     h = _unreserve(st, sku, loc, qty, ref, RELEASED, part or bool(d.get("resize")))
-    if part and not h.lines:
+    if part and not h.lines and not h.waiting:
         st.holds.close(h, FULFILLED if h.shipped else RELEASED)
 
 
@@ -287,7 +287,7 @@ def _fulfilled(
     p = _pos(st, sku, loc)
     h.shipped[p] = h.shipped.get(p, 0) + qty
     st.grid.holdable[p] -= qty
-    if not h.lines:
+    if not h.lines and not h.waiting:
         st.holds.close(h, FULFILLED)
 
 
@@ -407,6 +407,50 @@ def _transfer_lost(
     st.supply.take(ref, qty)
 
 
+# -- backorders (units waiting on dated supply; see fulfilment/backorders.py) ----------
+def _backordered(
+    st: LedgerState, sku: Id, _l: Id, qty: int, ref: Id, channel: Id, d: Data, seq: int
+) -> None:
+    assert ref is not None
+    h = _open(st, ref, channel, d, seq)
+    sid = d["sid"]
+    h.waiting[sid] = h.waiting.get(sid, 0) + qty
+    st.supply.book(sid, ref, qty)
+    if "exp" in d:
+        st.holds.set_expiry(h, d["exp"])
+
+
+def _unwait(st: LedgerState, ref: Id, qty: int, d: Data) -> Hold:
+    h = _hold_of(st, ref)
+    sid = d["sid"]
+    left = h.waiting.get(sid, 0) - qty
+    if left > 0:
+        h.waiting[sid] = left
+    else:
+        h.waiting.pop(sid, None)
+    st.supply.book(sid, h.id, -qty)
+    return h
+
+
+def _backorder_filled(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
+) -> None:
+    h = _unwait(st, ref, qty, d)
+    p = _pos(st, sku, loc)
+    st.holds.add_line(h, p, qty)
+    st.grid.reserved[p] += qty
+    use(st, h.channel, p[0], qty)
+
+
+def _backorder_released(
+    st: LedgerState, _s: Id, _l: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
+) -> None:
+    h = _unwait(st, ref, qty, d)
+    close = d.get("close")
+    if close and h.state in (HELD, COMMITTED) and not h.lines and not h.waiting:
+        st.holds.close(h, FULFILLED if h.shipped else close)
+
+
 _BY_KIND: dict[Kind, Handler] = {
     Kind.LOCATION_ADDED: _location,
     Kind.CHANNEL_ADDED: _channel,
@@ -438,6 +482,9 @@ _BY_KIND: dict[Kind, Handler] = {
     Kind.THRESHOLD_CROSSED: _threshold_crossed,
     Kind.NO_SHOW: _no_show,
     Kind.SKU_ADDED: _sku_added,
+    Kind.BACKORDERED: _backordered,
+    Kind.BACKORDER_FILLED: _backorder_filled,
+    Kind.BACKORDER_RELEASED: _backorder_released,
 }
 FOLD: dict[str, Handler] = {k._value_: h for k, h in _BY_KIND.items()}
 """Kind (its journal string) -> handler. Plain ``str`` keys: the journal's

@@ -48,6 +48,7 @@ class Hold:
         "state",
         "sub",
         "transfers",
+        "waiting",
     )
 
     def __init__(self, rid: str, order_id: str | None, channel: str | None, seq: int) -> None:
@@ -70,6 +71,8 @@ class Hold:
         self.picked: dict[str, int] = {}
         # Transfers ever earmarked for it: the next is ``<id>/T<n+1>``.
         self.transfers = 0
+        # Backordered units: supply id -> units waiting on it (not on hand).
+        self.waiting: dict[str, int] = {}
 
     def copy(self) -> Hold:
         h = Hold(self.id, self.order_id, self.channel, self.seq)
@@ -82,6 +85,7 @@ class Hold:
         h.sub = self.sub
         h.picked = dict(self.picked)
         h.transfers = self.transfers
+        h.waiting = dict(self.waiting)
         return h
 
 

@@ -90,9 +90,9 @@ def violations(st: LedgerState) -> list[str]:
     out += _block_violations(st, expect)
     for h in st.holds.by_id.values():
         if h.state in OPEN:
-            if not h.lines and h.id not in earmarked:
+            if not h.lines and not h.waiting and h.id not in earmarked:
                 out.append(f"open reservation {h.id} has no lines and nothing in transit")
-        elif h.lines:
+        elif h.lines or h.waiting:
             out.append(f"closed reservation {h.id} ({h.state}) still holds units")
         # Held: an expiry; a paid pickup: a no-show due time, or none (kept).
         paid_pickup = h.state == COMMITTED and h.pickup is not None
@@ -127,6 +127,35 @@ def violations(st: LedgerState) -> list[str]:
     for item in st.supply.by_id.values():
         if not 0 < item.qty <= MAX_QTY:
             out.append(f"supply {item.id} has qty {item.qty}")
+    out += _backorder_violations(st)
+    return out
+
+
+def _backorder_violations(st: LedgerState) -> list[str]:
+    """Backordered units: what each supply item has promised to backorders
+    is positive and within its remaining units (supply is never promised
+    twice), and matches what the reservations say they wait for.
+    O(backorders)."""
+    out = []
+    waits: dict[tuple[str, str], int] = {}
+    for h in st.holds.by_id.values():
+        for sid, q in h.waiting.items():
+            waits[(sid, h.id)] = q
+            if q <= 0:
+                out.append(f"reservation {h.id} waits for {q} units of supply {sid}")
+    booked: dict[tuple[str, str], int] = {}
+    for item in st.supply.by_id.values():
+        total = sum(item.booked.values())
+        if total != item.nbooked:
+            out.append(f"supply {item.id} counts {item.nbooked} units booked, lists {total}")
+        if total > item.qty:
+            out.append(f"supply {item.id} promises {total} units to backorders, has {item.qty}")
+        if item.booked and item.res is not None:
+            out.append(f"supply {item.id} is earmarked for {item.res} and backordered")
+        for rid, q in item.booked.items():
+            booked[(item.id, rid)] = q
+    if waits != booked:
+        out.append("backordered units disagree with what the supply items promise")
     return out
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "RES_DATA_KINDS",
     "SELLABLE",
     "SEQ",
+    "SID_DATA_KINDS",
     "SKU",
     "SUPPLY_REF_KINDS",
     "TS",
@@ -112,6 +113,9 @@ class Kind(StrEnum):
     THRESHOLD_CROSSED = "threshold-crossed"
     NO_SHOW = "no-show"
     SKU_ADDED = "sku-added"
+    BACKORDERED = "backordered"
+    BACKORDER_FILLED = "backorder-filled"
+    BACKORDER_RELEASED = "backorder-released"
 
 
 def make(
@@ -155,6 +159,8 @@ class KindInfo:
     its ``ref`` names a supply item; replay folds such rows in bulk.
     ``expands_to``: ``history`` shows the row as one entry of this kind per
     reservation line (block rows). ``fields``: what the row carries.
+    ``sid_in_data``: ``data["sid"]`` names the supply item a backorder row
+    books or frees (``fulfilment/backorders.py``).
     """
 
     ref: RefNames | None
@@ -162,6 +168,7 @@ class KindInfo:
     res_in_data: bool = False
     holdable_sign: int = 0
     expands_to: Kind | None = None
+    sid_in_data: bool = False
 
 
 _RES_DATA = '{"order"?, "exp"?, "to"?: [lat, lon], "pickup"?}'
@@ -242,6 +249,23 @@ _TABLE: dict[Kind, KindInfo] = {
         " at its pickup store when all its units were still in transit)",
     ),
     Kind.SKU_ADDED: KindInfo(None, 'sku; data {"sku": Sku.to_dict()} (units, decimals)'),
+    Kind.BACKORDERED: KindInfo(
+        "reservation",
+        'sku, location (where the supply arrives), qty, channel; data {"sid": the supply'
+        f' item the units wait for, "eta"}} and {_RES_DATA}',
+        sid_in_data=True,
+    ),
+    Kind.BACKORDER_FILLED: KindInfo(
+        "reservation",
+        'sku, location, qty: backordered units now on hand, reserved there; data {"sid"}',
+        sid_in_data=True,
+    ),
+    Kind.BACKORDER_RELEASED: KindInfo(
+        "reservation",
+        'sku, location, qty: backordered units no longer waiting on supply; data {"sid",'
+        ' "close"?: the state the reservation closes in if nothing is left, "reason"?}',
+        sid_in_data=True,
+    ),
 }
 INFO: Mapping[str, KindInfo] = {k._value_: i for k, i in _TABLE.items()}
 """Each kind's meaning, keyed by its journal string (a ``Kind`` finds the same)."""
@@ -260,6 +284,8 @@ RES_DATA_KINDS = _kinds(lambda i: i.res_in_data)
 """Kinds whose ``data["res"]`` may name the reservation their units are for."""
 SUPPLY_REF_KINDS = _kinds(lambda i: i.ref == "supply")
 """Kinds whose ``ref`` names a supply item (expected delivery, transfer)."""
+SID_DATA_KINDS = _kinds(lambda i: i.sid_in_data)
+"""Kinds whose ``data["sid"]`` names the supply item a backorder waits on."""
 BATCH_KINDS = _kinds(lambda i: i.ref == "batch")
 """Block rows (``heldbatches.py``): no SKU or location of their own."""
 HOLDABLE_SIGN: Mapping[str, int] = {

@@ -23,6 +23,7 @@ from .rows import (
     BATCH_KINDS,
     RES_DATA_KINDS,
     RESERVATION_REF_KINDS,
+    SID_DATA_KINDS,
     SUPPLY_REF_KINDS,
     Kind,
 )
@@ -105,12 +106,24 @@ class Savepoint:
         order = data.get("order")
         if order is not None and order not in self.per_order:
             self.per_order[order] = st.holds.per_order.get(order, _MISSING)
-        if ref is not None and kind in SUPPLY_REF_KINDS and ref not in self.supply:
-            item = st.supply.by_id.get(ref)
-            self.supply[ref] = (
+        sid = (
+            ref if kind in SUPPLY_REF_KINDS else data.get("sid") if kind in SID_DATA_KINDS else None
+        )
+        if sid is not None and sid not in self.supply:
+            item = st.supply.by_id.get(sid)
+            self.supply[sid] = (
                 None
                 if item is None
-                else (item.sku, item.loc, item.qty, item.eta_us, item.kind, item.src, item.res)
+                else (
+                    item.sku,
+                    item.loc,
+                    item.qty,
+                    item.eta_us,
+                    item.kind,
+                    item.src,
+                    item.res,
+                    dict(item.booked),
+                )
             )
         if kind == Kind.LOCATION_ADDED and loc is not None and loc not in self.locations:
             self.locations[loc] = st.locations.get(loc, _MISSING)

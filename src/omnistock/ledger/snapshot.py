@@ -133,6 +133,7 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
         "per_order": sorted(st.holds.per_order.items()),
         "supply": sorted(
             [i.id, i.sku, i.loc, i.qty, i.eta_us, i.kind, i.src, i.res]
+            + ([[[r, q] for r, q in i.booked.items()]] if i.booked else [])  # FIFO order
             for i in st.supply.by_id.values()
         ),
         "ranged": st.ranged.pairs() if ranged else None,
@@ -157,12 +158,17 @@ def _by_name(rec: list[Any]) -> tuple[str, str]:
 
 
 def _hold_rec(h: Hold) -> list[Any]:
-    # Where it picked (daily capacity) is appended only when it did, and
-    # how many transfers it had only when it had some: a record without
-    # them is written as it was before they were kept.
-    picked: list[Any] = [sorted([loc, day] for loc, day in h.picked.items())] if h.picked else []
-    if h.transfers:
-        picked = [picked[0] if picked else [], h.transfers]
+    # Where it picked (daily capacity), how many transfers it had and its
+    # backordered units are appended only when there are some (trailing
+    # empties dropped): a record without them is written as before.
+    extra: list[Any] = [
+        sorted([loc, day] for loc, day in h.picked.items()),
+        h.transfers,
+        sorted([k, v] for k, v in h.waiting.items()),
+    ]
+    while extra and not extra[-1]:
+        extra.pop()
+    picked = extra
     return [
         h.id,
         h.state,
@@ -242,8 +248,10 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
                 st.holds.batch_expiry.add((b.exp, b.token))
             m = b.live_lines()
             use_many(st, b.channel, b.s[m], b.q[m])
-        for sid, s, l, q, eta, kind, src, r in header["supply"]:
-            st.supply.add(Incoming(sid, s, l, q, eta, kind, src, r))
+        for rec in header["supply"]:
+            booked = {r: q for r, q in rec[8]} if len(rec) > 8 else None
+            sid, s, l, q, eta, kind, src, r = rec[:8]
+            st.supply.add(Incoming(sid, s, l, q, eta, kind, src, r, booked))
         ranged = np.asarray(header["ranged"], dtype=np.int64).reshape(-1, 2)
         if len(ranged) and not (
             (ranged >= 0).all() and (ranged[:, 0] < ns).all() and (ranged[:, 1] < nl).all()
@@ -279,4 +287,5 @@ def _load_hold(st: LedgerState, rec: list[Any]) -> None:
     h.pickup = pickup
     h.picked = {loc: day for loc, day in rec[11]} if len(rec) > 11 else {}
     h.transfers = int(rec[12]) if len(rec) > 12 else 0
+    h.waiting = {sid: q for sid, q in rec[13]} if len(rec) > 13 else {}
     st.holds.set_expiry(h, exp)

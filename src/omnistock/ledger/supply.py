@@ -10,7 +10,7 @@ from sortedcontainers import SortedList
 
 
 class Incoming:
-    __slots__ = ("eta_us", "id", "kind", "loc", "qty", "res", "sku", "src")
+    __slots__ = ("booked", "eta_us", "id", "kind", "loc", "nbooked", "qty", "res", "sku", "src")
 
     def __init__(
         self,
@@ -22,6 +22,7 @@ class Incoming:
         kind: str,
         src: int | None = None,
         res: str | None = None,
+        booked: dict[str, int] | None = None,
     ) -> None:
         self.id = sid
         self.sku = sku
@@ -31,6 +32,15 @@ class Incoming:
         self.kind = kind  # "po" or "transfer"
         self.src = src  # a transfer's source location
         self.res = res  # the reservation a transfer is earmarked for
+        # Backorders waiting on it: reservation id -> units, in the order
+        # they were taken (receipts convert them first in, first out).
+        self.booked: dict[str, int] = {} if booked is None else dict(booked)
+        self.nbooked = sum(self.booked.values())  # kept by Supply.book
+
+    @property
+    def free(self) -> int:
+        """Units not yet promised to a backorder. O(1)."""
+        return self.qty - self.nbooked
 
 
 class Supply:
@@ -44,6 +54,8 @@ class Supply:
         old = self.by_id.get(item.id)
         if old is not None:
             item.qty += old.qty
+            item.booked = {**old.booked, **item.booked}
+            item.nbooked = sum(item.booked.values())
             self._drop(old)
         self.by_id[item.id] = item
         self.by_sku.setdefault(item.sku, SortedList()).add((item.eta_us, item.id))
@@ -66,6 +78,21 @@ class Supply:
         lst.discard((item.eta_us, item.id))
         item.eta_us = eta_us
         lst.add((eta_us, item.id))
+
+    def book(self, sid: str, rid: str, qty: int) -> None:
+        """``qty`` (may be negative) units of ``sid`` promised to backorder
+        ``rid``; a supply item gone already (received or cancelled in the
+        same commit) has nothing left to book. O(1)."""
+        item = self.by_id.get(sid)
+        if item is None:
+            return
+        had = item.booked.get(rid, 0)
+        v = had + qty
+        if v > 0:
+            item.booked[rid] = v
+        else:
+            item.booked.pop(rid, None)
+        item.nbooked += max(v, 0) - had
 
     def _drop(self, item: Incoming) -> None:
         del self.by_id[item.id]

@@ -52,6 +52,7 @@ HELP = {
     "noshow_rate": "share of BOPIS shoppers who never come",
     "po_late_rate": "share of purchase orders that are late (re-dated, then arrive)",
     "po_cancel_rate": "share of purchase orders cancelled by the supplier",
+    "backorder_rate": "share of ship orders that may wait for a PO or transfer (backorder)",
     "reject_rate": "share of ship orders a store rejects a line of",
     "replenish_hours": "hours between replenishment runs",
     "sample_minutes": "minutes between ATP samples (report)",

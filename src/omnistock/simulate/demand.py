@@ -85,6 +85,7 @@ class SimConfig:
     noshow_rate: float = 0.08
     po_late_rate: float = 0.1
     po_cancel_rate: float = 0.03
+    backorder_rate: float = 0.1
     reject_rate: float = 0.03
     replenish_hours: float = 6.0
     sample_minutes: int = 30

@@ -36,6 +36,14 @@ seed, the sizes and the policy, so two runs give identical KPIs):
   arrive later; ``promise()`` leaves a PO out while it is overdue) and
   purchase orders cancelled by the supplier (``cancel_expected``; the DC
   is topped up again at the next replenishment).
+- ``backorders`` / ``backordered_units``: ship orders (a ``backorder_rate``
+  share may wait) that were allocated with units waiting on a PO or a
+  transfer, and those units; ``backorder_converted_units``: backordered
+  units that became on-hand reservations on receipt (in the order they
+  were taken); ``backorder_resourced_units`` / ``backorder_short_units``:
+  backordered units a late or cancelled PO moved (to stock or other
+  supply) or left short (released); ``backorder_ship_waits``: shipments of
+  a backorder that waited (what was on hand shipped).
 - ``uncovered_at_end``: positions where, at the end, reserved exceeds the
   physical sellable units (shortages nothing could re-source).
 - ``check_ok``: ``Inventory.check()``: the journal replayed from scratch
@@ -74,6 +82,12 @@ class Tally:
     partial_cancels: int = 0
     po_late: int = 0
     po_cancelled: int = 0
+    backorders: int = 0
+    backordered_units: int = 0
+    backorder_converted_units: int = 0
+    backorder_resourced_units: int = 0
+    backorder_short_units: int = 0
+    backorder_ship_waits: int = 0
     bopis_orders: int = 0
     bopis_in_store: int = 0
     bopis_transfer: int = 0
@@ -133,6 +147,12 @@ class Tally:
             "partial_cancels": self.partial_cancels,
             "po_late": self.po_late,
             "po_cancelled": self.po_cancelled,
+            "backorders": self.backorders,
+            "backordered_units": self.backordered_units,
+            "backorder_converted_units": self.backorder_converted_units,
+            "backorder_resourced_units": self.backorder_resourced_units,
+            "backorder_short_units": self.backorder_short_units,
+            "backorder_ship_waits": self.backorder_ship_waits,
             "parcels": self.parcels,
             "bopis_orders": self.bopis_orders,
             "bopis_in_store": self.bopis_in_store,

@@ -176,7 +176,10 @@ class Play:
     # -- online orders ---------------------------------------------------------
     def order(self, d: dict[str, Any]) -> None:
         to = Point(*d["ship_to"])
-        o = Order(f"{self.tag}{d['id']}", channel=d["channel"], lines=d["lines"], ship_to=to)
+        oid = f"{self.tag}{d['id']}"
+        # Some shoppers accept a wait (a backorder); by a hash of the id, no draw.
+        back = (zlib.crc32(oid.encode()) % 10_000) / 10_000 < self.cfg.backorder_rate
+        o = Order(oid, channel=d["channel"], lines=d["lines"], ship_to=to, backorder=back)
         # No idempotency key: a keyed allocate stores its whole result, trace
         # included, which costs more than the decision itself.
         a = self.inv.allocate(o, ttl=timedelta(minutes=self.cfg.hold_minutes))
@@ -186,6 +189,9 @@ class Play:
         if a.reservation is None:
             return
         self.res[d["id"]] = a.reservation.id
+        waiting = sum(x.qty for x in a.lines if x.eta is not None)
+        t.backorders += waiting > 0
+        t.backordered_units += waiting
         t.ship_allocated += 1
         t.ship_partial += a.status == "partial"
         locs = a.locations
@@ -251,7 +257,11 @@ class Play:
         rid = self._open(d["id"], ("committed",))
         if rid is None:
             return
-        lines = [x for x in self.inv.reservation(rid).lines if x.location.startswith("ST-")]
+        lines = [
+            x
+            for x in self.inv.reservation(rid).lines
+            if x.location.startswith("ST-") and x.eta is None  # on hand, not backordered
+        ]
         if not lines:
             return
         ln = lines[int(d["pick"] * len(lines))]
@@ -266,9 +276,17 @@ class Play:
 
     def ship(self, d: dict[str, Any]) -> None:
         rid = self._open(d["id"], ("committed",))
-        if rid is not None:
-            self.inv.ship(rid)
-            self.t.shipped += 1
+        if rid is None:
+            return
+        lines = self.inv.reservation(rid).lines
+        if any(x.eta is not None for x in lines):  # a backorder: what is on hand goes now
+            here = [(x.sku, x.qty, x.location) for x in lines if x.eta is None]
+            if here:
+                self.inv.ship(rid, lines=here)
+            self.t.backorder_ship_waits += 1
+            return
+        self.inv.ship(rid)
+        self.t.shipped += 1
 
     # -- click and collect ------------------------------------------------------
     def bopis(self, d: dict[str, Any]) -> None:
@@ -440,21 +458,30 @@ class Play:
         fate = (zlib.crc32(d["ref"].encode()) % 10_000) / 10_000
         cfg = self.cfg
         if fate < cfg.po_cancel_rate and not d.get("late"):
-            self.inv.cancel_expected(d["ref"], key=f"{self.tag}:pocancel:{d['ref']}")
+            out = self.inv.cancel_expected(d["ref"], key=f"{self.tag}:pocancel:{d['ref']}")
             self.t.po_cancelled += 1
+            self.backorders_moved(out)
             self.touched.add((d["sku"], d["loc"]))
             return
         if fate < cfg.po_cancel_rate + cfg.po_late_rate and not d.get("late"):
             eta = self.now_s + PO_HOURS * HOUR / 2
             key = f"{self.tag}:poredate:{d['ref']}"
-            self.inv.redate(d["ref"], self.start + timedelta(seconds=eta), key=key)
+            out = self.inv.redate(d["ref"], self.start + timedelta(seconds=eta), key=key)
             self.t.po_late += 1
+            self.backorders_moved(out)
             self.push(eta, "po", **{**d, "late": True})
             return
         self.inv.receive(
             d["sku"], d["loc"], d["qty"], ref=d["ref"], key=f"{self.tag}:po:{d['ref']}"
         )
         self.t.received_units += d["qty"]
+
+    def backorders_moved(self, out: Applied) -> None:
+        """Backorders a late or cancelled PO moved (to stock or other
+        supply) or left short."""
+        for r in out.resourced:
+            self.t.backorder_resourced_units += r.qty - r.missing
+            self.t.backorder_short_units += r.missing
 
     def sample(self, d: dict[str, Any]) -> None:
         for sku in self.top:
@@ -472,3 +499,5 @@ class Play:
                 if f.reserved > f.on_hand - sum(f.unsellable.values()):
                     uncovered += 1
         self.t.uncovered_at_end = uncovered
+        filled = inv.history(kind="backorder-filled")
+        self.t.backorder_converted_units = sum(e.qty for e in filled)

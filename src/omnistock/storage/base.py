@@ -220,6 +220,13 @@ class Store(ABC):
 
         raise StorageError(f"{type(self).__name__} keeps no counters: open it with a replica")
 
+    def backordered_supply(self, skus: Sequence[str]) -> bool:
+        """Whether open supply of ``skus`` has units promised to backorders
+        (guarded stores)."""
+        from ..errors import StorageError
+
+        raise StorageError(f"{type(self).__name__} keeps no counters: open it with a replica")
+
     def network_rows(self) -> list[Row]:
         """The rows that define the network, in seq order (guarded stores)."""
         from ..errors import StorageError

@@ -72,6 +72,10 @@ def test_same_seed_same_kpis(tmp_path: Path) -> None:
     # Order changes and supply trouble play out too (issue 15).
     assert a["amended"] + a["partial_cancels"] > 0
     assert {"amend_refused", "po_late", "po_cancelled"} <= set(a)
+    # Backorders wait for POs and transfers, and are reported (issue 15, item 2).
+    bo = {"backordered_units", "backorder_converted_units", "backorder_resourced_units"}
+    assert bo | {"backorder_short_units"} <= set(a)
+    assert a["backorder_converted_units"] <= a["backordered_units"]
 
 
 def test_paid_pickups_never_collected_are_released_as_no_shows(tmp_path: Path) -> None:

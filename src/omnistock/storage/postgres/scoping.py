@@ -114,6 +114,25 @@ class Scoping:
         with self._reading("read open supply") as conn:
             return [str(r[0]) for r in conn.execute(q, (list(skus), SUPPLY))]
 
+    def backordered_supply(self, skus: Sequence[str]) -> bool:
+        """Whether an open supply item of ``skus`` has units promised to
+        backorders (its counter's lines read ``qty/booked``, ``deltas``):
+        what it may still promise is then a replica's to say. O(supply rows
+        of those SKUs)."""
+        from psycopg import sql
+
+        if not skus:
+            return False
+        q = sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {0}.journal j JOIN {0}.reservations r"
+            " ON r.id = %s || j.ref WHERE j.sku = ANY(%s)"
+            " AND j.kind IN ('expected', 'transfer-out') AND j.ref IS NOT NULL"
+            " AND position('/' in r.lines) > 0)"
+        ).format(self._ident())
+        with self._reading("read backordered supply") as conn:
+            row = conn.execute(q, (SUPPLY, list(skus))).fetchone()
+            return bool(row and row[0])
+
     def network_rows(self) -> list[Row]:
         """The rows that define the network (locations, channels, policy),
         in seq order. O(network rows), by a partial index."""
