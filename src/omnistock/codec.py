@@ -45,9 +45,15 @@ def _res(r: Reservation) -> dict[str, Any]:
         "order_id": r.order_id,
         "channel": r.channel,
         "expires_at": None if r.expires_at is None else to_micros(r.expires_at),
-        "lines": [[x.sku, x.location, x.qty] for x in r.lines],
+        "lines": [line_jsonable(x) for x in r.lines],
         "shipped": [[x.sku, x.location, x.qty] for x in r.shipped],
+        **({"kits": [[x.sku, x.location, x.qty] for x in r.kits]} if r.kits else {}),
     }
+
+
+def line_jsonable(x: ReservationLine) -> list[Any]:
+    """A reservation line as stored with a keyed result (its kit only when set)."""
+    return [x.sku, x.location, x.qty] if x.kit is None else [x.sku, x.location, x.qty, x.kit]
 
 
 def transfer_jsonable(t: Transfer) -> list[Any]:
@@ -91,6 +97,7 @@ def decode_reservation(d: dict[str, Any]) -> Reservation:
         expires_at=None if d["expires_at"] is None else from_micros(d["expires_at"]),
         lines=tuple(ReservationLine(*x) for x in d["lines"]),
         shipped=tuple(ReservationLine(*x) for x in d["shipped"]),
+        kits=tuple(ReservationLine(*x) for x in d.get("kits", ())),
     )
 
 

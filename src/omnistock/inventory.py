@@ -36,6 +36,7 @@ from .commands import (
 from .errors import InvalidInput, OmnistockError
 from .expiry import Swept
 from .face_integration import IntegrationFace
+from .face_kits import KitFace
 from .face_reads import ReadFace
 from .face_supply import SupplyFace
 from .fulfilment.batch import BatchResult, OrderBatch
@@ -53,7 +54,7 @@ from .storage.memory import MemoryStore
 from .values import Applied, Channel, Location, Order, Reservation, lines_of
 
 
-class Inventory(SupplyFace, ReadFace, IntegrationFace):
+class Inventory(SupplyFace, ReadFace, IntegrationFace, KitFace):
     """One retailer's stock ledger over a journal store.
 
     Thread-safe: commands from several threads are group-committed. Several

@@ -60,6 +60,8 @@ def known_pos(st: LedgerState, sku: str, location: str, new_sku: bool = False) -
     check_id("sku", sku)
     s = st.grid.sku_ix.get(sku)
     if s is None:
+        if sku in st.kits:
+            raise InvalidInput("sku", sku, "is a kit: it has no stock of its own, its components do")
         if not new_sku:
             raise UnknownSku(sku)
         return len(st.grid.skus), l
@@ -142,6 +144,8 @@ def open_hold(st: LedgerState, res_id: Any, allowed: tuple[str, ...], action: st
 def reservation_of(st: LedgerState, h: Hold) -> Reservation:
     """The public value of a reservation record. O(lines)."""
     g = st.grid
+    if h.kits:
+        return kit_reservation(st, h)
     return Reservation(
         id=h.id,
         state=h.state,
@@ -152,6 +156,34 @@ def reservation_of(st: LedgerState, h: Hold) -> Reservation:
         shipped=tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items())
         if h.shipped
         else (),
+    )
+
+
+def kit_reservation(st: LedgerState, h: Hold) -> Reservation:
+    """``reservation_of`` for a reservation with kits: each kit's component
+    units as lines with ``kit=`` set, the rest as plain lines, and one
+    ``kits`` line per (kit, location). O(lines x kits)."""
+    g = st.grid
+    plain = dict(h.lines)
+    lines: list[ReservationLine] = []
+    kits: list[ReservationLine] = []
+    for (kit, l), n in h.kits.items():
+        kits.append(ReservationLine(kit, g.locs[l], n))
+        for c, q in st.kits[kit].items():
+            p = (g.sku_ix[c], l)
+            plain[p] -= n * q
+            lines.append(ReservationLine(c, g.locs[l], n * q, kit))
+    lines = [ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in plain.items() if q] + lines
+    shipped = tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items())
+    return Reservation(
+        id=h.id,
+        state=h.state,
+        lines=tuple(lines),
+        expires_at=None if h.expires_us is None else from_micros(h.expires_us),
+        order_id=h.order_id,
+        channel=h.channel,
+        shipped=shipped,
+        kits=tuple(kits),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from . import kit_reads
 from ._validate import check_qty, from_micros
 from .commands.transfers import in_transit
 from .errors import InvalidInput
@@ -103,7 +104,10 @@ class Reader:
     # -- availability -------------------------------------------------------
     def available(self, sku: str, location: str | None = None, channel: str | None = None) -> int:
         """See ``Inventory.available``. O(1) for a location, O(locations) otherwise."""
-        return self._available(self._sync(((sku,), ())), sku, location, channel)
+        st = self._sync(((sku,), ()))
+        if sku in st.kits:  # a plain SKU: one dict miss
+            return kit_reads.available(self._sync((tuple(st.kits[sku]), ())), sku, location, channel)
+        return self._available(st, sku, location, channel)
 
     def _available(
         self, st: LedgerState, sku: str, location: str | None, channel: str | None
@@ -140,6 +144,9 @@ class Reader:
     ) -> Explanation:
         """Every term behind ``available(sku, location, channel)``."""
         st = self._sync(((sku,), ()), True)
+        if sku in st.kits:
+            kst = self._sync((tuple(st.kits[sku]), ()), True)
+            return kit_reads.explain(kst, sku, location, channel)
         s = sku_row(st, sku)
         ch, cols = self._scope(st, location, channel)
         positions = tuple(_figures(st, s, c) for c in cols)
@@ -172,6 +179,11 @@ class Reader:
     ) -> Promise:
         """See ``Inventory.promise``. O(locations + supply lines of the SKU)."""
         st = self._sync(((sku,), ()), False, True)
+        if sku in st.kits:
+            q = check_qty("qty", qty)
+            kst = self._sync((tuple(st.kits[sku]), ()), False, True)
+            now = max(self._now_of(kst), 0)
+            return kit_reads.promise(kst, sku, q, location, channel, now)
         s = sku_row(st, sku)
         q = check_qty("qty", qty)
         ch, cols = self._scope(st, location, channel)
@@ -211,6 +223,11 @@ class Reader:
 
     def transfers(self) -> list[Transfer]:
         return in_transit(self._sync())
+
+
+def position_figures(st: LedgerState, s: int, col: int) -> PositionFigures:
+    """Every term of the ATP formula of SKU row ``s`` at column ``col``."""
+    return _figures(st, s, col)
 
 
 def _figures(st: LedgerState, s: int, col: int) -> PositionFigures:

@@ -374,9 +374,13 @@ class Order:
 
 @attrs.frozen
 class ReservationLine:
+    """Units of ``sku`` reserved (or shipped) at ``location``. ``kit``: the
+    kit these component units belong to (None for a plain line)."""
+
     sku: str
     location: str
     qty: int
+    kit: str | None = None
 
 
 @_by_id
@@ -396,6 +400,10 @@ class Reservation:
     order_id: str | None = None
     channel: str | None = None
     shipped: tuple[ReservationLine, ...] = ()
+    kits: tuple[ReservationLine, ...] = ()
+    """The kits still reserved, one line per (kit, location): ``sku`` is the
+    kit, ``qty`` the kits. Their component units are in ``lines`` with
+    ``kit=`` set."""
 
     @property
     def qty(self) -> int:

@@ -21,6 +21,7 @@ from ..picks import give_back_rows, pick_rows, used_locations
 from ..planning import Context, Datas, InState, Plan, done
 from ..storage import NewRow
 from ..values import Line, Reservation
+from . import kits
 from .reservations import line_rows, reserve_guards
 
 
@@ -38,6 +39,8 @@ def taken_lines(st: LedgerState, h: Hold, ls: tuple[Line, ...]) -> dict[Pos, int
     it holds. O(lines x reservation lines)."""
     out: dict[Pos, int] = {}
     g = st.grid
+    if st.kits and kits.has_kit(st, ls):
+        ls = kits.held_lines(st, h, ls)
     for ln in ls:
         need = ln.qty
         found = False

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import attrs
 
 from .._validate import from_micros, to_micros
-from ..codec import transfer_jsonable, transfer_of
+from ..codec import line_jsonable, transfer_jsonable, transfer_of
 from ..values import Reservation, ReservationLine, Transfer
 from .sourcing import CandidateTrace, Trace
 
@@ -67,7 +67,7 @@ class Allocation:
             "order_id": self.order_id,
             "status": self.status,
             "reservation": None if self.reservation is None else to_jsonable(self.reservation)["v"],
-            "lines": [[x.sku, x.location, x.qty] for x in self.lines],
+            "lines": [line_jsonable(x) for x in self.lines],
             "trace": None if self.trace is None else attrs.asdict(self.trace),
             "suggestions": [[s.location, s.distance_km] for s in self.suggestions],
             "reason": self.reason,

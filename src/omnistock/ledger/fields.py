@@ -12,6 +12,7 @@ from typing import Any
 from ..values import Channel, Location
 from .grid import Grid, Ranged
 from .holds import Holds
+from .kits import Kits
 from .supply import Supply
 from .thresholds import Thresholds
 
@@ -29,6 +30,7 @@ class LedgerFields:
         "grid",
         "head",
         "holds",
+        "kits",
         "last_ts",
         "locations",
         "picks",
@@ -51,6 +53,8 @@ class LedgerFields:
         self.chan_used: dict[tuple[str, int], int] = {}
         # Low-stock marks and alert counts (``thresholds.py``).
         self.thresholds = Thresholds()
+        # Kit definitions and which kits use each component (``kits.py``).
+        self.kits = Kits()
         self.head = 0
         self.last_ts = 0
 

@@ -39,6 +39,7 @@ class Hold:
         "dest",
         "expires_us",
         "id",
+        "kits",
         "lines",
         "order_id",
         "picked",
@@ -67,6 +68,8 @@ class Hold:
         # Location -> the day a ship order took a pick there (daily
         # capacity), so releasing or re-sourcing it can give the pick back.
         self.picked: dict[str, int] = {}
+        # (kit, location column) -> kits its component lines make up (``kits.py``).
+        self.kits: dict[tuple[str, int], int] = {}
 
     def copy(self) -> Hold:
         h = Hold(self.id, self.order_id, self.channel, self.seq)
@@ -78,6 +81,7 @@ class Hold:
         h.pickup = self.pickup
         h.sub = self.sub
         h.picked = dict(self.picked)
+        h.kits = dict(self.kits)
         return h
 
 

@@ -110,6 +110,8 @@ class Kind(StrEnum):
     EXPIRED_BATCH = "expired-batch"
     THRESHOLD_SET = "threshold-set"
     THRESHOLD_CROSSED = "threshold-crossed"
+    KIT_ADDED = "kit-added"
+    KIT_HELD = "kit-held"
 
 
 def make(
@@ -228,6 +230,14 @@ _TABLE: dict[Kind, KindInfo] = {
         None,
         'sku, location (None: network-wide), qty (the ATP seen); data {"low", "below",'
         ' "step"} (see ledger/thresholds.py)',
+    ),
+    Kind.KIT_ADDED: KindInfo(
+        None, 'sku: the kit, ref: "kit:" + the kit; data {"components": {sku: qty}} (ledger/kits.py)'
+    ),
+    Kind.KIT_HELD: KindInfo(
+        "reservation",
+        "sku: the kit, location, qty (kits the reservation's component lines there"
+        " make up; no stock moves: ledger/kits.py)",
     ),
 }
 INFO: Mapping[str, KindInfo] = {k._value_: i for k, i in _TABLE.items()}

@@ -142,6 +142,8 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
     }
     if not ranged:
         del out["ranged"]
+    if st.kits:  # only when used: a ledger without kits keeps its old records
+        out["kits"] = sorted([k, list(map(list, c.items()))] for k, c in st.kits.items())
     th = st.thresholds
     if th:  # only when used: a ledger without thresholds keeps its old records
         out["thresholds"] = sorted([list(m) for m in th.marks()], key=_by_name)
@@ -156,7 +158,9 @@ def _by_name(rec: list[Any]) -> tuple[str, str]:
 def _hold_rec(h: Hold) -> list[Any]:
     # Where it picked (daily capacity) is appended only when it did: a
     # record without picks is written as it was before picks were kept.
-    picked = [sorted([loc, day] for loc, day in h.picked.items())] if h.picked else []
+    picked = [sorted([loc, day] for loc, day in h.picked.items())] if h.picked or h.kits else []
+    if h.kits:  # after picks, only when it has kits: older records stay as they were
+        picked.append(sorted([k, l, n] for (k, l), n in h.kits.items()))
     return [
         h.id,
         h.state,
@@ -248,6 +252,8 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
         st.locations = {d["id"]: Location.from_dict(d) for d in header["locations"]}
         st.channels = {d["id"]: Channel.from_dict(d) for d in header["channels"]}
         st.picks = {(loc, day): v for loc, day, v in header["picks"]}
+        for kit, comps in header.get("kits", ()):
+            st.kits.define(kit, {c: q for c, q in comps})
         for sku, loc, low in header.get("thresholds", ()):
             st.thresholds.put(sku, loc, low)
         for sku, loc, n in header.get("alerted", ()):
@@ -271,4 +277,5 @@ def _load_hold(st: LedgerState, rec: list[Any]) -> None:
     h.dest = None if dest is None else (dest[0], dest[1])
     h.pickup = pickup
     h.picked = {loc: day for loc, day in rec[11]} if len(rec) > 11 else {}
+    h.kits = {(k, l): n for k, l, n in rec[12]} if len(rec) > 12 else {}
     st.holds.set_expiry(h, exp)
