@@ -28,6 +28,7 @@ from .commands import (
     allocation,
     amendments,
     holdbatches,
+    kit_reject,
     network,
     reservations,
     stock,
@@ -428,8 +429,12 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace, KitFace):
         check_id("sku", sku)
         check_opt_id("location", location)
         reason_arg(reason)
-        plan: Any = lambda st, cx: allocation.reject(st, cx, res_id, sku, reason, location)  # noqa: E731
-        then = allocation.then_resource(reason)
+        def plan(st: Any, cx: Any) -> Any:
+            if sku in st.kits:  # the whole kit moves (commands/kit_reject.py)
+                return kit_reject.reject_kit(st, cx, res_id, sku, reason, location)
+            return allocation.reject(st, cx, res_id, sku, reason, location)
+
+        then = kit_reject.then_or_kit(allocation.then_resource(reason))
         result: Allocation = self._run("reject", plan, key, [res_id, sku, reason, location], then)
         return result
 
