@@ -16,6 +16,7 @@ from ._validate import check_id, check_qty
 from .command import PlanFn, R, Then
 from .commands import kits
 from .errors import InvalidInput
+from .queries import Reader
 from .runner import Runner
 from .scoped import Scope
 
@@ -45,6 +46,7 @@ class KitFace:
     """The kit half of ``Inventory``'s commands."""
 
     _runner: Runner
+    _reader: Reader
 
     def _run(
         self, name: str, plan: PlanFn[R], key: str | None = None, args: Any = None,
@@ -71,5 +73,4 @@ class KitFace:
 
     def kits(self) -> dict[str, dict[str, int]]:
         """Every kit declared: ``{kit: {component: qty}}``."""
-        st = self._runner.sync()
-        return {k: dict(c) for k, c in st.kits.items()}
+        return self._reader.kits()

@@ -429,6 +429,7 @@ class Inventory(SupplyFace, ReadFace, IntegrationFace, KitFace):
         check_id("sku", sku)
         check_opt_id("location", location)
         reason_arg(reason)
+
         def plan(st: Any, cx: Any) -> Any:
             if sku in st.kits:  # the whole kit moves (commands/kit_reject.py)
                 return kit_reject.reject_kit(st, cx, res_id, sku, reason, location)

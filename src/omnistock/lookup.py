@@ -61,7 +61,7 @@ def known_pos(st: LedgerState, sku: str, location: str, new_sku: bool = False) -
     s = st.grid.sku_ix.get(sku)
     if s is None:
         if sku in st.kits:
-            raise InvalidInput("sku", sku, "is a kit: it has no stock of its own, its components do")
+            raise InvalidInput("sku", sku, "is a kit: its components hold its stock")
         if not new_sku:
             raise UnknownSku(sku)
         return len(st.grid.skus), l

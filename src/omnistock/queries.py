@@ -54,6 +54,7 @@ class Queries(Protocol):
     def on_hand(self, sku: str, location: str, state: Any = None) -> int: ...
     def reservation(self, res_id: str) -> Reservation: ...
     def reservations(self, state: str | None = None) -> list[Reservation]: ...
+    def kits(self) -> dict[str, dict[str, int]]: ...
 
 
 _NETWORK: Scope = ((), ())
@@ -98,6 +99,10 @@ class Reader:
     def policy(self) -> Policy:
         return policy_of(self._sync(_NETWORK))
 
+    def kits(self) -> dict[str, dict[str, int]]:
+        """Every kit declared: ``{kit: {component: qty}}``."""
+        return {k: dict(c) for k, c in self._sync().kits.items()}
+
     def digest(self) -> str:
         return self._sync().digest()
 
@@ -106,7 +111,8 @@ class Reader:
         """See ``Inventory.available``. O(1) for a location, O(locations) otherwise."""
         st = self._sync(((sku,), ()))
         if sku in st.kits:  # a plain SKU: one dict miss
-            return kit_reads.available(self._sync((tuple(st.kits[sku]), ())), sku, location, channel)
+            kst = self._sync((tuple(st.kits[sku]), ()))
+            return kit_reads.available(kst, sku, location, channel)
         return self._available(st, sku, location, channel)
 
     def _available(
@@ -182,8 +188,7 @@ class Reader:
         if sku in st.kits:
             q = check_qty("qty", qty)
             kst = self._sync((tuple(st.kits[sku]), ()), False, True)
-            now = max(self._now_of(kst), 0)
-            return kit_reads.promise(kst, sku, q, location, channel, now)
+            return kit_reads.promise(kst, sku, q, location, channel, max(self._now_of(kst), 0))
         s = sku_row(st, sku)
         q = check_qty("qty", qty)
         ch, cols = self._scope(st, location, channel)

@@ -27,7 +27,8 @@ counters of the SKU they are asked about, every time.
 
 What this cannot plan (commands that read many reservations of a position,
 such as counts and walk-in sales that may leave reservations uncovered,
-waves, bulk holds, click & collect transfers, ``check()``, ``at()``,
+waves, bulk holds, click & collect transfers, kits and reservations that
+hold them, ``check()``, ``at()``,
 ``history()``) makes the worker load the full replica once and stay one
 (``go_replica``), logged at INFO: the answer is always the replica's.
 Memory is bounded: past ``MAX_SKUS`` SKUs or ``MAX_HOLDS`` reservations
@@ -214,6 +215,9 @@ class Scoped:
         days = {loc.id: loc.day(now) for loc in st.locations.values()}  # local days
         keys += [f"p|{loc}|{day}" for loc, day in days.items()]
         got = store.counted(names, keys, now, DUE_LIMIT)
+        unknown = [s for s in names if s not in got.known and s not in st.grid.sku_ix]
+        if unknown and store.rows_of(["kit:" + s for s in unknown]):  # ledger/kits.py
+            raise NeedsReplica("a kit: its lines are planned on the replica")
         if got.network != self._network:
             if self._network:  # the network moved: start again from it
                 self._network_rows = store.network_rows()
@@ -248,6 +252,8 @@ class Scoped:
             kind = row[2]
             if kind in (Kind.HELD_BATCH, Kind.EXPIRED_BATCH):
                 raise NeedsReplica(f"row {row[0]} ({kind}) belongs to a bulk hold's block")
+            if kind == Kind.KIT_HELD:
+                raise NeedsReplica(f"reservation {row[6]} holds kits")
             if kind in (Kind.TRANSFER_OUT, Kind.TRANSFER_IN) and '"res"' in (row[9] or ""):
                 raise NeedsReplica(f"transfer {row[6]} is earmarked for an order")
             st.apply(row)

@@ -75,16 +75,29 @@ def reject_kit(
         for (s, _), q in grow.items():
             rows.append(
                 make(
-                    Kind.HELD, cx.ts, sku=g.skus[s], location=new_loc, qty=q, ref=h.id,
-                    channel=h.channel, key=cx.key, data=json.dumps(data),
-                )  # fmt: skip
+                    Kind.HELD,
+                    cx.ts,
+                    sku=g.skus[s],
+                    location=new_loc,
+                    qty=q,
+                    ref=h.id,
+                    channel=h.channel,
+                    key=cx.key,
+                    data=json.dumps(data),
+                )
             )
             datas.append(data)
         rows.append(
             make(
-                Kind.KIT_HELD, cx.ts, sku=kit, location=new_loc, qty=n, ref=h.id,
-                channel=h.channel, key=cx.key,
-            )  # fmt: skip
+                Kind.KIT_HELD,
+                cx.ts,
+                sku=kit,
+                location=new_loc,
+                qty=n,
+                ref=h.id,
+                channel=h.channel,
+                key=cx.key,
+            )
         )
         datas.append(None)
         guards += reserve_guards(st, h.channel, grow)

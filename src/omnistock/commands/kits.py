@@ -128,14 +128,20 @@ def _kit_rows(
     """Append the ``kit-held`` rows of ``placed`` ((kit, location) -> kits)
     to ``plan``, whose ``held`` rows opened the reservation."""
     rid = next((r[NEW_REF] for r in plan.rows if r[NEW_KIND] == Kind.HELD), None)
-    if rid is None:  # a repeat or a refusal: nothing was reserved
+    if not isinstance(rid, str):  # a repeat or a refusal: nothing was reserved
         return
     for (kit, loc), n in placed.items():
         plan.rows.append(
             make(
-                Kind.KIT_HELD, cx.ts, sku=kit, location=loc, qty=n, ref=rid,
-                channel=order.channel, key=cx.key,
-            )  # fmt: skip
+                Kind.KIT_HELD,
+                cx.ts,
+                sku=kit,
+                location=loc,
+                qty=n,
+                ref=rid,
+                channel=order.channel,
+                key=cx.key,
+            )
         )
         plan.datas.append(None)
 

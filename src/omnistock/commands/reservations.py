@@ -44,8 +44,8 @@ from ..planning import Context, Datas, FenceRoom, Guard, InState, Plan, WithinFr
 from ..runner import Runner
 from ..scoped import order_scope
 from ..storage import NewRow
-from . import kits
 from ..values import Line, Order, Reservation
+from . import kits
 
 
 def pinned(st: LedgerState, order: Order) -> dict[Pos, int]:

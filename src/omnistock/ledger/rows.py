@@ -232,7 +232,7 @@ _TABLE: dict[Kind, KindInfo] = {
         ' "step"} (see ledger/thresholds.py)',
     ),
     Kind.KIT_ADDED: KindInfo(
-        None, 'sku: the kit, ref: "kit:" + the kit; data {"components": {sku: qty}} (ledger/kits.py)'
+        None, 'sku: the kit, ref: "kit:" + the kit; data {"components": {sku: qty}} (kits.py)'
     ),
     Kind.KIT_HELD: KindInfo(
         "reservation",
