@@ -215,8 +215,10 @@ class Scoped:
         days = {loc.id: loc.day(now) for loc in st.locations.values()}  # local days
         keys += [f"p|{loc}|{day}" for loc, day in days.items()]
         got = store.counted(names, keys, now, DUE_LIMIT)
-        unknown = [s for s in names if s not in got.known and s not in st.grid.sku_ix]
-        if unknown and store.rows_of(["kit:" + s for s in unknown]):  # ledger/kits.py
+        # A kit is named by journal rows but has no position (ledger/kits.py).
+        stocked = {p[0] for p in got.positions if any(p[2])}
+        bare = [s for s in names if s in got.known and s not in stocked]
+        if bare and store.rows_of(["kit:" + s for s in bare]):
             raise NeedsReplica("a kit: its lines are planned on the replica")
         if got.network != self._network:
             if self._network:  # the network moved: start again from it
