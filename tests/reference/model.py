@@ -109,10 +109,12 @@ class Res:
     # The bulk hold's token while the reservation is still kept in its block
     # (the ledger detaches it the first time a command journals a row for it).
     block: str | None = None
+    # A kit hold: [kit, location, kits, {component: qty}] (ledger/kits.py).
+    kit: list[Any] | None = None
 
     def result(self) -> tuple[Any, ...]:
         """The reservation as the test normalises a real ``Reservation``."""
-        return (
+        out = (
             "reservation",
             self.id,
             self.state,
@@ -122,6 +124,16 @@ class Res:
             None,
             tuple((s, l, q) for (s, l), q in self.shipped.items()),
         )
+        if self.kit is None:
+            return out
+        # The kits left: at most what the component units at its location
+        # make up, ever (units that leave never bring a kit back).
+        kit, loc, n, comps = self.kit
+        self.kit[2] = n = min([n] + [self.lines.get((c, loc), 0) // q for c, q in comps.items()])
+        if n <= 0:
+            return out
+        lines = tuple(sorted((s, l, q) for (s, l), q in self.lines.items()))
+        return (*out[:3], lines, *out[4:], ((kit, loc, n),))
 
 
 def applied(seq: int, shortages: tuple[tuple[Any, ...], ...] = ()) -> tuple[Any, ...]:
@@ -153,6 +165,45 @@ class Model:
         self.crossing_rows = 0
         # Open purchase order lines: id -> [sku, location, qty still expected, eta].
         self.supply: dict[str, list[Any]] = {}
+        self.kits: dict[str, dict[str, int]] = {}
+
+    # -- kits (ledger/kits.py) ---------------------------------------------
+    def add_kit(self, kit: str, comps: dict[str, int]) -> tuple[Any, ...]:
+        """Declare a kit: the same definition again is a no-op, another one
+        or a kit that is a stocked SKU is refused."""
+        want = dict(sorted(comps.items()))
+        old = self.kits.get(kit)
+        if old is not None and old != want:
+            raise Refused("InvalidInput", f"kit {kit} is {old}")
+        if old is None:
+            if kit in self.known:
+                raise Refused("InvalidInput", f"{kit} is a stocked SKU")
+            self.kits[kit] = want
+            self.head += 1
+        return ("kit", tuple(want.items()))
+
+    def kit_atp(self, kit: str, loc: str) -> int:
+        return min(
+            (self.p(c, loc).atp if c in self.known else 0) // q for c, q in self.kits[kit].items()
+        )
+
+    def kit_available(self, kit: str, loc: str | None = None) -> int:
+        locs = [loc] if loc is not None else list(self.locations)
+        return sum(max(0, self.kit_atp(kit, x)) for x in locs)
+
+    def hold_kit(
+        self, order_id: str, kit: str, n: int, loc: str, now: datetime, ttl: timedelta
+    ) -> tuple[Any, ...]:
+        """A kit line held at ``loc``: its components, all there, plus a
+        ``kit-held`` row when a reservation is made."""
+        comps = self.kits[kit]
+        head = self.head
+        out = self.hold(order_id, [(c, n * q, loc) for c, q in comps.items()], now, ttl)
+        r = self.res[out[1]]
+        if self.head != head:
+            self.head += 1
+            r.kit = [kit, loc, n, comps]
+        return r.result()
 
     # -- figures ---------------------------------------------------------
     def p(self, sku: str, loc: str) -> Position:
