@@ -258,3 +258,23 @@ def test_kit_atp_is_the_least_component_quotient_after_any_commands(
             inv.available("giftbox", where) for where in ("N", "M", "F")
         )
     assert inv.check().ok
+
+
+def test_a_walk_in_sale_of_a_component_moves_the_whole_kit(
+    store_url: str, make_inventory: Make
+) -> None:
+    inv = shop(make_inventory(store_url))
+    inv.receive("mug", "M", 5)  # M builds 5
+    res = inv.hold(Order("o1", "web", [Line("giftbox", 2, "F"), Line("tea", 1, "F")]))
+    # F's tea: 7 on hand, 5 reserved (4 in the kits, 1 plain). A walk-in sale
+    # of 5 teas leaves 2: 3 reserved units are uncovered.
+    done = inv.sell("F", [("tea", 5)])
+    assert [(r.sku, r.source, r.qty, r.missing) for r in done.resourced] == [("tea", "F", 3, 0)]
+    now = inv.reservation(res.id)
+    # One kit moved whole to a store that builds it (no destination: the
+    # policy's first; M has mugs now but N ranks first), one stayed.
+    assert [(k.location, k.qty) for k in now.kits] == [("F", 1), ("N", 1)]
+    kit_locs = {(x.sku, x.location) for x in now.lines if x.kit}
+    assert kit_locs == {(c, loc) for c in BOX for loc in ("F", "N")}  # never split
+    assert ("tea", "N", 1, None) in lines_of(now)  # and the plain tea, for the last unit
+    assert inv.check().ok
