@@ -164,16 +164,23 @@ def kit_reservation(st: LedgerState, h: Hold) -> Reservation:
     units as lines with ``kit=`` set, the rest as plain lines, and one
     ``kits`` line per (kit, location). O(lines x kits)."""
     g = st.grid
-    plain = dict(h.lines)
+    skus, locs, ix = g.skus, g.locs, g.sku_ix
+    kitted: dict[Pos, int] = {}
     lines: list[ReservationLine] = []
     kits: list[ReservationLine] = []
     for (kit, l), n in h.kits.items():
-        kits.append(ReservationLine(kit, g.locs[l], n))
+        loc = locs[l]
+        kits.append(ReservationLine(kit, loc, n))
         for c, q in st.kits[kit].items():
-            p = (g.sku_ix[c], l)
-            plain[p] -= n * q
-            lines.append(ReservationLine(c, g.locs[l], n * q, kit))
-    lines = [ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in plain.items() if q] + lines
+            p = (ix[c], l)
+            kitted[p] = kitted.get(p, 0) + n * q
+            lines.append(ReservationLine(c, loc, n * q, kit))
+    plain = [
+        ReservationLine(skus[s], locs[l], q - kitted.get((s, l), 0))
+        for (s, l), q in h.lines.items()
+        if q > kitted.get((s, l), 0)
+    ]
+    lines = plain + lines
     shipped = tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items())
     return Reservation(
         id=h.id,

@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from .._validate import MAX_QTY
 from ..errors import InvalidInput, InvalidQuantity
 from ..fulfilment.allocate import policy_of, refused, source_lines
 from ..fulfilment.policy import Policy
@@ -74,6 +75,34 @@ def has_kit(st: LedgerState, lines: Any) -> bool:
     return any(ln.sku in kits for ln in lines)
 
 
+def _line(sku: str, qty: int, location: str | None) -> Line:
+    """A ``Line`` of checked parts (ids from a kit definition, a product of
+    checked quantities bounded here), built without its converters: kit
+    lines are on the hot path of a hold."""
+    if qty > MAX_QTY:
+        raise InvalidQuantity("qty", qty, f"kit line of {sku!r}: more than 2**62 units")
+    ln = _new_line(Line)
+    _set(ln, "sku", sku)
+    _set(ln, "qty", qty)
+    _set(ln, "location", location)
+    return ln
+
+
+_new_line = object.__new__
+_set = object.__setattr__
+_ORDER_FIELDS = tuple(f.name for f in attrs.fields(Order))
+
+
+def with_lines(order: Order, lines: tuple[Line, ...]) -> Order:
+    """``order`` with other (checked) ``lines``: a copy made without
+    running ``Order``'s validators again (``attrs.evolve`` would)."""
+    o = _new_line(Order)
+    for name in _ORDER_FIELDS:
+        _set(o, name, getattr(order, name))
+    _set(o, "lines", lines)
+    return o
+
+
 def expand(st: LedgerState, ls: tuple[Line, ...]) -> tuple[Line, ...]:
     """``ls`` with each kit line replaced by its component lines (same
     location). O(lines x components)."""
@@ -84,7 +113,8 @@ def expand(st: LedgerState, ls: tuple[Line, ...]) -> tuple[Line, ...]:
         if comps is None:
             out.append(ln)
         else:
-            out += [Line(c, ln.qty * q, ln.location) for c, q in comps.items()]
+            n, at = ln.qty, ln.location
+            out += [_line(c, n * q, at) for c, q in comps.items()]
     return tuple(out)
 
 
@@ -149,7 +179,7 @@ def _kit_rows(
 def _as_asked(st: LedgerState, order: Order) -> Order:
     """``order`` with kit lines as component lines where the order pins
     them (unpinned ones stay unpinned): what a repeat is compared with."""
-    return attrs.evolve(order, lines=expand(st, order.lines))
+    return with_lines(order, expand(st, order.lines))
 
 
 def _check_order(st: LedgerState, order: Order) -> None:
@@ -241,8 +271,8 @@ def allocate(
             for x in want:
                 p = (g.sku_ix[x.sku], g.loc_ix[loc])
                 taken[p] = taken.get(p, 0) + x.qty
-        lines += [Line(c, ln.qty * q, loc) for c, q in comps.items()]
-    plan = inner(st, cx, attrs.evolve(order, lines=tuple(lines)), ttl_us, policy)
+        lines += [_line(c, ln.qty * q, loc) for c, q in comps.items()]
+    plan = inner(st, cx, with_lines(order, tuple(lines)), ttl_us, policy)
     _kit_rows(st, cx, plan, order, placed)
     if trace is not None and plan.rows:  # the kits' sourcing trace, when nothing else sourced
         read = plan.result
