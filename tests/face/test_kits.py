@@ -278,3 +278,26 @@ def test_a_walk_in_sale_of_a_component_moves_the_whole_kit(
     assert kit_locs == {(c, loc) for c in BOX for loc in ("F", "N")}  # never split
     assert ("tea", "N", 1, None) in lines_of(now)  # and the plain tea, for the last unit
     assert inv.check().ok
+
+
+def test_amend_sets_the_kits_at_one_location(store_url: str, make_inventory: Make) -> None:
+    inv = shop(make_inventory(store_url))
+    res = inv.hold(Order("o1", "web", [Line("giftbox", 1, "F"), Line("card", 2, "N")]))
+    more = inv.amend(res.id, [("giftbox", 3), Line("card", 2, "N")])  # where it is held
+    assert [(k.location, k.qty) for k in more.reservation.kits] == [("F", 3)]
+    assert inv.available("giftbox", "F") == 0
+    with pytest.raises(errors.InsufficientStock):  # F builds 3 at most
+        inv.amend(res.id, [("giftbox", 4)])
+    # a plain card pinned beside the kit at F, and one kit fewer
+    fewer = inv.amend(res.id, [("giftbox", 2), Line("card", 1, "F")])
+    assert [(k.location, k.qty) for k in fewer.reservation.kits] == [("F", 2)]
+    assert lines_of(fewer.reservation) == [
+        ("card", "F", 1, None), ("card", "F", 2, "giftbox"),
+        ("mug", "F", 2, "giftbox"), ("tea", "F", 4, "giftbox"),
+    ]  # fmt: skip
+    # the kit's units named as plain lines: no kit any more
+    plain = inv.amend(res.id, [Line("card", 3, "F"), Line("mug", 2, "F"), Line("tea", 4, "F")])
+    assert plain.reservation.kits == ()
+    with pytest.raises(errors.InvalidInput, match="needs a location"):
+        inv.amend(res.id, [("giftbox", 1)])
+    assert inv.check().ok

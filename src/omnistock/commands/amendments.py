@@ -80,11 +80,21 @@ def release_lines(
     return Plan(rows + r, datas + d, reservation_now(h.id), [InState(h.id, OPEN)])
 
 
-def amend(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Plan[Allocation]:
+def _plain_amend(
+    st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]
+) -> Plan[Allocation]:
+    return amend(st, cx, res_id, ls, plain=True)
+
+
+def amend(
+    st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...], plain: bool = False
+) -> Plan[Allocation]:
     """Set a held or committed reservation's open lines to ``ls``: only the
     change is checked and journaled (see ``fulfilment.amend`` for where
     added units go). The result is an ``Allocation`` whose trace is the
     policy's when it placed unpinned units."""
+    if st.kits and not plain and kits.amends_kits(st, res_id, ls):  # kits.py; then ``plain``
+        return kits.amend(st, cx, res_id, ls, _plain_amend)
     h = open_hold(st, res_id, OPEN, "amend")
     ch = st.channels.get(h.channel) if h.channel is not None else None
     pol = policy_of(st)

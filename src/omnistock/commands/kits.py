@@ -12,7 +12,8 @@ SKU costs a dict miss):
   plan reserves them, and ``kit-held`` rows record the kits;
 - ``expand``: a walk-in sale's or a return's kit lines as component lines;
 - ``held_lines``: a release's or a shipment's kit lines as the reservation's
-  component units at the kit's location.
+  component units at the kit's location;
+- ``amend``: kit lines set the kits at one location, as component lines.
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ from ..fulfilment.allocate import policy_of, refused, source_lines
 from ..fulfilment.policy import Policy
 from ..fulfilment.results import Allocation
 from ..ledger.grid import Pos
-from ..ledger.holds import Hold
-from ..ledger.rows import NEW_KIND, NEW_REF, Kind, make
+from ..ledger.holds import OPEN, Hold
+from ..ledger.rows import NEW_KIND, NEW_LOC, NEW_QTY, NEW_REF, NEW_SKU, Kind, make
 from ..ledger.state import LedgerState
-from ..lookup import channel_of, loc_col
-from ..planning import Context, Plan, Unchanged, done
+from ..lookup import channel_of, loc_col, open_hold, reservation_of
+from ..planning import Context, InState, Plan, Unchanged, done, guards_of
 from ..values import Line, Order
 
-__all__ = ["add_kit", "allocate", "expand", "has_kit", "held_lines", "hold"]
+__all__ = ["add_kit", "allocate", "amend", "amends_kits", "expand", "has_kit", "held_lines", "hold"]
 
 
 def add_kit(st: LedgerState, cx: Context, kit: str, comps: dict[str, int]) -> Plan[dict[str, int]]:
@@ -282,3 +283,84 @@ def allocate(
 
 def _with_trace(a: Allocation, trace: Any) -> Allocation:
     return a if a.trace is not None else attrs.evolve(a, trace=trace)
+
+
+def amends_kits(st: LedgerState, res_id: Any, ls: tuple[Line, ...]) -> bool:
+    """Whether an amendment names a kit or its reservation holds one."""
+    if has_kit(st, ls):
+        return True
+    h = st.holds.peek(res_id) if isinstance(res_id, str) else None
+    return h is not None and bool(h.kits)
+
+
+def amend(
+    st: LedgerState,
+    cx: Context,
+    res_id: str,
+    ls: tuple[Line, ...],
+    inner: Callable[[LedgerState, Context, str, tuple[Line, ...]], Plan[Allocation]],
+) -> Plan[Allocation]:
+    """``amendments.amend`` with kit lines: a kit line sets the kits at one
+    location (its own, where the reservation holds that kit, or the pickup
+    store), as its component lines pinned there (added up with the plain
+    lines pinned to the same position); then ``kit-held`` rows (negative
+    for fewer) bring each (kit, location) of the reservation to what the
+    lines ask (a kit not named is no longer one)."""
+    h = open_hold(st, res_id, OPEN, "amend")
+    g = st.grid
+    want: dict[tuple[str, str], int] = {}
+    lines: dict[tuple[str, str | None], int] = {}
+    for ln in ls:
+        comps = st.kits.get(ln.sku)
+        if comps is None:
+            lines[(ln.sku, ln.location)] = lines.get((ln.sku, ln.location), 0) + ln.qty
+            continue
+        loc = ln.location
+        if loc is None:
+            held = {g.locs[k[1]] for k in h.kits if k[0] == ln.sku}
+            loc = held.pop() if len(held) == 1 else h.pickup
+        if loc is None:
+            why = "needs a location: the reservation holds this kit at none or several"
+            raise InvalidInput("lines", ln, why)
+        loc_col(st, loc, "lines")
+        want[(ln.sku, loc)] = want.get((ln.sku, loc), 0) + ln.qty
+        for c, q in comps.items():
+            lines[(c, loc)] = lines.get((c, loc), 0) + ln.qty * q
+    plan = inner(st, cx, res_id, tuple(_line(s, q, at) for (s, at), q in lines.items()))
+    left = dict(h.lines)
+    for r in plan.rows:
+        if r[NEW_KIND] == Kind.RELEASED and r[NEW_REF] == h.id:
+            p = (g.sku_ix[str(r[NEW_SKU])], g.loc_ix[str(r[NEW_LOC])])
+            left[p] = left.get(p, 0) - int(r[NEW_QTY] or 0)
+    rows = []
+    for k in dict.fromkeys([*((kit, g.locs[l]) for kit, l in h.kits), *want]):
+        kit, loc = k
+        l = g.loc_ix[loc]
+        now = h.kits.get((kit, l), 0)
+        for c, q in st.kits[kit].items():  # what the releases' clamp leaves
+            now = min(now, left.get((g.sku_ix.get(c, -1), l), 0) // q)
+        if want.get(k, 0) != now:
+            rows.append(
+                make(
+                    Kind.KIT_HELD,
+                    cx.ts,
+                    sku=kit,
+                    location=loc,
+                    qty=want.get(k, 0) - now,
+                    ref=h.id,
+                    channel=h.channel,
+                    key=cx.key,
+                )
+            )
+    if rows:
+        plan.rows += rows
+        plan.datas += [None] * len(rows)
+        read = plan.result  # the inner answer (its trace), with the reservation read afresh
+        plan.result = lambda s: _amended(s, res_id, read(s))
+        plan.guards = [InState(h.id, OPEN), *guards_of(plan)]
+    return plan
+
+
+def _amended(st: LedgerState, rid: str, a: Allocation) -> Allocation:
+    res = reservation_of(st, st.holds.need_peek(rid))
+    return attrs.evolve(a, reservation=res, lines=res.lines)

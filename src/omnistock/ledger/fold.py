@@ -405,7 +405,11 @@ def _kit_held(
     assert sku is not None and loc is not None
     h = _hold_of(st, ref)
     k = (sku, st.grid.loc(loc))
-    h.kits[k] = h.kits.get(k, 0) + qty
+    n = h.kits.get(k, 0) + qty  # negative: an amendment asks for fewer
+    if n > 0:
+        h.kits[k] = n
+    else:
+        h.kits.pop(k, None)
 
 
 _BY_KIND: dict[Kind, Handler] = {

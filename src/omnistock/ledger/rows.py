@@ -237,7 +237,7 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.KIT_HELD: KindInfo(
         "reservation",
         "sku: the kit, location, qty (kits the reservation's component lines there"
-        " make up; no stock moves: ledger/kits.py)",
+        " make up, added; negative from an amendment; no stock moves: kits.py)",
     ),
 }
 INFO: Mapping[str, KindInfo] = {k._value_: i for k, i in _TABLE.items()}
