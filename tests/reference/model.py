@@ -109,8 +109,22 @@ class Res:
     # The bulk hold's token while the reservation is still kept in its block
     # (the ledger detaches it the first time a command journals a row for it).
     block: str | None = None
-    # A kit hold: [kit, location, kits, {component: qty}] (ledger/kits.py).
-    kit: list[Any] | None = None
+    # A kit hold's kits per (kit, location), and each kit's components
+    # (ledger/kits.py).
+    kits: dict[tuple[str, str], int] = field(default_factory=dict)
+    kit_defs: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def kits_left(self) -> dict[tuple[str, str], int]:
+        """The kits left: at most what the component units at each location
+        make up, ever (units that leave never bring a kit back)."""
+        for (kit, loc), n in list(self.kits.items()):
+            comps = self.kit_defs[kit]
+            n = min([n] + [self.lines.get((c, loc), 0) // q for c, q in comps.items()])
+            if n > 0:
+                self.kits[(kit, loc)] = n
+            else:
+                del self.kits[(kit, loc)]
+        return self.kits
 
     def result(self) -> tuple[Any, ...]:
         """The reservation as the test normalises a real ``Reservation``."""
@@ -124,16 +138,10 @@ class Res:
             None,
             tuple((s, l, q) for (s, l), q in self.shipped.items()),
         )
-        if self.kit is None:
-            return out
-        # The kits left: at most what the component units at its location
-        # make up, ever (units that leave never bring a kit back).
-        kit, loc, n, comps = self.kit
-        self.kit[2] = n = min([n] + [self.lines.get((c, loc), 0) // q for c, q in comps.items()])
-        if n <= 0:
+        if not self.kits or not self.kits_left():
             return out
         lines = tuple(sorted((s, l, q) for (s, l), q in self.lines.items()))
-        return (*out[:3], lines, *out[4:], ((kit, loc, n),))
+        return (*out[:3], lines, *out[4:], tuple((k, l, n) for (k, l), n in self.kits.items()))
 
 
 def applied(seq: int, shortages: tuple[tuple[Any, ...], ...] = ()) -> tuple[Any, ...]:
@@ -202,7 +210,8 @@ class Model:
         r = self.res[out[1]]
         if self.head != head:
             self.head += 1
-            r.kit = [kit, loc, n, comps]
+            r.kits[(kit, loc)] = n
+            r.kit_defs[kit] = comps
         return r.result()
 
     # -- figures ---------------------------------------------------------
@@ -408,7 +417,11 @@ class Model:
             moved = sum(n for _, n in to)
             if moved:  # rows journaled for it: detached from its block
                 r.block = None
-            assert missing == qty - moved >= 0, (missing, qty, to)
+            # whole kits may move more units than were short (kit_moves.py)
+            assert missing == (max(0, qty - moved) if r.kits else qty - moved) >= 0, (qty, to)
+            if r.kits and r.kits_left():
+                to = self._move_kits(r, sku, src, qty, to)
+                moved = sum(n for _, n in to)
             for loc, n in to:
                 p = (sku, loc)
                 assert loc != src and n > 0, (src, loc, n)
@@ -426,6 +439,36 @@ class Model:
                     del r.lines[p]
                     self.by_pos[p].remove(rid)
                 self.head += 1  # released at the source
+
+    def _move_kits(
+        self, r: Res, sku: str, src: str, qty: int, to: tuple[tuple[str, int], ...]
+    ) -> tuple[tuple[str, int], ...]:
+        """Past the plain units of ``sku`` at ``src``, whole kits moved to
+        the ledger's first target; returns the targets left for plain units."""
+        mine = [(k, n) for k, n in r.kits.items() if k[1] == src and sku in r.kit_defs[k[0]]]
+        if not mine:
+            return to
+        (kit, _), n = mine[0]
+        comps = r.kit_defs[kit]
+        plain = r.lines.get((sku, src), 0) - n * comps[sku]
+        if min(qty, r.lines.get((sku, src), 0)) <= plain or not to:
+            return to
+        k = min(n, -(-(qty - plain) // comps[sku]))
+        new, units = to[0]
+        assert units == k * comps[sku], (to, k)
+        for c, q in comps.items():
+            assert self.p(c, new).atp >= k * q, f"kit moved to {new} without {c}"
+            for p, d in (((c, new), k * q), ((c, src), -k * q)):
+                self.pos[p].reserved += d
+                if p not in r.lines:
+                    self.by_pos.setdefault(p, []).append(r.id)
+                r.lines[p] = r.lines.get(p, 0) + d
+                if not r.lines[p]:
+                    del r.lines[p]
+                    self.by_pos[p].remove(r.id)
+        r.kits[(kit, new)] = r.kits.get((kit, new), 0) + k
+        self.head += 2 * len(comps) + 1  # held there, kit-held, released here
+        return to[1:]
 
     # -- reservations --------------------------------------------------------
     @traced
@@ -675,6 +718,9 @@ class Model:
                 else:
                     del r.lines[p]
                     self.by_pos[p].remove(rid)
+        if r.kits:  # plain lines name no kit: those the releases left go (a kit-held row each)
+            self.head += len(r.kits_left())
+            r.kits.clear()
         for p, q in target.items():
             delta = q - r.lines.get(p, 0)
             if delta > 0:
