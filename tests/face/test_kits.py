@@ -301,3 +301,25 @@ def test_amend_sets_the_kits_at_one_location(store_url: str, make_inventory: Mak
     with pytest.raises(errors.InvalidInput, match="needs a location"):
         inv.amend(res.id, [("giftbox", 1)])
     assert inv.check().ok
+
+
+def test_pickup_kits_bulk_paths_and_the_invariant(make_inventory: Make) -> None:
+    inv = shop(make_inventory())
+    for loc in ("N", "F"):
+        inv.add_location(Location(loc, point=Point(0.0, 0.0 if loc == "N" else 2.0), pickup=True))
+    a = inv.allocate(Order("p1", "web", [("giftbox", 2)], method="pickup", pickup_at="F"))
+    assert a.status == "allocated" and [(k.location, k.qty) for k in a.reservation.kits] == [
+        ("F", 2)
+    ]
+    # N builds 1: a kit is never built from components sent to the pickup store
+    b = inv.allocate(Order("p2", "web", [("giftbox", 2)], method="pickup", pickup_at="N"))
+    assert b.status == "unfillable" and "cannot build" in (b.reason or "")
+    many = inv.allocate_many([Order("m1", "web", [("giftbox", 1)], ship_to=Point(0.0, 0.0))])
+    assert many[0].status == "allocated" and many[0].reservation.kits[0].location == "N"
+    with pytest.raises(errors.InvalidInput, match="partial"):
+        inv.hold(Order("x", "web", [Line("giftbox", 1, "F")], allow_partial=True))
+    assert inv.check().ok
+    # the invariant: a reservation's kits are made up by its component units
+    h = inv._state.holds.by_id[a.reservation.id]
+    h.kits[("giftbox", inv._state.grid.loc_ix["F"])] = 3
+    assert any("kits need" in p for p in inv.check().problems)

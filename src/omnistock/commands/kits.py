@@ -258,6 +258,15 @@ def allocate(
             lines.append(ln)
             continue
         loc = ln.location or at
+        if loc is not None and at is not None:  # a pickup: built there now, never transferred
+            l = loc_col(st, loc, "pickup_at")
+            for c, q in comps.items():
+                s = g.sku_ix.get(c)
+                need = ln.qty * q + (0 if s is None else taken.get((s, l), 0))
+                if s is None or g.atp(s, l) < need:
+                    why = f"pickup store {loc!r} cannot build {ln.qty} x kit {ln.sku!r} now"
+                    return refused(order.id, reason=why + " (a kit's components are not sent)")
+                taken[(s, l)] = need
         if loc is None:
             want = [Line(c, ln.qty * q) for c, q in comps.items()]
             if any(x.sku not in g.sku_ix for x in want):
