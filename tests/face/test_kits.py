@@ -323,3 +323,19 @@ def test_pickup_kits_bulk_paths_and_the_invariant(make_inventory: Make) -> None:
     h = inv._state.holds.by_id[a.reservation.id]
     h.kits[("giftbox", inv._state.grid.loc_ix["F"])] = 3
     assert any("kits need" in p for p in inv.check().problems)
+
+
+def test_promise_counts_component_supply_where_it_builds_kits(
+    make_inventory: Make, clock: Clock
+) -> None:
+    inv = shop(make_inventory())
+    assert inv.promise("giftbox", 4).now
+    eta = clock.now + timedelta(days=2)
+    inv.expect("tea", "M", 10, eta=eta)  # M has no mugs: it still builds none
+    assert inv.promise("giftbox", 6).date is None
+    inv.expect("tea", "N", 4, eta=eta + timedelta(days=1))  # N: tea 7 -> 3 kits
+    p = inv.promise("giftbox", 6)
+    assert (p.date, p.from_stock) == (eta + timedelta(days=1), 4)
+    assert [(x.location, x.qty) for x in p.supply] == [("M", 10), ("N", 4)]
+    ex = inv.explain("giftbox", channel="web")
+    assert ex.available == 4 and [k.location for k in ex.kit] == ["N", "M", "F"]
