@@ -89,6 +89,7 @@ def _line(sku: str, qty: int, location: str | None) -> Line:
     return ln
 
 
+_HELD = Kind.HELD.value
 _new_line = object.__new__
 _set = object.__setattr__
 _ORDER_FIELDS = tuple(f.name for f in attrs.fields(Order))
@@ -158,7 +159,7 @@ def _kit_rows(
 ) -> None:
     """Append the ``kit-held`` rows of ``placed`` ((kit, location) -> kits)
     to ``plan``, whose ``held`` rows opened the reservation."""
-    rid = next((r[NEW_REF] for r in plan.rows if r[NEW_KIND] == Kind.HELD), None)
+    rid = next((r[NEW_REF] for r in plan.rows if r[NEW_KIND] == _HELD), None)
     if not isinstance(rid, str):  # a repeat or a refusal: nothing was reserved
         return
     for (kit, loc), n in placed.items():
@@ -184,13 +185,12 @@ def _as_asked(st: LedgerState, order: Order) -> Order:
 
 
 def _check_order(st: LedgerState, order: Order) -> None:
+    """Kit lines are all or nothing (their locations are checked with their
+    component lines by the ordinary plan)."""
     if order.allow_partial:
         raise InvalidInput(
             "allow_partial", True, "an order with kit lines is all-or-nothing (a kit never splits)"
         )
-    for ln in order.lines:
-        if ln.location is not None:
-            loc_col(st, ln.location, "lines")
 
 
 def _pinned_kits(
