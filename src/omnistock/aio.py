@@ -222,6 +222,7 @@ class AsyncInventory:
     receive_transfer = _offload(Inventory.receive_transfer)
     close_transfer = _offload(Inventory.close_transfer)
     sweep = _offload(Inventory.sweep)
+    add_kit = _offload(Inventory.add_kit)
 
     # -- queries, the journal, audit -----------------------------------------------
     refresh = _offload(Inventory.refresh)
@@ -239,6 +240,7 @@ class AsyncInventory:
     snapshot = _offload(Inventory.snapshot)
     alerts = _offload(Inventory.alerts)
     thresholds = _offload(Inventory.thresholds)
+    kits = _offload(Inventory.kits)
 
     # -- integration: the feed waits on its own threads -----------------------------
     feed = _offload(Inventory.feed, waits=True)

@@ -41,7 +41,10 @@ def order_args(order: Order) -> list[Any]:
 
 def line_list(x: ReservationLine) -> list[Any]:
     """A reservation line as ``[sku, location, qty]``, plus its ETA in UTC
-    microseconds when backordered (``ReservationLine(*it)`` reads it back)."""
+    microseconds when backordered and its kit when it has one (the ETA
+    None then): ``ReservationLine(*it)`` reads it back."""
+    if x.kit is not None:
+        return [x.sku, x.location, x.qty, None if x.eta is None else to_micros(x.eta), x.kit]
     if x.eta is None:
         return [x.sku, x.location, x.qty]
     return [x.sku, x.location, x.qty, to_micros(x.eta)]
@@ -56,6 +59,7 @@ def _res(r: Reservation) -> dict[str, Any]:
         "expires_at": None if r.expires_at is None else to_micros(r.expires_at),
         "lines": [line_list(x) for x in r.lines],
         "shipped": [[x.sku, x.location, x.qty] for x in r.shipped],
+        **({"kits": [[x.sku, x.location, x.qty] for x in r.kits]} if r.kits else {}),
     }
 
 
@@ -102,6 +106,7 @@ def decode_reservation(d: dict[str, Any]) -> Reservation:
         expires_at=None if d["expires_at"] is None else from_micros(d["expires_at"]),
         lines=tuple(ReservationLine(*x) for x in d["lines"]),
         shipped=tuple(ReservationLine(*x) for x in d["shipped"]),
+        kits=tuple(ReservationLine(*x) for x in d.get("kits", ())),
     )
 
 

@@ -28,6 +28,7 @@ from .commands import (
     allocation,
     amendments,
     holdbatches,
+    kit_reject,
     network,
     reservations,
     stock,
@@ -36,6 +37,7 @@ from .commands import (
 from .errors import InvalidInput, OmnistockError
 from .expiry import Swept
 from .face_integration import IntegrationFace
+from .face_kits import KitFace
 from .face_reads import ReadFace
 from .face_skus import Qty, SkuFace
 from .face_supply import SupplyFace
@@ -54,7 +56,7 @@ from .storage.memory import MemoryStore
 from .values import Applied, Channel, Location, Order, Reservation, lines_of
 
 
-class Inventory(SkuFace, SupplyFace, ReadFace, IntegrationFace):
+class Inventory(SkuFace, SupplyFace, ReadFace, IntegrationFace, KitFace):
     """One retailer's stock ledger over a journal store.
 
     Thread-safe: commands from several threads are group-committed. Several
@@ -437,8 +439,13 @@ class Inventory(SkuFace, SupplyFace, ReadFace, IntegrationFace):
         check_id("sku", sku)
         check_opt_id("location", location)
         reason_arg(reason)
-        plan: Any = lambda st, cx: allocation.reject(st, cx, res_id, sku, reason, location)  # noqa: E731
-        then = allocation.then_resource(reason)
+
+        def plan(st: Any, cx: Any) -> Any:
+            if sku in st.kits:  # the whole kit moves (commands/kit_reject.py)
+                return kit_reject.reject_kit(st, cx, res_id, sku, reason, location)
+            return allocation.reject(st, cx, res_id, sku, reason, location)
+
+        then = kit_reject.then_or_kit(allocation.then_resource(reason))
         result: Allocation = self._run("reject", plan, key, [res_id, sku, reason, location], then)
         return result
 

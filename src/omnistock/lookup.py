@@ -61,6 +61,8 @@ def known_pos(st: LedgerState, sku: str, location: str, new_sku: bool = False) -
     check_id("sku", sku)
     s = st.grid.sku_ix.get(sku)
     if s is None:
+        if sku in st.kits:
+            raise InvalidInput("sku", sku, "is a kit: its components hold its stock")
         if not new_sku:
             raise UnknownSku(sku)
         return len(st.grid.skus), l
@@ -143,6 +145,8 @@ def open_hold(st: LedgerState, res_id: Any, allowed: tuple[str, ...], action: st
 def reservation_of(st: LedgerState, h: Hold) -> Reservation:
     """The public value of a reservation record. O(lines)."""
     g = st.grid
+    if h.kits:
+        return kit_reservation(st, h)
     return Reservation(
         id=h.id,
         state=h.state,
@@ -173,6 +177,41 @@ def waiting_lines(st: LedgerState, h: Hold) -> tuple[ReservationLine, ...]:
 
 _eta = functools.lru_cache(maxsize=4096)(from_micros)
 """ETAs repeat (every backorder on one PO): datetimes are immutable."""
+
+
+def kit_reservation(st: LedgerState, h: Hold) -> Reservation:
+    """``reservation_of`` for a reservation with kits: each kit's component
+    units as lines with ``kit=`` set, the rest as plain lines, and one
+    ``kits`` line per (kit, location). O(lines x kits)."""
+    g = st.grid
+    skus, locs, ix = g.skus, g.locs, g.sku_ix
+    kitted: dict[Pos, int] = {}
+    lines: list[ReservationLine] = []
+    kits: list[ReservationLine] = []
+    for (kit, l), n in h.kits.items():
+        loc = locs[l]
+        kits.append(ReservationLine(kit, loc, n))
+        for c, q in st.kits[kit].items():
+            p = (ix[c], l)
+            kitted[p] = kitted.get(p, 0) + n * q
+            lines.append(ReservationLine(c, loc, n * q, kit=kit))
+    plain = [
+        ReservationLine(skus[s], locs[l], q - kitted.get((s, l), 0))
+        for (s, l), q in h.lines.items()
+        if q > kitted.get((s, l), 0)
+    ]
+    lines = plain + lines + list(waiting_lines(st, h) if h.waiting else ())
+    shipped = tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items())
+    return Reservation(
+        id=h.id,
+        state=h.state,
+        lines=tuple(lines),
+        expires_at=None if h.expires_us is None else from_micros(h.expires_us),
+        order_id=h.order_id,
+        channel=h.channel,
+        shipped=shipped,
+        kits=tuple(kits),
+    )
 
 
 def blocks_of(st: LedgerState, order_id: str) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from . import kit_reads
 from ._validate import check_qty, from_micros
 from .commands.transfers import in_transit
 from .errors import InvalidInput
@@ -53,6 +54,7 @@ class Queries(Protocol):
     def on_hand(self, sku: str, location: str, state: Any = None) -> int: ...
     def reservation(self, res_id: str) -> Reservation: ...
     def reservations(self, state: str | None = None) -> list[Reservation]: ...
+    def kits(self) -> dict[str, dict[str, int]]: ...
 
 
 _NETWORK: Scope = ((), ())
@@ -97,13 +99,21 @@ class Reader:
     def policy(self) -> Policy:
         return policy_of(self._sync(_NETWORK))
 
+    def kits(self) -> dict[str, dict[str, int]]:
+        """Every kit declared: ``{kit: {component: qty}}``."""
+        return {k: dict(c) for k, c in self._sync().kits.items()}
+
     def digest(self) -> str:
         return self._sync().digest()
 
     # -- availability -------------------------------------------------------
     def available(self, sku: str, location: str | None = None, channel: str | None = None) -> int:
         """See ``Inventory.available``. O(1) for a location, O(locations) otherwise."""
-        return self._available(self._sync(((sku,), ())), sku, location, channel)
+        st = self._sync(((sku,), ()))
+        if sku in st.kits:  # a plain SKU: one dict miss
+            kst = self._sync((tuple(st.kits[sku]), ()))
+            return kit_reads.available(kst, sku, location, channel)
+        return self._available(st, sku, location, channel)
 
     def _available(
         self, st: LedgerState, sku: str, location: str | None, channel: str | None
@@ -140,6 +150,9 @@ class Reader:
     ) -> Explanation:
         """Every term behind ``available(sku, location, channel)``."""
         st = self._sync(((sku,), ()), True)
+        if sku in st.kits:
+            kst = self._sync((tuple(st.kits[sku]), ()), True)
+            return kit_reads.explain(kst, sku, location, channel)
         s = sku_row(st, sku)
         ch, cols = self._scope(st, location, channel)
         positions = tuple(_figures(st, s, c) for c in cols)
@@ -172,6 +185,10 @@ class Reader:
     ) -> Promise:
         """See ``Inventory.promise``. O(locations + supply lines of the SKU)."""
         st = self._sync(((sku,), ()), False, True)
+        if sku in st.kits:
+            q = check_qty("qty", qty)
+            kst = self._sync((tuple(st.kits[sku]), ()), False, True)
+            return kit_reads.promise(kst, sku, q, location, channel, max(self._now_of(kst), 0))
         s = sku_row(st, sku)
         q = check_qty("qty", qty)
         ch, cols = self._scope(st, location, channel)
@@ -214,6 +231,11 @@ class Reader:
 
     def transfers(self) -> list[Transfer]:
         return in_transit(self._sync())
+
+
+def position_figures(st: LedgerState, s: int, col: int) -> PositionFigures:
+    """Every term of the ATP formula of SKU row ``s`` at column ``col``."""
+    return _figures(st, s, col)
 
 
 def _figures(st: LedgerState, s: int, col: int) -> PositionFigures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -49,11 +50,20 @@ class Explanation:
     buffer: int
     cap: int | None
     available: int
+    kit: tuple[Any, ...] = ()
+    """For a kit: one ``kit_reads.KitPosition`` per location (its kits, its
+    limiting component, every component's terms); ``positions`` is empty
+    and ``positive_sum`` sums ``max(0, kits)``."""
+    limiting: str | None = None
+    """For a kit: the component allowing the fewest kits over the scope."""
 
     def __str__(self) -> str:
         scope = self.location or (f"channel {self.channel}" if self.channel else "network")
         lines = [f"{self.sku} @ {scope}: available {self.available}"]
         lines += [f"  {p}" for p in self.positions]
+        if self.kit:
+            lines.append(f"  kit limited by {self.limiting}")
+            lines += [f"  {p}" for p in self.kit]
         lines.append(f"  sum of max(0, atp) = {self.positive_sum}")
         if self.channel is not None:
             lines.append(f"  - buffer {self.buffer}" + (f", cap {self.cap}" if self.cap else ""))

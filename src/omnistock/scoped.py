@@ -27,7 +27,8 @@ counters of the SKU they are asked about, every time.
 
 What this cannot plan (commands that read many reservations of a position,
 such as counts and walk-in sales that may leave reservations uncovered,
-waves, bulk holds, click & collect transfers, ``check()``, ``at()``,
+waves, bulk holds, click & collect transfers, kits and reservations that
+hold them, ``check()``, ``at()``,
 ``history()``) makes the worker load the full replica once and stay one
 (``go_replica``), logged at INFO: the answer is always the replica's.
 Memory is bounded: past ``MAX_SKUS`` SKUs or ``MAX_HOLDS`` reservations
@@ -217,6 +218,11 @@ class Scoped:
         days = {loc.id: loc.day(now) for loc in st.locations.values()}  # local days
         keys += [f"p|{loc}|{day}" for loc, day in days.items()]
         got = store.counted(names, keys, now, DUE_LIMIT)
+        # A kit is named by journal rows but has no position (ledger/kits.py).
+        stocked = {p[0] for p in got.positions if any(p[2])}
+        bare = [s for s in names if s in got.known and s not in stocked]
+        if bare and store.rows_of(["kit:" + s for s in bare]):
+            raise NeedsReplica("a kit: its lines are planned on the replica")
         if got.network != self._network:
             if self._network:  # the network moved: start again from it
                 self._network_rows = store.network_rows()
@@ -253,6 +259,8 @@ class Scoped:
                 raise NeedsReplica(f"row {row[0]} ({kind}) belongs to a bulk hold's block")
             if kind in _BACKORDER_KINDS:
                 raise NeedsReplica(f"reservation {row[6]} waits for dated supply")
+            if kind == Kind.KIT_HELD:
+                raise NeedsReplica(f"reservation {row[6]} holds kits")
             if kind in (Kind.TRANSFER_OUT, Kind.TRANSFER_IN) and '"res"' in (row[9] or ""):
                 raise NeedsReplica(f"transfer {row[6]} is earmarked for an order")
             st.apply(row)

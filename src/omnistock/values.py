@@ -396,12 +396,15 @@ class Order:
 
 @attrs.frozen
 class ReservationLine:
-    """Units of a SKU at a location; ``eta`` (UTC) while backordered, else None."""
+    """Units of ``sku`` reserved (or shipped) at ``location``. ``eta`` (UTC)
+    while backordered, else None. ``kit``: the kit these component units
+    belong to (None for a plain line)."""
 
     sku: str
     location: str
     qty: int
     eta: datetime | None = attrs.field(default=None, converter=_c_eta)
+    kit: str | None = None
 
 
 @_by_id
@@ -422,6 +425,10 @@ class Reservation:
     order_id: str | None = None
     channel: str | None = None
     shipped: tuple[ReservationLine, ...] = ()
+    kits: tuple[ReservationLine, ...] = ()
+    """The kits still reserved, one line per (kit, location): ``sku`` is the
+    kit, ``qty`` the kits. Their component units are in ``lines`` with
+    ``kit=`` set."""
 
     @property
     def qty(self) -> int:

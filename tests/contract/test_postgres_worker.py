@@ -373,5 +373,35 @@ def test_a_backorder_through_a_worker_is_right(
     admin.receive("A", "s1", 4, ref=po)
     assert [(x.qty, x.eta) for x in w.reservation(r.id).lines] == [(7, None)]
     assert admin.reservation(r.id).lines == w.reservation(r.id).lines
+
+
+def test_kit_lines_fall_back_to_the_replica_and_stay_correct(
+    admin: Inventory, opened: Open
+) -> None:
+    """A worker knows no kits (they are not network rows): a kit it is asked
+    about, or a reservation holding kits, makes it load the replica; its
+    answers and writes are the replica's, and plain SKUs stay scoped."""
+    admin.add_kit("pair", {"A": 1, "B": 2})
+    plain = opened(replica=False)
+    assert plain.hold(Order("p1", lines=[Line("B", 2, "s1")]), ttl=60).state == "held"
+    assert _scoped(plain)  # a component's plain line needs no replica
+
+    w = opened(replica=False)
+    assert w.available("pair", "s1") == admin.available("pair", "s1") == 4  # B 8 // 2
+    assert not _scoped(w)  # a kit: answered by the replica
+    res = w.hold(Order("k1", channel="web", lines=[Line("pair", 3, "s1")]), ttl=60)
+    assert [(k.sku, k.location, k.qty) for k in res.kits] == [("pair", "s1", 3)]
+    assert sorted((x.sku, x.qty, x.kit) for x in res.lines) == [("A", 3, "pair"), ("B", 6, "pair")]
+
+    w2 = opened(replica=False)
+    assert w2.available("B", "s1") == 2 and _scoped(w2)
+    assert w2.commit(res.id).kits == res.kits  # a reservation with kits: the replica
+    assert not _scoped(w2)
+    shipped = w2.ship(res.id, [("pair", 1)])
+    assert [(k.sku, k.qty) for k in shipped.kits] == [("pair", 2)]
+    with pytest.raises(errors.InsufficientStock):  # s1 builds 1 more: A 2, B 2 // 2
+        plain.hold(Order("k2", lines=[Line("pair", 2, "s1")]), ttl=60)
+    assert admin.reservation(res.id).kits == shipped.kits
+    assert admin.available("pair", "s1") == 1
     report = admin.check()
     assert report.ok, report.problems

@@ -630,6 +630,45 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         InvalidInput,
         "location=7",
     ),
+    # -- kits (add_kit) ----------------------------------------------------------
+    (
+        "kit-contains-itself",
+        lambda w, t: w.inv.add_kit("K", {"A": 1, "K": 1}),
+        InvalidInput,
+        "components='K'",
+    ),
+    (
+        "kit-zero-component",
+        lambda w, t: w.inv.add_kit("K", {"A": 0}),
+        InvalidQuantity,
+        "components['A']=0",
+    ),
+    ("kit-no-components", lambda w, t: w.inv.add_kit("K", {}), InvalidInput, "components={}"),
+    (
+        "kit-qty-float",
+        lambda w, t: w.inv.add_kit("K", {"A": 1.5}),
+        InvalidQuantity,
+        "components['A']=1.5",
+    ),
+    (
+        "kit-qty-str",
+        lambda w, t: w.inv.add_kit("K", {"A": "2"}),
+        InvalidQuantity,
+        "components['A']='2'",
+    ),
+    (
+        "kit-with-stock-of-its-own",
+        lambda w, t: w.inv.add_kit("A", {"B": 1}),
+        InvalidInput,
+        "kit_sku='A'",
+    ),
+    (
+        "kit-components-list",
+        lambda w, t: w.inv.add_kit("K", [("A", 1)]),
+        InvalidInput,
+        "components=",
+    ),
+    ("kit-sku-empty", lambda w, t: w.inv.add_kit("", {"A": 1}), InvalidInput, "kit_sku=''"),
     ("order-id-long", lambda w, t: Order(LONG, lines=[("A", 1)]), InvalidInput, "id='xxx"),
     ("order-no-lines", lambda w, t: Order("o9", lines=[]), InvalidInput, "lines="),
     (

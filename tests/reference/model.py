@@ -113,10 +113,26 @@ class Res:
     block: str | None = None
     # A pickup order's store: paid, it is released as a no-show when due.
     pickup: str | None = None
+    # A kit hold's kits per (kit, location), and each kit's components
+    # (ledger/kits.py).
+    kits: dict[tuple[str, str], int] = field(default_factory=dict)
+    kit_defs: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def kits_left(self) -> dict[tuple[str, str], int]:
+        """The kits left: at most what the component units at each location
+        make up, ever (units that leave never bring a kit back)."""
+        for (kit, loc), n in list(self.kits.items()):
+            comps = self.kit_defs[kit]
+            n = min([n] + [self.lines.get((c, loc), 0) // q for c, q in comps.items()])
+            if n > 0:
+                self.kits[(kit, loc)] = n
+            else:
+                del self.kits[(kit, loc)]
+        return self.kits
 
     def result(self) -> tuple[Any, ...]:
         """The reservation as the test normalises a real ``Reservation``."""
-        return (
+        out = (
             "reservation",
             self.id,
             self.state,
@@ -126,6 +142,10 @@ class Res:
             None,
             tuple((s, l, q) for (s, l), q in self.shipped.items()),
         )
+        if not self.kits or not self.kits_left():
+            return out
+        lines = tuple(sorted((s, l, q) for (s, l), q in self.lines.items()))
+        return (*out[:3], lines, *out[4:], tuple((k, l, n) for (k, l), n in self.kits.items()))
 
 
 def applied(seq: int, shortages: tuple[tuple[Any, ...], ...] = ()) -> tuple[Any, ...]:
@@ -160,6 +180,46 @@ class Model:
         self.supply: dict[str, list[Any]] = {}
         # Declared SKUs' decimals: their quantities here are scaled ints, as in the ledger.
         self.decimals: dict[str, int] = {}
+        self.kits: dict[str, dict[str, int]] = {}
+
+    # -- kits (ledger/kits.py) ---------------------------------------------
+    def add_kit(self, kit: str, comps: dict[str, int]) -> tuple[Any, ...]:
+        """Declare a kit: the same definition again is a no-op, another one
+        or a kit that is a stocked SKU is refused."""
+        want = dict(sorted(comps.items()))
+        old = self.kits.get(kit)
+        if old is not None and old != want:
+            raise Refused("InvalidInput", f"kit {kit} is {old}")
+        if old is None:
+            if kit in self.known:
+                raise Refused("InvalidInput", f"{kit} is a stocked SKU")
+            self.kits[kit] = want
+            self.head += 1
+        return ("kit", tuple(want.items()))
+
+    def kit_atp(self, kit: str, loc: str) -> int:
+        return min(
+            (self.p(c, loc).atp if c in self.known else 0) // q for c, q in self.kits[kit].items()
+        )
+
+    def kit_available(self, kit: str, loc: str | None = None) -> int:
+        locs = [loc] if loc is not None else list(self.locations)
+        return sum(max(0, self.kit_atp(kit, x)) for x in locs)
+
+    def hold_kit(
+        self, order_id: str, kit: str, n: int, loc: str, now: datetime, ttl: timedelta
+    ) -> tuple[Any, ...]:
+        """A kit line held at ``loc``: its components, all there, plus a
+        ``kit-held`` row when a reservation is made."""
+        comps = self.kits[kit]
+        head = self.head
+        out = self.hold(order_id, [(c, n * q, loc) for c, q in comps.items()], now, ttl)
+        r = self.res[out[1]]
+        if self.head != head:
+            self.head += 1
+            r.kits[(kit, loc)] = n
+            r.kit_defs[kit] = comps
+        return r.result()
 
     # -- figures ---------------------------------------------------------
     def p(self, sku: str, loc: str) -> Position:
@@ -377,7 +437,11 @@ class Model:
             moved = sum(n for _, n in to)
             if moved:  # rows journaled for it: detached from its block
                 r.block = None
-            assert missing == qty - moved >= 0, (missing, qty, to)
+            # whole kits may move more units than were short (kit_moves.py)
+            assert missing == (max(0, qty - moved) if r.kits else qty - moved) >= 0, (qty, to)
+            if r.kits and r.kits_left():
+                to = self._move_kits(r, sku, src, qty, to)
+                moved = sum(n for _, n in to)
             for loc, n in to:
                 p = (sku, loc)
                 assert loc != src and n > 0, (src, loc, n)
@@ -395,6 +459,36 @@ class Model:
                     del r.lines[p]
                     self.by_pos[p].remove(rid)
                 self.head += 1  # released at the source
+
+    def _move_kits(
+        self, r: Res, sku: str, src: str, qty: int, to: tuple[tuple[str, int], ...]
+    ) -> tuple[tuple[str, int], ...]:
+        """Past the plain units of ``sku`` at ``src``, whole kits moved to
+        the ledger's first target; returns the targets left for plain units."""
+        mine = [(k, n) for k, n in r.kits.items() if k[1] == src and sku in r.kit_defs[k[0]]]
+        if not mine:
+            return to
+        (kit, _), n = mine[0]
+        comps = r.kit_defs[kit]
+        plain = r.lines.get((sku, src), 0) - n * comps[sku]
+        if min(qty, r.lines.get((sku, src), 0)) <= plain or not to:
+            return to
+        k = min(n, -(-(qty - plain) // comps[sku]))
+        new, units = to[0]
+        assert units == k * comps[sku], (to, k)
+        for c, q in comps.items():
+            assert self.p(c, new).atp >= k * q, f"kit moved to {new} without {c}"
+            for p, d in (((c, new), k * q), ((c, src), -k * q)):
+                self.pos[p].reserved += d
+                if p not in r.lines:
+                    self.by_pos.setdefault(p, []).append(r.id)
+                r.lines[p] = r.lines.get(p, 0) + d
+                if not r.lines[p]:
+                    del r.lines[p]
+                    self.by_pos[p].remove(r.id)
+        r.kits[(kit, new)] = r.kits.get((kit, new), 0) + k
+        self.head += 2 * len(comps) + 1  # held there, kit-held, released here
+        return to[1:]
 
     # -- reservations --------------------------------------------------------
     @traced
@@ -655,6 +749,9 @@ class Model:
                 else:
                     del r.lines[p]
                     self.by_pos[p].remove(rid)
+        if r.kits:  # plain lines name no kit: those the releases left go (a kit-held row each)
+            self.head += len(r.kits_left())
+            r.kits.clear()
         for p, q in target.items():
             delta = q - r.lines.get(p, 0)
             if delta > 0:

@@ -152,10 +152,10 @@ class BackorderModel(Model):
         return len({(self.supply[s][0], self.supply[s][1]) for s in self.waits(rid)})
 
     @traced
-    def commit(self, rid: str) -> tuple[Any, ...]:
+    def commit(self, rid: str, now: datetime | None = None) -> tuple[Any, ...]:
         if self.res[rid].state == HELD:
             self.head += self._waiting_positions(rid)
-        return super().commit(rid)
+        return super().commit(rid, now)
 
     @traced
     def extend(self, rid: str, now: datetime, ttl: timedelta) -> tuple[Any, ...]:

@@ -58,6 +58,7 @@ DECI = Sku("d1", unit="kg", decimals=2, units={"case": Decimal("1.5")})
 gives Decimals (the rules ending in ``_d`` and ``LedgerMachine.line``)."""
 LOCS = ["A", "B", "W"]  # two stores and a warehouse (which takes no returns)
 ORDERS = ["o1", "o2", "o3"]
+KIT, KIT_DEF = "kit", {"s1": 1, "s2": 2}  # a kit of s1 and s3 would stay unknown
 TTLS = [30, 60, 300, 3600]
 
 skus = st.sampled_from(SKUS)
@@ -90,7 +91,7 @@ def norm(result: Any) -> Any:
             tuple(attrs.astuple(r, recurse=False) for r in result.resourced),
         )
     if isinstance(result, Reservation):
-        return (
+        out = (
             "reservation",
             result.id,
             result.state,
@@ -100,6 +101,16 @@ def norm(result: Any) -> Any:
             result.channel,
             tuple((x.sku, x.location, _n(x.qty)) for x in result.shipped),
         )
+        if not result.kits:
+            return out
+        units: dict[tuple[str, str], int] = {}  # a kit's and plain units of a position
+        for x in result.lines:
+            units[(x.sku, x.location)] = units.get((x.sku, x.location), 0) + x.qty
+        lines = tuple(sorted((s, loc, q) for (s, loc), q in units.items()))
+        kits = tuple((k.sku, k.location, k.qty) for k in result.kits)
+        return (*out[:3], lines, *out[4:], kits)
+    if isinstance(result, dict):  # a kit's definition (add_kit)
+        return ("kit", tuple(result.items()))
     if isinstance(result, HoldBatchResult):
         return ("batch", tuple(result.status.tolist()), result.token)
     if isinstance(result, str):  # a new id (expect)
@@ -147,6 +158,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 lambda k, sku=sku, loc=loc, q=stock[i] + 1: self.i.receive(sku, loc, q),
                 lambda sku=sku, loc=loc, q=stock[i] + 1: self.model.receive(sku, loc, q),
             )
+        self.do(lambda k: self.i.add_kit(KIT, KIT_DEF), lambda: self.model.add_kit(KIT, KIT_DEF))
 
     def teardown(self) -> None:
         if self.inv is not None:
@@ -382,6 +394,22 @@ class LedgerMachine(RuleBasedStateMachine):
         if wait is not None:
             early = timedelta(microseconds=1 if wait == "before" else 0)
             self.clock.now = now + timedelta(days=8) - early
+
+    @rule(
+        order=st.sampled_from(ORDERS),
+        loc=st.sampled_from(["A", "A", "A", "B", "W"]),  # only A stocks both components
+        n=st.integers(1, 2),
+        ttl=st.sampled_from(TTLS),
+        key=keyed,
+    )
+    def hold_kit(self, order: str, loc: str, n: int, ttl: int, key: bool) -> None:
+        """A kit line: its components, all at ``loc``, or nothing."""
+        now = self.clock.now
+        self.do(
+            lambda k: self.i.hold(Order(order, lines=[Line(KIT, n, loc)]), ttl=ttl, key=k),
+            lambda: self.model.hold_kit(order, KIT, n, loc, now, timedelta(seconds=ttl)),
+            key,
+        )
 
     @rule(data=st.data(), ttl=st.sampled_from(TTLS), key=keyed)
     def hold_batch(self, data: st.DataObject, ttl: int, key: bool) -> None:
@@ -721,6 +749,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert f.atp == p.atp, where
                 assert inv.on_hand(sku, f.location, SELLABLE) == p.units[SELLABLE], where
             assert ex.positive_sum == ex.available == m.available(sku)
+        for loc in LOCS:
+            assert inv.available(KIT, loc) == m.kit_available(KIT, loc), loc
+        assert inv.available(KIT) == m.kit_available(KIT)
         assert inv.thresholds() == m.marks
         assert [(a.sku, a.location, a.low, a.atp) for a in inv.alerts()] == m.alerts()
         assert len(inv.history(kind="threshold-crossed")) == m.crossing_rows

@@ -36,6 +36,7 @@ import attrs
 
 from ..errors import PayloadError, UnknownChannel
 from ..feeds.availability import touched as touched_skus
+from ..feeds.availability import with_kits
 from ..values import Line, Order
 from . import _schema as S
 from ._orders import by_order, scope
@@ -138,12 +139,12 @@ class MarketplaceAdapter(ChannelAdapter):
         return {sku: inv.available(sku, channel=self.channel) for sku in skus}
 
     def publish(self, inv: Queries, skus: Iterable[str] | None = None) -> dict[str, int]:
-        return self.figures(inv, inv.skus if skus is None else skus)
+        return self.figures(inv, [*inv.skus, *sorted(inv.kits())] if skus is None else skus)
 
     def full(self, inv: Queries) -> Feed:
         """Every SKU's figure. O(SKUs x channel locations)."""
         cursor = inv.head
-        figs = self.figures(inv, inv.skus)
+        figs = self.figures(inv, [*inv.skus, *sorted(inv.kits())])
         self._last, self._last_cursor = figs, cursor
         return Feed(
             self.channel, "full", cursor, None, tuple(FeedItem(s, q) for s, q in figs.items())
@@ -161,12 +162,15 @@ class MarketplaceAdapter(ChannelAdapter):
         touched = touched_skus(inv.store.read(since, cursor))
         if touched is None:  # a network change may move every figure
             return attrs.evolve(self.full(inv), since=since)
+        kits = inv.kits()
+        if kits:  # a component's change moves its kits
+            touched = with_kits(touched, kits)
         now = self.figures(inv, sorted(touched))
         if self._last_cursor == since:
             before: Mapping[str, int | None] = {s: self._last.get(s) for s in touched}
         else:
             view = inv.at(since)
-            known = set(view.skus)
+            known = set(view.skus) | set(view.kits())
             old = self.figures(view, sorted(touched & known))
             before = {s: old.get(s) for s in touched}
         items = tuple(FeedItem(s, q) for s, q in now.items() if before.get(s) != q)

@@ -22,6 +22,7 @@ from ..picks import give_back_rows, pick_rows, used_locations
 from ..planning import Context, Datas, InState, Plan, done
 from ..storage import NewRow
 from ..values import Line, Reservation
+from . import kits
 from .reservations import line_rows, reserve_guards
 
 
@@ -39,6 +40,8 @@ def taken_lines(st: LedgerState, h: Hold, ls: tuple[Line, ...]) -> dict[Pos, int
     it holds. O(lines x reservation lines)."""
     out: dict[Pos, int] = {}
     g = st.grid
+    if st.kits and kits.has_kit(st, ls):
+        ls = kits.held_lines(st, h, ls)
     for ln in ls:
         need = ln.qty
         found = False
@@ -85,11 +88,21 @@ def release_lines(
     return Plan(rows + r, datas + d, reservation_now(h.id), [InState(h.id, OPEN)])
 
 
-def amend(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Plan[Allocation]:
+def _plain_amend(
+    st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]
+) -> Plan[Allocation]:
+    return amend(st, cx, res_id, ls, plain=True)
+
+
+def amend(
+    st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...], plain: bool = False
+) -> Plan[Allocation]:
     """Set a held or committed reservation's open lines to ``ls``: only the
     change is checked and journaled (see ``fulfilment.amend`` for where
     added units go). The result is an ``Allocation`` whose trace is the
     policy's when it placed unpinned units."""
+    if st.kits and not plain and kits.amends_kits(st, res_id, ls):  # kits.py; then ``plain``
+        return kits.amend(st, cx, res_id, ls, _plain_amend)
     h = open_hold(st, res_id, OPEN, "amend")
     ch = st.channels.get(h.channel) if h.channel is not None else None
     pol = policy_of(st)

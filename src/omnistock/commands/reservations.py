@@ -49,6 +49,7 @@ from ..runner import Runner
 from ..scoped import order_scope
 from ..storage import NewRow
 from ..values import Line, Order, Reservation
+from . import kits
 
 
 def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -> dict[Pos, int]:
@@ -172,6 +173,8 @@ def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reserv
     """Reserve ``order``'s pinned lines until ``now + ttl``; a repeat of an
     order that is open returns its reservation (the order id is a natural
     key within its channel)."""
+    if st.kits and kits.has_kit(st, order.lines):  # a plain order: one empty-dict test
+        return kits.hold(st, cx, order, ttl_us, hold)
     hs = st.holds
     h = already_held(st, order) if order.id in hs.per_order or hs.batches else None
     if h is not None:
@@ -416,6 +419,8 @@ def _pick(st: LedgerState, h: Hold, ls: tuple[Line, ...]) -> dict[Pos, int]:
     """The reservation's units that the lines name, line by line."""
     out: dict[Pos, int] = {}
     g = st.grid
+    if st.kits and kits.has_kit(st, ls):
+        ls = kits.held_lines(st, h, ls)
     for ln in ls:
         need = ln.qty
         for (s, l), q in h.lines.items():

@@ -32,6 +32,7 @@ from ..lookup import (
 from ..planning import Context, Guard, Plan, unchanged
 from ..storage import NewRow
 from ..values import Applied, Line, Shortage
+from . import kits
 from .purchases import check_receipt
 
 
@@ -94,8 +95,10 @@ def count(
 def sell(
     st: LedgerState, cx: Context, location: str, ls: tuple[Line, ...], channel: str | None
 ) -> Plan[Applied]:
-    """A walk-in sale: applied even beyond ATP."""
+    """A walk-in sale: applied even beyond ATP. A kit sells its components."""
     loc_col(st, location)
+    if st.kits and kits.has_kit(st, ls):
+        ls = kits.expand(st, ls)
     if channel is not None:
         channel_of(st, channel)
     rows: list[NewRow] = []
@@ -180,8 +183,11 @@ def return_items(
     condition: str,
     order_id: str | None,
 ) -> Plan[Applied]:
-    """Returned units taken back at ``location`` and dispositioned."""
+    """Returned units taken back at ``location`` and dispositioned (a kit's
+    components, for a kit)."""
     loc_col(st, location)
+    if st.kits and kits.has_kit(st, ls):
+        ls = kits.expand(st, ls)
     if not st.locations[location].accepts_returns:
         raise InvalidInput("location", location, "does not accept returns")
     came: dict[Pos, int] = {}

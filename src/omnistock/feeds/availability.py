@@ -28,7 +28,7 @@ is only delivered again).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -79,12 +79,28 @@ def touched(rows: Iterable[Row]) -> set[str] | None:
     return out
 
 
+def with_kits(skus: Iterable[str], kits: Mapping[str, Mapping[str, int]]) -> set[str]:
+    """``skus`` and every kit with a component among them: a component's
+    change moves its kits' figures. O(SKUs + kits x components)."""
+    out = set(skus)
+    if kits:
+        out.update(k for k, comps in kits.items() if not out.isdisjoint(comps))
+    return out
+
+
 def figures(st: LedgerState, channel: str, skus: Iterable[str] | None) -> dict[str, int]:
-    """The channel's figure of each known SKU (every SKU when None), as
-    ``available(sku, channel=...)`` gives it. O(SKUs x channel locations)."""
+    """The channel's figure of each known SKU and kit (every one when
+    None), as ``available(sku, channel=...)`` gives it; the kits of a
+    component named come too. O(SKUs x channel locations)."""
     reader = Reader(lambda *_: st)
     known = st.grid.sku_ix
-    names = st.grid.skus if skus is None else sorted(s for s in skus if s in known)
+    kits = st.kits
+    if skus is None:
+        names = [*st.grid.skus, *sorted(kits)]
+    elif kits:
+        names = sorted(s for s in with_kits(skus, kits) if s in known or s in kits)
+    else:
+        names = sorted(s for s in skus if s in known)
     return {s: reader.available(s, channel=channel) for s in names}
 
 

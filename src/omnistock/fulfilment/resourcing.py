@@ -25,6 +25,7 @@ from ..planning import DEFAULT_TTL, Context, Emit
 from ..values import Applied, Line, Point, Resourced, Transfer
 from .allocate import add_sources, hold_data, policy_of, source_lines
 from .bopis import lead_time_us, transfer_policy, transfer_rows
+from .kit_moves import move_kits
 from .sourcing import Trace
 
 
@@ -37,6 +38,10 @@ def move_line(
     Returns what moved and the sourcing trace of the decision."""
     g = st.grid
     h = st.holds.need_peek(rid)
+    if h.kits:  # a kit's component: its whole kits move (kit_moves.py)
+        kit_move = move_kits(st, cx, rid, p, q, emit, why, move_line)
+        if kit_move is not None:
+            return kit_move
     sku, loc = g.skus[p[0]], g.locs[p[1]]
     pol = policy_of(st)
     q = min(q, h.lines.get(p, 0))

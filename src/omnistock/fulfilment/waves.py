@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UnknownSku
+from ..errors import InvalidInput, UnknownSku
 from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import channel_of
@@ -54,6 +54,9 @@ def decide_wave(
     try:
         sku_rows = np.array([ix[x] for x in b.skus], dtype=np.int64)
     except KeyError as exc:
+        if exc.args[0] in st.kits:  # kits take the order-by-order path (commands/kits.py)
+            why = "is a kit: allocate kits with allocate() or allocate_many([Order, ...])"
+            raise InvalidInput("skus", exc.args[0], why) from None
         raise UnknownSku(exc.args[0], "skus") from None
     cands = [c for c in st.locations.values() if static_ok(c, "ship", ch, pol)]
     k = len(cands) if pol.candidates is None else min(len(cands), pol.candidates)

@@ -13,6 +13,7 @@ from ..skus import Sku
 from ..values import Channel, Location
 from .grid import Grid, Ranged
 from .holds import Holds
+from .kits import Kits
 from .supply import Supply
 from .thresholds import Thresholds
 
@@ -31,6 +32,7 @@ class LedgerFields:
         "grid",
         "head",
         "holds",
+        "kits",
         "last_ts",
         "locations",
         "picks",
@@ -55,6 +57,8 @@ class LedgerFields:
         self.thresholds = Thresholds()
         # Declared SKUs (``skus.Sku``: units, decimals), by id.
         self.catalogue: dict[str, Sku] = {}
+        # Kit definitions and which kits use each component (``kits.py``).
+        self.kits = Kits()
         self.head = 0
         self.last_ts = 0
 

@@ -29,6 +29,7 @@ from . import heldbatches
 from .grid import STATE_INDEX, Pos
 from .heldbatches import HeldBatch
 from .holds import COMMITTED, EXPIRED, FULFILLED, HELD, RELEASED, Hold
+from .kits import clamp
 from .rows import SELLABLE, Kind
 from .supply import Incoming
 
@@ -124,6 +125,8 @@ def _unreserve(
     st.holds.take_line(h, p, qty)
     st.grid.reserved[p] -= qty
     use(st, h.channel, p[0], -qty)
+    if h.kits:  # the kits left are those its component units still make up
+        clamp(st, h)
     if not keep:
         st.holds.close(h, state)
     return h
@@ -451,6 +454,29 @@ def _backorder_released(
         st.holds.close(h, FULFILLED if h.shipped else close)
 
 
+# -- kits (``kits.py``) --------------------------------------------------------------
+def _kit_added(
+    st: LedgerState, sku: Id, _l: Any, _q: int, _r: Any, _c: Any, d: Data, _seq: int
+) -> None:
+    assert sku is not None
+    st.kits.define(sku, {c: int(q) for c, q in d["components"].items()})
+
+
+def _kit_held(
+    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
+) -> None:
+    """Kits a reservation's component lines at ``loc`` make up (its
+    ``held`` rows, just before, reserved the units)."""
+    assert sku is not None and loc is not None
+    h = _hold_of(st, ref)
+    k = (sku, st.grid.loc(loc))
+    n = h.kits.get(k, 0) + qty  # negative: an amendment asks for fewer
+    if n > 0:
+        h.kits[k] = n
+    else:
+        h.kits.pop(k, None)
+
+
 _BY_KIND: dict[Kind, Handler] = {
     Kind.LOCATION_ADDED: _location,
     Kind.CHANNEL_ADDED: _channel,
@@ -485,6 +511,8 @@ _BY_KIND: dict[Kind, Handler] = {
     Kind.BACKORDERED: _backordered,
     Kind.BACKORDER_FILLED: _backorder_filled,
     Kind.BACKORDER_RELEASED: _backorder_released,
+    Kind.KIT_ADDED: _kit_added,
+    Kind.KIT_HELD: _kit_held,
 }
 FOLD: dict[str, Handler] = {k._value_: h for k, h in _BY_KIND.items()}
 """Kind (its journal string) -> handler. Plain ``str`` keys: the journal's

@@ -39,6 +39,7 @@ class Hold:
         "dest",
         "expires_us",
         "id",
+        "kits",
         "lines",
         "order_id",
         "picked",
@@ -73,6 +74,8 @@ class Hold:
         self.transfers = 0
         # Backordered units: supply id -> units waiting on it (not on hand).
         self.waiting: dict[str, int] = {}
+        # (kit, location column) -> kits its component lines make up (``kits.py``).
+        self.kits: dict[tuple[str, int], int] = {}
 
     def copy(self) -> Hold:
         h = Hold(self.id, self.order_id, self.channel, self.seq)
@@ -86,6 +89,7 @@ class Hold:
         h.picked = dict(self.picked)
         h.transfers = self.transfers
         h.waiting = dict(self.waiting)
+        h.kits = dict(self.kits)
         return h
 
 

@@ -19,7 +19,7 @@ says why), so a ledger that got past one (an old journal) is flagged.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -100,6 +100,8 @@ def violations(st: LedgerState) -> list[str]:
             out.append(f"reservation {h.id} ({h.state}) has expiry {h.expires_us}")
         if h.expires_us is not None and (h.expires_us, h.id) not in st.holds.expiry:
             out.append(f"held reservation {h.id} missing from the expiry index")
+        if h.kits:
+            out += _kit_violations(st, h)
         for (s, l), q in h.lines.items():
             if q <= 0:
                 out.append(f"reservation {h.id} has line qty {q}")
@@ -156,6 +158,27 @@ def _backorder_violations(st: LedgerState) -> list[str]:
             booked[(item.id, rid)] = q
     if waits != booked:
         out.append("backordered units disagree with what the supply items promise")
+    return out
+
+
+def _kit_violations(st: LedgerState, h: Any) -> list[str]:
+    """A reservation's kits (``kits.py``) are declared, positive, and its
+    component units at each kit's location make them up."""
+    out: list[str] = []
+    need: dict[tuple[int, int], int] = {}
+    g = st.grid
+    for (kit, l), n in h.kits.items():
+        comps = st.kits.get(kit)
+        if comps is None or n <= 0:
+            out.append(f"reservation {h.id} holds {n} of undeclared or empty kit {kit!r}")
+            continue
+        for c, q in comps.items():
+            p = (g.sku_ix.get(c, -1), l)
+            need[p] = need.get(p, 0) + n * q
+    for p, q in need.items():
+        have = h.lines.get(p, 0)
+        if have < q:
+            out.append(f"reservation {h.id}: kits need {q} units at {p}, it holds {have}")
     return out
 
 

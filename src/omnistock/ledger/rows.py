@@ -116,6 +116,8 @@ class Kind(StrEnum):
     BACKORDERED = "backordered"
     BACKORDER_FILLED = "backorder-filled"
     BACKORDER_RELEASED = "backorder-released"
+    KIT_ADDED = "kit-added"
+    KIT_HELD = "kit-held"
 
 
 def make(
@@ -265,6 +267,14 @@ _TABLE: dict[Kind, KindInfo] = {
         'sku, location, qty: backordered units no longer waiting on supply; data {"sid",'
         ' "close"?: the state the reservation closes in if nothing is left, "reason"?}',
         sid_in_data=True,
+    ),
+    Kind.KIT_ADDED: KindInfo(
+        None, 'sku: the kit, ref: "kit:" + the kit; data {"components": {sku: qty}} (kits.py)'
+    ),
+    Kind.KIT_HELD: KindInfo(
+        "reservation",
+        "sku: the kit, location, qty (kits the reservation's component lines there"
+        " make up, added; negative from an amendment; no stock moves: kits.py)",
     ),
 }
 INFO: Mapping[str, KindInfo] = {k._value_: i for k, i in _TABLE.items()}

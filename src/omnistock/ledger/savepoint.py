@@ -60,6 +60,7 @@ class Savepoint:
         self.policy = st.policy
         # (sku, location) -> (low mark, alert count) before a threshold row.
         self.thresholds: dict[tuple[str, str | None], tuple[int | None, int]] = {}
+        self.kits: dict[str, dict[str, int] | None] = {}
 
     def touch(self, row: Row | tuple[Any, ...], data: dict[str, Any] | None = None) -> None:
         """Record what applying ``row`` may change. Call before applying it."""
@@ -134,6 +135,8 @@ class Savepoint:
         if kind in _THRESHOLD_KINDS and sku is not None and (sku, loc) not in self.thresholds:
             th = st.thresholds
             self.thresholds[(sku, loc)] = (th.get(sku, loc), th.count(sku, loc))
+        if kind == Kind.KIT_ADDED and sku is not None and sku not in self.kits:
+            self.kits[sku] = st.kits.get(sku)
         if kind == Kind.PICKED and loc is not None:
             k = (loc, int(data["day"]))
             if k not in self.picks:
@@ -235,6 +238,11 @@ class Savepoint:
         for (sku, loc), (low, n) in self.thresholds.items():
             st.thresholds.put(sku, loc, low)
             st.thresholds.set_count(sku, loc, n)
+        for kit, comps in self.kits.items():
+            if comps is None:
+                st.kits.forget(kit)
+            else:
+                st.kits.define(kit, comps)
         st.policy = self.policy
         # SKUs and locations interned since the savepoint: forget them.
         for name in g.skus[self.n_skus :]:

@@ -144,6 +144,8 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
     }
     if not ranged:
         del out["ranged"]
+    if st.kits:  # only when used: a ledger without kits keeps its old records
+        out["kits"] = sorted([k, list(map(list, c.items()))] for k, c in st.kits.items())
     th = st.thresholds
     if th:  # only when used: a ledger without thresholds keeps its old records
         out["thresholds"] = sorted([list(m) for m in th.marks()], key=_by_name)
@@ -158,13 +160,14 @@ def _by_name(rec: list[Any]) -> tuple[str, str]:
 
 
 def _hold_rec(h: Hold) -> list[Any]:
-    # Where it picked (daily capacity), how many transfers it had and its
-    # backordered units are appended only when there are some (trailing
-    # empties dropped): a record without them is written as before.
+    # Where it picked (daily capacity), how many transfers it had, its
+    # backordered units and its kits are appended only when there are some
+    # (trailing empties dropped): a record without them is written as before.
     extra: list[Any] = [
         sorted([loc, day] for loc, day in h.picked.items()),
         h.transfers,
         sorted([k, v] for k, v in h.waiting.items()),
+        sorted([k, l, n] for (k, l), n in h.kits.items()),
     ]
     while extra and not extra[-1]:
         extra.pop()
@@ -262,6 +265,8 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
         st.locations = {d["id"]: Location.from_dict(d) for d in header["locations"]}
         st.channels = {d["id"]: Channel.from_dict(d) for d in header["channels"]}
         st.picks = {(loc, day): v for loc, day, v in header["picks"]}
+        for kit, comps in header.get("kits", ()):
+            st.kits.define(kit, {c: q for c, q in comps})
         for sku, loc, low in header.get("thresholds", ()):
             st.thresholds.put(sku, loc, low)
         for sku, loc, n in header.get("alerted", ()):
@@ -288,4 +293,5 @@ def _load_hold(st: LedgerState, rec: list[Any]) -> None:
     h.picked = {loc: day for loc, day in rec[11]} if len(rec) > 11 else {}
     h.transfers = int(rec[12]) if len(rec) > 12 else 0
     h.waiting = {sid: q for sid, q in rec[13]} if len(rec) > 13 else {}
+    h.kits = {(k, l): n for k, l, n in rec[14]} if len(rec) > 14 else {}
     st.holds.set_expiry(h, exp)
