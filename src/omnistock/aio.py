@@ -216,6 +216,7 @@ class AsyncInventory:
     receive_transfer = _offload(Inventory.receive_transfer)
     close_transfer = _offload(Inventory.close_transfer)
     sweep = _offload(Inventory.sweep)
+    recall = _offload(Inventory.recall)
 
     # -- queries, the journal, audit -----------------------------------------------
     refresh = _offload(Inventory.refresh)
@@ -233,6 +234,7 @@ class AsyncInventory:
     snapshot = _offload(Inventory.snapshot)
     alerts = _offload(Inventory.alerts)
     thresholds = _offload(Inventory.thresholds)
+    lots = _offload(Inventory.lots)
 
     # -- integration: the feed waits on its own threads -----------------------------
     feed = _offload(Inventory.feed, waits=True)

@@ -27,6 +27,7 @@ from ._validate import (
     check_qty,
 )
 from .errors import InvalidInput
+from .lot_values import LotLine
 
 __all__ = [
     "KINDS",
@@ -59,7 +60,7 @@ KINDS: tuple[LocationKind, ...] = get_args(LocationKind)
 METHODS: tuple[OrderMethod, ...] = get_args(OrderMethod)
 IntColumn: TypeAlias = npt.NDArray[np.integer[Any]] | Sequence[int]
 """A 1-d column of whole numbers: an integer numpy array or a list of ints."""
-UNSELLABLE_STATES = ("damaged", "inspection", "quarantine", "display")
+UNSELLABLE_STATES = ("damaged", "inspection", "quarantine", "display", "expired")
 """States of units that are on hand but may not be sold. Index order is the
 column order in the ledger."""
 
@@ -396,6 +397,8 @@ class Reservation:
     order_id: str | None = None
     channel: str | None = None
     shipped: tuple[ReservationLine, ...] = ()
+    lots: tuple[LotLine, ...] = ()
+    """A ship/collect result only: the lots (serials) these units took."""
 
     @property
     def qty(self) -> int:
@@ -430,6 +433,7 @@ class Transfer:
     qty: int
     eta: datetime
     reservation: str | None = None
+    lots: tuple[LotLine, ...] = ()
 
 
 @attrs.frozen
@@ -458,6 +462,8 @@ class Applied:
     shortages: tuple[Shortage, ...] = ()
     resourced: tuple[Resourced, ...] = ()
     transfers: tuple[Transfer, ...] = ()
+    lots: tuple[LotLine, ...] = ()
+    """A sale's result: the lots its units were taken from."""
 
 
 @attrs.frozen

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from json.encoder import encode_basestring as _json_str
 from typing import Any
 
+import attrs
+
 from .. import codec
 from .._validate import MAX_QTY
 from ..command import Command
@@ -45,6 +47,7 @@ from ..runner import Runner
 from ..scoped import order_scope
 from ..storage import NewRow
 from ..values import Line, Order, Reservation
+from .lots import annotate
 
 
 def pinned(st: LedgerState, order: Order) -> dict[Pos, int]:
@@ -353,7 +356,10 @@ def fulfil(
             )
     qtys = dict(h.lines) if ls is None else _pick(st, h, ls)
     rows, datas = line_rows(st, cx, h, Kind.FULFILLED, {"how": how}, qtys)
-    return Plan(rows, datas, reservation_now(h.id), [InState(h.id, allowed)])
+    lots = annotate(st, rows, datas)  # first-expiry-first-out at lotted positions
+    now = reservation_now(h.id)
+    result = (lambda s: attrs.evolve(now(s), lots=lots)) if lots else now
+    return Plan(rows, datas, result, [InState(h.id, allowed)])
 
 
 def _pick(st: LedgerState, h: Hold, ls: tuple[Line, ...]) -> dict[Pos, int]:

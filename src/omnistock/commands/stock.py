@@ -31,6 +31,7 @@ from ..lookup import (
 from ..planning import Context, Guard, Plan, unchanged
 from ..storage import NewRow
 from ..values import Applied, Line, Shortage
+from .lots import annotate, with_lot
 from .purchases import check_receipt
 
 
@@ -81,7 +82,10 @@ def count(
     )
     # The row journals the difference to what this ledger saw: it relies on it.
     short = shortages(st, {p: -delta} if state == SELLABLE else {})
-    return _one(row, data, short, [unchanged(st, sku, location)])
+    rows: list[NewRow] = [row]
+    datas: list[dict[str, Any] | None] = [data]
+    annotate(st, rows, datas)  # a count below the lots takes them FEFO
+    return _one(rows[0], datas[0], short, [unchanged(st, sku, location)])
 
 
 def sell(
@@ -112,7 +116,9 @@ def sell(
             )
         )
     short = shortages(st, taken)
-    return Plan(rows, [None] * len(rows), lambda s: Applied(s.head, short))
+    datas: list[Any] = [None] * len(rows)
+    lots = annotate(st, rows, datas)  # first-expiry-first-out at lotted positions
+    return Plan(rows, datas, lambda s: Applied(s.head, short, lots=lots))
 
 
 def set_safety(st: LedgerState, cx: Context, sku: str, location: str, q: int) -> Plan[Applied]:
@@ -172,8 +178,10 @@ def return_items(
     ls: tuple[Line, ...],
     condition: str,
     order_id: str | None,
+    lot: str | None = None,
 ) -> Plan[Applied]:
-    """Returned units taken back at ``location`` and dispositioned."""
+    """Returned units taken back at ``location`` and dispositioned
+    (``lot``: the lot they came from, restocked into it)."""
     loc_col(st, location)
     if not st.locations[location].accepts_returns:
         raise InvalidInput("location", location, "does not accept returns")
@@ -187,6 +195,8 @@ def return_items(
     rows, datas, transfers = plan_return(
         st, cx, location, ls, condition, order_id, policy_of(st).transfer_hours
     )
+    if lot is not None:  # the units go back into their lot
+        rows, datas = with_lot(st, rows, datas, lot)
     return Plan(rows, datas, lambda s: Applied(s.head, transfers=transfers))
 
 

@@ -20,6 +20,7 @@ from ..lookup import check_bounds, known_pos, loc_col, sku_row
 from ..planning import Context, Plan, WithinFree, done
 from ..storage import NewRow
 from ..values import Applied, Transfer
+from .lots import annotate
 
 
 def transfer(
@@ -54,10 +55,10 @@ def transfer(
         key=cx.key,
         data=json.dumps(data),
     )
-    result = Transfer(tid, sku, source, destination, q, from_micros(due))
-    return Plan(
-        [*claim, row], [None] * len(claim) + [data], done(result), [WithinFree(sku, source)]
-    )
+    rows, datas = [*claim, row], [None] * len(claim) + [data]
+    lots = annotate(st, rows, datas)  # first-expiry-first-out: the lots travel along
+    result = Transfer(tid, sku, source, destination, q, from_micros(due), lots=lots)
+    return Plan(rows, datas, done(result), [WithinFree(sku, source)])
 
 
 def receive_transfer(
@@ -77,8 +78,9 @@ def receive_transfer(
     # Units arrive (reserved for the order they are earmarked for); leaving
     # the source took them from its ATP, which no bound needs checked.
     check_bounds(st, (item.sku, item.loc), "qty", q, holdable=q, reserved=q if data else 0)
-    row = item_row(st, cx, Kind.TRANSFER_IN, item, q, data)
-    return Plan([row], [data or None], lambda s: Applied(s.head))
+    rows, datas = [item_row(st, cx, Kind.TRANSFER_IN, item, q, data)], [data or None]
+    annotate(st, rows, datas)  # the lots in transit arrive with it
+    return Plan(rows, datas, lambda s: Applied(s.head))
 
 
 def close_transfer(

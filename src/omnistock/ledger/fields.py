@@ -12,6 +12,7 @@ from typing import Any
 from ..values import Channel, Location
 from .grid import Grid, Ranged
 from .holds import Holds
+from .lots import Lots
 from .supply import Supply
 from .thresholds import Thresholds
 
@@ -31,6 +32,7 @@ class LedgerFields:
         "holds",
         "last_ts",
         "locations",
+        "lots",
         "picks",
         "policy",
         "supply",
@@ -51,6 +53,8 @@ class LedgerFields:
         self.chan_used: dict[tuple[str, int], int] = {}
         # Low-stock marks and alert counts (``thresholds.py``).
         self.thresholds = Thresholds()
+        # Lots of lotted positions only (``lots.py``): beside the grid.
+        self.lots = Lots()
         self.head = 0
         self.last_ts = 0
 

@@ -110,6 +110,7 @@ class Kind(StrEnum):
     EXPIRED_BATCH = "expired-batch"
     THRESHOLD_SET = "threshold-set"
     THRESHOLD_CROSSED = "threshold-crossed"
+    LOT_EXPIRED = "lot-expired"
 
 
 def make(
@@ -169,7 +170,9 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.CHANNEL_ADDED: KindInfo(None, 'channel; data {"channel": Channel.to_dict()}'),
     Kind.POLICY_SET: KindInfo(None, 'data {"policy": Policy as a dict}'),
     Kind.RECEIVED: KindInfo(
-        "supply", "sku, location, qty; ref: the purchase order received, if any", holdable_sign=1
+        "supply",
+        'sku, location, qty; ref: the purchase order received, if any; data {"lot"?, "exp"?}',
+        holdable_sign=1,
     ),
     Kind.COUNTED: KindInfo(None, 'sku, location, qty (the change); data {"state"?, "to"?}'),
     Kind.SOLD: KindInfo(None, "sku, location, qty, channel", holdable_sign=-1),
@@ -228,6 +231,11 @@ _TABLE: dict[Kind, KindInfo] = {
         None,
         'sku, location (None: network-wide), qty (the ATP seen); data {"low", "below",'
         ' "step"} (see ledger/thresholds.py)',
+    ),
+    Kind.LOT_EXPIRED: KindInfo(
+        None,
+        'sku, location, qty: the sellable units of lot data {"lot"} whose expiry passed; they'
+        ' go to the "expired" state (ledger/lots.py)',
     ),
 }
 INFO: Mapping[str, KindInfo] = {k._value_: i for k, i in _TABLE.items()}

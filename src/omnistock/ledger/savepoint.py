@@ -58,6 +58,9 @@ class Savepoint:
         self.policy = st.policy
         # (sku, location) -> (low mark, alert count) before a threshold row.
         self.thresholds: dict[tuple[str, str | None], tuple[int | None, int]] = {}
+        # Lot books of touched positions, and lots in transit, as they were.
+        self.books: dict[Pos, Any] = {}
+        self.transit: dict[str, Any] = {}
 
     def touch(self, row: Row | tuple[Any, ...], data: dict[str, Any] | None = None) -> None:
         """Record what applying ``row`` may change. Call before applying it."""
@@ -73,6 +76,8 @@ class Savepoint:
                 self._pos((s, l))
                 if (s, l) not in st.ranged:
                     self.unranged.add((s, l))
+                if (st.lots.by_pos or "lot" in data) and (s, l) not in self.books:
+                    self.books[(s, l)] = st.lots.copy_book((s, l))
         if kind in BATCH_KINDS:
             self._touch_block(kind, ref, channel, data)
             return
@@ -111,6 +116,10 @@ class Savepoint:
                 if item is None
                 else (item.sku, item.loc, item.qty, item.eta_us, item.kind, item.src, item.res)
             )
+        if ref is not None and ref in st.lots.transit and ref not in self.transit:
+            self.transit[ref] = [list(x) for x in st.lots.transit[ref]]
+        if kind == Kind.TRANSFER_OUT and ref is not None and ref not in self.transit:
+            self.transit[ref] = None
         if kind == Kind.LOCATION_ADDED and loc is not None and loc not in self.locations:
             self.locations[loc] = st.locations.get(loc, _MISSING)
         if kind == Kind.CHANNEL_ADDED and channel is not None and channel not in self.channels:
@@ -217,6 +226,10 @@ class Savepoint:
         for (sku, loc), (low, n) in self.thresholds.items():
             st.thresholds.put(sku, loc, low)
             st.thresholds.set_count(sku, loc, n)
+        for p, book in self.books.items():
+            st.lots.put_book(p, book)
+        for tid, items in self.transit.items():
+            _put(st.lots.transit, tid, items)
         st.policy = self.policy
         # SKUs and locations interned since the savepoint: forget them.
         for name in g.skus[self.n_skus :]:
@@ -231,6 +244,8 @@ class Savepoint:
             g.ranged.clear_outside(self.n_skus, self.n_locs)
             for k in [k for k in st.chan_used if k[1] >= self.n_skus]:
                 del st.chan_used[k]
+            for p in [p for p in st.lots.by_pos if p[0] >= self.n_skus or p[1] >= self.n_locs]:
+                st.lots.put_book(p, None)
             for d in (g.safety, g.unsell, hs.by_pos):
                 for p in [p for p in d if p[0] >= self.n_skus or p[1] >= self.n_locs]:
                     del d[p]

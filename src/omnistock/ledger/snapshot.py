@@ -35,6 +35,7 @@ from ..errors import StorageError
 from ..values import Channel, Location
 from . import heldbatches
 from .fold import use, use_many
+from .grid import N_STATES
 from .holds import Hold
 from .supply import Incoming
 
@@ -146,6 +147,8 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
     if th:  # only when used: a ledger without thresholds keeps its old records
         out["thresholds"] = sorted([list(m) for m in th.marks()], key=_by_name)
         out["alerted"] = sorted([list(c) for c in th.counts()], key=_by_name)
+    if st.lots.by_pos:  # only when used: a ledger without lots keeps its old records
+        out["lots"] = st.lots.records()
     return out
 
 
@@ -221,7 +224,8 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
         g.holdable[:ns, :nl] = free.reshape(ns, nl)
         g.reserved[:ns, :nl] = res.reshape(ns, nl)
         g.safety = {(p[0], p[1]): v for p, v in header["safety"]}
-        g.unsell = {(p[0], p[1]): u for p, u in header["unsell"]}
+        # Older snapshots kept fewer unsellable states (no "expired"): pad.
+        g.unsell = {(p[0], p[1]): u + [0] * (N_STATES - len(u)) for p, u in header["unsell"]}
         # Creation order (seq), as replay creates them.
         for rec in sorted(header["holds"], key=lambda r: (r[5], r[10] if len(r) > 10 else 0)):
             _load_hold(st, rec)
@@ -252,6 +256,8 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
             st.thresholds.put(sku, loc, low)
         for sku, loc, n in header.get("alerted", ()):
             st.thresholds.set_count(sku, loc, n)
+        if "lots" in header:
+            st.lots.load(header["lots"])
         st.head = header["head"]
         st.last_ts = header["last_ts"]
         return st
