@@ -213,7 +213,11 @@ class Scoped:
         keys = [f"c|{ch}|{s}" for ch in st.channels for s in names]
         days = {loc.id: loc.day(now) for loc in st.locations.values()}  # local days
         keys += [f"p|{loc}|{day}" for loc, day in days.items()]
+        keys += [f"l|lots|{s}" for s in names]
         got = store.counted(names, keys, now, DUE_LIMIT)
+        lotted = [s for s in names if got.usage.get(f"l|lots|{s}")]
+        if lotted:  # lots expire by the clock and ship FEFO: the replica's job
+            raise NeedsReplica(f"SKU {lotted[0]} has lots")
         if got.network != self._network:
             if self._network:  # the network moved: start again from it
                 self._network_rows = store.network_rows()

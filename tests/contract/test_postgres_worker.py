@@ -298,3 +298,27 @@ def test_a_backlog_of_due_holds_never_hides_free_units(
     writer = opened(replica=False)
     assert writer.hold(Order("big", lines=[Line("A", 5, "s1")]), ttl=30).state == "held"
     assert admin.check().ok
+
+
+def test_a_lotted_sku_is_the_replicas_job_and_stays_correct(
+    admin: Inventory, opened: Open, clock: Clock, url: str
+) -> None:
+    """Lots expire by the clock and ship first-expiry-first-out, which the
+    counters cannot tell: a worker that meets a lotted SKU loads the replica
+    (``l|lots|sku`` counts its lotted positions) and answers as one."""
+    admin.receive("M", "s1", 4, lot="L1", expires=clock() + timedelta(hours=2))
+    admin.receive("M", "s1", 3, lot="L2", expires=clock() + timedelta(days=2))
+    w = opened(replica=False)
+    assert w.available("B", "s1") == 10 and _scoped(w)  # an unlotted SKU: counters
+    r = w.hold(Order("m1", lines=[Line("M", 5, "s1")]), ttl=3600 * 24)
+    assert not _scoped(w)  # the lotted SKU made it load the replica
+    w.commit(r.id)
+    shipped = w.ship(r.id)
+    assert [(x.lot, x.qty) for x in shipped.lots] == [("L1", 4), ("L2", 1)]
+    admin.receive("M", "s1", 2, lot="L3", expires=clock() + timedelta(hours=1))
+    clock.advance(3 * 3600)  # L3 has expired, L2 has not
+    assert w.available("M", "s1") == admin.available("M", "s1") == 2
+    assert w.on_hand("M", "s1", lot="L3") == 2  # on hand, expired: physical truth
+    kinds = [r[2] for r in _rows(url)]
+    assert kinds.count("lot-expired") == 1  # journaled once
+    assert admin.check().ok and w.check().ok

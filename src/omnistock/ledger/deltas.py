@@ -13,8 +13,10 @@ the few figures a guard reads:
   with the reservations under ``SUPPLY`` + its id: a command that mints a
   supply id relies on it not being open, one that receives against it on
   what it saw;
-- usage: a channel's reserved units of a SKU (``c|channel|sku``) and a
-  location's picks on a day (``p|location|day``);
+- usage: a channel's reserved units of a SKU (``c|channel|sku``), a
+  location's picks on a day (``p|location|day``) and a SKU's lotted
+  positions (``l|lots|sku``: a worker without a replica leaves lotted SKUs
+  to the replica);
 - per low-stock threshold whose alert count is not zero, kept with the
   reservations under ``ALERT`` + sku + US + location: a crossing relies on
   the count it saw, so racing writers cannot both journal one crossing;
@@ -205,6 +207,9 @@ def counters_of(st: LedgerState) -> Counters:
     for (loc, day), n in st.picks.items():
         if n:
             c.usage[f"p|{loc}|{day}"] = n
+    for (s, _l) in st.lots.by_pos:
+        k = f"l|lots|{g.skus[s]}"
+        c.usage[k] = c.usage.get(k, 0) + 1
     c.network = network_digest(st.locations, st.channels, st.policy, st.thresholds.marks())
     return c
 
@@ -228,6 +233,7 @@ class Change:
             cells[p] = (hold, res, safety or 0, 0 if unsell is None else sum(unsell))
         self.network: tuple[str, str] | None = None
         net = False
+        born: list[Pos] = []
         for r in rows:  # positions interned by these rows were not in the grid before
             kind, sku, loc = r[1], r[2], r[3]
             net = net or kind in NETWORK_KINDS
@@ -236,6 +242,8 @@ class Change:
                 if s is not None and l is not None and (s, l) not in cells:
                     new = s >= sp.n_skus or l >= sp.n_locs
                     cells[(s, l)] = (0, 0, 0, 0) if new else position_figures(st, (s, l))
+                    if new and (s, l) in st.lots.by_pos:  # lotted since: no saved book
+                        born.append((s, l))
         for p, before in cells.items():
             after = position_figures(st, p)
             if after != before:
@@ -274,6 +282,11 @@ class Change:
             d = st.picks.get((loc, day), 0) - (was if isinstance(was, int) else 0)
             if d:
                 self.usage[f"p|{loc}|{day}"] = d
+        lotted = [(p, (p in st.lots.by_pos) - (b is not None)) for p, b in sp.books.items()]
+        for p, d in [*lotted, *((p, 1) for p in born)]:  # positions that got their lots
+            if d:
+                k = f"l|lots|{g.skus[p[0]]}"
+                self.usage[k] = self.usage.get(k, 0) + d
 
 
 def _network_before(sp: Savepoint, st: LedgerState) -> str:

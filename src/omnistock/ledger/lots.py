@@ -141,7 +141,10 @@ class Lots:
             self.by_sku.setdefault(p[0], set()).add(p[1])
         lot = book.get(name)
         if lot is None:
-            lot = book[name] = Lot(name, exp, _LAST if name == NO_LOT else seq)
+            # Receipt order within the position (not the journal seq, which
+            # a guarded store may assign later than the fold saw it).
+            n = 1 + max((x.seq for x in book.values() if x.name != NO_LOT), default=0)
+            lot = book[name] = Lot(name, exp, _LAST if name == NO_LOT else n)
         return lot
 
     def add(self, p: Pos, name: str, exp: int | None, qty: int, seq: int) -> None:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .fields import LedgerFields as LedgerState
 
 SNAPSHOT_MAGIC = b"OMNISNAP1\n"
+_OLD_STATES = 4  # unsellable states before "expired"
 SEAL_MAGIC = b"OMNISEAL1\n"
 _SEAL = struct.Struct("<qB16s")  # seq, has a row hash, the row hash
 _SUM = 32  # a SHA-256 checksum follows the seal header
@@ -128,7 +129,7 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
     holds = st.holds.by_id.values()
     out = {
         "safety": sorted([list(p), v] for p, v in g.safety.items()),
-        "unsell": sorted([list(p), u] for p, u in g.unsell.items()),
+        "unsell": sorted([list(p), _trim(u)] for p, u in g.unsell.items()),
         "holds": sorted(_hold_rec(h) for h in holds),
         "per_order": sorted(st.holds.per_order.items()),
         "supply": sorted(
@@ -150,6 +151,13 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
     if st.lots.by_pos:  # only when used: a ledger without lots keeps its old records
         out["lots"] = st.lots.records()
     return out
+
+
+def _trim(u: list[int]) -> list[int]:
+    """An unsellable record without the states added since the first four
+    (``expired``) while they are zero: old snapshots and digests stay as
+    they were."""
+    return u if any(u[_OLD_STATES:]) else u[:_OLD_STATES]
 
 
 def _by_name(rec: list[Any]) -> tuple[str, str]:
