@@ -207,7 +207,7 @@ def counters_of(st: LedgerState) -> Counters:
     for (loc, day), n in st.picks.items():
         if n:
             c.usage[f"p|{loc}|{day}"] = n
-    for (s, _l) in st.lots.by_pos:
+    for s, _l in st.lots.by_pos:
         k = f"l|lots|{g.skus[s]}"
         c.usage[k] = c.usage.get(k, 0) + 1
     c.network = network_digest(st.locations, st.channels, st.policy, st.thresholds.marks())
