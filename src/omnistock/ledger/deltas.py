@@ -68,6 +68,11 @@ printable, so no reservation id starts with it)."""
 ALERT = "\x1falert:"
 """Prefix of a threshold's alert record among the reservations'."""
 
+LOTS = "\x1flots:"
+"""Prefix of a lotted position's book record among the reservations': a
+command that moves lots (FEFO, an expiry, a recall) relies on the book it
+saw, so two writers never take or expire the same lot units twice."""
+
 PosFigures = tuple[int, int, int, int]
 """holdable, reserved, safety, unsellable."""
 ResFigures = tuple[str, str, int | None]
@@ -165,6 +170,14 @@ def supply_figures(qty: int, eta_us: int) -> ResFigures:
     return "open", str(qty), eta_us
 
 
+def book_figures(book: dict[str, Any] | None) -> ResFigures | None:
+    """A lotted position's book record: a digest of its lots (None: no book)."""
+    if book is None:
+        return None
+    recs = sorted(lot.record() for lot in book.values())
+    return "lots", _digest(repr(recs).encode("utf-8", "surrogatepass")), None
+
+
 def alert_id(sku: str, location: str | None) -> str:
     """The counter id of the alert state of (sku, location or None)."""
     return f"{ALERT}{sku}\x1f{location or ''}"
@@ -207,9 +220,12 @@ def counters_of(st: LedgerState) -> Counters:
     for (loc, day), n in st.picks.items():
         if n:
             c.usage[f"p|{loc}|{day}"] = n
-    for s, _l in st.lots.by_pos:
+    for (s, l), book in st.lots.by_pos.items():
         k = f"l|lots|{g.skus[s]}"
         c.usage[k] = c.usage.get(k, 0) + 1
+        f = book_figures(book)
+        if f is not None:
+            c.reservations[f"{LOTS}{g.skus[s]}\x1f{g.locs[l]}"] = f
     c.network = network_digest(st.locations, st.channels, st.policy, st.thresholds.marks())
     return c
 
@@ -282,11 +298,14 @@ class Change:
             d = st.picks.get((loc, day), 0) - (was if isinstance(was, int) else 0)
             if d:
                 self.usage[f"p|{loc}|{day}"] = d
-        lotted = [(p, (p in st.lots.by_pos) - (b is not None)) for p, b in sp.books.items()]
-        for p, d in [*lotted, *((p, 1) for p in born)]:  # positions that got their lots
-            if d:
+        lotted = [(p, (p in st.lots.by_pos) - (b is not None), b) for p, b in sp.books.items()]
+        for p, d, was in [*lotted, *((p, 1, None) for p in born)]:
+            if d:  # the position got its lots (or lost them: rolled back)
                 k = f"l|lots|{g.skus[p[0]]}"
                 self.usage[k] = self.usage.get(k, 0) + d
+            fb, fa = book_figures(was), book_figures(st.lots.by_pos.get(p))
+            if fb != fa:
+                self.reservations[f"{LOTS}{g.skus[p[0]]}\x1f{g.locs[p[1]]}"] = (fb, fa)
 
 
 def _network_before(sp: Savepoint, st: LedgerState) -> str:
