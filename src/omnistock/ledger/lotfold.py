@@ -42,7 +42,7 @@ PHYSICAL = frozenset(
 
 def fold(
     st: LedgerState, kind: str, sku: str | None, loc: str | None, qty: int, ref: str | None,
-    d: dict[str, Any], seq: int,
+    d: dict[str, Any], _seq: int,
 ) -> None:  # fmt: skip
     """Apply a row's lot effect (after its grid effect). O(lots at the position)."""
     lots = st.lots
@@ -56,13 +56,13 @@ def fold(
     p = (g.sku_ix[sku], g.loc_ix[loc])
     lotted = p in lots.by_pos
     if kind == Kind.RECEIVED and "lot" in d:
-        lots.add(p, d["lot"], d.get("exp"), qty, seq)
+        lots.add(p, d["lot"], d.get("exp"), qty)
     elif kind == Kind.RETURNED and "lot" in d and d.get("state", SELLABLE) == SELLABLE:
         old = lots.expiry_of(p[0], d["lot"])[1]  # the lot's expiry, from where it is
-        lots.add(p, d["lot"], old, qty, seq)
+        lots.add(p, d["lot"], old, qty)
     elif kind == Kind.TRANSFER_IN and ref in lots.transit:
         for name, exp, n in lots.arrive(ref, qty):
-            lots.add(p, name, exp, n, seq)
+            lots.add(p, name, exp, n)
     elif not lotted:
         return
     elif kind in (Kind.SOLD, Kind.FULFILLED, Kind.TRANSFER_OUT, Kind.COUNTED):

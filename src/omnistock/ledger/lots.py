@@ -27,7 +27,6 @@ gained join ``""``; units leaving a state leave the latest receipts first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -90,8 +89,8 @@ class Lots:
         return self.by_pos.get(p)
 
     def expiry_of(self, s: int, name: str) -> tuple[bool, int | None]:
-        """Whether SKU row ``s`` has lot ``name`` anywhere (or in transit is
-        not looked at), and its expiry. O(its locations)."""
+        """Whether SKU row ``s`` has (had) lot ``name`` at some location, and
+        its expiry (lots in transit are not looked at). O(its locations)."""
         for l in self.by_sku.get(s, ()):
             lot = self.by_pos.get((s, l), {}).get(name)
             if lot is not None:
@@ -134,7 +133,7 @@ class Lots:
         else:
             self.expiry.discard(k)
 
-    def _lot(self, p: Pos, name: str, exp: int | None, seq: int) -> Lot:
+    def _lot(self, p: Pos, name: str, exp: int | None) -> Lot:
         book = self.by_pos.get(p)
         if book is None:
             book = self.by_pos[p] = {}
@@ -147,23 +146,24 @@ class Lots:
             lot = book[name] = Lot(name, exp, _LAST if name == NO_LOT else n)
         return lot
 
-    def add(self, p: Pos, name: str, exp: int | None, qty: int, seq: int) -> None:
+    def add(self, p: Pos, name: str, exp: int | None, qty: int) -> None:
         """``qty`` sellable units of lot ``name`` arrive at ``p`` (a book
-        is opened if need be)."""
-        lot = self._lot(p, name, exp, seq)
+        is opened if need be; a new lot comes after the position's others
+        in receipt order)."""
+        lot = self._lot(p, name, exp)
         lot.qty += qty
         self._sync(p, lot)
 
     def take(self, p: Pos, pairs: list[list[Any]]) -> None:
         """Sellable units of the lots named leave ``p``."""
         for name, n in pairs:
-            lot = self._lot(p, name, None, 0)
+            lot = self._lot(p, name, None)
             lot.qty -= n
             self._sync(p, lot)
 
     def to_state(self, p: Pos, name: str, qty: int, state: str) -> None:
         """``qty`` sellable units of lot ``name`` go to unsellable ``state``."""
-        lot = self._lot(p, name, None, 0)
+        lot = self._lot(p, name, None)
         lot.qty -= qty
         lot.off[state] = lot.off.get(state, 0) + qty
         self._sync(p, lot)
@@ -174,7 +174,7 @@ class Lots:
         book = self.by_pos[p]
         d = sellable - sum(lot.qty for lot in book.values())
         if d > 0:
-            self.add(p, NO_LOT, None, d, 0)
+            self.add(p, NO_LOT, None, d)
         elif d < 0:
             self.take(p, self.fefo(p, -d))
         for state in {k for lot in book.values() for k in lot.off}:
@@ -252,6 +252,3 @@ class Lots:
                 lot.qty, lot.off = qty, dict((k, v) for k, v in off)
             self.put_book((s, l), book)
         self.transit = {k: [list(x) for x in v] for k, v in rec["transit"]}
-
-    def items(self) -> Iterator[tuple[Pos, dict[str, Lot]]]:
-        return iter(self.by_pos.items())
