@@ -205,3 +205,16 @@ def test_skus_without_lots_keep_no_books(make_inventory: Make) -> None:
     inv.sell("A", [("soap", 1)])
     assert not inv._state.lots and inv.lots("soap") == []
     assert all(e.data is None for e in inv.history() if e.kind in ("received", "sold"))
+
+
+def test_a_book_opens_over_units_that_had_no_lot(make_inventory: Make, clock: Clock) -> None:
+    """Units at a position before its first lot (even oversold ones) are
+    units without a lot: the lot received keeps all of its units."""
+    inv = _shop(make_inventory())
+    inv.receive("milk", "B", 1)
+    inv.sell("A", [("milk", 1)])  # oversold: A is at -1
+    inv.receive("milk", "A", 2, lot="L1", expires=clock() + timedelta(days=1))
+    inv.receive("milk", "B", 2, lot="L1", expires=clock() + timedelta(days=1))
+    assert inv.on_hand("milk", "A", lot="L1") == inv.on_hand("milk", "B", lot="L1") == 2
+    assert _lots(inv) == [("A", "L1", 2), ("A", "", -1), ("B", "L1", 2), ("B", "", 1)]
+    _ok(inv)

@@ -55,12 +55,19 @@ def fold(
     g = st.grid
     p = (g.sku_ix[sku], g.loc_ix[loc])
     lotted = p in lots.by_pos
+    back = kind == Kind.RETURNED and "lot" in d and d.get("state", SELLABLE) == SELLABLE
+    arrives = kind == Kind.TRANSFER_IN and ref is not None and ref in lots.transit
+    if not lotted and (back or arrives or (kind == Kind.RECEIVED and "lot" in d)):
+        # A book opens: the units already there (maybe oversold) had no lot.
+        before = int(g.holdable[p]) + g.safety.get(p, 0) - qty
+        if before:
+            lots.add(p, NO_LOT, None, before)
     if kind == Kind.RECEIVED and "lot" in d:
         lots.add(p, d["lot"], d.get("exp"), qty)
-    elif kind == Kind.RETURNED and "lot" in d and d.get("state", SELLABLE) == SELLABLE:
+    elif back:
         old = lots.expiry_of(p[0], d["lot"])[1]  # the lot's expiry, from where it is
         lots.add(p, d["lot"], old, qty)
-    elif kind == Kind.TRANSFER_IN and ref in lots.transit:
+    elif arrives and ref is not None:
         for name, exp, n in lots.arrive(ref, qty):
             lots.add(p, name, exp, n)
     elif not lotted:
