@@ -184,16 +184,8 @@ def test_lots_survive_snapshots_and_replay(make_inventory: Make, clock: Clock) -
     st: LedgerState = inv._state
     back = LedgerState.from_bytes(st.to_bytes())
     assert back.digest() == st.digest() and back.violations() == []
-    assert (
-        back.lots.transit
-        == st.lots.transit
-        == {
-            t.id: [
-                ["L-soon", st.lots.transit[t.id][0][1], 3],
-                ["L-late", st.lots.transit[t.id][1][1], 1],
-            ]
-        }
-    )
+    assert back.lots.transit == st.lots.transit
+    assert [(lot, n) for lot, _exp, n in st.lots.transit[t.id]] == [("L-soon", 3), ("L-late", 1)]
     inv.receive_transfer(t.id, 1)
     assert _lots(inv, "B") == [("B", "L-soon", 1)]
     _ok(inv)

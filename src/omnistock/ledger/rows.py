@@ -164,6 +164,7 @@ class KindInfo:
 
 
 _RES_DATA = '{"order"?, "exp"?, "to"?: [lat, lon], "pickup"?}'
+_LOTS = ' "lots"?: [[lot, units], ...] (at a lotted position: lots.py)'
 
 _TABLE: dict[Kind, KindInfo] = {
     Kind.LOCATION_ADDED: KindInfo(None, 'location; data {"location": Location.to_dict()}'),
@@ -174,13 +175,16 @@ _TABLE: dict[Kind, KindInfo] = {
         'sku, location, qty; ref: the purchase order received, if any; data {"lot"?, "exp"?}',
         holdable_sign=1,
     ),
-    Kind.COUNTED: KindInfo(None, 'sku, location, qty (the change); data {"state"?, "to"?}'),
-    Kind.SOLD: KindInfo(None, "sku, location, qty, channel", holdable_sign=-1),
+    Kind.COUNTED: KindInfo(
+        None, f'sku, location, qty (the change); data {{"state"?, "to"?,{_LOTS}}}'
+    ),
+    Kind.SOLD: KindInfo(None, f"sku, location, qty, channel; data {{{_LOTS}}}", holdable_sign=-1),
     Kind.RETURNED: KindInfo(
-        None, 'sku, location, qty, ref: the order; data {"state"?} ("write_off": never on hand)'
+        None,
+        'sku, location, qty, ref: the order; data {"state"?, "lot"?} ("write_off": never on hand)',
     ),
     Kind.WRITTEN_OFF: KindInfo(None, 'sku, location, qty; data {"state"?, "reason"?}'),
-    Kind.STATE_CHANGED: KindInfo(None, 'sku, location, qty; data {"from", "to"}'),
+    Kind.STATE_CHANGED: KindInfo(None, 'sku, location, qty; data {"from", "to", "lot"?}'),
     Kind.SAFETY_SET: KindInfo(None, "sku, location, qty (the change of safety stock)"),
     Kind.HELD: KindInfo("reservation", f"sku, location, qty, channel; data {_RES_DATA}"),
     Kind.COMMITTED: KindInfo("reservation", "ref only"),
@@ -191,7 +195,9 @@ _TABLE: dict[Kind, KindInfo] = {
         " is left: fulfilled if some shipped, else released)",
     ),
     Kind.EXPIRED: KindInfo("reservation", "sku, location, qty"),
-    Kind.FULFILLED: KindInfo("reservation", "sku, location, qty (shipped: leaves on hand)"),
+    Kind.FULFILLED: KindInfo(
+        "reservation", f"sku, location, qty (shipped: leaves on hand); data {{{_LOTS}}}"
+    ),
     Kind.EXPECTED: KindInfo("supply", 'sku, location, qty; data {"eta"}'),
     Kind.EXPECTED_CANCELLED: KindInfo(
         "supply", "sku, location, qty: the units of the PO line that will not come"
@@ -202,11 +208,13 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.TRANSFER_OUT: KindInfo(
         "supply",
         'sku, source location, qty, channel; data {"to": destination, "eta", "res"?,'
-        ' "order"?, "pickup"?, "exp"?} (the last three open the reservation "res")',
+        ' "order"?, "pickup"?, "exp"?,'
+        + _LOTS
+        + '} (order, pickup and exp open the reservation "res")',
         res_in_data=True,
     ),
     Kind.TRANSFER_IN: KindInfo(
-        "supply", 'sku, destination location, qty; data {"res"?}', res_in_data=True
+        "supply", 'sku, destination location, qty; data {"res"?,' + _LOTS + "}", res_in_data=True
     ),
     Kind.TRANSFER_LOST: KindInfo(
         "supply",
