@@ -16,6 +16,7 @@ from .fulfilment.policy import Policy
 from .fulfilment.results import Allocation, Suggestion
 from .holdbatch import HoldBatch, HoldBatchResult
 from .inventory import Inventory
+from .lot_values import LotLine, Recalled
 from .low_stock import Alert
 from .queries import LedgerView
 from .reports import CheckReport, Explanation, PositionFigures, Promise
@@ -79,12 +80,14 @@ __all__ = [
     "LedgerView",
     "Line",
     "Location",
+    "LotLine",
     "Order",
     "OrderBatch",
     "Point",
     "Policy",
     "PositionFigures",
     "Promise",
+    "Recalled",
     "Reservation",
     "ReservationLine",
     "Resourced",

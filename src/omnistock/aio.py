@@ -223,6 +223,7 @@ class AsyncInventory:
     close_transfer = _offload(Inventory.close_transfer)
     sweep = _offload(Inventory.sweep)
     add_kit = _offload(Inventory.add_kit)
+    recall = _offload(Inventory.recall)
 
     # -- queries, the journal, audit -----------------------------------------------
     refresh = _offload(Inventory.refresh)
@@ -241,6 +242,7 @@ class AsyncInventory:
     alerts = _offload(Inventory.alerts)
     thresholds = _offload(Inventory.thresholds)
     kits = _offload(Inventory.kits)
+    lots = _offload(Inventory.lots)
 
     # -- integration: the feed waits on its own threads -----------------------------
     feed = _offload(Inventory.feed, waits=True)

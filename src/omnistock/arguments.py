@@ -13,7 +13,7 @@ from .values import Order
 
 Ttl = timedelta | float
 """A hold's lifetime: a timedelta or a number of seconds."""
-State = Literal["sellable", "damaged", "inspection", "quarantine", "display"]
+State = Literal["sellable", "damaged", "inspection", "quarantine", "display", "expired"]
 Condition = Literal["sellable", "damaged", "inspection", "quarantine", "display", "write_off"]
 RejectReason = Literal["not_found", "damaged", "mismatch"]
 REJECT_REASONS = ("not_found", "damaged", "mismatch")

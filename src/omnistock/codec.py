@@ -12,6 +12,7 @@ from typing import Any
 
 from ._validate import from_micros, to_micros
 from .errors import StorageError
+from .lot_values import LotLine, Recalled
 from .values import (
     Applied,
     Channel,
@@ -60,15 +61,29 @@ def _res(r: Reservation) -> dict[str, Any]:
         "lines": [line_list(x) for x in r.lines],
         "shipped": [[x.sku, x.location, x.qty] for x in r.shipped],
         **({"kits": [[x.sku, x.location, x.qty] for x in r.kits]} if r.kits else {}),
+        **({"lots": lots_jsonable(r.lots)} if r.lots else {}),
     }
 
 
+def lots_jsonable(lots: tuple[LotLine, ...]) -> list[Any]:
+    return [
+        [x.sku, x.location, x.lot, x.qty, None if x.expires is None else to_micros(x.expires)]
+        for x in lots
+    ]
+
+
+def lots_of(v: list[Any]) -> tuple[LotLine, ...]:
+    return tuple(LotLine(a, b, c, d, None if e is None else from_micros(e)) for a, b, c, d, e in v)
+
+
 def transfer_jsonable(t: Transfer) -> list[Any]:
-    return [t.id, t.sku, t.source, t.destination, t.qty, to_micros(t.eta), t.reservation]
+    out = [t.id, t.sku, t.source, t.destination, t.qty, to_micros(t.eta), t.reservation]
+    return [*out, lots_jsonable(t.lots)] if t.lots else out
 
 
 def transfer_of(v: list[Any]) -> Transfer:
-    return Transfer(v[0], v[1], v[2], v[3], v[4], from_micros(v[5]), v[6])
+    lots = lots_of(v[7]) if len(v) > 7 else ()
+    return Transfer(v[0], v[1], v[2], v[3], v[4], from_micros(v[5]), v[6], lots)
 
 
 def _resourced(r: Resourced) -> list[Any]:
@@ -107,6 +122,7 @@ def decode_reservation(d: dict[str, Any]) -> Reservation:
         lines=tuple(ReservationLine(*x) for x in d["lines"]),
         shipped=tuple(ReservationLine(*x) for x in d["shipped"]),
         kits=tuple(ReservationLine(*x) for x in d.get("kits", ())),
+        lots=lots_of(d.get("lots", [])),
     )
 
 
@@ -123,10 +139,17 @@ def to_jsonable(result: Any) -> Any:
                 [[s.sku, s.location, s.qty, list(s.reservations)] for s in result.shortages],
                 [_resourced(r) for r in result.resourced],
                 [transfer_jsonable(t) for t in result.transfers],
+                *([lots_jsonable(result.lots)] if result.lots else []),
             ],
         }
     if isinstance(result, Transfer):
         return {"t": "transfer", "v": transfer_jsonable(result)}
+    if isinstance(result, Recalled):
+        rest = to_jsonable(Applied(result.seq, result.shortages, result.resourced))["v"]
+        return {
+            "t": "recalled",
+            "v": [result.sku, result.lot, lots_jsonable(result.quarantined), rest],
+        }
     if isinstance(result, Location):
         return {"t": "location", "v": result.to_dict()}
     if isinstance(result, Channel):
@@ -144,11 +167,18 @@ _DECODERS: dict[str, Any] = {
         tuple(Shortage(a, b, c, tuple(d)) for a, b, c, d in v[1]),
         tuple(_resourced_of(r) for r in v[2]),
         tuple(transfer_of(t) for t in v[3]),
+        lots_of(v[4]) if len(v) > 4 else (),
     ),
     "transfer": transfer_of,
+    "recalled": lambda v: _recalled_of(v),
     "location": Location.from_dict,
     "channel": Channel.from_dict,
 }
+
+
+def _recalled_of(v: list[Any]) -> Recalled:
+    a = _DECODERS["applied"](v[3])
+    return Recalled(a.seq, v[0], v[1], lots_of(v[2]), a.shortages, a.resourced)
 
 
 def register(name: str, decoder: Any) -> None:

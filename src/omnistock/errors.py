@@ -24,6 +24,7 @@ __all__ = [
     "StorageError",
     "UnknownChannel",
     "UnknownLocation",
+    "UnknownLot",
     "UnknownReservation",
     "UnknownSku",
     "UnknownSupply",
@@ -104,6 +105,12 @@ class UnknownSupply(_Unknown):
     expected, fully received, or cancelled."""
 
     what = "supply"
+
+
+class UnknownLot(_Unknown):
+    """The SKU has no lot (or serial) of that name."""
+
+    what = "lot"
 
 
 class InsufficientStock(OmnistockError):

@@ -35,19 +35,22 @@ from .ledger.holds import COMMITTED
 from .ledger.rows import Kind, make
 from .ledger.state import LedgerState
 from .picks import give_back
-from .planning import Context, Plan
+from .planning import Context, Emit, Plan
 from .storage import NewRow
+from .values import Resourced
 
 __all__ = ["Expiry", "Swept", "plan_expiry"]
 
-What = Literal["hold", "batch", "no-show"]
+What = Literal["hold", "batch", "no-show", "lot"]
 
 
 @attrs.frozen
 class Expiry:
     """One thing a sweep expired: a held reservation (``hold``, ``ref`` its
-    id), a held batch (``batch``, ``ref`` its token) or a paid pickup not
-    collected (``no-show``, ``ref`` its reservation id), due at ``due_at``."""
+    id), a held batch (``batch``, ``ref`` its token), a paid pickup not
+    collected (``no-show``, ``ref`` its reservation id) or a lot at one
+    location (``lot``, ``ref`` the JSON ``[sku, location, lot]``), due at
+    ``due_at``."""
 
     what: What
     ref: str
@@ -67,6 +70,8 @@ class Swept:
     expired: tuple[Expiry, ...]
     more: bool
     at: datetime
+    resourced: tuple[Resourced, ...] = ()
+    """Reservations that expired lots left uncovered, re-sourced."""
 
     @property
     def count(self) -> int:
@@ -154,9 +159,24 @@ def _batch_rows(st: LedgerState, ts: int, token: str) -> tuple[list[NewRow], str
     return [row], b.channel
 
 
+def _lots_due(st: LedgerState) -> Iterator[tuple[int, str]]:
+    g = st.grid
+    for exp, s, l, name in st.lots.expiry:
+        yield exp, json.dumps([g.skus[s], g.locs[l], name])
+
+
+def _lot_rows(st: LedgerState, ts: int, ref: str) -> tuple[list[NewRow], str | None]:
+    """One ``lot-expired`` row: the lot's sellable units become "expired"."""
+    sku, loc, name = json.loads(ref)
+    lot = st.lots.by_pos[(st.grid.sku_ix[sku], st.grid.loc_ix[loc])][name]
+    data = json.dumps({"lot": name})
+    return [make(Kind.LOT_EXPIRED, ts, sku=sku, location=loc, qty=lot.qty, data=data)], None
+
+
 _SOURCES: tuple[_Source, ...] = (
     _Source("hold", lambda st: iter(st.holds.expiry), _hold_rows),
     _Source("batch", lambda st: iter(st.holds.batch_expiry), _batch_rows),
+    _Source("lot", _lots_due, _lot_rows),
 )
 
 
@@ -171,7 +191,22 @@ def _what(st: LedgerState, k: int, ref: str) -> What:
 
 def next_due(st: LedgerState) -> int | None:
     """The earliest expiry of anything that expires, or None. O(sources)."""
-    return st.holds.first_expiry()
+    a, b = st.holds.first_expiry(), st.lots.first_expiry()
+    return a if b is None else b if a is None else min(a, b)
+
+
+def resource_expired(st: LedgerState, cx: Context, swept: Swept, emit: Emit) -> Swept:
+    """Follow-up of an expiry that expired lots: re-source the reservations
+    their units no longer cover (as any shortage), in the same commit."""
+    lots = [json.loads(e.ref) for e in swept.expired if e.what == "lot"]
+    if not lots:
+        return swept
+    from .fulfilment.resourcing import resource_uncovered  # services: only when lots expire
+
+    g = st.grid
+    positions = {(g.sku_ix[s], g.loc_ix[loc]): 0 for s, loc, _ in lots}
+    done = resource_uncovered(st, cx.without_key(), positions, emit)
+    return attrs.evolve(swept, resourced=done) if done else swept
 
 
 def plan_expiry(st: LedgerState, cx: Context, limit: int | None = None) -> Plan[Swept]:

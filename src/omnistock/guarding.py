@@ -97,6 +97,8 @@ def conditions(
 def _limit(st: LedgerState, key: str) -> int | None:
     """The limit of a usage key: a channel's cap, a location's daily capacity."""
     kind, who, _rest = key.split("|", 2)
+    if kind == "l":  # a SKU's lotted positions: a count, no limit
+        return None
     if kind == "c":
         ch = st.channels.get(who)
         return None if ch is None else ch.cap

@@ -38,6 +38,7 @@ from .errors import InvalidInput, OmnistockError
 from .expiry import Swept
 from .face_integration import IntegrationFace
 from .face_kits import KitFace
+from .face_lots import LotsFace, lot_arg
 from .face_reads import ReadFace
 from .face_skus import Qty, SkuFace
 from .face_supply import SupplyFace
@@ -56,7 +57,7 @@ from .storage.memory import MemoryStore
 from .values import Applied, Channel, Location, Order, Reservation, lines_of
 
 
-class Inventory(SkuFace, SupplyFace, ReadFace, IntegrationFace, KitFace):
+class Inventory(LotsFace, SkuFace, SupplyFace, ReadFace, IntegrationFace, KitFace):
     """One retailer's stock ledger over a journal store.
 
     Thread-safe: commands from several threads are group-committed. Several
@@ -157,13 +158,18 @@ class Inventory(SkuFace, SupplyFace, ReadFace, IntegrationFace, KitFace):
 
     # -- stock --------------------------------------------------------------------
     def receive(
-        self, sku: str, location: str, qty: Qty, key: str | None = None, ref: str | None = None
-    ) -> Applied:
+        self, sku: str, location: str, qty: Qty, key: str | None = None, ref: str | None = None,
+        *, lot: str | None = None, expires: Any = None, serials: Sequence[str] | None = None,
+    ) -> Applied:  # fmt: skip
         """Add ``qty`` sellable units. ``ref`` names the open PO line (from
         ``expect``) this receipt draws down, partly or past what it expects
         (it closes at zero); an unknown or closed one raises
-        ``UnknownSupply``, another SKU's or location's ``InvalidInput``."""
+        ``UnknownSupply``, another SKU's or location's ``InvalidInput``.
+        ``lot``/``expires`` (an aware datetime) receive a lot, ``serials``
+        one lot of one unit per serial number (``face_lots.py``)."""
         q = self._qty("qty", sku, qty)
+        if lot is not None or expires is not None or serials is not None:
+            return self._receive_lots(sku, location, q, lot, expires, serials, key, ref)
         check_opt_id("ref", ref)
         plan = lambda st, cx: stock.receive(st, cx, sku, location, q, ref)  # noqa: E731
         scope = ((sku,), ()) if ref is None else None  # a PO receipt: the replica's
@@ -247,14 +253,17 @@ class Inventory(SkuFace, SupplyFace, ReadFace, IntegrationFace, KitFace):
         condition: Condition = "sellable",
         order_id: str | None = None,
         key: str | None = None,
+        lot: str | None = None,
     ) -> Applied:
         """Take back returned units where returns are accepted: restocked,
-        sent on to ``returns_to``, kept unsellable, or written off."""
+        sent on to ``returns_to``, kept unsellable, or written off. ``lot``:
+        the lot the units came from (restocked into it)."""
         ls = self._lines(lines_of(lines))
         check_opt_id("order_id", order_id)
         condition_arg(condition)
-        plan = lambda st, cx: stock.return_items(st, cx, location, ls, condition, order_id)  # noqa: E731
-        args = [location, [[x.sku, x.qty] for x in ls], condition, order_id]
+        lt = None if lot is None else lot_arg("lot", lot)
+        plan = lambda st, cx: stock.return_items(st, cx, location, ls, condition, order_id, lt)  # noqa: E731
+        args = [location, [[x.sku, x.qty] for x in ls], condition, order_id, *([lt] if lt else [])]
         return self._run("return_items", plan, key, args)
 
     # -- reservations -----------------------------------------------------------

@@ -72,7 +72,7 @@ def known_pos(st: LedgerState, sku: str, location: str, new_sku: bool = False) -
 def check_state(field: str, state: Any) -> None:
     if state != SELLABLE and state not in STATE_INDEX:
         raise InvalidInput(
-            field, state, "must be sellable, damaged, inspection, quarantine or display"
+            field, state, "must be sellable, damaged, inspection, quarantine, display or expired"
         )
 
 

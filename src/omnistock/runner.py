@@ -44,7 +44,7 @@ from .errors import (
     OmnistockError,
     StorageError,
 )
-from .expiry import plan_expiry
+from .expiry import next_due, plan_expiry, resource_expired
 from .ledger.replay import replay
 from .ledger.savepoint import Savepoint
 from .ledger.state import LedgerState
@@ -231,7 +231,7 @@ class Runner(LoneCommits, Upkeep, AlertCommits, Syncing):
             now = self.now_us()
             if self.scoped is not None and not self.scoped.replica:
                 self.scoped.prepare(batch, now)
-            first = self.state.holds.first_expiry()
+            first = next_due(self.state)
             due = first is not None and first <= now
             lone = len(batch) == 1 and batch[0].then is None and not whole
             plain = batch[0].key is None and not due and not self._alerts_stale
@@ -313,7 +313,15 @@ class Runner(LoneCommits, Upkeep, AlertCommits, Syncing):
             expiry = plan_expiry(st, self._context(now, None)) if expire else None
             if expiry is not None and expiry.rows:
                 self._apply(sp, expiry.rows, expiry.datas)
-                commits.append(Commit((*expiry.rows, *self._crossings(sp, now, expiry.rows))))
+                rows = list(expiry.rows)
+                if st.lots:  # expired lots may uncover reservations: re-source them
+
+                    def emit(new: list[NewRow], new_datas: Datas) -> None:
+                        self._apply(sp, new, new_datas)
+                        rows.extend(new)
+
+                    resource_expired(st, self._context(now, None), expiry.result(st), emit)
+                commits.append(Commit((*rows, *self._crossings(sp, now, rows))))
             commits += self._stale_crossings(sp, now)
             seen: dict[str, Command[Any]] = {}
             for cmd in batch:

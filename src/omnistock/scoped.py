@@ -217,12 +217,16 @@ class Scoped:
         keys = [f"c|{ch}|{s}" for ch in st.channels for s in names]
         days = {loc.id: loc.day(now) for loc in st.locations.values()}  # local days
         keys += [f"p|{loc}|{day}" for loc, day in days.items()]
+        keys += [f"l|lots|{s}" for s in names]
         got = store.counted(names, keys, now, DUE_LIMIT)
         # A kit is named by journal rows but has no position (ledger/kits.py).
         stocked = {p[0] for p in got.positions if any(p[2])}
         bare = [s for s in names if s in got.known and s not in stocked]
         if bare and store.rows_of(["kit:" + s for s in bare]):
             raise NeedsReplica("a kit: its lines are planned on the replica")
+        lotted = [s for s in names if got.usage.get(f"l|lots|{s}")]
+        if lotted:  # lots expire by the clock and ship FEFO: the replica's job
+            raise NeedsReplica(f"SKU {lotted[0]} has lots")
         if got.network != self._network:
             if self._network:  # the network moved: start again from it
                 self._network_rows = store.network_rows()

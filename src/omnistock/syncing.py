@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._validate import check_when, to_micros
 from .command import Clock, Command, R, utcnow
+from .expiry import next_due
 from .ledger.state import LedgerState
 from .planning import nothing
 from .scoped import Scope
@@ -52,7 +53,7 @@ class Syncing:
         return max(self.now_us(), st.last_ts)
 
     def _expiry_due(self, now: int) -> bool:
-        first = self.state.holds.first_expiry()
+        first = next_due(self.state)
         return first is not None and first <= now
 
     def sync(

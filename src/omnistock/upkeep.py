@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from . import observability as obs
 from .command import Command
 from .errors import OmnistockError, StorageError
-from .expiry import Swept, plan_expiry
+from .expiry import Swept, plan_expiry, resource_expired
 from .ledger.state import LedgerState
 from .storage import Store
 
@@ -53,7 +53,8 @@ class Upkeep:
         PostgreSQL the reservation is no longer as seen) and is planned
         again, so it is journaled once."""
         self._check_open()
-        cmd: Command[Swept] = self.command("sweep", lambda st, cx: plan_expiry(st, cx, limit))
+        plan = lambda st, cx: plan_expiry(st, cx, limit)  # noqa: E731
+        cmd: Command[Swept] = self.command("sweep", plan, then=resource_expired)
         hooks = obs.hooks
         if hooks is not None:
             return hooks.command(cmd, self._sweep)

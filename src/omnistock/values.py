@@ -28,6 +28,7 @@ from ._validate import (
     from_micros,
 )
 from .errors import InvalidInput
+from .lot_values import LotLine
 from .skus import c_line_qty as _c_qty
 from .skus import c_unit_name as _c_unit_name
 
@@ -62,7 +63,7 @@ KINDS: tuple[LocationKind, ...] = get_args(LocationKind)
 METHODS: tuple[OrderMethod, ...] = get_args(OrderMethod)
 IntColumn: TypeAlias = npt.NDArray[np.integer[Any]] | Sequence[int]
 """A 1-d column of whole numbers: an integer numpy array or a list of ints."""
-UNSELLABLE_STATES = ("damaged", "inspection", "quarantine", "display")
+UNSELLABLE_STATES = ("damaged", "inspection", "quarantine", "display", "expired")
 """States of units that are on hand but may not be sold. Index order is the
 column order in the ledger."""
 
@@ -429,6 +430,8 @@ class Reservation:
     """The kits still reserved, one line per (kit, location): ``sku`` is the
     kit, ``qty`` the kits. Their component units are in ``lines`` with
     ``kit=`` set."""
+    lots: tuple[LotLine, ...] = ()
+    """A ship/collect result only: the lots (serials) these units took."""
 
     @property
     def qty(self) -> int:
@@ -463,6 +466,7 @@ class Transfer:
     qty: int
     eta: datetime
     reservation: str | None = None
+    lots: tuple[LotLine, ...] = ()
 
 
 @attrs.frozen
@@ -492,6 +496,8 @@ class Applied:
     shortages: tuple[Shortage, ...] = ()
     resourced: tuple[Resourced, ...] = ()
     transfers: tuple[Transfer, ...] = ()
+    lots: tuple[LotLine, ...] = ()
+    """A sale's result: the lots its units were taken from."""
 
 
 @attrs.frozen

@@ -405,3 +405,51 @@ def test_kit_lines_fall_back_to_the_replica_and_stay_correct(
     assert admin.available("pair", "s1") == 1
     report = admin.check()
     assert report.ok, report.problems
+
+
+def test_a_lotted_sku_is_the_replicas_job_and_stays_correct(
+    admin: Inventory, opened: Open, clock: Clock, url: str
+) -> None:
+    """Lots expire by the clock and ship first-expiry-first-out, which the
+    counters cannot tell: a worker that meets a lotted SKU loads the replica
+    (``l|lots|sku`` counts its lotted positions) and answers as one."""
+    admin.receive("M", "s1", 4, lot="L1", expires=clock() + timedelta(hours=2))
+    admin.receive("M", "s1", 3, lot="L2", expires=clock() + timedelta(days=2))
+    w = opened(replica=False)
+    assert w.available("B", "s1") == 10 and _scoped(w)  # an unlotted SKU: counters
+    r = w.hold(Order("m1", lines=[Line("M", 5, "s1")]), ttl=3600 * 24)
+    assert not _scoped(w)  # the lotted SKU made it load the replica
+    w.commit(r.id)
+    shipped = w.ship(r.id)
+    assert [(x.lot, x.qty) for x in shipped.lots] == [("L1", 4), ("L2", 1)]
+    admin.receive("M", "s1", 2, lot="L3", expires=clock() + timedelta(hours=1))
+    clock.advance(3 * 3600)  # L3 has expired, L2 has not
+    assert w.available("M", "s1") == admin.available("M", "s1") == 2
+    assert w.on_hand("M", "s1", lot="L3") == 2  # on hand, expired: physical truth
+    kinds = [r[2] for r in _rows(url)]
+    assert kinds.count("lot-expired") == 1  # journaled once
+    assert admin.check().ok and w.check().ok
+
+
+def test_two_replicas_expire_and_take_a_lot_once(
+    admin: Inventory, opened: Open, clock: Clock, url: str
+) -> None:
+    """Each lotted position's book is a guarded record: a replica that took
+    or expired lot units from a book another replica changed since conflicts,
+    catches up and plans again, so no lot unit is taken or expired twice."""
+    admin.receive("M", "s1", 2, lot="L1", expires=clock() + timedelta(hours=1))
+    admin.receive("M", "s1", 5, lot="L2", expires=clock() + timedelta(days=1))
+    other = opened()
+    assert other.available("M", "s1") == 7
+    got = admin.sell("s1", [("M", 1)]).lots
+    assert [(x.lot, x.qty) for x in got] == [("L1", 1)]
+    got = other.sell("s1", [("M", 2)]).lots  # its book was stale: planned again
+    assert [(x.lot, x.qty) for x in got] == [("L1", 1), ("L2", 1)]
+    admin.receive("M", "s1", 3, lot="L3", expires=clock() + timedelta(hours=2))
+    clock.advance(3 * 3600)
+    assert admin.available("M", "s1") == other.available("M", "s1") == 4
+    assert [r[2] for r in _rows(url)].count("lot-expired") == 1  # L3, once
+    assert other.on_hand("M", "s1", "expired") == 3
+    for inv in (admin, other):
+        report = inv.check()
+        assert report.ok, report.problems

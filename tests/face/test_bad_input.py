@@ -893,6 +893,67 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         InsufficientStock,
         "requested 99",
     ),
+    # -- lots, expiry and serials (issue 16.3) ----------------------------------
+    (
+        "on-hand-unknown-lot",
+        lambda w, t: w.inv.on_hand("A", "s1", lot="L9"),
+        errors.UnknownLot,
+        "lot='L9'",
+    ),
+    ("recall-unknown-lot", lambda w, t: w.inv.recall("A", "L9"), errors.UnknownLot, "lot='L9'"),
+    ("recall-unknown-sku", lambda w, t: w.inv.recall("nope", "L1"), UnknownSku, "nope"),
+    (
+        "receive-naive-expiry",
+        lambda w, t: w.inv.receive("A", "s1", 1, lot="L1", expires=NAIVE),
+        InvalidInput,
+        "expires=",
+    ),
+    (
+        "receive-expiry-not-a-datetime",
+        lambda w, t: w.inv.receive("A", "s1", 1, lot="L1", expires="2030-01-01"),
+        InvalidInput,
+        "expires='2030-01-01'",
+    ),
+    (
+        "receive-expiry-passed",
+        lambda w, t: w.inv.receive(
+            "A", "s1", 1, lot="L1", expires=datetime(2000, 1, 1, tzinfo=UTC)
+        ),
+        InvalidInput,
+        "has passed",
+    ),
+    (
+        "receive-lot-not-a-string",
+        lambda w, t: w.inv.receive("A", "s1", 1, lot=5),
+        InvalidInput,
+        "lot=5",
+    ),
+    ("receive-lot-empty", lambda w, t: w.inv.receive("A", "s1", 1, lot=""), InvalidInput, "lot=''"),
+    (
+        "receive-serials-count",
+        lambda w, t: w.inv.receive("A", "s1", 2, serials=["S1"]),
+        InvalidInput,
+        "serials=",
+    ),
+    (
+        "receive-serials-twice",
+        lambda w, t: w.inv.receive("A", "s1", 2, serials=["S1", "S1"]),
+        InvalidInput,
+        "twice",
+    ),
+    (
+        "receive-serials-a-string",
+        lambda w, t: w.inv.receive("A", "s1", 2, serials="S1"),
+        InvalidInput,
+        "serials='S1'",
+    ),
+    (
+        "return-unknown-lot",
+        lambda w, t: w.inv.return_items("s1", [("A", 1)], lot="L9"),
+        errors.UnknownLot,
+        "lot='L9'",
+    ),
+    ("recall-lot-not-a-string", lambda w, t: w.inv.recall("A", None), InvalidInput, "lot=None"),
 ]
 
 

@@ -21,6 +21,7 @@ from conftest import Clock
 from omnistock import Channel, Inventory, Line, Location, Order, errors
 from omnistock.ledger.rows import Kind, make
 from omnistock.storage import Commit
+from omnistock.values import UNSELLABLE_STATES
 
 B = 2**62
 LOCS = ("s1", "s2")
@@ -247,7 +248,7 @@ def _terms(
             inv.on_hand("A", loc),
             {
                 s: inv.on_hand("A", loc, s)
-                for s in ("damaged", "inspection", "quarantine", "display")
+                for s in UNSELLABLE_STATES  # every state explain() reports
             },
             reserved[loc],
             safety[loc],

@@ -36,9 +36,9 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 SELLABLE = "sellable"
-UNSELLABLE = ("damaged", "inspection", "quarantine", "display")
+UNSELLABLE = ("damaged", "inspection", "quarantine", "display", "expired")
 STATES = (SELLABLE, *UNSELLABLE)
-CONDITIONS = (*STATES, "write_off")
+CONDITIONS = (*STATES[:-1], "write_off")  # a return is never "expired"
 
 HELD, COMMITTED, FULFILLED, EXPIRED, RELEASED = (
     "held",
@@ -220,6 +220,8 @@ class Model:
             r.kits[(kit, loc)] = n
             r.kit_defs[kit] = comps
         return r.result()
+        # Lots of lotted positions: lot -> [expiry or None, receipt order, sellable units].
+        self.lots: dict[Pos, dict[str, list[Any]]] = {}
 
     # -- figures ---------------------------------------------------------
     def p(self, sku: str, loc: str) -> Position:
@@ -251,9 +253,62 @@ class Model:
             self.expired_rows += len(r.lines)
             self._close(r, EXPIRED)
         self.head += len(blocks)  # one expired-batch row per block
-        if due:
+        lots = self.expire_lots(now)
+        if due or lots:
             self.crossings()
         return [rid for _, rid in due]
+
+    # -- lots ---------------------------------------------------------------------
+    def expire_lots(self, now: datetime) -> int:
+        """Lots whose expiry passed: their sellable units become "expired",
+        one ``lot-expired`` row each. (Lotted SKUs are never held here.)"""
+        n = 0
+        for p, book in self.lots.items():
+            for lot in book.values():
+                if lot[0] is not None and lot[0] <= now and lot[2] > 0:
+                    self.p(*p).units[SELLABLE] -= lot[2]
+                    self.p(*p).units["expired"] += lot[2]
+                    lot[2] = 0
+                    n += 1
+        self.head += n
+        return n
+
+    def fefo(self, p: Pos, qty: int) -> list[tuple[str, int]]:
+        """First-expiry-first-out: earliest expiry, no expiry last, ties by
+        receipt; what the lots lack comes from units without a lot ("")."""
+        out, left = [], qty
+        book = self.lots.get(p, {})
+        order = sorted(book, key=lambda k: (book[k][0] is None, book[k][0] or 0, book[k][1]))
+        for name in order:
+            n = min(left, book[name][2])
+            if n > 0:
+                out.append((name, n))
+                left -= n
+        return [*out, ("", left)] if left > 0 else out
+
+    @traced
+    def receive_lot(
+        self, sku: str, loc: str, qty: int, lot: str, exp: datetime | None, now: datetime
+    ) -> tuple[Any, ...]:
+        for (s, _), book in self.lots.items():
+            if s == sku and lot in book and book[lot][0] != exp:
+                raise Refused("InvalidInput", f"lot {lot} has another expiry")
+        if exp is not None and exp <= now:
+            raise Refused("InvalidInput", "expiry passed")
+        book = self.lots.setdefault((sku, loc), {})
+        if lot not in book:
+            book[lot] = [exp, len(book), 0]
+        book[lot][2] += qty
+        return self.receive(sku, loc, qty)
+
+    def sell_lot(self, loc: str, sku: str, qty: int) -> tuple[tuple[Any, ...], list[Any]]:
+        """A sale of a lotted SKU and the lots it takes."""
+        taken = self.fefo((sku, loc), qty) if (sku, loc) in self.lots else []
+        got = self.sell(loc, [(sku, qty)])
+        for name, n in taken:
+            if name:
+                self.lots[(sku, loc)][name][2] -= n
+        return got, taken
 
     # -- thresholds ---------------------------------------------------------
     def threshold_atp(self, sku: str, loc: str | None) -> int:

@@ -60,6 +60,9 @@ LOCS = ["A", "B", "W"]  # two stores and a warehouse (which takes no returns)
 ORDERS = ["o1", "o2", "o3"]
 KIT, KIT_DEF = "kit", {"s1": 1, "s2": 2}  # a kit of s1 and s3 would stay unknown
 TTLS = [30, 60, 300, 3600]
+LOT_SKU = "s4"  # lotted; only the lot rules touch it (never held)
+LOTS = {"L0": None, "L1": 90, "L2": 700, "L3": 5000}  # seconds after the start; L0 none
+START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 skus = st.sampled_from(SKUS)
 locs = st.sampled_from(LOCS)
@@ -70,7 +73,7 @@ class Clock:
     """A mutable aware-UTC clock injected into the inventory."""
 
     def __init__(self) -> None:
-        self.now = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+        self.now = START
 
     def __call__(self) -> datetime:
         return self.now
@@ -681,6 +684,60 @@ class LedgerMachine(RuleBasedStateMachine):
             lambda: self.model.redate(ref, eta),
             key,
         )
+
+    # -- lots (issue 16.3) -----------------------------------------------------------------
+    @rule(
+        loc=locs,
+        qty=st.integers(1, 6),
+        lot=st.sampled_from(sorted(LOTS)),
+        other=st.integers(0, 5),
+        key=keyed,
+    )
+    def receive_lot(self, loc: str, qty: int, lot: str, other: int, key: bool) -> None:
+        """A lot's units arrive (``other == 0``: with another expiry than the
+        lot has: refused once the lot exists; a passed expiry is refused)."""
+        base = LOTS[lot]
+        if other == 0:
+            base = 3600 if base is None else base + 1
+        exp = None if base is None else START + timedelta(seconds=base)
+        now = self.clock.now
+        self.do(
+            lambda k: self.i.receive(LOT_SKU, loc, qty, key=k, lot=lot, expires=exp),
+            lambda: self.model.receive_lot(LOT_SKU, loc, qty, lot, exp, now),
+            key,
+        )
+
+    @rule(loc=locs, qty=st.integers(1, 5), key=keyed)
+    def sell_lot(self, loc: str, qty: int, key: bool) -> None:
+        """A sale of the lotted SKU takes its lots first-expiry-first-out,
+        never an expired one (expired units are no longer sellable)."""
+        seen: dict[str, Any] = {}
+
+        def real(k: str | None) -> Any:
+            r = self.i.sell(loc, [(LOT_SKU, qty)], key=k)
+            seen["got"] = [(x.lot, x.qty) for x in r.lots]
+            return r
+
+        def model() -> Any:
+            got, seen["want"] = self.model.sell_lot(loc, LOT_SKU, qty)
+            return got
+
+        if self.do(real, model, key) is not None:
+            assert seen["got"] == seen["want"]
+
+    @invariant()
+    def lots_match(self) -> None:
+        if self.inv is None or LOT_SKU not in self.model.known:
+            return
+        self.model.expire(self.clock.now)
+        for loc in LOCS:
+            p = self.model.p(LOT_SKU, loc)
+            assert self.i.on_hand(LOT_SKU, loc) == p.on_hand, loc
+            assert self.i.on_hand(LOT_SKU, loc, "expired") == p.units["expired"], loc
+            assert self.i.available(LOT_SKU, loc) == p.available, loc
+            for name, (_exp, _n, sellable) in self.model.lots.get((LOT_SKU, loc), {}).items():
+                have = self.i.on_hand(LOT_SKU, loc, lot=name)
+                assert have >= sellable, (loc, name)
 
     # -- time, keys, reopen -------------------------------------------------------------
     @rule(seconds=st.sampled_from([1, 10, 29, 30, 31, 59, 60, 61, 299, 300, 301, 1000]))

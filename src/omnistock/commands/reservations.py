@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from json.encoder import encode_basestring as _json_str
 from typing import Any
 
+import attrs
+
 from .. import codec
 from .._validate import MAX_QTY
 from ..command import Command
@@ -50,6 +52,7 @@ from ..scoped import order_scope
 from ..storage import NewRow
 from ..values import Line, Order, Reservation
 from . import kits
+from .lots import annotate
 
 
 def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -> dict[Pos, int]:
@@ -412,7 +415,10 @@ def fulfil(
         raise AwaitingSupply(res_id, waiting_lines(st, h)[0])
     qtys = dict(h.lines) if ls is None else _pick(st, h, ls)
     rows, datas = line_rows(st, cx, h, Kind.FULFILLED, {"how": how}, qtys)
-    return Plan(rows, datas, reservation_now(h.id), [InState(h.id, allowed)])
+    lots = annotate(st, rows, datas)  # first-expiry-first-out at lotted positions
+    now = reservation_now(h.id)
+    result = (lambda s: attrs.evolve(now(s), lots=lots)) if lots else now
+    return Plan(rows, datas, result, [InState(h.id, allowed)])
 
 
 def _pick(st: LedgerState, h: Hold, ls: tuple[Line, ...]) -> dict[Pos, int]:

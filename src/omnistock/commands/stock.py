@@ -33,6 +33,7 @@ from ..planning import Context, Guard, Plan, unchanged
 from ..storage import NewRow
 from ..values import Applied, Line, Shortage
 from . import kits
+from .lots import annotate, with_lot
 from .purchases import check_receipt
 
 
@@ -89,7 +90,10 @@ def count(
     )
     # The row journals the difference to what this ledger saw: it relies on it.
     short = shortages(st, {p: -delta} if state == SELLABLE else {})
-    return _one(row, data, short, [unchanged(st, sku, location)])
+    rows: list[NewRow] = [row]
+    datas: list[dict[str, Any] | None] = [data]
+    annotate(st, rows, datas)  # a count below the lots takes them FEFO
+    return _one(rows[0], datas[0], short, [unchanged(st, sku, location)])
 
 
 def sell(
@@ -122,7 +126,9 @@ def sell(
             )
         )
     short = shortages(st, taken)
-    return Plan(rows, [None] * len(rows), lambda s: Applied(s.head, short))
+    datas: list[Any] = [None] * len(rows)
+    lots = annotate(st, rows, datas)  # first-expiry-first-out at lotted positions
+    return Plan(rows, datas, lambda s: Applied(s.head, short, lots=lots))
 
 
 def set_safety(st: LedgerState, cx: Context, sku: str, location: str, q: int) -> Plan[Applied]:
@@ -182,9 +188,10 @@ def return_items(
     ls: tuple[Line, ...],
     condition: str,
     order_id: str | None,
+    lot: str | None = None,
 ) -> Plan[Applied]:
     """Returned units taken back at ``location`` and dispositioned (a kit's
-    components, for a kit)."""
+    components, for a kit; ``lot``: the lot they came from, restocked into it)."""
     loc_col(st, location)
     if st.kits and kits.has_kit(st, ls):
         ls = kits.expand(st, ls)
@@ -200,6 +207,8 @@ def return_items(
     rows, datas, transfers = plan_return(
         st, cx, location, ls, condition, order_id, policy_of(st).transfer_hours
     )
+    if lot is not None:  # the units go back into their lot
+        rows, datas = with_lot(st, rows, datas, lot)
     return Plan(rows, datas, lambda s: Applied(s.head, transfers=transfers))
 
 

@@ -21,6 +21,7 @@ from ..lookup import check_bounds, known_pos, loc_col, sku_row
 from ..planning import MAX_US, Context, Plan, WithinFree, done
 from ..storage import NewRow
 from ..values import Applied, Transfer
+from .lots import annotate
 
 
 def transfer(
@@ -55,10 +56,10 @@ def transfer(
         key=cx.key,
         data=json.dumps(data),
     )
-    result = Transfer(tid, sku, source, destination, q, from_micros(due))
-    return Plan(
-        [*claim, row], [None] * len(claim) + [data], done(result), [WithinFree(sku, source)]
-    )
+    rows, datas = [*claim, row], [None] * len(claim) + [data]
+    lots = annotate(st, rows, datas)  # first-expiry-first-out: the lots travel along
+    result = Transfer(tid, sku, source, destination, q, from_micros(due), lots=lots)
+    return Plan(rows, datas, done(result), [WithinFree(sku, source)])
 
 
 def receive_transfer(
@@ -87,9 +88,10 @@ def receive_transfer(
     # Units arrive (reserved for the order they are earmarked for); leaving
     # the source took them from its ATP, which no bound needs checked.
     check_bounds(st, (item.sku, item.loc), "qty", q, holdable=q, reserved=q if data else 0)
-    row = item_row(st, cx, Kind.TRANSFER_IN, item, q, data)
-    rows, datas = fill_rows(st, cx, item, q)  # backorders waiting on it, in order
-    return Plan([row, *rows], [data or None, *datas], lambda s: Applied(s.head))
+    rows, datas = [item_row(st, cx, Kind.TRANSFER_IN, item, q, data)], [data or None]
+    annotate(st, rows, datas)  # the lots in transit arrive with it
+    more, more_datas = fill_rows(st, cx, item, q)  # backorders waiting on it, in order
+    return Plan([*rows, *more], [*datas, *more_datas], lambda s: Applied(s.head))
 
 
 def _ready_due(st: LedgerState, cx: Context, h: Hold, arriving: str) -> int | None:

@@ -13,8 +13,10 @@ the few figures a guard reads:
   with the reservations under ``SUPPLY`` + its id: a command that mints a
   supply id relies on it not being open, one that receives against it on
   what it saw;
-- usage: a channel's reserved units of a SKU (``c|channel|sku``) and a
-  location's picks on a day (``p|location|day``);
+- usage: a channel's reserved units of a SKU (``c|channel|sku``), a
+  location's picks on a day (``p|location|day``) and a SKU's lotted
+  positions (``l|lots|sku``: a worker without a replica leaves lotted SKUs
+  to the replica);
 - per low-stock threshold whose alert count is not zero, kept with the
   reservations under ``ALERT`` + sku + US + location: a crossing relies on
   the count it saw, so racing writers cannot both journal one crossing;
@@ -66,6 +68,11 @@ printable, so no reservation id starts with it)."""
 
 ALERT = "\x1falert:"
 """Prefix of a threshold's alert record among the reservations'."""
+
+LOTS = "\x1flots:"
+"""Prefix of a lotted position's book record among the reservations': a
+command that moves lots (FEFO, an expiry, a recall) relies on the book it
+saw, so two writers never take or expire the same lot units twice."""
 
 PosFigures = tuple[int, int, int, int]
 """holdable, reserved, safety, unsellable."""
@@ -179,6 +186,14 @@ def supply_figures(qty: int, eta_us: int, booked: int = 0) -> ResFigures:
     return "open", (f"{qty}/{booked}" if booked else str(qty)), eta_us
 
 
+def book_figures(book: dict[str, Any] | None) -> ResFigures | None:
+    """A lotted position's book record: a digest of its lots (None: no book)."""
+    if book is None:
+        return None
+    recs = sorted(lot.record() for lot in book.values())
+    return "lots", _digest(repr(recs).encode("utf-8", "surrogatepass")), None
+
+
 def alert_id(sku: str, location: str | None) -> str:
     """The counter id of the alert state of (sku, location or None)."""
     return f"{ALERT}{sku}\x1f{location or ''}"
@@ -221,6 +236,12 @@ def counters_of(st: LedgerState) -> Counters:
     for (loc, day), n in st.picks.items():
         if n:
             c.usage[f"p|{loc}|{day}"] = n
+    for (s, l), book in st.lots.by_pos.items():
+        k = f"l|lots|{g.skus[s]}"
+        c.usage[k] = c.usage.get(k, 0) + 1
+        f = book_figures(book)
+        if f is not None:
+            c.reservations[f"{LOTS}{g.skus[s]}\x1f{g.locs[l]}"] = f
     c.network = network_digest(
         st.locations, st.channels, st.policy, st.thresholds.marks(), st.catalogue
     )
@@ -246,6 +267,7 @@ class Change:
             cells[p] = (hold, res, safety or 0, 0 if unsell is None else sum(unsell))
         self.network: tuple[str, str] | None = None
         net = False
+        born: list[Pos] = []
         for r in rows:  # positions interned by these rows were not in the grid before
             kind, sku, loc = r[1], r[2], r[3]
             net = net or kind in NETWORK_KINDS
@@ -254,6 +276,8 @@ class Change:
                 if s is not None and l is not None and (s, l) not in cells:
                     new = s >= sp.n_skus or l >= sp.n_locs
                     cells[(s, l)] = (0, 0, 0, 0) if new else position_figures(st, (s, l))
+                    if new and (s, l) in st.lots.by_pos:  # lotted since: no saved book
+                        born.append((s, l))
         for p, before in cells.items():
             after = position_figures(st, p)
             if after != before:
@@ -294,6 +318,14 @@ class Change:
             d = st.picks.get((loc, day), 0) - (was if isinstance(was, int) else 0)
             if d:
                 self.usage[f"p|{loc}|{day}"] = d
+        lotted = [(p, (p in st.lots.by_pos) - (b is not None), b) for p, b in sp.books.items()]
+        for p, d, was in [*lotted, *((p, 1, None) for p in born)]:
+            if d:  # the position got its lots (or lost them: rolled back)
+                k = f"l|lots|{g.skus[p[0]]}"
+                self.usage[k] = self.usage.get(k, 0) + d
+            fb, fa = book_figures(was), book_figures(st.lots.by_pos.get(p))
+            if fb != fa:
+                self.reservations[f"{LOTS}{g.skus[p[0]]}\x1f{g.locs[p[1]]}"] = (fb, fa)
 
 
 def _network_before(sp: Savepoint, st: LedgerState) -> str:

@@ -14,6 +14,7 @@ from ..values import Channel, Location
 from .grid import Grid, Ranged
 from .holds import Holds
 from .kits import Kits
+from .lots import Lots
 from .supply import Supply
 from .thresholds import Thresholds
 
@@ -35,6 +36,7 @@ class LedgerFields:
         "kits",
         "last_ts",
         "locations",
+        "lots",
         "picks",
         "policy",
         "supply",
@@ -59,6 +61,8 @@ class LedgerFields:
         self.catalogue: dict[str, Sku] = {}
         # Kit definitions and which kits use each component (``kits.py``).
         self.kits = Kits()
+        # Lots of lotted positions only (``lots.py``): beside the grid.
+        self.lots = Lots()
         self.head = 0
         self.last_ts = 0
 

@@ -378,6 +378,15 @@ def _transfer_in(
             st.holds.set_expiry(h, d["exp"])
 
 
+def _lot_expired(
+    st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, _d: Any, _seq: int
+) -> None:
+    """A lot's sellable units go to the "expired" state (its book: ``lotfold``)."""
+    p = _pos(st, sku, loc)
+    st.grid.holdable[p] -= qty
+    st.grid.add_unsellable(p, STATE_INDEX["expired"], qty)
+
+
 # -- thresholds ---------------------------------------------------------------------
 def _threshold_set(
     st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
@@ -513,6 +522,7 @@ _BY_KIND: dict[Kind, Handler] = {
     Kind.BACKORDER_RELEASED: _backorder_released,
     Kind.KIT_ADDED: _kit_added,
     Kind.KIT_HELD: _kit_held,
+    Kind.LOT_EXPIRED: _lot_expired,
 }
 FOLD: dict[str, Handler] = {k._value_: h for k, h in _BY_KIND.items()}
 """Kind (its journal string) -> handler. Plain ``str`` keys: the journal's

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._validate import MAX_QTY
-from . import heldbatches
+from . import heldbatches, lotfold
 from .fold import per_sku
 from .grid import N_STATES
 from .holds import COMMITTED, HELD, OPEN
@@ -126,6 +126,7 @@ def violations(st: LedgerState) -> list[str]:
         if len(u) != N_STATES or min(u) < 0:
             out.append(f"negative unsellable at {p}: {u}")
     out += _bound_violations(st)
+    out += lotfold.violations(st)
     for item in st.supply.by_id.values():
         if not 0 < item.qty <= MAX_QTY:
             out.append(f"supply {item.id} has qty {item.qty}")

@@ -31,6 +31,7 @@ def replay(st: LedgerState, rows: Iterable[Row]) -> int:
     d_buf: list[int] = []
     r_buf: list[bool] = []  # the row stocks its position: mark it ranged
     last = None
+    lotted = st.lots.by_pos  # the same dict throughout: books are added in place
 
     def flush() -> None:
         if not s_buf:
@@ -58,12 +59,20 @@ def replay(st: LedgerState, rows: Iterable[Row]) -> int:
         n += 1
         kind = row[2]
         sign = HOLDABLE_SIGN.get(kind)
-        if sign is not None and (row[6] is None or kind not in SUPPLY_REF_KINDS):
+        if (
+            sign is not None
+            and (row[6] is None or kind not in SUPPLY_REF_KINDS)
+            and row[9] is None  # a row naming lots goes through the fold
+        ):
             sku_ix = g.sku_ix.get(row[3])  # type: ignore[arg-type]
             loc_ix = g.loc_ix.get(row[4])  # type: ignore[arg-type]
             if sku_ix is None or loc_ix is None:
                 flush()  # interning may resize the grids
                 sku_ix, loc_ix = g.sku(row[3]), g.loc(row[4])  # type: ignore[arg-type]
+            if lotted and (sku_ix, loc_ix) in lotted:  # a lotted position: its book follows
+                flush()
+                st.apply(row)
+                continue
             s_buf.append(sku_ix)
             l_buf.append(loc_ix)
             d_buf.append(sign * row[5])

@@ -118,6 +118,7 @@ class Kind(StrEnum):
     BACKORDER_RELEASED = "backorder-released"
     KIT_ADDED = "kit-added"
     KIT_HELD = "kit-held"
+    LOT_EXPIRED = "lot-expired"
 
 
 def make(
@@ -174,21 +175,27 @@ class KindInfo:
 
 
 _RES_DATA = '{"order"?, "exp"?, "to"?: [lat, lon], "pickup"?}'
+_LOTS = ' "lots"?: [[lot, units], ...] (at a lotted position: lots.py)'
 
 _TABLE: dict[Kind, KindInfo] = {
     Kind.LOCATION_ADDED: KindInfo(None, 'location; data {"location": Location.to_dict()}'),
     Kind.CHANNEL_ADDED: KindInfo(None, 'channel; data {"channel": Channel.to_dict()}'),
     Kind.POLICY_SET: KindInfo(None, 'data {"policy": Policy as a dict}'),
     Kind.RECEIVED: KindInfo(
-        "supply", "sku, location, qty; ref: the purchase order received, if any", holdable_sign=1
+        "supply",
+        'sku, location, qty; ref: the purchase order received, if any; data {"lot"?, "exp"?}',
+        holdable_sign=1,
     ),
-    Kind.COUNTED: KindInfo(None, 'sku, location, qty (the change); data {"state"?, "to"?}'),
-    Kind.SOLD: KindInfo(None, "sku, location, qty, channel", holdable_sign=-1),
+    Kind.COUNTED: KindInfo(
+        None, f'sku, location, qty (the change); data {{"state"?, "to"?,{_LOTS}}}'
+    ),
+    Kind.SOLD: KindInfo(None, f"sku, location, qty, channel; data {{{_LOTS}}}", holdable_sign=-1),
     Kind.RETURNED: KindInfo(
-        None, 'sku, location, qty, ref: the order; data {"state"?} ("write_off": never on hand)'
+        None,
+        'sku, location, qty, ref: the order; data {"state"?, "lot"?} ("write_off": never on hand)',
     ),
     Kind.WRITTEN_OFF: KindInfo(None, 'sku, location, qty; data {"state"?, "reason"?}'),
-    Kind.STATE_CHANGED: KindInfo(None, 'sku, location, qty; data {"from", "to"}'),
+    Kind.STATE_CHANGED: KindInfo(None, 'sku, location, qty; data {"from", "to", "lot"?}'),
     Kind.SAFETY_SET: KindInfo(None, "sku, location, qty (the change of safety stock)"),
     Kind.HELD: KindInfo("reservation", f"sku, location, qty, channel; data {_RES_DATA}"),
     Kind.COMMITTED: KindInfo(
@@ -201,7 +208,9 @@ _TABLE: dict[Kind, KindInfo] = {
         " is left: fulfilled if some shipped, else released)",
     ),
     Kind.EXPIRED: KindInfo("reservation", "sku, location, qty"),
-    Kind.FULFILLED: KindInfo("reservation", "sku, location, qty (shipped: leaves on hand)"),
+    Kind.FULFILLED: KindInfo(
+        "reservation", f"sku, location, qty (shipped: leaves on hand); data {{{_LOTS}}}"
+    ),
     Kind.EXPECTED: KindInfo("supply", 'sku, location, qty; data {"eta"}'),
     Kind.EXPECTED_CANCELLED: KindInfo(
         "supply", "sku, location, qty: the units of the PO line that will not come"
@@ -212,13 +221,15 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.TRANSFER_OUT: KindInfo(
         "supply",
         'sku, source location, qty, channel; data {"to": destination, "eta", "res"?,'
-        ' "order"?, "pickup"?, "exp"?} (the last three open the reservation "res")',
+        ' "order"?, "pickup"?, "exp"?,'
+        + _LOTS
+        + '} (order, pickup and exp open the reservation "res")',
         res_in_data=True,
     ),
     Kind.TRANSFER_IN: KindInfo(
         "supply",
-        'sku, destination location, qty; data {"res"?, "exp"?} ("exp": the paid pickup'
-        ' "res" is now due later)',
+        'sku, destination location, qty; data {"res"?, "exp"? (the paid pickup "res" is'
+        " now due later)," + _LOTS + "}",
         res_in_data=True,
     ),
     Kind.TRANSFER_LOST: KindInfo(
@@ -275,6 +286,11 @@ _TABLE: dict[Kind, KindInfo] = {
         "reservation",
         "sku: the kit, location, qty (kits the reservation's component lines there"
         " make up, added; negative from an amendment; no stock moves: kits.py)",
+    ),
+    Kind.LOT_EXPIRED: KindInfo(
+        None,
+        'sku, location, qty: the sellable units of lot data {"lot"} whose expiry passed; they'
+        ' go to the "expired" state (ledger/lots.py)',
     ),
 }
 INFO: Mapping[str, KindInfo] = {k._value_: i for k, i in _TABLE.items()}

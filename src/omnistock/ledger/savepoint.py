@@ -61,6 +61,9 @@ class Savepoint:
         # (sku, location) -> (low mark, alert count) before a threshold row.
         self.thresholds: dict[tuple[str, str | None], tuple[int | None, int]] = {}
         self.kits: dict[str, dict[str, int] | None] = {}
+        # Lot books of touched positions, and lots in transit, as they were.
+        self.books: dict[Pos, Any] = {}
+        self.transit: dict[str, Any] = {}
 
     def touch(self, row: Row | tuple[Any, ...], data: dict[str, Any] | None = None) -> None:
         """Record what applying ``row`` may change. Call before applying it."""
@@ -76,6 +79,8 @@ class Savepoint:
                 self._pos((s, l))
                 if (s, l) not in st.ranged:
                     self.unranged.add((s, l))
+                if (st.lots.by_pos or "lot" in data) and (s, l) not in self.books:
+                    self.books[(s, l)] = st.lots.copy_book((s, l))
         if kind in BATCH_KINDS:
             self._touch_block(kind, ref, channel, data)
             return
@@ -126,6 +131,10 @@ class Savepoint:
                     dict(item.booked),
                 )
             )
+        if ref is not None and ref in st.lots.transit and ref not in self.transit:
+            self.transit[ref] = [list(x) for x in st.lots.transit[ref]]
+        if kind == Kind.TRANSFER_OUT and ref is not None and ref not in self.transit:
+            self.transit[ref] = None
         if kind == Kind.LOCATION_ADDED and loc is not None and loc not in self.locations:
             self.locations[loc] = st.locations.get(loc, _MISSING)
         if kind == Kind.CHANNEL_ADDED and channel is not None and channel not in self.channels:
@@ -243,6 +252,10 @@ class Savepoint:
                 st.kits.forget(kit)
             else:
                 st.kits.define(kit, comps)
+        for p, book in self.books.items():
+            st.lots.put_book(p, book)
+        for tid, items in self.transit.items():
+            _put(st.lots.transit, tid, items)
         st.policy = self.policy
         # SKUs and locations interned since the savepoint: forget them.
         for name in g.skus[self.n_skus :]:
@@ -257,6 +270,8 @@ class Savepoint:
             g.ranged.clear_outside(self.n_skus, self.n_locs)
             for k in [k for k in st.chan_used if k[1] >= self.n_skus]:
                 del st.chan_used[k]
+            for p in [p for p in st.lots.by_pos if p[0] >= self.n_skus or p[1] >= self.n_locs]:
+                st.lots.put_book(p, None)
             for d in (g.safety, g.unsell, hs.by_pos):
                 for p in [p for p in d if p[0] >= self.n_skus or p[1] >= self.n_locs]:
                     del d[p]

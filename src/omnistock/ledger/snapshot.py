@@ -36,6 +36,7 @@ from ..skus import Sku
 from ..values import Channel, Location
 from . import heldbatches
 from .fold import use, use_many
+from .grid import N_STATES
 from .holds import Hold
 from .supply import Incoming
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from .fields import LedgerFields as LedgerState
 
 SNAPSHOT_MAGIC = b"OMNISNAP1\n"
+_OLD_STATES = 4  # unsellable states before "expired"
 SEAL_MAGIC = b"OMNISEAL1\n"
 _SEAL = struct.Struct("<qB16s")  # seq, has a row hash, the row hash
 _SUM = 32  # a SHA-256 checksum follows the seal header
@@ -128,7 +130,7 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
     holds = st.holds.by_id.values()
     out = {
         "safety": sorted([list(p), v] for p, v in g.safety.items()),
-        "unsell": sorted([list(p), u] for p, u in g.unsell.items()),
+        "unsell": sorted([list(p), _trim(u)] for p, u in g.unsell.items()),
         "holds": sorted(_hold_rec(h) for h in holds),
         "per_order": sorted(st.holds.per_order.items()),
         "supply": sorted(
@@ -152,7 +154,16 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
         out["alerted"] = sorted([list(c) for c in th.counts()], key=_by_name)
     if st.catalogue:  # only when used, as thresholds
         out["catalogue"] = [st.catalogue[k].to_dict() for k in sorted(st.catalogue)]
+    if st.lots.by_pos:  # only when used: a ledger without lots keeps its old records
+        out["lots"] = st.lots.records()
     return out
+
+
+def _trim(u: list[int]) -> list[int]:
+    """An unsellable record without the states added since the first four
+    (``expired``) while they are zero: old snapshots and digests stay as
+    they were."""
+    return u if any(u[_OLD_STATES:]) else u[:_OLD_STATES]
 
 
 def _by_name(rec: list[Any]) -> tuple[str, str]:
@@ -236,7 +247,8 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
         g.holdable[:ns, :nl] = free.reshape(ns, nl)
         g.reserved[:ns, :nl] = res.reshape(ns, nl)
         g.safety = {(p[0], p[1]): v for p, v in header["safety"]}
-        g.unsell = {(p[0], p[1]): u for p, u in header["unsell"]}
+        # Older snapshots kept fewer unsellable states (no "expired"): pad.
+        g.unsell = {(p[0], p[1]): u + [0] * (N_STATES - len(u)) for p, u in header["unsell"]}
         # Creation order (seq), as replay creates them.
         for rec in sorted(header["holds"], key=lambda r: (r[5], r[10] if len(r) > 10 else 0)):
             _load_hold(st, rec)
@@ -272,6 +284,8 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
         for sku, loc, n in header.get("alerted", ()):
             st.thresholds.set_count(sku, loc, n)
         st.catalogue = {d["id"]: Sku.from_dict(d) for d in header.get("catalogue", ())}
+        if "lots" in header:
+            st.lots.load(header["lots"])
         st.head = header["head"]
         st.last_ts = header["last_ts"]
         return st

@@ -20,6 +20,8 @@ from ..storage.base import Row
 from . import invariants, snapshot
 from .fields import LedgerFields
 from .fold import FOLD
+from .lotfold import PHYSICAL
+from .lotfold import fold as fold_lots
 from .rows import SELLABLE
 
 __all__ = ["SELLABLE", "LedgerState"]
@@ -47,6 +49,8 @@ class LedgerState(LedgerFields):
         if handler is None:
             raise StorageError(f"journal row seq={seq} has unknown kind={kind!r}")
         handler(self, sku, loc, qty, ref, channel, data or {}, seq)
+        if (self.lots.by_pos or (data and "lot" in data)) and kind in PHYSICAL:
+            fold_lots(self, kind, sku, loc, qty, ref, data or {}, seq)
         self.head = seq
         if ts > self.last_ts:
             self.last_ts = ts
