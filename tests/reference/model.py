@@ -181,6 +181,8 @@ class Model:
         # Declared SKUs' decimals: their quantities here are scaled ints, as in the ledger.
         self.decimals: dict[str, int] = {}
         self.kits: dict[str, dict[str, int]] = {}
+        # Lots of lotted positions: lot -> [expiry or None, receipt order, sellable units].
+        self.lots: dict[Pos, dict[str, list[Any]]] = {}
 
     # -- kits (ledger/kits.py) ---------------------------------------------
     def add_kit(self, kit: str, comps: dict[str, int]) -> tuple[Any, ...]:
