@@ -11,9 +11,10 @@ Two stores, North and South, sell over the counter and ship web orders.
    it), and a gift box order reserves and ships all components at one store.
 3. Milk comes in lots. A sale takes the lot that expires first (FEFO). When
    the clock passes a lot's expiry, the ledger journals ``lot-expired`` and
-   ATP drops, with no cron job. A supplier then recalls a lot: it is
-   quarantined at every store, and the web order it left uncovered is
-   re-sourced to good milk at the other store.
+   ATP drops, with no cron job; a waste report reads it from the feed. A
+   supplier then recalls a lot: it is quarantined at every store, and the
+   web order it left uncovered is re-sourced to good milk at the other
+   store.
 
 The clock is injected, so every expiry happens at a known moment.
 Run: ``python examples/grocery.py``
@@ -82,13 +83,20 @@ def main() -> None:
     assert [(x.lot, x.qty) for x in sale.lots] == [("M-0305", 4)]
     print("milk ATP at north:", inv.available("milk", "north"))
 
+    inv.ack("waste-report", inv.head)  # a waste report reads the journal's feed from here
     now[0] += 3 * day + timedelta(hours=1)  # Thursday 09:00: M-0305 is past its date
     atp = inv.available("milk", "north")  # any read or command expires due lots
     print(f"\n{now[0]:%a %H:%M}: milk ATP at north:", atp)
-    for e in inv.history(kind="lot-expired"):
-        print(f"  journal #{e.seq} {e.kind}: {e.data['lot']} x{e.qty} at {e.location}")
+    feed = inv.feed("waste-report")  # what happened since the last ack
+    for e in feed:  # the ham hold's TTL ran out too: the clock expires both
+        lot = f" lot {e.data['lot']}" if e.data and "lot" in e.data else ""
+        print(f"  feed #{e.seq} {e.kind}: {e.sku} {e.qty}{lot} at {e.location}")
+    inv.ack("waste-report", feed[-1].seq)
+    waste = [e for e in feed if e.kind == "lot-expired"]
     print("  still on the shelf (to write off):", inv.on_hand("milk", "north", "expired"))
     assert atp == 12 and inv.on_hand("milk", "north", lot="M-0305") == 2
+    assert [(e.kind, e.data["lot"]) for e in waste] == [("lot-expired", "M-0305")]
+    assert inv.reservation(trays.id).state == "expired"  # the ham hold lapsed meanwhile
     assert [e.data["lot"] for e in inv.history(kind="lot-expired")] == ["M-0305"]
 
     # 4. A recall: lot M-0308 is recalled by the dairy.
