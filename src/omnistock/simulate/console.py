@@ -57,6 +57,11 @@ HELP = {
     "replenish_hours": "hours between replenishment runs",
     "sample_minutes": "minutes between ATP samples (report)",
     "top_skus": "SKUs whose ATP the report draws",
+    "kits": "gift boxes (kits of three popular SKUs) in the catalogue",
+    "kit_orders": "web orders for a gift box per day",
+    "lotted_skus": "fresh items delivered to stores in daily lots that expire",
+    "shelf_life_hours": "hours from a fresh lot's 06:00 delivery to its expiry",
+    "recalls": "lots of fresh items recalled during the run",
 }
 
 

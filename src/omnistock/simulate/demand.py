@@ -90,6 +90,11 @@ class SimConfig:
     replenish_hours: float = 6.0
     sample_minutes: int = 30
     top_skus: int = 5
+    kits: int = 3
+    kit_orders: int = 60
+    lotted_skus: int = 4
+    shelf_life_hours: float = 16.0
+    recalls: int = 1
 
     @property
     def horizon(self) -> int:

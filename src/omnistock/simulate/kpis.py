@@ -46,6 +46,19 @@ seed, the sizes and the policy, so two runs give identical KPIs):
   a backorder that waited (what was on hand shipped).
 - ``uncovered_at_end``: positions where, at the end, reserved exceeds the
   physical sellable units (shortages nothing could re-source).
+- ``kit_orders`` / ``kit_orders_filled`` / ``kit_units`` / ``kit_shipped``:
+  web orders for a gift box (a kit), those allocated whole at one location
+  (paid at once), the kits they reserved and the orders shipped.
+- ``fresh_orders`` / ``fresh_orders_filled`` / ``fresh_received_units`` /
+  ``fresh_sold_units``: web orders for a fresh (lotted) item held at a
+  store, those the store could serve, the units of the stores' morning
+  deliveries, and fresh units sold at the tills.
+- ``expired_units``: units of lots whose expiry passed during the run
+  (``lot-expired`` rows journaled by the ledger's clock).
+- ``recalls`` / ``recalled_units``: lots recalled and the sellable units
+  they moved to quarantine at every location; ``recall_shortage_units`` /
+  ``recall_resourced_units``: reserved units the recall uncovered, and how
+  many of them were re-sourced elsewhere (the DCs' long-life lots).
 - ``check_ok``: ``Inventory.check()``: the journal replayed from scratch
   equals the live ledger and every invariant holds.
 """
@@ -109,6 +122,19 @@ class Tally:
     transfers: int = 0
     oversells: int = 0
     uncovered_at_end: int = 0
+    kit_orders: int = 0
+    kit_orders_filled: int = 0
+    kit_units: int = 0
+    kit_shipped: int = 0
+    fresh_orders: int = 0
+    fresh_orders_filled: int = 0
+    fresh_received_units: int = 0
+    fresh_sold_units: int = 0
+    expired_units: int = 0
+    recalls: int = 0
+    recalled_units: int = 0
+    recall_shortage_units: int = 0
+    recall_resourced_units: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
     def ask(self, channel: str, asked: int, filled: int) -> None:
@@ -174,6 +200,19 @@ class Tally:
             "received_units": self.received_units,
             "transfers": self.transfers,
             "uncovered_at_end": self.uncovered_at_end,
+            "kit_orders": self.kit_orders,
+            "kit_orders_filled": self.kit_orders_filled,
+            "kit_units": self.kit_units,
+            "kit_shipped": self.kit_shipped,
+            "fresh_orders": self.fresh_orders,
+            "fresh_orders_filled": self.fresh_orders_filled,
+            "fresh_received_units": self.fresh_received_units,
+            "fresh_sold_units": self.fresh_sold_units,
+            "expired_units": self.expired_units,
+            "recalls": self.recalls,
+            "recalled_units": self.recalled_units,
+            "recall_shortage_units": self.recall_shortage_units,
+            "recall_resourced_units": self.recall_resourced_units,
             "command_errors": dict(sorted(self.errors.items())),
             "check": check_text,
         }

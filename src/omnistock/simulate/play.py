@@ -66,6 +66,7 @@ class Play:
         self.queue: list[Event] = []
         self.n = 0
         self.now_s = 0.0
+        self.more: dict[str, Callable[[dict[str, Any]], None]] = {}  # kits and lots
 
     # -- set-up ------------------------------------------------------------
     def setup(self, policy: Policy) -> None:
@@ -125,6 +126,7 @@ class Play:
             "sample": self.sample,
             "arrive": self.arrive,
             "po": self.po,
+            **self.more,
         }
         while self.queue:  # after the horizon, only the day's orders play out
             ev = heapq.heappop(self.queue)

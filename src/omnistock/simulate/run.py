@@ -21,6 +21,7 @@ from typing import Any
 from ..fulfilment.policy import Policy
 from ..inventory import Inventory
 from ..values import Location
+from .catalogue import Extras
 from .demand import SimConfig, build_catalogue, generate_events
 from .network import build_network
 from .play import Play, Progress
@@ -87,7 +88,8 @@ def simulate(
         cfg.marketplace_buffer,
     )
     cat = build_catalogue(cfg.skus, cfg.zipf)
-    events = generate_events(cfg, net, cat)
+    extras = Extras(cfg, net, cat)
+    events = generate_events(cfg, net, cat) + extras.events()
     clock = [START]
     with Inventory.open(url, clock=lambda: clock[0]) as inv:
         start = _start_of(inv)
@@ -95,10 +97,13 @@ def simulate(
         tag = "" if inv.head == 0 else f"R{inv.head}-"
         run = Play(inv, cfg, net, cat, start, tag, clock)
         run.setup(policy or Policy())
+        extras.setup(run)
+        run.more = extras.handlers(run)
         t1 = time.perf_counter()
         run.loop(events, progress)
         loop_s = time.perf_counter() - t1
         run.finish()
+        extras.finish(run)
         report = inv.check()
     wall = time.perf_counter() - t0
     kpis = run.t.kpis(wall, report.ok, str(report))

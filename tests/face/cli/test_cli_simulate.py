@@ -203,3 +203,47 @@ def test_the_same_day_on_every_durable_store_has_the_same_kpis(
     assert runs["store"]["command_errors"] == {}
     assert runs["store"]["check_ok"] is True
     assert runs["store"] == runs["sqlite"]
+
+
+def test_kits_lots_and_a_recall_are_played_and_reported(tmp_path: Path) -> None:
+    """Gift boxes are ordered whole and shipped; fresh lots expire by the
+    ledger's clock; the recalled lot is quarantined everywhere, and the
+    recall KPIs agree with what the store holds afterwards (issue 16)."""
+    from datetime import timedelta
+
+    from omnistock import Inventory
+    from omnistock.simulate.run import START
+
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    r = omnistock(
+        "--store", url, "simulate", "--seed", "3", *SMALL, "--days", "2", "--kit-orders", "25",
+        "--lotted-skus", "3", "--json", "g.json", cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    for name in ("kit_orders", "expired_units", "recalled_units", "recall_resourced_units"):
+        assert name in r.stdout
+    k = _kpis(tmp_path / "g.json")
+    assert k["check_ok"] is True and k["command_errors"] == {} and k["oversells"] == 0
+    assert k["kit_orders"] == 2 * 25
+    assert 0 < k["kit_orders_filled"] <= k["kit_orders"]
+    assert k["kit_orders_filled"] <= k["kit_units"] <= 2 * k["kit_orders_filled"]
+    assert k["kit_shipped"] <= k["kit_orders_filled"]
+    assert k["fresh_sold_units"] > 0 and k["expired_units"] > 0
+    assert k["fresh_sold_units"] + k["expired_units"] <= k["fresh_received_units"]
+    assert k["recalls"] == 1 and k["recalled_units"] > 0
+    assert k["recall_resourced_units"] <= k["recall_shortage_units"]
+    # Reopened at the end of the simulated days (the wall clock would expire
+    # every lot): the DCs' long-life lots are still good then.
+    end = START + timedelta(days=2, hours=12)
+    with Inventory.open(url, clock=lambda: end) as inv:
+        assert inv.kits() and all(len(c) == 3 for c in inv.kits().values())
+        rows = [e for e in inv.history(kind="state-changed") if (e.data or {}).get("lot")]
+        assert {(e.sku, e.data["lot"]) for e in rows if e.data} == {("FRESH-00001", "S1")}
+        assert sum(e.qty for e in rows) == k["recalled_units"]
+        # The whole lot is still on hand, in quarantine: nothing sold it since.
+        held = [x for x in inv.lots("FRESH-00001") if x.lot == "S1"]
+        assert sum(x.qty for x in held) == k["recalled_units"]
+        assert len(held) == len(rows)  # every store that had the lot
+        expired = inv.history(kind="lot-expired")
+        assert sum(e.qty for e in expired) == k["expired_units"]
+        assert inv.check().ok
