@@ -18,7 +18,10 @@ becomes:
   within its daily capacity;
 - a reservation or supply item it creates must not exist, one it changes
   must be as it saw it (both are records, see ``ledger.deltas``); and the
-  network is as it saw it.
+  network is as it saw it;
+- a SKU it names or declares for the first time is claimed: of two
+  commands planned blind to each other's first touch of a SKU (its first
+  movement, its first ``add_sku``) only one lands.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .ledger.deltas import Change, block_state
+from .ledger.deltas import SKU_CLAIM, Change, block_state
 from .ledger.fold import per_sku
 from .ledger.heldbatches import resolve
 from .ledger.state import LedgerState
@@ -90,6 +93,7 @@ def conditions(
         reservations=tuple((k, *change.reservations[k]) for k in sorted(change.reservations)),
         usage=tuple(usage),
         network=change.network,
+        claims=tuple(SKU_CLAIM + sku for sku in change.fresh),
         planned=planned,
     )
 

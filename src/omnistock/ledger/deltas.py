@@ -44,7 +44,7 @@ from .grid import Grid, Pos
 from .heldbatches import HeldBatch
 from .holds import Hold
 from .rows import Kind
-from .savepoint import Savepoint
+from .savepoint import MISSING, Savepoint
 from .state import LedgerState
 
 __all__ = [
@@ -68,6 +68,10 @@ printable, so no reservation id starts with it)."""
 
 ALERT = "\x1falert:"
 """Prefix of a threshold's alert record among the reservations'."""
+
+SKU_CLAIM = "\x1fsku:"
+"""Prefix of a SKU's claim (``Conditions.claims``): taken by the command
+that first names or first declares it (``fresh_skus``)."""
 
 LOTS = "\x1flots:"
 """Prefix of a lotted position's book record among the reservations': a
@@ -257,7 +261,7 @@ class Change:
     digest before and after, when the rows change the network.
     O(positions and reservations touched)."""
 
-    __slots__ = ("network", "positions", "reservations", "usage")
+    __slots__ = ("fresh", "network", "positions", "reservations", "usage")
 
     def __init__(self, sp: Savepoint, st: LedgerState, rows: Iterable[tuple[Any, ...]]) -> None:
         g = st.grid
@@ -326,6 +330,27 @@ class Change:
             fb, fa = book_figures(was), book_figures(st.lots.by_pos.get(p))
             if fb != fa:
                 self.reservations[f"{LOTS}{g.skus[p[0]]}\x1f{g.locs[p[1]]}"] = (fb, fa)
+        self.fresh = fresh_skus(sp, st)
+
+
+def fresh_skus(sp: Savepoint, st: LedgerState) -> tuple[str, ...]:
+    """SKUs these rows made known: named for the first time (new in the
+    grid) and not declared before, or declared for the first time and never
+    named before. A guarded store claims each (``SKU_CLAIM``), so the first
+    movement of a SKU and its first ``add_sku`` cannot both land planned
+    blind to each other: one would journal whole units, the other make them
+    thousandths. O(SKUs new to the grid + declarations in the rows)."""
+    g, was = st.grid, sp.catalogue
+    out = {
+        n
+        for n in g.skus[sp.n_skus :]
+        if not n.startswith("~") and (n not in st.catalogue or was.get(n, 0) is MISSING)
+    }
+    for n, before in was.items():
+        i = g.sku_ix.get(n)
+        if before is MISSING and (i is None or i >= sp.n_skus):
+            out.add(n)
+    return tuple(sorted(out)) if out else ()
 
 
 def _network_before(sp: Savepoint, st: LedgerState) -> str:

@@ -31,7 +31,9 @@ from .state import LedgerState
 from .supply import Incoming
 
 _THRESHOLD_KINDS = frozenset((Kind.THRESHOLD_SET, Kind.THRESHOLD_CROSSED))
-_MISSING = object()
+MISSING = object()
+"""A saved entry that was absent (put back by deleting it)."""
+
 _IN_BLOCK = object()  # a reservation that was a block member at the savepoint
 
 
@@ -108,10 +110,10 @@ class Savepoint:
             ch = h.channel if h is not None else channel
             s_ix = g.sku_ix.get(sku)
             if ch is not None and s_ix is not None and (ch, s_ix) not in self.chan_used:
-                self.chan_used[(ch, s_ix)] = st.chan_used.get((ch, s_ix), _MISSING)
+                self.chan_used[(ch, s_ix)] = st.chan_used.get((ch, s_ix), MISSING)
         order = data.get("order")
         if order is not None and order not in self.per_order:
-            self.per_order[order] = st.holds.per_order.get(order, _MISSING)
+            self.per_order[order] = st.holds.per_order.get(order, MISSING)
         sid = (
             ref if kind in SUPPLY_REF_KINDS else data.get("sid") if kind in SID_DATA_KINDS else None
         )
@@ -136,11 +138,11 @@ class Savepoint:
         if kind == Kind.TRANSFER_OUT and ref is not None and ref not in self.transit:
             self.transit[ref] = None
         if kind == Kind.LOCATION_ADDED and loc is not None and loc not in self.locations:
-            self.locations[loc] = st.locations.get(loc, _MISSING)
+            self.locations[loc] = st.locations.get(loc, MISSING)
         if kind == Kind.CHANNEL_ADDED and channel is not None and channel not in self.channels:
-            self.channels[channel] = st.channels.get(channel, _MISSING)
+            self.channels[channel] = st.channels.get(channel, MISSING)
         if kind == Kind.SKU_ADDED and sku is not None and sku not in self.catalogue:
-            self.catalogue[sku] = st.catalogue.get(sku, _MISSING)
+            self.catalogue[sku] = st.catalogue.get(sku, MISSING)
         if kind in _THRESHOLD_KINDS and sku is not None and (sku, loc) not in self.thresholds:
             th = st.thresholds
             self.thresholds[(sku, loc)] = (th.get(sku, loc), th.count(sku, loc))
@@ -149,7 +151,7 @@ class Savepoint:
         if kind == Kind.PICKED and loc is not None:
             k = (loc, int(data["day"]))
             if k not in self.picks:
-                self.picks[k] = st.picks.get(k, _MISSING)
+                self.picks[k] = st.picks.get(k, MISSING)
 
     def _touch_block(
         self, kind: str, token: str | None, channel: str | None, data: dict[str, Any]
@@ -172,7 +174,7 @@ class Savepoint:
         if channel is not None:
             for a in np.unique(s).tolist():
                 if (channel, a) not in self.chan_used:
-                    self.chan_used[(channel, a)] = st.chan_used.get((channel, a), _MISSING)
+                    self.chan_used[(channel, a)] = st.chan_used.get((channel, a), MISSING)
 
     def _pos(self, p: Pos) -> None:
         if p in self.pos:
@@ -217,7 +219,7 @@ class Savepoint:
                 for p in restored.lines:
                     hs.by_pos.setdefault(p, set()).add(rid)
         for oid, n in self.per_order.items():
-            _put(hs.per_order, oid, None if n is _MISSING else n)
+            _put(hs.per_order, oid, None if n is MISSING else n)
         for token, old_b in self.batches.items():
             cur_b = hs.batches.get(token)
             if cur_b is not None:
@@ -233,15 +235,15 @@ class Savepoint:
             if rec is not None:
                 st.supply.add(Incoming(sid, *rec))
         for lid, loc in self.locations.items():
-            _put(st.locations, lid, None if loc is _MISSING else loc)
+            _put(st.locations, lid, None if loc is MISSING else loc)
         for cid, ch in self.channels.items():
-            _put(st.channels, cid, None if ch is _MISSING else ch)
+            _put(st.channels, cid, None if ch is MISSING else ch)
         for sku_id, entry in self.catalogue.items():
-            _put(st.catalogue, sku_id, None if entry is _MISSING else entry)
+            _put(st.catalogue, sku_id, None if entry is MISSING else entry)
         for k, v in self.picks.items():
-            _put(st.picks, k, None if v is _MISSING else v)
+            _put(st.picks, k, None if v is MISSING else v)
         for k, v in self.chan_used.items():
-            _put(st.chan_used, k, None if v is _MISSING else v)
+            _put(st.chan_used, k, None if v is MISSING else v)
         for p in self.unranged:
             st.ranged.discard(p)
         for (sku, loc), (low, n) in self.thresholds.items():
