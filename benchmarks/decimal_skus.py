@@ -22,19 +22,22 @@ be shared, so compare ratios of one run, not figures across runs.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from omnistock import Inventory, Line, Location, Order, Sku
 
-LOCS = ["L0", "L1", "L2", "L3"]
+try:
+    from .side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table
+except ImportError:  # run as a script
+    from side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table  # type: ignore[no-redef]
+
 VARIANTS = ("plain", "decimal", "case")
 
 
-def prepare(variant: str, round_no: int, holds: int) -> tuple[Inventory, Callable[[], int]]:
+def prepare(variant: str, round_no: int, holds: int) -> Prepared:
     """A fresh inventory for one round of ``variant`` and the timed call."""
     inv = Inventory.open("memory://")
     if variant == "decimal":
@@ -49,31 +52,13 @@ def prepare(variant: str, round_no: int, holds: int) -> tuple[Inventory, Callabl
         "decimal": lambda i: Line("sku", Decimal("0.250"), LOCS[i % len(LOCS)]),
         "case": lambda i: Line("sku", 1, LOCS[i % len(LOCS)], unit="case"),
     }[variant]
-    orders = [Order(f"r{round_no}-{i}", lines=[line(i)]) for i in range(holds)]
-
-    def run() -> int:
-        hold = inv.hold
-        for o in orders:
-            hold(o, ttl=3600)
-        return len(orders)
-
-    return inv, run
+    return inv, holding(inv, [Order(f"r{round_no}-{i}", lines=[line(i)]) for i in range(holds)])
 
 
 def measure(rounds: int = 15, holds: int = 400) -> dict[str, Any]:
     """Median seconds per round of each variant, interleaved in one run,
     and each one's ratio to ``plain``."""
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    for r in range(rounds):
-        for v in VARIANTS:
-            inv, run = prepare(v, r, holds)
-            try:
-                t0 = time.perf_counter()
-                run()
-                times[v].append(time.perf_counter() - t0)
-            finally:
-                inv.close()
-    med = {v: statistics.median(t) for v, t in times.items()}
+    med = medians(interleave(VARIANTS, partial(prepare, holds=holds), rounds))
     return {
         "holds": holds,
         "rounds": rounds,
@@ -83,13 +68,8 @@ def measure(rounds: int = 15, holds: int = 400) -> dict[str, Any]:
 
 
 def table(result: dict[str, Any]) -> str:
-    out = [f"{result['holds']} holds a round, {result['rounds']} rounds, store memory"]
-    out.append(f"{'variant':<9} {'median ms':>10} {'holds/s':>10} {'vs plain':>9}")
-    for v in VARIANTS:
-        m = result["median_s"][v]
-        ratio = result["vs_plain"][v]
-        out.append(f"{v:<9} {m * 1e3:>10.1f} {result['holds'] / m:>10.0f} {ratio:>8.2f}x")
-    return "\n".join(out)
+    title = f"{result['holds']} holds a round, {result['rounds']} rounds, store memory"
+    return ratio_table(title, result["holds"], result["median_s"])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,18 +22,20 @@ shared, so compare ratios of one run, not figures across runs.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from omnistock import Inventory, Line, Location, Order
 
-LOCS = ["L0", "L1", "L2", "L3"]
+try:
+    from .side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table
+except ImportError:  # run as a script
+    from side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table  # type: ignore[no-redef]
+
 VARIANTS = ["plain", "plain beside lots", "lotted"]
 
 
-def prepare(variant: str, round_no: int, holds: int) -> tuple[Inventory, Callable[[], int]]:
+def prepare(variant: str, round_no: int, holds: int) -> Prepared:
     """A fresh memory inventory for one round of ``variant`` and the timed call."""
     inv = Inventory.open("memory://")
     soon = datetime.now(UTC) + timedelta(days=30)
@@ -51,14 +53,7 @@ def prepare(variant: str, round_no: int, holds: int) -> tuple[Inventory, Callabl
     orders = [
         Order(f"r{round_no}-{i}", lines=[Line("sku", 1, LOCS[i % len(LOCS)])]) for i in range(holds)
     ]
-
-    def run() -> int:
-        hold = inv.hold
-        for o in orders:
-            hold(o, ttl=3600)
-        return len(orders)
-
-    return inv, run
+    return inv, holding(inv, orders)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,22 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--holds", type=int, default=400)
     args = ap.parse_args(argv)
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    for r in range(args.rounds):
-        for v in VARIANTS:
-            inv, run = prepare(v, r, args.holds)
-            try:
-                t0 = time.perf_counter()
-                run()
-                times[v].append(time.perf_counter() - t0)
-            finally:
-                inv.close()
-    base = statistics.median(times["plain"])
-    print(f"{args.holds} holds a round, {args.rounds} rounds, store memory")
-    print(f"{'variant':<18} {'median ms':>10} {'holds/s':>10} {'vs plain':>9}")
-    for v in VARIANTS:
-        m = statistics.median(times[v])
-        print(f"{v:<18} {m * 1e3:>10.1f} {args.holds / m:>10.0f} {m / base:>8.2f}x")
+    med = medians(interleave(VARIANTS, partial(prepare, holds=args.holds), args.rounds))
+    title = f"{args.holds} holds a round, {args.rounds} rounds, store memory"
+    print(ratio_table(title, args.holds, med))
 
 
 if __name__ == "__main__":

@@ -25,28 +25,33 @@ be shared, so compare ratios of one run, not figures across runs.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from omnistock import Inventory, Line, Location, Order
 
-LOCS = ["L0", "L1", "L2", "L3"]
+try:
+    from .side_by_side import LOCS, Prepared, holding, interleave, medians, open_store, ratio_table
+except ImportError:  # run as a script
+    from side_by_side import (  # type: ignore[no-redef]
+        LOCS,
+        Prepared,
+        holding,
+        interleave,
+        medians,
+        open_store,
+        ratio_table,
+    )
 
-
-def _open(store: str, tmp: Path, name: str) -> Inventory:
-    if store == "memory":
-        return Inventory.open("memory://")
-    return Inventory.open(f"sqlite:///{tmp / name}.db")
+VARIANTS = ["plain", "marks elsewhere", "marks on the SKU"]
 
 
 def prepare(
-    variant: str, store: str, tmp: Path, round_no: int, holds: int
-) -> tuple[Inventory, Callable[[], int]]:
+    variant: str, round_no: int, holds: int, store: str = "memory", tmp: Path | None = None
+) -> Prepared:
     """A fresh inventory for one round of ``variant`` and the timed call."""
-    inv = _open(store, tmp, f"{variant.replace(' ', '-')}-{round_no}")
+    inv = open_store(store, tmp, f"{variant.replace(' ', '-')}-{round_no}")
     for loc in LOCS:
         inv.add_location(Location(loc))
         inv.receive("sku", loc, holds)  # each location can take every hold
@@ -62,14 +67,7 @@ def prepare(
     orders = [
         Order(f"r{round_no}-{i}", lines=[Line("sku", 1, LOCS[i % len(LOCS)])]) for i in range(holds)
     ]
-
-    def run() -> int:
-        hold = inv.hold
-        for o in orders:
-            hold(o, ttl=3600)
-        return len(orders)
-
-    return inv, run
+    return inv, holding(inv, orders)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -78,28 +76,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--holds", type=int, default=400)
     ap.add_argument("--store", choices=("memory", "sqlite"), default="memory")
     args = ap.parse_args(argv)
-    variants = ["plain", "marks elsewhere", "marks on the SKU"]
-    times: dict[str, list[float]] = {v: [] for v in variants}
-    crossings: dict[str, int] = dict.fromkeys(variants, 0)
+    crossings = dict.fromkeys(VARIANTS, 0)
+
+    def count(v: str, inv: Inventory, head: int) -> None:
+        crossings[v] += len(inv.history(kind="threshold-crossed", since=head))
+
     with tempfile.TemporaryDirectory(prefix="omnistock-bench-") as d:
-        for r in range(args.rounds):
-            for v in variants:
-                inv, run = prepare(v, args.store, Path(d), r, args.holds)
-                try:
-                    head = inv.head
-                    t0 = time.perf_counter()
-                    run()
-                    times[v].append(time.perf_counter() - t0)
-                    crossings[v] += len(inv.history(kind="threshold-crossed", since=head))
-                finally:
-                    inv.close()
-    base = statistics.median(times["plain"])
-    print(f"{args.holds} holds a round, {args.rounds} rounds, store {args.store}")
-    print(f"{'variant':<18} {'median ms':>10} {'holds/s':>10} {'vs plain':>9} {'crossings':>10}")
-    for v in variants:
-        m = statistics.median(times[v])
-        n = crossings[v] // args.rounds
-        print(f"{v:<18} {m * 1e3:>10.1f} {args.holds / m:>10.0f} {m / base:>8.2f}x {n:>10}")
+        prep = partial(prepare, store=args.store, tmp=Path(d), holds=args.holds)
+        med = medians(interleave(VARIANTS, prep, args.rounds, after=count))
+    title = f"{args.holds} holds a round, {args.rounds} rounds, store {args.store}"
+    extra = {"": "crossings a round", **{v: str(n // args.rounds) for v, n in crossings.items()}}
+    print(ratio_table(title, args.holds, med, extra))
 
 
 if __name__ == "__main__":

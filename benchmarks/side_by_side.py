@@ -1,0 +1,89 @@
+"""Variants of one face workload measured side by side in one run.
+
+The per-feature scripts (``decimal_skus``, ``lots``, ``kits``,
+``thresholds``) each build a fresh inventory per round and variant
+(``prepare``, not timed) and time one call that makes ``holds`` single
+holds through the face. ``interleave`` runs the variants round by round,
+so a machine that drifts during the run drifts for all of them alike, and
+``ratio_table`` prints each variant's median against the first one.
+Nothing is asserted: compare ratios of one run, not figures across runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from omnistock import Inventory, Order
+
+LOCS = ["L0", "L1", "L2", "L3"]
+"""Four locations; rounds spread their holds over them."""
+
+Prepared = tuple[Inventory, Callable[[], int]]
+"""A fresh inventory and the timed call (it returns the holds it made)."""
+
+
+def open_store(store: str, tmp: Path | None, name: str) -> Inventory:
+    """``memory://``, or a SQLite file ``name`` under ``tmp``."""
+    if store == "memory":
+        return Inventory.open("memory://")
+    assert tmp is not None, "a SQLite round needs a directory"
+    return Inventory.open(f"sqlite:///{tmp / name}.db")
+
+
+def holding(inv: Inventory, orders: Sequence[Order], ttl: int = 3600) -> Callable[[], int]:
+    """The timed call: ``inv.hold`` of each order, one command each."""
+
+    def run() -> int:
+        hold = inv.hold
+        for o in orders:
+            hold(o, ttl=ttl)
+        return len(orders)
+
+    return run
+
+
+def interleave(
+    variants: Sequence[str],
+    prepare: Callable[[str, int], Prepared],
+    rounds: int,
+    after: Callable[[str, Inventory, int], None] | None = None,
+) -> dict[str, list[float]]:
+    """Seconds of each round of each variant, variants interleaved round by
+    round. ``after(variant, inv, head_before)`` sees each round's inventory
+    before it is closed (to count what the round journaled)."""
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    for r in range(rounds):
+        for v in variants:
+            inv, run = prepare(v, r)
+            try:
+                head = inv.head
+                t0 = time.perf_counter()
+                run()
+                times[v].append(time.perf_counter() - t0)
+                if after is not None:
+                    after(v, inv, head)
+            finally:
+                inv.close()
+    return times
+
+
+def medians(times: dict[str, list[float]]) -> dict[str, float]:
+    return {v: statistics.median(t) for v, t in times.items()}
+
+
+def ratio_table(
+    title: str, holds: int, med: dict[str, float], extra: dict[str, str] | None = None
+) -> str:
+    """One row per variant: median ms a round, holds/s at it, and the ratio
+    to the first variant (the baseline); ``extra`` adds a column."""
+    base = next(iter(med.values()))
+    width = max(9, *(len(v) for v in med))
+    head = f"{'variant':<{width}} {'median ms':>10} {'holds/s':>10} {'vs ' + next(iter(med)):>12}"
+    out = [title, head + ("  " + extra.pop("", "") if extra else "")]
+    for v, m in med.items():
+        row = f"{v:<{width}} {m * 1e3:>10.1f} {holds / m:>10.0f} {m / base:>11.2f}x"
+        out.append(row + (f"  {extra[v]}" if extra else ""))
+    return "\n".join(out)
