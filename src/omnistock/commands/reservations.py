@@ -68,8 +68,10 @@ def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -
         if not st.locations[order.pickup_at].pickup:
             raise InvalidInput("pickup_at", order.pickup_at, "does not offer pickup")
     want: dict[Pos, int] = {}
+    at = order.pickup_at if order.method == "pickup" else None
+    cols: dict[str, int] = {}  # a location checked once per order, not per line
     for ln in order.lines:
-        loc = ln.location or (order.pickup_at if order.method == "pickup" else None)
+        loc = ln.location or at
         if loc is None:
             raise InvalidInput(
                 "lines",
@@ -78,9 +80,12 @@ def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -
                 "policy (inv.allocate); pin it with Line(sku, qty, location=...)",
             )
         s = sku_row(st, ln.sku)
-        l = loc_col(st, loc)
-        if ch is not None and ch.locations is not None and loc not in ch.locations:
-            raise InvalidInput("lines", ln, f"location {loc!r} does not serve channel {ch.id!r}")
+        l = cols.get(loc)
+        if l is None:
+            l = cols[loc] = loc_col(st, loc)
+            if ch is not None and ch.locations is not None and loc not in ch.locations:
+                why = f"location {loc!r} does not serve channel {ch.id!r}"
+                raise InvalidInput("lines", ln, why)
         want[(s, l)] = want.get((s, l), 0) + ln.qty
     g = st.grid
     out: dict[Pos, int] = {}
@@ -177,7 +182,12 @@ def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reserv
     order that is open returns its reservation (the order id is a natural
     key within its channel)."""
     if st.kits and kits.has_kit(st, order.lines):  # a plain order: one empty-dict test
-        return kits.hold(st, cx, order, ttl_us, hold)
+        return kits.hold(st, cx, order, ttl_us, hold_lines)
+    return hold_lines(st, cx, order, ttl_us)
+
+
+def hold_lines(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reservation]:
+    """``hold`` for an order of plain lines (kit lines already expanded)."""
     hs = st.holds
     h = already_held(st, order) if order.id in hs.per_order or hs.batches else None
     if h is not None:

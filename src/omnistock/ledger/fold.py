@@ -243,6 +243,9 @@ def _held(
     if "exp" in d:
         st.holds.set_expiry(h, d["exp"])
     st.grid.reserved[p] += qty
+    if "kits" in d:  # a kit hold's last row: the kits its lines make up (commands/kits.py)
+        for kit, at, n in d["kits"]:
+            _add_kits(h, kit, st.grid.loc(at), n)
 
 
 def _committed(
@@ -477,9 +480,14 @@ def _kit_held(
     """Kits a reservation's component lines at ``loc`` make up (its
     ``held`` rows, just before, reserved the units)."""
     assert sku is not None and loc is not None
-    h = _hold_of(st, ref)
-    k = (sku, st.grid.loc(loc))
-    n = h.kits.get(k, 0) + qty  # negative: an amendment asks for fewer
+    _add_kits(_hold_of(st, ref), sku, st.grid.loc(loc), qty)
+
+
+def _add_kits(h: Hold, kit: str, l: int, qty: int) -> None:
+    """Add ``qty`` kits (negative: an amendment asks for fewer) of ``kit``
+    at location column ``l`` to ``h``; none left drops the entry."""
+    k = (kit, l)
+    n = h.kits.get(k, 0) + qty
     if n > 0:
         h.kits[k] = n
     else:
