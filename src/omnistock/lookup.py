@@ -24,6 +24,7 @@ from .errors import (
 from .ledger.grid import STATE_INDEX, Pos
 from .ledger.holds import Hold
 from .ledger.invariants import breach
+from .ledger.kits import MEMO_MAX
 from .ledger.pools import Fence, figures
 from .ledger.state import SELLABLE, LedgerState
 from .values import Channel, Reservation, ReservationLine, Shortage
@@ -188,14 +189,24 @@ def kit_reservation(st: LedgerState, h: Hold) -> Reservation:
     kitted: dict[Pos, int] = {}
     lines: list[ReservationLine] = []
     kits: list[ReservationLine] = []
+    memo = defs.memo
     for (kit, l), n in h.kits.items():
         loc = locs[l]
-        kits.append(ReservationLine(kit, loc, n))
-        for c, q in defs[kit].items():
-            p = (ix[c], l)
-            u = n * q
-            kitted[p] = kitted.get(p, 0) + u
-            lines.append(ReservationLine(c, loc, u, None, kit))
+        k = ("res", kit, loc, n)  # immutable values, kept while the definitions stand
+        got = memo.get(k)
+        if got is None:
+            got = (
+                ReservationLine(kit, loc, n),
+                tuple([ReservationLine(c, loc, n * q, None, kit) for c, q in defs[kit].items()]),
+            )
+            if len(memo) >= MEMO_MAX:
+                memo = defs.memo = {}
+            memo[k] = got
+        kits.append(got[0])
+        lines += got[1]
+        for x in got[1]:
+            p = (ix[x.sku], l)
+            kitted[p] = kitted.get(p, 0) + x.qty
     if kitted != h.lines:  # else every unit is a kit's (a kits-only order)
         plain = [
             ReservationLine(skus[s], locs[l], q - kitted.get((s, l), 0))

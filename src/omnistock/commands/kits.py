@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from json.encoder import encode_basestring as _json_str
 from typing import Any
 
 import attrs
@@ -31,7 +32,7 @@ from ..fulfilment.policy import Policy
 from ..fulfilment.results import Allocation
 from ..ledger.grid import Pos
 from ..ledger.holds import OPEN, Hold
-from ..ledger.kits import Kits
+from ..ledger.kits import MEMO_MAX, Kits
 from ..ledger.rows import NEW_KIND, NEW_LOC, NEW_QTY, NEW_REF, NEW_SKU, Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import channel_of, loc_col, open_hold, reservation_of
@@ -74,7 +75,10 @@ def add_kit(st: LedgerState, cx: Context, kit: str, comps: dict[str, int]) -> Pl
 def has_kit(st: LedgerState, lines: Any) -> bool:
     """Whether any line names a kit. O(lines) dict lookups."""
     kits = st.kits
-    return any(ln.sku in kits for ln in lines)
+    for ln in lines:  # noqa: SIM110 - a loop: cheaper than any() over a generator
+        if ln.sku in kits:
+            return True
+    return False
 
 
 def _line(sku: str, qty: int, location: str | None) -> Line:
@@ -106,10 +110,6 @@ def with_lines(order: Order, lines: tuple[Line, ...]) -> Order:
     return o
 
 
-_MEMO_MAX = 4096
-"""Kit lines whose component lines are kept (a hold's kit lines repeat)."""
-
-
 def _components(
     kits: Kits, kit: str, comps: dict[str, int], n: int, at: str | None
 ) -> tuple[Line, ...]:
@@ -120,7 +120,7 @@ def _components(
     got = kits.memo.get(k)
     if got is None:
         got = tuple([_line(c, n * q, at) for c, q in comps.items()])
-        if len(kits.memo) >= _MEMO_MAX:
+        if len(kits.memo) >= MEMO_MAX:
             kits.memo = {}
         kits.memo[k] = got
     return got
@@ -201,8 +201,12 @@ def _kit_rows(
         ts, kind, sku, at, qty, ref, ch, key, text = last
         d = plan.datas[-1]
         data = dict(d if d is not None else json.loads(text or "{}"))
-        data["kits"] = [[kit, loc, n] for (kit, loc), n in placed.items()]
-        rows[-1] = (ts, kind, sku, at, qty, ref, ch, key, json.dumps(data, separators=(",", ":")))
+        data["kits"], part = _kits_data(st.kits, placed)
+        if text and text != "{}" and text[0] == "{" and text[-1] == "}":
+            text = f'{text[:-1]},"kits":{part}}}'
+        else:
+            text = f'{{"kits":{part}}}'
+        rows[-1] = (ts, kind, sku, at, qty, ref, ch, key, text)
         plan.datas[-1] = data
         return
     for (kit, loc), n in placed.items():
@@ -219,6 +223,23 @@ def _kit_rows(
             )
         )
         plan.datas.append(None)
+
+
+def _kits_data(kits: Kits, placed: dict[tuple[str, str], int]) -> tuple[list[Any], str]:
+    """``placed`` as a held row's ``"kits"`` member: its value and its JSON
+    text (kept in the definitions' memo: a hold's kits repeat, and
+    ``json.dumps`` costs more than the rest of the row). The value is
+    shared: the fold only reads it."""
+    k = ("data", *placed.items())
+    got = kits.memo.get(k)
+    if got is None:
+        value = [[kit, loc, n] for (kit, loc), n in placed.items()]
+        text = ",".join(f"[{_json_str(a)},{_json_str(b)},{n}]" for (a, b), n in placed.items())
+        got = (value, f"[{text}]")
+        if len(kits.memo) >= MEMO_MAX:
+            kits.memo = {}
+        kits.memo[k] = got
+    return got
 
 
 def _as_asked(st: LedgerState, order: Order) -> Order:

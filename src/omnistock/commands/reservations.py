@@ -70,6 +70,7 @@ def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -
     want: dict[Pos, int] = {}
     at = order.pickup_at if order.method == "pickup" else None
     cols: dict[str, int] = {}  # a location checked once per order, not per line
+    rows = st.grid.sku_ix
     for ln in order.lines:
         loc = ln.location or at
         if loc is None:
@@ -79,7 +80,9 @@ def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -
                 "has no location; sourcing unpinned lines needs the fulfilment "
                 "policy (inv.allocate); pin it with Line(sku, qty, location=...)",
             )
-        s = sku_row(st, ln.sku)
+        s = rows.get(ln.sku) if type(ln.sku) is str else None  # interned: a checked id
+        if s is None:
+            s = sku_row(st, ln.sku)  # the typed error
         l = cols.get(loc)
         if l is None:
             l = cols[loc] = loc_col(st, loc)

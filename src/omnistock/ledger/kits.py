@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 __all__ = ["Kits", "clamp", "kit_atp", "kit_terms"]
 
 
+MEMO_MAX = 4096
+"""Entries ``Kits.memo`` keeps before it starts afresh."""
+
+
 class Kits(dict[str, dict[str, int]]):
     """Kit -> its components ``{sku: qty}`` (sorted by SKU); ``of`` maps a
     component to the kits that use it."""
