@@ -271,13 +271,14 @@ def hold(
     cx: Context,
     order: Order,
     ttl_us: int,
-    inner: Callable[[LedgerState, Context, Order, int], Plan[Any]],
+    inner: Callable[[LedgerState, Context, Order, int, tuple[Line, ...]], Plan[Any]],
 ) -> Plan[Any]:
     """``reservations.hold`` for an order with kit lines: each kit line's
     components are reserved at its location (or the pickup store); an
     unpinned kit line is refused as an unpinned plain line is. ``inner``
-    is the plain plan (it need not look for kits again). One pass over
-    the lines: the kits placed and the lines as asked (``_as_asked``)."""
+    is the plain plan, given the order and its lines as asked
+    (``_as_asked``: it need not look for kits again, nor copy the order).
+    One pass over the lines: the kits placed and those lines."""
     _check_order(st, order)
     kits = st.kits
     at = order.pickup_at if order.method == "pickup" else None
@@ -293,7 +294,7 @@ def hold(
         if loc is not None:
             placed[(ln.sku, loc)] = placed.get((ln.sku, loc), 0) + n
         out += _components(kits, ln.sku, comps, n, pin)
-    plan = inner(st, cx, with_lines(order, tuple(out)), ttl_us)
+    plan = inner(st, cx, order, ttl_us, tuple(out))
     _kit_rows(st, cx, plan, order, placed)
     return plan
 

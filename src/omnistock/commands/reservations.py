@@ -55,9 +55,15 @@ from . import kits
 from .lots import annotate
 
 
-def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -> dict[Pos, int]:
+def pinned(
+    st: LedgerState,
+    order: Order,
+    short: dict[Pos, int] | None = None,
+    lines: tuple[Line, ...] | None = None,
+) -> dict[Pos, int]:
     """Positions and quantities to reserve for ``order``'s pinned lines (or
-    all at its pickup store), checked against ATP and the channel's figure.
+    ``lines`` in their place; all at its pickup store), checked against ATP
+    and the channel's figure.
     ``short`` (a backorder): receives the units on-hand stock cannot cover
     per position, instead of a refusal. Raises without side effects.
     O(lines), O(channels x locations) fenced."""
@@ -71,7 +77,8 @@ def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -
     at = order.pickup_at if order.method == "pickup" else None
     cols: dict[str, int] = {}  # a location checked once per order, not per line
     rows = st.grid.sku_ix
-    for ln in order.lines:
+    lines = order.lines if lines is None else lines
+    for ln in lines:
         loc = ln.location or at
         if loc is None:
             raise InvalidInput(
@@ -116,7 +123,7 @@ def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -
             if q > room:
                 raise InsufficientStock(g.skus[s], q, room, None, ch.id)
     if not out and not short:
-        first = order.lines[0]
+        first = lines[0]
         raise InsufficientStock(first.sku, first.qty, 0, first.location, order.channel)
     return out
 
@@ -189,15 +196,21 @@ def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reserv
     return hold_lines(st, cx, order, ttl_us)
 
 
-def hold_lines(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reservation]:
-    """``hold`` for an order of plain lines (kit lines already expanded)."""
+def hold_lines(
+    st: LedgerState, cx: Context, order: Order, ttl_us: int, lines: tuple[Line, ...] | None = None
+) -> Plan[Reservation]:
+    """``hold`` for an order of plain lines: ``order.lines``, or ``lines``
+    when given (a kit order's lines with its kits as component lines: the
+    order is not copied for them)."""
     hs = st.holds
-    h = already_held(st, order) if order.id in hs.per_order or hs.batches else None
+    h = None
+    if order.id in hs.per_order or hs.batches:
+        h = already_held(st, order if lines is None else kits.with_lines(order, lines))
     if h is not None:
         return Plan([], [], done(reservation_of(st, h)), [InState(h.id, OPEN)])
     exp = cx.until("ttl", ttl_us)
     short: dict[Pos, int] | None = {} if order.backorder else None
-    want = pinned(st, order, short)
+    want = pinned(st, order, short, lines)
     waits = None
     if short:
         ch = st.channels.get(order.channel) if order.channel is not None else None
