@@ -187,6 +187,9 @@ def reserve_guards(st: LedgerState, channel: str | None, want: dict[Pos, int]) -
     return guards
 
 
+_HELD = Kind.HELD._value_
+
+
 def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reservation]:
     """Reserve ``order``'s pinned lines until ``now + ttl``; a repeat of an
     order that is open returns its reservation (the order id is a natural
@@ -225,20 +228,9 @@ def hold_lines(
     if order.method == "pickup":  # the store it is collected at (no-shows, capacity)
         data["pickup"] = order.pickup_at
         text = json.dumps(data)
-    for (s, l), q in want.items():
-        rows.append(
-            make(
-                Kind.HELD,
-                ts,
-                sku=g.skus[s],
-                location=g.locs[l],
-                qty=q,
-                ref=rid,
-                channel=order.channel,
-                key=key,
-                data=text,
-            )
-        )
+    skus, locs, chan = g.skus, g.locs, order.channel
+    for (s, l), q in want.items():  # make()'s tuple, built inline: one per line of every hold
+        rows.append((ts, _HELD, skus[s], locs[l], q, rid, chan, key, text))
         datas.append(data)
     if waits:
         r, d = backorder_rows(st, cx, rid, order.channel, waits, data, text)
