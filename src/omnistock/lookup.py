@@ -24,6 +24,7 @@ from .errors import (
 from .ledger.grid import STATE_INDEX, Pos
 from .ledger.holds import Hold
 from .ledger.invariants import breach
+from .ledger.kits import MEMO_MAX
 from .ledger.pools import Fence, figures
 from .ledger.state import SELLABLE, LedgerState
 from .values import Channel, Reservation, ReservationLine, Shortage
@@ -184,24 +185,37 @@ def kit_reservation(st: LedgerState, h: Hold) -> Reservation:
     units as lines with ``kit=`` set, the rest as plain lines, and one
     ``kits`` line per (kit, location). O(lines x kits)."""
     g = st.grid
-    skus, locs, ix = g.skus, g.locs, g.sku_ix
+    skus, locs, ix, defs = g.skus, g.locs, g.sku_ix, st.kits
     kitted: dict[Pos, int] = {}
     lines: list[ReservationLine] = []
     kits: list[ReservationLine] = []
+    memo = defs.memo
     for (kit, l), n in h.kits.items():
         loc = locs[l]
-        kits.append(ReservationLine(kit, loc, n))
-        for c, q in st.kits[kit].items():
-            p = (ix[c], l)
-            kitted[p] = kitted.get(p, 0) + n * q
-            lines.append(ReservationLine(c, loc, n * q, kit=kit))
-    plain = [
-        ReservationLine(skus[s], locs[l], q - kitted.get((s, l), 0))
-        for (s, l), q in h.lines.items()
-        if q > kitted.get((s, l), 0)
-    ]
-    lines = plain + lines + list(waiting_lines(st, h) if h.waiting else ())
-    shipped = tuple(ReservationLine(g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items())
+        k = ("res", kit, loc, n)  # immutable values, kept while the definitions stand
+        got = memo.get(k)
+        if got is None:
+            got = (
+                ReservationLine(kit, loc, n),
+                tuple([ReservationLine(c, loc, n * q, None, kit) for c, q in defs[kit].items()]),
+            )
+            if len(memo) >= MEMO_MAX:
+                memo = defs.memo = {}
+            memo[k] = got
+        kits.append(got[0])
+        lines += got[1]
+        for x in got[1]:
+            p = (ix[x.sku], l)
+            kitted[p] = kitted.get(p, 0) + x.qty
+    if kitted != h.lines:  # else every unit is a kit's (a kits-only order)
+        plain = [
+            ReservationLine(skus[s], locs[l], q - kitted.get((s, l), 0))
+            for (s, l), q in h.lines.items()
+            if q > kitted.get((s, l), 0)
+        ]
+        lines = plain + lines
+    if h.waiting:
+        lines += waiting_lines(st, h)
     return Reservation(
         id=h.id,
         state=h.state,
@@ -209,7 +223,9 @@ def kit_reservation(st: LedgerState, h: Hold) -> Reservation:
         expires_at=None if h.expires_us is None else from_micros(h.expires_us),
         order_id=h.order_id,
         channel=h.channel,
-        shipped=shipped,
+        shipped=tuple(ReservationLine(skus[s], locs[l], q) for (s, l), q in h.shipped.items())
+        if h.shipped
+        else (),
         kits=tuple(kits),
     )
 

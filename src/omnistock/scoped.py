@@ -263,7 +263,7 @@ class Scoped:
                 raise NeedsReplica(f"row {row[0]} ({kind}) belongs to a bulk hold's block")
             if kind in _BACKORDER_KINDS:
                 raise NeedsReplica(f"reservation {row[6]} waits for dated supply")
-            if kind == Kind.KIT_HELD:
+            if kind == Kind.KIT_HELD or (kind == Kind.HELD and '"kits"' in (row[9] or "")):
                 raise NeedsReplica(f"reservation {row[6]} holds kits")
             if kind in (Kind.TRANSFER_OUT, Kind.TRANSFER_IN) and '"res"' in (row[9] or ""):
                 raise NeedsReplica(f"transfer {row[6]} is earmarked for an order")

@@ -211,14 +211,14 @@ class Model:
     def hold_kit(
         self, order_id: str, kit: str, n: int, loc: str, now: datetime, ttl: timedelta
     ) -> tuple[Any, ...]:
-        """A kit line held at ``loc``: its components, all there, plus a
-        ``kit-held`` row when a reservation is made."""
+        """A kit line held at ``loc``: its components, all there; the last
+        held row records the kits when a reservation is made (no row of
+        its own)."""
         comps = self.kits[kit]
         head = self.head
         out = self.hold(order_id, [(c, n * q, loc) for c, q in comps.items()], now, ttl)
         r = self.res[out[1]]
         if self.head != head:
-            self.head += 1
             r.kits[(kit, loc)] = n
             r.kit_defs[kit] = comps
         return r.result()

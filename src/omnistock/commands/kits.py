@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from json.encoder import encode_basestring as _json_str
 from typing import Any
 
 import attrs
@@ -31,6 +32,7 @@ from ..fulfilment.policy import Policy
 from ..fulfilment.results import Allocation
 from ..ledger.grid import Pos
 from ..ledger.holds import OPEN, Hold
+from ..ledger.kits import MEMO_MAX, Kits
 from ..ledger.rows import NEW_KIND, NEW_LOC, NEW_QTY, NEW_REF, NEW_SKU, Kind, make
 from ..ledger.state import LedgerState
 from ..lookup import channel_of, loc_col, open_hold, reservation_of
@@ -73,7 +75,10 @@ def add_kit(st: LedgerState, cx: Context, kit: str, comps: dict[str, int]) -> Pl
 def has_kit(st: LedgerState, lines: Any) -> bool:
     """Whether any line names a kit. O(lines) dict lookups."""
     kits = st.kits
-    return any(ln.sku in kits for ln in lines)
+    for ln in lines:  # noqa: SIM110 - a loop: cheaper than any() over a generator
+        if ln.sku in kits:
+            return True
+    return False
 
 
 def _line(sku: str, qty: int, location: str | None) -> Line:
@@ -103,6 +108,22 @@ def with_lines(order: Order, lines: tuple[Line, ...]) -> Order:
         _set(o, name, getattr(order, name))
     _set(o, "lines", lines)
     return o
+
+
+def _components(
+    kits: Kits, kit: str, comps: dict[str, int], n: int, at: str | None
+) -> tuple[Line, ...]:
+    """The component lines of ``n`` x ``kit`` at ``at``: immutable values,
+    kept in the definitions' memo (dropped when a definition changes), so a
+    repeated kit line does not build them again. O(components)."""
+    k = (kit, n, at)
+    got = kits.memo.get(k)
+    if got is None:
+        got = tuple([_line(c, n * q, at) for c, q in comps.items()])
+        if len(kits.memo) >= MEMO_MAX:
+            kits.memo = {}
+        kits.memo[k] = got
+    return got
 
 
 def expand(st: LedgerState, ls: tuple[Line, ...]) -> tuple[Line, ...]:
@@ -157,13 +178,39 @@ def held_lines(st: LedgerState, h: Hold, ls: tuple[Line, ...]) -> tuple[Line, ..
 def _kit_rows(
     st: LedgerState, cx: Context, plan: Plan[Any], order: Order, placed: dict[tuple[str, str], int]
 ) -> None:
-    """Append the ``kit-held`` rows of ``placed`` ((kit, location) -> kits)
-    to ``plan``, whose ``held`` rows opened the reservation."""
-    rid = next((r[NEW_REF] for r in plan.rows if r[NEW_KIND] == _HELD), None)
-    if not isinstance(rid, str):  # a repeat or a refusal: nothing was reserved
+    """Record the kits of ``placed`` ((kit, location) -> kits) in ``plan``,
+    whose ``held`` rows opened the reservation. When those rows end the
+    plan (a plain hold), the last one carries them in its data
+    (``"kits": [[kit, location, kits], ...]``, folded after its units are
+    reserved): no row of its own. Otherwise (other rows follow, e.g. an
+    allocation's transfers) one ``kit-held`` row per (kit, location) at
+    the end, as before: either way the kits are added after every row of
+    the command, and both shapes replay."""
+    rows = plan.rows
+    if not placed:
+        return
+    for r in rows:
+        if r[NEW_KIND] == _HELD:
+            rid = r[NEW_REF]
+            break
+    else:  # a repeat or a refusal: nothing was reserved
+        return
+    assert isinstance(rid, str)
+    last = rows[-1]
+    if last[NEW_KIND] == _HELD and last[NEW_REF] == rid:
+        ts, kind, sku, at, qty, ref, ch, key, text = last
+        d = plan.datas[-1]
+        data = dict(d if d is not None else json.loads(text or "{}"))
+        data["kits"], part = _kits_data(st.kits, placed)
+        if text and text != "{}" and text[0] == "{" and text[-1] == "}":
+            text = f'{text[:-1]},"kits":{part}}}'
+        else:
+            text = f'{{"kits":{part}}}'
+        rows[-1] = (ts, kind, sku, at, qty, ref, ch, key, text)
+        plan.datas[-1] = data
         return
     for (kit, loc), n in placed.items():
-        plan.rows.append(
+        rows.append(
             make(
                 Kind.KIT_HELD,
                 cx.ts,
@@ -176,6 +223,23 @@ def _kit_rows(
             )
         )
         plan.datas.append(None)
+
+
+def _kits_data(kits: Kits, placed: dict[tuple[str, str], int]) -> tuple[list[Any], str]:
+    """``placed`` as a held row's ``"kits"`` member: its value and its JSON
+    text (kept in the definitions' memo: a hold's kits repeat, and
+    ``json.dumps`` costs more than the rest of the row). The value is
+    shared: the fold only reads it."""
+    k = ("data", *placed.items())
+    got = kits.memo.get(k)
+    if got is None:
+        value = [[kit, loc, n] for (kit, loc), n in placed.items()]
+        text = ",".join(f"[{_json_str(a)},{_json_str(b)},{n}]" for (a, b), n in placed.items())
+        got = (value, f"[{text}]")
+        if len(kits.memo) >= MEMO_MAX:
+            kits.memo = {}
+        kits.memo[k] = got
+    return got
 
 
 def _as_asked(st: LedgerState, order: Order) -> Order:
@@ -193,18 +257,13 @@ def _check_order(st: LedgerState, order: Order) -> None:
         )
 
 
-def _pinned_kits(
-    order: Order, placed: dict[tuple[str, str], int], kits: Mapping[str, Any]
-) -> list[Line]:
-    """Kit lines with a location (their own or the pickup store), counted in ``placed``."""
+def _pinned_kits(order: Order, placed: dict[tuple[str, str], int], kits: Mapping[str, Any]) -> None:
+    """Count the kit lines with a location (their own or the pickup store) in ``placed``."""
     at = order.pickup_at if order.method == "pickup" else None
-    out: list[Line] = []
     for ln in order.lines:
         loc = ln.location or at
         if ln.sku in kits and loc is not None:
             placed[(ln.sku, loc)] = placed.get((ln.sku, loc), 0) + ln.qty
-            out.append(Line(ln.sku, ln.qty, loc))
-    return out
 
 
 def hold(
@@ -212,15 +271,30 @@ def hold(
     cx: Context,
     order: Order,
     ttl_us: int,
-    inner: Callable[[LedgerState, Context, Order, int], Plan[Any]],
+    inner: Callable[[LedgerState, Context, Order, int, tuple[Line, ...]], Plan[Any]],
 ) -> Plan[Any]:
     """``reservations.hold`` for an order with kit lines: each kit line's
     components are reserved at its location (or the pickup store); an
-    unpinned kit line is refused as an unpinned plain line is."""
+    unpinned kit line is refused as an unpinned plain line is. ``inner``
+    is the plain plan, given the order and its lines as asked
+    (``_as_asked``: it need not look for kits again, nor copy the order).
+    One pass over the lines: the kits placed and those lines."""
     _check_order(st, order)
+    kits = st.kits
+    at = order.pickup_at if order.method == "pickup" else None
     placed: dict[tuple[str, str], int] = {}
-    _pinned_kits(order, placed, st.kits)
-    plan = inner(st, cx, _as_asked(st, order), ttl_us)
+    out: list[Line] = []
+    for ln in order.lines:
+        comps = kits.get(ln.sku)
+        if comps is None:
+            out.append(ln)
+            continue
+        n, pin = ln.qty, ln.location
+        loc = pin or at
+        if loc is not None:
+            placed[(ln.sku, loc)] = placed.get((ln.sku, loc), 0) + n
+        out += _components(kits, ln.sku, comps, n, pin)
+    plan = inner(st, cx, order, ttl_us, tuple(out))
     _kit_rows(st, cx, plan, order, placed)
     return plan
 

@@ -55,9 +55,15 @@ from . import kits
 from .lots import annotate
 
 
-def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -> dict[Pos, int]:
+def pinned(
+    st: LedgerState,
+    order: Order,
+    short: dict[Pos, int] | None = None,
+    lines: tuple[Line, ...] | None = None,
+) -> dict[Pos, int]:
     """Positions and quantities to reserve for ``order``'s pinned lines (or
-    all at its pickup store), checked against ATP and the channel's figure.
+    ``lines`` in their place; all at its pickup store), checked against ATP
+    and the channel's figure.
     ``short`` (a backorder): receives the units on-hand stock cannot cover
     per position, instead of a refusal. Raises without side effects.
     O(lines), O(channels x locations) fenced."""
@@ -68,8 +74,12 @@ def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -
         if not st.locations[order.pickup_at].pickup:
             raise InvalidInput("pickup_at", order.pickup_at, "does not offer pickup")
     want: dict[Pos, int] = {}
-    for ln in order.lines:
-        loc = ln.location or (order.pickup_at if order.method == "pickup" else None)
+    at = order.pickup_at if order.method == "pickup" else None
+    cols: dict[str, int] = {}  # a location checked once per order, not per line
+    rows = st.grid.sku_ix
+    lines = order.lines if lines is None else lines
+    for ln in lines:
+        loc = ln.location or at
         if loc is None:
             raise InvalidInput(
                 "lines",
@@ -77,10 +87,15 @@ def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -
                 "has no location; sourcing unpinned lines needs the fulfilment "
                 "policy (inv.allocate); pin it with Line(sku, qty, location=...)",
             )
-        s = sku_row(st, ln.sku)
-        l = loc_col(st, loc)
-        if ch is not None and ch.locations is not None and loc not in ch.locations:
-            raise InvalidInput("lines", ln, f"location {loc!r} does not serve channel {ch.id!r}")
+        s = rows.get(ln.sku) if type(ln.sku) is str else None  # interned: a checked id
+        if s is None:
+            s = sku_row(st, ln.sku)  # the typed error
+        l = cols.get(loc)
+        if l is None:
+            l = cols[loc] = loc_col(st, loc)
+            if ch is not None and ch.locations is not None and loc not in ch.locations:
+                why = f"location {loc!r} does not serve channel {ch.id!r}"
+                raise InvalidInput("lines", ln, why)
         want[(s, l)] = want.get((s, l), 0) + ln.qty
     g = st.grid
     out: dict[Pos, int] = {}
@@ -108,7 +123,7 @@ def pinned(st: LedgerState, order: Order, short: dict[Pos, int] | None = None) -
             if q > room:
                 raise InsufficientStock(g.skus[s], q, room, None, ch.id)
     if not out and not short:
-        first = order.lines[0]
+        first = lines[0]
         raise InsufficientStock(first.sku, first.qty, 0, first.location, order.channel)
     return out
 
@@ -172,19 +187,33 @@ def reserve_guards(st: LedgerState, channel: str | None, want: dict[Pos, int]) -
     return guards
 
 
+_HELD = Kind.HELD._value_
+
+
 def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reservation]:
     """Reserve ``order``'s pinned lines until ``now + ttl``; a repeat of an
     order that is open returns its reservation (the order id is a natural
     key within its channel)."""
     if st.kits and kits.has_kit(st, order.lines):  # a plain order: one empty-dict test
-        return kits.hold(st, cx, order, ttl_us, hold)
+        return kits.hold(st, cx, order, ttl_us, hold_lines)
+    return hold_lines(st, cx, order, ttl_us)
+
+
+def hold_lines(
+    st: LedgerState, cx: Context, order: Order, ttl_us: int, lines: tuple[Line, ...] | None = None
+) -> Plan[Reservation]:
+    """``hold`` for an order of plain lines: ``order.lines``, or ``lines``
+    when given (a kit order's lines with its kits as component lines: the
+    order is not copied for them)."""
     hs = st.holds
-    h = already_held(st, order) if order.id in hs.per_order or hs.batches else None
+    h = None
+    if order.id in hs.per_order or hs.batches:
+        h = already_held(st, order if lines is None else kits.with_lines(order, lines))
     if h is not None:
         return Plan([], [], done(reservation_of(st, h)), [InState(h.id, OPEN)])
     exp = cx.until("ttl", ttl_us)
     short: dict[Pos, int] | None = {} if order.backorder else None
-    want = pinned(st, order, short)
+    want = pinned(st, order, short, lines)
     waits = None
     if short:
         ch = st.channels.get(order.channel) if order.channel is not None else None
@@ -199,20 +228,9 @@ def hold(st: LedgerState, cx: Context, order: Order, ttl_us: int) -> Plan[Reserv
     if order.method == "pickup":  # the store it is collected at (no-shows, capacity)
         data["pickup"] = order.pickup_at
         text = json.dumps(data)
-    for (s, l), q in want.items():
-        rows.append(
-            make(
-                Kind.HELD,
-                ts,
-                sku=g.skus[s],
-                location=g.locs[l],
-                qty=q,
-                ref=rid,
-                channel=order.channel,
-                key=key,
-                data=text,
-            )
-        )
+    skus, locs, chan = g.skus, g.locs, order.channel
+    for (s, l), q in want.items():  # make()'s tuple, built inline: one per line of every hold
+        rows.append((ts, _HELD, skus[s], locs[l], q, rid, chan, key, text))
         datas.append(data)
     if waits:
         r, d = backorder_rows(st, cx, rid, order.channel, waits, data, text)

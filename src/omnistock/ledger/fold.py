@@ -235,14 +235,21 @@ def _safety(
 def _held(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, channel: Id, d: Data, seq: int
 ) -> None:
-    assert ref is not None
-    p = _pos(st, sku, loc)
-    h = _open(st, ref, channel, d, seq)
-    st.holds.add_line(h, p, qty)
-    use(st, h.channel, p[0], qty)
+    assert ref is not None and sku is not None and loc is not None
+    g, hs = st.grid, st.holds
+    p = (g.sku(sku), g.loc(loc))
+    h = hs.by_id.get(ref)  # a hold's later rows: open already (the common multi-line case)
+    if h is None or "to" in d or "pickup" in d:
+        h = _open(st, ref, channel, d, seq)
+    hs.add_line(h, p, qty)
+    if h.channel is not None:
+        use(st, h.channel, p[0], qty)
     if "exp" in d:
-        st.holds.set_expiry(h, d["exp"])
-    st.grid.reserved[p] += qty
+        hs.set_expiry(h, d["exp"])
+    g.reserved[p] += qty
+    if "kits" in d:  # a kit hold's last row: the kits its lines make up (commands/kits.py)
+        for kit, at, n in d["kits"]:
+            _add_kits(h, kit, st.grid.loc(at), n)
 
 
 def _committed(
@@ -477,9 +484,14 @@ def _kit_held(
     """Kits a reservation's component lines at ``loc`` make up (its
     ``held`` rows, just before, reserved the units)."""
     assert sku is not None and loc is not None
-    h = _hold_of(st, ref)
-    k = (sku, st.grid.loc(loc))
-    n = h.kits.get(k, 0) + qty  # negative: an amendment asks for fewer
+    _add_kits(_hold_of(st, ref), sku, st.grid.loc(loc), qty)
+
+
+def _add_kits(h: Hold, kit: str, l: int, qty: int) -> None:
+    """Add ``qty`` kits (negative: an amendment asks for fewer) of ``kit``
+    at location column ``l`` to ``h``; none left drops the entry."""
+    k = (kit, l)
+    n = h.kits.get(k, 0) + qty
     if n > 0:
         h.kits[k] = n
     else:

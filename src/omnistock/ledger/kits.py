@@ -17,7 +17,7 @@ remaining component units still make up (``clamp``), so no row kind but
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .fields import LedgerFields
@@ -27,15 +27,22 @@ if TYPE_CHECKING:
 __all__ = ["Kits", "clamp", "kit_atp", "kit_terms"]
 
 
+MEMO_MAX = 4096
+"""Entries ``Kits.memo`` keeps before it starts afresh."""
+
+
 class Kits(dict[str, dict[str, int]]):
     """Kit -> its components ``{sku: qty}`` (sorted by SKU); ``of`` maps a
     component to the kits that use it."""
 
-    __slots__ = ("of",)
+    __slots__ = ("memo", "of")
 
     def __init__(self) -> None:
         super().__init__()
         self.of: dict[str, tuple[str, ...]] = {}
+        # Values derived from the definitions by the plans (a kit line's
+        # component lines), dropped whenever a definition comes or goes.
+        self.memo: dict[Any, Any] = {}
 
     def define(self, kit: str, components: dict[str, int]) -> None:
         """Add (or put back) a definition. O(components)."""
@@ -48,6 +55,7 @@ class Kits(dict[str, dict[str, int]]):
         self.reindex()
 
     def reindex(self) -> None:
+        self.memo = {}
         of: dict[str, list[str]] = {}
         for kit, comps in sorted(self.items()):
             for c in comps:

@@ -197,7 +197,11 @@ _TABLE: dict[Kind, KindInfo] = {
     Kind.WRITTEN_OFF: KindInfo(None, 'sku, location, qty; data {"state"?, "reason"?}'),
     Kind.STATE_CHANGED: KindInfo(None, 'sku, location, qty; data {"from", "to", "lot"?}'),
     Kind.SAFETY_SET: KindInfo(None, "sku, location, qty (the change of safety stock)"),
-    Kind.HELD: KindInfo("reservation", f"sku, location, qty, channel; data {_RES_DATA}"),
+    Kind.HELD: KindInfo(
+        "reservation",
+        f"sku, location, qty, channel; data {_RES_DATA}; a kit hold's last row also"
+        ' "kits": [[kit, location, kits], ...] (what kit-held rows record: kits.py)',
+    ),
     Kind.COMMITTED: KindInfo(
         "reservation", 'ref only; data {"exp"?}: a paid pickup\'s no-show due time'
     ),

@@ -49,7 +49,7 @@ class LedgerState(LedgerFields):
         if handler is None:
             raise StorageError(f"journal row seq={seq} has unknown kind={kind!r}")
         handler(self, sku, loc, qty, ref, channel, data or {}, seq)
-        if (self.lots.by_pos or (data and "lot" in data)) and kind in PHYSICAL:
+        if kind in PHYSICAL and (self.lots.by_pos or (data and "lot" in data)):
             fold_lots(self, kind, sku, loc, qty, ref, data or {}, seq)
         self.head = seq
         if ts > self.last_ts:
