@@ -356,7 +356,7 @@ class Inventory(LotsFace, SkuFace, SupplyFace, ReadFace, IntegrationFace, KitFac
         the new total for a (sku, location) of it; increases are checked
         against ATP (only the delta), decreases are released."""
         ls = self._lines(lines_of(lines))
-        plan = lambda st, cx: reservations.resize(st, cx, res_id, ls)  # noqa: E731
+        plan = lambda st, cx: amendments.resize(st, cx, res_id, ls)  # noqa: E731
         args = [res_id, [[x.sku, x.qty, x.location] for x in ls]]
         return self._run("resize", plan, key, args, scope=reservation_scope(res_id))
 

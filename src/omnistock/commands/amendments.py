@@ -1,4 +1,5 @@
-"""Order-change plans: release some lines of a reservation, amend its lines.
+"""Order-change plans: release some lines of a reservation, amend its lines,
+resize a held one's positions.
 
 Both take a held or committed reservation and journal only what changes:
 ``released`` rows for units given back, ``held`` rows for units added
@@ -8,16 +9,28 @@ What the amendment takes is decided in ``fulfilment.amend``.
 
 from __future__ import annotations
 
-from ..errors import InvalidInput, InvalidQuantity
+import json
+from typing import Any
+
+from .._validate import MAX_QTY
+from ..errors import InsufficientStock, InvalidInput, InvalidQuantity
 from ..fulfilment.allocate import policy_of
 from ..fulfilment.amend import decide_amend
 from ..fulfilment.backorders import keep_waiting, release_rows, take_waiting
 from ..fulfilment.results import Allocation
 from ..ledger.grid import Pos
-from ..ledger.holds import OPEN, RELEASED, Hold
-from ..ledger.rows import Kind
+from ..ledger.holds import HELD, OPEN, RELEASED, Hold
+from ..ledger.rows import Kind, make
 from ..ledger.state import LedgerState
-from ..lookup import open_hold, reservation_now, reservation_of
+from ..lookup import (
+    channel_room,
+    fenced,
+    loc_col,
+    open_hold,
+    reservation_now,
+    reservation_of,
+    sku_row,
+)
 from ..picks import give_back_rows, pick_rows, used_locations
 from ..planning import Context, Datas, InState, Plan, done
 from ..storage import NewRow
@@ -143,3 +156,83 @@ def amend(
 
     guards = [InState(h.id, OPEN), *reserve_guards(st, h.channel, a.take)]
     return Plan(rows, datas, result, guards)
+
+
+def resize(st: LedgerState, cx: Context, res_id: str, ls: tuple[Line, ...]) -> Plan[Reservation]:
+    """Set a held reservation's quantity per (sku, location): only the
+    increase is checked against ATP and the channel; decreases release."""
+    h = open_hold(st, res_id, (HELD,), "resize")
+    g = st.grid
+    rows: list[NewRow] = []
+    datas: Datas = []
+    seen: set[Pos] = set()
+    grow: dict[Pos, int] = {}
+    left = dict(h.lines)
+    for ln in ls:
+        loc = ln.location
+        if loc is None:
+            locs = [g.locs[l] for (s, l) in h.lines if g.skus[s] == ln.sku]
+            if len(locs) != 1:
+                raise InvalidInput("lines", ln, "needs a location to resize")
+            loc = locs[0]
+        p = (sku_row(st, ln.sku), loc_col(st, loc))
+        if p in seen:
+            raise InvalidInput("lines", ln, "gives the same sku and location twice")
+        seen.add(p)
+        delta = ln.qty - h.lines.get(p, 0)
+        left[p] = ln.qty
+        if delta > 0:
+            r = int(g.reserved[p])
+            atp = int(g.holdable[p]) - r
+            if atp < delta:
+                raise InsufficientStock(ln.sku, delta, max(0, atp), loc, h.channel)
+            if delta > MAX_QTY - r:  # within ATP only if the grid is out of bounds
+                why = f"would take reserved to {r + delta}, past 2**62"
+                raise InvalidQuantity("qty", ln.qty, why)
+            grow[p] = delta
+            data: dict[str, Any] = {"order": h.order_id}
+            rows.append(
+                make(
+                    Kind.HELD,
+                    cx.ts,
+                    sku=ln.sku,
+                    location=loc,
+                    qty=delta,
+                    ref=h.id,
+                    channel=h.channel,
+                    key=cx.key,
+                    data=json.dumps(data),
+                )
+            )
+            datas.append(data)
+        elif delta < 0:
+            data = {"resize": 1}
+            text = json.dumps(data)
+            rows.append(
+                make(
+                    Kind.RELEASED,
+                    cx.ts,
+                    sku=ln.sku,
+                    location=loc,
+                    qty=-delta,
+                    ref=h.id,
+                    channel=h.channel,
+                    key=cx.key,
+                    data=text,
+                )
+            )
+            datas.append(data)
+    ch = st.channels.get(h.channel) if h.channel is not None else None
+    if ch is not None and fenced(st, ch):
+        per_sku: dict[int, int] = {}
+        for (s, _), more in grow.items():
+            per_sku[s] = per_sku.get(s, 0) + more
+        for s, more in per_sku.items():
+            room = channel_room(st, ch, s)
+            if more > room:
+                raise InsufficientStock(g.skus[s], more, room, None, ch.id)
+    if not any(left.values()):
+        lines = [[x.sku, x.qty] for x in ls]
+        raise InvalidInput("lines", lines, "would leave the reservation empty; release it instead")
+    guards = [InState(h.id, (HELD,)), *reserve_guards(st, h.channel, grow)]
+    return Plan(rows, datas, reservation_now(h.id), guards)

@@ -14,122 +14,43 @@ The other writers of state are not folds: a snapshot load
 reserving ahead of its ``held-batch`` row (``add_reserved``; the row then
 says ``"done"``). A handler costs O(1) plus its reservation's lines, except
 a block row: O(its lines).
+
+The helpers handlers share are ``folding.py``'s; the folds of backordered
+units and kits are ``orderfold.py``'s, those of lot books ``lotfold.py``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from ..skus import Sku
 from ..values import Channel, Location
-from . import heldbatches
-from .grid import STATE_INDEX, Pos
+from . import heldbatches, orderfold
+from .folding import (
+    Data,
+    Handler,
+    Id,
+    add_kits,
+    add_reserved,
+    hold_of,
+    open_res,
+    per_sku,
+    pos_of,
+    to_state,
+    unreserve,
+    use,
+    use_many,
+)
+from .grid import STATE_INDEX
 from .heldbatches import HeldBatch
-from .holds import COMMITTED, EXPIRED, FULFILLED, HELD, RELEASED, Hold
-from .kits import clamp
+from .holds import COMMITTED, EXPIRED, FULFILLED, RELEASED
 from .rows import SELLABLE, Kind
 from .supply import Incoming
 
 if TYPE_CHECKING:  # the container; state.py imports this module, not the reverse
     from .fields import LedgerFields as LedgerState
 
-Id = str | None
-Data = dict[str, Any]
-Handler = Callable[
-    ["LedgerState", Id, Id, int, Id, Id, Data, int],
-    None,
-]
-"""``(state, sku, location, qty, ref, channel, data, seq)``: ``data`` is the
-row's parsed JSON, ``{}`` when it has none."""
-
-
-# -- helpers shared with snapshots and bulk holds -------------------------------------
-def use(st: LedgerState, channel: str | None, s: int, qty: int) -> None:
-    """Add ``qty`` (may be negative) to the channel's open reserved units of
-    SKU row ``s`` (the ring-fence's "used"); a zero total is dropped."""
-    if channel is None or not qty:
-        return
-    k = (channel, s)
-    v = st.chan_used.get(k, 0) + qty
-    if v:
-        st.chan_used[k] = v
-    else:
-        del st.chan_used[k]
-
-
-def use_many(st: LedgerState, channel: str | None, s: np.ndarray, q: np.ndarray) -> None:
-    """``use`` for lines ``s``/``q``, each SKU once. O(lines log lines)."""
-    if channel is None:
-        return
-    for a, v in per_sku(s, q):
-        use(st, channel, a, v)
-
-
-def per_sku(s: np.ndarray, q: np.ndarray) -> list[tuple[int, int]]:
-    """``(sku row, total units)`` over lines ``s``/``q``, each SKU once."""
-    if not len(s):
-        return []
-    us, inv = np.unique(s, return_inverse=True)
-    sums = np.zeros(len(us), dtype=np.int64)
-    np.add.at(sums, inv, q)
-    return list(zip(us.tolist(), sums.tolist(), strict=True))
-
-
-def add_reserved(st: LedgerState, s: np.ndarray, l: np.ndarray, q: np.ndarray) -> None:
-    """``reserved[s[i], l[i]] += q[i]`` for every i (q may be negative)."""
-    g = st.grid
-    if len(s) < 64:  # a kernel call costs more than a few numpy writes
-        for a, b, d in zip(s.tolist(), l.tolist(), q.tolist(), strict=True):
-            g.reserved[a, b] += d
-        return
-    from .kernels import apply_deltas
-
-    apply_deltas(s, l, np.zeros(len(s), dtype=np.int64), q, g.holdable, g.reserved)
-
-
-def _pos(st: LedgerState, sku: str | None, loc: str | None) -> Pos:
-    assert sku is not None and loc is not None
-    return st.grid.sku(sku), st.grid.loc(loc)
-
-
-def _to_state(st: LedgerState, p: Pos, state: str, qty: int) -> None:
-    """Add ``qty`` (may be negative) units in stock state ``state`` at ``p``."""
-    if state == SELLABLE:
-        st.grid.holdable[p] += qty
-    else:
-        st.grid.add_unsellable(p, STATE_INDEX[state], qty)
-
-
-def _open(st: LedgerState, rid: str, channel: str | None, d: Data, seq: int) -> Hold:
-    h = st.holds.open_hold(rid, d.get("order"), channel, seq)
-    if "to" in d:
-        h.dest = (d["to"][0], d["to"][1])
-    if "pickup" in d:
-        h.pickup = d["pickup"]
-    return h
-
-
-def _hold_of(st: LedgerState, ref: str | None) -> Hold:
-    assert ref is not None
-    return st.holds.need_for_update(ref)
-
-
-def _unreserve(
-    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, state: str, keep: bool
-) -> Hold:
-    h = _hold_of(st, ref)
-    p = _pos(st, sku, loc)
-    st.holds.take_line(h, p, qty)
-    st.grid.reserved[p] -= qty
-    use(st, h.channel, p[0], -qty)
-    if h.kits:  # the kits left are those its component units still make up
-        clamp(st, h)
-    if not keep:
-        st.holds.close(h, state)
-    return h
+__all__ = ["FOLD", "add_reserved", "per_sku", "use", "use_many"]
 
 
 # -- network and policy -------------------------------------------------------------
@@ -178,7 +99,7 @@ def _picked(
 def _received(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
 ) -> None:
-    s, l = _pos(st, sku, loc)
+    s, l = pos_of(st, sku, loc)
     st.grid.holdable[s, l] += qty
     st.ranged.add((s, l))
     if ref is not None and ref in st.supply.by_id:
@@ -188,44 +109,44 @@ def _received(
 def _sold(
     st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, _d: Any, _seq: int
 ) -> None:
-    s, l = _pos(st, sku, loc)
+    s, l = pos_of(st, sku, loc)
     st.grid.holdable[s, l] -= qty
 
 
 def _counted(
     st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
 ) -> None:
-    p = _pos(st, sku, loc)
-    _to_state(st, p, d.get("state", SELLABLE), qty)
+    p = pos_of(st, sku, loc)
+    to_state(st, p, d.get("state", SELLABLE), qty)
     st.ranged.add(p)
 
 
 def _returned(
     st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
 ) -> None:
-    p, state = _pos(st, sku, loc), d.get("state", SELLABLE)
+    p, state = pos_of(st, sku, loc), d.get("state", SELLABLE)
     if state != "write_off":  # a written-off return never enters on_hand
-        _to_state(st, p, state, qty)
+        to_state(st, p, state, qty)
 
 
 def _written_off(
     st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
 ) -> None:
-    _to_state(st, _pos(st, sku, loc), d.get("state", SELLABLE), -qty)
+    to_state(st, pos_of(st, sku, loc), d.get("state", SELLABLE), -qty)
 
 
 def _state_changed(
     st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, d: Data, _seq: int
 ) -> None:
-    p = _pos(st, sku, loc)
-    _to_state(st, p, d["from"], -qty)
-    _to_state(st, p, d["to"], qty)
+    p = pos_of(st, sku, loc)
+    to_state(st, p, d["from"], -qty)
+    to_state(st, p, d["to"], qty)
 
 
 def _safety(
     st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, _d: Any, _seq: int
 ) -> None:
-    p = _pos(st, sku, loc)
+    p = pos_of(st, sku, loc)
     st.grid.add_safety(p, qty)
     st.grid.holdable[p] -= qty
     st.ranged.add(p)
@@ -240,7 +161,7 @@ def _held(
     p = (g.sku(sku), g.loc(loc))
     h = hs.by_id.get(ref)  # a hold's later rows: open already (the common multi-line case)
     if h is None or "to" in d or "pickup" in d:
-        h = _open(st, ref, channel, d, seq)
+        h = open_res(st, ref, channel, d, seq)
     hs.add_line(h, p, qty)
     if h.channel is not None:
         use(st, h.channel, p[0], qty)
@@ -249,7 +170,7 @@ def _held(
     g.reserved[p] += qty
     if "kits" in d:  # a kit hold's last row: the kits its lines make up (commands/kits.py)
         for kit, at, n in d["kits"]:
-            _add_kits(h, kit, st.grid.loc(at), n)
+            add_kits(h, kit, st.grid.loc(at), n)
 
 
 def _committed(
@@ -257,7 +178,7 @@ def _committed(
 ) -> None:
     """The clock stops, but a paid pickup's: it is due for collection by
     ``d["exp"]`` (a no-show after it)."""
-    h = _hold_of(st, ref)
+    h = hold_of(st, ref)
     h.state = COMMITTED
     st.holds.set_expiry(h, d.get("exp"))
 
@@ -265,14 +186,14 @@ def _committed(
 def _extended(
     st: LedgerState, _s: Any, _l: Any, _q: int, ref: Id, _c: Any, d: Data, _seq: int
 ) -> None:
-    st.holds.set_expiry(_hold_of(st, ref), d["exp"])
+    st.holds.set_expiry(hold_of(st, ref), d["exp"])
 
 
 def _released(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
 ) -> None:
     part = bool(d.get("part"))  # some lines released: closes once none is left
-    h = _unreserve(st, sku, loc, qty, ref, RELEASED, part or bool(d.get("resize")))
+    h = unreserve(st, sku, loc, qty, ref, RELEASED, part or bool(d.get("resize")))
     if part and not h.lines and not h.waiting:
         st.holds.close(h, FULFILLED if h.shipped else RELEASED)
 
@@ -280,21 +201,21 @@ def _released(
 def _expired(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
 ) -> None:
-    _unreserve(st, sku, loc, qty, ref, EXPIRED, False)
+    unreserve(st, sku, loc, qty, ref, EXPIRED, False)
 
 
 def _no_show(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
 ) -> None:
     """A paid pickup not collected in time: released, units back to stock."""
-    _unreserve(st, sku, loc, qty, ref, RELEASED, False)
+    unreserve(st, sku, loc, qty, ref, RELEASED, False)
 
 
 def _fulfilled(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
 ) -> None:
-    h = _unreserve(st, sku, loc, qty, ref, FULFILLED, True)
-    p = _pos(st, sku, loc)
+    h = unreserve(st, sku, loc, qty, ref, FULFILLED, True)
+    p = pos_of(st, sku, loc)
     h.shipped[p] = h.shipped.get(p, 0) + qty
     st.grid.holdable[p] -= qty
     if not h.lines and not h.waiting:
@@ -333,7 +254,7 @@ def _expected(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
 ) -> None:
     assert ref is not None
-    s, l = _pos(st, sku, loc)
+    s, l = pos_of(st, sku, loc)
     st.supply.add(Incoming(ref, s, l, qty, d["eta"], "po"))
 
 
@@ -355,13 +276,15 @@ def _transfer_out(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, channel: Id, d: Data, seq: int
 ) -> None:
     assert ref is not None
-    s, l = _pos(st, sku, loc)
+    s, l = pos_of(st, sku, loc)
     st.grid.holdable[s, l] -= qty
     dst = st.grid.loc(d["to"])
     rid = d.get("res")
     st.supply.add(Incoming(ref, s, dst, qty, d["eta"], "transfer", l, rid))
     if rid is not None:  # earmarked for an order: opens its reservation if new
-        h = _open(st, rid, channel, {k: v for k, v in d.items() if k in ("order", "pickup")}, seq)
+        h = open_res(
+            st, rid, channel, {k: v for k, v in d.items() if k in ("order", "pickup")}, seq
+        )
         h.transfers += 1  # its transfers' ids are never minted twice
         if "exp" in d:
             st.holds.set_expiry(h, d["exp"])
@@ -371,7 +294,7 @@ def _transfer_in(
     st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
 ) -> None:
     assert ref is not None
-    s, l = _pos(st, sku, loc)
+    s, l = pos_of(st, sku, loc)
     st.grid.holdable[s, l] += qty
     st.ranged.add((s, l))
     st.supply.take(ref, qty)
@@ -389,7 +312,7 @@ def _lot_expired(
     st: LedgerState, sku: Id, loc: Id, qty: int, _r: Any, _c: Any, _d: Any, _seq: int
 ) -> None:
     """A lot's sellable units go to the "expired" state (its book: ``lotfold``)."""
-    p = _pos(st, sku, loc)
+    p = pos_of(st, sku, loc)
     st.grid.holdable[p] -= qty
     st.grid.add_unsellable(p, STATE_INDEX["expired"], qty)
 
@@ -426,78 +349,6 @@ def _transfer_lost(
     st.supply.take(ref, qty)
 
 
-# -- backorders (units waiting on dated supply; see fulfilment/backorders.py) ----------
-def _backordered(
-    st: LedgerState, sku: Id, _l: Id, qty: int, ref: Id, channel: Id, d: Data, seq: int
-) -> None:
-    assert ref is not None
-    h = _open(st, ref, channel, d, seq)
-    sid = d["sid"]
-    h.waiting[sid] = h.waiting.get(sid, 0) + qty
-    st.supply.book(sid, ref, qty)
-    if "exp" in d:
-        st.holds.set_expiry(h, d["exp"])
-
-
-def _unwait(st: LedgerState, ref: Id, qty: int, d: Data) -> Hold:
-    h = _hold_of(st, ref)
-    sid = d["sid"]
-    left = h.waiting.get(sid, 0) - qty
-    if left > 0:
-        h.waiting[sid] = left
-    else:
-        h.waiting.pop(sid, None)
-    st.supply.book(sid, h.id, -qty)
-    return h
-
-
-def _backorder_filled(
-    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
-) -> None:
-    h = _unwait(st, ref, qty, d)
-    p = _pos(st, sku, loc)
-    st.holds.add_line(h, p, qty)
-    st.grid.reserved[p] += qty
-    use(st, h.channel, p[0], qty)
-
-
-def _backorder_released(
-    st: LedgerState, _s: Id, _l: Id, qty: int, ref: Id, _c: Any, d: Data, _seq: int
-) -> None:
-    h = _unwait(st, ref, qty, d)
-    close = d.get("close")
-    if close and h.state in (HELD, COMMITTED) and not h.lines and not h.waiting:
-        st.holds.close(h, FULFILLED if h.shipped else close)
-
-
-# -- kits (``kits.py``) --------------------------------------------------------------
-def _kit_added(
-    st: LedgerState, sku: Id, _l: Any, _q: int, _r: Any, _c: Any, d: Data, _seq: int
-) -> None:
-    assert sku is not None
-    st.kits.define(sku, {c: int(q) for c, q in d["components"].items()})
-
-
-def _kit_held(
-    st: LedgerState, sku: Id, loc: Id, qty: int, ref: Id, _c: Any, _d: Any, _seq: int
-) -> None:
-    """Kits a reservation's component lines at ``loc`` make up (its
-    ``held`` rows, just before, reserved the units)."""
-    assert sku is not None and loc is not None
-    _add_kits(_hold_of(st, ref), sku, st.grid.loc(loc), qty)
-
-
-def _add_kits(h: Hold, kit: str, l: int, qty: int) -> None:
-    """Add ``qty`` kits (negative: an amendment asks for fewer) of ``kit``
-    at location column ``l`` to ``h``; none left drops the entry."""
-    k = (kit, l)
-    n = h.kits.get(k, 0) + qty
-    if n > 0:
-        h.kits[k] = n
-    else:
-        h.kits.pop(k, None)
-
-
 _BY_KIND: dict[Kind, Handler] = {
     Kind.LOCATION_ADDED: _location,
     Kind.CHANNEL_ADDED: _channel,
@@ -529,11 +380,11 @@ _BY_KIND: dict[Kind, Handler] = {
     Kind.THRESHOLD_CROSSED: _threshold_crossed,
     Kind.NO_SHOW: _no_show,
     Kind.SKU_ADDED: _sku_added,
-    Kind.BACKORDERED: _backordered,
-    Kind.BACKORDER_FILLED: _backorder_filled,
-    Kind.BACKORDER_RELEASED: _backorder_released,
-    Kind.KIT_ADDED: _kit_added,
-    Kind.KIT_HELD: _kit_held,
+    Kind.BACKORDERED: orderfold.backordered,
+    Kind.BACKORDER_FILLED: orderfold.backorder_filled,
+    Kind.BACKORDER_RELEASED: orderfold.backorder_released,
+    Kind.KIT_ADDED: orderfold.kit_added,
+    Kind.KIT_HELD: orderfold.kit_held,
     Kind.LOT_EXPIRED: _lot_expired,
 }
 FOLD: dict[str, Handler] = {k._value_: h for k, h in _BY_KIND.items()}
