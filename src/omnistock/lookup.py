@@ -180,6 +180,27 @@ _eta = functools.lru_cache(maxsize=4096)(from_micros)
 """ETAs repeat (every backorder on one PO): datetimes are immutable."""
 
 
+def _kit_lines(
+    st: LedgerState, memo: dict[Any, Any], kit: str, l: int, n: int
+) -> tuple[ReservationLine, tuple[ReservationLine, ...]]:
+    """``n`` kits at location column ``l``: the kit line and its component
+    lines. Immutable values, kept in the definitions' memo while the
+    definitions stand (names only: grid indices can be rolled back)."""
+    loc = st.grid.locs[l]
+    k = ("res", kit, loc, n)
+    got = memo.get(k)
+    if got is None:
+        comps = st.kits[kit].items()
+        got = (
+            ReservationLine(kit, loc, n),
+            tuple([ReservationLine(c, loc, n * q, None, kit) for c, q in comps]),
+        )
+        if len(memo) >= MEMO_MAX:
+            memo.clear()
+        memo[k] = got
+    return got
+
+
 def kit_reservation(st: LedgerState, h: Hold) -> Reservation:
     """``reservation_of`` for a reservation with kits: each kit's component
     units as lines with ``kit=`` set, the rest as plain lines, and one
@@ -191,17 +212,7 @@ def kit_reservation(st: LedgerState, h: Hold) -> Reservation:
     kits: list[ReservationLine] = []
     memo = defs.memo
     for (kit, l), n in h.kits.items():
-        loc = locs[l]
-        k = ("res", kit, loc, n)  # immutable values, kept while the definitions stand
-        got = memo.get(k)
-        if got is None:
-            got = (
-                ReservationLine(kit, loc, n),
-                tuple([ReservationLine(c, loc, n * q, None, kit) for c, q in defs[kit].items()]),
-            )
-            if len(memo) >= MEMO_MAX:
-                memo = defs.memo = {}
-            memo[k] = got
+        got = _kit_lines(st, memo, kit, l, n)
         kits.append(got[0])
         lines += got[1]
         for x in got[1]:

@@ -1,4 +1,4 @@
-"""Reservation plans: hold, commit, release, extend, resize, ship, collect.
+"""Reservation plans: hold, commit, release, extend, ship, collect (resize: amendments.py).
 
 Holds are location-level and all-or-nothing unless the order allows
 partial; what was confirmed is what ships. Each plan returns the
