@@ -25,31 +25,33 @@ ratios of one run, not figures across runs.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from omnistock import Inventory, Line, Location, Order
+from omnistock import Line, Location, Order
 
-LOCS = ["L0", "L1", "L2", "L3"]
+try:
+    from .side_by_side import LOCS, Prepared, holding, interleave, medians, open_store, ratio_table
+except ImportError:  # run as a script
+    from side_by_side import (  # type: ignore[no-redef]
+        LOCS,
+        Prepared,
+        holding,
+        interleave,
+        medians,
+        open_store,
+        ratio_table,
+    )
+
 BOX = {"mug": 1, "tea": 2, "card": 1}
 VARIANTS = ["plain", "plain, kits declared", "3 plain lines", "kit of 3"]
 
 
-def _open(store: str, tmp: Path, name: str) -> Inventory:
-    if store == "memory":
-        return Inventory.open("memory://")
-    return Inventory.open(f"sqlite:///{tmp / name}.db")
-
-
-def prepare(
-    variant: str, store: str, tmp: Path, round_no: int, holds: int
-) -> tuple[Inventory, Callable[[], int]]:
+def prepare(variant: str, store: str, tmp: Path | None, round_no: int, holds: int) -> Prepared:
     """A fresh inventory for one round of ``variant`` and the timed call."""
-    inv = _open(store, tmp, f"{variant.replace(' ', '-').replace(',', '')}-{round_no}")
+    inv = open_store(store, tmp, f"{variant.replace(' ', '-').replace(',', '')}-{round_no}")
     for loc in LOCS:
         inv.add_location(Location(loc))
         inv.receive("sku", loc, holds)  # each location can take every hold
@@ -68,30 +70,15 @@ def prepare(
             )
             for i in range(holds)
         ]
-
-    def run() -> int:
-        hold = inv.hold
-        for o in orders:
-            hold(o, ttl=3600)
-        return len(orders)
-
-    return inv, run
+    return inv, holding(inv, orders)
 
 
 def measure(rounds: int = 15, holds: int = 400, store: str = "memory") -> dict[str, Any]:
-    """Median seconds per round of each variant, interleaved round by round."""
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    """Median seconds per round of each variant, interleaved round by round
+    (``side_by_side.interleave``)."""
     with tempfile.TemporaryDirectory(prefix="omnistock-bench-") as d:
-        for r in range(rounds):
-            for v in VARIANTS:
-                inv, run = prepare(v, store, Path(d), r, holds)
-                try:
-                    t0 = time.perf_counter()
-                    run()
-                    times[v].append(time.perf_counter() - t0)
-                finally:
-                    inv.close()
-    med = {v: statistics.median(t) for v, t in times.items()}
+        prep = partial(prepare, store=store, tmp=Path(d), holds=holds)
+        med = medians(interleave(VARIANTS, lambda v, r: prep(v, round_no=r), rounds))
     return {
         "rounds": rounds,
         "holds": holds,
@@ -102,16 +89,8 @@ def measure(rounds: int = 15, holds: int = 400, store: str = "memory") -> dict[s
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = [
-        f"{result['holds']} holds a round, {result['rounds']} rounds, store {result['store']}",
-        f"{'variant':<22} {'median ms':>10} {'holds/s':>10} {'vs plain':>9}",
-    ]
-    for v in VARIANTS:
-        m = result["median_s"][v]
-        lines.append(
-            f"{v:<22} {m * 1e3:>10.1f} {result['holds'] / m:>10.0f} {result['vs_plain'][v]:>8.2f}x"
-        )
-    return "\n".join(lines)
+    title = f"{result['holds']} holds a round, {result['rounds']} rounds, store {result['store']}"
+    return ratio_table(title, result["holds"], result["median_s"])
 
 
 def main(argv: list[str] | None = None) -> None:

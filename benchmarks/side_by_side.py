@@ -11,6 +11,7 @@ Nothing is asserted: compare ratios of one run, not figures across runs.
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -52,14 +53,20 @@ def interleave(
     after: Callable[[str, Inventory, int], None] | None = None,
 ) -> dict[str, list[float]]:
     """Seconds of each round of each variant, variants interleaved round by
-    round. ``after(variant, inv, head_before)`` sees each round's inventory
-    before it is closed (to count what the round journaled)."""
+    round. Each round starts at the next variant (round r at variant r mod
+    n), so none always runs right after the same neighbour, and garbage is
+    collected before each timed call, so no variant pays for collecting
+    the inventories before it. ``after(variant, inv, head_before)`` sees
+    each round's inventory before it is closed (to count what the round
+    journaled)."""
     times: dict[str, list[float]] = {v: [] for v in variants}
+    n = len(variants)
     for r in range(rounds):
-        for v in variants:
+        for v in [variants[(r + i) % n] for i in range(n)]:
             inv, run = prepare(v, r)
             try:
                 head = inv.head
+                gc.collect()
                 t0 = time.perf_counter()
                 run()
                 times[v].append(time.perf_counter() - t0)

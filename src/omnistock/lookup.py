@@ -212,7 +212,7 @@ def kit_reservation(st: LedgerState, h: Hold) -> Reservation:
     kits: list[ReservationLine] = []
     memo = defs.memo
     for (kit, l), n in h.kits.items():
-        got = _kit_lines(st, memo, kit, l, n)
+        got = memo.get(("res", kit, locs[l], n)) or _kit_lines(st, memo, kit, l, n)
         kits.append(got[0])
         lines += got[1]
         for x in got[1]:

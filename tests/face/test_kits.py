@@ -376,3 +376,15 @@ def test_a_journal_with_kit_held_rows_still_replays() -> None:
     inv2.release(res.id)  # the kits' units come back, as they do live
     assert inv2.available("tea", "F") == 7
     assert inv.check().ok and inv2.check().ok
+
+
+def test_a_kit_s_component_lines_are_whole_line_values() -> None:
+    """Component lines are built without Line's converters (a hot path):
+    every field is still set, so they print, compare and convert like any
+    line (a field left unset raised AttributeError on repr and equality)."""
+    from omnistock.commands.kits import _line
+
+    got = _line("tea", 4, "s1")
+    assert got == Line("tea", 4, "s1")
+    assert repr(got) == repr(Line("tea", 4, "s1"))
+    assert got.unit is None

@@ -91,6 +91,7 @@ def _line(sku: str, qty: int, location: str | None) -> Line:
     _set(ln, "sku", sku)
     _set(ln, "qty", qty)
     _set(ln, "location", location)
+    _set(ln, "unit", None)  # in base units: every field of Line is set
     return ln
 
 
@@ -187,14 +188,18 @@ def _kit_rows(
     the end, as before: either way the kits are added after every row of
     the command, and both shapes replay."""
     rows = plan.rows
-    if not placed:
+    if not placed or not rows:  # a repeat, or nothing reserved
         return
-    for r in rows:
-        if r[NEW_KIND] == _HELD:
-            rid = r[NEW_REF]
-            break
-    else:  # a repeat or a refusal: nothing was reserved
-        return
+    last = rows[-1]
+    if last[NEW_KIND] == _HELD:  # a plain hold's rows: all of them held rows
+        rid = last[NEW_REF]
+    else:
+        for r in rows:
+            if r[NEW_KIND] == _HELD:
+                rid = r[NEW_REF]
+                break
+        else:  # nothing was reserved
+            return
     assert isinstance(rid, str)
     last = rows[-1]
     if last[NEW_KIND] == _HELD and last[NEW_REF] == rid:

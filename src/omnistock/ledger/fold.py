@@ -158,15 +158,19 @@ def _held(
 ) -> None:
     assert ref is not None and sku is not None and loc is not None
     g, hs = st.grid, st.holds
-    p = (g.sku(sku), g.loc(loc))
+    # Every hold folds here once a line: the common cases (an interned SKU
+    # and location, the reservation's expiry already the row's) skip a call.
+    s, l = g.sku_ix.get(sku), g.loc_ix.get(loc)
+    p = (g.sku(sku) if s is None else s, g.loc(loc) if l is None else l)
     h = hs.by_id.get(ref)  # a hold's later rows: open already (the common multi-line case)
     if h is None or "to" in d or "pickup" in d:
         h = open_res(st, ref, channel, d, seq)
     hs.add_line(h, p, qty)
     if h.channel is not None:
         use(st, h.channel, p[0], qty)
-    if "exp" in d:
-        hs.set_expiry(h, d["exp"])
+    exp = d.get("exp")
+    if exp is not None and exp != h.expires_us:
+        hs.set_expiry(h, exp)
     g.reserved[p] += qty
     if "kits" in d:  # a kit hold's last row: the kits its lines make up (commands/kits.py)
         for kit, at, n in d["kits"]:

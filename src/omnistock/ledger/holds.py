@@ -238,7 +238,11 @@ class Holds:
 
     def add_line(self, h: Hold, p: Pos, qty: int) -> None:
         h.lines[p] = h.lines.get(p, 0) + qty
-        self.by_pos.setdefault(p, set()).add(h.id)
+        ids = self.by_pos.get(p)  # not setdefault: it builds a set every call
+        if ids is None:
+            self.by_pos[p] = {h.id}
+        else:
+            ids.add(h.id)
 
     def take_line(self, h: Hold, p: Pos, qty: int) -> None:
         left = h.lines.get(p, 0) - qty
