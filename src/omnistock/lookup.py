@@ -211,6 +211,21 @@ def kit_reservation(st: LedgerState, h: Hold) -> Reservation:
     lines: list[ReservationLine] = []
     kits: list[ReservationLine] = []
     memo = defs.memo
+    if len(h.kits) == 1 and not h.waiting and not h.shipped:  # one kit line, the usual order
+        (((kit, l), n),) = h.kits.items()
+        got = memo.get(("res", kit, locs[l], n)) or _kit_lines(st, memo, kit, l, n)
+        if len(h.lines) == len(got[1]) and all(
+            h.lines.get((ix[x.sku], l)) == x.qty for x in got[1]
+        ):  # every unit the kit's
+            return Reservation(
+                id=h.id,
+                state=h.state,
+                lines=got[1],
+                expires_at=None if h.expires_us is None else from_micros(h.expires_us),
+                order_id=h.order_id,
+                channel=h.channel,
+                kits=(got[0],),
+            )
     for (kit, l), n in h.kits.items():
         got = memo.get(("res", kit, locs[l], n)) or _kit_lines(st, memo, kit, l, n)
         kits.append(got[0])

@@ -284,8 +284,10 @@ def hold(
     is the plain plan, given the order and its lines as asked
     (``_as_asked``: it need not look for kits again, nor copy the order).
     One pass over the lines: the kits placed and those lines."""
-    _check_order(st, order)
+    if order.allow_partial:
+        _check_order(st, order)
     kits = st.kits
+    memo = kits.memo
     at = order.pickup_at if order.method == "pickup" else None
     placed: dict[tuple[str, str], int] = {}
     out: list[Line] = []
@@ -298,7 +300,7 @@ def hold(
         loc = pin or at
         if loc is not None:
             placed[(ln.sku, loc)] = placed.get((ln.sku, loc), 0) + n
-        out += _components(kits, ln.sku, comps, n, pin)
+        out += memo.get((ln.sku, n, pin)) or _components(kits, ln.sku, comps, n, pin)
     plan = inner(st, cx, order, ttl_us, tuple(out))
     _kit_rows(st, cx, plan, order, placed)
     return plan
