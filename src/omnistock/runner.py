@@ -472,9 +472,9 @@ class Runner(LoneCommits, Upkeep, AlertCommits, Syncing):
                 undo()
             self.catch_up()
             return
-        apply = st.apply
+        apply = st.apply_new
         for i, r in enumerate(rows):
-            apply((head + 1 + i, *r), datas[i])
+            apply(head + 1 + i, r, datas[i])
 
     def _check_open(self) -> None:
         if self.closed:

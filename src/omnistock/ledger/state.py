@@ -42,9 +42,15 @@ class LedgerState(LedgerFields):
         """Fold one journal row into the state. ``data`` may be given
         pre-parsed by a live command; replay parses it from the row. An
         unknown kind raises ``StorageError`` naming the row's seq."""
-        seq, ts, kind, sku, loc, qty, ref, channel = row[:8]
-        if data is None and row[9] is not None:
-            data = json.loads(row[9])
+        self.apply_new(row[0], row[1:], data)
+
+    def apply_new(self, seq: int, row: Any, data: dict[str, Any] | None) -> None:
+        """``apply`` of a row a command just appended at ``seq``: ``row`` is
+        its ``NewRow`` (no seq), ``data`` its parsed data or None (no
+        tuple built per row: every hold folds its lines through here)."""
+        ts, kind, sku, loc, qty, ref, channel = row[:7]
+        if data is None and row[8] is not None:
+            data = json.loads(row[8])
         handler = FOLD.get(kind)
         if handler is None:
             raise StorageError(f"journal row seq={seq} has unknown kind={kind!r}")
