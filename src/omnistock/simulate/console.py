@@ -62,6 +62,8 @@ HELP = {
     "lotted_skus": "fresh items delivered to stores in daily lots that expire",
     "shelf_life_hours": "hours from a fresh lot's 06:00 delivery to its expiry",
     "recalls": "lots of fresh items recalled during the run",
+    "launches": "new SKUs launched on preorder, waiting on a purchase order",
+    "launch_orders": "preorders for the launches, in all",
 }
 
 

@@ -95,6 +95,8 @@ class SimConfig:
     lotted_skus: int = 4
     shelf_life_hours: float = 16.0
     recalls: int = 1
+    launches: int = 2
+    launch_orders: int = 60
 
     @property
     def horizon(self) -> int:

@@ -43,7 +43,11 @@ seed, the sizes and the policy, so two runs give identical KPIs):
   were taken); ``backorder_resourced_units`` / ``backorder_short_units``:
   backordered units a late or cancelled PO moved (to stock or other
   supply) or left short (released); ``backorder_ship_waits``: shipments of
-  a backorder that waited (what was on hand shipped).
+  a backorder that waited (what was on hand shipped), or a preorder still
+  waiting on a late PO when its ship time came.
+- ``preorders`` / ``preorders_taken`` / ``preorders_shipped``: web
+  preorders of launched SKUs (``launches``); those the launch's PO could
+  still cover (taken, paid, waiting on it); those shipped once it arrived.
 - ``uncovered_at_end``: positions where, at the end, reserved exceeds the
   physical sellable units (shortages nothing could re-source).
 - ``kit_orders`` / ``kit_orders_filled`` / ``kit_units`` / ``kit_shipped``:
@@ -101,6 +105,9 @@ class Tally:
     backorder_resourced_units: int = 0
     backorder_short_units: int = 0
     backorder_ship_waits: int = 0
+    preorders: int = 0
+    preorders_taken: int = 0
+    preorders_shipped: int = 0
     bopis_orders: int = 0
     bopis_in_store: int = 0
     bopis_transfer: int = 0
@@ -179,6 +186,9 @@ class Tally:
             "backorder_resourced_units": self.backorder_resourced_units,
             "backorder_short_units": self.backorder_short_units,
             "backorder_ship_waits": self.backorder_ship_waits,
+            "preorders": self.preorders,
+            "preorders_taken": self.preorders_taken,
+            "preorders_shipped": self.preorders_shipped,
             "parcels": self.parcels,
             "bopis_orders": self.bopis_orders,
             "bopis_in_store": self.bopis_in_store,

@@ -23,6 +23,7 @@ from ..inventory import Inventory
 from ..values import Location
 from .catalogue import Extras
 from .demand import SimConfig, build_catalogue, generate_events
+from .launches import Launches
 from .network import build_network
 from .play import Play, Progress
 
@@ -88,8 +89,8 @@ def simulate(
         cfg.marketplace_buffer,
     )
     cat = build_catalogue(cfg.skus, cfg.zipf)
-    extras = Extras(cfg, net, cat)
-    events = generate_events(cfg, net, cat) + extras.events()
+    extras, launches = Extras(cfg, net, cat), Launches(cfg, net)
+    events = generate_events(cfg, net, cat) + extras.events() + launches.events()
     clock = [START]
     with Inventory.open(url, clock=lambda: clock[0]) as inv:
         start = _start_of(inv)
@@ -98,7 +99,7 @@ def simulate(
         run = Play(inv, cfg, net, cat, start, tag, clock)
         run.setup(policy or Policy())
         extras.setup(run)
-        run.more = extras.handlers(run)
+        run.more = {**extras.handlers(run), **launches.handlers(run)}
         t1 = time.perf_counter()
         run.loop(events, progress)
         loop_s = time.perf_counter() - t1

@@ -76,6 +76,10 @@ def test_same_seed_same_kpis(tmp_path: Path) -> None:
     bo = {"backordered_units", "backorder_converted_units", "backorder_resourced_units"}
     assert bo | {"backorder_short_units"} <= set(a)
     assert a["backorder_converted_units"] <= a["backordered_units"]
+    # Launched SKUs are preordered against their PO: never more than it covers.
+    assert a["preorders"] == 60 and 0 < a["preorders_taken"] <= a["preorders"]
+    assert a["backordered_units"] >= a["preorders_taken"]
+    assert a["preorders_shipped"] + a["backorder_ship_waits"] <= a["preorders_taken"]
 
 
 def test_paid_pickups_never_collected_are_released_as_no_shows(tmp_path: Path) -> None:
