@@ -110,7 +110,7 @@ class LotsFace:
         st = self._runner.sync()
         if location is not None:
             loc_col(st, location)
-        return lots.lots_at(st, sku, location)
+        return self._out(lots.lots_at(st, sku, location))  # type: ignore[attr-defined, no-any-return]
 
     def recall(self, sku: str, lot: str, key: str | None = None) -> Recalled:
         """Move every sellable unit of ``lot`` to quarantine at every

@@ -27,6 +27,7 @@ from .commands import catalogue
 from .errors import ConcurrencyConflict, InvalidInput
 from .feeds.availability import AvailabilityChange
 from .fulfilment.results import Allocation
+from .lot_values import LotLine, Recalled
 from .low_stock import Alert
 from .reports import Explanation, PositionFigures, Promise, SupplyLine
 from .skus import Sku, from_scaled, line_qty, to_scaled
@@ -321,13 +322,23 @@ def _lines_out(xs: tuple[ReservationLine, ...], cat: dict[str, Sku]) -> tuple[An
 
 def _res(r: Reservation, cat: dict[str, Sku]) -> Reservation:
     lines, shipped = _lines_out(r.lines, cat), _lines_out(r.shipped, cat)
+    if r.lots:  # a ship result: the lots its units took
+        return _copy(r, lines=lines, shipped=shipped, lots=_lots(r.lots, cat))
     return (
         r if lines is r.lines and shipped is r.shipped else _copy(r, lines=lines, shipped=shipped)
     )
 
 
+def _lot(x: LotLine, c: dict[str, Sku]) -> LotLine:
+    return attrs.evolve(x, qty=_q(c, x.sku, x.qty))
+
+
+def _lots(xs: tuple[LotLine, ...], c: dict[str, Sku]) -> tuple[LotLine, ...]:
+    return tuple([_lot(x, c) for x in xs]) if xs else xs
+
+
 def _transfer(t: Transfer, c: dict[str, Sku]) -> Transfer:
-    return attrs.evolve(t, qty=_q(c, t.sku, t.qty))
+    return attrs.evolve(t, qty=_q(c, t.sku, t.qty), lots=_lots(t.lots, c))
 
 
 def _resourced(r: Resourced, c: dict[str, Sku]) -> Resourced:
@@ -344,6 +355,7 @@ def _applied(a: Applied, c: dict[str, Sku]) -> Applied:
         shortages=tuple(attrs.evolve(s, qty=_q(c, s.sku, s.qty)) for s in a.shortages),
         resourced=tuple(_resourced(r, c) for r in a.resourced),
         transfers=tuple(_transfer(t, c) for t in a.transfers),
+        lots=_lots(a.lots, c),
     )
 
 
@@ -391,6 +403,13 @@ _CONVERTERS: dict[type, Any] = {
     SupplyLine: lambda x, c: x,
     AvailabilityChange: lambda a, c: attrs.evolve(a, available=_q(c, a.sku, a.available)),
     Alert: lambda a, c: attrs.evolve(a, low=_q(c, a.sku, a.low), atp=_q(c, a.sku, a.atp)),
+    LotLine: _lot,
+    Recalled: lambda r, c: attrs.evolve(
+        r,
+        quarantined=_lots(r.quarantined, c),
+        shortages=tuple(attrs.evolve(s, qty=_q(c, s.sku, s.qty)) for s in r.shortages),
+        resourced=tuple(_resourced(x, c) for x in r.resourced),
+    ),
 }
 
 

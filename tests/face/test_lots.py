@@ -11,7 +11,7 @@ location; serials are lots of one unit. Every scenario ends with a clean
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -210,3 +210,34 @@ def test_a_book_opens_over_units_that_had_no_lot(make_inventory: Make, clock: Cl
     assert inv.on_hand("milk", "A", lot="L1") == inv.on_hand("milk", "B", lot="L1") == 2
     assert _lots(inv) == [("A", "L1", 2), ("A", "", -1), ("B", "L1", 2), ("B", "", 1)]
     _ok(inv)
+
+
+def test_a_lotted_sku_with_decimals_answers_in_its_own_units() -> None:
+    """Lots of a SKU sold by weight: every lot figure (a ship's, a sale's,
+    ``lots()``, a recall's) is a Decimal in kg, as ``on_hand`` is; never
+    the ledger's scaled int."""
+    from decimal import Decimal
+
+    from omnistock import Sku
+
+    inv = Inventory.open("memory://", clock=Clock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC)))
+    inv.add_location(Location("s1"))
+    inv.add_sku(Sku("cheese", unit="kg", decimals=3))
+    soon = datetime(2026, 3, 4, tzinfo=UTC)
+    inv.receive("cheese", "s1", "2.500", lot="C1", expires=soon)
+    inv.receive("cheese", "s1", "1.000", lot="C2", expires=soon + timedelta(days=1))
+    r = inv.hold(Order("o", lines=[Line("cheese", "0.250", "s1")]))
+    inv.commit(r.id)
+    assert [(x.lot, x.qty) for x in inv.ship(r.id).lots] == [("C1", Decimal("0.250"))]
+    assert [(x.lot, x.qty) for x in inv.sell("s1", [("cheese", "0.100")]).lots] == [
+        ("C1", Decimal("0.100"))
+    ]
+    assert [(x.lot, x.qty) for x in inv.lots("cheese")] == [
+        ("C1", Decimal("2.150")),
+        ("C2", Decimal("1.000")),
+    ]
+    assert inv.on_hand("cheese", "s1", lot="C1") == Decimal("2.150")
+    got = inv.recall("cheese", "C1")
+    assert [(x.location, x.qty) for x in got.quarantined] == [("s1", Decimal("2.150"))]
+    assert inv.available("cheese") == Decimal("1.000")
+    assert inv.check().ok
