@@ -16,7 +16,7 @@ holds per second at that median and the ratio of each variant's median to
 ``plain`` (the target: within 1.5x). Nothing is asserted; the machine may
 be shared, so compare ratios of one run, not figures across runs.
 
-    python benchmarks/decimal_skus.py [--rounds 15] [--holds 400]
+    python -m benchmarks.decimal_skus [--rounds 15] [--holds 400]
 """
 
 from __future__ import annotations
@@ -29,10 +29,7 @@ from typing import Any
 
 from omnistock import Inventory, Line, Location, Order, Sku
 
-try:
-    from .side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table
-except ImportError:  # run as a script
-    from side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table  # type: ignore[no-redef]
+from .side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table
 
 VARIANTS = ("plain", "decimal", "case")
 

@@ -19,7 +19,7 @@ holds per second at that median and the ratio of each variant's median to
 ``plain``. Nothing is asserted; the machine may be shared, so compare
 ratios of one run, not figures across runs.
 
-    python benchmarks/kits.py [--rounds 15] [--holds 400] [--store memory|sqlite]
+    python -m benchmarks.kits [--rounds 15] [--holds 400] [--store memory|sqlite]
 """
 
 from __future__ import annotations
@@ -32,18 +32,7 @@ from typing import Any
 
 from omnistock import Line, Location, Order
 
-try:
-    from .side_by_side import LOCS, Prepared, holding, interleave, medians, open_store, ratio_table
-except ImportError:  # run as a script
-    from side_by_side import (  # type: ignore[no-redef]
-        LOCS,
-        Prepared,
-        holding,
-        interleave,
-        medians,
-        open_store,
-        ratio_table,
-    )
+from .side_by_side import LOCS, Prepared, holding, interleave, medians, open_store, ratio_table
 
 BOX = {"mug": 1, "tea": 2, "card": 1}
 VARIANTS = ["plain", "plain, kits declared", "3 plain lines", "kit of 3"]

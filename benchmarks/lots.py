@@ -16,7 +16,7 @@ milliseconds per round, holds per second at that median and the ratio of
 each variant's median to ``plain``. Nothing is asserted; the machine may be
 shared, so compare ratios of one run, not figures across runs.
 
-    python benchmarks/lots.py [--rounds 15] [--holds 400]
+    python -m benchmarks.lots [--rounds 15] [--holds 400]
 """
 
 from __future__ import annotations
@@ -27,10 +27,7 @@ from functools import partial
 
 from omnistock import Inventory, Line, Location, Order
 
-try:
-    from .side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table
-except ImportError:  # run as a script
-    from side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table  # type: ignore[no-redef]
+from .side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table
 
 VARIANTS = ["plain", "plain beside lots", "lotted"]
 

@@ -18,7 +18,6 @@ the ratios, not the absolute numbers, across machines.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,8 @@ import time
 from typing import Any
 
 from omnistock import Inventory, Line, Location, Order
+
+from .side_by_side import phases_main
 
 SKUS = 200
 LOCS = ("L1", "L2", "L3", "L4")
@@ -114,17 +115,7 @@ def table(result: Any) -> str:
 
 
 def main(argv: list[str]) -> None:
-    path = None
-    if "--json" in argv:
-        i = argv.index("--json")
-        path, argv = argv[i + 1], argv[:i] + argv[i + 2 :]
-    n = int(argv[0]) if argv else 2000
-    rounds = int(argv[1]) if len(argv) > 1 else 5
-    result = measure(n, rounds)
-    print(table(result))
-    if path is not None:
-        with open(path, "w") as f:
-            json.dump(result, f, indent=2)
+    phases_main(argv, measure, table)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@ Nothing is asserted: compare ratios of one run, not figures across runs.
 from __future__ import annotations
 
 import gc
+import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from omnistock import Inventory, Order
 
@@ -94,3 +96,22 @@ def ratio_table(
         row = f"{v:<{width}} {m * 1e3:>10.1f} {holds / m:>10.0f} {m / base:>11.2f}x"
         out.append(row + (f"  {extra[v]}" if extra else ""))
     return "\n".join(out)
+
+
+def phases_main(
+    argv: list[str], measure: Callable[[int, int], Any], table: Callable[[Any], str]
+) -> None:
+    """The command line of the phase benchmarks (``backorders``,
+    ``order_changes``): ``[n] [rounds] [--json PATH]``; prints ``table`` of
+    ``measure(n, rounds)`` and writes the raw figures to PATH if given."""
+    path = None
+    if "--json" in argv:
+        i = argv.index("--json")
+        path, argv = argv[i + 1], argv[:i] + argv[i + 2 :]
+    n = int(argv[0]) if argv else 2000
+    rounds = int(argv[1]) if len(argv) > 1 else 5
+    result = measure(n, rounds)
+    print(table(result))
+    if path is not None:
+        with open(path, "w") as f:
+            json.dump(result, f, indent=2)

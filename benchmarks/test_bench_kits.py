@@ -1,7 +1,7 @@
 """Kit holds through the face (issue 16): a hold of a kit of 3 components
 beside a plain SKU's hold, on ``memory://``, with pytest-benchmark, and a
 smoke run of ``benchmarks.kits`` that checks every variant ran and was
-timed (``python benchmarks/kits.py`` reports the ratio to the plain hold)."""
+timed (``python -m benchmarks.kits`` reports the ratio to the plain hold)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ of each variant's median to ``plain`` and the crossings journaled by a
 round's holds. Nothing is asserted; the machine may
 be shared, so compare ratios of one run, not figures across runs.
 
-    python benchmarks/thresholds.py [--rounds 15] [--holds 400] [--store memory|sqlite]
+    python -m benchmarks.thresholds [--rounds 15] [--holds 400] [--store memory|sqlite]
 """
 
 from __future__ import annotations
@@ -31,18 +31,7 @@ from pathlib import Path
 
 from omnistock import Inventory, Line, Location, Order
 
-try:
-    from .side_by_side import LOCS, Prepared, holding, interleave, medians, open_store, ratio_table
-except ImportError:  # run as a script
-    from side_by_side import (  # type: ignore[no-redef]
-        LOCS,
-        Prepared,
-        holding,
-        interleave,
-        medians,
-        open_store,
-        ratio_table,
-    )
+from .side_by_side import LOCS, Prepared, holding, interleave, medians, open_store, ratio_table
 
 VARIANTS = ["plain", "marks elsewhere", "marks on the SKU"]
 
