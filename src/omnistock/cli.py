@@ -37,7 +37,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import errors, importer
+from . import errors, importer, interrupts
 from .inventory import Inventory
 from .storage import redact, secrets_of
 
@@ -242,7 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = p.parse_args(argv)
         out.verb, out.url = args.verb, args.store
         out.secrets = secrets_of(args.store)
-        code = _run(p, args)
+        with interrupts.watched():  # a Ctrl-C a C callback swallowed still stops it
+            code = _run(p, args)
+            interrupts.check()
         sys.stdout.flush()
         return code
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from .. import interrupts
 from ..errors import InsufficientStock, OmnistockError
 from ..fulfilment.geo import haversine_km
 from ..fulfilment.policy import Policy
@@ -124,6 +125,7 @@ class Play(Restock):
             **self.more,
         }
         while self.queue:  # after the horizon, only the day's orders play out
+            interrupts.check()  # a Ctrl-C swallowed inside a kernel's compilation
             ev = heapq.heappop(self.queue)
             self.now_s = ev.t
             self.clock[0] = self.start + timedelta(seconds=ev.t)
