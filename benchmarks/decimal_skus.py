@@ -21,7 +21,6 @@ be shared, so compare ratios of one run, not figures across runs.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
@@ -29,7 +28,7 @@ from typing import Any
 
 from omnistock import Inventory, Line, Location, Order, Sku
 
-from .side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table
+from .side_by_side import LOCS, Prepared, holding, interleave, medians, parser, ratio_table
 
 VARIANTS = ("plain", "decimal", "case")
 
@@ -70,10 +69,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--holds", type=int, default=400)
-    args = ap.parse_args(argv)
+    args = parser(__doc__).parse_args(argv)
     print(table(measure(args.rounds, args.holds)))
 
 

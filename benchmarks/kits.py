@@ -24,7 +24,6 @@ ratios of one run, not figures across runs.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -32,7 +31,17 @@ from typing import Any
 
 from omnistock import Line, Location, Order
 
-from .side_by_side import LOCS, Prepared, holding, interleave, medians, open_store, ratio_table
+from .side_by_side import (
+    LOCS,
+    Prepared,
+    holding,
+    interleave,
+    medians,
+    one_line_orders,
+    open_store,
+    parser,
+    ratio_table,
+)
 
 BOX = {"mug": 1, "tea": 2, "card": 1}
 VARIANTS = ["plain", "plain, kits declared", "3 plain lines", "kit of 3"]
@@ -49,9 +58,7 @@ def prepare(variant: str, store: str, tmp: Path | None, round_no: int, holds: in
     if variant not in ("plain", "3 plain lines"):
         inv.add_kit("giftbox", BOX)
     sku = "giftbox" if variant == "kit of 3" else "sku"
-    orders = [
-        Order(f"r{round_no}-{i}", lines=[Line(sku, 1, LOCS[i % len(LOCS)])]) for i in range(holds)
-    ]
+    orders = one_line_orders(round_no, holds, sku)
     if variant == "3 plain lines":  # what the kit reserves, as an order of its components
         orders = [
             Order(
@@ -83,11 +90,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--holds", type=int, default=400)
-    ap.add_argument("--store", choices=("memory", "sqlite"), default="memory")
-    args = ap.parse_args(argv)
+    args = parser(__doc__, stores=True).parse_args(argv)
     print(table(measure(args.rounds, args.holds, args.store)))
 
 

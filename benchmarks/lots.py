@@ -21,13 +21,21 @@ shared, so compare ratios of one run, not figures across runs.
 
 from __future__ import annotations
 
-import argparse
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from omnistock import Inventory, Line, Location, Order
+from omnistock import Inventory, Location
 
-from .side_by_side import LOCS, Prepared, holding, interleave, medians, ratio_table
+from .side_by_side import (
+    LOCS,
+    Prepared,
+    holding,
+    interleave,
+    medians,
+    one_line_orders,
+    parser,
+    ratio_table,
+)
 
 VARIANTS = ["plain", "plain beside lots", "lotted"]
 
@@ -47,17 +55,11 @@ def prepare(variant: str, round_no: int, holds: int) -> Prepared:
     if variant == "plain beside lots":
         for k in range(50):
             inv.receive(f"other{k}", LOCS[k % len(LOCS)], 5, lot="x", expires=soon)
-    orders = [
-        Order(f"r{round_no}-{i}", lines=[Line("sku", 1, LOCS[i % len(LOCS)])]) for i in range(holds)
-    ]
-    return inv, holding(inv, orders)
+    return inv, holding(inv, one_line_orders(round_no, holds))
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--holds", type=int, default=400)
-    args = ap.parse_args(argv)
+    args = parser(__doc__).parse_args(argv)
     med = medians(interleave(VARIANTS, partial(prepare, holds=args.holds), args.rounds))
     title = f"{args.holds} holds a round, {args.rounds} rounds, store memory"
     print(ratio_table(title, args.holds, med))

@@ -11,6 +11,7 @@ Nothing is asserted: compare ratios of one run, not figures across runs.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import statistics
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from omnistock import Inventory, Order
+from omnistock import Inventory, Line, Order
 
 LOCS = ["L0", "L1", "L2", "L3"]
 """Four locations; rounds spread their holds over them."""
@@ -34,6 +35,24 @@ def open_store(store: str, tmp: Path | None, name: str) -> Inventory:
         return Inventory.open("memory://")
     assert tmp is not None, "a SQLite round needs a directory"
     return Inventory.open(f"sqlite:///{tmp / name}.db")
+
+
+def one_line_orders(round_no: int, holds: int, sku: str = "sku") -> list[Order]:
+    """``holds`` orders of one unit of ``sku``, pinned round the locations
+    in turn; ids unique to the round."""
+    return [
+        Order(f"r{round_no}-{i}", lines=[Line(sku, 1, LOCS[i % len(LOCS)])]) for i in range(holds)
+    ]
+
+
+def parser(doc: str | None, stores: bool = False) -> argparse.ArgumentParser:
+    """The scripts' options: ``--rounds``, ``--holds`` (and ``--store``)."""
+    ap = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--holds", type=int, default=400)
+    if stores:
+        ap.add_argument("--store", choices=("memory", "sqlite"), default="memory")
+    return ap
 
 
 def holding(inv: Inventory, orders: Sequence[Order], ttl: int = 3600) -> Callable[[], int]:

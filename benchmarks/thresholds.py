@@ -24,14 +24,23 @@ be shared, so compare ratios of one run, not figures across runs.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from functools import partial
 from pathlib import Path
 
-from omnistock import Inventory, Line, Location, Order
+from omnistock import Inventory, Location
 
-from .side_by_side import LOCS, Prepared, holding, interleave, medians, open_store, ratio_table
+from .side_by_side import (
+    LOCS,
+    Prepared,
+    holding,
+    interleave,
+    medians,
+    one_line_orders,
+    open_store,
+    parser,
+    ratio_table,
+)
 
 VARIANTS = ["plain", "marks elsewhere", "marks on the SKU"]
 
@@ -53,18 +62,11 @@ def prepare(
         inv.set_threshold("sku", low=total - holds // 2)  # crossed half way through
         for loc in LOCS:
             inv.set_threshold("sku", loc, low=holds - 1)  # crossed by its first hold
-    orders = [
-        Order(f"r{round_no}-{i}", lines=[Line("sku", 1, LOCS[i % len(LOCS)])]) for i in range(holds)
-    ]
-    return inv, holding(inv, orders)
+    return inv, holding(inv, one_line_orders(round_no, holds))
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--holds", type=int, default=400)
-    ap.add_argument("--store", choices=("memory", "sqlite"), default="memory")
-    args = ap.parse_args(argv)
+    args = parser(__doc__, stores=True).parse_args(argv)
     crossings = dict.fromkeys(VARIANTS, 0)
 
     def count(v: str, inv: Inventory, head: int) -> None:
