@@ -191,29 +191,25 @@ def _kit_rows(
     if not placed or not rows:  # a repeat, or nothing reserved
         return
     last = rows[-1]
-    if last[NEW_KIND] == _HELD:  # a plain hold's rows: all of them held rows
-        rid = last[NEW_REF]
-    else:
-        for r in rows:
-            if r[NEW_KIND] == _HELD:
-                rid = r[NEW_REF]
-                break
-        else:  # nothing was reserved
-            return
-    assert isinstance(rid, str)
-    last = rows[-1]
-    if last[NEW_KIND] == _HELD and last[NEW_REF] == rid:
-        ts, kind, sku, at, qty, ref, ch, key, text = last
+    if last[NEW_KIND] == _HELD:  # a plain hold's rows: the last one carries the kits
+        ts, kind, sku, at, qty, rid, ch, key, text = last
         d = plan.datas[-1]
-        data = dict(d if d is not None else json.loads(text or "{}"))
+        data = {**d} if d is not None else json.loads(text or "{}")
         data["kits"], part = _kits_data(st.kits, placed)
         if text and text != "{}" and text[0] == "{" and text[-1] == "}":
             text = f'{text[:-1]},"kits":{part}}}'
         else:
             text = f'{{"kits":{part}}}'
-        rows[-1] = (ts, kind, sku, at, qty, ref, ch, key, text)
+        rows[-1] = (ts, kind, sku, at, qty, rid, ch, key, text)
         plan.datas[-1] = data
         return
+    for r in rows:
+        if r[NEW_KIND] == _HELD:
+            ref = r[NEW_REF]
+            break
+    else:  # nothing was reserved
+        return
+    assert isinstance(ref, str)
     for (kit, loc), n in placed.items():
         rows.append(
             make(
@@ -222,7 +218,7 @@ def _kit_rows(
                 sku=kit,
                 location=loc,
                 qty=n,
-                ref=rid,
+                ref=ref,
                 channel=order.channel,
                 key=cx.key,
             )
