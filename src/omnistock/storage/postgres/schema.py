@@ -151,6 +151,7 @@ DECLARE
     i integer;
     bad_sku text;
     bad_loc text;
+    bulk boolean;
     f integer;
     h bigint;
     r bigint;
@@ -182,9 +183,11 @@ BEGIN
     FOR i IN 0 .. jsonb_array_length(p -> 'res') - 1 LOOP
         e := p -> 'res' -> i;
         IF jsonb_typeof(e -> 1) = 'null' THEN
+            -- A plain INSERT: a taken id is a unique violation, which the
+            -- client reports as a conflict (ON CONFLICT would cost a
+            -- speculative insertion on every new reservation).
             INSERT INTO {s}.reservations (id, state, lines, expires_us)
-            VALUES (e ->> 0, e -> 2 ->> 0, e -> 2 ->> 1, (e -> 2 ->> 2)::bigint)
-            ON CONFLICT (id) DO NOTHING;
+            VALUES (e ->> 0, e -> 2 ->> 0, e -> 2 ->> 1, (e -> 2 ->> 2)::bigint);
         ELSIF jsonb_typeof(e -> 2) = 'null' THEN
             DELETE FROM {s}.reservations WHERE id = e ->> 0 AND state = e -> 1 ->> 0
                 AND lines = e -> 1 ->> 1
@@ -202,9 +205,14 @@ BEGIN
     END LOOP;
     -- [sku, location, d_holdable, d_reserved, d_safety, d_unsellable, flags,
     --  free offset, and with flag 2 the four values the plan saw]
-    IF jsonb_array_length(p -> 'pos') > 16 AND NOT EXISTS (
-            SELECT 1 FROM jsonb_array_elements(p -> 'pos') x
-            WHERE (x ->> 6)::integer & 2 <> 0) THEN
+    -- Simple expressions where they do (plpgsql evaluates those without
+    -- the executor): a one-line hold must not pay for the bulk test's query.
+    bulk := jsonb_array_length(p -> 'pos') > 16;
+    IF bulk THEN
+        bulk := NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p -> 'pos') x
+                            WHERE (x ->> 6)::integer & 2 <> 0);
+    END IF;
+    IF bulk THEN
         -- A bulk hold: one set-based upsert in (sku, location) order, then
         -- one check of every position it must keep within free stock.
         WITH d AS (
@@ -244,15 +252,27 @@ BEGIN
                         e ->> 0, e ->> 1 USING ERRCODE = {conflict};
                 END IF;
             END IF;
-            INSERT INTO {s}.positions AS x (sku, location, holdable, reserved, safety, unsellable)
-            VALUES (e ->> 0, e ->> 1, (e ->> 2)::bigint, (e ->> 3)::bigint, (e ->> 4)::bigint,
-                    (e ->> 5)::bigint)
-            ON CONFLICT (sku, location) DO UPDATE SET
-                holdable = x.holdable + EXCLUDED.holdable,
-                reserved = x.reserved + EXCLUDED.reserved,
-                safety = x.safety + EXCLUDED.safety,
-                unsellable = x.unsellable + EXCLUDED.unsellable
-            RETURNING x.holdable, x.reserved INTO h, r;
+            -- An UPDATE first: the usual position exists, and an upsert
+            -- would lock its row with a WAL record of its own first.
+            UPDATE {s}.positions SET
+                holdable = holdable + (e ->> 2)::bigint,
+                reserved = reserved + (e ->> 3)::bigint,
+                safety = safety + (e ->> 4)::bigint,
+                unsellable = unsellable + (e ->> 5)::bigint
+            WHERE sku = e ->> 0 AND location = e ->> 1
+            RETURNING holdable, reserved INTO h, r;
+            IF NOT FOUND THEN  -- a new position (perhaps another writer's too)
+                INSERT INTO {s}.positions AS x
+                    (sku, location, holdable, reserved, safety, unsellable)
+                VALUES (e ->> 0, e ->> 1, (e ->> 2)::bigint, (e ->> 3)::bigint,
+                        (e ->> 4)::bigint, (e ->> 5)::bigint)
+                ON CONFLICT (sku, location) DO UPDATE SET
+                    holdable = x.holdable + EXCLUDED.holdable,
+                    reserved = x.reserved + EXCLUDED.reserved,
+                    safety = x.safety + EXCLUDED.safety,
+                    unsellable = x.unsellable + EXCLUDED.unsellable
+                RETURNING x.holdable, x.reserved INTO h, r;
+            END IF;
             IF f & 1 <> 0 AND h - r + (e ->> 7)::bigint < 0 THEN
                 RAISE EXCEPTION 'reserved would exceed free stock at (%, %)', e ->> 0, e ->> 1
                     USING ERRCODE = {conflict};
@@ -286,17 +306,19 @@ BEGIN
     -- No EXCEPTION block here (a subtransaction per append costs more than
     -- the rest of this section): nothing below can fail but a cancel, and
     -- the client unlocks its session's advisory locks after any error.
-    PERFORM pg_advisory_lock({clock_ns}, {clock_key});
-    last_ts := (SELECT last_value FROM {s}.clock);
+    -- Every call below is a simple expression (IF, :=), not a PERFORM or
+    -- a SELECT: each of those would run the executor.
+    IF pg_advisory_lock({clock_ns}, {clock_key}) IS NULL THEN END IF;
+    last_ts := coalesce(pg_sequence_last_value('{s}.clock'), 0);
     FOR i IN 1 .. n LOOP
         t := greatest((p -> 'r' -> (i - 1) ->> 0)::bigint, last_ts);
         last_ts := t;
         tss[i] := t;
         seqs[i] := nextval('{s}.seq');
     END LOOP;
-    PERFORM pg_advisory_xact_lock({seq_ns}, (seqs[1] % 2147483647)::integer);
-    PERFORM setval('{s}.clock', last_ts);
-    PERFORM pg_advisory_unlock({clock_ns}, {clock_key});
+    IF pg_advisory_xact_lock({seq_ns}, (seqs[1] % 2147483647)::integer) IS NULL THEN END IF;
+    last_ts := setval('{s}.clock', last_ts);
+    IF pg_advisory_unlock({clock_ns}, {clock_key}) THEN END IF;
     FOR i IN 1 .. n LOOP
         e := p -> 'r' -> (i - 1);
         INSERT INTO {s}.journal

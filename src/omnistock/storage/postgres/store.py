@@ -306,7 +306,11 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
         pg = driver()
         if isinstance(e, pg.errors.UniqueViolation):
             table = e.diag.table_name or ""
-            what = {"keys": "idempotency key", "claims": "id"}.get(table, "row")
+            what = {
+                "keys": "idempotency key",
+                "claims": "id",
+                "reservations": "reservation id",
+            }.get(table, "row")
             return ConcurrencyConflict(
                 f"{what} already recorded by another writer ({e.diag.message_detail})"
             )
