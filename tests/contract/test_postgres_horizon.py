@@ -618,6 +618,54 @@ def test_two_writers_racing_for_one_reservation_exactly_one_wins(
     assert s.head() == 2  # the loser took no seq
 
 
+def test_a_taken_reservation_id_is_a_conflict_that_names_it(
+    open_pg: Callable[[], PostgresStore],
+) -> None:
+    """A new reservation whose id another writer took: the database's
+    unique violation is the port's conflict, naming the id, and nothing is
+    written (no seq either)."""
+    s = open_pg()
+    _based(s)
+    taken = Conditions(reservations=(("r1", None, ("held", "lines-1", 1000)),))
+    with pytest.raises(ConcurrencyConflict, match=r"reservation id .*r1"):
+        s.append_guarded([Commit((row("A", 0),))], taken)
+    assert s.counters() == BASE_COUNTERS
+    assert s.head() == 1
+
+
+def test_two_writers_creating_one_position_both_land(
+    open_pg: Callable[[], PostgresStore], schema: str
+) -> None:
+    """The first append to a new position inserts its row; a second one,
+    planned blind to it, waits on that insert and adds to the row once it
+    commits: neither fails and no unit is lost."""
+    s, t = open_pg(), open_pg()
+    _based(s)
+    body = json.loads(payload([row("N", 5)]))
+    body["pos"] = [["N", "S", 5, 0, 0, 0, 0, 0]]
+    q = psycopg.sql.SQL("SELECT {}.append(%s::jsonb)").format(_ident(schema))
+    done = threading.Event()
+    with psycopg.connect(DSN) as first:  # its transaction stays open
+        first.execute(q, (json.dumps(body),))
+
+        def second() -> None:
+            t.append_guarded(
+                [Commit((row("N", 3),))],
+                Conditions(positions=(("N", "S", (3, 0, 0, 0), 0, None),)),
+            )
+            done.set()
+
+        th = threading.Thread(target=second)
+        th.start()
+        assert not done.wait(0.5), "the second append did not wait for the first's row"
+        first.commit()
+        th.join(30)
+    assert done.is_set()
+    counters = s.counters()
+    assert counters is not None
+    assert counters.positions[("N", "S")] == (8, 0, 0, 0)
+
+
 # -- d: journal time never goes backwards along the seqs ---------------------------------
 
 
