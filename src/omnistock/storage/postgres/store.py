@@ -207,6 +207,21 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
             yield conn
 
     @contextmanager
+    def _oneshot(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """A connection of its own for one big transfer (a snapshot), closed
+        after it: libpq grows a connection's buffers to the largest message
+        and never shrinks them, so a snapshot read on the reading connection
+        kept twice its size resident for the life of the process."""
+        if self._closed:
+            raise StorageError(f"the PostgreSQL store (schema {self.schema!r}) is closed")
+        with self._errors(what):
+            conn = self._connect()
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+    @contextmanager
     def _writing(self, what: str) -> Iterator[psycopg.Connection[Any]]:
         with self._wlock, self._errors(what):
             self._wconn = conn = self._live(self._wconn)
@@ -355,10 +370,10 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
         from psycopg import sql
 
         s = self._ident()
-        with self._writing("save a snapshot") as conn, conn.transaction():
+        with self._oneshot("save a snapshot") as conn, conn.transaction():
             conn.execute(
                 sql.SQL(
-                    "INSERT INTO {}.snapshots (seq, blob) VALUES (%s, %s) ON CONFLICT (seq)"
+                    "INSERT INTO {}.snapshots (seq, blob) VALUES (%s, %b) ON CONFLICT (seq)"
                     " DO UPDATE SET blob = EXCLUDED.blob, saved_at = now()"
                 ).format(s),
                 (seq, bytes(blob)),
@@ -377,8 +392,9 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
         q = sql.SQL(
             "SELECT seq, blob FROM {}.snapshots WHERE seq <= %s ORDER BY seq DESC LIMIT 1"
         ).format(self._ident())
-        with self._reading("load a snapshot") as conn:
-            row = conn.execute(q, (_MAX_SEQ if max_seq is None else max_seq,)).fetchone()
+        with self._oneshot("load a snapshot") as conn:
+            cur = conn.cursor(binary=True)  # the blob as is, not as hex text twice its size
+            row = cur.execute(q, (_MAX_SEQ if max_seq is None else max_seq,)).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
 
     def wait(self, head: int, timeout: float) -> bool:
