@@ -18,8 +18,8 @@ in a fresh interpreter (``--case``), so one cannot reuse another's memory:
   catalogue.
 - ``replica``: ``Inventory.open(url)`` (replays the journal), then the same
   holds. Its growth is the replica's, about 21-30 B a stocked position
-  (``benchmarks/memory.py``; 100k SKUs x 200 locations extrapolate to
-  about 580 MB there).
+  (``benchmarks/memory.py``; a replayed replica of 100k SKUs x 200
+  locations measured 606 MB there).
 
 PostgreSQL comes from ``OMNISTOCK_PG_DSN``; the schema is dropped after.
 """
