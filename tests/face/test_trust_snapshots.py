@@ -11,11 +11,13 @@ fallback is logged on the ``omnistock`` logger at WARNING.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
 import struct
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -27,7 +29,7 @@ from conftest import PG_DSN as DSN
 from conftest import pg_unreachable
 from omnistock import Inventory, Line, Location, Order
 from omnistock.errors import InsufficientStock
-from omnistock.ledger.snapshot import SEAL_MAGIC, SNAPSHOT_MAGIC
+from omnistock.ledger.snapshot import SEAL_MAGIC, SEAL_MAGIC_RAW, SNAPSHOT_MAGIC
 from omnistock.storage.memory import MemoryStore
 
 T = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -134,13 +136,23 @@ def _six_available(b: Backend, extra: int = 0) -> tuple[int, bytes]:
 
 
 def _with_cell(blob: bytes, sku: str, loc: str, value: int) -> bytes:
-    """``blob`` with the holdable figure of (sku, loc) set to ``value``,
-    everything else (the seal included) left as it was."""
-    off = SEAL_SIZE + len(SNAPSHOT_MAGIC)
-    hlen, _ns, nl = struct.unpack_from("<QQQ", blob, off)
-    header = json.loads(blob[off + 24 : off + 24 + hlen])
+    """``blob`` with the holdable figure of (sku, loc) set to ``value`` in
+    its compressed payload, the seal (its checksum included) left as it was."""
+    payload = zlib.decompress(blob[SEAL_SIZE:])
+    off = len(SNAPSHOT_MAGIC)
+    hlen, _ns, nl = struct.unpack_from("<QQQ", payload, off)
+    header = json.loads(payload[off + 24 : off + 24 + hlen])
     cell = off + 24 + hlen + 8 * (header["skus"].index(sku) * nl + header["locs"].index(loc))
-    return blob[:cell] + struct.pack("<q", value) + blob[cell + 8 :]
+    edited = payload[:cell] + struct.pack("<q", value) + payload[cell + 8 :]
+    return blob[:SEAL_SIZE] + zlib.compress(edited)
+
+
+def _resealed(blob: bytes, body: bytes, magic: bytes = SEAL_MAGIC) -> bytes:
+    """``body`` stored under ``blob``'s seal (its seq and row hash) with
+    ``magic`` and a checksum that matches: what a writer of that format
+    would have stored."""
+    head = magic + blob[len(SEAL_MAGIC) : SEAL_SIZE - 32]
+    return head + hashlib.sha256(head + body).digest() + body
 
 
 def _refused(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -189,7 +201,14 @@ def test_a_snapshot_with_an_edited_cell_is_ignored(
         pytest.param(lambda blob: blob[:SEAL_SIZE], id="truncated-to-the-seal"),
         pytest.param(lambda blob: blob[:20], id="truncated-in-the-seal"),
         pytest.param(lambda blob: b"", id="empty"),
-        pytest.param(lambda blob: blob[SEAL_SIZE:], id="unsealed-older-format"),
+        pytest.param(lambda blob: zlib.decompress(blob[SEAL_SIZE:]), id="unsealed-older-format"),
+        pytest.param(lambda blob: blob[SEAL_SIZE:], id="compressed-without-its-seal"),
+        pytest.param(
+            lambda blob: _resealed(blob, blob[SEAL_SIZE:-8]), id="checksum-right-body-cut"
+        ),
+        pytest.param(
+            lambda blob: _resealed(blob, b"not zlib at all" * 8), id="checksum-right-not-zlib"
+        ),
         pytest.param(lambda blob: blob[:-1] + bytes([blob[-1] ^ 1]), id="last-bit-flipped"),
     ],
 )
@@ -208,6 +227,28 @@ def test_a_bad_snapshot_is_ignored_on_open_and_by_at(
         assert view.head == seq and view.available("A", "S") == 6
         assert _refused(caplog), "at() must log the fallback too"
         assert inv.check().ok
+
+
+def test_a_snapshot_is_stored_compressed(backend: Backend) -> None:
+    """The grids are dense and mostly zeros: what is stored is the payload
+    compressed, under the current seal."""
+    _seq, blob = _six_available(backend, extra=2)
+    assert blob.startswith(SEAL_MAGIC)
+    payload = zlib.decompress(blob[SEAL_SIZE:])
+    assert payload.startswith(SNAPSHOT_MAGIC) and len(blob) < SEAL_SIZE + len(payload)
+
+
+def test_a_snapshot_sealed_uncompressed_by_an_older_omnistock_is_used(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    seq, blob = _six_available(backend, extra=2)
+    raw = _resealed(blob, zlib.decompress(blob[SEAL_SIZE:]), SEAL_MAGIC_RAW)
+    backend.put_snapshot(seq, raw)
+    with caplog.at_level(logging.WARNING, "omnistock"), backend.open() as inv:
+        assert inv.available("A", "S") == 6 and inv.available("B", "S") == 2
+        assert inv.at(seq).available("A", "S") == 6
+        assert inv.check().ok
+    assert _refused(caplog) == []
 
 
 def test_a_snapshot_stored_under_another_seq_is_ignored(
