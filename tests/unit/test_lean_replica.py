@@ -225,22 +225,47 @@ def header_of(blob: bytes) -> dict[str, Any]:
     return out
 
 
+def ranged_bits(blob: bytes) -> list[tuple[int, int]]:
+    """The ranged marks a snapshot stores as bits after its grids."""
+    off = len(SNAPSHOT_MAGIC)
+    hlen, ns, nl = struct.unpack_from("<QQQ", blob, off)
+    start = off + 24 + hlen + 2 * 8 * ns * nl
+    bits = np.unpackbits(np.frombuffer(blob[start:], dtype=np.uint8), count=ns * nl)
+    return [(int(i) // nl, int(i) % nl) for i in np.flatnonzero(bits)]
+
+
 def test_a_snapshot_round_trip_keeps_the_marks_and_the_digest() -> None:
     st = applied(journal())
     blob = st.to_bytes()
-    assert header_of(blob)["ranged"] == [list(p) for p in JOURNAL_RANGED]  # the format
+    header = header_of(blob)
+    assert header["ranged_bits"] is True and "ranged" not in header  # the format
+    assert ranged_bits(blob) == JOURNAL_RANGED
     back = LedgerState.from_bytes(blob)
     assert list(back.ranged) == JOURNAL_RANGED
     assert back.grid.holdable.shape[1] == 3  # no columns beyond the locations
     assert back.digest() == st.digest() and back.to_bytes() == blob
 
 
-def test_an_old_snapshot_loads_and_writes_back_the_same_bytes() -> None:
+def test_an_old_snapshot_loads_and_writes_back_the_current_format() -> None:
+    """Ranged pairs in the header (older snapshots) still load, and the
+    ledger writes what the same journal replayed writes (bits now)."""
+    assert "ranged" in header_of(OLD_SNAPSHOT)
     old = LedgerState.from_bytes(OLD_SNAPSHOT)
     assert list(old.ranged) == JOURNAL_RANGED
     assert old.digest() == applied(journal()).digest()
-    assert old.to_bytes() == OLD_SNAPSHOT == applied(journal()).to_bytes()
+    assert old.to_bytes() == applied(journal()).to_bytes() != OLD_SNAPSHOT
     assert old.violations() == []
+
+
+@pytest.mark.parametrize("cut", [1, 3])
+def test_a_snapshot_whose_ranged_bits_are_cut_short_is_corrupt(cut: int) -> None:
+    """The marks of a 3 x 3 grid are nine bits, two bytes: one byte
+    missing, or that and part of the grids."""
+    st = applied(journal())
+    assert st.grid.shape == (3, 3)
+    blob = st.to_bytes()
+    with pytest.raises(StorageError, match="corrupt"):
+        LedgerState.from_bytes(blob[:-cut])
 
 
 def test_the_digest_sees_the_marks() -> None:
@@ -254,6 +279,7 @@ def test_the_digest_sees_the_marks() -> None:
 def test_a_snapshot_ranging_a_position_outside_its_grid_is_corrupt(bad: list[Any]) -> None:
     blob = applied(journal()).to_bytes()
     header = header_of(blob)
+    del header["ranged_bits"]  # the older format: pairs in the header
     header["ranged"] = bad
     hb = json.dumps(header).encode()
     off = len(SNAPSHOT_MAGIC)

@@ -3,7 +3,11 @@
 ``to_bytes`` writes a snapshot (no pickle): ``SNAPSHOT_MAGIC``, then the
 header's length and the grid's shape as three little-endian u64, then a
 JSON header (head, names, every record, the blocks), then the used part of
-the ``holdable`` and ``reserved`` grids as raw int64. ``load`` reads one
+the ``holdable`` and ``reserved`` grids as raw int64, then the ranged marks
+of that part as bits (``np.packbits``, row-major; the header says
+``"ranged_bits"``). Older snapshots list the ranged positions in the header
+as ``[sku, location]`` pairs (a JSON list of 20M pairs took 20 s to write
+and as long to read back); they still load. ``load`` reads one
 back into a fresh state; a blob that is not a sound snapshot raises
 ``StorageError``. ``digest`` hashes every figure and record: equal digests
 mean equal states. All three are O(state size). Headers without blocks or
@@ -228,7 +232,8 @@ def to_bytes(st: LedgerState) -> bytes:
         "last_ts": st.last_ts,
         "skus": g.skus,
         "locs": g.locs,
-        **_records(st),
+        **_records(st, ranged=False),
+        "ranged_bits": True,
         "blocks": [heldbatches.to_record(b) for b in st.holds.batches.values()],
     }
     hb = json.dumps(header).encode()
@@ -238,6 +243,8 @@ def to_bytes(st: LedgerState) -> bytes:
     buf.write(hb)
     buf.write(np.ascontiguousarray(free).tobytes())
     buf.write(np.ascontiguousarray(res).tobytes())
+    ns, nl = free.shape
+    buf.write(np.packbits(st.ranged.marks[:ns, :nl], axis=None).tobytes())
     return buf.getvalue()
 
 
@@ -289,12 +296,17 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
             booked = {r: q for r, q in rec[8]} if len(rec) > 8 else None
             sid, s, l, q, eta, kind, src, r = rec[:8]
             st.supply.add(Incoming(sid, s, l, q, eta, kind, src, r, booked))
-        ranged = np.asarray(header["ranged"], dtype=np.int64).reshape(-1, 2)
-        if len(ranged) and not (
-            (ranged >= 0).all() and (ranged[:, 0] < ns).all() and (ranged[:, 1] < nl).all()
-        ):
-            raise ValueError("a ranged position lies outside the grid")
-        st.ranged.add_many(ranged[:, 0], ranged[:, 1])
+        if header.get("ranged_bits"):
+            bits = np.frombuffer(blob, dtype=np.uint8, count=(ns * nl + 7) // 8, offset=off + 2 * n)
+            marks = np.unpackbits(bits, count=ns * nl).reshape(ns, nl)
+            st.ranged.marks[:ns, :nl] = marks.astype(np.bool_)
+        else:  # an older snapshot: the pairs in the header
+            ranged = np.asarray(header["ranged"], dtype=np.int64).reshape(-1, 2)
+            if len(ranged) and not (
+                (ranged >= 0).all() and (ranged[:, 0] < ns).all() and (ranged[:, 1] < nl).all()
+            ):
+                raise ValueError("a ranged position lies outside the grid")
+            st.ranged.add_many(ranged[:, 0], ranged[:, 1])
         st.policy = header["policy"]
         st.locations = {d["id"]: Location.from_dict(d) for d in header["locations"]}
         st.channels = {d["id"]: Channel.from_dict(d) for d in header["channels"]}
