@@ -135,7 +135,7 @@ def digest(st: LedgerState) -> str:
     h.update(np.ascontiguousarray(res).tobytes())
     # The ranged marks as bits of the used part: no Python object a position.
     h.update(np.packbits(st.ranged.marks[:ns, :nl], axis=None).tobytes())
-    h.update(json.dumps(_records(st, ranged=False), sort_keys=True).encode())
+    h.update(json.dumps(_records(st), sort_keys=True).encode())
     for token in sorted(st.holds.batches):
         b = st.holds.batches[token]
         h.update(json.dumps([token, b.seq, b.exp, b.channel, b.expired]).encode())
@@ -146,10 +146,9 @@ def digest(st: LedgerState) -> str:
     return h.hexdigest()
 
 
-def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
-    """Every record but the blocks, as plain data (digest, snapshots); the
-    ranged positions as sorted ``[sku, location]`` pairs unless ``ranged``
-    is False (the digest hashes the marks themselves)."""
+def _records(st: LedgerState) -> dict[str, Any]:
+    """Every record but the blocks and the ranged marks, as plain data
+    (digest, snapshots: both keep the marks as bits)."""
     g = st.grid
     holds = st.holds.by_id.values()
     out = {
@@ -162,14 +161,11 @@ def _records(st: LedgerState, ranged: bool = True) -> dict[str, Any]:
             + ([[[r, q] for r, q in i.booked.items()]] if i.booked else [])  # FIFO order
             for i in st.supply.by_id.values()
         ),
-        "ranged": st.ranged.pairs() if ranged else None,
         "policy": st.policy,
         "locations": [st.locations[k].to_dict() for k in sorted(st.locations)],
         "channels": [st.channels[k].to_dict() for k in sorted(st.channels)],
         "picks": sorted([k[0], k[1], v] for k, v in st.picks.items()),
     }
-    if not ranged:
-        del out["ranged"]
     if st.kits:  # only when used: a ledger without kits keeps its old records
         out["kits"] = sorted([k, list(map(list, c.items()))] for k, c in st.kits.items())
     th = st.thresholds
@@ -232,7 +228,7 @@ def to_bytes(st: LedgerState) -> bytes:
         "last_ts": st.last_ts,
         "skus": g.skus,
         "locs": g.locs,
-        **_records(st, ranged=False),
+        **_records(st),
         "ranged_bits": True,
         "blocks": [heldbatches.to_record(b) for b in st.holds.batches.values()],
     }
