@@ -103,8 +103,9 @@ def _seq_bound(store: Store, field: str, value: int | datetime, after: bool) -> 
 
 def sealed(store: Store, st: LedgerState) -> bytes:
     """A snapshot of ``st`` for ``store``, sealed with the journal's chain
-    hash at ``st.head`` (``ledger.snapshot.seal``)."""
-    return snapshot.seal(st.to_bytes(), st.head, store.hash_at(st.head))
+    hash at ``st.head`` (``ledger.snapshot.seal_state``: compressed as it
+    is written, never held whole)."""
+    return snapshot.seal_state(st, st.head, store.hash_at(st.head))
 
 
 def from_snapshot(store: Store, upto: int | None = None) -> LedgerState:

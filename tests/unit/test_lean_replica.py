@@ -23,6 +23,7 @@ import pytest
 from conftest import Clock
 from omnistock import Inventory, Location
 from omnistock.errors import StorageError
+from omnistock.ledger import snapshot
 from omnistock.ledger.grid import Grid, Ranged
 from omnistock.ledger.replay import replay
 from omnistock.ledger.savepoint import Savepoint
@@ -244,6 +245,23 @@ def test_a_snapshot_round_trip_keeps_the_marks_and_the_digest() -> None:
     assert list(back.ranged) == JOURNAL_RANGED
     assert back.grid.holdable.shape[1] == 3  # no columns beyond the locations
     assert back.digest() == st.digest() and back.to_bytes() == blob
+
+
+@pytest.mark.parametrize("skus", [3, 4096, 4097, 9000])
+def test_sealing_a_state_piece_by_piece_stores_what_sealing_its_bytes_does(skus: int) -> None:
+    """``seal_state`` compresses the snapshot a few thousand grid rows at a
+    time; what it stores is ``seal(to_bytes())`` byte for byte, at grid
+    heights on either side of a piece's rows, and it unseals and loads."""
+    st = applied(journal()) if skus == 3 else LedgerState()
+    if skus != 3:
+        rows = [loc_row(1, "L0")]
+        rows += [row(i + 2, "received", f"s{i}", "L0", i % 7 + 1) for i in range(skus)]
+        st.apply_all(rows)
+    assert st.grid.shape[0] == skus
+    whole = snapshot.seal(st.to_bytes(), st.head, b"h" * 16)
+    assert snapshot.seal_state(st, st.head, b"h" * 16) == whole
+    back = LedgerState.from_bytes(snapshot.unseal(whole, st.head, b"h" * 16))
+    assert back.digest() == st.digest()
 
 
 def test_an_old_snapshot_loads_and_writes_back_the_current_format() -> None:
