@@ -5,7 +5,10 @@ A ``LedgerState`` is built by ``ledger.replay`` of a generated journal
 every position stocked), then timed once each: ``to_bytes``, ``seal``
 (compress and checksum, what a store keeps), ``unseal`` and ``from_bytes``.
 Sizes: the payload and what is stored. The journal's quantities are all
-alike, so its grids compress better than a real retailer's would.
+alike, so its grids compress better than a real retailer's would. On
+Linux it also reports the peak resident set above the ledger while sealing
+(``VmHWM``, reset before each): piece by piece (``seal_state``, what a store
+saves) and the whole payload first (``seal(to_bytes())``).
 
     python -m benchmarks.snapshot_cost                      # 100,000 SKUs x 200 locations
     python -m benchmarks.snapshot_cost --skus 10000 --locs 50
@@ -15,13 +18,36 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import time
+from collections.abc import Callable
 
 from omnistock.ledger import snapshot
 from omnistock.ledger.replay import replay
 from omnistock.ledger.state import LedgerState
 
 from .workloads import journal_rows
+
+
+def _peak_mb(seal: Callable[[], bytes]) -> tuple[float, float] | None:
+    """MB the resident set peaked above where it stood while ``seal`` ran,
+    and its seconds; None where ``/proc`` cannot reset the peak."""
+
+    def status(key: str) -> int:
+        with open("/proc/self/status") as f:
+            return next(int(x.split()[1]) for x in f if x.startswith(key))
+
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current resident set
+        base = status("VmRSS:")
+    except OSError:
+        return None
+    t = time.perf_counter()
+    blob = seal()
+    secs = time.perf_counter() - t
+    del blob
+    return (status("VmHWM:") - base) / 1024, secs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,6 +73,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"payload {len(payload) / mb:,.1f} MB, stored {len(blob) / mb:,.1f} MB")
     print(f"to_bytes {t1 - t0:.2f} s, seal {t2 - t1:.2f} s, unseal {t3 - t2:.2f} s, ", end="")
     print(f"from_bytes {t4 - t3:.2f} s")
+    if os.path.exists("/proc/self/clear_refs"):
+        ways = {
+            "piece by piece (seal_state)": lambda: snapshot.seal_state(st, st.head, None),
+            "whole payload first (seal(to_bytes()))": lambda: snapshot.seal(
+                st.to_bytes(), st.head, None
+            ),
+        }
+        for name, fn in ways.items():
+            got = _peak_mb(fn)
+            if got is not None:
+                print(f"sealing {name}: peak {got[0]:,.0f} MB above the ledger, {got[1]:.2f} s")
 
 
 if __name__ == "__main__":
