@@ -123,22 +123,20 @@ def _omni(k: int, cfg: dict[str, Any], barrier: Any) -> Timed:
 
 
 def _payload(k: int, i: int, sku: str, loc: str, ts: int) -> str:
-    """A one-line hold's payload to ``append()``, as ``PostgresStore``
-    builds it (a new reservation, one position that must stay within
-    free stock, one journal row)."""
+    """A one-line hold's argument to ``append()``, built by the store's own
+    ``append_payload``: a new reservation, one position that must stay
+    within free stock, one journal row."""
+    from omnistock.storage.base import Commit, Conditions
+    from omnistock.storage.postgres.store import append_payload
+
     rid, exp = f"p{k}-{i}#1", ts + 10**9
     data = json.dumps({"exp": exp, "order": f"p{k}-{i}"}, separators=(",", ":"))
-    body = {
-        "r": [[ts + i, "held", sku, loc, 1, rid, None, None, data]],
-        "h": ["00" * 16],
-        "k": [],
-        "res": [[rid, None, ["held", "0" * 16, exp]]],
-        "p0": 0,
-        "pos": [[sku, loc, 0, 1, 0, 0, 1, 0]],
-        "use": [],
-        "c": [],
-    }
-    return json.dumps(body, separators=(",", ":"))
+    row = (ts + i, "held", sku, loc, 1, rid, None, None, data)
+    cond = Conditions(
+        positions=((sku, loc, (0, 1, 0, 0), 0, None),),
+        reservations=((rid, None, ("held", "0" * 16, exp)),),
+    )
+    return append_payload([Commit((row,))], cond)
 
 
 def _append(k: int, cfg: dict[str, Any], barrier: Any) -> Timed:

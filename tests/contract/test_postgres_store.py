@@ -15,7 +15,11 @@ module is skipped, saying why (failed instead under ``OMNISTOCK_REQUIRE_PG=1``).
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
+import subprocess
+import sys
+import textwrap
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -600,3 +604,67 @@ def test_two_stale_writers_never_mint_the_same_transfer_id(
     assert t1.id != t2.id
     assert {t.id for t in b.transfers()} == {t1.id, t2.id}
     assert b.check().ok
+
+
+# -- snapshots leave nothing of their size resident ----------------------------------
+
+MB = 2**20
+BLOB = 96 * MB
+"""Big enough that a buffer kept for it stands far above the noise of an
+interpreter's resident set (a few MB)."""
+
+CHILD = textwrap.dedent(
+    """
+    import gc, json, os, sys
+    from omnistock.storage.postgres import PostgresStore
+
+    def rss():
+        gc.collect()
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    dsn, schema, what, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    store = PostgresStore(dsn, schema=schema)
+    store.head()  # both connections in use before the first reading
+    before = rss()
+    if what == "save":
+        # Pages that differ (not all zero), so none is shared or left unmapped.
+        blob = bytes(range(256)) * (size // 256)
+        store.save_snapshot(1, blob)
+    else:
+        seq, blob = store.load_snapshot()
+        assert (seq, len(blob)) == (1, size)
+    del blob
+    print(json.dumps({"grew": rss() - before}))
+    store.close()
+    """
+)
+
+
+def _grew(schema: str, what: str) -> int:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, DSN, schema, what, str(BLOB)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return int(json.loads(out.stdout.strip().splitlines()[-1])["grew"])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_saving_then_loading_a_big_snapshot_keeps_nothing_of_its_size() -> None:
+    """libpq grows a connection's buffers to the largest message and never
+    shrinks them: a snapshot read as hex text on the store's reading
+    connection kept about twice its size resident for the life of the
+    process, and saving one kept its size on the writing connection. Each
+    case runs in a fresh interpreter (real server, no mocks)."""
+    schema = _schema()
+    try:
+        saved = _grew(schema, "save")
+        loaded = _grew(schema, "load")
+    finally:
+        _drop_schemas([schema])
+    # Before: about 1x the blob kept after a save, about 2x after a load.
+    assert saved < BLOB // 4, f"saving a {BLOB // MB} MB snapshot kept {saved // MB} MB"
+    assert loaded < BLOB // 4, f"loading a {BLOB // MB} MB snapshot kept {loaded // MB} MB"

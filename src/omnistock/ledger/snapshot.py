@@ -66,8 +66,13 @@ def seal(payload: bytes, seq: int, row_hash: bytes | None) -> bytes:
     taken at, the journal's chain hash at that seq (None for a store that
     keeps no chain) and a checksum of both and the compressed bytes. O(size):
     one zlib pass, one SHA-256 pass over what it stores."""
+    return _sealed(zlib.compress(payload, _LEVEL), seq, row_hash)
+
+
+def _sealed(body: bytes, seq: int, row_hash: bytes | None) -> bytes:
+    """The compressed ``body`` behind its seal: magic, seq, row hash and
+    the checksum of all of them and ``body``."""
     head = SEAL_MAGIC + _SEAL.pack(seq, row_hash is not None, row_hash or bytes(16))
-    body = zlib.compress(payload, _LEVEL)
     h = hashlib.sha256(head)
     h.update(body)
     return b"".join((head, h.digest(), body))
@@ -229,14 +234,10 @@ def seal_state(st: LedgerState, seq: int, row_hash: bytes | None) -> bytes:
     holding the whole payload: it is compressed piece by piece (a few MB of
     grid rows each), so saving a snapshot of a 300 MB ledger costs about
     what is stored on top of the ledger, not twice its size."""
-    head = SEAL_MAGIC + _SEAL.pack(seq, row_hash is not None, row_hash or bytes(16))
     z = zlib.compressobj(_LEVEL)
     parts = [z.compress(piece) for piece in _pieces(st)]
     parts.append(z.flush())
-    body = b"".join(parts)
-    h = hashlib.sha256(head)
-    h.update(body)
-    return b"".join((head, h.digest(), body))
+    return _sealed(b"".join(parts), seq, row_hash)
 
 
 _ROWS = 4096  # grid rows a piece: 6.5 MB at 200 locations

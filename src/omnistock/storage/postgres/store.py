@@ -212,10 +212,8 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
         after it: libpq grows a connection's buffers to the largest message
         and never shrinks them, so a snapshot read on the reading connection
         kept twice its size resident for the life of the process."""
-        if self._closed:
-            raise StorageError(f"the PostgreSQL store (schema {self.schema!r}) is closed")
         with self._errors(what):
-            conn = self._connect()
+            conn = self._live(None)  # refused once the store is closed
             try:
                 yield conn
             finally:
@@ -243,48 +241,7 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
         return seqs[-1] if seqs else self.head()
 
     def append_guarded(self, commits: Sequence[Commit], conditions: Conditions) -> list[int]:
-        rows: list[Any] = []
-        keys: list[tuple[str, str, str | None, int]] = []
-        for c in commits:
-            rows.extend(c.rows)
-            if c.key is not None:
-                if c.fingerprint is None:
-                    raise InvalidInput("fingerprint", None, f"is required with key={c.key!r}")
-                keys.append((c.key, c.fingerprint, c.result, max(1, len(rows))))
-        for r in rows:
-            if len(r) != 9:
-                raise InvalidInput(
-                    "row", r, "must be (ts_us, kind, sku, location, qty, ref, channel, key, data)"
-                )
-        hashes = [h.hex() for h in leaves(rows)]  # before any lock
-        if keys and not rows:  # a keyed command that moved nothing: its key's seq
-            keys = [(k, f, r, 0) for k, f, r, _ in keys]
-        body: dict[str, Any] = {
-            "r": rows,
-            "h": hashes,
-            "k": keys,
-            "res": conditions.reservations,
-            "p0": conditions.planned,
-            "pos": [
-                [
-                    sku,
-                    loc,
-                    *d,
-                    (0 if free is None else 1) | (0 if seen is None else 2),
-                    free or 0,
-                    *(seen or ()),
-                ]
-                for sku, loc, d, free, seen in conditions.positions
-            ],
-            "use": conditions.usage,
-            "c": [[c] for c in conditions.claims],
-        }
-        if conditions.network is not None:
-            body["net"] = conditions.network
-        try:
-            payload = _dumps(body)
-        except (TypeError, ValueError) as e:
-            raise InvalidInput("commits", commits, f"cannot be stored: {e}") from None
+        payload = append_payload(commits, conditions)
         # The hot path: no context managers, one cursor kept per connection.
         with self._wlock:
             conn = self._wconn
@@ -453,3 +410,53 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact(self.url)!r}, schema={self.schema!r})"
+
+
+def append_payload(commits: Sequence[Commit], conditions: Conditions) -> str:
+    """The argument of the schema's ``append()`` function for ``commits``
+    under ``conditions``: the rows, their leaf hashes, the keys and the
+    conditions, as JSON. ``InvalidInput`` naming what cannot be stored.
+    O(rows + conditions)."""
+    rows: list[Any] = []
+    keys: list[tuple[str, str, str | None, int]] = []
+    for c in commits:
+        rows.extend(c.rows)
+        if c.key is not None:
+            if c.fingerprint is None:
+                raise InvalidInput("fingerprint", None, f"is required with key={c.key!r}")
+            keys.append((c.key, c.fingerprint, c.result, max(1, len(rows))))
+    for r in rows:
+        if len(r) != 9:
+            raise InvalidInput(
+                "row", r, "must be (ts_us, kind, sku, location, qty, ref, channel, key, data)"
+            )
+    hashes = [h.hex() for h in leaves(rows)]  # before any lock
+    if keys and not rows:  # a keyed command that moved nothing: its key's seq
+        keys = [(k, f, r, 0) for k, f, r, _ in keys]
+    body: dict[str, Any] = {
+        "r": rows,
+        "h": hashes,
+        "k": keys,
+        "res": conditions.reservations,
+        "p0": conditions.planned,
+        "pos": [
+            [
+                sku,
+                loc,
+                *d,
+                (0 if free is None else 1) | (0 if seen is None else 2),
+                free or 0,
+                *(seen or ()),
+            ]
+            for sku, loc, d, free, seen in conditions.positions
+        ],
+        "use": conditions.usage,
+        "c": [[c] for c in conditions.claims],
+    }
+    if conditions.network is not None:
+        body["net"] = conditions.network
+    try:
+        payload = _dumps(body)
+    except (TypeError, ValueError) as e:
+        raise InvalidInput("commits", commits, f"cannot be stored: {e}") from None
+    return payload
