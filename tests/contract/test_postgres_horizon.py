@@ -32,7 +32,7 @@ psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is not installed (omn
 from conftest import PG_DSN as DSN  # noqa: E402
 from conftest import REQUIRE_PG, pg_unreachable  # noqa: E402
 from omnistock import Inventory, Location  # noqa: E402
-from omnistock.errors import ConcurrencyConflict  # noqa: E402
+from omnistock.errors import ConcurrencyConflict, StorageError  # noqa: E402
 from omnistock.storage.base import Commit, Conditions, NewRow, StoreCounters  # noqa: E402
 from omnistock.storage.chain import leaves  # noqa: E402
 from omnistock.storage.postgres import PostgresStore  # noqa: E402
@@ -219,7 +219,7 @@ def test_a_second_inventory_folds_a_late_commit(
     open_pg: Callable[[], PostgresStore], schema: str
 ) -> None:
     """Three Inventories on one journal. ``late`` appends a receipt whose
-    transaction stays open (its write connection taken out of autocommit),
+    transaction stays open (a BEGIN sent on its write connection first),
     ``writer`` appends after it, and ``reader`` catches up: it sees a
     journal prefix (neither receipt) until the late one commits, then both,
     nothing skipped."""
@@ -232,7 +232,7 @@ def test_a_second_inventory_folds_a_late_commit(
     late = Inventory(store=open_pg(), clock=clock)
     assert reader.available("X", "S") == 1 and late.head == 3
     late_conn = late.store._wconn  # type: ignore[attr-defined]
-    late_conn.autocommit = False
+    late_conn.execute("BEGIN")  # the append runs inside it
     try:
         late.receive("X", "S", 5)  # seq 4, not committed
         writer.receive("Y", "S", 7)  # seq 5, committed (another position: no row lock)
@@ -241,8 +241,7 @@ def test_a_second_inventory_folds_a_late_commit(
         assert reader.available("X", "S") == 1
         assert reader.head == 3
     finally:
-        late_conn.commit()
-        late_conn.autocommit = True
+        late_conn.execute("COMMIT")
     assert reader.refresh() == 5
     assert (reader.available("X", "S"), reader.available("Y", "S")) == (6, 8)
     assert [e.seq for e in reader.history()] == [1, 2, 3, 4, 5]
@@ -346,11 +345,10 @@ def test_check_reports_a_hole(open_pg: Callable[[], PostgresStore]) -> None:
     doomed = Inventory(store=open_pg(), clock=clock)
     assert doomed.head == 3
     conn = doomed.store._wconn  # type: ignore[attr-defined]
-    conn.autocommit = False
+    conn.execute("BEGIN")  # the append runs inside it
     doomed.receive("X", "S", 5)  # takes seq 4
     writer.receive("Y", "S", 7)  # seq 5
-    conn.rollback()
-    conn.autocommit = True
+    conn.execute("ROLLBACK")
     reader = Inventory(store=open_pg(), clock=clock)
     tail_until(reader.store, 5)  # type: ignore[arg-type]
     assert reader.refresh() == 5
@@ -754,6 +752,116 @@ def test_an_error_inside_an_append_never_leaves_the_clock_locked(
     t.start()
     t.join(10)
     assert done and len(done[0]) == 1, "another writer is still blocked on the clock lock"
+
+
+def _blocked_append(store: PostgresStore) -> tuple[threading.Thread, list[Any]]:
+    """``store`` appending one row in a thread while the clock lock (taken
+    by the caller on another session) makes it wait; the thread's outcome
+    (seqs or the exception) lands in the returned list."""
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(store.append_guarded([Commit((row("B"),))], Conditions()))
+        except BaseException as e:  # the outcome under test
+            out.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out
+
+
+def _waiting_pid(schema: str, bound: float = 10.0) -> int:
+    """The backend of the append waiting on the clock lock, once it waits."""
+    end = time.monotonic() + bound
+    while time.monotonic() < end:
+        got = sql(
+            schema,
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+            f"%{schema}%append%",
+        )
+        if got:
+            return int(got[0][0])
+        time.sleep(0.01)
+    raise AssertionError(f"no append waited on the clock lock within {bound} s")
+
+
+@pytest.mark.parametrize("how", ["cancel", "terminate"])
+def test_an_append_cancelled_or_cut_off_reports_it_and_the_store_goes_on(
+    open_pg: Callable[[], PostgresStore], schema: str, raw: Callable[[], Any], how: str
+) -> None:
+    """The append is called by name at the protocol level (``calling.py``).
+    Cancelled on the server (a statement timeout, an operator) or its
+    backend terminated (a failover) while it waits: the call raises
+    ``StorageError`` naming what happened, nothing is written, and the same
+    store's next append works (on a new connection, prepared again, after
+    a termination)."""
+    from omnistock.storage.postgres.schema import CLOCK_NAMESPACE, Spec
+
+    s = open_pg()
+    assert s.append_guarded([Commit((row("A"),))], Conditions()) == [1]
+    holder = raw()
+    holder.execute(
+        "SELECT pg_advisory_lock(%s, %s)", (CLOCK_NAMESPACE, Spec(schema, 16, "").clock_key)
+    )
+    t, out = _blocked_append(s)
+    pid = _waiting_pid(schema)
+    fn = "pg_cancel_backend" if how == "cancel" else "pg_terminate_backend"
+    sql(schema, f"SELECT {fn}(%s)", pid)
+    t.join(10)
+    assert not t.is_alive(), "the append did not return after its backend was stopped"
+    holder.execute("SELECT pg_advisory_unlock_all()")
+    holder.commit()
+    (err,) = out
+    assert isinstance(err, StorageError), err
+    assert ("QueryCanceled" if how == "cancel" else "append") in str(err)
+    assert sql(schema, "SELECT count(*) FROM {s}.journal") == [(1,)]
+    assert s.append_guarded([Commit((row("C"),))], Conditions())[0] >= 2
+    assert sql(schema, "SELECT sku FROM {s}.journal ORDER BY seq") == [("A",), ("C",)]
+
+
+def test_ctrl_c_during_an_append_cancels_it_on_the_server(
+    open_pg: Callable[[], PostgresStore], schema: str, raw: Callable[[], Any]
+) -> None:
+    """A KeyboardInterrupt while the append waits for the server (a till
+    operator's Ctrl-C): the statement is cancelled on the server, not left
+    running to commit behind the caller's back; the interrupt reaches the
+    caller; the store's next append works."""
+    import _thread
+
+    from omnistock.storage.postgres.schema import CLOCK_NAMESPACE, Spec
+
+    s = open_pg()
+    s.append_guarded([Commit((row("A"),))], Conditions())
+    holder = raw()
+    holder.execute(
+        "SELECT pg_advisory_lock(%s, %s)", (CLOCK_NAMESPACE, Spec(schema, 16, "").clock_key)
+    )
+    interrupted = False
+
+    def interrupt() -> None:
+        _waiting_pid(schema)
+        _thread.interrupt_main()
+
+    t = threading.Thread(target=interrupt)
+    t.start()
+    try:
+        s.append_guarded([Commit((row("B"),))], Conditions())
+    except KeyboardInterrupt:
+        interrupted = True
+    t.join(10)
+    assert interrupted, "the append returned instead of being interrupted"
+    waiting = sql(
+        schema,
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+        f"%{schema}%append%",
+    )
+    holder.execute("SELECT pg_advisory_unlock_all()")
+    holder.commit()
+    assert waiting == [(0,)], "the interrupted append still waits on the server"
+    assert sql(schema, "SELECT sku FROM {s}.journal ORDER BY seq") == [("A",)]
+    assert len(s.append_guarded([Commit((row("C"),))], Conditions())) == 1
+    assert sql(schema, "SELECT sku FROM {s}.journal ORDER BY seq") == [("A",), ("C",)]
 
 
 def test_a_schema_made_by_an_older_ddl_text_gets_the_current_functions(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import ConcurrencyConflict, InvalidInput, OmnistockError, StorageError
 from ..base import Commit, Conditions, KeyRecord, Store, StoreCounters
 from ..chain import leaves
+from .calling import Prepared
 from .cursors import Cursors
 from .opening import open_schema
 from .options import OPTIONS, check_partitions, check_schema, driver, redact, split_url
@@ -52,7 +53,6 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
         self.url = url
         self._closed = True
         self._wconn: psycopg.Connection[Any] | None = None
-        self._wcur: psycopg.Cursor[Any] | None = None
         self._rconn: psycopg.Connection[Any] | None = None
         self._wlock = threading.RLock()
         self._rlock = threading.RLock()
@@ -124,7 +124,8 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
         conn = self._wconn
         assert conn is not None
         s = self._ident()
-        self._q_append = sql.SQL("SELECT {}.append(%s::jsonb)").format(s).as_bytes(conn)
+        q_append = sql.SQL("SELECT {}.append($1::jsonb)").format(s).as_bytes(conn)
+        self._append_call = Prepared("omnistock_append", q_append)
         cols = sql.SQL("seq, ts_us, kind, sku, location, qty, ref, channel, key, data")
         self._cols = cols
         self._q_head = (
@@ -242,18 +243,14 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
 
     def append_guarded(self, commits: Sequence[Commit], conditions: Conditions) -> list[int]:
         payload = append_payload(commits, conditions)
-        # The hot path: no context managers, one cursor kept per connection.
+        # The hot path: no context managers, the statement called by name.
         with self._wlock:
             conn = self._wconn
             if conn is None or conn.closed or self._closed:
                 with self._errors("append"):
                     self._wconn = conn = self._live(conn)
-            cur = self._wcur
-            if cur is None or cur.connection is not conn:
-                self._wcur = cur = conn.cursor()
             try:
-                cur.execute(self._q_append, (payload,), prepare=True)
-                row = cur.fetchone()
+                seqs = self._append_call(conn, payload)
             except BaseException as e:
                 self._unlock_after_error(conn)
                 err = self._translate(e)
@@ -261,8 +258,8 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
                     with self._errors("append"):
                         raise err from None
                 raise err from None
-        assert row is not None
-        return [int(x) for x in row[0] or ()]
+        # bigint[] as text: "{7,8}", "{}"
+        return [int(x) for x in seqs[1:-1].split(b",")] if seqs and seqs != b"{}" else []
 
     def _unlock_after_error(self, conn: psycopg.Connection[Any]) -> None:
         """The append takes a session advisory lock for microseconds; an
