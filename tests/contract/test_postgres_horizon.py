@@ -864,6 +864,23 @@ def test_ctrl_c_during_an_append_cancels_it_on_the_server(
     assert sql(schema, "SELECT sku FROM {s}.journal ORDER BY seq") == [("A",), ("C",)]
 
 
+def test_an_append_is_sent_in_the_connections_encoding(
+    open_pg: Callable[[], PostgresStore], schema: str
+) -> None:
+    """A connection whose client encoding is not UTF-8 (LATIN1 here, as
+    ``PGCLIENTENCODING`` would set it): text it can carry is stored as
+    written; text it cannot is ``InvalidInput`` naming it, and nothing is
+    written."""
+    from omnistock.errors import InvalidInput
+
+    s = open_pg()
+    s._wconn.execute("SET client_encoding TO 'LATIN1'")  # type: ignore[attr-defined]
+    assert s.append_guarded([Commit((row("Xü"),))], Conditions()) == [1]
+    with pytest.raises(InvalidInput, match="€"):
+        s.append_guarded([Commit((row("X€"),))], Conditions())
+    assert sql(schema, "SELECT sku FROM {s}.journal ORDER BY seq") == [("Xü",)]
+
+
 def test_a_schema_made_by_an_older_ddl_text_gets_the_current_functions(
     open_pg: Callable[[], PostgresStore], schema: str
 ) -> None:
