@@ -20,7 +20,7 @@ from omnistock.storage.postgres import store as pg_store
 def _commits() -> list[Commit]:
     data = json.dumps({"exp": 2_000_000, "order": "o-é"})
     return [
-        Commit((("1", "held", "sku-ü", "L1", 3, "o-é#1", None, None, data),)),
+        Commit(((1, "held", "sku-ü", "L1", 3, "o-é#1", None, None, data),)),
         Commit(((2, "received", "X", "L1", 2**62, None, "web", None, None),), "k", "fp", "{}"),
     ]
 
@@ -43,7 +43,7 @@ def _cond() -> Conditions:
 def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "json":
         monkeypatch.setattr(pg_store, "_orjson", None)
-    elif pg_store._orjson is None:
+    elif pg_store._orjson is None:  # type: ignore[attr-defined]
         pytest.skip("orjson is not installed (omnistock[postgres] brings it)")
     return str(request.param)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ __all__ = ["PostgresStore"]
 
 _MAX_SEQ = 2**63 - 1
 _json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_orjson: Callable[[Any], bytes] | None
 try:  # in omnistock[postgres]: a hold's payload in 0.4 us instead of 3.7
     from orjson import dumps as _orjson
 except ImportError:  # pragma: no cover - the extra brings it
