@@ -43,7 +43,7 @@ def _cond() -> Conditions:
 def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "json":
         monkeypatch.setattr(pg_store, "_orjson", None)
-    elif pg_store._orjson is None:  # type: ignore[attr-defined]
+    elif pg_store._orjson is None:
         pytest.skip("orjson is not installed (omnistock[postgres] brings it)")
     return str(request.param)
 
