@@ -6,8 +6,9 @@ one approach at a time:
 
 - ``omnistock``: ``Inventory.hold`` through the face, workers without a
   replica (``replica=False``);
-- ``append``: the store's ``append()`` function called directly with a
-  hold's payload built before timing (what the database does for a hold,
+- ``append``: the store's ``append()`` function called directly (by name,
+  as the store calls it: ``calling.Prepared``) with a hold's payload built
+  before timing (what the database does for a hold,
   with none of omnistock's Python: the SQL's own ceiling);
 - ``bare`` and ``lock``: the hand-written SQL of ``benchmarks.scaling``.
 
@@ -142,6 +143,8 @@ def _payload(k: int, i: int, sku: str, loc: str, ts: int) -> str:
 def _append(k: int, cfg: dict[str, Any], barrier: Any) -> Timed:
     from psycopg import sql
 
+    from omnistock.storage.postgres.calling import Prepared
+
     rng = random.Random(k)
     ts = int(time.time() * 1e6)
     # Built before timing; more than a worker can send in the time given.
@@ -149,16 +152,12 @@ def _append(k: int, cfg: dict[str, Any], barrier: Any) -> Timed:
     draws = [(f"sku-{rng.randrange(cfg['skus'])}", rng.choice(S.LOCS)) for _ in range(n + 1)]
     payloads = [_payload(k, i, s, l, ts) for i, (s, l) in enumerate(draws[:n])]
     with S._connect() as conn:
-        q = sql.SQL("SELECT {}.append(%s::jsonb)").format(sql.Identifier(cfg["schema"]))
-        text = q.as_bytes(conn)
-        cur = conn.cursor()
-        warm = _payload(k, -1, *draws[-1], ts)
-        cur.execute(text, (warm,), prepare=True)
-        cur.fetchone()
+        q = sql.SQL("SELECT {}.append($1::jsonb)").format(sql.Identifier(cfg["schema"]))
+        call = Prepared("omnistock_append", q.as_bytes(conn))  # as the store calls it
+        call(conn, _payload(k, -1, *draws[-1], ts))
 
         def hold(i: int) -> None:
-            cur.execute(text, (payloads[i],), prepare=True)
-            cur.fetchone()
+            call(conn, payloads[i])
 
         return _timed(k, cfg, barrier, hold)
 

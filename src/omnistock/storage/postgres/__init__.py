@@ -29,8 +29,13 @@ that two processes opening a fresh database at once are safe:
     append(p), settled(g)             PL/pgSQL: one guarded append; is a missing seq final
 
 Append: one round trip, guards checked by the database
-    ``append`` is one ``SELECT schema.append(payload)`` in autocommit mode.
-    The payload holds the rows, their leaves (``storage.chain``, computed by
+    ``append`` is one ``SELECT schema.append(payload)`` in autocommit mode,
+    prepared once per connection as ``omnistock_append`` and called by name
+    at the protocol level (``calling.py``: no cursor, the payload as JSON
+    text, by orjson when installed). Being a named prepared statement, it
+    needs a session of its own: behind PgBouncer use session pooling (or
+    transaction pooling with ``max_prepared_statements`` set, PgBouncer
+    1.21+). The payload holds the rows, their leaves (``storage.chain``, computed by
     the client before the call), the keys and the command's conditions
     (``storage.Conditions``). In the function, in a fixed order so writers
     never deadlock: the network digest, then each reservation (it must be
@@ -63,7 +68,7 @@ conflicts, which are ``ConcurrencyConflict``. The store is thread-safe: each of
 its connections (writes, reads) is used under its own lock.
 
 Layout: ``options`` (URL, options, driver), ``schema`` (DDL, functions,
-creation), ``migrate`` (versions 1-2 to 3), ``counters`` (counter tables),
+creation), ``calling`` (the append's protocol-level call), ``migrate`` (versions 1-2 to 3), ``counters`` (counter tables),
 ``tail`` (the horizon), ``store`` (the ``PostgresStore`` class).
 """
 
