@@ -864,6 +864,39 @@ def test_ctrl_c_during_an_append_cancels_it_on_the_server(
     assert sql(schema, "SELECT sku FROM {s}.journal ORDER BY seq") == [("A",), ("C",)]
 
 
+@pytest.mark.parametrize("reset", ["DEALLOCATE omnistock_append", "DISCARD ALL"])
+def test_an_append_whose_statement_was_deallocated_prepares_it_again(
+    open_pg: Callable[[], PostgresStore], schema: str, reset: str
+) -> None:
+    """The append's prepared statement dropped behind the store's back, on
+    its own connection (a pooler's ``DISCARD ALL`` between clients, an
+    operator): the next append prepares it again and lands once."""
+    s = open_pg()
+    assert s.append_guarded([Commit((row("A"),))], Conditions()) == [1]
+    s._wconn.execute(reset)  # type: ignore[attr-defined]
+    assert s.append_guarded([Commit((row("B"),))], Conditions()) == [2]
+    assert s.append_guarded([Commit((row("C"),))], Conditions()) == [3]
+    assert sql(schema, "SELECT sku FROM {s}.journal ORDER BY seq") == [("A",), ("B",), ("C",)]
+
+
+def test_a_deallocated_append_inside_an_open_transaction_is_not_sent_twice(
+    open_pg: Callable[[], PostgresStore], schema: str
+) -> None:
+    """Inside a transaction the failed call has aborted it: sending again
+    would only fail again, so the error is raised (as ``StorageError``)
+    and nothing is written."""
+    s = open_pg()
+    s.append_guarded([Commit((row("A"),))], Conditions())
+    conn = s._wconn  # type: ignore[attr-defined]
+    conn.execute("DEALLOCATE omnistock_append")
+    conn.execute("BEGIN")
+    with pytest.raises(StorageError, match="InvalidSqlStatementName"):
+        s.append_guarded([Commit((row("B"),))], Conditions())
+    conn.execute("ROLLBACK")
+    assert len(s.append_guarded([Commit((row("C"),))], Conditions())) == 1
+    assert sql(schema, "SELECT sku FROM {s}.journal ORDER BY seq") == [("A",), ("C",)]
+
+
 def test_an_append_is_sent_in_the_connections_encoding(
     open_pg: Callable[[], PostgresStore], schema: str
 ) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["Prepared"]
 
 DUPLICATE_PREPARED = "42P05"
+NO_SUCH_PREPARED = "26000"  # invalid_sql_statement_name
 
 
 class Prepared:
@@ -42,20 +43,29 @@ class Prepared:
         """The first column of the first row as the server's text, or None
         (no row, or NULL). Raises ``psycopg.Error`` (the SQLSTATE's class)
         for a failed statement, ``OperationalError`` for a lost connection.
-        One round trip (two on a connection's first call)."""
+        A statement deallocated behind the store's back (``DISCARD ALL``
+        from a pooler, an operator) is prepared again and sent once more:
+        it failed before it ran. One round trip (two on a connection's
+        first call)."""
         from psycopg import generators
-        from psycopg.pq import ExecStatus
+        from psycopg.pq import ExecStatus, TransactionStatus
 
-        if self._on is not conn:
-            self._prepare(conn)
-        pg = conn.pgconn
-        with conn.lock:
-            pg.send_query_prepared(self._name, (param.encode(self._encoding),))
-            results = conn.wait(generators.execute(pg))
-        res = results[-1]
-        if res.status != ExecStatus.TUPLES_OK:
-            raise _error(conn, res)
-        return res.get_value(0, 0) if res.ntuples else None
+        for again in (False, True):
+            if self._on is not conn:
+                self._prepare(conn)
+            pg = conn.pgconn
+            with conn.lock:
+                pg.send_query_prepared(self._name, (param.encode(self._encoding),))
+                results = conn.wait(generators.execute(pg))
+            res = results[-1]
+            if res.status == ExecStatus.TUPLES_OK:
+                return res.get_value(0, 0) if res.ntuples else None
+            err = _error(conn, res)
+            idle = pg.transaction_status == TransactionStatus.IDLE  # not inside a failed block
+            if err.sqlstate != NO_SUCH_PREPARED or not idle or again:
+                raise err
+            self._on = None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _prepare(self, conn: psycopg.Connection[Any]) -> None:
         from psycopg import generators
