@@ -68,32 +68,34 @@ def conditions(
         elif isinstance(g, Unchanged):
             seen[(g.sku, g.location)] = g.figures
     grid = st.grid
+    moved = change.positions
+    keys = set(moved)
+    keys.update(free, seen, held_at)
     positions = []
-    for k in sorted(change.positions.keys() | free | seen.keys() | held_at.keys()):
-        ch = change.positions.get(k)
-        d = _ZERO
-        if ch is not None:
-            before, after = ch
-            d = (
-                after[0] - before[0],
-                after[1] - before[1],
-                after[2] - before[2],
-                after[3] - before[3],
-            )
+    for k in sorted(keys) if len(keys) > 1 else keys:
+        ch = moved.get(k)
+        if ch is None:
+            d = _ZERO
+        else:
+            (h0, r0, s0, u0), (h1, r1, s1, u1) = ch
+            d = (h1 - h0, r1 - r0, s1 - s0, u1 - u0)
         offset: int | None = 0 if k in free else None
         low = held_at.get(k)
         if low is not None:  # the ATP after its hold rows, against the ATP now
-            s_, l_ = grid.sku_ix[k[0]], grid.loc_ix[k[1]]
-            now = int(grid.holdable[s_, l_]) - int(grid.reserved[s_, l_])
+            ix = grid.sku_ix[k[0]], grid.loc_ix[k[1]]
+            now = grid.holdable.item(ix) - grid.reserved.item(ix)
             offset = min(0 if offset is None else offset, low - now)
         positions.append((k[0], k[1], d, offset, seen.get(k)))
-    usage = [(k, v, _limit(st, k) if v > 0 else None) for k, v in sorted(change.usage.items())]
+    res = change.reservations
+    use = change.usage
     return Conditions(
         positions=tuple(positions),
-        reservations=tuple((k, *change.reservations[k]) for k in sorted(change.reservations)),
-        usage=tuple(usage),
+        reservations=tuple([(k, *res[k]) for k in sorted(res)]) if res else (),
+        usage=tuple([(k, v, _limit(st, k) if v > 0 else None) for k, v in sorted(use.items())])
+        if use
+        else (),
         network=change.network,
-        claims=tuple(SKU_CLAIM + sku for sku in change.fresh),
+        claims=tuple([SKU_CLAIM + sku for sku in change.fresh]) if change.fresh else (),
         planned=planned,
     )
 

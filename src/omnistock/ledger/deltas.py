@@ -162,8 +162,11 @@ def hold_figures(h: Hold | None, g: Grid) -> ResFigures | None:
     Lines are named, not indexed: every process interns in its own order."""
     if h is None:
         return None
-    lines = sorted((g.skus[s], g.locs[l], q) for (s, l), q in h.lines.items())
-    shipped = sorted((g.skus[s], g.locs[l], q) for (s, l), q in h.shipped.items())
+    skus, locs = g.skus, g.locs
+    lines = sorted([(skus[s], locs[l], q) for (s, l), q in h.lines.items()])
+    shipped: list[Any] = []  # a list either way: its repr is in the digest
+    if h.shipped:
+        shipped = sorted([(skus[s], locs[l], q) for (s, l), q in h.shipped.items()])
     parts: tuple[Any, ...] = (lines, shipped)
     if h.waiting:  # backordered units; a hold without keeps its old digest
         parts += (sorted(h.waiting.items()),)
@@ -323,7 +326,7 @@ class Change:
             if d:
                 self.usage[f"p|{loc}|{day}"] = d
         lotted = [(p, (p in st.lots.by_pos) - (b is not None), b) for p, b in sp.books.items()]
-        for p, d, was in [*lotted, *((p, 1, None) for p in born)]:
+        for p, d, was in [*lotted, *((p, 1, None) for p in born)] if lotted or born else ():
             if d:  # the position got its lots (or lost them: rolled back)
                 k = f"l|lots|{g.skus[p[0]]}"
                 self.usage[k] = self.usage.get(k, 0) + d
