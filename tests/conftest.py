@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import uuid
@@ -108,8 +109,10 @@ PG_DSN = os.environ.get("OMNISTOCK_PG_DSN", "postgresql://postgres@127.0.0.1:543
 REQUIRE_PG = os.environ.get("OMNISTOCK_REQUIRE_PG") == "1"
 
 
+@functools.cache
 def pg_unreachable() -> str | None:
-    """Why no PostgreSQL answers at ``OMNISTOCK_PG_DSN``, or None if one does."""
+    """Why no PostgreSQL answers at ``OMNISTOCK_PG_DSN``, or None if one
+    does. Asked once per session (a missing server costs one timeout)."""
     try:
         import psycopg
 
@@ -118,6 +121,20 @@ def pg_unreachable() -> str | None:
     except Exception as exc:  # any failure means "cannot test here"
         return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
     return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``postgres`` (a module's ``pytestmark``, a test, or a
+    parameter) needs a server at ``OMNISTOCK_PG_DSN``: without one it is
+    skipped saying why, or failed under CI's ``OMNISTOCK_REQUIRE_PG=1``."""
+    if item.get_closest_marker("postgres") is None:
+        return
+    why = pg_unreachable()
+    if why is None:
+        return
+    if REQUIRE_PG:
+        pytest.fail(f"OMNISTOCK_REQUIRE_PG=1 but no PostgreSQL at {PG_DSN}: {why}")
+    pytest.skip(f"no PostgreSQL server reachable via OMNISTOCK_PG_DSN ({why})")
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])

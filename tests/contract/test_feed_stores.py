@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PG_DSN, REQUIRE_PG, pg_unreachable
+from conftest import PG_DSN
 from omnistock import Inventory, Location, errors
 from omnistock.storage import Commit, open_store
 from omnistock.storage.chain import leaves
@@ -74,17 +74,9 @@ def test_a_version_2_sqlite_file_gains_the_cursor_table(tmp_path: Path) -> None:
 
 # -- PostgreSQL ------------------------------------------------------------------------
 
-_WHY = pg_unreachable()
-pg = pytest.mark.skipif(
-    _WHY is not None and not REQUIRE_PG,
-    reason=f"no PostgreSQL server reachable via OMNISTOCK_PG_DSN ({_WHY})",
-)
-
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    if _WHY is not None and REQUIRE_PG:
-        pytest.fail(f"OMNISTOCK_REQUIRE_PG=1 but no PostgreSQL at {PG_DSN}: {_WHY}")
     psycopg = pytest.importorskip("psycopg")
     name = f"omnistock_fd_{uuid.uuid4().hex[:12]}"
     yield name
@@ -111,8 +103,7 @@ def _append_in_flight(conn: Any, schema: str, sku: str) -> int:
     return int(seqs[0])
 
 
-@pg
-@pytest.mark.postgres
+@pytest.mark.postgres  # skipped without a server, failed in CI (conftest)
 def test_postgres_feed_delivers_a_late_committing_row_in_its_place(pg_schema: str) -> None:
     import psycopg
 
@@ -142,8 +133,7 @@ def test_postgres_feed_delivers_a_late_committing_row_in_its_place(pg_schema: st
         assert inv.feed("erp") == []
 
 
-@pg
-@pytest.mark.postgres
+@pytest.mark.postgres  # skipped without a server, failed in CI (conftest)
 def test_postgres_feed_steps_over_a_hole(pg_schema: str) -> None:
     import psycopg
 
@@ -159,8 +149,7 @@ def test_postgres_feed_steps_over_a_hole(pg_schema: str) -> None:
         assert inv.ack("erp", g + 1) == g + 1
 
 
-@pg
-@pytest.mark.postgres
+@pytest.mark.postgres  # skipped without a server, failed in CI (conftest)
 def test_a_postgres_schema_made_before_the_feed_gains_its_table(pg_schema: str) -> None:
     import psycopg
 

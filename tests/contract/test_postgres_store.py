@@ -31,26 +31,12 @@ import pytest
 psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is not installed (omnistock[postgres])")
 
 from conftest import PG_DSN as DSN  # noqa: E402
-from conftest import REQUIRE_PG, pg_unreachable  # noqa: E402
 from omnistock.errors import ConcurrencyConflict, InvalidInput, StorageError  # noqa: E402
 from omnistock.storage import open_store  # noqa: E402
 from omnistock.storage.base import Commit, Conditions, NewRow, Store  # noqa: E402
 from omnistock.storage.postgres import SCHEMA_VERSION, PostgresStore, partition_of  # noqa: E402
 
-_WHY = pg_unreachable()
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        _WHY is not None and not REQUIRE_PG,
-        reason=f"no PostgreSQL server reachable via OMNISTOCK_PG_DSN ({_WHY})",
-    ),
-]
-
-
-@pytest.fixture(autouse=True)
-def _require_pg() -> None:
-    if _WHY is not None and REQUIRE_PG:
-        pytest.fail(f"OMNISTOCK_REQUIRE_PG=1 but no PostgreSQL at {DSN}: {_WHY}")
+pytestmark = pytest.mark.postgres  # skipped without a server, failed in CI (conftest)
 
 
 _RUN = uuid.uuid4().hex[:8]  # this test run; keeps schemas apart across runs

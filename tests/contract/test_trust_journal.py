@@ -36,7 +36,6 @@ from typing import Any, Final
 import pytest
 
 from conftest import PG_DSN as DSN
-from conftest import pg_unreachable
 from omnistock import Inventory, Location
 from omnistock.audit import anchor, from_snapshot, verify_anchor
 from omnistock.cli import main
@@ -44,9 +43,6 @@ from omnistock.storage.chain import GENESIS, leaf, link, row_hash
 from omnistock.storage.postgres import partition_of
 
 T = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-_PG_WHY = pg_unreachable()
 
 
 class SqliteJournal:
@@ -274,7 +270,6 @@ Journal = SqliteJournal | PgJournal
             "postgresql",
             marks=[
                 pytest.mark.postgres,
-                pytest.mark.skipif(_PG_WHY is not None, reason=f"no PostgreSQL: {_PG_WHY}"),
             ],
         ),
     ]
@@ -492,12 +487,11 @@ def test_a_rewritten_tail_passes_the_chain_but_not_the_anchor(journal: Journal) 
 
 # -- PostgreSQL: the chain marks and the counter tables -----------------------------------
 
-needs_pg = pytest.mark.skipif(_PG_WHY is not None, reason=f"no PostgreSQL: {_PG_WHY}")
-
 
 @pytest.fixture
 def pg(tmp_path: Path) -> Iterator[PgJournal]:
-    """A PostgreSQL journal (tests using it are marked ``postgres`` and ``needs_pg``)."""
+    """A PostgreSQL journal (tests using it are marked ``postgres``:
+    skipped without a server, failed in CI)."""
     j = PgJournal(tmp_path)
     try:
         yield j
@@ -506,7 +500,6 @@ def pg(tmp_path: Path) -> Iterator[PgJournal]:
 
 
 @pytest.mark.postgres
-@needs_pg
 @pytest.mark.parametrize("mark", [6, 4, 3])
 def test_a_rewritten_leaf_breaks_the_chain_at_the_next_mark(pg: PgJournal, mark: int) -> None:
     """A mark records what the chain was at its seq: a row edited before
@@ -523,7 +516,6 @@ def test_a_rewritten_leaf_breaks_the_chain_at_the_next_mark(pg: PgJournal, mark:
 
 
 @pytest.mark.postgres
-@needs_pg
 def test_a_corrupted_mark_is_reported(pg: PgJournal) -> None:
     _write(pg.url)
     with Inventory.open(pg.url) as inv:
@@ -534,7 +526,6 @@ def test_a_corrupted_mark_is_reported(pg: PgJournal) -> None:
 
 
 @pytest.mark.postgres
-@needs_pg
 def test_a_renumbering_across_a_mark_breaks_the_chain_there(pg: PgJournal) -> None:
     _write(pg.url)
     with Inventory.open(pg.url) as inv:
@@ -547,7 +538,6 @@ def test_a_renumbering_across_a_mark_breaks_the_chain_there(pg: PgJournal) -> No
 
 
 @pytest.mark.postgres
-@needs_pg
 def test_a_row_inserted_with_its_true_leaf_is_seen_by_the_counters(pg: PgJournal) -> None:
     """Readers link the chain over the stored leaves, so a row appended by
     hand with the right leaf extends the chain; no append counted it, so
@@ -631,7 +621,6 @@ def _append_signatures(pg: PgJournal) -> list[str]:
 
 
 @pytest.mark.postgres
-@needs_pg
 def test_a_version_2_schema_is_migrated_on_open(
     pg: PgJournal, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -684,7 +673,6 @@ def test_a_version_2_schema_is_migrated_on_open(
 
 
 @pytest.mark.postgres
-@needs_pg
 def test_a_version_1_schema_with_clocks_going_backwards_is_migrated(pg: PgJournal) -> None:
     """Schema 1 kept the writers' clocks: migrating clamps each row's time
     to its predecessor's, so the journal's time never goes backwards."""
@@ -709,7 +697,6 @@ def test_a_version_1_schema_with_clocks_going_backwards_is_migrated(pg: PgJourna
 
 
 @pytest.mark.postgres
-@needs_pg
 def test_two_processes_opening_an_old_schema_at_once_migrate_it_once(pg: PgJournal) -> None:
     _write(pg.url)
     rows = pg.rows()
@@ -738,7 +725,6 @@ def test_two_processes_opening_an_old_schema_at_once_migrate_it_once(pg: PgJourn
 
 
 @pytest.mark.postgres
-@needs_pg
 def test_an_older_writer_cannot_append(pg: PgJournal) -> None:
     """An omnistock from before schema 3 calls ``append(expected_head,
     payload)``, which the migration dropped; one that sends rows without

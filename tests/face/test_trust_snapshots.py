@@ -26,7 +26,6 @@ from pathlib import Path
 import pytest
 
 from conftest import PG_DSN as DSN
-from conftest import pg_unreachable
 from omnistock import Inventory, Line, Location, Order
 from omnistock.errors import InsufficientStock
 from omnistock.ledger.snapshot import SEAL_MAGIC, SEAL_MAGIC_RAW, SNAPSHOT_MAGIC
@@ -34,9 +33,6 @@ from omnistock.storage.memory import MemoryStore
 
 T = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SEAL_SIZE = len(SEAL_MAGIC) + struct.calcsize("<qB16s") + 32
-
-
-_PG_WHY = pg_unreachable()
 
 
 def _clock() -> Callable[[], datetime]:
@@ -107,7 +103,6 @@ class Backend:
             "postgresql",
             marks=[
                 pytest.mark.postgres,
-                pytest.mark.skipif(_PG_WHY is not None, reason=f"no PostgreSQL: {_PG_WHY}"),
             ],
         ),
     ]
