@@ -16,7 +16,6 @@ fresh schema, dropped afterwards.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -33,9 +32,9 @@ from conftest import PG_DSN as DSN  # noqa: E402
 from omnistock import Inventory, Location  # noqa: E402
 from omnistock.errors import ConcurrencyConflict, StorageError  # noqa: E402
 from omnistock.storage.base import Commit, Conditions, NewRow, StoreCounters  # noqa: E402
-from omnistock.storage.chain import leaves  # noqa: E402
 from omnistock.storage.postgres import PostgresStore  # noqa: E402
 from omnistock.storage.postgres import tail as _tail  # noqa: E402
+from omnistock.storage.postgres.store import append_payload  # noqa: E402
 
 pytestmark = pytest.mark.postgres  # skipped without a server, failed in CI (conftest)
 
@@ -96,19 +95,10 @@ def row(sku: str | None, qty: int = 1, ts: int = 1, ref: str | None = None) -> N
     return (ts, "received", sku, "L1", qty, ref, None, None, None)
 
 
-def payload(rows: Sequence[NewRow], keys: Sequence[tuple[str, str, str | None, int]] = ()) -> str:
-    """The append function's argument for ``rows`` with no conditions, as
-    ``PostgresStore.append_guarded`` builds it."""
-    body = {
-        "r": list(rows),
-        "h": [h.hex() for h in leaves(rows)],
-        "k": list(keys),
-        "res": [],
-        "pos": [],
-        "use": [],
-        "c": [],
-    }
-    return json.dumps(body)
+def payload(rows: Sequence[NewRow], cond: Conditions | None = None) -> str:
+    """The append function's argument for ``rows`` under ``cond`` (none by
+    default), built as ``PostgresStore.append_guarded`` builds it."""
+    return append_payload([Commit(tuple(rows))], cond or Conditions())
 
 
 def append_in_flight(conn: Any, schema: str, rows: Sequence[NewRow]) -> list[int]:
@@ -625,12 +615,11 @@ def test_two_writers_creating_one_position_both_land(
     commits: neither fails and no unit is lost."""
     s, t = open_pg(), open_pg()
     _based(s)
-    body = json.loads(payload([row("N", 5)]))
-    body["pos"] = [["N", "S", 5, 0, 0, 0, 0, 0]]
+    body = payload([row("N", 5)], Conditions(positions=(("N", "S", (5, 0, 0, 0), None, None),)))
     q = psycopg.sql.SQL("SELECT {}.append(%s::jsonb)").format(_ident(schema))
     done = threading.Event()
     with psycopg.connect(DSN) as first:  # its transaction stays open
-        first.execute(q, (json.dumps(body),))
+        first.execute(q, (body,))
 
         def second() -> None:
             t.append_guarded(
