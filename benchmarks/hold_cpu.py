@@ -128,7 +128,7 @@ def _payload(k: int, i: int, sku: str, loc: str, ts: int) -> str:
     ``append_payload``: a new reservation, one position that must stay
     within free stock, one journal row."""
     from omnistock.storage.base import Commit, Conditions
-    from omnistock.storage.postgres.store import append_payload
+    from omnistock.storage.postgres.payload import append_payload
 
     rid, exp = f"p{k}-{i}#1", ts + 10**9
     data = json.dumps({"exp": exp, "order": f"p{k}-{i}"}, separators=(",", ":"))

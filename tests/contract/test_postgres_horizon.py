@@ -34,7 +34,7 @@ from omnistock.errors import ConcurrencyConflict, StorageError  # noqa: E402
 from omnistock.storage.base import Commit, Conditions, NewRow, StoreCounters  # noqa: E402
 from omnistock.storage.postgres import PostgresStore  # noqa: E402
 from omnistock.storage.postgres import tail as _tail  # noqa: E402
-from omnistock.storage.postgres.store import append_payload  # noqa: E402
+from omnistock.storage.postgres.payload import append_payload  # noqa: E402
 
 pytestmark = pytest.mark.postgres  # skipped without a server, failed in CI (conftest)
 

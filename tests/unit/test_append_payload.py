@@ -1,4 +1,4 @@
-"""The PostgreSQL append's payload (``storage.postgres.store.append_payload``)
+"""The PostgreSQL append's payload (``storage.postgres.payload.append_payload``)
 is the same JSON value whichever encoder builds it (orjson from the
 ``postgres`` extra, or the standard library without it), and what cannot
 be stored is ``InvalidInput`` either way. No server needed."""
@@ -14,7 +14,7 @@ pytest.importorskip("psycopg", reason="psycopg 3 is not installed (omnistock[pos
 
 from omnistock.errors import InvalidInput
 from omnistock.storage.base import Commit, Conditions
-from omnistock.storage.postgres import store as pg_store
+from omnistock.storage.postgres import payload as pg_store
 
 
 def _commits() -> list[Commit]:

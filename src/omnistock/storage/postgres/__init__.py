@@ -68,7 +68,8 @@ conflicts, which are ``ConcurrencyConflict``. The store is thread-safe: each of
 its connections (writes, reads) is used under its own lock.
 
 Layout: ``options`` (URL, options, driver), ``schema`` (DDL, functions,
-creation), ``calling`` (the append's protocol-level call), ``migrate``
+creation), ``payload`` and ``calling`` (the append's argument and its
+protocol-level call), ``migrate``
 (versions 1-2 to 3), ``counters`` (counter tables), ``tail`` (the
 horizon), ``store`` (the ``PostgresStore`` class).
 """
