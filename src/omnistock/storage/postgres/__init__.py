@@ -9,6 +9,11 @@ URL and options
                     several stores can live in one database under different schemas.
     ``partitions``  accepted for older URLs and recorded in ``meta``; schema
                     version 3 has no partitions.
+    ``lock_timeout`` seconds a statement waits for a lock another session
+                    holds (a row left locked by an open transaction) before
+                    it fails as ``StorageError``, writing nothing (default
+                    10; 0: no limit). Not applied while the schema is
+                    created or migrated, nor to ``drop``.
 
     Needs psycopg 3 (``pip install omnistock[postgres]``).
 

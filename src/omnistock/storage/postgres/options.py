@@ -9,9 +9,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ...errors import InvalidInput, StorageError
 
-__all__ = ["OPTIONS", "check_partitions", "check_schema", "driver", "partition_of", "split_url"]
+__all__ = [
+    "OPTIONS",
+    "check_lock_timeout",
+    "check_partitions",
+    "check_schema",
+    "driver",
+    "partition_of",
+    "split_url",
+]
 
-OPTIONS: Final = ("schema", "partitions")
+OPTIONS: Final = ("schema", "partitions", "lock_timeout")
+LOCK_TIMEOUT: Final = 10.0
+"""Seconds a write waits for a row another session holds (``lock_timeout``)."""
 
 
 def partition_of(sku: str, partitions: int) -> int:
@@ -106,3 +116,17 @@ def check_partitions(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
         raise InvalidInput("partitions", value, "must be a whole number from 1 to 4096")
     return value
+
+
+def check_lock_timeout(value: Any) -> float:
+    """The ``lock_timeout`` option: seconds from 0 (wait as long as it
+    takes) to 3600, as a number or its text."""
+    rule = "must be a number of seconds from 0 (no limit) to 3600"
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise InvalidInput("lock_timeout", value, rule) from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 3600:
+        raise InvalidInput("lock_timeout", value, rule)  # NaN fails the range test too
+    return float(value)

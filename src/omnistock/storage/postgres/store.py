@@ -14,7 +14,16 @@ from ..base import Commit, Conditions, KeyRecord, Store, StoreCounters
 from .calling import Prepared
 from .cursors import Cursors
 from .opening import open_schema
-from .options import OPTIONS, check_partitions, check_schema, driver, redact, split_url
+from .options import (
+    LOCK_TIMEOUT,
+    OPTIONS,
+    check_lock_timeout,
+    check_partitions,
+    check_schema,
+    driver,
+    redact,
+    split_url,
+)
 from .payload import append_payload
 from .reading import Reading
 from .schema import CONFLICT, OUTDATED, Spec
@@ -60,6 +69,11 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
         merged = {**from_url, **options}
         self.schema = check_schema(merged.get("schema", "omnistock"))
         self.partitions = check_partitions(merged.get("partitions", 16))
+        self.lock_timeout = check_lock_timeout(merged.get("lock_timeout", LOCK_TIMEOUT))
+        """Seconds a statement waits for a lock another session holds (a row
+        left locked by an open transaction) before it fails: a checkout
+        never hangs on a stuck session. 0: no limit. Not applied while the
+        schema is created or migrated, nor to ``drop``."""
         # Guards are checked against counters, not partitions or a head: a
         # minted reservation or supply id is checked as new by the database.
         self.partitioned = False
@@ -81,8 +95,9 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
         )
         self._closed = False
         try:
-            self._wconn = self._connect()
+            self._wconn = self._connect(bounded=False)  # opening may wait on a migration
             self._create_schema()
+            self._bound(self._wconn)
             self._rconn = self._connect()
         except BaseException:
             self.close()
@@ -91,7 +106,9 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
 
     # -- setup -------------------------------------------------------------------------------
 
-    def _connect(self) -> psycopg.Connection[Any]:
+    def _connect(self, bounded: bool = True) -> psycopg.Connection[Any]:
+        """A new autocommit connection (``bounded``: with the store's
+        ``lock_timeout``)."""
         pg = driver()
         kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in self._info:
@@ -102,7 +119,19 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
             conn: psycopg.Connection[Any] = pg.connect(self._conninfo, **kwargs)
         except pg.Error as e:
             raise StorageError(f"cannot connect to PostgreSQL at {self._where}: {e}") from e
+        if bounded:
+            try:
+                self._bound(conn)
+            except BaseException:
+                conn.close()
+                raise
         return conn
+
+    def _bound(self, conn: psycopg.Connection[Any]) -> None:
+        if self.lock_timeout > 0:
+            ms = max(1, round(self.lock_timeout * 1000))
+            with self._errors("set lock_timeout"):
+                conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{ms}ms",))
 
     def _ident(self) -> sql.Identifier:
         from psycopg import sql
@@ -283,6 +312,12 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
             return ConcurrencyConflict(
                 f"{what} already recorded by another writer ({e.diag.message_detail})"
             )
+        if isinstance(e, pg.errors.LockNotAvailable):  # nothing was written
+            return StorageError(
+                f"PostgreSQL store (schema {self.schema!r}): waited lock_timeout="
+                f"{self.lock_timeout:g} s for a row another session holds (a transaction "
+                "left open?); nothing was written"
+            )
         if isinstance(e, pg.errors.DeadlockDetected):
             return ConcurrencyConflict("deadlock with another writer")
         if isinstance(e, pg.Error) and e.sqlstate == OUTDATED:
@@ -399,7 +434,7 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
         conn = None
         try:
             with self._errors(f"drop schema {self.schema!r}"):
-                conn = self._connect()
+                conn = self._connect(bounded=False)  # waits for appends in flight
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(self._ident()))
         finally:
             if conn is not None:
