@@ -280,7 +280,7 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
                 seqs = self._append_call(conn, payload)
             except BaseException as e:
                 self._unlock_after_error(conn)
-                err = self._translate(e)
+                err = self._translate(e, conn)
                 if isinstance(err, driver().Error):
                     with self._errors("append"):
                         raise err from None
@@ -296,10 +296,20 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
         with suppress(Exception):
             conn.execute("SELECT pg_advisory_unlock_all()")
 
-    def _translate(self, e: BaseException) -> BaseException:
+    def _translate(self, e: BaseException, conn: psycopg.Connection[Any]) -> BaseException:
         """A failed append's error as the port's: a guard, key or id taken
-        (or a deadlock) is ``ConcurrencyConflict``; the rest as raised."""
+        (or a deadlock) is ``ConcurrencyConflict``; a connection lost with
+        the append sent is a ``StorageError`` saying its outcome is unknown;
+        the rest as raised."""
         pg = driver()
+        if isinstance(e, pg.OperationalError) and (conn.broken or conn.closed):
+            # The server may have committed it before the connection went.
+            return StorageError(
+                f"PostgreSQL store (schema {self.schema!r} at {self._where}): the connection "
+                f"was lost during an append, which may or may not have been written ({e}). "
+                "Retry with the same idempotency key to apply it exactly once (a hold: the "
+                "same order id is enough)"
+            )
         if isinstance(e, UnicodeEncodeError):  # a client encoding other than UTF-8
             return InvalidInput("commits", e.object[e.start : e.end], f"cannot be sent: {e}")
         if isinstance(e, pg.errors.UniqueViolation):
