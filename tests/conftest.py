@@ -137,6 +137,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(f"no PostgreSQL server reachable via OMNISTOCK_PG_DSN ({why})")
 
 
+def drop_pg_schema(name: str) -> None:
+    """Drop the PostgreSQL schema ``name`` and everything in it, if it exists."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema name, dropped with all in it afterwards."""
+    name = f"omnistock_t_{uuid.uuid4().hex[:12]}"
+    yield name
+    drop_pg_schema(name)
+
+
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh store's URL, once per kind: ``memory://``, a SQLite file, and
@@ -155,11 +172,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         if REQUIRE_PG:
             pytest.fail(f"OMNISTOCK_REQUIRE_PG=1 but no PostgreSQL at {PG_DSN}: {why}")
         pytest.skip(f"no PostgreSQL server reachable via OMNISTOCK_PG_DSN ({why})")
-    import psycopg
-    from psycopg import sql
 
     schema = f"omnistock_t_{uuid.uuid4().hex[:12]}"
     sep = "&" if "?" in PG_DSN else "?"
     yield f"{PG_DSN}{sep}schema={schema}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    drop_pg_schema(schema)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,12 +46,9 @@ gap has stayed missing for ``SETTLE_AFTER``) before it fails."""
 
 
 @pytest.fixture
-def schema() -> Iterator[str]:
-    """A fresh schema name, dropped afterwards."""
-    name = f"omnistock_hz_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(DSN, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(_ident(name)))
+def schema(pg_schema: str) -> str:
+    """A fresh schema name, dropped afterwards (conftest's ``pg_schema``)."""
+    return pg_schema
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ nothing here asserts on elapsed time.
 from __future__ import annotations
 
 import threading
-import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,13 +32,9 @@ SEP = "&" if "?" in DSN else "?"
 
 
 @pytest.fixture
-def schema() -> Iterator[str]:
-    name = f"omnistock_lt_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(DSN, autocommit=True) as conn:
-        conn.execute(
-            psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(psycopg.sql.Identifier(name))
-        )
+def schema(pg_schema: str) -> str:
+    """A fresh schema name, dropped afterwards (conftest's ``pg_schema``)."""
+    return pg_schema
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -95,13 +94,9 @@ class Cutter:
 
 
 @pytest.fixture
-def schema() -> Iterator[str]:
-    name = f"omnistock_lr_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(DSN, autocommit=True) as conn:
-        conn.execute(
-            psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(psycopg.sql.Identifier(name))
-        )
+def schema(pg_schema: str) -> str:
+    """A fresh schema name, dropped afterwards (conftest's ``pg_schema``)."""
+    return pg_schema
 
 
 @pytest.fixture
