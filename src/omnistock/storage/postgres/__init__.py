@@ -40,8 +40,8 @@ Append: one round trip, guards checked by the database
     text, by orjson when installed). Being a named prepared statement, it
     needs a session of its own: behind PgBouncer use session pooling (or
     transaction pooling with ``max_prepared_statements`` set, PgBouncer
-    1.21+). The payload holds the rows, their leaves (``storage.chain``, computed by
-    the client before the call), the keys and the command's conditions
+    1.21+). The payload holds the rows, their leaves (``storage.chain``,
+    computed by the client before the call), the keys and the command's conditions
     (``storage.Conditions``). In the function, in a fixed order so writers
     never deadlock: the network digest, then each reservation (it must be
     as the command saw it; it becomes what the command made it), each
@@ -74,9 +74,9 @@ its connections (writes, reads) is used under its own lock.
 
 Layout: ``options`` (URL, options, driver), ``schema`` (DDL, functions,
 creation), ``payload`` and ``calling`` (the append's argument and its
-protocol-level call), ``migrate``
-(versions 1-2 to 3), ``counters`` (counter tables), ``tail`` (the
-horizon), ``store`` (the ``PostgresStore`` class).
+protocol-level call), ``migrate`` (versions 1-2 to 3), ``counters``
+(counter tables), ``tail`` (the horizon), ``store`` (the ``PostgresStore``
+class).
 """
 
 from __future__ import annotations

@@ -5,10 +5,11 @@ path (``append``), without psycopg's cursor machinery.
 and builds cursor and row objects on every call: about 30 us of client CPU
 per hold on 8 busy workers sharing two cores with the server
 (``benchmarks/hold_cpu.py``), which is CPU the server does not get. A
-``Prepared`` sends the statement's name and one text parameter (in the connection's encoding), waits
-through the connection's own ``wait`` (so Ctrl-C still cancels the
-statement on the server), and raises the server's error as psycopg would
-(its ``Error`` subclass for the SQLSTATE, with ``diag``).
+``Prepared`` sends the statement's name and one text parameter (in the
+connection's encoding), waits through the connection's own ``wait`` (so
+Ctrl-C still cancels the statement on the server), and raises the
+server's error as psycopg would (its ``Error`` subclass for the SQLSTATE,
+with ``diag``).
 """
 
 from __future__ import annotations
