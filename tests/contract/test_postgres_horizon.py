@@ -785,7 +785,9 @@ def test_an_append_cancelled_or_cut_off_reports_it_and_the_store_goes_on(
     holder.commit()
     (err,) = out
     assert isinstance(err, StorageError), err
-    assert ("QueryCanceled" if how == "cancel" else "append") in str(err)
+    # A cancel is reported as such; a lost connection cannot tell whether
+    # the append landed, and says so (here it had not: it waited on the lock).
+    assert ("QueryCanceled" if how == "cancel" else "may or may not have been written") in str(err)
     assert sql(schema, "SELECT count(*) FROM {s}.journal") == [(1,)]
     assert s.append_guarded([Commit((row("C"),))], Conditions())[0] >= 2
     assert sql(schema, "SELECT sku FROM {s}.journal ORDER BY seq") == [("A",), ("C",)]
