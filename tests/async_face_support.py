@@ -21,9 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-
-from conftest import PG_DSN, REQUIRE_PG, Clock, pg_unreachable
+from conftest import PG_DSN, Clock, require_pg
 from omnistock import AsyncInventory, Inventory
 
 # The facts run both ways are imported from their own modules by bare name.
@@ -62,11 +60,7 @@ class SyncFace:
 
 
 def _pg_url(schemas: list[str]) -> str:
-    why = pg_unreachable()
-    if why is not None:
-        if REQUIRE_PG:
-            pytest.fail(f"OMNISTOCK_REQUIRE_PG=1 but no PostgreSQL at {PG_DSN}: {why}")
-        pytest.skip(f"no PostgreSQL server reachable via OMNISTOCK_PG_DSN ({why})")
+    require_pg()
     schema = f"omnistock_t_{uuid.uuid4().hex[:12]}"
     schemas.append(schema)
     sep = "&" if "?" in PG_DSN else "?"

@@ -123,18 +123,22 @@ def pg_unreachable() -> str | None:
     return None
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A test marked ``postgres`` (a module's ``pytestmark``, a test, or a
-    parameter) needs a server at ``OMNISTOCK_PG_DSN``: without one it is
-    skipped saying why, or failed under CI's ``OMNISTOCK_REQUIRE_PG=1``."""
-    if item.get_closest_marker("postgres") is None:
-        return
+def require_pg() -> None:
+    """Go on only with a server at ``OMNISTOCK_PG_DSN``: without one the
+    test is skipped saying why, or failed under CI's ``OMNISTOCK_REQUIRE_PG=1``."""
     why = pg_unreachable()
     if why is None:
         return
     if REQUIRE_PG:
         pytest.fail(f"OMNISTOCK_REQUIRE_PG=1 but no PostgreSQL at {PG_DSN}: {why}")
     pytest.skip(f"no PostgreSQL server reachable via OMNISTOCK_PG_DSN ({why})")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``postgres`` (a module's ``pytestmark``, a test, or a
+    parameter) needs a server (``require_pg``)."""
+    if item.get_closest_marker("postgres") is not None:
+        require_pg()
 
 
 def drop_pg_schema(name: str) -> None:
@@ -167,12 +171,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    why = pg_unreachable()
-    if why is not None:
-        if REQUIRE_PG:
-            pytest.fail(f"OMNISTOCK_REQUIRE_PG=1 but no PostgreSQL at {PG_DSN}: {why}")
-        pytest.skip(f"no PostgreSQL server reachable via OMNISTOCK_PG_DSN ({why})")
-
+    require_pg()
     schema = f"omnistock_t_{uuid.uuid4().hex[:12]}"
     sep = "&" if "?" in PG_DSN else "?"
     yield f"{PG_DSN}{sep}schema={schema}"
