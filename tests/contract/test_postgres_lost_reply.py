@@ -26,7 +26,7 @@ import pytest
 psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is not installed (omnistock[postgres])")
 
 from conftest import PG_DSN as DSN  # noqa: E402
-from omnistock import Inventory, Line, Location, Order  # noqa: E402
+from omnistock import HoldBatch, Inventory, Line, Location, Order  # noqa: E402
 from omnistock.errors import StorageError  # noqa: E402
 
 pytestmark = pytest.mark.postgres  # skipped without a server, failed in CI (conftest)
@@ -167,5 +167,29 @@ def test_a_hold_whose_reply_was_lost_says_so_and_its_retry_finds_it(
     assert (again.id, again.state, again.qty) == ("o-1#1", "held", 1)
     assert _journal(schema, "o-1#1") == [("held", 1)]  # and only once
     assert inv.available("X", "S") == 3
+    report = inv.check()
+    assert report.ok, report.problems
+
+
+def test_a_keyed_bulk_hold_whose_reply_was_lost_lands_once_on_retry(
+    opened: Callable[[bool], Inventory], cutter: Cutter, schema: str
+) -> None:
+    """A ``HoldBatch`` mints its reservation ids afresh each call, so only
+    its key makes a retry safe: retried with it, the batch that landed is
+    returned and nothing is held twice."""
+    inv = opened(True)
+    inv.add_location(Location("S"))
+    inv.receive("X", "S", 10)
+    inv.hold(Order("warm", lines=[Line("X", 1, "S")]))
+    batch = HoldBatch(["b-1", "b-2"], ["X", "X"], ["S", "S"], [2, 3])
+    cutter.arm(_writer_index(cutter, inv))
+    with pytest.raises(StorageError, match="may or may not have been written"):
+        inv.hold_many(batch, key="bulk-1")
+    again = inv.hold_many(batch, key="bulk-1")
+    assert again.held == 2
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        q = psycopg.sql.SQL("SELECT count(*) FROM {}.journal WHERE kind = 'held-batch'")
+        assert conn.execute(q.format(psycopg.sql.Identifier(schema))).fetchone() == (1,)
+    assert inv.available("X", "S") == 4
     report = inv.check()
     assert report.ok, report.problems
