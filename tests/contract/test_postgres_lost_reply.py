@@ -193,3 +193,27 @@ def test_a_keyed_bulk_hold_whose_reply_was_lost_lands_once_on_retry(
     assert inv.available("X", "S") == 4
     report = inv.check()
     assert report.ok, report.problems
+
+
+@pytest.mark.parametrize("replica", [False, True], ids=["worker", "replica"])
+def test_a_group_of_holds_whose_reply_was_lost_lands_once_on_retry(
+    opened: Callable[[bool], Inventory], cutter: Cutter, schema: str, replica: bool
+) -> None:
+    """``hold_many`` with a list of orders: the order ids alone make the
+    retry safe, as for ``hold``."""
+    inv = opened(replica)
+    inv.add_location(Location("S"))
+    inv.receive("X", "S", 10)
+    inv.hold(Order("warm", lines=[Line("X", 1, "S")]))
+    orders = [Order(f"g-{i}", lines=[Line("X", i + 1, "S")]) for i in range(3)]
+    cutter.arm(_writer_index(cutter, inv))
+    with pytest.raises(StorageError, match="may or may not have been written"):
+        inv.hold_many(orders)  # the store failed: the call raises, not per order
+    assert cutter.cut.is_set()
+    again = inv.hold_many(orders)
+    assert [(r.id, r.qty) for r in again] == [("g-0#1", 1), ("g-1#1", 2), ("g-2#1", 3)]
+    for i in range(3):
+        assert _journal(schema, f"g-{i}#1") == [("held", i + 1)]
+    assert inv.available("X", "S") == 3
+    report = inv.check()
+    assert report.ok, report.problems

@@ -307,9 +307,9 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
             return StorageError(
                 f"PostgreSQL store (schema {self.schema!r} at {self._where}): the connection "
                 f"was lost during an append, which may or may not have been written ({e}). "
-                "Retry with the same idempotency key to apply it exactly once (hold, and "
-                "hold_many with a list of orders: the same order ids are enough; a HoldBatch "
-                "needs its key)"
+                "Retry with the same idempotency key to apply it exactly once (hold and "
+                "hold_many with a list of orders need no key: their order ids are enough; a "
+                "HoldBatch needs its key)"
             )
         if isinstance(e, UnicodeEncodeError):  # a client encoding other than UTF-8
             return InvalidInput("commits", e.object[e.start : e.end], f"cannot be sent: {e}")
