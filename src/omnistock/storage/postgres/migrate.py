@@ -30,8 +30,7 @@ def migrate(conn: psycopg.Connection[Any], spec: Spec) -> None:
     from psycopg import sql
 
     from .counters import write_counters
-    from .opening import create_tables
-    from .schema import SCHEMA_VERSION
+    from .schema import SCHEMA_VERSION, create_tables
 
     s = sql.Identifier(spec.name)
     conn.execute(sql.SQL("ALTER TABLE {}.journal ADD COLUMN IF NOT EXISTS leaf bytea").format(s))

@@ -9,13 +9,12 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 from ...errors import StorageError
-from .options import driver
-from .schema import DDL, DDL_ID, LOCK_NAMESPACE, SCHEMA_VERSION, Spec
+from .schema import DDL_ID, LOCK_NAMESPACE, SCHEMA_VERSION, Spec, create_tables
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["create_tables", "open_schema"]
+__all__ = ["open_schema"]
 
 
 def open_schema(conn: psycopg.Connection[Any], spec: Spec) -> None:
@@ -88,26 +87,6 @@ def _version(meta: dict[str, str], spec: Spec) -> int:
     if version < 1:
         raise StorageError(f"schema {spec.name!r} at {spec.where} has version {version}")
     return version
-
-
-def create_tables(conn: psycopg.Connection[Any], spec: Spec) -> None:
-    """The version-3 tables and function (idempotent), inside the caller's
-    transaction."""
-    from psycopg import sql
-
-    conn.execute(spec.sql(DDL))
-    # A bulk hold's row is tens of KB: pglz costs ~0.4 ms to compress
-    # 18 KB, lz4 (PostgreSQL 14+ built with it) a tenth of that. Only
-    # speed depends on it, so a server without lz4 keeps the default.
-    try:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL("ALTER TABLE {}.journal ALTER COLUMN data SET COMPRESSION lz4").format(
-                    sql.Identifier(spec.name)
-                )
-            )
-    except driver().Error:
-        pass
 
 
 def _create(conn: psycopg.Connection[Any], spec: Spec) -> None:
