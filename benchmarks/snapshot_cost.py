@@ -6,9 +6,12 @@ every position stocked), then timed once each: ``to_bytes``, ``seal``
 (compress and checksum, what a store keeps), ``unseal`` and ``from_bytes``.
 Sizes: the payload and what is stored. The journal's quantities are all
 alike, so its grids compress better than a real retailer's would. On
-Linux it also reports the peak resident set above the ledger while sealing
-(``VmHWM``, reset before each): piece by piece (``seal_state``, what a store
-saves) and the whole payload first (``seal(to_bytes())``).
+Linux it also reports the peak resident set above where it stood (``VmHWM``,
+reset before each) while sealing, piece by piece (``seal_state``, what a
+store saves) and the whole payload first (``seal(to_bytes())``), and while
+loading, as it decompresses (``check_seal``, then ``from_bytes`` of the
+sealed blob, what a store's reader does) and the whole payload first
+(``from_bytes(unseal())``); a load's peak includes the ledger it builds.
 
     python -m benchmarks.snapshot_cost                      # 100,000 SKUs x 200 locations
     python -m benchmarks.snapshot_cost --skus 10000 --locs 50
@@ -29,8 +32,8 @@ from omnistock.ledger.state import LedgerState
 from .workloads import journal_rows
 
 
-def _peak_mb(seal: Callable[[], bytes]) -> tuple[float, float] | None:
-    """MB the resident set peaked above where it stood while ``seal`` ran,
+def _peak_mb(work: Callable[[], object]) -> tuple[float, float] | None:
+    """MB the resident set peaked above where it stood while ``work`` ran,
     and its seconds; None where ``/proc`` cannot reset the peak."""
 
     def status(key: str) -> int:
@@ -44,9 +47,9 @@ def _peak_mb(seal: Callable[[], bytes]) -> tuple[float, float] | None:
     except OSError:
         return None
     t = time.perf_counter()
-    blob = seal()
+    made = work()
     secs = time.perf_counter() - t
-    del blob
+    del made
     return (status("VmHWM:") - base) / 1024, secs
 
 
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     loaded = LedgerState.from_bytes(back)
     t4 = time.perf_counter()
     assert loaded.digest() == st.digest()
+    head = st.head
     mb = 2**20
     print(f"{a.skus:,} SKUs x {a.locs} locations ({a.skus * a.locs:,} positions stocked)")
     print(f"payload {len(payload) / mb:,.1f} MB, stored {len(blob) / mb:,.1f} MB")
@@ -84,6 +88,23 @@ def main(argv: list[str] | None = None) -> None:
             got = _peak_mb(fn)
             if got is not None:
                 print(f"sealing {name}: peak {got[0]:,.0f} MB above the ledger, {got[1]:.2f} s")
+        sealed = snapshot.seal_state(st, st.head, None)
+        del st, loaded, payload, back, blob
+        loads: dict[str, Callable[[], object]] = {
+            "as it decompresses (check_seal, from_bytes)": lambda: (
+                snapshot.check_seal(sealed, head, None),
+                LedgerState.from_bytes(sealed),
+            ),
+            "whole payload first (from_bytes(unseal()))": lambda: LedgerState.from_bytes(
+                snapshot.unseal(sealed, head, None)
+            ),
+        }
+        for name, fn in loads.items():
+            got = _peak_mb(fn)
+            if got is not None:
+                print(
+                    f"loading {name}: peak {got[0]:,.0f} MB (with the new ledger), {got[1]:.2f} s"
+                )
 
 
 if __name__ == "__main__":

@@ -138,9 +138,9 @@ def restore(store: Store, upto: int | None = None) -> LedgerState:
 
 
 def _unsealed(blob: bytes, seq: int, row_hash: bytes | None) -> LedgerState:
-    payload = snapshot.unseal(blob, seq, row_hash)
+    snapshot.check_seal(blob, seq, row_hash)
     try:
-        st = LedgerState.from_bytes(payload)
+        st = LedgerState.from_bytes(blob)  # decompressed as it is read
     except StorageError:
         raise
     except Exception as exc:  # a sealed payload that does not load: a defect or a forgery

@@ -82,6 +82,16 @@ def unseal(blob: bytes, seq: int, row_hash: bytes | None) -> bytes:
     """The payload of a sealed snapshot stored at ``seq``, if it is sound
     and matches the journal, whose chain hash at ``seq`` is ``row_hash``.
     Raises ``StorageError`` saying why it is refused."""
+    off = check_seal(blob, seq, row_hash)
+    if blob.startswith(SEAL_MAGIC_RAW):
+        return blob[off:]
+    return _inflate(memoryview(blob)[off:], seq)
+
+
+def check_seal(blob: bytes, seq: int, row_hash: bytes | None) -> int:
+    """``unseal``'s checks without decompressing: ``StorageError`` saying
+    why the snapshot is refused, else where its body starts (``load``
+    reads a sealed blob as it decompresses). O(size): one SHA-256 pass."""
     if not blob.startswith((SEAL_MAGIC, SEAL_MAGIC_RAW)):
         why = (
             "an unsealed snapshot from an older omnistock"
@@ -109,9 +119,7 @@ def unseal(blob: bytes, seq: int, row_hash: bytes | None) -> bytes:
             "has another chain hash (or none), so the snapshot was taken from another "
             "journal, or the journal was changed since"
         )
-    if blob.startswith(SEAL_MAGIC_RAW):
-        return blob[off + _SUM :]
-    return _inflate(view[off + _SUM :], seq)
+    return off + _SUM
 
 
 def _inflate(body: Any, seq: int | None) -> bytes:
@@ -121,6 +129,46 @@ def _inflate(body: Any, seq: int | None) -> bytes:
     except zlib.error as exc:
         at = "" if seq is None else f" at seq {seq}"
         raise StorageError(f"snapshot{at} does not decompress: {exc}") from None
+
+
+_IN = 1 << 20  # compressed bytes fed to the decompressor at a time
+
+
+class _Payload:
+    """A snapshot's payload read in order, ``read(n)`` bytes at a time:
+    from the bytes themselves, or (a compressed body) decompressed as it
+    is read, so loading never holds the whole payload beside the ledger
+    it fills. ``StorageError`` if it ends early or does not decompress."""
+
+    def __init__(self, body: Any, compressed: bool) -> None:
+        self._src = memoryview(body)
+        self._pos = 0
+        self._z = zlib.decompressobj() if compressed else None
+        self._buf = bytearray()  # decompressed, not read yet
+
+    def read(self, n: int) -> Any:
+        """The next ``n`` bytes (a buffer numpy and json can read)."""
+        if self._z is None:
+            end = self._pos + n
+            if end > len(self._src):
+                raise StorageError("snapshot is corrupt: it ends early")
+            view = self._src[self._pos : end]
+            self._pos = end
+            return view
+        try:
+            while len(self._buf) < n:
+                tail: Any = self._z.unconsumed_tail
+                if not tail:
+                    tail = self._src[self._pos : self._pos + _IN]
+                    self._pos += len(tail)
+                if not tail or self._z.eof:
+                    raise StorageError("snapshot is corrupt: it ends early")
+                self._buf += self._z.decompress(tail, max(n - len(self._buf), _IN))
+        except zlib.error as exc:
+            raise StorageError(f"snapshot does not decompress: {exc}") from None
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
 
 
 def digest(st: LedgerState) -> str:
@@ -270,30 +318,29 @@ def _pieces(st: LedgerState) -> Iterator[bytes]:
 def load(st: LedgerState, blob: bytes) -> LedgerState:
     """Fill ``st``, a fresh state, from the snapshot ``blob``; returns it.
     A sealed blob is read past its seal without checking it: ``unseal`` (as
-    ``audit.from_snapshot`` does) checks it."""
-    if blob.startswith(SEAL_MAGIC):
-        blob = _inflate(memoryview(blob)[len(SEAL_MAGIC) + _SEAL.size + _SUM :], None)
-    elif blob.startswith(SEAL_MAGIC_RAW):
-        blob = blob[len(SEAL_MAGIC_RAW) + _SEAL.size + _SUM :]
-    if not blob.startswith(SNAPSHOT_MAGIC):
+    ``audit.from_snapshot`` does) checks it. A compressed one is
+    decompressed as it is read: the grids a few thousand rows at a time."""
+    body = memoryview(blob)
+    sealed = blob.startswith((SEAL_MAGIC, SEAL_MAGIC_RAW))
+    if sealed:
+        body = body[len(SEAL_MAGIC) + _SEAL.size + _SUM :]
+    r = _Payload(body, compressed=blob.startswith(SEAL_MAGIC))
+    if bytes(r.read(len(SNAPSHOT_MAGIC))) != SNAPSHOT_MAGIC:
         raise StorageError("snapshot is not an omnistock snapshot (bad magic)")
     try:
-        off = len(SNAPSHOT_MAGIC)
-        hlen, ns, nl = struct.unpack_from("<QQQ", blob, off)
-        off += 24
-        header = json.loads(blob[off : off + hlen])
-        off += hlen
-        n = ns * nl * 8
-        free = np.frombuffer(blob, dtype=np.int64, count=ns * nl, offset=off)
-        res = np.frombuffer(blob, dtype=np.int64, count=ns * nl, offset=off + n)
+        hlen, ns, nl = struct.unpack("<QQQ", r.read(24))
+        header = json.loads(bytes(r.read(hlen)))
         g = st.grid
         g.reserve_capacity(max(ns, 1), max(nl, 1))
         for s in header["skus"]:
             g.sku(s)
         for name in header["locs"]:
             g.loc(name)
-        g.holdable[:ns, :nl] = free.reshape(ns, nl)
-        g.reserved[:ns, :nl] = res.reshape(ns, nl)
+        for grid in (g.holdable, g.reserved):
+            for i in range(0, ns, _ROWS):
+                k = min(_ROWS, ns - i)
+                rows = np.frombuffer(r.read(k * nl * 8), dtype=np.int64)
+                grid[i : i + k, :nl] = rows.reshape(k, nl)
         g.safety = {(p[0], p[1]): v for p, v in header["safety"]}
         # Older snapshots kept fewer unsellable states (no "expired"): pad.
         g.unsell = {(p[0], p[1]): u + [0] * (N_STATES - len(u)) for p, u in header["unsell"]}
@@ -316,7 +363,7 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
             sid, s, l, q, eta, kind, src, r = rec[:8]
             st.supply.add(Incoming(sid, s, l, q, eta, kind, src, r, booked))
         if header.get("ranged_bits"):
-            bits = np.frombuffer(blob, dtype=np.uint8, count=(ns * nl + 7) // 8, offset=off + 2 * n)
+            bits = np.frombuffer(r.read((ns * nl + 7) // 8), dtype=np.uint8)
             marks = np.unpackbits(bits, count=ns * nl).reshape(ns, nl)
             st.ranged.marks[:ns, :nl] = marks.astype(np.bool_)
         else:  # an older snapshot: the pairs in the header
