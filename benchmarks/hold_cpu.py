@@ -33,6 +33,7 @@ import os
 import random
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from omnistock import Inventory, Line, Order
@@ -191,6 +192,7 @@ def cell(approach: str, procs: int, seconds: float, skus: int = 64) -> dict[str,
     """One approach with ``procs`` workers: holds/s and CPU and WAL per hold."""
     cfg: dict[str, Any] = {"seconds": seconds, "skus": skus, "kind": approach}
     tag = uuid.uuid4().hex[:8]
+    drop: Callable[[], None]
     if approach in ("omnistock", "append"):
         url = S._url("postgresql", None, f"cpu_{tag}", "normal")  # type: ignore[arg-type]
         S._setup(url, skus)

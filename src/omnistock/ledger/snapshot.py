@@ -324,12 +324,12 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
     sealed = blob.startswith((SEAL_MAGIC, SEAL_MAGIC_RAW))
     if sealed:
         body = body[len(SEAL_MAGIC) + _SEAL.size + _SUM :]
-    r = _Payload(body, compressed=blob.startswith(SEAL_MAGIC))
-    if bytes(r.read(len(SNAPSHOT_MAGIC))) != SNAPSHOT_MAGIC:
+    stream = _Payload(body, compressed=blob.startswith(SEAL_MAGIC))
+    if bytes(stream.read(len(SNAPSHOT_MAGIC))) != SNAPSHOT_MAGIC:
         raise StorageError("snapshot is not an omnistock snapshot (bad magic)")
     try:
-        hlen, ns, nl = struct.unpack("<QQQ", r.read(24))
-        header = json.loads(bytes(r.read(hlen)))
+        hlen, ns, nl = struct.unpack("<QQQ", stream.read(24))
+        header = json.loads(bytes(stream.read(hlen)))
         g = st.grid
         g.reserve_capacity(max(ns, 1), max(nl, 1))
         for s in header["skus"]:
@@ -339,7 +339,7 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
         for grid in (g.holdable, g.reserved):
             for i in range(0, ns, _ROWS):
                 k = min(_ROWS, ns - i)
-                rows = np.frombuffer(r.read(k * nl * 8), dtype=np.int64)
+                rows = np.frombuffer(stream.read(k * nl * 8), dtype=np.int64)
                 grid[i : i + k, :nl] = rows.reshape(k, nl)
         g.safety = {(p[0], p[1]): v for p, v in header["safety"]}
         # Older snapshots kept fewer unsellable states (no "expired"): pad.
@@ -363,7 +363,7 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
             sid, s, l, q, eta, kind, src, r = rec[:8]
             st.supply.add(Incoming(sid, s, l, q, eta, kind, src, r, booked))
         if header.get("ranged_bits"):
-            bits = np.frombuffer(r.read((ns * nl + 7) // 8), dtype=np.uint8)
+            bits = np.frombuffer(stream.read((ns * nl + 7) // 8), dtype=np.uint8)
             marks = np.unpackbits(bits, count=ns * nl).reshape(ns, nl)
             st.ranged.marks[:ns, :nl] = marks.astype(np.bool_)
         else:  # an older snapshot: the pairs in the header
