@@ -94,3 +94,33 @@ def test_a_small_snapshot_round_trips_sealed_and_raw() -> None:
     for blob in (snapshot.seal_state(st, 9, None), snapshot.to_bytes(st)):
         assert snapshot.digest(LedgerState.from_bytes(blob)) == snapshot.digest(st)
     assert snapshot.unseal(snapshot.seal_state(st, 9, None), 9, None) == snapshot.to_bytes(st)
+
+
+def test_a_forged_grid_size_is_refused_before_anything_is_sized_by_it() -> None:
+    """A sound seal around a header that claims a grid of 2**24 x 2**10
+    SKUs by locations (a forgery: the checksum covers what it was given;
+    the grids would take 256 GB) is ``StorageError``, and nothing is
+    allocated for it."""
+    import json
+    import struct
+
+    st = _small()
+    payload = snapshot.to_bytes(st)
+    hlen = struct.unpack_from("<Q", payload, len(snapshot.SNAPSHOT_MAGIC))[0]
+    start = len(snapshot.SNAPSHOT_MAGIC) + 24
+    header = json.loads(payload[start : start + hlen])
+    forged = (
+        snapshot.SNAPSHOT_MAGIC
+        + struct.pack("<QQQ", hlen, 2**24, 2**10)
+        + json.dumps(header).encode()[:hlen].ljust(hlen)
+    )
+    blob = _seal_body(zlib.compress(forged, 1))
+    snapshot.check_seal(blob, 9, None)  # the seal itself is sound
+    tracemalloc.start()
+    try:
+        with pytest.raises(StorageError, match="corrupt"):
+            LedgerState.from_bytes(blob)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000, peak

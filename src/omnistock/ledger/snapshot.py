@@ -330,6 +330,10 @@ def load(st: LedgerState, blob: bytes) -> LedgerState:
     try:
         hlen, ns, nl = struct.unpack("<QQQ", stream.read(24))
         header = json.loads(bytes(stream.read(hlen)))
+        if (ns, nl) != (len(header["skus"]), len(header["locs"])):
+            # Checked before the grids are sized by it: a forged size must
+            # not allocate terabytes.
+            raise ValueError(f"a {ns} x {nl} grid for {len(header['skus'])} SKUs")
         g = st.grid
         g.reserve_capacity(max(ns, 1), max(nl, 1))
         for s in header["skus"]:
