@@ -325,7 +325,7 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
             )
         if isinstance(e, pg.errors.LockNotAvailable):  # nothing was written
             return StorageError(
-                f"PostgreSQL store (schema {self.schema!r}): waited lock_timeout="
+                f"PostgreSQL store (schema {self.schema!r} at {self._where}): waited lock_timeout="
                 f"{self.lock_timeout:g} s for a row another session holds (a transaction "
                 "left open?); nothing was written"
             )
