@@ -161,11 +161,11 @@ def main() -> None:
         print(f"SQLite ({a.rows} rows)")
         throughput(url, a.rows)
         wake_latency(url, a.tries)
-    with pg_url() as url:
-        if url is not None:
+    with pg_url() as pg:
+        if pg is not None:
             print(f"PostgreSQL ({a.rows} rows)")
-            throughput(url, a.rows)
-            wake_latency(url, a.tries)
+            throughput(pg, a.rows)
+            wake_latency(pg, a.tries)
 
 
 if __name__ == "__main__":

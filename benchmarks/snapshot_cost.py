@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"to_bytes {t1 - t0:.2f} s, seal {t2 - t1:.2f} s, unseal {t3 - t2:.2f} s, ", end="")
     print(f"from_bytes {t4 - t3:.2f} s")
     if os.path.exists("/proc/self/clear_refs"):
-        ways = {
+        ways: dict[str, Callable[[], object]] = {
             "piece by piece (seal_state)": lambda: snapshot.seal_state(st, st.head, None),
             "whole payload first (seal(to_bytes()))": lambda: snapshot.seal(
                 st.to_bytes(), st.head, None

@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -262,7 +263,7 @@ def make(name: str, scale: str = "tiny", n: int | None = None) -> Workload:
 
 def journal_rows(
     n_rows: int, skus: int, locs: int, seed: int = 9, t0_us: int = 1_700_000_000_000_000
-) -> Iterator[tuple]:
+) -> Iterator[tuple[Any, ...]]:
     """A valid journal of ``n_rows`` rows (``Row`` tuples, seq from 1), built
     lazily so 10M rows need no memory: the locations, one receipt per
     position (up to half of the budget), then hold/commit/fulfil and
