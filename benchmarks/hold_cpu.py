@@ -118,6 +118,7 @@ def _omni(k: int, cfg: dict[str, Any], barrier: Any) -> Timed:
         inv.hold(Order(f"p{k}-{i}", lines=[Line(sku, 1, rng.choice(S.LOCS))]))
 
     hold(-1)  # warm up: connection, statement preparation
+    S.warm_counters(inv, cfg["skus"])
     try:
         return _timed(k, cfg, barrier, hold)
     finally:
