@@ -148,7 +148,8 @@ def warm_counters(inv: Inventory, skus: int) -> None:
     open). Read them all before timing, as a worker that has served a
     while holds them: the timed window then measures holds, as it does
     for replicas, not 64 first reads. Without a replica, ``available``
-    reads the SKU's counters and keeps them; with one, it reads nothing."""
+    reads the SKU's counters and keeps them; with one, it answers from
+    the replica (after catching up with the journal's tail)."""
     for j in range(skus):
         inv.available(f"sku-{j}")
 
