@@ -29,7 +29,7 @@ from .errors import InvalidInput, StorageError
 from .fulfilment.policy import Policy
 from .inventory import Inventory
 from .skus import Sku
-from .storage import Store
+from .storage import Store, forks
 from .values import Channel, Location
 
 P = ParamSpec("P")
@@ -96,13 +96,20 @@ class AsyncInventory:
             raise InvalidInput("inventory", inventory, "must be an Inventory")
         self.inventory = inventory
         """The sync face this one runs on (sync code may share it)."""
-        self._pool = ThreadPoolExecutor(
-            _pool_size("workers", workers), thread_name_prefix="omnistock-aio"
-        )
-        self._waits = ThreadPoolExecutor(
-            _pool_size("waiters", waiters), thread_name_prefix="omnistock-aio-wait"
-        )
+        self._sizes = _pool_size("workers", workers), _pool_size("waiters", waiters)
+        self._pools()
         self._closed = False
+        forks.track(self)
+
+    def _pools(self) -> None:
+        self._pool = ThreadPoolExecutor(self._sizes[0], thread_name_prefix="omnistock-aio")
+        self._waits = ThreadPoolExecutor(self._sizes[1], thread_name_prefix="omnistock-aio-wait")
+
+    def _after_fork(self) -> None:
+        """In a forked child (``storage.forks``): new thread pools. The
+        parent's threads do not exist here, and a pool that counts them
+        would queue calls that no thread ever runs."""
+        self._pools()
 
     @classmethod
     async def open(

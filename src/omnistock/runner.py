@@ -52,7 +52,7 @@ from .lone import LoneCommits
 from .lone import Retry as _Retry
 from .planning import Context, Datas, guards_of
 from .scoped import Scope, Scoped
-from .storage import Commit, NewRow, Store
+from .storage import Commit, NewRow, Store, forks
 from .syncing import Syncing
 from .tailing import Tailing
 from .upkeep import Upkeep
@@ -107,6 +107,32 @@ class Runner(LoneCommits, Upkeep, AlertCommits, Syncing):
         self._rechecked = False
         self._conflicts = 0
         """Conflicts met by the commit in progress (or the last one)."""
+        forks.track(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child (``storage.forks``, after the store let go of
+        its parent's connections): fresh locks, an empty queue (its
+        commands are the parent's threads' to run), and, if a parent thread
+        was inside a command at the fork (the lock was held), the ledger
+        reloaded from the store: the copy may be half changed."""
+        busy = not self.lock.acquire(blocking=False)
+        self.lock = threading.RLock()
+        self._queue_lock = threading.Lock()
+        self._queue = []
+        if not busy or self.closed:
+            return
+        log.info("forked while a command ran in another thread: reloading the ledger")
+        if self.scoped is not None and not self.scoped.replica:
+            self.scoped.reset()
+            return
+        try:
+            self.state = self.load_replica()
+        except BaseException:
+            self.closed = True  # refuse every call rather than plan on a torn ledger
+            raise
+        self._last_snap = self.state.head
+        if self.tailing is not None:
+            self.tailing = Tailing(self)
 
     def load_replica(self) -> LedgerState:
         """The newest snapshot whose seal holds (checksum, seq and the

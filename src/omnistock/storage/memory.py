@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from ..errors import ConcurrencyConflict
+from . import forks
 from .base import Commit, KeyRecord, Row, Store
 from .chain import GENESIS, row_hash
 
@@ -34,6 +35,13 @@ class MemoryStore(Store):
         self._snaps: list[tuple[int, bytes]] = []
         self._hashes: list[bytes] = []  # the chain of rows[: len(_hashes)]
         self._cursors: dict[tuple[str, str], tuple[int, str | None]] = {}
+        self._lock = threading.Lock()
+        forks.track(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child (``forks``): a fresh lock, as a parent thread
+        may have held this one. The child's journal is its own copy from
+        then on: a memory store is shared by threads, never processes."""
         self._lock = threading.Lock()
 
     def head(self) -> int:

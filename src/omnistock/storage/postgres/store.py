@@ -10,6 +10,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConcurrencyConflict, InvalidInput, OmnistockError, StorageError
+from .. import forks
 from ..base import Commit, Conditions, KeyRecord, Store, StoreCounters
 from .calling import Prepared
 from .cursors import Cursors
@@ -103,6 +104,25 @@ class PostgresStore(Reading, Cursors, Scoping, Store):
             self.close()
             raise
         self._prepare_queries()
+        forks.track(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child (``forks``): let go of the parent's
+        connections without a byte on their sockets, and take fresh locks;
+        the next call connects afresh. O(1)."""
+        self._wlock, self._rlock = threading.RLock(), threading.RLock()
+        for attr in ("_wconn", "_rconn"):
+            conn = getattr(self, attr)
+            setattr(self, attr, None)
+            if conn is None or conn.closed:
+                continue
+            try:
+                forks.silence(conn.pgconn.socket)
+            except Exception:
+                forks.keep(conn)  # never finished here: its goodbye would end the parent's session
+                continue
+            with suppress(Exception):
+                conn.close()  # libpq's goodbye goes to /dev/null
 
     # -- setup -------------------------------------------------------------------------------
 

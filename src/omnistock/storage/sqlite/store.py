@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Final, NoReturn
 
 from ...errors import ConcurrencyConflict, StorageError
+from .. import forks
 from ..base import Commit, KeyRecord, Row, Store
 from ..chain import GENESIS, leaves, link
 from .options import SYNCHRONOUS, Options
@@ -107,6 +108,12 @@ class SQLiteStore(Store):
         self._indexed = 0  # lower bound of meta.indexed_upto
         self._lock = threading.Lock()
         self._closed = False
+        self._conn = self._open()
+        forks.track(self)
+
+    def _open(self) -> sqlite3.Connection:
+        """A configured connection to the file (its schema created, checked
+        or migrated). Closed again if that fails."""
         try:
             self._conn = sqlite3.connect(
                 self.path,
@@ -121,6 +128,24 @@ class SQLiteStore(Store):
         except BaseException:
             self._closed = True
             self._conn.close()
+            raise
+        return self._conn
+
+    def _after_fork(self) -> None:
+        """In a forked child (``forks``): a fresh lock and, for a file, a
+        connection of the child's own; the parent's is kept open, never
+        used nor closed (``forks.keep``). A ``:memory:`` database lives in
+        the process's memory, so the child's copy is its own. O(1) here;
+        the new connection is opened now, so its failure is logged by
+        ``forks`` and the store refuses later calls."""
+        self._lock = threading.Lock()
+        if self._closed or self.path == ":memory:":
+            return
+        forks.keep(self._conn)
+        try:
+            self._conn = self._open()
+        except BaseException:
+            self._closed = True
             raise
 
     def _setup(self) -> None:
