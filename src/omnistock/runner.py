@@ -45,6 +45,7 @@ from .errors import (
     StorageError,
 )
 from .expiry import next_due, plan_expiry, resource_expired
+from .forking import AfterFork
 from .ledger.replay import replay
 from .ledger.savepoint import Savepoint
 from .ledger.state import LedgerState
@@ -74,7 +75,7 @@ class _Culprit(Exception):
         self.cmd, self.error = cmd, error
 
 
-class Runner(LoneCommits, Upkeep, AlertCommits, Syncing):
+class Runner(LoneCommits, Upkeep, AlertCommits, Syncing, AfterFork):
     """Runs commands against one store and keeps the live ledger.
 
     Thread-safe: one thread at a time commits (the group-commit leader);
@@ -108,31 +109,6 @@ class Runner(LoneCommits, Upkeep, AlertCommits, Syncing):
         self._conflicts = 0
         """Conflicts met by the commit in progress (or the last one)."""
         forks.track(self)
-
-    def _after_fork(self) -> None:
-        """In a forked child (``storage.forks``, after the store let go of
-        its parent's connections): fresh locks, an empty queue (its
-        commands are the parent's threads' to run), and, if a parent thread
-        was inside a command at the fork (the lock was held), the ledger
-        reloaded from the store: the copy may be half changed."""
-        busy = not self.lock.acquire(blocking=False)
-        self.lock = threading.RLock()
-        self._queue_lock = threading.Lock()
-        self._queue = []
-        if not busy or self.closed:
-            return
-        log.info("forked while a command ran in another thread: reloading the ledger")
-        if self.scoped is not None and not self.scoped.replica:
-            self.scoped.reset()
-            return
-        try:
-            self.state = self.load_replica()
-        except BaseException:
-            self.closed = True  # refuse every call rather than plan on a torn ledger
-            raise
-        self._last_snap = self.state.head
-        if self.tailing is not None:
-            self.tailing = Tailing(self)
 
     def load_replica(self) -> LedgerState:
         """The newest snapshot whose seal holds (checksum, seq and the
