@@ -135,9 +135,9 @@ class SQLiteStore(Store):
         """In a forked child (``forks``): a fresh lock and, for a file, a
         connection of the child's own; the parent's is kept open, never
         used nor closed (``forks.keep``). A ``:memory:`` database lives in
-        the process's memory, so the child's copy is its own. O(1) here;
-        the new connection is opened now, so its failure is logged by
-        ``forks`` and the store refuses later calls."""
+        the process's memory, so the child's copy is its own. The new
+        connection is opened (and the schema checked) here; if that fails,
+        ``forks`` logs it and the store refuses later calls as closed."""
         self._lock = threading.Lock()
         if self._closed or self.path == ":memory:":
             return
