@@ -10,11 +10,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .ledger.state import LedgerState
+from .tailing import Tailing
 
 if TYPE_CHECKING:
     from .command import Command
     from .scoped import Scoped
-    from .tailing import Tailing
 
 __all__ = ["AfterFork"]
 
@@ -58,6 +58,4 @@ class AfterFork:
             raise
         self._last_snap = self.state.head
         if self.tailing is not None:
-            from .tailing import Tailing
-
             self.tailing = Tailing(self)  # type: ignore[arg-type]

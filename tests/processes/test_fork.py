@@ -4,7 +4,8 @@ gunicorn ``--preload``, Celery's prefork pool and ``multiprocessing`` with
 the fork start method fork workers from a parent that may already have
 opened the inventory. Before ``storage/forks.py`` existed, children that
 shared the parent's PostgreSQL socket hung waiting for replies another
-process had read, and one child's ledger folded another's seqs as its own.
+process had read, one child's ledger no longer matched the journal, and
+one read another query's reply (a digest) as its seqs.
 
 Each test forks with ``os.fork()`` from this process, as those servers do.
 A child reports JSON lines over a pipe and always ends with ``os._exit``.

@@ -7,8 +7,9 @@ the parent's connections. A PostgreSQL connection is one socket. When two
 processes write to it, their messages interleave and each can read the
 other's replies. Measured before this module existed, with 4 processes
 after a fork: children hung waiting for replies another process had read,
-and one child's ledger folded another process's seqs as its own. SQLite's
-FAQ forbids carrying a connection across a fork too.
+one child's ledger no longer matched a replay of the journal, and one
+read another query's reply (a digest) as its seqs. SQLite's FAQ forbids
+carrying a connection across a fork too.
 
 Each store, runner and async face registers here when it opens. In the
 child, right after a fork, each gets ``_after_fork()``, in the order they
